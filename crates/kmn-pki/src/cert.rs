@@ -1,0 +1,268 @@
+//! Certificate profiles (DESIGN §4) and the issuance pipeline: build the TBS → lint it →
+//! hand out a one-shot [`LintedTbs`] token → the caller records serial and TBS → sign.
+//!
+//! The token can only be made by [`prepare`], which runs the lints, and is consumed by
+//! [`sign`], so nothing that the lints have not passed reaches a key, and the caller can
+//! store the exact bytes before they are signed (after Boulder's `issuance/cert.go`).
+
+use kmn_domain::{CertSerial, ProfileKind};
+use time::OffsetDateTime;
+
+use crate::ext::{self, AltName, PolicyOid, ku};
+use crate::keys::{SignatureAlgorithm, Signer};
+use crate::name::DistinguishedName;
+use crate::{PkiError, derw, lint, oid, parse};
+
+/// What the lints and the builder need to know about the issuing CA.
+#[derive(Clone, Debug)]
+pub struct IssuerInfo {
+    /// The CA's subject Name, byte for byte from its certificate.
+    pub subject_der: Vec<u8>,
+    /// The CA's key identifier (its SKI).
+    pub key_id: Vec<u8>,
+    /// The CA's SubjectPublicKeyInfo.
+    pub spki_der: Vec<u8>,
+    /// The CA's notBefore.
+    pub not_before: OffsetDateTime,
+    /// The CA's notAfter.
+    pub not_after: OffsetDateTime,
+    /// The algorithm the CA's key signs with.
+    pub signature_algorithm: SignatureAlgorithm,
+}
+
+impl IssuerInfo {
+    /// Reads the issuer's facts from its certificate.
+    pub fn from_cert(cert_der: &[u8], signature_algorithm: SignatureAlgorithm) -> Result<Self, PkiError> {
+        let c = parse::cert(cert_der)?;
+        let key_id = match c.tbs.ext("2.5.29.14") {
+            Some(e) => crate::derr::read_one(e.value, derw::tag::OCTET_STRING)?
+                .content
+                .to_vec(),
+            None => ext::key_identifier(c.tbs.spki)?,
+        };
+        Ok(Self {
+            subject_der: c.tbs.subject.to_vec(),
+            key_id,
+            spki_der: c.tbs.spki.to_vec(),
+            not_before: c.tbs.not_before.at,
+            not_after: c.tbs.not_after.at,
+            signature_algorithm,
+        })
+    }
+}
+
+/// The URLs certificates point to (DESIGN §7a: from `public_base_url`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Urls {
+    /// cRLDistributionPoints URL.
+    pub crl: Option<String>,
+    /// AIA OCSP URL.
+    pub ocsp: Option<String>,
+    /// AIA caIssuers URL.
+    pub ca_issuers: Option<String>,
+    /// CPS URI for the policy qualifier.
+    pub cps: Option<String>,
+}
+
+/// Everything that varies between certificates of one profile.
+#[derive(Clone, Debug)]
+pub struct CertTemplate {
+    /// The profile.
+    pub profile: ProfileKind,
+    /// The serial number.
+    pub serial: CertSerial,
+    /// The subject.
+    pub subject: DistinguishedName,
+    /// The subject's public key.
+    pub spki_der: Vec<u8>,
+    /// notBefore.
+    pub not_before: OffsetDateTime,
+    /// notAfter.
+    pub not_after: OffsetDateTime,
+    /// Policy OIDs (none for the root).
+    pub policies: Vec<PolicyOid>,
+    /// URLs for CRL DP, AIA and the CPS qualifier.
+    pub urls: Urls,
+    /// subjectAltName entries.
+    pub alt_names: Vec<AltName>,
+    /// hcRole, only when the qualification was checked against a licence.
+    pub hc_role: Option<String>,
+}
+
+/// The key usage bits a profile requires (RFC 5280 §4.2.1.3).
+pub fn profile_key_usage(profile: ProfileKind, spki_der: &[u8]) -> Vec<u8> {
+    match profile {
+        ProfileKind::Root | ProfileKind::IssuingCa => vec![ku::KEY_CERT_SIGN, ku::CRL_SIGN],
+        ProfileKind::OcspSigner | ProfileKind::UserCard | ProfileKind::Operator => {
+            vec![ku::DIGITAL_SIGNATURE]
+        }
+        ProfileKind::Server => {
+            if matches!(parse::key_info(spki_der), Ok(parse::KeyInfo::Rsa { .. })) {
+                vec![ku::DIGITAL_SIGNATURE, ku::KEY_ENCIPHERMENT]
+            } else {
+                vec![ku::DIGITAL_SIGNATURE]
+            }
+        }
+    }
+}
+
+/// The extended key usage a profile requires (none for CAs).
+pub fn profile_eku(profile: ProfileKind) -> Vec<const_oid::ObjectIdentifier> {
+    match profile {
+        ProfileKind::Root | ProfileKind::IssuingCa => vec![],
+        ProfileKind::OcspSigner => vec![oid::KP_OCSP_SIGNING],
+        ProfileKind::UserCard | ProfileKind::Operator => vec![oid::KP_CLIENT_AUTH],
+        ProfileKind::Server => vec![oid::KP_SERVER_AUTH],
+    }
+}
+
+/// Builds the DER TBSCertificate for a template under an issuer.
+pub fn build_tbs(t: &CertTemplate, issuer: &IssuerInfo) -> Result<Vec<u8>, PkiError> {
+    let own_kid = ext::key_identifier(&t.spki_der)?;
+    let mut exts: Vec<Vec<u8>> = Vec::new();
+    match t.profile {
+        ProfileKind::Root => exts.push(ext::basic_constraints_ca(None)),
+        ProfileKind::IssuingCa => exts.push(ext::basic_constraints_ca(Some(0))),
+        _ => {}
+    }
+    exts.push(ext::key_usage(&profile_key_usage(t.profile, &t.spki_der)));
+    let eku = profile_eku(t.profile);
+    if !eku.is_empty() {
+        exts.push(ext::ext_key_usage(&eku));
+    }
+    exts.push(ext::subject_key_id(&own_kid));
+    exts.push(ext::authority_key_id(&issuer.key_id));
+    if !t.alt_names.is_empty() {
+        exts.push(ext::subject_alt_name(&t.alt_names, t.subject.is_empty()));
+    }
+    if let Some(role) = &t.hc_role {
+        exts.push(ext::hc_role(role));
+    }
+    if !t.policies.is_empty() {
+        exts.push(ext::certificate_policies(&t.policies, t.urls.cps.as_deref()));
+    }
+    if t.profile != ProfileKind::Root && t.profile != ProfileKind::OcspSigner {
+        if let Some(crl) = &t.urls.crl {
+            exts.push(ext::crl_distribution_points(crl));
+        }
+        let ocsp = match t.profile {
+            ProfileKind::IssuingCa => None,
+            _ => t.urls.ocsp.as_deref(),
+        };
+        if ocsp.is_some() || t.urls.ca_issuers.is_some() {
+            exts.push(ext::authority_info_access(ocsp, t.urls.ca_issuers.as_deref()));
+        }
+    }
+    if t.profile == ProfileKind::OcspSigner {
+        exts.push(ext::ocsp_nocheck());
+    }
+    let ext_refs: Vec<&[u8]> = exts.iter().map(|e| e.as_slice()).collect();
+    let extensions = derw::explicit(3, &derw::seq(&ext_refs));
+
+    let version = derw::explicit(0, &derw::uint_u64(2));
+    let serial = derw::uint(t.serial.as_bytes());
+    let sig = issuer.signature_algorithm.algorithm_identifier();
+    let validity = derw::seq(&[&derw::time(t.not_before), &derw::time(t.not_after)]);
+    let subject = t.subject.to_der();
+    Ok(derw::seq(&[
+        &version,
+        &serial,
+        &sig,
+        &issuer.subject_der,
+        &validity,
+        &subject,
+        &t.spki_der,
+        &extensions,
+    ]))
+}
+
+/// A TBSCertificate that passed the lints: the only thing [`sign`] accepts.
+#[derive(Debug)]
+pub struct LintedTbs {
+    tbs: Vec<u8>,
+    serial: CertSerial,
+}
+
+impl LintedTbs {
+    /// The exact bytes that will be signed (store them before signing).
+    pub fn tbs(&self) -> &[u8] {
+        &self.tbs
+    }
+
+    /// The serial number.
+    pub fn serial(&self) -> &CertSerial {
+        &self.serial
+    }
+}
+
+/// Builds and lints a certificate; a failing lint refuses and names the rule.
+pub fn prepare(
+    t: &CertTemplate,
+    issuer: &IssuerInfo,
+    expect: &lint::Expectations,
+) -> Result<LintedTbs, PkiError> {
+    let tbs = build_tbs(t, issuer)?;
+    lint::lint_tbs(&tbs, t.profile, issuer, expect)?;
+    Ok(LintedTbs {
+        tbs,
+        serial: t.serial.clone(),
+    })
+}
+
+/// Signs a linted TBS and assembles the certificate. The signer must be the issuer's key.
+pub fn sign(linted: LintedTbs, signer: &dyn Signer) -> Result<Vec<u8>, PkiError> {
+    let sig = signer.sign(&linted.tbs)?;
+    Ok(assemble(&linted.tbs, signer.signature_algorithm(), &sig))
+}
+
+/// TBS + algorithm + signature → Certificate (or CertificateList: same shape).
+pub fn assemble(tbs: &[u8], alg: SignatureAlgorithm, signature: &[u8]) -> Vec<u8> {
+    derw::seq(&[tbs, &alg.algorithm_identifier(), &derw::bits(signature)])
+}
+
+/// SHA-256 fingerprint, lowercase hex.
+pub fn fingerprint_sha256(der: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(der))
+}
+
+/// PEM encoding of a certificate.
+pub fn to_pem(der: &[u8]) -> String {
+    pem_encode("CERTIFICATE", der)
+}
+
+/// PEM with a label, 64-column base64.
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut s = format!("-----BEGIN {label}-----\n");
+    for chunk in b.as_bytes().chunks(64) {
+        s.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        s.push('\n');
+    }
+    s.push_str(&format!("-----END {label}-----\n"));
+    s
+}
+
+/// Decodes the first PEM block with the label, or the input itself when it is DER.
+pub fn pem_or_der(input: &[u8], label: &str) -> Result<Vec<u8>, PkiError> {
+    if input.first() == Some(&0x30) {
+        return Ok(input.to_vec());
+    }
+    let text = std::str::from_utf8(input)
+        .map_err(|_| PkiError::BadInput("the file is neither DER nor PEM".into()))?;
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = text.find(&begin).ok_or_else(|| {
+        PkiError::BadInput(format!("the file has no '{begin}' block and is not DER"))
+    })?;
+    let rest = &text[start + begin.len()..];
+    let stop = rest
+        .find(&end)
+        .ok_or_else(|| PkiError::BadInput(format!("the PEM block has no '{end}' line")))?;
+    let b64: String = rest[..stop].chars().filter(|c| !c.is_whitespace()).collect();
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|_| PkiError::BadInput("the PEM block is not valid base64".into()))
+}

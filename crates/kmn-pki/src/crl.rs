@@ -1,0 +1,276 @@
+//! The streaming CRL encoder (RFC 5280 §5) with its lints.
+//!
+//! Two passes over the entries: the first lints each entry and sums the encoded sizes,
+//! the second writes the DER straight into one buffer of the final size. Nothing is
+//! re-parsed; one CRL of a million entries needs the entries and the output, no more.
+
+use kmn_domain::{CrlNumber, RevocationReason};
+use time::OffsetDateTime;
+
+use crate::cert::IssuerInfo;
+use crate::derw::{self, tag};
+use crate::keys::Signer;
+use crate::lint::LintFailure;
+use crate::{PkiError, ext, oid};
+
+/// One revoked certificate, compact (no heap allocation per entry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CrlEntry {
+    serial: [u8; 20],
+    serial_len: u8,
+    /// revocationDate, Unix seconds.
+    pub revoked_at: i64,
+    /// RFC 5280 reason code.
+    pub reason: u8,
+    /// invalidityDate, Unix seconds; 0 when absent.
+    pub invalidity: i64,
+}
+
+impl CrlEntry {
+    /// Builds an entry from a serial's unsigned bytes.
+    pub fn new(
+        serial: &[u8],
+        revoked_at: i64,
+        reason: RevocationReason,
+        invalidity: Option<i64>,
+    ) -> Result<Self, PkiError> {
+        let serial = strip_zeros(serial);
+        if serial.is_empty() || serial.len() > 20 {
+            return Err(PkiError::BadInput("a CRL entry's serial must have 1 to 20 octets".into()));
+        }
+        let mut s = [0u8; 20];
+        s[..serial.len()].copy_from_slice(serial);
+        Ok(Self {
+            serial: s,
+            serial_len: serial.len() as u8,
+            revoked_at,
+            reason: reason.code(),
+            invalidity: invalidity.unwrap_or(0),
+        })
+    }
+
+    /// The serial's unsigned bytes.
+    pub fn serial(&self) -> &[u8] {
+        &self.serial[..self.serial_len as usize]
+    }
+}
+
+fn strip_zeros(b: &[u8]) -> &[u8] {
+    let i = b.iter().position(|x| *x != 0).unwrap_or(b.len());
+    &b[i..]
+}
+
+/// The fields of one CRL.
+#[derive(Clone, Debug)]
+pub struct CrlParams {
+    /// cRLNumber.
+    pub number: CrlNumber,
+    /// thisUpdate.
+    pub this_update: OffsetDateTime,
+    /// nextUpdate.
+    pub next_update: OffsetDateTime,
+    /// The previous CRL of this issuer, if any: (number, thisUpdate).
+    pub previous: Option<(CrlNumber, OffsetDateTime)>,
+}
+
+fn fail(rule: &'static str, detail: impl Into<String>) -> PkiError {
+    PkiError::Lint(LintFailure {
+        rule,
+        detail: detail.into(),
+    })
+}
+
+fn unix(t: i64) -> Result<OffsetDateTime, PkiError> {
+    OffsetDateTime::from_unix_timestamp(t).map_err(|_| PkiError::BadInput("time out of range".into()))
+}
+
+/// Lints the CRL header fields (RFC 5280 §5.1.2, DESIGN §4).
+pub fn lint_header(p: &CrlParams, issuer: &IssuerInfo) -> Result<(), PkiError> {
+    if p.number.0 < 0 {
+        return Err(fail("e_crl_number_non_negative", "the CRL number must not be negative"));
+    }
+    if p.next_update <= p.this_update {
+        return Err(fail("e_crl_next_update_after_this_update", "nextUpdate must be after thisUpdate"));
+    }
+    if let Some((n, t)) = p.previous {
+        if p.number <= n {
+            return Err(fail("e_crl_number_increasing", format!("CRL number {} is not above the last one, {}", p.number, n)));
+        }
+        if p.this_update < t {
+            return Err(fail("e_crl_this_update_monotonic", "thisUpdate is earlier than the previous CRL's"));
+        }
+    }
+    if p.this_update < issuer.not_before {
+        return Err(fail("e_crl_within_issuer_validity", "thisUpdate is before the CA's notBefore"));
+    }
+    if p.this_update > issuer.not_after {
+        return Err(fail("e_crl_within_issuer_validity", "the CA certificate has expired"));
+    }
+    Ok(())
+}
+
+/// Lints one entry; `prev` is the previous entry's serial (entries come sorted).
+fn lint_entry(e: &CrlEntry, prev: Option<&[u8]>, this_update: i64) -> Result<(), PkiError> {
+    let reason = RevocationReason::from_code(e.reason)
+        .ok_or_else(|| fail("e_crl_entry_reason_code", format!("reason code {} is not used by this CA", e.reason)))?;
+    if e.revoked_at > this_update {
+        return Err(fail("e_crl_entry_revocation_date", "revocationDate is after thisUpdate"));
+    }
+    if e.invalidity != 0 {
+        if !reason.allows_invalidity_date() {
+            return Err(fail("e_crl_entry_invalidity_date_meaningful", "invalidityDate is only given for keyCompromise"));
+        }
+        if e.invalidity > e.revoked_at {
+            return Err(fail("e_crl_entry_invalidity_not_after_revocation", "invalidityDate is after revocationDate"));
+        }
+    }
+    if let Some(p) = prev {
+        let cur = e.serial();
+        if (p.len(), p) >= (cur.len(), cur) {
+            return Err(fail("e_crl_entries_unique_sorted", "serials must be unique and in ascending order"));
+        }
+    }
+    Ok(())
+}
+
+/// Size of the content of one entry's SEQUENCE, and of its extensions SEQUENCE content.
+fn entry_sizes(e: &CrlEntry, revoked: OffsetDateTime) -> (usize, usize) {
+    let s = e.serial();
+    let int_len = derw::tlv_len(s.len() + usize::from(s[0] & 0x80 != 0));
+    let time_len = derw::time_len(revoked);
+    // reasonCode: SEQ { OID(3), OCTET STRING { ENUMERATED(1) } }
+    let reason_ext = derw::tlv_len(5 + derw::tlv_len(3));
+    let inv_ext = if e.invalidity != 0 {
+        // SEQ { OID(3), OCTET STRING { GeneralizedTime(15) } }
+        derw::tlv_len(5 + derw::tlv_len(17))
+    } else {
+        0
+    };
+    let exts_content = reason_ext + inv_ext;
+    (int_len + time_len + derw::tlv_len(exts_content), exts_content)
+}
+
+/// The result of [`build_and_sign`].
+#[derive(Debug)]
+pub struct SignedCrl {
+    /// The DER CRL.
+    pub der: Vec<u8>,
+    /// Number of entries.
+    pub entries: usize,
+}
+
+/// Builds, lints and signs a CRL over `entries` (sorted by serial, as the store returns
+/// them). A failing lint refuses to sign and names the rule.
+pub fn build_and_sign(
+    p: &CrlParams,
+    entries: &[CrlEntry],
+    issuer: &IssuerInfo,
+    signer: &dyn Signer,
+) -> Result<SignedCrl, PkiError> {
+    lint_header(p, issuer)?;
+    if signer.spki_der() != issuer.spki_der.as_slice() {
+        return Err(fail("e_crl_signer_is_issuer", "the signing key is not the CA certificate's key"));
+    }
+    let this_update_unix = p.this_update.unix_timestamp();
+
+    // Pass 1: lint and size.
+    let mut revoked_content = 0usize;
+    let mut prev: Option<&[u8]> = None;
+    for e in entries {
+        lint_entry(e, prev, this_update_unix)?;
+        prev = Some(e.serial());
+        let (c, _) = entry_sizes(e, unix(e.revoked_at)?);
+        revoked_content += derw::tlv_len(c);
+    }
+
+    let version = derw::uint_u64(1);
+    let alg = issuer.signature_algorithm.algorithm_identifier();
+    let times = [derw::time(p.this_update), derw::time(p.next_update)].concat();
+    let aki = ext::authority_key_id(&issuer.key_id);
+    let number = ext::extension(&oid::EXT_CRL_NUMBER, false, &derw::uint_u64(p.number.0 as u64));
+    let crl_exts = derw::explicit(0, &derw::seq(&[&aki, &number]));
+    let revoked_len = if entries.is_empty() { 0 } else { derw::tlv_len(revoked_content) };
+    let tbs_content = version.len() + alg.len() + issuer.subject_der.len() + times.len() + revoked_len + crl_exts.len();
+    let tbs_len = derw::tlv_len(tbs_content);
+
+    // Room for the outer header in front, the algorithm and signature behind.
+    const HEAD: usize = 6;
+    let mut buf = Vec::with_capacity(HEAD + tbs_len + alg.len() + 16 + 520);
+    buf.resize(HEAD, 0);
+    buf.push(tag::SEQUENCE);
+    derw::write_len(&mut buf, tbs_content);
+    buf.extend_from_slice(&version);
+    buf.extend_from_slice(&alg);
+    buf.extend_from_slice(&issuer.subject_der);
+    buf.extend_from_slice(&times);
+    if !entries.is_empty() {
+        buf.push(tag::SEQUENCE);
+        derw::write_len(&mut buf, revoked_content);
+        let reason_oid = oid::EXT_REASON_CODE.as_bytes();
+        let inv_oid = oid::EXT_INVALIDITY_DATE.as_bytes();
+        for e in entries {
+            let revoked = unix(e.revoked_at)?;
+            let (c, exts_content) = entry_sizes(e, revoked);
+            buf.push(tag::SEQUENCE);
+            derw::write_len(&mut buf, c);
+            let s = e.serial();
+            buf.push(tag::INTEGER);
+            let pad = s[0] & 0x80 != 0;
+            derw::write_len(&mut buf, s.len() + usize::from(pad));
+            if pad {
+                buf.push(0);
+            }
+            buf.extend_from_slice(s);
+            derw::write_time(&mut buf, revoked);
+            buf.push(tag::SEQUENCE);
+            derw::write_len(&mut buf, exts_content);
+            // reasonCode
+            buf.extend_from_slice(&[tag::SEQUENCE, 10, tag::OID, 3]);
+            buf.extend_from_slice(reason_oid);
+            buf.extend_from_slice(&[tag::OCTET_STRING, 3, tag::ENUMERATED, 1, e.reason]);
+            if e.invalidity != 0 {
+                buf.extend_from_slice(&[tag::SEQUENCE, 24, tag::OID, 3]);
+                buf.extend_from_slice(inv_oid);
+                buf.extend_from_slice(&[tag::OCTET_STRING, 17]);
+                write_generalized(&mut buf, unix(e.invalidity)?);
+            }
+        }
+    }
+    buf.extend_from_slice(&crl_exts);
+    debug_assert_eq!(buf.len() - HEAD, tbs_len);
+
+    let sig = signer.sign(&buf[HEAD..])?;
+    buf.extend_from_slice(&alg);
+    buf.extend_from_slice(&derw::bits(&sig));
+    let total = buf.len() - HEAD;
+    let mut hdr = vec![tag::SEQUENCE];
+    derw::write_len(&mut hdr, total);
+    let start = HEAD - hdr.len();
+    buf[start..HEAD].copy_from_slice(&hdr);
+    buf.drain(..start);
+    Ok(SignedCrl {
+        der: buf,
+        entries: entries.len(),
+    })
+}
+
+/// invalidityDate is always GeneralizedTime (RFC 5280 §5.3.2).
+fn write_generalized(out: &mut Vec<u8>, t: OffsetDateTime) {
+    let s = format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    out.push(tag::GENERALIZED_TIME);
+    out.push(s.len() as u8);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// PEM for a CRL.
+pub fn to_pem(der: &[u8]) -> String {
+    crate::cert::pem_encode("X509 CRL", der)
+}

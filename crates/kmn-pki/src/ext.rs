@@ -1,0 +1,267 @@
+//! Extension encoders for the profile (RFC 5280 §4.2, RFC 6960 §4.2.2.2.1,
+//! ISO 17090-3 for hcRole). rcgen has no builders for several of these; they are written
+//! here with [`crate::derw`].
+
+use const_oid::ObjectIdentifier as Oid;
+use sha1::Digest;
+
+use crate::{PkiError, derw, derr, oid};
+
+/// Key usage bits (RFC 5280 §4.2.1.3).
+pub mod ku {
+    pub const DIGITAL_SIGNATURE: u8 = 0;
+    pub const KEY_ENCIPHERMENT: u8 = 2;
+    pub const KEY_CERT_SIGN: u8 = 5;
+    pub const CRL_SIGN: u8 = 6;
+}
+
+/// A policy OID that may have arcs wider than 32 bits (`2.25.<uuid>`, X.667).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PolicyOid {
+    arcs: Vec<u128>,
+}
+
+impl PolicyOid {
+    /// Parses dotted text.
+    pub fn parse(s: &str) -> Result<Self, PkiError> {
+        let arcs: Result<Vec<u128>, _> = s.trim().split('.').map(|a| a.parse::<u128>()).collect();
+        let arcs = arcs.map_err(|_| PkiError::BadInput(format!("'{s}' is not a dotted OID")))?;
+        if arcs.len() < 2 || arcs[0] > 2 || (arcs[0] < 2 && arcs[1] >= 40) {
+            return Err(PkiError::BadInput(format!("'{s}' is not a valid OID")));
+        }
+        Ok(Self { arcs })
+    }
+
+    /// A child arc.
+    pub fn child(&self, arc: u128) -> Self {
+        let mut arcs = self.arcs.clone();
+        arcs.push(arc);
+        Self { arcs }
+    }
+
+    /// The OID arc of X.667 for a UUID: `2.25.<uuid as an integer>`.
+    pub fn from_uuid(u: uuid::Uuid) -> Self {
+        Self {
+            arcs: vec![2, 25, u.as_u128()],
+        }
+    }
+
+    /// Content octets of the DER OBJECT IDENTIFIER.
+    pub fn content(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let first = self.arcs[0] * 40 + self.arcs[1];
+        push_base128(&mut out, first);
+        for a in &self.arcs[2..] {
+            push_base128(&mut out, *a);
+        }
+        out
+    }
+
+    /// DER OBJECT IDENTIFIER.
+    pub fn to_der(&self) -> Vec<u8> {
+        derw::tlv(derw::tag::OID, &self.content())
+    }
+
+    /// Whether this OID lies under `prefix` (or is it).
+    pub fn starts_with(&self, prefix: &PolicyOid) -> bool {
+        self.arcs.starts_with(&prefix.arcs)
+    }
+}
+
+impl std::fmt::Display for PolicyOid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s: Vec<String> = self.arcs.iter().map(|a| a.to_string()).collect();
+        f.write_str(&s.join("."))
+    }
+}
+
+fn push_base128(out: &mut Vec<u8>, v: u128) {
+    let mut tmp = [0u8; 19];
+    let mut n = 0;
+    let mut x = v;
+    loop {
+        tmp[n] = (x & 0x7f) as u8;
+        n += 1;
+        x >>= 7;
+        if x == 0 {
+            break;
+        }
+    }
+    for i in (0..n).rev() {
+        out.push(tmp[i] | if i > 0 { 0x80 } else { 0 });
+    }
+}
+
+/// One encoded Extension: SEQUENCE { extnID, critical DEFAULT FALSE, extnValue }.
+pub fn extension(o: &Oid, critical: bool, value: &[u8]) -> Vec<u8> {
+    let id = derw::oid(o);
+    let val = derw::octets(value);
+    if critical {
+        derw::seq(&[&id, &derw::boolean(true), &val])
+    } else {
+        derw::seq(&[&id, &val])
+    }
+}
+
+/// basicConstraints (§4.2.1.9): critical in CA certificates.
+pub fn basic_constraints_ca(path_len: Option<u8>) -> Vec<u8> {
+    let v = match path_len {
+        Some(n) => derw::seq(&[&derw::boolean(true), &derw::uint_u64(n.into())]),
+        None => derw::seq(&[&derw::boolean(true)]),
+    };
+    extension(&oid::EXT_BASIC_CONSTRAINTS, true, &v)
+}
+
+/// keyUsage (§4.2.1.3), always critical in this profile.
+pub fn key_usage(bits: &[u8]) -> Vec<u8> {
+    extension(&oid::EXT_KEY_USAGE, true, &derw::named_bits(bits))
+}
+
+/// extKeyUsage (§4.2.1.12), non-critical.
+pub fn ext_key_usage(purposes: &[Oid]) -> Vec<u8> {
+    let parts: Vec<Vec<u8>> = purposes.iter().map(derw::oid).collect();
+    let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
+    extension(&oid::EXT_EXT_KEY_USAGE, false, &derw::seq(&refs))
+}
+
+/// The key identifier of RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey
+/// BIT STRING's value.
+pub fn key_identifier(spki_der: &[u8]) -> Result<Vec<u8>, PkiError> {
+    let spki = derr::read_one(spki_der, derw::tag::SEQUENCE)?;
+    let parts = derr::children(spki.content)?;
+    let bits = parts
+        .get(1)
+        .filter(|t| t.tag == derw::tag::BIT_STRING && !t.content.is_empty())
+        .ok_or_else(|| PkiError::BadInput("SubjectPublicKeyInfo has no key".into()))?;
+    Ok(sha1::Sha1::digest(&bits.content[1..]).to_vec())
+}
+
+/// subjectKeyIdentifier (§4.2.1.2).
+pub fn subject_key_id(kid: &[u8]) -> Vec<u8> {
+    extension(&oid::EXT_SUBJECT_KEY_ID, false, &derw::octets(kid))
+}
+
+/// authorityKeyIdentifier (§4.2.1.1) with keyIdentifier only.
+pub fn authority_key_id(kid: &[u8]) -> Vec<u8> {
+    let v = derw::seq(&[&derw::implicit_prim(0, kid)]);
+    extension(&oid::EXT_AUTHORITY_KEY_ID, false, &v)
+}
+
+/// A GeneralName uniformResourceIdentifier.
+fn uri(u: &str) -> Vec<u8> {
+    derw::implicit_prim(6, u.as_bytes())
+}
+
+/// The DistributionPoint SEQUENCE for one URL: distributionPoint fullName URI.
+pub fn distribution_point(url: &str) -> Vec<u8> {
+    derw::seq(&[&derw::explicit(0, &derw::implicit_cons(0, &uri(url)))])
+}
+
+/// cRLDistributionPoints (§4.2.1.13) with one HTTP URL.
+pub fn crl_distribution_points(url: &str) -> Vec<u8> {
+    let v = derw::seq(&[&distribution_point(url)]);
+    extension(&oid::EXT_CRL_DP, false, &v)
+}
+
+/// authorityInfoAccess (§4.2.2.1): OCSP first, then caIssuers, each optional.
+pub fn authority_info_access(ocsp: Option<&str>, ca_issuers: Option<&str>) -> Vec<u8> {
+    let mut ads = Vec::new();
+    if let Some(o) = ocsp {
+        ads.push(derw::seq(&[&derw::oid(&oid::AD_OCSP), &uri(o)]));
+    }
+    if let Some(c) = ca_issuers {
+        ads.push(derw::seq(&[&derw::oid(&oid::AD_CA_ISSUERS), &uri(c)]));
+    }
+    let refs: Vec<&[u8]> = ads.iter().map(|p| p.as_slice()).collect();
+    extension(&oid::EXT_AUTHORITY_INFO_ACCESS, false, &derw::seq(&refs))
+}
+
+/// certificatePolicies (§4.2.1.4), each policy with the CPS URI qualifier.
+pub fn certificate_policies(policies: &[PolicyOid], cps_uri: Option<&str>) -> Vec<u8> {
+    let infos: Vec<Vec<u8>> = policies
+        .iter()
+        .map(|p| match cps_uri {
+            Some(u) => {
+                let q = derw::seq(&[&derw::oid(&oid::QT_CPS), &derw::ia5(u)]);
+                derw::seq(&[&p.to_der(), &derw::seq(&[&q])])
+            }
+            None => derw::seq(&[&p.to_der()]),
+        })
+        .collect();
+    let refs: Vec<&[u8]> = infos.iter().map(|p| p.as_slice()).collect();
+    extension(&oid::EXT_CERT_POLICIES, false, &derw::seq(&refs))
+}
+
+/// One subjectAltName entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AltName {
+    /// dNSName.
+    Dns(String),
+    /// iPAddress (4 or 16 octets).
+    Ip(std::net::IpAddr),
+    /// directoryName (a DER Name), e.g. the holder's kanji name (DESIGN §4).
+    Directory(Vec<u8>),
+}
+
+/// subjectAltName (§4.2.1.6); critical when the subject is empty.
+pub fn subject_alt_name(names: &[AltName], critical: bool) -> Vec<u8> {
+    let parts: Vec<Vec<u8>> = names
+        .iter()
+        .map(|n| match n {
+            AltName::Dns(d) => derw::implicit_prim(2, d.as_bytes()),
+            AltName::Ip(std::net::IpAddr::V4(a)) => derw::implicit_prim(7, &a.octets()),
+            AltName::Ip(std::net::IpAddr::V6(a)) => derw::implicit_prim(7, &a.octets()),
+            AltName::Directory(name) => derw::explicit(4, name),
+        })
+        .collect();
+    let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
+    extension(&oid::EXT_SUBJECT_ALT_NAME, critical, &derw::seq(&refs))
+}
+
+/// subjectDirectoryAttributes (§4.2.1.8) carrying hcRole (ISO 17090-3, JAHIS HPKI):
+/// `HCActorData ::= SET OF HCActor`, `HCActor ::= SEQUENCE { codedData [0] EXPLICIT
+/// CodedData }`, `CodedData ::= SEQUENCE { codingSchemeReference OID, codeDataValue
+/// UTF8String }`. Non-critical; only for a qualification checked against a licence.
+pub fn hc_role(role: &str) -> Vec<u8> {
+    let coded = derw::seq(&[&derw::oid(&oid::HPKI_ROLE_SCHEME), &derw::utf8(role)]);
+    let actor = derw::seq(&[&derw::explicit(0, &coded)]);
+    let actor_data = derw::constructed(derw::tag::SET, &[&actor]);
+    let attr = derw::seq(&[
+        &derw::oid(&oid::HC_ROLE),
+        &derw::constructed(derw::tag::SET, &[&actor_data]),
+    ]);
+    extension(
+        &oid::EXT_SUBJECT_DIRECTORY_ATTRIBUTES,
+        false,
+        &derw::seq(&[&attr]),
+    )
+}
+
+/// id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1): NULL, non-critical.
+pub fn ocsp_nocheck() -> Vec<u8> {
+    extension(&oid::EXT_OCSP_NOCHECK, false, &derw::null())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn x667_uuid_policy_oid_round_trips() {
+        let u = uuid::Uuid::from_u128(0xf81d4fae_7dec_11d0_a765_00a0c91e6bf6);
+        let p = PolicyOid::from_uuid(u).child(1);
+        assert_eq!(
+            p.to_string(),
+            "2.25.329800735698586629295641978511506172918.1"
+        );
+        assert_eq!(derr::oid_to_string(&p.content()).unwrap(), p.to_string());
+        assert_eq!(PolicyOid::parse(&p.to_string()).unwrap(), p);
+    }
+
+    #[test]
+    fn rfc5280_4_2_1_2_key_identifier_is_sha1_of_key_bits() {
+        let (k, _) = crate::keys::SoftwareKey::generate(crate::keys::KeyAlgorithm::P256).unwrap();
+        use crate::keys::Signer;
+        assert_eq!(key_identifier(k.spki_der()).unwrap().len(), 20);
+    }
+}

@@ -1,0 +1,41 @@
+//! kmn-pki: X.509 for the Kumamoto Medical Network CA.
+//!
+//! Profiles (root, issuing CA, OCSP signer, user card, operator, TLS server), the
+//! lint-before-sign issuance pipeline ([`cert::prepare`] → store → [`cert::sign`]), the
+//! streaming CRL encoder ([`crl`]), CSR parsing ([`csr`]) and the [`keys::Signer`] trait
+//! with software keys. Everything is DER written by [`derw`] and read back by [`parse`].
+
+pub mod cert;
+pub mod crl;
+pub mod csr;
+pub mod derr;
+pub mod derw;
+pub mod ext;
+pub mod keys;
+pub mod lint;
+pub mod name;
+pub mod oid;
+pub mod parse;
+
+pub use lint::LintFailure;
+
+/// Errors of this crate. Messages are for the CA administrator (English).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PkiError {
+    /// Input that does not parse or breaks the profile.
+    #[error("{0}")]
+    BadInput(String),
+    /// A profile lint refused to sign.
+    #[error(transparent)]
+    Lint(#[from] LintFailure),
+    /// Key loading or format problem.
+    #[error("{0}")]
+    Key(String),
+    /// The passphrase does not decrypt the key.
+    #[error("the CA passphrase is wrong: the key file could not be decrypted")]
+    WrongPassphrase,
+    /// A cryptographic operation failed.
+    #[error("cryptographic failure: {0}")]
+    Crypto(String),
+}

@@ -1,0 +1,408 @@
+//! The project's own profile lints (DESIGN §4), run on every TBSCertificate before a real
+//! key signs it. Each rule has a stable name; a failure refuses to sign and names it.
+//!
+//! The certificate lints read the encoded TBS (what will be signed), not the template.
+//! The CRL lints run inside the streaming encoder on the fields themselves, entry by
+//! entry ([`crate::crl`]).
+
+use std::collections::HashSet;
+
+use kmn_domain::{ProfileKind, ValidityPeriod};
+
+use crate::cert::{IssuerInfo, profile_eku, profile_key_usage};
+use crate::derw::tag;
+use crate::ext::PolicyOid;
+use crate::parse::{self, KeyInfo, Tbs};
+use crate::{PkiError, derr, derw, name, oid};
+
+/// A lint that failed: the rule's stable name and what was wrong.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("lint {rule} failed: {detail}")]
+pub struct LintFailure {
+    /// Stable rule name, e.g. `e_validity_within_issuer`.
+    pub rule: &'static str,
+    /// What was found.
+    pub detail: String,
+}
+
+/// What the caller requires beyond the profile itself.
+#[derive(Clone, Debug, Default)]
+pub struct Expectations {
+    /// The exact policy OIDs the certificate must carry (empty: none).
+    pub policies: Vec<PolicyOid>,
+    /// For card certificates: the period the holder applied for (第10条).
+    pub validity: Option<ValidityPeriod>,
+    /// Whether CRL DP and AIA caIssuers must be present (everything below the root).
+    pub require_urls: bool,
+}
+
+fn fail(rule: &'static str, detail: impl Into<String>) -> PkiError {
+    PkiError::Lint(LintFailure {
+        rule,
+        detail: detail.into(),
+    })
+}
+
+/// Lints a TBSCertificate of `profile` to be signed by `issuer`.
+pub fn lint_tbs(
+    tbs_der: &[u8],
+    profile: ProfileKind,
+    issuer: &IssuerInfo,
+    expect: &Expectations,
+) -> Result<(), PkiError> {
+    let tbs = parse::tbs(tbs_der).map_err(|e| fail("e_tbs_parses", e.to_string()))?;
+    let is_ca = matches!(profile, ProfileKind::Root | ProfileKind::IssuingCa);
+
+    if tbs.version != 2 {
+        return Err(fail("e_version_v3", "certificates must be v3"));
+    }
+    lint_serial(tbs.serial)?;
+    if tbs.signature_alg != issuer.signature_algorithm.algorithm_identifier().as_slice() {
+        return Err(fail(
+            "e_signature_algorithm_matches_issuer_key",
+            "the TBS signature algorithm is not the one the CA key signs with",
+        ));
+    }
+    if tbs.issuer != issuer.subject_der.as_slice() {
+        return Err(fail(
+            "e_issuer_name_bytes_match_ca_subject",
+            "the issuer name is not byte for byte the CA certificate's subject",
+        ));
+    }
+    lint_validity(&tbs, profile, issuer, expect)?;
+    lint_subject(&tbs, profile)?;
+    lint_key(tbs.spki)?;
+    lint_extensions(&tbs, profile, issuer, expect, is_ca)?;
+    Ok(())
+}
+
+fn lint_serial(serial: &[u8]) -> Result<(), PkiError> {
+    if serial.is_empty() || serial[0] & 0x80 != 0 {
+        return Err(fail("e_serial_positive", "the serial number must be positive"));
+    }
+    if serial.len() > 20 {
+        return Err(fail(
+            "e_serial_max_20_octets",
+            "the serial number is longer than 20 octets (RFC 5280 §4.1.2.2)",
+        ));
+    }
+    let value = if serial[0] == 0 { &serial[1..] } else { serial };
+    if value.len() < 9 {
+        return Err(fail(
+            "e_serial_min_64_random_bits",
+            "the serial number is shorter than 64 bits of randomness allow",
+        ));
+    }
+    Ok(())
+}
+
+/// The encoding RFC 5280 §4.1.2.5 requires for an instant.
+fn expected_time_tag(t: time::OffsetDateTime) -> u8 {
+    if t.year() < 2050 {
+        tag::UTC_TIME
+    } else {
+        tag::GENERALIZED_TIME
+    }
+}
+
+fn lint_validity(
+    tbs: &Tbs<'_>,
+    profile: ProfileKind,
+    issuer: &IssuerInfo,
+    expect: &Expectations,
+) -> Result<(), PkiError> {
+    let (nb, na) = (tbs.not_before.at, tbs.not_after.at);
+    for f in [tbs.not_before, tbs.not_after] {
+        if f.tag != expected_time_tag(f.at) {
+            return Err(fail(
+                "e_validity_time_encoding",
+                "times before 2050 must be UTCTime and from 2050 GeneralizedTime",
+            ));
+        }
+    }
+    if nb >= na {
+        return Err(fail("e_validity_order", "notBefore must be before notAfter"));
+    }
+    if profile != ProfileKind::Root && (nb < issuer.not_before || na > issuer.not_after) {
+        return Err(fail(
+            "e_validity_within_issuer",
+            format!(
+                "the certificate would be valid until {} but the CA only until {}; validity is never shortened (第10条), a new issuing CA must take over",
+                kmn_domain::time_fmt::rfc3339(na),
+                kmn_domain::time_fmt::rfc3339(issuer.not_after)
+            ),
+        ));
+    }
+    if let Some(period) = expect.validity
+        && na != period.not_after(nb)
+    {
+        return Err(fail(
+            "e_validity_full_period",
+            format!(
+                "a {}-year card must be valid exactly {} years from issue (第10条)",
+                period.years(),
+                period.years()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn lint_subject(tbs: &Tbs<'_>, profile: ProfileKind) -> Result<(), PkiError> {
+    let rdns = parse::name_attributes(tbs.subject).map_err(|e| fail("e_subject_parses", e.to_string()))?;
+    if rdns.is_empty() && profile != ProfileKind::Server {
+        return Err(fail("e_subject_not_empty", "the subject is empty"));
+    }
+    for rdn in &rdns {
+        if rdn.len() != 1 {
+            return Err(fail("e_subject_single_valued_rdns", "multi-valued RDN"));
+        }
+        let (o, t, v) = &rdn[0];
+        let oid_parsed = const_oid::ObjectIdentifier::new(o)
+            .map_err(|_| fail("e_subject_known_attributes", format!("attribute {o}")))?;
+        if !name::KNOWN_ATTRIBUTES.iter().any(|(k, _)| *k == oid_parsed) {
+            return Err(fail(
+                "e_subject_known_attributes",
+                format!("attribute {o} is not part of the profile"),
+            ));
+        }
+        let want = match name::profile_kind(&oid_parsed) {
+            name::StringKind::Printable => tag::PRINTABLE_STRING,
+            name::StringKind::Utf8 => tag::UTF8_STRING,
+        };
+        let label = name::attribute_label(&oid_parsed);
+        if *t != want {
+            return Err(fail(
+                "e_subject_string_types",
+                format!("{label} must be {}", if want == tag::PRINTABLE_STRING { "PrintableString" } else { "UTF8String" }),
+            ));
+        }
+        let s = std::str::from_utf8(v)
+            .map_err(|_| fail("e_subject_string_types", format!("{label} is not valid UTF-8")))?;
+        if want == tag::PRINTABLE_STRING && !derw::is_printable(s) {
+            return Err(fail(
+                "e_subject_string_types",
+                format!("{label} has characters outside PrintableString"),
+            ));
+        }
+        if s.chars().count() > name::MAX_VALUE_CHARS || s.trim().is_empty() {
+            return Err(fail(
+                "e_subject_value_length",
+                format!("{label} must have 1 to {} characters", name::MAX_VALUE_CHARS),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Key checks (RSA ≥ 2048 with e = 65537; ECDSA on P-256 or P-384).
+pub fn lint_key(spki: &[u8]) -> Result<(), PkiError> {
+    match parse::key_info(spki).map_err(|e| fail("e_spki_parses", e.to_string()))? {
+        KeyInfo::Rsa { bits, exponent, .. } => {
+            if bits < 2048 {
+                return Err(fail(
+                    "e_rsa_key_min_2048",
+                    format!("the RSA key has {bits} bits; at least 2048 are required"),
+                ));
+            }
+            if exponent != 65537 {
+                return Err(fail(
+                    "e_rsa_exponent_65537",
+                    format!("the RSA public exponent is {exponent}; 65537 is required"),
+                ));
+            }
+        }
+        KeyInfo::Ec { curve } => {
+            if curve != oid::SECP256R1.to_string() && curve != oid::SECP384R1.to_string() {
+                return Err(fail(
+                    "e_ec_curve_allowed",
+                    format!("the EC curve {curve} is not allowed (P-256, P-384)"),
+                ));
+            }
+        }
+        KeyInfo::Other(o) => {
+            return Err(fail(
+                "e_key_algorithm_allowed",
+                format!("key algorithm {o} is not allowed (RSA, ECDSA)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn lint_extensions(
+    tbs: &Tbs<'_>,
+    profile: ProfileKind,
+    issuer: &IssuerInfo,
+    expect: &Expectations,
+    is_ca: bool,
+) -> Result<(), PkiError> {
+    let mut seen = HashSet::new();
+    for e in &tbs.extensions {
+        if !seen.insert(e.oid.as_str()) {
+            return Err(fail("e_extension_not_duplicated", format!("extension {} appears twice", e.oid)));
+        }
+    }
+    let allowed: &[&str] = &[
+        "2.5.29.19", "2.5.29.15", "2.5.29.37", "2.5.29.14", "2.5.29.35", "2.5.29.17",
+        "2.5.29.9", "2.5.29.32", "2.5.29.31", "1.3.6.1.5.5.7.1.1", "1.3.6.1.5.5.7.48.1.5",
+    ];
+    if let Some(e) = tbs.extensions.iter().find(|e| !allowed.contains(&e.oid.as_str())) {
+        return Err(fail("e_extension_known", format!("extension {} is not part of the profile", e.oid)));
+    }
+
+    // basicConstraints (RFC 5280 §4.2.1.9).
+    match (is_ca, tbs.ext("2.5.29.19")) {
+        (true, Some(e)) => {
+            let bc = derr::read_one(e.value, tag::SEQUENCE)?;
+            let f = derr::children(bc.content)?;
+            if !e.critical || f.first().map(|t| t.content) != Some(&[0xff][..]) {
+                return Err(fail("e_basic_constraints_ca", "a CA certificate needs critical basicConstraints cA=TRUE"));
+            }
+        }
+        (true, None) => return Err(fail("e_basic_constraints_ca", "a CA certificate needs basicConstraints")),
+        (false, Some(_)) => return Err(fail("e_basic_constraints_end_entity", "end-entity certificates carry no basicConstraints in this profile")),
+        (false, None) => {}
+    }
+
+    // keyUsage (§4.2.1.3): present, critical, exactly the profile's bits.
+    let ku = tbs.ext("2.5.29.15").ok_or_else(|| fail("e_key_usage_present", "keyUsage is missing"))?;
+    let want = derw::named_bits(&profile_key_usage(profile, tbs.spki));
+    if !ku.critical || ku.value != want.as_slice() {
+        return Err(fail("e_key_usage_profile", "keyUsage must be critical and exactly the profile's bits"));
+    }
+
+    // extKeyUsage (§4.2.1.12).
+    let eku_want = profile_eku(profile);
+    match tbs.ext("2.5.29.37") {
+        None if eku_want.is_empty() => {}
+        None => return Err(fail("e_eku_profile", "extKeyUsage is missing")),
+        Some(_) if eku_want.is_empty() => return Err(fail("e_eku_profile", "CA certificates carry no extKeyUsage")),
+        Some(e) => {
+            let seq = derr::read_one(e.value, tag::SEQUENCE)?;
+            let got: Vec<String> = derr::children(seq.content)?
+                .iter()
+                .map(|t| derr::oid_to_string(t.content))
+                .collect::<Result<_, _>>()?;
+            let want: Vec<String> = eku_want.iter().map(|o| o.to_string()).collect();
+            if e.critical || got != want {
+                return Err(fail("e_eku_profile", format!("extKeyUsage must be exactly {want:?}, non-critical")));
+            }
+        }
+    }
+
+    // SKI / AKI (§4.2.1.1, §4.2.1.2).
+    let ski = tbs.ext("2.5.29.14").ok_or_else(|| fail("e_ski_present", "subjectKeyIdentifier is missing"))?;
+    let kid = crate::ext::key_identifier(tbs.spki)?;
+    if derr::read_one(ski.value, tag::OCTET_STRING)?.content != kid.as_slice() || ski.critical {
+        return Err(fail("e_ski_matches_key", "subjectKeyIdentifier does not match the key"));
+    }
+    let aki = tbs.ext("2.5.29.35").ok_or_else(|| fail("e_aki_present", "authorityKeyIdentifier is missing"))?;
+    let aki_seq = derr::read_one(aki.value, tag::SEQUENCE)?;
+    let aki_f = derr::children(aki_seq.content)?;
+    if aki.critical || aki_f.len() != 1 || aki_f[0].tag != 0x80 || aki_f[0].content != issuer.key_id.as_slice() {
+        return Err(fail("e_aki_matches_issuer", "authorityKeyIdentifier must be the CA's key identifier"));
+    }
+    if profile == ProfileKind::Root && kid != issuer.key_id {
+        return Err(fail("e_root_self_signed", "the root's key identifier must be its own"));
+    }
+
+    // certificatePolicies (§4.2.1.4): exactly the expected OIDs; never anyPolicy or HPKI.
+    let got_policies = match tbs.ext("2.5.29.32") {
+        None => vec![],
+        Some(e) => {
+            let seq = derr::read_one(e.value, tag::SEQUENCE)?;
+            let mut v = Vec::new();
+            for info in derr::children(seq.content)? {
+                let f = derr::children(info.content)?;
+                let o = f.first().ok_or_else(|| fail("e_policies", "empty PolicyInformation"))?;
+                v.push(derr::oid_to_string(o.content)?);
+            }
+            v
+        }
+    };
+    for p in &got_policies {
+        if p == &oid::ANY_POLICY.to_string() {
+            return Err(fail("e_policy_not_any_policy", "anyPolicy is never used (DESIGN §4)"));
+        }
+        if p.starts_with(oid::HPKI_ARC_PREFIX) {
+            return Err(fail("e_policy_not_hpki", "an HPKI policy OID is never used by this CA"));
+        }
+    }
+    let want_policies: Vec<String> = expect.policies.iter().map(|p| p.to_string()).collect();
+    if got_policies != want_policies {
+        return Err(fail("e_policies_profile", format!("certificatePolicies must be {want_policies:?}, found {got_policies:?}")));
+    }
+    if profile != ProfileKind::Root && profile != ProfileKind::OcspSigner && want_policies.is_empty() {
+        return Err(fail("e_policies_profile", "certificates below the root must carry the network's policy OIDs"));
+    }
+
+    // CRL DP and AIA over HTTP (§4.2.1.13, §4.2.2.1).
+    if expect.require_urls && profile != ProfileKind::Root && profile != ProfileKind::OcspSigner {
+        let dp = tbs.ext("2.5.29.31").ok_or_else(|| fail("e_crl_dp_present", "cRLDistributionPoints is missing"))?;
+        if !contains_http_uri(dp.value) {
+            return Err(fail("e_crl_dp_http", "cRLDistributionPoints must name an http:// URL"));
+        }
+        let aia = tbs.ext("1.3.6.1.5.5.7.1.1").ok_or_else(|| fail("e_aia_present", "authorityInfoAccess is missing"))?;
+        if !contains_http_uri(aia.value) {
+            return Err(fail("e_aia_http", "authorityInfoAccess must name http:// URLs"));
+        }
+    }
+
+    // OCSP signer (RFC 6960 §4.2.2.2): ocsp-nocheck, no CRL DP/AIA.
+    if profile == ProfileKind::OcspSigner && tbs.ext("1.3.6.1.5.5.7.48.1.5").is_none() {
+        return Err(fail("e_ocsp_signer_nocheck", "the OCSP signer needs id-pkix-ocsp-nocheck"));
+    }
+    if profile != ProfileKind::OcspSigner && tbs.ext("1.3.6.1.5.5.7.48.1.5").is_some() {
+        return Err(fail("e_ocsp_nocheck_only_for_signer", "only the OCSP signer carries ocsp-nocheck"));
+    }
+
+    // subjectAltName: required for servers; directoryName values are UTF8String.
+    match tbs.ext("2.5.29.17") {
+        None if profile == ProfileKind::Server => {
+            return Err(fail("e_server_san_present", "a server certificate needs a subjectAltName"));
+        }
+        None => {}
+        Some(e) => {
+            let seq = derr::read_one(e.value, tag::SEQUENCE)?;
+            let names = derr::children(seq.content)?;
+            if names.is_empty() {
+                return Err(fail("e_san_not_empty", "subjectAltName is empty"));
+            }
+            for n in names {
+                if n.tag == 0xa4 {
+                    for rdn in parse::name_attributes(n.content)? {
+                        for (_, t, v) in rdn {
+                            if t != tag::UTF8_STRING || std::str::from_utf8(v).is_err() {
+                                return Err(fail("e_san_directory_name_utf8", "the SAN directoryName must be UTF8String"));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn contains_http_uri(value: &[u8]) -> bool {
+    // Find every [6] IA5String URI anywhere in the value.
+    fn walk(content: &[u8], found: &mut bool, all_http: &mut bool) {
+        let Ok(children) = derr::children(content) else {
+            return;
+        };
+        for c in children {
+            if c.tag == 0x86 {
+                *found = true;
+                if !c.content.starts_with(b"http://") {
+                    *all_http = false;
+                }
+            } else if c.tag & 0x20 != 0 {
+                walk(c.content, found, all_http);
+            }
+        }
+    }
+    let (mut found, mut all_http) = (false, true);
+    walk(value, &mut found, &mut all_http);
+    found && all_http
+}

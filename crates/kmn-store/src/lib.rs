@@ -1,0 +1,1 @@
+//! kmn-store

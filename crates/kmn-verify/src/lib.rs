@@ -1,0 +1,129 @@
+//! kmn-verify: offline X.509 certification path validation (RFC 5280 §6.1) with CRL-based
+//! revocation checking (RFC 5280 §6.3).
+//!
+//! The library builds a path from a leaf certificate to one of the supplied trust anchors
+//! (backtracking over candidate issuers, so key rollover with self-issued certificates works),
+//! validates every certificate on it, and — when asked — checks every certificate except the
+//! anchor against the supplied CRLs (issuing distribution points, reason masks, indirect CRLs
+//! and separate CRL-signing keys included). Delta CRLs are ignored. Policy processing is not
+//! performed; the policy extensions are recognised so that they do not count as unknown
+//! critical extensions. Name constraints are enforced for directoryName, rfc822Name, dNSName,
+//! uniformResourceIdentifier and iPAddress subtrees.
+//!
+//! ```no_run
+//! use kmn_verify::{verify, load_pem_or_der_bundle, load_crls, Profile, Purpose, VerifyOptions};
+//! # fn main() -> Result<(), kmn_verify::VerifyError> {
+//! let leaf = load_pem_or_der_bundle(&std::fs::read("leaf.pem").unwrap())?.remove(0);
+//! let anchors = load_pem_or_der_bundle(&std::fs::read("root.pem").unwrap())?;
+//! let crls = load_crls(&std::fs::read("ca.crl").unwrap())?;
+//! let opts = VerifyOptions {
+//!     at: time::OffsetDateTime::now_utc(),
+//!     purpose: Purpose::ClientAuth,
+//!     profile: Profile::Kmn { policy_oids: vec![] },
+//!     check_revocation: true,
+//! };
+//! let path = verify(&leaf, &anchors, &[], &crls, &opts)?;
+//! println!("valid, {} certificates", path.chain.len());
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod asn1;
+mod cert;
+mod crl;
+mod error;
+mod name;
+mod pem;
+mod sig;
+mod validate;
+
+pub use error::VerifyError;
+
+/// What the leaf certificate is going to be used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Purpose {
+    /// No extended key usage requirement.
+    #[default]
+    Any,
+    /// TLS client authentication: if the leaf has extendedKeyUsage it must contain
+    /// id-kp-clientAuth. Under the kmn profile the extension is mandatory.
+    ClientAuth,
+}
+
+/// Which set of rules to apply.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// Plain RFC 5280 path validation. RSA keys from 1024 bits and SHA-1 signatures are
+    /// accepted (legacy data such as NIST PKITS uses them).
+    #[default]
+    Rfc5280,
+    /// RFC 5280 plus the regional network's rules for the leaf: extendedKeyUsage with
+    /// id-kp-clientAuth, keyUsage with digitalSignature, and certificatePolicies containing one
+    /// of `policy_oids` (any non-empty certificatePolicies if `policy_oids` is empty).
+    /// Signatures must use SHA-2 (or Ed25519) and RSA keys must have at least 2048 bits.
+    Kmn {
+        policy_oids: Vec<der::asn1::ObjectIdentifier>,
+    },
+}
+
+/// Validation parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyOptions {
+    /// The time at which the path must be valid.
+    pub at: time::OffsetDateTime,
+    pub purpose: Purpose,
+    pub profile: Profile,
+    /// Check every certificate except the anchor against the supplied CRLs; a certificate no
+    /// valid, current CRL covers makes validation fail.
+    pub check_revocation: bool,
+}
+
+impl VerifyOptions {
+    /// Options for validation at `at`: purpose Any, RFC 5280 profile, no revocation checking.
+    pub fn new(at: time::OffsetDateTime) -> Self {
+        VerifyOptions {
+            at,
+            purpose: Purpose::Any,
+            profile: Profile::Rfc5280,
+            check_revocation: false,
+        }
+    }
+}
+
+/// A successfully validated path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ValidatedPath {
+    /// DER certificates, leaf first, trust anchor last.
+    pub chain: Vec<Vec<u8>>,
+    /// Subject names of `chain`, in the same order (RFC 4514 style).
+    pub subjects: Vec<String>,
+    /// Whether revocation was checked for every certificate but the anchor.
+    pub revocation_checked: bool,
+}
+
+/// Validates `leaf_der` against `anchors` (DER certificates whose subject name and key are
+/// trusted), using `intermediates` (DER, any order) to build the path and `crls` (DER) for
+/// revocation when `opts.check_revocation` is set.
+pub fn verify(
+    leaf_der: &[u8],
+    anchors: &[Vec<u8>],
+    intermediates: &[Vec<u8>],
+    crls: &[Vec<u8>],
+    opts: &VerifyOptions,
+) -> Result<ValidatedPath, VerifyError> {
+    validate::verify(leaf_der, anchors, intermediates, crls, opts)
+}
+
+/// Splits a certificate file: one (or several concatenated) DER certificates, or any number of
+/// PEM `CERTIFICATE` blocks (other PEM blocks are ignored). Every certificate is parsed so that
+/// a broken file is reported here.
+pub fn load_pem_or_der_bundle(bytes: &[u8]) -> Result<Vec<Vec<u8>>, VerifyError> {
+    pem::load_certs(bytes)
+}
+
+/// Splits a CRL file: DER, or PEM `X509 CRL` blocks.
+pub fn load_crls(bytes: &[u8]) -> Result<Vec<Vec<u8>>, VerifyError> {
+    pem::load_crl_list(bytes)
+}

@@ -1,0 +1,162 @@
+//! Loading certificate bundles and CRL files (DER or PEM).
+
+use crate::asn1::{Reader, tag};
+use crate::cert::Cert;
+use crate::crl::Crl;
+use crate::error::VerifyError;
+
+fn b64_value(c: u8) -> Option<u32> {
+    match c {
+        b'A'..=b'Z' => Some((c - b'A') as u32),
+        b'a'..=b'z' => Some((c - b'a' + 26) as u32),
+        b'0'..=b'9' => Some((c - b'0' + 52) as u32),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    }
+}
+
+/// Lenient base64 decoding: whitespace is skipped, padding is optional.
+fn b64_decode(text: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0u32;
+    let mut padding = false;
+    for &c in text {
+        if c.is_ascii_whitespace() {
+            continue;
+        }
+        if c == b'=' {
+            padding = true;
+            continue;
+        }
+        if padding {
+            return Err("data after base64 padding".into());
+        }
+        let v = b64_value(c).ok_or_else(|| format!("invalid base64 character {:?}", c as char))?;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Extracts the decoded contents of every PEM block, with its label.
+fn pem_blocks(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = Vec::new();
+    let mut rest: &str = &text;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        let after = &rest[start + 11..];
+        let label_end = after
+            .find("-----")
+            .ok_or_else(|| "unterminated PEM header".to_string())?;
+        let label = after[..label_end].to_string();
+        let body_start = &after[label_end + 5..];
+        let end_marker = format!("-----END {label}-----");
+        let end = body_start
+            .find(&end_marker)
+            .ok_or_else(|| format!("missing \"{end_marker}\""))?;
+        let body = &body_start[..end];
+        // Skip RFC 1421 style headers ("Key: value" lines before an empty line).
+        let body = if body.contains(':') {
+            match body.find("\n\n").or_else(|| body.find("\r\n\r\n")) {
+                Some(p) => &body[p..],
+                None => body,
+            }
+        } else {
+            body
+        };
+        out.push((label.clone(), b64_decode(body.as_bytes())?));
+        rest = &body_start[end + end_marker.len()..];
+    }
+    Ok(out)
+}
+
+/// Splits concatenated DER elements.
+fn der_elements(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut r = Reader::new(bytes);
+    let mut out = Vec::new();
+    while !r.is_empty() {
+        if r.peek_tag() != Some(tag::SEQUENCE) {
+            // Allow trailing whitespace / NULs after the last element.
+            break;
+        }
+        out.push(r.any().map_err(|e| e.to_string())?.raw.to_vec());
+    }
+    Ok(out)
+}
+
+fn load(
+    bytes: &[u8],
+    labels: &[&str],
+    what: &str,
+    empty: VerifyError,
+    check: impl Fn(&[u8]) -> Result<(), String>,
+) -> Result<Vec<Vec<u8>>, VerifyError> {
+    let malformed = |detail: String| VerifyError::Malformed {
+        what: what.to_string(),
+        detail,
+    };
+    let trimmed_start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let items = if bytes.get(trimmed_start) == Some(&tag::SEQUENCE) {
+        der_elements(&bytes[trimmed_start..]).map_err(malformed)?
+    } else {
+        pem_blocks(bytes)
+            .map_err(malformed)?
+            .into_iter()
+            .filter(|(label, _)| labels.contains(&label.as_str()))
+            .map(|(_, der)| der)
+            .collect()
+    };
+    if items.is_empty() {
+        return Err(empty);
+    }
+    for (i, der) in items.iter().enumerate() {
+        check(der).map_err(|e| VerifyError::Malformed {
+            what: format!("{what} #{} in the input", i + 1),
+            detail: e,
+        })?;
+    }
+    Ok(items)
+}
+
+pub(crate) fn load_certs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, VerifyError> {
+    load(
+        bytes,
+        &["CERTIFICATE", "X509 CERTIFICATE"],
+        "certificate",
+        VerifyError::NoCertificates,
+        |der| Cert::parse(der).map(|_| ()).map_err(|e| e.to_string()),
+    )
+}
+
+pub(crate) fn load_crl_list(bytes: &[u8]) -> Result<Vec<Vec<u8>>, VerifyError> {
+    load(
+        bytes,
+        &["X509 CRL"],
+        "CRL",
+        VerifyError::NoCrls,
+        |der| Crl::parse(der).map(|_| ()).map_err(|e| e.to_string()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_roundtrip_and_errors() {
+        assert_eq!(b64_decode(b"TWFu").unwrap(), b"Man");
+        assert_eq!(b64_decode(b"TWE=").unwrap(), b"Ma");
+        assert_eq!(b64_decode(b"TQ==\n").unwrap(), b"M");
+        assert!(b64_decode(b"T*E=").is_err());
+    }
+}
