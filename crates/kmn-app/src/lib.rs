@@ -1,1 +1,78 @@
-//! kmn-app
+//! kmn-app: one function per use case. Each loads what it needs, applies the domain
+//! rules, writes in one transaction with its audit event, and commits; errors carry a
+//! stable code and a message for the person at the other end.
+
+pub mod ca;
+pub mod clock;
+pub mod config;
+pub mod crl;
+pub mod error;
+pub mod issue;
+pub mod quickstart;
+pub mod repo;
+pub mod revoke;
+pub mod secrets;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use config::Config;
+pub use error::AppError;
+use kmn_store::Store;
+
+/// An opened data dir: configuration, store, clock.
+#[derive(Clone)]
+pub struct App {
+    /// The configuration (kmn.toml + environment).
+    pub cfg: Config,
+    /// The data dir.
+    pub data_dir: PathBuf,
+    /// The store.
+    pub store: Store,
+    /// The clock (a fake one in tests).
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("data_dir", &self.data_dir)
+            .field("cfg", &self.cfg)
+            .finish()
+    }
+}
+
+impl App {
+    /// Opens an existing data dir (its kmn.toml must exist).
+    pub async fn open(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<App, AppError> {
+        let cfg = Config::load(data_dir)?;
+        Self::with_config(data_dir, cfg, clock).await
+    }
+
+    /// Opens the store for a given configuration.
+    pub async fn with_config(
+        data_dir: &Path,
+        cfg: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<App, AppError> {
+        let url = cfg.database_url(data_dir);
+        let store = Store::open(&url).await?;
+        Ok(App {
+            cfg,
+            data_dir: data_dir.to_path_buf(),
+            store,
+            clock,
+        })
+    }
+
+    /// Now, as Unix seconds.
+    pub fn now(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
+
+    /// The repository directory.
+    pub fn repo_dir(&self) -> PathBuf {
+        self.cfg.repository_dir(&self.data_dir)
+    }
+}

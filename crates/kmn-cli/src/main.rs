@@ -1,1 +1,81 @@
-fn main() {}
+//! `kmn`: the one binary of kmn-pki. CA-administrator commands answer in English;
+//! operator commands (later work) in Japanese with a stable code. No command prompts on
+//! a terminal: secrets come from the environment or files.
+
+mod cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// kmn-pki: the certification authority, registration authority and card lifecycle of
+/// the Kumamoto Medical Network (くまもとメディカルネットワーク 利用者カード認証局).
+#[derive(Parser, Debug)]
+#[command(name = "kmn", version, about, long_about = None)]
+pub struct Cli {
+    /// The data dir: kmn.toml, the SQLite database, secrets/, repo/.
+    #[arg(
+        long,
+        global = true,
+        env = "KMN_DATA_DIR",
+        default_value = "./kmn-data"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Who is acting, recorded in the audit log (default: cli:$USER).
+    #[arg(long, global = true, env = "KMN_ACTOR")]
+    pub actor: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Quick start: on first run make the data dir, kmn.toml (demo = true), the SQLite
+    /// database, a demo CA and a TLS certificate; then serve both listeners.
+    Up,
+    /// Serve the HTTP listener (repository, health) and the HTTPS listener (API), and
+    /// publish CRLs: within a second of every revocation and at least every 24 hours.
+    Serve,
+    /// CA administration: key ceremony, ARL, issuing-CA rollover.
+    #[command(subcommand)]
+    Ca(cmd::CaCommand),
+    /// Certificates: issue from a CSR, show, revoke (the CA administrator's audited tools).
+    #[command(subcommand)]
+    Cert(cmd::CertCommand),
+    /// CRLs.
+    #[command(subcommand)]
+    Crl(cmd::CrlCommand),
+    /// Offline path validation (RFC 5280): exit 0 valid, 1 invalid (reason on stderr), 2 usage.
+    Verify(cmd::VerifyArgs),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(cmd::AuditCommand),
+    /// Configuration.
+    #[command(subcommand)]
+    Config(cmd::ConfigCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KMN_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rt.block_on(cmd::run(cli))
+}

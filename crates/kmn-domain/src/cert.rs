@@ -369,10 +369,7 @@ mod tests {
     #[test]
     fn art8_hold_is_released_on_receipt_and_is_not_revocation() {
         assert_eq!(CertStatus::OnHold.release(), Ok(CertStatus::Valid));
-        assert_eq!(
-            CertStatus::Valid.release(),
-            Err(CertStatusError::NotOnHold)
-        );
+        assert_eq!(CertStatus::Valid.release(), Err(CertStatusError::NotOnHold));
         assert_eq!(
             CertStatus::Valid.revoke(RevocationReason::CertificateHold),
             Err(CertStatusError::HoldIsNotRevocation)

@@ -32,7 +32,10 @@ pub struct IssuerInfo {
 
 impl IssuerInfo {
     /// Reads the issuer's facts from its certificate.
-    pub fn from_cert(cert_der: &[u8], signature_algorithm: SignatureAlgorithm) -> Result<Self, PkiError> {
+    pub fn from_cert(
+        cert_der: &[u8],
+        signature_algorithm: SignatureAlgorithm,
+    ) -> Result<Self, PkiError> {
         let c = parse::cert(cert_der)?;
         let key_id = match c.tbs.ext("2.5.29.14") {
             Some(e) => crate::derr::read_one(e.value, derw::tag::OCTET_STRING)?
@@ -139,7 +142,10 @@ pub fn build_tbs(t: &CertTemplate, issuer: &IssuerInfo) -> Result<Vec<u8>, PkiEr
         exts.push(ext::hc_role(role));
     }
     if !t.policies.is_empty() {
-        exts.push(ext::certificate_policies(&t.policies, t.urls.cps.as_deref()));
+        exts.push(ext::certificate_policies(
+            &t.policies,
+            t.urls.cps.as_deref(),
+        ));
     }
     if t.profile != ProfileKind::Root && t.profile != ProfileKind::OcspSigner {
         if let Some(crl) = &t.urls.crl {
@@ -150,7 +156,10 @@ pub fn build_tbs(t: &CertTemplate, issuer: &IssuerInfo) -> Result<Vec<u8>, PkiEr
             _ => t.urls.ocsp.as_deref(),
         };
         if ocsp.is_some() || t.urls.ca_issuers.is_some() {
-            exts.push(ext::authority_info_access(ocsp, t.urls.ca_issuers.as_deref()));
+            exts.push(ext::authority_info_access(
+                ocsp,
+                t.urls.ca_issuers.as_deref(),
+            ));
         }
     }
     if t.profile == ProfileKind::OcspSigner {
@@ -260,7 +269,10 @@ pub fn pem_or_der(input: &[u8], label: &str) -> Result<Vec<u8>, PkiError> {
     let stop = rest
         .find(&end)
         .ok_or_else(|| PkiError::BadInput(format!("the PEM block has no '{end}' line")))?;
-    let b64: String = rest[..stop].chars().filter(|c| !c.is_whitespace()).collect();
+    let b64: String = rest[..stop]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     use base64::Engine;
     base64::engine::general_purpose::STANDARD
         .decode(b64)

@@ -36,7 +36,9 @@ impl CrlEntry {
     ) -> Result<Self, PkiError> {
         let serial = strip_zeros(serial);
         if serial.is_empty() || serial.len() > 20 {
-            return Err(PkiError::BadInput("a CRL entry's serial must have 1 to 20 octets".into()));
+            return Err(PkiError::BadInput(
+                "a CRL entry's serial must have 1 to 20 octets".into(),
+            ));
         }
         let mut s = [0u8; 20];
         s[..serial.len()].copy_from_slice(serial);
@@ -81,53 +83,88 @@ fn fail(rule: &'static str, detail: impl Into<String>) -> PkiError {
 }
 
 fn unix(t: i64) -> Result<OffsetDateTime, PkiError> {
-    OffsetDateTime::from_unix_timestamp(t).map_err(|_| PkiError::BadInput("time out of range".into()))
+    OffsetDateTime::from_unix_timestamp(t)
+        .map_err(|_| PkiError::BadInput("time out of range".into()))
 }
 
 /// Lints the CRL header fields (RFC 5280 §5.1.2, DESIGN §4).
 pub fn lint_header(p: &CrlParams, issuer: &IssuerInfo) -> Result<(), PkiError> {
     if p.number.0 < 0 {
-        return Err(fail("e_crl_number_non_negative", "the CRL number must not be negative"));
+        return Err(fail(
+            "e_crl_number_non_negative",
+            "the CRL number must not be negative",
+        ));
     }
     if p.next_update <= p.this_update {
-        return Err(fail("e_crl_next_update_after_this_update", "nextUpdate must be after thisUpdate"));
+        return Err(fail(
+            "e_crl_next_update_after_this_update",
+            "nextUpdate must be after thisUpdate",
+        ));
     }
     if let Some((n, t)) = p.previous {
         if p.number <= n {
-            return Err(fail("e_crl_number_increasing", format!("CRL number {} is not above the last one, {}", p.number, n)));
+            return Err(fail(
+                "e_crl_number_increasing",
+                format!("CRL number {} is not above the last one, {}", p.number, n),
+            ));
         }
         if p.this_update < t {
-            return Err(fail("e_crl_this_update_monotonic", "thisUpdate is earlier than the previous CRL's"));
+            return Err(fail(
+                "e_crl_this_update_monotonic",
+                "thisUpdate is earlier than the previous CRL's",
+            ));
         }
     }
     if p.this_update < issuer.not_before {
-        return Err(fail("e_crl_within_issuer_validity", "thisUpdate is before the CA's notBefore"));
+        return Err(fail(
+            "e_crl_within_issuer_validity",
+            "thisUpdate is before the CA's notBefore",
+        ));
     }
     if p.this_update > issuer.not_after {
-        return Err(fail("e_crl_within_issuer_validity", "the CA certificate has expired"));
+        return Err(fail(
+            "e_crl_within_issuer_validity",
+            "the CA certificate has expired",
+        ));
     }
     Ok(())
 }
 
 /// Lints one entry; `prev` is the previous entry's serial (entries come sorted).
 fn lint_entry(e: &CrlEntry, prev: Option<&[u8]>, this_update: i64) -> Result<(), PkiError> {
-    let reason = RevocationReason::from_code(e.reason)
-        .ok_or_else(|| fail("e_crl_entry_reason_code", format!("reason code {} is not used by this CA", e.reason)))?;
+    let reason = RevocationReason::from_code(e.reason).ok_or_else(|| {
+        fail(
+            "e_crl_entry_reason_code",
+            format!("reason code {} is not used by this CA", e.reason),
+        )
+    })?;
     if e.revoked_at > this_update {
-        return Err(fail("e_crl_entry_revocation_date", "revocationDate is after thisUpdate"));
+        return Err(fail(
+            "e_crl_entry_revocation_date",
+            "revocationDate is after thisUpdate",
+        ));
     }
     if e.invalidity != 0 {
         if !reason.allows_invalidity_date() {
-            return Err(fail("e_crl_entry_invalidity_date_meaningful", "invalidityDate is only given for keyCompromise"));
+            return Err(fail(
+                "e_crl_entry_invalidity_date_meaningful",
+                "invalidityDate is only given for keyCompromise",
+            ));
         }
         if e.invalidity > e.revoked_at {
-            return Err(fail("e_crl_entry_invalidity_not_after_revocation", "invalidityDate is after revocationDate"));
+            return Err(fail(
+                "e_crl_entry_invalidity_not_after_revocation",
+                "invalidityDate is after revocationDate",
+            ));
         }
     }
     if let Some(p) = prev {
         let cur = e.serial();
         if (p.len(), p) >= (cur.len(), cur) {
-            return Err(fail("e_crl_entries_unique_sorted", "serials must be unique and in ascending order"));
+            return Err(fail(
+                "e_crl_entries_unique_sorted",
+                "serials must be unique and in ascending order",
+            ));
         }
     }
     Ok(())
@@ -147,7 +184,10 @@ fn entry_sizes(e: &CrlEntry, revoked: OffsetDateTime) -> (usize, usize) {
         0
     };
     let exts_content = reason_ext + inv_ext;
-    (int_len + time_len + derw::tlv_len(exts_content), exts_content)
+    (
+        int_len + time_len + derw::tlv_len(exts_content),
+        exts_content,
+    )
 }
 
 /// The result of [`build_and_sign`].
@@ -169,7 +209,10 @@ pub fn build_and_sign(
 ) -> Result<SignedCrl, PkiError> {
     lint_header(p, issuer)?;
     if signer.spki_der() != issuer.spki_der.as_slice() {
-        return Err(fail("e_crl_signer_is_issuer", "the signing key is not the CA certificate's key"));
+        return Err(fail(
+            "e_crl_signer_is_issuer",
+            "the signing key is not the CA certificate's key",
+        ));
     }
     let this_update_unix = p.this_update.unix_timestamp();
 
@@ -187,10 +230,23 @@ pub fn build_and_sign(
     let alg = issuer.signature_algorithm.algorithm_identifier();
     let times = [derw::time(p.this_update), derw::time(p.next_update)].concat();
     let aki = ext::authority_key_id(&issuer.key_id);
-    let number = ext::extension(&oid::EXT_CRL_NUMBER, false, &derw::uint_u64(p.number.0 as u64));
+    let number = ext::extension(
+        &oid::EXT_CRL_NUMBER,
+        false,
+        &derw::uint_u64(p.number.0 as u64),
+    );
     let crl_exts = derw::explicit(0, &derw::seq(&[&aki, &number]));
-    let revoked_len = if entries.is_empty() { 0 } else { derw::tlv_len(revoked_content) };
-    let tbs_content = version.len() + alg.len() + issuer.subject_der.len() + times.len() + revoked_len + crl_exts.len();
+    let revoked_len = if entries.is_empty() {
+        0
+    } else {
+        derw::tlv_len(revoked_content)
+    };
+    let tbs_content = version.len()
+        + alg.len()
+        + issuer.subject_der.len()
+        + times.len()
+        + revoked_len
+        + crl_exts.len();
     let tbs_len = derw::tlv_len(tbs_content);
 
     // Room for the outer header in front, the algorithm and signature behind.

@@ -39,7 +39,11 @@ pub fn parse_and_verify(input: &[u8]) -> Result<VerifiedCsr, PkiError> {
     };
     let outer = derr::read_one(&der, tag::SEQUENCE).map_err(|e| bad(e.to_string()))?;
     let parts = derr::children(outer.content).map_err(|e| bad(e.to_string()))?;
-    if parts.len() != 3 || parts[0].tag != tag::SEQUENCE || parts[1].tag != tag::SEQUENCE || parts[2].tag != tag::BIT_STRING {
+    if parts.len() != 3
+        || parts[0].tag != tag::SEQUENCE
+        || parts[1].tag != tag::SEQUENCE
+        || parts[2].tag != tag::BIT_STRING
+    {
         return Err(bad("it is not a PKCS #10 CertificationRequest"));
     }
     let info = parts[0];
@@ -99,12 +103,18 @@ fn parse_alt_names(value: &[u8]) -> Result<Vec<AltName>, PkiError> {
             0x87 => {
                 let ip = match n.content.len() {
                     4 => std::net::IpAddr::from(<[u8; 4]>::try_from(n.content).expect("4 octets")),
-                    16 => std::net::IpAddr::from(<[u8; 16]>::try_from(n.content).expect("16 octets")),
+                    16 => {
+                        std::net::IpAddr::from(<[u8; 16]>::try_from(n.content).expect("16 octets"))
+                    }
                     _ => return Err(bad("bad iPAddress")),
                 };
                 out.push(AltName::Ip(ip));
             }
-            _ => return Err(bad("only DNS names and IP addresses may be requested as alternative names")),
+            _ => {
+                return Err(bad(
+                    "only DNS names and IP addresses may be requested as alternative names",
+                ));
+            }
         }
     }
     Ok(out)
@@ -113,7 +123,12 @@ fn parse_alt_names(value: &[u8]) -> Result<Vec<AltName>, PkiError> {
 /// Verifies `signature` over `message` with the key in `spki_der` under the algorithm
 /// `alg_der` (an AlgorithmIdentifier). Supports ECDSA (P-256, P-384 with SHA-256/384/512),
 /// RSA PKCS #1 v1.5 and RSASSA-PSS with SHA-256/384/512 (RSA ≥ 2048 bits).
-pub fn verify_signature(spki_der: &[u8], alg_der: &[u8], message: &[u8], sig: &[u8]) -> Result<(), PkiError> {
+pub fn verify_signature(
+    spki_der: &[u8],
+    alg_der: &[u8],
+    message: &[u8],
+    sig: &[u8],
+) -> Result<(), PkiError> {
     let key = parse::key_info(spki_der).map_err(|e| bad(e.to_string()))?;
     let alg = derr::read_one(alg_der, tag::SEQUENCE)?;
     let alg_f = derr::children(alg.content)?;
@@ -132,12 +147,18 @@ pub fn verify_signature(spki_der: &[u8], alg_der: &[u8], message: &[u8], sig: &[
                 (_, true, "1.2.840.10045.4.3.2") => &signature::ECDSA_P384_SHA256_ASN1,
                 (_, true, "1.2.840.10045.4.3.3") => &signature::ECDSA_P384_SHA384_ASN1,
                 (_, true, "1.2.840.10045.4.3.4") => &signature::ECDSA_P384_SHA512_ASN1,
-                _ => return Err(bad(format!("unsupported EC curve or signature algorithm {a}"))),
+                _ => {
+                    return Err(bad(format!(
+                        "unsupported EC curve or signature algorithm {a}"
+                    )));
+                }
             }
         }
         (KeyInfo::Rsa { bits, .. }, a) => {
             if *bits < 2048 {
-                return Err(bad(format!("the RSA key has {bits} bits; at least 2048 are required")));
+                return Err(bad(format!(
+                    "the RSA key has {bits} bits; at least 2048 are required"
+                )));
             }
             match a {
                 "1.2.840.113549.1.1.11" => &signature::RSA_PKCS1_2048_8192_SHA256,
@@ -182,6 +203,8 @@ fn pss_verifier(params: Option<&[u8]>) -> Result<&'static dyn VerificationAlgori
         ("2.16.840.1.101.3.4.2.1", 32) => Ok(&signature::RSA_PSS_2048_8192_SHA256),
         ("2.16.840.1.101.3.4.2.2", 48) => Ok(&signature::RSA_PSS_2048_8192_SHA384),
         ("2.16.840.1.101.3.4.2.3", 64) => Ok(&signature::RSA_PSS_2048_8192_SHA512),
-        _ => Err(bad("unsupported RSASSA-PSS parameters (hash SHA-256/384/512, salt = hash length)")),
+        _ => Err(bad(
+            "unsupported RSASSA-PSS parameters (hash SHA-256/384/512, salt = hash length)",
+        )),
     }
 }

@@ -62,7 +62,10 @@ pub fn read(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), PkiError> {
 pub fn read_one(input: &[u8], tag: u8) -> Result<Tlv<'_>, PkiError> {
     let (t, rest) = read(input)?;
     if t.tag != tag {
-        return Err(bad(&format!("expected tag 0x{tag:02x}, found 0x{:02x}", t.tag)));
+        return Err(bad(&format!(
+            "expected tag 0x{tag:02x}, found 0x{:02x}",
+            t.tag
+        )));
     }
     if !rest.is_empty() {
         return Err(bad("trailing data"));

@@ -5,7 +5,7 @@
 use const_oid::ObjectIdentifier as Oid;
 use sha1::Digest;
 
-use crate::{PkiError, derw, derr, oid};
+use crate::{PkiError, derr, derw, oid};
 
 /// Key usage bits (RFC 5280 §4.2.1.3).
 pub mod ku {
@@ -39,11 +39,28 @@ impl PolicyOid {
         Self { arcs }
     }
 
-    /// The OID arc of X.667 for a UUID: `2.25.<uuid as an integer>`.
+    /// A registration-free arc derived from a UUID.
+    ///
+    /// DESIGN §4 asked for X.667's `2.25.<uuid>`, but that puts a 128-bit integer in one
+    /// arc, which pkilint (pyasn1), RustCrypto's `const-oid` and other relying-party
+    /// libraries refuse ("arc larger than 32 bits"). This uses the published scheme for
+    /// GUID-derived OIDs instead: `1.2.840.113556.1.8000.2554` followed by the UUID cut
+    /// into five 16-bit and two 24-bit arcs (128 bits, every arc fits 32 bits).
     pub fn from_uuid(u: uuid::Uuid) -> Self {
-        Self {
-            arcs: vec![2, 25, u.as_u128()],
+        let v = u.as_u128();
+        let mut arcs: Vec<u128> = vec![1, 2, 840, 113556, 1, 8000, 2554];
+        let widths = [16u32, 16, 16, 16, 16, 24, 24];
+        let mut shift = 128u32;
+        for w in widths {
+            shift -= w;
+            arcs.push((v >> shift) & ((1u128 << w) - 1));
         }
+        Self { arcs }
+    }
+
+    /// Whether every arc fits 32 bits (what relying parties can decode).
+    pub fn arcs_fit_32_bits(&self) -> bool {
+        self.arcs.iter().all(|a| *a <= u128::from(u32::MAX))
     }
 
     /// Content octets of the DER OBJECT IDENTIFIER.
@@ -247,12 +264,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn x667_uuid_policy_oid_round_trips() {
+    fn design4_uuid_policy_arc_round_trips_with_32_bit_arcs() {
         let u = uuid::Uuid::from_u128(0xf81d4fae_7dec_11d0_a765_00a0c91e6bf6);
         let p = PolicyOid::from_uuid(u).child(1);
         assert_eq!(
             p.to_string(),
-            "2.25.329800735698586629295641978511506172918.1"
+            "1.2.840.113556.1.8000.2554.63517.20398.32236.4560.42853.41161.1993718.1"
+        );
+        assert!(p.arcs_fit_32_bits());
+        assert!(
+            !PolicyOid::parse("2.25.329800735698586629295641978511506172918")
+                .unwrap()
+                .arcs_fit_32_bits()
         );
         assert_eq!(derr::oid_to_string(&p.content()).unwrap(), p.to_string());
         assert_eq!(PolicyOid::parse(&p.to_string()).unwrap(), p);

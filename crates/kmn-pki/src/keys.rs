@@ -93,9 +93,7 @@ impl SignatureAlgorithm {
         match self {
             Self::EcdsaSha256 => derw::seq(&[&derw::oid(&oid::ECDSA_WITH_SHA256)]),
             Self::EcdsaSha384 => derw::seq(&[&derw::oid(&oid::ECDSA_WITH_SHA384)]),
-            Self::RsaPkcs1Sha256 => {
-                derw::seq(&[&derw::oid(&oid::SHA256_WITH_RSA), &derw::null()])
-            }
+            Self::RsaPkcs1Sha256 => derw::seq(&[&derw::oid(&oid::SHA256_WITH_RSA), &derw::null()]),
         }
     }
 
@@ -190,7 +188,9 @@ impl SoftwareKey {
             return Self::from_ec(kp, KeyAlgorithm::P384);
         }
         let kp = RsaKeyPair::from_pkcs8(der).map_err(|e| {
-            PkiError::Key(format!("the private key is not a supported PKCS#8 key ({e})"))
+            PkiError::Key(format!(
+                "the private key is not a supported PKCS#8 key ({e})"
+            ))
         })?;
         let alg = match kp.public_modulus_len() * 8 {
             2048 => KeyAlgorithm::Rsa2048,
@@ -237,7 +237,9 @@ impl SoftwareKey {
         }
         let enc = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice())
             .map_err(|e| PkiError::Key(format!("the key file is not encrypted PKCS#8 ({e})")))?;
-        let doc = enc.decrypt(passphrase).map_err(|_| PkiError::WrongPassphrase)?;
+        let doc = enc
+            .decrypt(passphrase)
+            .map_err(|_| PkiError::WrongPassphrase)?;
         Self::from_pkcs8(doc.as_bytes()).map_err(|_| PkiError::WrongPassphrase)
     }
 }

@@ -78,7 +78,10 @@ pub fn lint_tbs(
 
 fn lint_serial(serial: &[u8]) -> Result<(), PkiError> {
     if serial.is_empty() || serial[0] & 0x80 != 0 {
-        return Err(fail("e_serial_positive", "the serial number must be positive"));
+        return Err(fail(
+            "e_serial_positive",
+            "the serial number must be positive",
+        ));
     }
     if serial.len() > 20 {
         return Err(fail(
@@ -121,7 +124,10 @@ fn lint_validity(
         }
     }
     if nb >= na {
-        return Err(fail("e_validity_order", "notBefore must be before notAfter"));
+        return Err(fail(
+            "e_validity_order",
+            "notBefore must be before notAfter",
+        ));
     }
     if profile != ProfileKind::Root && (nb < issuer.not_before || na > issuer.not_after) {
         return Err(fail(
@@ -149,7 +155,8 @@ fn lint_validity(
 }
 
 fn lint_subject(tbs: &Tbs<'_>, profile: ProfileKind) -> Result<(), PkiError> {
-    let rdns = parse::name_attributes(tbs.subject).map_err(|e| fail("e_subject_parses", e.to_string()))?;
+    let rdns =
+        parse::name_attributes(tbs.subject).map_err(|e| fail("e_subject_parses", e.to_string()))?;
     if rdns.is_empty() && profile != ProfileKind::Server {
         return Err(fail("e_subject_not_empty", "the subject is empty"));
     }
@@ -174,11 +181,22 @@ fn lint_subject(tbs: &Tbs<'_>, profile: ProfileKind) -> Result<(), PkiError> {
         if *t != want {
             return Err(fail(
                 "e_subject_string_types",
-                format!("{label} must be {}", if want == tag::PRINTABLE_STRING { "PrintableString" } else { "UTF8String" }),
+                format!(
+                    "{label} must be {}",
+                    if want == tag::PRINTABLE_STRING {
+                        "PrintableString"
+                    } else {
+                        "UTF8String"
+                    }
+                ),
             ));
         }
-        let s = std::str::from_utf8(v)
-            .map_err(|_| fail("e_subject_string_types", format!("{label} is not valid UTF-8")))?;
+        let s = std::str::from_utf8(v).map_err(|_| {
+            fail(
+                "e_subject_string_types",
+                format!("{label} is not valid UTF-8"),
+            )
+        })?;
         if want == tag::PRINTABLE_STRING && !derw::is_printable(s) {
             return Err(fail(
                 "e_subject_string_types",
@@ -188,7 +206,10 @@ fn lint_subject(tbs: &Tbs<'_>, profile: ProfileKind) -> Result<(), PkiError> {
         if s.chars().count() > name::MAX_VALUE_CHARS || s.trim().is_empty() {
             return Err(fail(
                 "e_subject_value_length",
-                format!("{label} must have 1 to {} characters", name::MAX_VALUE_CHARS),
+                format!(
+                    "{label} must have 1 to {} characters",
+                    name::MAX_VALUE_CHARS
+                ),
             ));
         }
     }
@@ -240,15 +261,34 @@ fn lint_extensions(
     let mut seen = HashSet::new();
     for e in &tbs.extensions {
         if !seen.insert(e.oid.as_str()) {
-            return Err(fail("e_extension_not_duplicated", format!("extension {} appears twice", e.oid)));
+            return Err(fail(
+                "e_extension_not_duplicated",
+                format!("extension {} appears twice", e.oid),
+            ));
         }
     }
     let allowed: &[&str] = &[
-        "2.5.29.19", "2.5.29.15", "2.5.29.37", "2.5.29.14", "2.5.29.35", "2.5.29.17",
-        "2.5.29.9", "2.5.29.32", "2.5.29.31", "1.3.6.1.5.5.7.1.1", "1.3.6.1.5.5.7.48.1.5",
+        "2.5.29.19",
+        "2.5.29.15",
+        "2.5.29.37",
+        "2.5.29.14",
+        "2.5.29.35",
+        "2.5.29.17",
+        "2.5.29.9",
+        "2.5.29.32",
+        "2.5.29.31",
+        "1.3.6.1.5.5.7.1.1",
+        "1.3.6.1.5.5.7.48.1.5",
     ];
-    if let Some(e) = tbs.extensions.iter().find(|e| !allowed.contains(&e.oid.as_str())) {
-        return Err(fail("e_extension_known", format!("extension {} is not part of the profile", e.oid)));
+    if let Some(e) = tbs
+        .extensions
+        .iter()
+        .find(|e| !allowed.contains(&e.oid.as_str()))
+    {
+        return Err(fail(
+            "e_extension_known",
+            format!("extension {} is not part of the profile", e.oid),
+        ));
     }
 
     // basicConstraints (RFC 5280 §4.2.1.9).
@@ -257,19 +297,37 @@ fn lint_extensions(
             let bc = derr::read_one(e.value, tag::SEQUENCE)?;
             let f = derr::children(bc.content)?;
             if !e.critical || f.first().map(|t| t.content) != Some(&[0xff][..]) {
-                return Err(fail("e_basic_constraints_ca", "a CA certificate needs critical basicConstraints cA=TRUE"));
+                return Err(fail(
+                    "e_basic_constraints_ca",
+                    "a CA certificate needs critical basicConstraints cA=TRUE",
+                ));
             }
         }
-        (true, None) => return Err(fail("e_basic_constraints_ca", "a CA certificate needs basicConstraints")),
-        (false, Some(_)) => return Err(fail("e_basic_constraints_end_entity", "end-entity certificates carry no basicConstraints in this profile")),
+        (true, None) => {
+            return Err(fail(
+                "e_basic_constraints_ca",
+                "a CA certificate needs basicConstraints",
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(fail(
+                "e_basic_constraints_end_entity",
+                "end-entity certificates carry no basicConstraints in this profile",
+            ));
+        }
         (false, None) => {}
     }
 
     // keyUsage (§4.2.1.3): present, critical, exactly the profile's bits.
-    let ku = tbs.ext("2.5.29.15").ok_or_else(|| fail("e_key_usage_present", "keyUsage is missing"))?;
+    let ku = tbs
+        .ext("2.5.29.15")
+        .ok_or_else(|| fail("e_key_usage_present", "keyUsage is missing"))?;
     let want = derw::named_bits(&profile_key_usage(profile, tbs.spki));
     if !ku.critical || ku.value != want.as_slice() {
-        return Err(fail("e_key_usage_profile", "keyUsage must be critical and exactly the profile's bits"));
+        return Err(fail(
+            "e_key_usage_profile",
+            "keyUsage must be critical and exactly the profile's bits",
+        ));
     }
 
     // extKeyUsage (§4.2.1.12).
@@ -277,7 +335,12 @@ fn lint_extensions(
     match tbs.ext("2.5.29.37") {
         None if eku_want.is_empty() => {}
         None => return Err(fail("e_eku_profile", "extKeyUsage is missing")),
-        Some(_) if eku_want.is_empty() => return Err(fail("e_eku_profile", "CA certificates carry no extKeyUsage")),
+        Some(_) if eku_want.is_empty() => {
+            return Err(fail(
+                "e_eku_profile",
+                "CA certificates carry no extKeyUsage",
+            ));
+        }
         Some(e) => {
             let seq = derr::read_one(e.value, tag::SEQUENCE)?;
             let got: Vec<String> = derr::children(seq.content)?
@@ -286,25 +349,45 @@ fn lint_extensions(
                 .collect::<Result<_, _>>()?;
             let want: Vec<String> = eku_want.iter().map(|o| o.to_string()).collect();
             if e.critical || got != want {
-                return Err(fail("e_eku_profile", format!("extKeyUsage must be exactly {want:?}, non-critical")));
+                return Err(fail(
+                    "e_eku_profile",
+                    format!("extKeyUsage must be exactly {want:?}, non-critical"),
+                ));
             }
         }
     }
 
     // SKI / AKI (§4.2.1.1, §4.2.1.2).
-    let ski = tbs.ext("2.5.29.14").ok_or_else(|| fail("e_ski_present", "subjectKeyIdentifier is missing"))?;
+    let ski = tbs
+        .ext("2.5.29.14")
+        .ok_or_else(|| fail("e_ski_present", "subjectKeyIdentifier is missing"))?;
     let kid = crate::ext::key_identifier(tbs.spki)?;
     if derr::read_one(ski.value, tag::OCTET_STRING)?.content != kid.as_slice() || ski.critical {
-        return Err(fail("e_ski_matches_key", "subjectKeyIdentifier does not match the key"));
+        return Err(fail(
+            "e_ski_matches_key",
+            "subjectKeyIdentifier does not match the key",
+        ));
     }
-    let aki = tbs.ext("2.5.29.35").ok_or_else(|| fail("e_aki_present", "authorityKeyIdentifier is missing"))?;
+    let aki = tbs
+        .ext("2.5.29.35")
+        .ok_or_else(|| fail("e_aki_present", "authorityKeyIdentifier is missing"))?;
     let aki_seq = derr::read_one(aki.value, tag::SEQUENCE)?;
     let aki_f = derr::children(aki_seq.content)?;
-    if aki.critical || aki_f.len() != 1 || aki_f[0].tag != 0x80 || aki_f[0].content != issuer.key_id.as_slice() {
-        return Err(fail("e_aki_matches_issuer", "authorityKeyIdentifier must be the CA's key identifier"));
+    if aki.critical
+        || aki_f.len() != 1
+        || aki_f[0].tag != 0x80
+        || aki_f[0].content != issuer.key_id.as_slice()
+    {
+        return Err(fail(
+            "e_aki_matches_issuer",
+            "authorityKeyIdentifier must be the CA's key identifier",
+        ));
     }
     if profile == ProfileKind::Root && kid != issuer.key_id {
-        return Err(fail("e_root_self_signed", "the root's key identifier must be its own"));
+        return Err(fail(
+            "e_root_self_signed",
+            "the root's key identifier must be its own",
+        ));
     }
 
     // certificatePolicies (§4.2.1.4): exactly the expected OIDs; never anyPolicy or HPKI.
@@ -315,7 +398,9 @@ fn lint_extensions(
             let mut v = Vec::new();
             for info in derr::children(seq.content)? {
                 let f = derr::children(info.content)?;
-                let o = f.first().ok_or_else(|| fail("e_policies", "empty PolicyInformation"))?;
+                let o = f
+                    .first()
+                    .ok_or_else(|| fail("e_policies", "empty PolicyInformation"))?;
                 v.push(derr::oid_to_string(o.content)?);
             }
             v
@@ -323,44 +408,86 @@ fn lint_extensions(
     };
     for p in &got_policies {
         if p == &oid::ANY_POLICY.to_string() {
-            return Err(fail("e_policy_not_any_policy", "anyPolicy is never used (DESIGN §4)"));
+            return Err(fail(
+                "e_policy_not_any_policy",
+                "anyPolicy is never used (DESIGN §4)",
+            ));
         }
         if p.starts_with(oid::HPKI_ARC_PREFIX) {
-            return Err(fail("e_policy_not_hpki", "an HPKI policy OID is never used by this CA"));
+            return Err(fail(
+                "e_policy_not_hpki",
+                "an HPKI policy OID is never used by this CA",
+            ));
         }
+    }
+    if let Some(p) = expect.policies.iter().find(|p| !p.arcs_fit_32_bits()) {
+        return Err(fail(
+            "e_policy_oid_arcs_32_bit",
+            format!(
+                "policy OID {p} has an arc wider than 32 bits, which relying parties cannot decode"
+            ),
+        ));
     }
     let want_policies: Vec<String> = expect.policies.iter().map(|p| p.to_string()).collect();
     if got_policies != want_policies {
-        return Err(fail("e_policies_profile", format!("certificatePolicies must be {want_policies:?}, found {got_policies:?}")));
+        return Err(fail(
+            "e_policies_profile",
+            format!("certificatePolicies must be {want_policies:?}, found {got_policies:?}"),
+        ));
     }
-    if profile != ProfileKind::Root && profile != ProfileKind::OcspSigner && want_policies.is_empty() {
-        return Err(fail("e_policies_profile", "certificates below the root must carry the network's policy OIDs"));
+    if profile != ProfileKind::Root
+        && profile != ProfileKind::OcspSigner
+        && want_policies.is_empty()
+    {
+        return Err(fail(
+            "e_policies_profile",
+            "certificates below the root must carry the network's policy OIDs",
+        ));
     }
 
     // CRL DP and AIA over HTTP (§4.2.1.13, §4.2.2.1).
     if expect.require_urls && profile != ProfileKind::Root && profile != ProfileKind::OcspSigner {
-        let dp = tbs.ext("2.5.29.31").ok_or_else(|| fail("e_crl_dp_present", "cRLDistributionPoints is missing"))?;
+        let dp = tbs
+            .ext("2.5.29.31")
+            .ok_or_else(|| fail("e_crl_dp_present", "cRLDistributionPoints is missing"))?;
         if !contains_http_uri(dp.value) {
-            return Err(fail("e_crl_dp_http", "cRLDistributionPoints must name an http:// URL"));
+            return Err(fail(
+                "e_crl_dp_http",
+                "cRLDistributionPoints must name an http:// URL",
+            ));
         }
-        let aia = tbs.ext("1.3.6.1.5.5.7.1.1").ok_or_else(|| fail("e_aia_present", "authorityInfoAccess is missing"))?;
+        let aia = tbs
+            .ext("1.3.6.1.5.5.7.1.1")
+            .ok_or_else(|| fail("e_aia_present", "authorityInfoAccess is missing"))?;
         if !contains_http_uri(aia.value) {
-            return Err(fail("e_aia_http", "authorityInfoAccess must name http:// URLs"));
+            return Err(fail(
+                "e_aia_http",
+                "authorityInfoAccess must name http:// URLs",
+            ));
         }
     }
 
     // OCSP signer (RFC 6960 §4.2.2.2): ocsp-nocheck, no CRL DP/AIA.
     if profile == ProfileKind::OcspSigner && tbs.ext("1.3.6.1.5.5.7.48.1.5").is_none() {
-        return Err(fail("e_ocsp_signer_nocheck", "the OCSP signer needs id-pkix-ocsp-nocheck"));
+        return Err(fail(
+            "e_ocsp_signer_nocheck",
+            "the OCSP signer needs id-pkix-ocsp-nocheck",
+        ));
     }
     if profile != ProfileKind::OcspSigner && tbs.ext("1.3.6.1.5.5.7.48.1.5").is_some() {
-        return Err(fail("e_ocsp_nocheck_only_for_signer", "only the OCSP signer carries ocsp-nocheck"));
+        return Err(fail(
+            "e_ocsp_nocheck_only_for_signer",
+            "only the OCSP signer carries ocsp-nocheck",
+        ));
     }
 
     // subjectAltName: required for servers; directoryName values are UTF8String.
     match tbs.ext("2.5.29.17") {
         None if profile == ProfileKind::Server => {
-            return Err(fail("e_server_san_present", "a server certificate needs a subjectAltName"));
+            return Err(fail(
+                "e_server_san_present",
+                "a server certificate needs a subjectAltName",
+            ));
         }
         None => {}
         Some(e) => {
@@ -374,7 +501,10 @@ fn lint_extensions(
                     for rdn in parse::name_attributes(n.content)? {
                         for (_, t, v) in rdn {
                             if t != tag::UTF8_STRING || std::str::from_utf8(v).is_err() {
-                                return Err(fail("e_san_directory_name_utf8", "the SAN directoryName must be UTF8String"));
+                                return Err(fail(
+                                    "e_san_directory_name_utf8",
+                                    "the SAN directoryName must be UTF8String",
+                                ));
                             }
                         }
                     }

@@ -123,7 +123,10 @@ impl DistinguishedName {
 
     /// The value of the first attribute of this type.
     pub fn get(&self, o: &Oid) -> Option<&str> {
-        self.0.iter().find(|a| a.oid == *o).map(|a| a.value.as_str())
+        self.0
+            .iter()
+            .find(|a| a.oid == *o)
+            .map(|a| a.value.as_str())
     }
 
     /// Whether it has no attributes.

@@ -73,7 +73,9 @@ pub fn cert(der: &[u8]) -> Result<Cert<'_>, PkiError> {
     let outer = derr::read_one(der, tag::SEQUENCE)?;
     let parts = derr::children(outer.content)?;
     if parts.len() != 3 {
-        return Err(bad("expected tbsCertificate, signatureAlgorithm, signature"));
+        return Err(bad(
+            "expected tbsCertificate, signatureAlgorithm, signature",
+        ));
     }
     let tbs = tbs(parts[0].raw)?;
     let sig = parts[2];
@@ -103,7 +105,9 @@ pub fn tbs(der: &[u8]) -> Result<Tbs<'_>, PkiError> {
         parts.next();
     }
     let mut next = |what: &str, tg: u8| -> Result<Tlv<'_>, PkiError> {
-        let p = parts.next().ok_or_else(|| bad(&format!("missing {what}")))?;
+        let p = parts
+            .next()
+            .ok_or_else(|| bad(&format!("missing {what}")))?;
         if p.tag != tg {
             return Err(bad(&format!("{what} has the wrong type")));
         }
@@ -180,10 +184,15 @@ pub fn time_field(t: &Tlv<'_>) -> Result<TimeField, PkiError> {
             let yy: i32 = s[0..2].parse().map_err(|_| bad("bad UTCTime"))?;
             (if yy >= 50 { 1900 + yy } else { 2000 + yy }, &s[2..])
         }
-        tag::GENERALIZED_TIME if s.len() == 15 => {
-            (s[0..4].parse().map_err(|_| bad("bad GeneralizedTime"))?, &s[4..])
+        tag::GENERALIZED_TIME if s.len() == 15 => (
+            s[0..4].parse().map_err(|_| bad("bad GeneralizedTime"))?,
+            &s[4..],
+        ),
+        _ => {
+            return Err(bad(
+                "time must be UTCTime YYMMDDHHMMSSZ or GeneralizedTime YYYYMMDDHHMMSSZ",
+            ));
         }
-        _ => return Err(bad("time must be UTCTime YYMMDDHHMMSSZ or GeneralizedTime YYYYMMDDHHMMSSZ")),
     };
     if !rest.ends_with('Z') || !rest[..10].bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad("time must be in UTC with seconds (…Z)"));

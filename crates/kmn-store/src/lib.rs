@@ -1,1 +1,281 @@
-//! kmn-store
+//! kmn-store: the only crate with SQL.
+//!
+//! One store over sqlx's `Any` driver: SQLite by default (a file in the data dir, WAL,
+//! `synchronous=FULL` so a commit is on disk before the answer), PostgreSQL when the URL
+//! is `postgres://…`. The same SQL runs on both (`$1` placeholders; times as BIGINT Unix
+//! seconds, serials as TEXT hex and BLOB); migrations are kept per backend and run by
+//! [`migrate`]. State transitions are compare-and-set (`UPDATE … WHERE status = $old`):
+//! zero rows is a typed [`StoreError::Conflict`], never a silent success. Issued
+//! certificates and the audit log are append-only, enforced again by triggers.
+
+mod audit;
+mod migrate;
+mod records;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
+
+pub use audit::{AuditEvent, AuditReport, NewAuditEvent};
+pub use records::*;
+
+/// Which database is behind the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite (embedded default).
+    Sqlite,
+    /// PostgreSQL (scale-out).
+    Postgres,
+}
+
+/// Store errors. Messages are for operators and administrators.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database cannot be reached or opened.
+    #[error("cannot open the database {url}: {reason}")]
+    Unavailable {
+        /// The URL with any password redacted.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// A compare-and-set found another state: someone else changed the row first.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The row does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The URL is not one this store understands.
+    #[error("unsupported database URL {0}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// Replaces the password in a database URL with `***` (for logs, errors and `Debug`).
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((creds, host)) = rest.split_once('@')
+        && let Some((user, _pw)) = creds.split_once(':')
+    {
+        return format!("{scheme}://{user}:***@{host}");
+    }
+    url.to_string()
+}
+
+/// The store: a pool and the backend it talks to.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    url_redacted: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .field("url", &self.url_redacted)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Connects and runs the migrations. `sqlite://PATH` creates the file if needed.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let redacted = redact_url(url);
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(redacted));
+        };
+        let unavailable = |e: sqlx::Error| StoreError::Unavailable {
+            url: redacted.clone(),
+            reason: e.to_string(),
+        };
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = if url.contains('?') {
+                    url.to_string()
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                AnyPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL + synchronous=FULL: every commit is synced (durable);
+                            // writers wait for each other instead of failing.
+                            conn.execute(
+                                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+                                 PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await
+                    .map_err(unavailable)?
+            }
+            Backend::Postgres => AnyPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .map_err(unavailable)?,
+        };
+        let store = Store {
+            pool,
+            backend,
+            url_redacted: redacted,
+        };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool (for the few read-only queries that need no transaction).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Begins a write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so that read-then-write never deadlocks.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(Tx {
+            tx,
+            backend: self.backend,
+        })
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// One transaction: every use case loads, decides, writes and appends its audit event
+/// inside one of these, then commits.
+pub struct Tx {
+    tx: Transaction<'static, Any>,
+    backend: Backend,
+}
+
+impl Tx {
+    /// Commits (durably: see the module doc).
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Rolls back.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+
+    /// Runs a statement (used by tests to simulate tampering with the database).
+    pub async fn execute_raw(&mut self, sql: &str) -> Result<u64, StoreError> {
+        let r = sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Reads a setting.
+    pub async fn setting(&mut self, key: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<AnyRow> = sqlx::query("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(row.map(|r| r.get::<String, _>(0)))
+    }
+
+    /// Writes a setting (insert or replace).
+    pub async fn set_setting(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        let n = sqlx::query("UPDATE settings SET value = $2 WHERE key = $1")
+            .bind(key)
+            .bind(value)
+            .execute(self.conn())
+            .await?
+            .rows_affected();
+        if n == 0 {
+            sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2)")
+                .bind(key)
+                .bind(value)
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Makes a fresh PostgreSQL schema for one test and returns the URL that uses it.
+pub async fn create_test_schema(base_url: &str, schema: &str) -> Result<String, StoreError> {
+    sqlx::any::install_default_drivers();
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(base_url)
+        .await
+        .map_err(|e| StoreError::Unavailable {
+            url: redact_url(base_url),
+            reason: e.to_string(),
+        })?;
+    if !schema
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(StoreError::UnsupportedUrl(format!(
+            "bad schema name {schema}"
+        )));
+    }
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema}"
+    )))
+    .execute(&pool)
+    .await?;
+    pool.close().await;
+    let sep = if base_url.contains('?') { '&' } else { '?' };
+    Ok(format!(
+        "{base_url}{sep}options=-c%20search_path%3D{schema}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://kmn:s3cret@db.example:5432/kmn"),
+            "postgres://kmn:***@db.example:5432/kmn"
+        );
+        assert_eq!(redact_url("sqlite://kmn.db"), "sqlite://kmn.db");
+    }
+}

@@ -1,1 +1,224 @@
-//! kmn-web
+//! kmn-web: the two listeners (DESIGN §7a).
+//!
+//! - `http://…`: the repository (`/repo/<ca>.crt`, `/repo/<ca>.crl` as DER with their
+//!   media types, short HTTP caching) and `/health`.
+//! - `https://…`: the API (`/api/v1/…`) and, in later work, the portal. Client
+//!   certificates are optional at the TLS layer (so the application can answer 401/403
+//!   with a reason) and verified against this CA's root.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use kmn_app::{App, AppError};
+use kmn_store::CaKind;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+/// The running listeners.
+pub struct Running {
+    /// Bound address of the HTTP listener.
+    pub http_addr: SocketAddr,
+    /// Bound address of the HTTPS listener.
+    pub https_addr: SocketAddr,
+    /// Resolves when a listener stops (an error) — normally never.
+    pub done: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+/// The HTTP router: repository and health.
+pub fn http_router(app: App) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/repo/{file}", get(repo_file))
+        .with_state(app)
+}
+
+/// The HTTPS router: the API.
+pub fn https_router(app: App) -> Router {
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/repo/{file}", get(repo_file))
+        .with_state(app)
+}
+
+async fn health(State(app): State<App>) -> Response {
+    let r = async {
+        let mut tx = app.store.begin().await?;
+        let cas = tx.list_cas().await?;
+        let mut crls = Vec::new();
+        for ca in cas.iter().filter(|c| c.kind != CaKind::OcspSigner) {
+            if let Some(c) = tx.last_crl(&ca.name).await? {
+                crls.push(serde_json::json!({
+                    "ca": c.ca_name,
+                    "number": c.number,
+                    "this_update": kmn_domain::time_fmt::rfc3339(time::OffsetDateTime::from_unix_timestamp(c.this_update).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)),
+                    "next_update": kmn_domain::time_fmt::rfc3339(time::OffsetDateTime::from_unix_timestamp(c.next_update).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)),
+                    "entries": c.entries,
+                }));
+            }
+        }
+        tx.rollback().await?;
+        Ok::<_, AppError>(crls)
+    }
+    .await;
+    match r {
+        Ok(crls) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok", "database": "ok", "crls": crls})),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"status": "unavailable", "code": e.code(), "message": e.message_ja()})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Serves `<name>.crt` and `<name>.crl` from the repository directory.
+async fn repo_file(State(app): State<App>, Path(file): Path<String>) -> Response {
+    let (stem, media) = if let Some(s) = file.strip_suffix(".crl") {
+        (s, "application/pkix-crl")
+    } else if let Some(s) = file.strip_suffix(".crt") {
+        (s, "application/pkix-cert")
+    } else {
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    };
+    if stem.is_empty()
+        || !stem
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    }
+    match tokio::fs::read(app.repo_dir().join(&file)).await {
+        Ok(bytes) => {
+            let cache = if media == "application/pkix-crl" {
+                "public, max-age=60"
+            } else {
+                "public, max-age=3600"
+            };
+            (
+                [
+                    (header::CONTENT_TYPE, media),
+                    (header::CACHE_CONTROL, cache),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        Err(_) => (StatusCode::NOT_FOUND, "not found\n").into_response(),
+    }
+}
+
+/// The rustls configuration of the HTTPS listener: the server chain and key from the
+/// configuration; client certificates optional, verified against the root.
+pub async fn tls_config(app: &App) -> Result<rustls::ServerConfig, AppError> {
+    let cert_path = app.cfg.resolve(&app.data_dir, &app.cfg.tls_cert_file);
+    let key_path = app.cfg.resolve(&app.data_dir, &app.cfg.tls_key_file);
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
+        .map_err(|e| {
+            AppError::Config(format!(
+                "cannot read the TLS certificate {}: {e}",
+                cert_path.display()
+            ))
+        })?
+        .collect::<Result<_, _>>()
+        .map_err(|e| {
+            AppError::Config(format!("bad TLS certificate {}: {e}", cert_path.display()))
+        })?;
+    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| {
+        AppError::Config(format!(
+            "cannot read the TLS key {}: {e}",
+            key_path.display()
+        ))
+    })?;
+    let mut tx = app.store.begin().await?;
+    let root = tx.active_ca(CaKind::Root).await?;
+    tx.rollback().await?;
+    let root = root.ok_or_else(|| AppError::CaState("no CA: run `kmn ca init` first".into()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(root.cert_der))
+        .map_err(|e| {
+            AppError::Config(format!(
+                "the root certificate is not usable as a TLS trust anchor: {e}"
+            ))
+        })?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .allow_unauthenticated()
+    .build()
+    .map_err(|e| AppError::Config(format!("client verifier: {e}")))?;
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| AppError::Config(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .map_err(|e| AppError::Config(format!("the TLS certificate and key do not fit: {e}")))?;
+    Ok(cfg)
+}
+
+/// Binds both listeners and starts serving.
+pub async fn start(app: App) -> Result<Running, AppError> {
+    let tls = tls_config(&app).await?;
+    let http_addr: SocketAddr = app
+        .cfg
+        .http_listen
+        .parse()
+        .map_err(|_| AppError::Config("bad http_listen".into()))?;
+    let https_addr: SocketAddr = app
+        .cfg
+        .https_listen
+        .parse()
+        .map_err(|_| AppError::Config("bad https_listen".into()))?;
+    let http = tokio::net::TcpListener::bind(http_addr)
+        .await
+        .map_err(|e| AppError::Config(format!("cannot listen on {http_addr}: {e}")))?;
+    let https = std::net::TcpListener::bind(https_addr)
+        .map_err(|e| AppError::Config(format!("cannot listen on {https_addr}: {e}")))?;
+    https
+        .set_nonblocking(true)
+        .map_err(|e| AppError::Io(e.to_string()))?;
+    let http_bound = http.local_addr().map_err(|e| AppError::Io(e.to_string()))?;
+    let https_bound = https
+        .local_addr()
+        .map_err(|e| AppError::Io(e.to_string()))?;
+    let http_app = http_router(app.clone());
+    let https_app = https_router(app.clone());
+    let rustls_cfg = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls));
+    let https_server = axum_server::tls_rustls::from_tcp_rustls(https, rustls_cfg)
+        .map_err(|e| AppError::Io(e.to_string()))?;
+    let done = tokio::spawn(async move {
+        let a = tokio::spawn(async move {
+            axum::serve(http, http_app)
+                .await
+                .map_err(|e| format!("http listener: {e}"))
+        });
+        let b = tokio::spawn(async move {
+            https_server
+                .serve(https_app.into_make_service())
+                .await
+                .map_err(|e| format!("https listener: {e}"))
+        });
+        tokio::select! {
+            r = a => r.map_err(|e| e.to_string())?,
+            r = b => r.map_err(|e| e.to_string())?,
+        }
+    });
+    Ok(Running {
+        http_addr: http_bound,
+        https_addr: https_bound,
+        done,
+    })
+}

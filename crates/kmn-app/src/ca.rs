@@ -1,0 +1,612 @@
+//! The key ceremony and the CA's keys: `kmn ca init` (root, issuing CA, OCSP signer,
+//! first ARL and CRL, policy OIDs), `kmn ca sign-arl`, `kmn ca new-issuing` (the G2
+//! rollover), and loading signers. The root key is loaded only for the last two.
+
+use kmn_domain::{CertSerial, CertStatus, ProfileKind};
+use kmn_pki::cert::{self, CertTemplate, IssuerInfo, Urls};
+use kmn_pki::ext::{self, PolicyOid};
+use kmn_pki::keys::{KeyAlgorithm, Signer, SoftwareKey, encrypt_pkcs8_pem};
+use kmn_pki::lint::Expectations;
+use kmn_pki::name::DistinguishedName;
+use kmn_pki::oid;
+use kmn_store::{CaKind, CaRecord, NewAuditEvent, NewCert, Tx};
+use time::{Duration, OffsetDateTime};
+
+use crate::{App, AppError, crl, repo, secrets};
+
+/// Ceremony parameters (all lifetimes and algorithms are choices of the ceremony).
+#[derive(Clone, Debug)]
+pub struct CeremonyParams {
+    /// Root key algorithm (default P-384).
+    pub root_key: KeyAlgorithm,
+    /// Issuing CA key algorithm (default P-256).
+    pub issuing_key: KeyAlgorithm,
+    /// OCSP signer key algorithm (default P-256).
+    pub ocsp_key: KeyAlgorithm,
+    /// Root validity in years (default 20).
+    pub root_years: i32,
+    /// Issuing CA validity in years (at least 10, DESIGN §4).
+    pub issuing_years: i32,
+    /// OCSP signer validity in days (default 90).
+    pub ocsp_days: i64,
+    /// The association's policy arc; a UUID-derived arc (1.2.840.113556.1.8000.2554.…) is made when absent.
+    pub policy_arc: Option<String>,
+    /// Who performs the ceremony (recorded in the audit log).
+    pub operator: String,
+}
+
+impl Default for CeremonyParams {
+    fn default() -> Self {
+        Self {
+            root_key: KeyAlgorithm::P384,
+            issuing_key: KeyAlgorithm::P256,
+            ocsp_key: KeyAlgorithm::P256,
+            root_years: 20,
+            issuing_years: 10,
+            ocsp_days: 90,
+            policy_arc: None,
+            operator: "cli".into(),
+        }
+    }
+}
+
+/// The network's policy OIDs (DESIGN §4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policies {
+    /// The arc.
+    pub arc: PolicyOid,
+    /// User cards: `<arc>.1`.
+    pub user_card: PolicyOid,
+    /// Operator certificates: `<arc>.2`.
+    pub operator: PolicyOid,
+    /// TLS servers of the network: `<arc>.3`.
+    pub server: PolicyOid,
+}
+
+impl Policies {
+    /// Derives the OIDs from the arc.
+    pub fn from_arc(arc: PolicyOid) -> Self {
+        Self {
+            user_card: arc.child(1),
+            operator: arc.child(2),
+            server: arc.child(3),
+            arc,
+        }
+    }
+
+    /// The policy OID of an end-entity profile.
+    pub fn for_profile(&self, p: ProfileKind) -> Vec<PolicyOid> {
+        match p {
+            ProfileKind::UserCard => vec![self.user_card.clone()],
+            ProfileKind::Operator => vec![self.operator.clone()],
+            ProfileKind::Server => vec![self.server.clone()],
+            ProfileKind::IssuingCa => vec![
+                self.user_card.clone(),
+                self.operator.clone(),
+                self.server.clone(),
+            ],
+            ProfileKind::Root | ProfileKind::OcspSigner => vec![],
+        }
+    }
+
+    /// Loads them from the store.
+    pub async fn load(tx: &mut Tx) -> Result<Policies, AppError> {
+        let arc = tx.setting("policy_arc").await?.ok_or_else(|| {
+            AppError::CaState(
+                "no CA in this data dir: run `kmn ca init` (or `kmn up`) first".into(),
+            )
+        })?;
+        Ok(Self::from_arc(PolicyOid::parse(&arc)?))
+    }
+}
+
+/// A loaded CA: its record, issuer facts and key.
+pub struct LoadedCa {
+    /// The record.
+    pub record: CaRecord,
+    /// Facts for the builder and the lints.
+    pub info: IssuerInfo,
+    /// Its key.
+    pub signer: Box<dyn Signer>,
+}
+
+/// Draws a new serial: 128 random bits (DESIGN §4).
+pub fn new_serial() -> CertSerial {
+    loop {
+        let mut b = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut b).expect("system randomness");
+        if let Some(s) = CertSerial::from_random(b) {
+            return s;
+        }
+    }
+}
+
+/// Loads the key behind a CA record.
+pub fn load_signer(
+    app: &App,
+    ca: &CaRecord,
+    passphrase: &str,
+) -> Result<Box<dyn Signer>, AppError> {
+    let Some(rel) = ca.key_ref.strip_prefix("file:") else {
+        return Err(AppError::Config(format!(
+            "the key of {} is at '{}', which this build cannot open (only file: keys)",
+            ca.name, ca.key_ref
+        )));
+    };
+    let path = app.data_dir.join(rel);
+    let pem = std::fs::read_to_string(&path).map_err(|e| {
+        AppError::Io(format!(
+            "cannot read the key of {} at {}: {e}",
+            ca.name,
+            path.display()
+        ))
+    })?;
+    let key = SoftwareKey::from_encrypted_pem(&pem, passphrase.as_bytes()).map_err(|e| match e {
+        kmn_pki::PkiError::WrongPassphrase => AppError::Passphrase(format!(
+            "the CA passphrase is wrong: the key of {} could not be decrypted; nothing was changed",
+            ca.name
+        )),
+        other => AppError::from(other),
+    })?;
+    let cert_spki = kmn_pki::parse::cert(&ca.cert_der)?.tbs.spki.to_vec();
+    if key.spki_der() != cert_spki.as_slice() {
+        return Err(AppError::Config(format!(
+            "the key file of {} does not match its certificate",
+            ca.name
+        )));
+    }
+    Ok(Box::new(key))
+}
+
+/// Loads the active CA of a kind with its key.
+pub async fn load_active(app: &App, kind: CaKind) -> Result<LoadedCa, AppError> {
+    let mut tx = app.store.begin().await?;
+    let rec = tx.active_ca(kind).await?;
+    tx.rollback().await?;
+    let rec = rec.ok_or_else(|| {
+        AppError::CaState("no CA in this data dir: run `kmn ca init` (or `kmn up`) first".into())
+    })?;
+    load_record(app, rec)
+}
+
+/// Loads a CA record's key with the configured passphrase.
+pub fn load_record(app: &App, rec: CaRecord) -> Result<LoadedCa, AppError> {
+    let pass = app.cfg.ca_passphrase(&app.data_dir)?;
+    let signer = load_signer(app, &rec, &pass)?;
+    let info = IssuerInfo::from_cert(&rec.cert_der, signer.signature_algorithm())?;
+    Ok(LoadedCa {
+        record: rec,
+        info,
+        signer,
+    })
+}
+
+fn ca_subject(app: &App, cn: &str) -> Result<DistinguishedName, AppError> {
+    let mut dn = DistinguishedName::default();
+    dn.push(oid::AT_COUNTRY, "JP")?;
+    dn.push(oid::AT_ORGANIZATION, &app.cfg.organization)?;
+    dn.push(oid::AT_COMMON_NAME, cn)?;
+    Ok(dn)
+}
+
+/// Records the intent, signs and records the certificate, inside `tx`.
+#[allow(clippy::too_many_arguments)]
+pub async fn issue_in_tx(
+    tx: &mut Tx,
+    issuer_name: &str,
+    issuer: &IssuerInfo,
+    signer: &dyn Signer,
+    t: &CertTemplate,
+    expect: &Expectations,
+    status: CertStatus,
+    now: i64,
+) -> Result<Vec<u8>, AppError> {
+    let linted = cert::prepare(t, issuer, expect)?;
+    let serial_hex = t.serial.to_hex();
+    tx.insert_intent(
+        &serial_hex,
+        issuer_name,
+        t.profile.as_str(),
+        linted.tbs(),
+        now,
+    )
+    .await?;
+    let der = cert::sign(linted, signer)?;
+    let subject = t.subject.to_string();
+    tx.insert_certificate(&NewCert {
+        serial_hex: &serial_hex,
+        serial: t.serial.as_bytes(),
+        ca_name: issuer_name,
+        profile: t.profile.as_str(),
+        subject: &subject,
+        not_before: t.not_before.unix_timestamp(),
+        not_after: t.not_after.unix_timestamp(),
+        fingerprint_sha256: &cert::fingerprint_sha256(&der),
+        der: &der,
+        issued_at: now,
+        status,
+    })
+    .await?;
+    Ok(der)
+}
+
+/// What a ceremony made.
+#[derive(Clone, Debug)]
+pub struct CeremonyRecord {
+    /// Root name and SHA-256 fingerprint.
+    pub root: (String, String),
+    /// Issuing CA name and fingerprint.
+    pub issuing: (String, String),
+    /// OCSP signer name and fingerprint.
+    pub ocsp: (String, String),
+    /// The policy arc.
+    pub policy_arc: String,
+    /// Files written.
+    pub files: Vec<String>,
+}
+
+struct KeyFile {
+    path: std::path::PathBuf,
+    pem: String,
+}
+
+/// `kmn ca init`: the key ceremony. Refused when a CA exists. All or nothing: on any
+/// failure, no key file, database row or repository file is left behind.
+pub async fn init(
+    app: &App,
+    p: &CeremonyParams,
+    passphrase: &str,
+) -> Result<CeremonyRecord, AppError> {
+    if p.issuing_years < 10 {
+        return Err(AppError::BadInput(format!(
+            "the issuing CA must be valid at least 10 years (DESIGN §4), not {}",
+            p.issuing_years
+        )));
+    }
+    if p.root_years <= p.issuing_years {
+        return Err(AppError::BadInput(
+            "the root must outlive the issuing CA: --root-years must exceed --issuing-years".into(),
+        ));
+    }
+    if !(1..=366).contains(&p.ocsp_days) {
+        return Err(AppError::BadInput("--ocsp-days must be 1 to 366".into()));
+    }
+    {
+        let mut tx = app.store.begin().await?;
+        let existing = tx.list_cas().await?;
+        tx.rollback().await?;
+        if let Some(root) = existing.iter().find(|c| c.kind == CaKind::Root) {
+            return Err(AppError::CaState(format!(
+                "a CA already exists in this data dir (root {}, made {}); a second ceremony is refused",
+                root.name,
+                kmn_domain::time_fmt::rfc3339(
+                    OffsetDateTime::from_unix_timestamp(root.created_at)
+                        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+                )
+            )));
+        }
+    }
+    let secrets_dir = app.data_dir.join("secrets");
+    for n in ["kmn-root-g1", "kmn-issuing-g1", "kmn-ocsp-g1-1"] {
+        if secrets_dir.join(format!("{n}.key.pem")).exists() {
+            return Err(AppError::CaState(format!(
+                "secrets/{n}.key.pem already exists: a second ceremony is refused"
+            )));
+        }
+    }
+    let repo_dir = app.repo_dir();
+    repo::check_writable(&repo_dir)?;
+    secrets::ensure_dir(&secrets_dir, 0o700)?;
+
+    let now_t = app.clock.now();
+    let now = now_t.unix_timestamp();
+    let policies = Policies::from_arc(match &p.policy_arc {
+        Some(a) => {
+            let arc = PolicyOid::parse(a)?;
+            if !arc.arcs_fit_32_bits() {
+                return Err(AppError::BadInput(format!(
+                    "policy arc {a} has an arc wider than 32 bits (such as 2.25.<uuid>); relying parties and pkilint cannot decode it"
+                )));
+            }
+            arc
+        }
+        None => PolicyOid::from_uuid(uuid::Uuid::new_v4()),
+    });
+
+    // Keys.
+    let (root_key, root_pkcs8) = SoftwareKey::generate(p.root_key)?;
+    let (iss_key, iss_pkcs8) = SoftwareKey::generate(p.issuing_key)?;
+    let (ocsp_key, ocsp_pkcs8) = SoftwareKey::generate(p.ocsp_key)?;
+    let mut key_files = Vec::new();
+    for (name, pkcs8) in [
+        ("kmn-root-g1", &root_pkcs8),
+        ("kmn-issuing-g1", &iss_pkcs8),
+        ("kmn-ocsp-g1-1", &ocsp_pkcs8),
+    ] {
+        key_files.push(KeyFile {
+            path: secrets_dir.join(format!("{name}.key.pem")),
+            pem: encrypt_pkcs8_pem(pkcs8, passphrase.as_bytes())?,
+        });
+    }
+
+    // Root (self-signed).
+    let root_name = "kmn-root-g1";
+    let root_subject = ca_subject(app, "Kumamoto Medical Network Root CA G1")?;
+    let root_nb = now_t;
+    let root_na = kmn_domain::cert::add_years(now_t, p.root_years) - Duration::seconds(1);
+    let root_info = IssuerInfo {
+        subject_der: root_subject.to_der(),
+        key_id: ext::key_identifier(root_key.spki_der())?,
+        spki_der: root_key.spki_der().to_vec(),
+        not_before: root_nb,
+        not_after: root_na,
+        signature_algorithm: root_key.signature_algorithm(),
+    };
+    let root_t = CertTemplate {
+        profile: ProfileKind::Root,
+        serial: new_serial(),
+        subject: root_subject,
+        spki_der: root_key.spki_der().to_vec(),
+        not_before: root_nb,
+        not_after: root_na,
+        policies: vec![],
+        urls: Urls::default(),
+        alt_names: vec![],
+        hc_role: None,
+    };
+
+    let mut tx = app.store.begin().await?;
+    let result = async {
+        tx.set_setting("policy_arc", &policies.arc.to_string()).await?;
+        let root_der = issue_in_tx(&mut tx, root_name, &root_info, &root_key, &root_t, &Expectations::default(), CertStatus::Valid, now).await?;
+
+        // Issuing CA G1.
+        let iss_name = "kmn-issuing-g1";
+        let iss_t = CertTemplate {
+            profile: ProfileKind::IssuingCa,
+            serial: new_serial(),
+            subject: ca_subject(app, "Kumamoto Medical Network Issuing CA G1")?,
+            spki_der: iss_key.spki_der().to_vec(),
+            not_before: now_t,
+            not_after: kmn_domain::cert::add_years(now_t, p.issuing_years) - Duration::seconds(1),
+            policies: policies.for_profile(ProfileKind::IssuingCa),
+            urls: Urls {
+                crl: Some(repo::url(app, &repo::crl_file(root_name))),
+                ocsp: None,
+                ca_issuers: Some(repo::url(app, &repo::cert_file(root_name))),
+                cps: Some(format!("{}/repo/cps", app.cfg.public_base_url)),
+            },
+            alt_names: vec![],
+            hc_role: None,
+        };
+        let iss_expect = Expectations { policies: policies.for_profile(ProfileKind::IssuingCa), validity: None, require_urls: true };
+        let iss_der = issue_in_tx(&mut tx, root_name, &root_info, &root_key, &iss_t, &iss_expect, CertStatus::Valid, now).await?;
+        let iss_info = IssuerInfo::from_cert(&iss_der, iss_key.signature_algorithm())?;
+
+        // OCSP signer (RFC 6960 §4.2.2.2), short-lived.
+        let ocsp_name = "kmn-ocsp-g1-1";
+        let ocsp_t = CertTemplate {
+            profile: ProfileKind::OcspSigner,
+            serial: new_serial(),
+            subject: ca_subject(app, "Kumamoto Medical Network OCSP Signer G1")?,
+            spki_der: ocsp_key.spki_der().to_vec(),
+            not_before: now_t,
+            not_after: now_t + Duration::days(p.ocsp_days),
+            policies: vec![],
+            urls: Urls::default(),
+            alt_names: vec![],
+            hc_role: None,
+        };
+        let ocsp_der = issue_in_tx(&mut tx, iss_name, &iss_info, &iss_key, &ocsp_t, &Expectations::default(), CertStatus::Valid, now).await?;
+
+        let records = [
+            (root_name, CaKind::Root, None, &root_t, &root_der, p.root_key),
+            (iss_name, CaKind::Issuing, Some(root_name), &iss_t, &iss_der, p.issuing_key),
+            (ocsp_name, CaKind::OcspSigner, Some(iss_name), &ocsp_t, &ocsp_der, p.ocsp_key),
+        ];
+        for (name, kind, issuer, t, der, alg) in records {
+            tx.insert_ca(&CaRecord {
+                name: name.into(),
+                kind,
+                issuer_name: issuer.map(str::to_string),
+                serial_hex: t.serial.to_hex(),
+                cert_der: der.clone(),
+                key_ref: format!("file:secrets/{name}.key.pem"),
+                algorithm: alg.as_str().into(),
+                not_before: t.not_before.unix_timestamp(),
+                not_after: t.not_after.unix_timestamp(),
+                active: true,
+                created_at: now,
+            })
+            .await?;
+        }
+
+        // Key files first, then the repository: CA certificates, ARL and first CRL.
+        for k in &key_files {
+            secrets::write_atomic(&k.path, k.pem.as_bytes(), 0o600)?;
+        }
+        let mut files = vec![];
+        files.push(repo::publish(app, &repo::cert_file(root_name), &root_der)?);
+        files.push(repo::publish(app, &repo::cert_file(iss_name), &iss_der)?);
+        let arl_next = Duration::days(app.cfg.ca.arl_next_update_days);
+        let arl = crl::publish_in_tx(app, &mut tx, root_name, &root_info, &root_key, arl_next, &p.operator).await?;
+        let crl_next = Duration::hours(app.cfg.ca.crl_next_update_hours);
+        let first = crl::publish_in_tx(app, &mut tx, iss_name, &iss_info, &iss_key, crl_next, &p.operator).await?;
+        files.push(arl.path.clone());
+        files.push(first.path.clone());
+
+        let rec = CeremonyRecord {
+            root: (root_name.into(), cert::fingerprint_sha256(&root_der)),
+            issuing: (iss_name.into(), cert::fingerprint_sha256(&iss_der)),
+            ocsp: (ocsp_name.into(), cert::fingerprint_sha256(&ocsp_der)),
+            policy_arc: policies.arc.to_string(),
+            files: files.iter().map(|f| f.display().to_string()).collect(),
+        };
+        let summary = format!(
+            "key ceremony: root {} ({}, SHA-256 {}), issuing CA {} ({}, SHA-256 {}), OCSP signer {} ({}, SHA-256 {}), policy arc {}, ARL #{}, CRL #{}",
+            root_name, p.root_key, rec.root.1, iss_name, p.issuing_key, rec.issuing.1, ocsp_name, p.ocsp_key, rec.ocsp.1,
+            rec.policy_arc, arl.number, first.number
+        );
+        tx.append_audit(&NewAuditEvent {
+            at: now,
+            actor: &p.operator,
+            action: "ca.init",
+            object: &format!("ca:{root_name}"),
+            facility: None,
+            summary: &summary,
+        })
+        .await?;
+        Ok::<_, AppError>(rec)
+    }
+    .await;
+    match result {
+        Ok(rec) => match tx.commit().await {
+            Ok(()) => Ok(rec),
+            Err(e) => {
+                cleanup(&key_files, &repo_dir);
+                Err(e.into())
+            }
+        },
+        Err(e) => {
+            let _ = tx.rollback().await;
+            cleanup(&key_files, &repo_dir);
+            Err(e)
+        }
+    }
+}
+
+fn cleanup(keys: &[KeyFile], repo_dir: &std::path::Path) {
+    for k in keys {
+        let _ = std::fs::remove_file(&k.path);
+    }
+    for n in [
+        "kmn-root-g1.crt",
+        "kmn-issuing-g1.crt",
+        "kmn-root-g1.crl",
+        "kmn-issuing-g1.crl",
+    ] {
+        let _ = std::fs::remove_file(repo_dir.join(n));
+    }
+}
+
+/// `kmn ca sign-arl`: the root re-signs its CRL (the ARL). Loads the root key.
+pub async fn sign_arl(app: &App, operator: &str) -> Result<crl::Published, AppError> {
+    let root = load_active(app, CaKind::Root).await?;
+    let mut tx = app.store.begin().await?;
+    let next = Duration::days(app.cfg.ca.arl_next_update_days);
+    let r = crl::publish_in_tx(
+        app,
+        &mut tx,
+        &root.record.name,
+        &root.info,
+        root.signer.as_ref(),
+        next,
+        operator,
+    )
+    .await;
+    crl::finish(tx, r).await
+}
+
+/// `kmn ca new-issuing`: the root signs a new issuing CA (G2, G3, …), which becomes the
+/// active one; the old one keeps publishing CRLs for what it issued.
+pub async fn new_issuing(
+    app: &App,
+    key: KeyAlgorithm,
+    years: i32,
+    operator: &str,
+    passphrase: &str,
+) -> Result<(String, String), AppError> {
+    if years < 10 {
+        return Err(AppError::BadInput(format!(
+            "the issuing CA must be valid at least 10 years, not {years}"
+        )));
+    }
+    let root = load_active(app, CaKind::Root).await?;
+    let mut tx = app.store.begin().await?;
+    let policies = Policies::load(&mut tx).await?;
+    let cas = tx.list_cas().await?;
+    let generation = cas.iter().filter(|c| c.kind == CaKind::Issuing).count() + 1;
+    let name = format!("kmn-issuing-g{generation}");
+    let now_t = app.clock.now();
+    let now = now_t.unix_timestamp();
+    let (k, pkcs8) = SoftwareKey::generate(key)?;
+    let key_path = app.data_dir.join("secrets").join(format!("{name}.key.pem"));
+    if key_path.exists() {
+        return Err(AppError::CaState(format!(
+            "{} already exists",
+            key_path.display()
+        )));
+    }
+    let pem = encrypt_pkcs8_pem(&pkcs8, passphrase.as_bytes())?;
+    let root_name = root.record.name.clone();
+    let t = CertTemplate {
+        profile: ProfileKind::IssuingCa,
+        serial: new_serial(),
+        subject: ca_subject(
+            app,
+            &format!("Kumamoto Medical Network Issuing CA G{generation}"),
+        )?,
+        spki_der: k.spki_der().to_vec(),
+        not_before: now_t,
+        not_after: kmn_domain::cert::add_years(now_t, years) - Duration::seconds(1),
+        policies: policies.for_profile(ProfileKind::IssuingCa),
+        urls: Urls {
+            crl: Some(repo::url(app, &repo::crl_file(&root_name))),
+            ocsp: None,
+            ca_issuers: Some(repo::url(app, &repo::cert_file(&root_name))),
+            cps: Some(format!("{}/repo/cps", app.cfg.public_base_url)),
+        },
+        alt_names: vec![],
+        hc_role: None,
+    };
+    let expect = Expectations {
+        policies: policies.for_profile(ProfileKind::IssuingCa),
+        validity: None,
+        require_urls: true,
+    };
+    let r = async {
+        let der = issue_in_tx(&mut tx, &root_name, &root.info, root.signer.as_ref(), &t, &expect, CertStatus::Valid, now).await?;
+        tx.insert_ca(&CaRecord {
+            name: name.clone(),
+            kind: CaKind::Issuing,
+            issuer_name: Some(root_name.clone()),
+            serial_hex: t.serial.to_hex(),
+            cert_der: der.clone(),
+            key_ref: format!("file:secrets/{name}.key.pem"),
+            algorithm: key.as_str().into(),
+            not_before: t.not_before.unix_timestamp(),
+            not_after: t.not_after.unix_timestamp(),
+            active: true,
+            created_at: now,
+        })
+        .await?;
+        tx.activate_ca(CaKind::Issuing, &name).await?;
+        secrets::write_atomic(&key_path, pem.as_bytes(), 0o600)?;
+        repo::publish(app, &repo::cert_file(&name), &der)?;
+        let info = IssuerInfo::from_cert(&der, k.signature_algorithm())?;
+        crl::publish_in_tx(app, &mut tx, &name, &info, &k, Duration::hours(app.cfg.ca.crl_next_update_hours), operator).await?;
+        let fp = cert::fingerprint_sha256(&der);
+        tx.append_audit(&NewAuditEvent {
+            at: now,
+            actor: operator,
+            action: "ca.new_issuing",
+            object: &format!("ca:{name}"),
+            facility: None,
+            summary: &format!("root {root_name} signed issuing CA {name} ({key}, SHA-256 {fp}); it is now the active issuing CA"),
+        })
+        .await?;
+        Ok::<_, AppError>(fp)
+    }
+    .await;
+    match r {
+        Ok(fp) => {
+            tx.commit().await?;
+            Ok((name, fp))
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            let _ = std::fs::remove_file(&key_path);
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! Configuration: defaults ← `<data-dir>/kmn.toml` ← `KMN_…` environment variables.
+//! Every secret may come from a `…_FILE`; secrets and database passwords are redacted
+//! in `Debug` and in logs.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::AppError;
+
+/// The configuration file's name inside the data dir.
+pub const CONFIG_FILE: &str = "kmn.toml";
+
+/// `kmn.toml`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Demo mode (written by `kmn up`): allows shortcuts no production CA takes.
+    pub demo: bool,
+    /// `sqlite://PATH` (relative to the data dir) or `postgres://…`.
+    pub database_url: String,
+    /// Base of the URLs written into certificates (CRL DP, AIA, CPS).
+    pub public_base_url: String,
+    /// HTTP listener (repository, OCSP, health).
+    pub http_listen: String,
+    /// HTTPS listener (API, portal).
+    pub https_listen: String,
+    /// Where CRLs and CA certificates are published (relative to the data dir).
+    pub repository_dir: String,
+    /// The association's name in romaji, for CA subjects.
+    pub organization: String,
+    /// TLS server certificate chain (PEM, leaf first) for the HTTPS listener.
+    pub tls_cert_file: String,
+    /// TLS server private key (PEM PKCS#8, mode 0600).
+    pub tls_key_file: String,
+    /// CA settings.
+    pub ca: CaConfig,
+}
+
+/// `[ca]`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaConfig {
+    /// File with the passphrase of the software CA keys (relative to the data dir).
+    /// `KMN_CA_PASSPHRASE` and `KMN_CA_PASSPHRASE_FILE` take precedence.
+    pub passphrase_file: Option<String>,
+    /// nextUpdate − thisUpdate of the issuing CA's CRL, hours (DESIGN §4: 48).
+    pub crl_next_update_hours: i64,
+    /// A CRL is issued at least this often, hours (第16条: 24).
+    pub crl_interval_hours: i64,
+    /// nextUpdate of the root's CRL (ARL), days.
+    pub arl_next_update_days: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            demo: false,
+            database_url: "sqlite://kmn.db".into(),
+            public_base_url: "http://127.0.0.1:8080".into(),
+            http_listen: "127.0.0.1:8080".into(),
+            https_listen: "127.0.0.1:8443".into(),
+            repository_dir: "repo".into(),
+            organization: "Kumamoto Medical Association".into(),
+            tls_cert_file: "secrets/tls-server.crt.pem".into(),
+            tls_key_file: "secrets/tls-server.key.pem".into(),
+            ca: CaConfig::default(),
+        }
+    }
+}
+
+impl Default for CaConfig {
+    fn default() -> Self {
+        Self {
+            passphrase_file: None,
+            crl_next_update_hours: 48,
+            crl_interval_hours: 24,
+            arl_next_update_days: 365,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("demo", &self.demo)
+            .field("database_url", &kmn_store::redact_url(&self.database_url))
+            .field("public_base_url", &self.public_base_url)
+            .field("http_listen", &self.http_listen)
+            .field("https_listen", &self.https_listen)
+            .field("repository_dir", &self.repository_dir)
+            .field("organization", &self.organization)
+            .field("tls_cert_file", &self.tls_cert_file)
+            .field("tls_key_file", &self.tls_key_file)
+            .field("ca", &self.ca)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for CaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaConfig")
+            .field("passphrase_file", &self.passphrase_file)
+            .field("crl_next_update_hours", &self.crl_next_update_hours)
+            .field("crl_interval_hours", &self.crl_interval_hours)
+            .field("arl_next_update_days", &self.arl_next_update_days)
+            .finish()
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Reads `NAME` or the file named by `NAME_FILE` (trailing newline removed).
+pub fn env_or_file(name: &str) -> Result<Option<String>, AppError> {
+    if let Some(v) = env(name) {
+        return Ok(Some(v));
+    }
+    let file_var = format!("{name}_FILE");
+    if let Some(path) = env(&file_var) {
+        let v = std::fs::read_to_string(&path)
+            .map_err(|e| AppError::Config(format!("cannot read {file_var}={path}: {e}")))?;
+        return Ok(Some(v.trim_end_matches(['\r', '\n']).to_string()));
+    }
+    Ok(None)
+}
+
+impl Config {
+    /// Path of kmn.toml in a data dir.
+    pub fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join(CONFIG_FILE)
+    }
+
+    /// Loads kmn.toml (required) and applies the environment.
+    pub fn load(data_dir: &Path) -> Result<Config, AppError> {
+        let path = Self::path(data_dir);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            AppError::Config(format!(
+                "cannot read {} ({e}); run `kmn up` or `kmn ca init` to create a data dir",
+                path.display()
+            ))
+        })?;
+        let mut cfg =
+            Self::parse(&text).map_err(|e| AppError::Config(format!("{}: {e}", path.display())))?;
+        cfg.apply_env()?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Loads kmn.toml if present, else the defaults; then applies the environment.
+    pub fn load_or_default(data_dir: &Path) -> Result<Config, AppError> {
+        if Self::path(data_dir).exists() {
+            return Self::load(data_dir);
+        }
+        let mut cfg = Config::default();
+        cfg.apply_env()?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The TOML text of this configuration.
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string_pretty(self).expect("config serialises");
+        format!(
+            "# kmn-pki configuration. Environment variables KMN_DATABASE_URL, KMN_PUBLIC_BASE_URL,\n\
+             # KMN_HTTP_LISTEN, KMN_HTTPS_LISTEN, KMN_REPOSITORY_DIR and KMN_DEMO override these\n\
+             # values; secrets may also come from KMN_…_FILE.\n{body}"
+        )
+    }
+
+    /// Applies `KMN_…` overrides.
+    pub fn apply_env(&mut self) -> Result<(), AppError> {
+        if let Some(v) = env_or_file("KMN_DATABASE_URL")? {
+            self.database_url = v;
+        }
+        if let Some(v) = env("KMN_PUBLIC_BASE_URL") {
+            self.public_base_url = v;
+        }
+        if let Some(v) = env("KMN_HTTP_LISTEN") {
+            self.http_listen = v;
+        }
+        if let Some(v) = env("KMN_HTTPS_LISTEN") {
+            self.https_listen = v;
+        }
+        if let Some(v) = env("KMN_REPOSITORY_DIR") {
+            self.repository_dir = v;
+        }
+        if let Some(v) = env("KMN_DEMO") {
+            self.demo = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        Ok(())
+    }
+
+    /// Checks values that would otherwise fail later and obscurely.
+    pub fn validate(&self) -> Result<(), AppError> {
+        let u = &self.public_base_url;
+        if !u.starts_with("http://") || u.ends_with('/') {
+            return Err(AppError::Config(format!(
+                "public_base_url '{u}' must be an http:// URL without a trailing slash (CRL and AIA URLs are plain HTTP, RFC 5280 §4.2.1.13)"
+            )));
+        }
+        for (name, v) in [
+            ("http_listen", &self.http_listen),
+            ("https_listen", &self.https_listen),
+        ] {
+            if v.parse::<std::net::SocketAddr>().is_err() {
+                return Err(AppError::Config(format!(
+                    "{name} '{v}' is not an address like 127.0.0.1:8080"
+                )));
+            }
+        }
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return Err(AppError::Config(format!(
+                "database_url '{}' must start with sqlite:// or postgres://",
+                kmn_store::redact_url(&self.database_url)
+            )));
+        }
+        if self.ca.crl_next_update_hours <= self.ca.crl_interval_hours
+            || self.ca.crl_interval_hours < 1
+            || self.ca.crl_interval_hours > 24
+        {
+            return Err(AppError::Config(
+                "ca.crl_interval_hours must be 1..=24 (第16条) and below ca.crl_next_update_hours"
+                    .into(),
+            ));
+        }
+        if self.ca.arl_next_update_days < 1 || self.ca.arl_next_update_days > 400 {
+            return Err(AppError::Config(
+                "ca.arl_next_update_days must be 1..=400".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database URL with relative SQLite paths resolved inside the data dir.
+    pub fn database_url(&self, data_dir: &Path) -> String {
+        if let Some(rest) = self.database_url.strip_prefix("sqlite://")
+            && !rest.starts_with('/')
+        {
+            return format!("sqlite://{}", data_dir.join(rest).display());
+        }
+        self.database_url.clone()
+    }
+
+    /// A path from the configuration, relative to the data dir unless absolute.
+    pub fn resolve(&self, data_dir: &Path, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            data_dir.join(p)
+        }
+    }
+
+    /// The repository directory.
+    pub fn repository_dir(&self, data_dir: &Path) -> PathBuf {
+        let p = Path::new(&self.repository_dir);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            data_dir.join(p)
+        }
+    }
+
+    /// The CA passphrase: `KMN_CA_PASSPHRASE`, `KMN_CA_PASSPHRASE_FILE`, or the file named in
+    /// `ca.passphrase_file`. Never from a command-line argument.
+    pub fn ca_passphrase(&self, data_dir: &Path) -> Result<zeroize::Zeroizing<String>, AppError> {
+        if let Some(p) = env_or_file("KMN_CA_PASSPHRASE")? {
+            return Ok(zeroize::Zeroizing::new(p));
+        }
+        if let Some(f) = &self.ca.passphrase_file {
+            let path = data_dir.join(f);
+            let v = std::fs::read_to_string(&path).map_err(|e| {
+                AppError::Passphrase(format!(
+                    "cannot read the CA passphrase file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            return Ok(zeroize::Zeroizing::new(
+                v.trim_end_matches(['\r', '\n']).to_string(),
+            ));
+        }
+        Err(AppError::Passphrase(
+            "no CA passphrase: set KMN_CA_PASSPHRASE or KMN_CA_PASSPHRASE_FILE (never on the command line)".into(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(Config::parse("demo = true\ndatabse_url = 'x'\n").is_err());
+        let c = Config::parse("demo = true\n").unwrap();
+        assert!(c.demo);
+        assert_eq!(c.ca.crl_next_update_hours, 48);
+    }
+
+    #[test]
+    fn debug_redacts_database_password() {
+        let c = Config {
+            database_url: "postgres://kmn:hunter22@db/kmn".into(),
+            ..Config::default()
+        };
+        let d = format!("{c:?}");
+        assert!(!d.contains("hunter22"), "{d}");
+    }
+
+    #[test]
+    fn art16_crl_interval_at_most_24_hours() {
+        let mut c = Config::default();
+        c.ca.crl_interval_hours = 25;
+        c.ca.crl_next_update_hours = 48;
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn round_trip_toml() {
+        let c = Config {
+            demo: true,
+            ..Config::default()
+        };
+        assert_eq!(Config::parse(&c.to_toml()).unwrap(), c);
+    }
+}

@@ -1,0 +1,306 @@
+//! CRL publication (第16条, DESIGN §4–5): number by compare-and-set, thisUpdate never
+//! earlier than the last one, entries from one consistent read, signed after the lints,
+//! written atomically, fetched back and checked (signature and number) before it is
+//! recorded as published, and every revocation it lists for the first time stamped
+//! with it (第23条3).
+
+use std::path::PathBuf;
+
+use kmn_domain::{CrlNumber, RevocationReason};
+use kmn_pki::cert::IssuerInfo;
+use kmn_pki::crl::{CrlEntry, CrlParams, build_and_sign};
+use kmn_pki::derw::tag;
+use kmn_pki::keys::Signer;
+use kmn_pki::{derr, parse};
+use kmn_store::{CaKind, CrlRecord, NewAuditEvent, Tx};
+use time::{Duration, OffsetDateTime};
+
+use crate::{App, AppError, repo, secrets};
+
+/// A published CRL.
+#[derive(Clone, Debug)]
+pub struct Published {
+    /// CA name.
+    pub ca_name: String,
+    /// CRL number.
+    pub number: i64,
+    /// thisUpdate.
+    pub this_update: OffsetDateTime,
+    /// nextUpdate.
+    pub next_update: OffsetDateTime,
+    /// Entries.
+    pub entries: usize,
+    /// The file.
+    pub path: PathBuf,
+}
+
+/// The fields of a DER CRL that publication checks: (number, thisUpdate), with the
+/// signature verified against `spki`. Reads only the top-level fields, so it costs the
+/// same for an empty CRL and for a million entries (plus one hash of the bytes).
+pub fn check_crl(der: &[u8], spki: &[u8]) -> Result<(i64, OffsetDateTime), AppError> {
+    let bad = |w: &str| AppError::Internal(format!("the published CRL does not read back: {w}"));
+    let outer = derr::read_one(der, tag::SEQUENCE).map_err(|e| bad(&e.to_string()))?;
+    let parts = derr::children(outer.content).map_err(|e| bad(&e.to_string()))?;
+    if parts.len() != 3 {
+        return Err(bad("not a CertificateList"));
+    }
+    kmn_pki::csr::verify_signature(
+        spki,
+        parts[1].raw,
+        parts[0].raw,
+        parts[2].content.get(1..).unwrap_or_default(),
+    )
+    .map_err(|_| bad("its signature does not verify with the CA key"))?;
+    let fields = derr::children(parts[0].content).map_err(|e| bad(&e.to_string()))?;
+    let this_update = parse::time_field(&fields[3])
+        .map_err(|e| bad(&e.to_string()))?
+        .at;
+    let exts = fields
+        .iter()
+        .find(|f| f.tag == 0xa0)
+        .ok_or_else(|| bad("no extensions"))?;
+    let seq = derr::read_one(exts.content, tag::SEQUENCE).map_err(|e| bad(&e.to_string()))?;
+    for e in derr::children(seq.content).map_err(|e| bad(&e.to_string()))? {
+        let e = parse::extension(e).map_err(|e| bad(&e.to_string()))?;
+        if e.oid == "2.5.29.20" {
+            let n = derr::read_one(e.value, tag::INTEGER).map_err(|e| bad(&e.to_string()))?;
+            let v = n.content.iter().fold(0i64, |a, b| (a << 8) | i64::from(*b));
+            return Ok((v, this_update));
+        }
+    }
+    Err(bad("no cRLNumber"))
+}
+
+/// The CRL number of the file currently in the repository, if any (a crash between the
+/// rename and the commit must never let a number be used twice).
+fn number_on_disk(app: &App, ca_name: &str, spki: &[u8]) -> Option<i64> {
+    let der = std::fs::read(app.repo_dir().join(repo::crl_file(ca_name))).ok()?;
+    check_crl(&der, spki).ok().map(|(n, _)| n)
+}
+
+/// Builds, signs and publishes the CRL of `ca_name` inside `tx` (which the caller commits).
+pub async fn publish_in_tx(
+    app: &App,
+    tx: &mut Tx,
+    ca_name: &str,
+    issuer: &IssuerInfo,
+    signer: &dyn Signer,
+    validity: Duration,
+    actor: &str,
+) -> Result<Published, AppError> {
+    repo::check_writable(&app.repo_dir())?;
+    let state = tx.crl_state(ca_name).await?;
+    let on_disk = number_on_disk(app, ca_name, &issuer.spki_der).unwrap_or(0);
+    let number = CrlNumber(
+        state
+            .last_number
+            .0
+            .max(state.last_published_number.0)
+            .max(on_disk)
+            + 1,
+    );
+    let now = app.clock.now();
+    let last_tu = OffsetDateTime::from_unix_timestamp(state.last_this_update)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let this_update = now.max(last_tu);
+    tx.take_crl_number(
+        ca_name,
+        state.last_number,
+        number,
+        this_update.unix_timestamp(),
+    )
+    .await?;
+    let rows = tx.crl_entries(ca_name, now.unix_timestamp()).await?;
+    let entries = rows
+        .iter()
+        .map(|r| {
+            let reason = RevocationReason::from_code(r.reason).ok_or_else(|| {
+                AppError::Internal(format!("unknown reason code {} in the database", r.reason))
+            })?;
+            Ok(CrlEntry::new(
+                &r.serial,
+                r.revoked_at,
+                reason,
+                r.invalidity_date,
+            )?)
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
+    let params = CrlParams {
+        number,
+        this_update,
+        next_update: this_update + validity,
+        previous: (state.last_number.0 > 0).then_some((state.last_number, last_tu)),
+    };
+    let signed = build_and_sign(&params, &entries, issuer, signer)?;
+    let path = app.repo_dir().join(repo::crl_file(ca_name));
+    secrets::write_atomic(&path, &signed.der, 0o644)?;
+    // Fetch it back and check it before reporting it as published (DESIGN §5).
+    let back = std::fs::read(&path)
+        .map_err(|e| AppError::Io(format!("cannot read back {}: {e}", path.display())))?;
+    let (n, tu) = check_crl(&back, &issuer.spki_der)?;
+    if n != number.0 || tu != this_update {
+        return Err(AppError::Internal(format!(
+            "the CRL read back has number {n}, expected {number}"
+        )));
+    }
+    let published_at = app.now();
+    use sha2::Digest;
+    let rec = CrlRecord {
+        ca_name: ca_name.to_string(),
+        number: number.0,
+        this_update: this_update.unix_timestamp(),
+        next_update: params.next_update.unix_timestamp(),
+        entries: entries.len() as i64,
+        sha256: hex::encode(sha2::Sha256::digest(&back)),
+        published_at,
+    };
+    if !tx.record_published_crl(&rec).await? {
+        return Err(AppError::Conflict(format!(
+            "a CRL numbered above {number} of {ca_name} was published meanwhile"
+        )));
+    }
+    tx.append_audit(&NewAuditEvent {
+        at: published_at,
+        actor,
+        action: "crl.publish",
+        object: &format!("crl:{ca_name}/{number}"),
+        facility: None,
+        summary: &format!(
+            "CRL #{number} of {ca_name}: {} entries, thisUpdate {}, nextUpdate {}",
+            entries.len(),
+            kmn_domain::time_fmt::rfc3339(this_update),
+            kmn_domain::time_fmt::rfc3339(params.next_update)
+        ),
+    })
+    .await?;
+    Ok(Published {
+        ca_name: ca_name.to_string(),
+        number: number.0,
+        this_update,
+        next_update: params.next_update,
+        entries: entries.len(),
+        path,
+    })
+}
+
+/// Commits a publication, or rolls it back on error.
+pub async fn finish(tx: Tx, r: Result<Published, AppError>) -> Result<Published, AppError> {
+    match r {
+        Ok(p) => {
+            tx.commit().await?;
+            Ok(p)
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+/// `kmn crl publish`: a new CRL for every issuing CA that can still sign one.
+/// Retries a compare-and-set conflict (another instance published meanwhile) twice.
+pub async fn publish_all(app: &App, actor: &str) -> Result<Vec<Published>, AppError> {
+    let mut tx = app.store.begin().await?;
+    let cas = tx.list_cas().await?;
+    tx.rollback().await?;
+    let now = app.now();
+    let mut out = Vec::new();
+    let issuing: Vec<_> = cas
+        .into_iter()
+        .filter(|c| c.kind == CaKind::Issuing && c.not_after > now)
+        .collect();
+    if issuing.is_empty() {
+        return Err(AppError::CaState(
+            "no CA in this data dir: run `kmn ca init` (or `kmn up`) first".into(),
+        ));
+    }
+    for rec in issuing {
+        let ca = crate::ca::load_record(app, rec)?;
+        let mut attempt = 0;
+        loop {
+            let mut tx = app.store.begin().await?;
+            let validity = Duration::hours(app.cfg.ca.crl_next_update_hours);
+            let r = publish_in_tx(
+                app,
+                &mut tx,
+                &ca.record.name,
+                &ca.info,
+                ca.signer.as_ref(),
+                validity,
+                actor,
+            )
+            .await;
+            match finish(tx, r).await {
+                Err(AppError::Conflict(_)) if attempt < 2 => attempt += 1,
+                other => {
+                    out.push(other?);
+                    break;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a CRL is due for `ca_name`: a revocation not yet in any CRL (publish within
+/// a second, 第16条), or the last thisUpdate older than the interval (24 h).
+pub async fn due(app: &App, ca_name: &str) -> Result<bool, AppError> {
+    let mut tx = app.store.begin().await?;
+    let pending = tx.unpublished_revocations(ca_name).await?;
+    let state = tx.crl_state(ca_name).await?;
+    tx.rollback().await?;
+    let age = app.now() - state.last_this_update;
+    Ok(pending > 0 || age >= app.cfg.ca.crl_interval_hours * 3600)
+}
+
+/// The publisher of `kmn serve`: every half second, for each issuing CA, publishes a CRL
+/// when one is due (a new revocation, from any process or instance, or 24 h since the
+/// last). On SQLite this short poll is the cross-process wake-up (DESIGN §7).
+pub async fn publisher_loop(
+    app: App,
+    cas: Vec<crate::ca::LoadedCa>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        for ca in &cas {
+            let name = &ca.record.name;
+            match due(&app, name).await {
+                Ok(true) => {
+                    let mut tx = match app.store.begin().await {
+                        Ok(tx) => tx,
+                        Err(e) => {
+                            tracing::error!(ca = %name, error = %e, "CRL publication: database unavailable");
+                            continue;
+                        }
+                    };
+                    let validity = Duration::hours(app.cfg.ca.crl_next_update_hours);
+                    let r = publish_in_tx(
+                        &app,
+                        &mut tx,
+                        name,
+                        &ca.info,
+                        ca.signer.as_ref(),
+                        validity,
+                        "system:publisher",
+                    )
+                    .await;
+                    match finish(tx, r).await {
+                        Ok(p) => {
+                            tracing::info!(ca = %name, number = p.number, entries = p.entries, "CRL published")
+                        }
+                        Err(AppError::Conflict(m)) => tracing::info!(ca = %name, "{m}"),
+                        Err(e) => {
+                            tracing::error!(ca = %name, error = %e, "CRL publication failed; retrying")
+                        }
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => tracing::error!(ca = %name, error = %e, "CRL publication check failed"),
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}

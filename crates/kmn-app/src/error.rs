@@ -1,0 +1,120 @@
+//! The error policy: every failure a person can meet has a stable machine code
+//! (`E_…`), an English message for the CA administrator's CLI, and — for the operator,
+//! desk and holder paths of later work — a Japanese message. Internal details
+//! (SQL, stack traces) never reach a person; they go to the log.
+
+use kmn_pki::PkiError;
+use kmn_store::StoreError;
+
+/// Application errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// Bad input from the caller.
+    #[error("{0}")]
+    BadInput(String),
+    /// A profile lint refused to sign.
+    #[error("refused to sign: {0}")]
+    Lint(kmn_pki::LintFailure),
+    /// Configuration problem.
+    #[error("configuration error: {0}")]
+    Config(String),
+    /// The CA passphrase is missing or wrong.
+    #[error("{0}")]
+    Passphrase(String),
+    /// No CA yet, or one already.
+    #[error("{0}")]
+    CaState(String),
+    /// Not found.
+    #[error("{0}")]
+    NotFound(String),
+    /// Someone else changed it first.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database is unreachable.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A file could not be written or read.
+    #[error("{0}")]
+    Io(String),
+    /// Anything else.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// The stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadInput(_) => "E_BAD_INPUT",
+            Self::Lint(_) => "E_LINT",
+            Self::Config(_) => "E_CONFIG",
+            Self::Passphrase(_) => "E_PASSPHRASE",
+            Self::CaState(_) => "E_CA_STATE",
+            Self::NotFound(_) => "E_NOT_FOUND",
+            Self::Conflict(_) => "E_CONFLICT",
+            Self::Unavailable(_) => "E_DB_UNAVAILABLE",
+            Self::Io(_) => "E_IO",
+            Self::Internal(_) => "E_INTERNAL",
+        }
+    }
+
+    /// The message in Japanese for operators and desks.
+    pub fn message_ja(&self) -> String {
+        match self {
+            Self::BadInput(m) => format!("入力内容に誤りがあります: {m}"),
+            Self::Lint(l) => format!("証明書プロファイルの検査で発行を中止しました（{}）", l.rule),
+            Self::Config(_) => "設定に誤りがあります。管理者に連絡してください。".into(),
+            Self::Passphrase(_) => {
+                "認証局の鍵を開けませんでした。管理者に連絡してください。".into()
+            }
+            Self::CaState(m) => format!("認証局の状態により実行できません: {m}"),
+            Self::NotFound(_) => "該当するデータが見つかりません。".into(),
+            Self::Conflict(_) => {
+                "他の操作と競合しました。画面を更新してからもう一度お試しください。".into()
+            }
+            Self::Unavailable(_) => {
+                "データベースに接続できません。しばらくしてからもう一度お試しください。".into()
+            }
+            Self::Io(_) => "ファイルの書き込みに失敗しました。管理者に連絡してください。".into(),
+            Self::Internal(_) => {
+                "システムエラーが発生しました。サポートセンターに連絡してください。".into()
+            }
+        }
+    }
+}
+
+impl From<PkiError> for AppError {
+    fn from(e: PkiError) -> Self {
+        match e {
+            PkiError::Lint(l) => Self::Lint(l),
+            PkiError::BadInput(m) => Self::BadInput(m),
+            PkiError::WrongPassphrase => Self::Passphrase(e.to_string()),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable { .. } | StoreError::UnsupportedUrl(_) => {
+                Self::Unavailable(e.to_string())
+            }
+            StoreError::Conflict(m) => Self::Conflict(m),
+            StoreError::NotFound(m) => Self::NotFound(m),
+            StoreError::Db(ref d) if is_connection_error(d) => Self::Unavailable(e.to_string()),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+fn is_connection_error(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+    )
+}

@@ -1,0 +1,662 @@
+//! The commands.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand, ValueEnum};
+use kmn_app::ca::{self, CeremonyParams};
+use kmn_app::{App, AppError, Config, SystemClock};
+use kmn_domain::{CertSerial, ProfileKind, RevocationReason, ValidityPeriod};
+use kmn_pki::keys::KeyAlgorithm;
+use kmn_store::CaKind;
+
+use crate::{Cli, Command};
+
+#[derive(Subcommand, Debug)]
+pub enum CaCommand {
+    /// The key ceremony: offline root, online issuing CA (≥ 10 years), OCSP signer, the
+    /// first ARL and CRL, and the policy OIDs. The passphrase of the software keys comes
+    /// from KMN_CA_PASSPHRASE or KMN_CA_PASSPHRASE_FILE, never from an argument.
+    /// A second `ca init` over an existing CA is refused.
+    Init(InitArgs),
+    /// Re-sign the root's CRL (ARL). Loads the root key.
+    SignArl,
+    /// The root signs a new issuing CA (G2, …), which becomes the active one.
+    NewIssuing {
+        /// Key algorithm: p256, p384, rsa2048, rsa3072, rsa4096.
+        #[arg(long, default_value = "p256")]
+        key: KeyAlgorithm,
+        /// Validity in years (at least 10).
+        #[arg(long, default_value_t = 10)]
+        years: i32,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Root key: p256, p384, rsa2048, rsa3072, rsa4096.
+    #[arg(long, default_value = "p384")]
+    root_key: KeyAlgorithm,
+    /// Issuing CA key (RSA-3072 for all-RSA relying parties).
+    #[arg(long, default_value = "p256")]
+    issuing_key: KeyAlgorithm,
+    /// OCSP signer key.
+    #[arg(long, default_value = "p256")]
+    ocsp_key: KeyAlgorithm,
+    /// Root validity, years.
+    #[arg(long, default_value_t = 20)]
+    root_years: i32,
+    /// Issuing CA validity, years (at least 10).
+    #[arg(long, default_value_t = 10)]
+    issuing_years: i32,
+    /// OCSP signer validity, days.
+    #[arg(long, default_value_t = 90)]
+    ocsp_days: i64,
+    /// The association's registered policy arc; without it a registration-free UUID-derived arc (1.2.840.113556.1.8000.2554.…) is made.
+    #[arg(long)]
+    policy_arc: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CertCommand {
+    /// Issue a certificate from a CSR: PEM to stdout, details to stderr. The subject comes
+    /// from the CSR; the registration path (later work) builds holder subjects itself.
+    Issue {
+        /// The CSR (PEM or DER).
+        #[arg(long)]
+        csr: PathBuf,
+        /// Profile: user-card, operator, server.
+        #[arg(long, default_value = "user-card")]
+        profile: ProfileKind,
+        /// Validity: 3y or 5y (第10条).
+        #[arg(long)]
+        validity: ValidityPeriod,
+    },
+    /// Show a certificate and its status.
+    Show {
+        /// Serial in hex (any case, colons optional).
+        serial: CertSerial,
+        /// Print the PEM instead of the details.
+        #[arg(long)]
+        pem: bool,
+    },
+    /// Revoke a certificate; the CRL is published at once.
+    Revoke {
+        /// Serial in hex (any case, colons optional).
+        serial: CertSerial,
+        /// key-compromise | privilege-withdrawn | superseded | affiliation-changed | cessation-of-operation
+        #[arg(long)]
+        reason: RevocationReason,
+        /// Free text kept with the revocation.
+        #[arg(long)]
+        comment: Option<String>,
+        /// The article of the terms behind it, e.g. 第12条(2).
+        #[arg(long)]
+        article: Option<String>,
+        /// key-compromise only: the last time the key was known safe (RFC 3339).
+        #[arg(long)]
+        invalidity_date: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CrlCommand {
+    /// Build, sign and publish the CRL of every issuing CA now.
+    Publish,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the hash chain: detects edited, deleted, inserted or reordered events.
+    Verify,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Load kmn.toml and the environment, check them, and print the result (secrets redacted).
+    Check,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PurposeArg {
+    Any,
+    ClientAuth,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum VerifyProfileArg {
+    Rfc5280,
+    Kmn,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// Trust anchor(s), PEM or DER.
+    #[arg(long, required = true)]
+    anchor: Vec<PathBuf>,
+    /// Intermediate certificates, PEM bundle or DER.
+    #[arg(long)]
+    intermediates: Vec<PathBuf>,
+    /// CRLs (PEM or DER); with CRLs, revocation of the whole chain is checked.
+    #[arg(long)]
+    crl: Vec<PathBuf>,
+    /// Validation time (RFC 3339); default now.
+    #[arg(long)]
+    at: Option<String>,
+    /// Purpose of the leaf.
+    #[arg(long, value_enum, default_value = "any")]
+    purpose: PurposeArg,
+    /// rfc5280, or kmn: adds clientAuth EKU and this network's policy OID.
+    #[arg(long, value_enum, default_value = "rfc5280")]
+    profile: VerifyProfileArg,
+    /// Policy OIDs the kmn profile accepts (default: the user-card policy of the data dir's CA).
+    #[arg(long)]
+    policy_oid: Vec<String>,
+    /// The certificate to check (PEM or DER).
+    cert: PathBuf,
+}
+
+fn actor(cli: &Cli) -> String {
+    cli.actor.clone().unwrap_or_else(|| {
+        format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        )
+    })
+}
+
+fn fail(e: &AppError) -> ExitCode {
+    eprintln!("error: {e}");
+    eprintln!("({})", e.code());
+    ExitCode::from(1)
+}
+
+async fn open(data_dir: &Path) -> Result<App, AppError> {
+    App::open(data_dir, Arc::new(SystemClock)).await
+}
+
+fn ts(t: i64) -> String {
+    kmn_domain::time_fmt::rfc3339(
+        time::OffsetDateTime::from_unix_timestamp(t).unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+    )
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let who = actor(&cli);
+    let r = match &cli.command {
+        Command::Up => return up(&cli.data_dir).await,
+        Command::Serve => return serve(&cli.data_dir).await,
+        Command::Ca(c) => ca_cmd(&cli.data_dir, c, &who).await,
+        Command::Cert(c) => cert_cmd(&cli.data_dir, c, &who).await,
+        Command::Crl(CrlCommand::Publish) => crl_publish(&cli.data_dir, &who).await,
+        Command::Verify(v) => return verify(&cli.data_dir, v).await,
+        Command::Audit(AuditCommand::Verify) => return audit_verify(&cli.data_dir).await,
+        Command::Config(ConfigCommand::Check) => config_check(&cli.data_dir).await,
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppError> {
+    match c {
+        CaCommand::Init(a) => {
+            let cfg = Config::load_or_default(data_dir)?;
+            let passphrase = kmn_app::config::env_or_file("KMN_CA_PASSPHRASE")?.ok_or_else(|| {
+                AppError::Passphrase(
+                    "set KMN_CA_PASSPHRASE or KMN_CA_PASSPHRASE_FILE to the passphrase that will protect the CA keys (never on the command line)".into(),
+                )
+            })?;
+            kmn_app::secrets::ensure_dir(data_dir, 0o755)?;
+            let app = App::with_config(data_dir, cfg.clone(), Arc::new(SystemClock)).await?;
+            let params = CeremonyParams {
+                root_key: a.root_key,
+                issuing_key: a.issuing_key,
+                ocsp_key: a.ocsp_key,
+                root_years: a.root_years,
+                issuing_years: a.issuing_years,
+                ocsp_days: a.ocsp_days,
+                policy_arc: a.policy_arc.clone(),
+                operator: who.to_string(),
+            };
+            let rec = ca::init(&app, &params, &passphrase).await?;
+            if !Config::path(data_dir).exists() {
+                kmn_app::secrets::write_atomic(
+                    &Config::path(data_dir),
+                    cfg.to_toml().as_bytes(),
+                    0o644,
+                )?;
+            }
+            println!("Key ceremony complete.");
+            println!("  root         {}  SHA-256 {}", rec.root.0, rec.root.1);
+            println!(
+                "  issuing CA   {}  SHA-256 {}",
+                rec.issuing.0, rec.issuing.1
+            );
+            println!("  OCSP signer  {}  SHA-256 {}", rec.ocsp.0, rec.ocsp.1);
+            println!(
+                "  policy arc   {} (user cards .1, operators .2, servers .3)",
+                rec.policy_arc
+            );
+            for f in &rec.files {
+                println!("  published    {f}");
+            }
+            println!("The ceremony record is in the audit log (`kmn audit verify`).");
+            Ok(())
+        }
+        CaCommand::SignArl => {
+            let app = open(data_dir).await?;
+            let p = ca::sign_arl(&app, who).await?;
+            println!(
+                "ARL #{} of {} published: {} entries, next update {}",
+                p.number,
+                p.ca_name,
+                p.entries,
+                kmn_domain::time_fmt::rfc3339(p.next_update)
+            );
+            Ok(())
+        }
+        CaCommand::NewIssuing { key, years } => {
+            let app = open(data_dir).await?;
+            let pass = app.cfg.ca_passphrase(data_dir)?;
+            let (name, fp) = ca::new_issuing(&app, *key, *years, who, &pass).await?;
+            println!("New issuing CA {name} (SHA-256 {fp}) is now active.");
+            Ok(())
+        }
+    }
+}
+
+async fn cert_cmd(data_dir: &Path, c: &CertCommand, who: &str) -> Result<(), AppError> {
+    let app = open(data_dir).await?;
+    match c {
+        CertCommand::Issue {
+            csr,
+            profile,
+            validity,
+        } => {
+            let bytes = std::fs::read(csr).map_err(|e| {
+                AppError::BadInput(format!("cannot read the CSR {}: {e}", csr.display()))
+            })?;
+            let i = kmn_app::issue::issue_from_csr(&app, &bytes, *profile, *validity, who).await?;
+            print!("{}", kmn_pki::cert::to_pem(&i.der));
+            eprintln!("issued {profile} certificate");
+            eprintln!("  serial      {}", i.serial_hex);
+            eprintln!("  subject     {}", i.subject);
+            eprintln!("  issuer      {}", i.ca_name);
+            eprintln!(
+                "  not after   {}",
+                kmn_domain::time_fmt::rfc3339(i.not_after)
+            );
+            eprintln!("  SHA-256     {}", i.fingerprint_sha256);
+            Ok(())
+        }
+        CertCommand::Show { serial, pem } => {
+            let mut tx = app.store.begin().await?;
+            let c = tx.certificate(&serial.to_hex()).await?;
+            tx.rollback().await?;
+            let c = c.ok_or_else(|| {
+                AppError::NotFound(format!(
+                    "no certificate with serial {serial} was issued by this CA"
+                ))
+            })?;
+            if *pem {
+                print!("{}", kmn_pki::cert::to_pem(&c.der));
+                return Ok(());
+            }
+            let now = app.now();
+            let status = match (c.status, c.not_after < now) {
+                (kmn_domain::CertStatus::Revoked, _) => "revoked",
+                (_, true) => "expired",
+                (kmn_domain::CertStatus::OnHold, _) => "on hold (awaiting receipt)",
+                (kmn_domain::CertStatus::Valid, _) => "valid",
+            };
+            println!("serial       {}", c.serial_hex);
+            println!("subject      {}", c.subject);
+            println!("profile      {}", c.profile);
+            println!("issuer       {}", c.ca_name);
+            println!("not before   {}", ts(c.not_before));
+            println!("not after    {}", ts(c.not_after));
+            println!("SHA-256      {}", c.fingerprint_sha256);
+            println!("status       {status}");
+            if let Some(r) = &c.revocation {
+                println!(
+                    "reason       {} ({})",
+                    r.reason.rfc_name(),
+                    r.reason.label_ja()
+                );
+                println!("revoked at   {}", ts(r.revoked_at));
+                if let Some(t) = r.request_received_at {
+                    println!(
+                        "requested at {} by {}",
+                        ts(t),
+                        r.requested_by.as_deref().unwrap_or("?")
+                    );
+                }
+                if let Some(a) = &r.article {
+                    println!("article      {a}");
+                }
+                if let Some(t) = r.invalidity_date {
+                    println!("invalid from {}", ts(t));
+                }
+                if let Some(cm) = &r.comment {
+                    println!("comment      {cm}");
+                }
+                match (r.first_crl_number, r.first_crl_published_at) {
+                    (Some(n), Some(t)) => println!("first CRL    #{n}, published {}", ts(t)),
+                    _ => println!("first CRL    not yet published"),
+                }
+            }
+            Ok(())
+        }
+        CertCommand::Revoke {
+            serial,
+            reason,
+            comment,
+            article,
+            invalidity_date,
+        } => {
+            let inv = match invalidity_date {
+                None => None,
+                Some(s) => Some(
+                    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                        .map_err(|_| AppError::BadInput(format!("--invalidity-date '{s}' is not RFC 3339 (e.g. 2026-11-26T09:00:00+09:00)")))?,
+                ),
+            };
+            let req = kmn_app::revoke::RevokeRequest {
+                serial: serial.clone(),
+                reason: *reason,
+                comment: comment.clone(),
+                article: article.clone(),
+                invalidity_date: inv,
+                received_at: None,
+                requested_by: who.to_string(),
+            };
+            let at = kmn_app::revoke::revoke(&app, &req).await?;
+            println!("revoked {} at {} ({})", serial, ts(at), reason.rfc_name());
+            match kmn_app::crl::publish_all(&app, who).await {
+                Ok(ps) => {
+                    for p in ps {
+                        println!(
+                            "CRL #{} of {} published ({} entries)",
+                            p.number, p.ca_name, p.entries
+                        );
+                    }
+                    Ok(())
+                }
+                Err(e) => {
+                    eprintln!(
+                        "warning: the revocation is recorded, but the CRL could not be published: {e}"
+                    );
+                    eprintln!(
+                        "warning: `kmn serve` publishes it as soon as it can; or run `kmn crl publish`."
+                    );
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+async fn crl_publish(data_dir: &Path, who: &str) -> Result<(), AppError> {
+    let app = open(data_dir).await?;
+    for p in kmn_app::crl::publish_all(&app, who).await? {
+        println!(
+            "CRL #{} of {} published: {} entries, this update {}, next update {} -> {}",
+            p.number,
+            p.ca_name,
+            p.entries,
+            kmn_domain::time_fmt::rfc3339(p.this_update),
+            kmn_domain::time_fmt::rfc3339(p.next_update),
+            p.path.display()
+        );
+    }
+    Ok(())
+}
+
+async fn audit_verify(data_dir: &Path) -> ExitCode {
+    let app = match open(data_dir).await {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
+    };
+    match app.store.verify_audit().await {
+        Ok(r) => match r.problem {
+            None => {
+                println!("audit log intact: {} events, head {}", r.events, r.head);
+                ExitCode::SUCCESS
+            }
+            Some(p) => {
+                eprintln!("audit log BROKEN: {p}");
+                ExitCode::from(1)
+            }
+        },
+        Err(e) => fail(&e.into()),
+    }
+}
+
+async fn config_check(data_dir: &Path) -> Result<(), AppError> {
+    let cfg = Config::load(data_dir)?;
+    let app = App::with_config(data_dir, cfg.clone(), Arc::new(SystemClock)).await?;
+    println!("{cfg:#?}");
+    println!("database: reachable ({:?})", app.store.backend());
+    match cfg.ca_passphrase(data_dir) {
+        Ok(_) => println!("CA passphrase: available"),
+        Err(e) => println!("CA passphrase: {e}"),
+    }
+    Ok(())
+}
+
+async fn up(data_dir: &Path) -> ExitCode {
+    let (app, first) = match kmn_app::quickstart::prepare(data_dir, Arc::new(SystemClock)).await {
+        Ok(x) => x,
+        Err(e) => return fail(&e),
+    };
+    if let Some(f) = first {
+        println!(
+            "kmn: made a demo CA in {} (passphrase in {})",
+            data_dir.display(),
+            f.passphrase_file.display()
+        );
+        println!(
+            "kmn:   root       {}  SHA-256 {}",
+            f.ceremony.root.0, f.ceremony.root.1
+        );
+        println!(
+            "kmn:   issuing CA {}  SHA-256 {}",
+            f.ceremony.issuing.0, f.ceremony.issuing.1
+        );
+    }
+    serve_app(app).await
+}
+
+async fn serve(data_dir: &Path) -> ExitCode {
+    match open(data_dir).await {
+        Ok(app) => serve_app(app).await,
+        Err(e) => fail(&e),
+    }
+}
+
+async fn serve_app(app: App) -> ExitCode {
+    // The issuing CAs' keys: CRLs must be signed within a second of a revocation.
+    let mut cas = Vec::new();
+    let records = async {
+        let mut tx = app.store.begin().await?;
+        let cas = tx.list_cas().await?;
+        tx.rollback().await?;
+        Ok::<_, AppError>(cas)
+    }
+    .await;
+    let records = match records {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let now = app.now();
+    for rec in records
+        .into_iter()
+        .filter(|c| c.kind == CaKind::Issuing && c.not_after > now)
+    {
+        match ca::load_record(&app, rec) {
+            Ok(c) => cas.push(c),
+            Err(e) => return fail(&e),
+        }
+    }
+    if cas.is_empty() {
+        return fail(&AppError::CaState(
+            "no CA in this data dir: run `kmn ca init` (or `kmn up`) first".into(),
+        ));
+    }
+    let running = match kmn_web::start(app.clone()).await {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    println!(
+        "kmn: repository, OCSP and health at http://{}/",
+        running.http_addr
+    );
+    println!("kmn: API and portal at https://{}/", running.https_addr);
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let publisher = tokio::spawn(kmn_app::crl::publisher_loop(app.clone(), cas, stop_rx));
+    let result = tokio::select! {
+        r = running.done => match r {
+            Ok(Ok(())) => ExitCode::SUCCESS,
+            Ok(Err(e)) => { eprintln!("error: {e}"); ExitCode::from(1) }
+            Err(e) => { eprintln!("error: {e}"); ExitCode::from(1) }
+        },
+        _ = shutdown_signal() => ExitCode::SUCCESS,
+    };
+    let _ = stop_tx.send(true);
+    let _ = publisher.await;
+    app.store.close().await;
+    result
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn verify(data_dir: &Path, v: &VerifyArgs) -> ExitCode {
+    let usage = |m: String| {
+        eprintln!("error: {m}");
+        ExitCode::from(2)
+    };
+    let read =
+        |p: &PathBuf| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+    let mut anchors = Vec::new();
+    for a in &v.anchor {
+        match read(a).and_then(|b| {
+            kmn_verify::load_pem_or_der_bundle(&b).map_err(|e| format!("{}: {e}", a.display()))
+        }) {
+            Ok(mut c) => anchors.append(&mut c),
+            Err(m) => return usage(m),
+        }
+    }
+    let mut inters = Vec::new();
+    for a in &v.intermediates {
+        match read(a).and_then(|b| {
+            kmn_verify::load_pem_or_der_bundle(&b).map_err(|e| format!("{}: {e}", a.display()))
+        }) {
+            Ok(mut c) => inters.append(&mut c),
+            Err(m) => return usage(m),
+        }
+    }
+    let mut crls = Vec::new();
+    for a in &v.crl {
+        match read(a)
+            .and_then(|b| kmn_verify::load_crls(&b).map_err(|e| format!("{}: {e}", a.display())))
+        {
+            Ok(mut c) => crls.append(&mut c),
+            Err(m) => return usage(m),
+        }
+    }
+    let leaf = match read(&v.cert).and_then(|b| {
+        kmn_verify::load_pem_or_der_bundle(&b).map_err(|e| format!("{}: {e}", v.cert.display()))
+    }) {
+        Ok(c) if !c.is_empty() => c[0].clone(),
+        Ok(_) => return usage(format!("{} holds no certificate", v.cert.display())),
+        Err(m) => return usage(m),
+    };
+    let at = match &v.at {
+        None => time::OffsetDateTime::now_utc(),
+        Some(s) => {
+            match time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+                Ok(t) => t,
+                Err(_) => return usage(format!("--at '{s}' is not RFC 3339")),
+            }
+        }
+    };
+    let profile = match v.profile {
+        VerifyProfileArg::Rfc5280 => kmn_verify::Profile::Rfc5280,
+        VerifyProfileArg::Kmn => {
+            let mut oids = v.policy_oid.clone();
+            if oids.is_empty() {
+                match policy_from_data_dir(data_dir).await {
+                    Some(o) => oids.push(o),
+                    None => {
+                        return usage(
+                            "--profile kmn needs --policy-oid, or a data dir with a CA".into(),
+                        );
+                    }
+                }
+            }
+            let mut parsed = Vec::new();
+            for o in &oids {
+                match const_oid::ObjectIdentifier::new(o) {
+                    Ok(p) => parsed.push(p),
+                    Err(_) => {
+                        return usage(format!("--policy-oid '{o}' is not an OID with 32-bit arcs"));
+                    }
+                }
+            }
+            kmn_verify::Profile::Kmn {
+                policy_oids: parsed,
+            }
+        }
+    };
+    let opts = kmn_verify::VerifyOptions {
+        at,
+        purpose: match v.purpose {
+            PurposeArg::Any => kmn_verify::Purpose::Any,
+            PurposeArg::ClientAuth => kmn_verify::Purpose::ClientAuth,
+        },
+        profile,
+        check_revocation: !crls.is_empty(),
+    };
+    match kmn_verify::verify(&leaf, &anchors, &inters, &crls, &opts) {
+        Ok(p) => {
+            println!("valid: {}", p.subjects.join(" <- "));
+            if p.revocation_checked {
+                println!("revocation checked for every certificate of the path");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("invalid: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn policy_from_data_dir(data_dir: &Path) -> Option<String> {
+    if !Config::path(data_dir).exists() {
+        return None;
+    }
+    let app = open(data_dir).await.ok()?;
+    let mut tx = app.store.begin().await.ok()?;
+    let p = ca::Policies::load(&mut tx).await.ok()?;
+    let _ = tx.rollback().await;
+    Some(p.user_card.to_string())
+}

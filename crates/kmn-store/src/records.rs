@@ -1,0 +1,606 @@
+//! Rows and the operations on them.
+
+use kmn_domain::{CertStatus, CrlNumber, RevocationReason};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{StoreError, Tx};
+
+/// Kinds of CA key and certificate kept in `cas`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaKind {
+    /// Offline root.
+    Root,
+    /// Online issuing CA.
+    Issuing,
+    /// Delegated OCSP signer.
+    OcspSigner,
+}
+
+impl CaKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Root => "root",
+            Self::Issuing => "issuing",
+            Self::OcspSigner => "ocsp_signer",
+        }
+    }
+    fn parse(s: &str) -> Self {
+        match s {
+            "root" => Self::Root,
+            "issuing" => Self::Issuing,
+            _ => Self::OcspSigner,
+        }
+    }
+}
+
+/// A CA (root, issuing CA or OCSP signer) with its certificate and key reference.
+#[derive(Clone, Debug)]
+pub struct CaRecord {
+    /// Short name, used in repository URLs (`/repo/<name>.crl`).
+    pub name: String,
+    /// Kind.
+    pub kind: CaKind,
+    /// The CA that signed this one (None for the root).
+    pub issuer_name: Option<String>,
+    /// Serial of its certificate, hex.
+    pub serial_hex: String,
+    /// Its certificate.
+    pub cert_der: Vec<u8>,
+    /// Where its key is: `file:secrets/…` or `pkcs11:…`.
+    pub key_ref: String,
+    /// Key algorithm name.
+    pub algorithm: String,
+    /// notBefore, Unix seconds.
+    pub not_before: i64,
+    /// notAfter, Unix seconds.
+    pub not_after: i64,
+    /// The current one of its kind.
+    pub active: bool,
+    /// When it was made.
+    pub created_at: i64,
+}
+
+fn ca_from_row(r: &AnyRow) -> CaRecord {
+    CaRecord {
+        name: r.get("name"),
+        kind: CaKind::parse(&r.get::<String, _>("kind")),
+        issuer_name: r.get("issuer_name"),
+        serial_hex: r.get("serial_hex"),
+        cert_der: r.get("cert_der"),
+        key_ref: r.get("key_ref"),
+        algorithm: r.get("algorithm"),
+        not_before: r.get("not_before"),
+        not_after: r.get("not_after"),
+        active: r.get::<i64, _>("active") != 0,
+        created_at: r.get("created_at"),
+    }
+}
+
+/// A certificate as issued, with its current status.
+#[derive(Clone, Debug)]
+pub struct CertRecord {
+    /// Serial, lowercase hex.
+    pub serial_hex: String,
+    /// Issuing CA's name.
+    pub ca_name: String,
+    /// Profile name.
+    pub profile: String,
+    /// Subject as text.
+    pub subject: String,
+    /// notBefore.
+    pub not_before: i64,
+    /// notAfter.
+    pub not_after: i64,
+    /// SHA-256 fingerprint, hex.
+    pub fingerprint_sha256: String,
+    /// DER.
+    pub der: Vec<u8>,
+    /// When it was signed.
+    pub issued_at: i64,
+    /// Status.
+    pub status: CertStatus,
+    /// Revocation details when revoked.
+    pub revocation: Option<RevocationInfo>,
+}
+
+/// What is known about a revocation (第16条, 第23条3: evidence of prompt revocation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevocationInfo {
+    /// RFC 5280 reason.
+    pub reason: RevocationReason,
+    /// When it was revoked.
+    pub revoked_at: i64,
+    /// invalidityDate (keyCompromise only).
+    pub invalidity_date: Option<i64>,
+    /// The article of the terms behind it, e.g. `第11条`.
+    pub article: Option<String>,
+    /// Free text.
+    pub comment: Option<String>,
+    /// Who asked.
+    pub requested_by: Option<String>,
+    /// When the request arrived.
+    pub request_received_at: Option<i64>,
+    /// The first CRL listing it.
+    pub first_crl_number: Option<i64>,
+    /// When that CRL was published.
+    pub first_crl_published_at: Option<i64>,
+}
+
+/// A new certificate to record.
+#[derive(Clone, Debug)]
+pub struct NewCert<'a> {
+    /// Serial hex.
+    pub serial_hex: &'a str,
+    /// Serial unsigned bytes.
+    pub serial: &'a [u8],
+    /// Issuing CA.
+    pub ca_name: &'a str,
+    /// Profile.
+    pub profile: &'a str,
+    /// Subject text.
+    pub subject: &'a str,
+    /// notBefore.
+    pub not_before: i64,
+    /// notAfter.
+    pub not_after: i64,
+    /// Fingerprint.
+    pub fingerprint_sha256: &'a str,
+    /// DER.
+    pub der: &'a [u8],
+    /// Time of issue.
+    pub issued_at: i64,
+    /// Initial status (`Valid`, or `OnHold` under `hold_until_receipt`).
+    pub status: CertStatus,
+}
+
+/// A revocation request.
+#[derive(Clone, Debug)]
+pub struct Revocation<'a> {
+    /// Serial hex.
+    pub serial_hex: &'a str,
+    /// Reason.
+    pub reason: RevocationReason,
+    /// When.
+    pub revoked_at: i64,
+    /// invalidityDate.
+    pub invalidity_date: Option<i64>,
+    /// Article of the terms.
+    pub article: Option<&'a str>,
+    /// Comment.
+    pub comment: Option<&'a str>,
+    /// Who asked.
+    pub requested_by: &'a str,
+    /// When the request arrived.
+    pub request_received_at: i64,
+}
+
+/// A row of the CRL query.
+#[derive(Clone, Debug)]
+pub struct RevokedRow {
+    /// Serial unsigned bytes.
+    pub serial: Vec<u8>,
+    /// revocationDate.
+    pub revoked_at: i64,
+    /// Reason code.
+    pub reason: u8,
+    /// invalidityDate.
+    pub invalidity_date: Option<i64>,
+}
+
+/// The CRL counters of one CA.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CrlState {
+    /// Last number taken.
+    pub last_number: CrlNumber,
+    /// Last thisUpdate.
+    pub last_this_update: i64,
+    /// Last number published.
+    pub last_published_number: CrlNumber,
+}
+
+/// A published CRL's record.
+#[derive(Clone, Debug)]
+pub struct CrlRecord {
+    /// CA.
+    pub ca_name: String,
+    /// Number.
+    pub number: i64,
+    /// thisUpdate.
+    pub this_update: i64,
+    /// nextUpdate.
+    pub next_update: i64,
+    /// Entries.
+    pub entries: i64,
+    /// SHA-256 of the DER.
+    pub sha256: String,
+    /// When published.
+    pub published_at: i64,
+}
+
+const CERT_COLUMNS: &str = "c.serial_hex, c.ca_name, c.profile, c.subject, c.not_before, c.not_after, \
+     c.fingerprint_sha256, c.der, c.issued_at, s.status, s.reason, s.revoked_at, s.invalidity_date, \
+     s.article, s.comment, s.requested_by, s.request_received_at, s.first_crl_number, s.first_crl_published_at";
+
+fn cert_from_row(r: &AnyRow) -> Result<CertRecord, StoreError> {
+    let status_s: String = r.get("status");
+    let status = CertStatus::from_db(&status_s)
+        .ok_or_else(|| StoreError::Conflict(format!("unknown status {status_s}")))?;
+    let reason: Option<i32> = r.get("reason");
+    let revocation = match (status, reason) {
+        (CertStatus::Revoked, Some(code)) => Some(RevocationInfo {
+            reason: RevocationReason::from_code(code as u8)
+                .ok_or_else(|| StoreError::Conflict(format!("unknown reason code {code}")))?,
+            revoked_at: r.get::<Option<i64>, _>("revoked_at").unwrap_or_default(),
+            invalidity_date: r.get("invalidity_date"),
+            article: r.get("article"),
+            comment: r.get("comment"),
+            requested_by: r.get("requested_by"),
+            request_received_at: r.get("request_received_at"),
+            first_crl_number: r.get("first_crl_number"),
+            first_crl_published_at: r.get("first_crl_published_at"),
+        }),
+        _ => None,
+    };
+    Ok(CertRecord {
+        serial_hex: r.get("serial_hex"),
+        ca_name: r.get("ca_name"),
+        profile: r.get("profile"),
+        subject: r.get("subject"),
+        not_before: r.get("not_before"),
+        not_after: r.get("not_after"),
+        fingerprint_sha256: r.get("fingerprint_sha256"),
+        der: r.get("der"),
+        issued_at: r.get("issued_at"),
+        status,
+        revocation,
+    })
+}
+
+impl Tx {
+    /// Records a CA.
+    pub async fn insert_ca(&mut self, ca: &CaRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO cas (name, kind, issuer_name, serial_hex, cert_der, key_ref, algorithm, \
+             not_before, not_after, active, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+        )
+        .bind(&ca.name)
+        .bind(ca.kind.as_str())
+        .bind(&ca.issuer_name)
+        .bind(&ca.serial_hex)
+        .bind(&ca.cert_der)
+        .bind(&ca.key_ref)
+        .bind(&ca.algorithm)
+        .bind(ca.not_before)
+        .bind(ca.not_after)
+        .bind(i64::from(ca.active))
+        .bind(ca.created_at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Makes `name` the only active CA of its kind.
+    pub async fn activate_ca(&mut self, kind: CaKind, name: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE cas SET active = CASE WHEN name = $2 THEN 1 ELSE 0 END WHERE kind = $1",
+        )
+        .bind(kind.as_str())
+        .bind(name)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// All CAs, oldest first.
+    pub async fn list_cas(&mut self) -> Result<Vec<CaRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM cas ORDER BY created_at, name")
+            .fetch_all(self.conn())
+            .await?;
+        Ok(rows.iter().map(ca_from_row).collect())
+    }
+
+    /// The active CA of a kind.
+    pub async fn active_ca(&mut self, kind: CaKind) -> Result<Option<CaRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM cas WHERE kind = $1 AND active = 1")
+            .bind(kind.as_str())
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(row.as_ref().map(ca_from_row))
+    }
+
+    /// Records the serial and the TBS before the key signs.
+    pub async fn insert_intent(
+        &mut self,
+        serial_hex: &str,
+        ca_name: &str,
+        profile: &str,
+        tbs: &[u8],
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let r = sqlx::query(
+            "INSERT INTO issuance_intents (serial_hex, ca_name, profile, tbs_der, created_at) VALUES ($1,$2,$3,$4,$5)",
+        )
+        .bind(serial_hex)
+        .bind(ca_name)
+        .bind(profile)
+        .bind(tbs)
+        .bind(at)
+        .execute(self.conn())
+        .await;
+        match r {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+                format!("serial {serial_hex} is already taken"),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Records an issued certificate and its initial status.
+    pub async fn insert_certificate(&mut self, c: &NewCert<'_>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO certificates (serial_hex, ca_name, profile, subject, not_before, not_after, \
+             fingerprint_sha256, der, issued_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+        )
+        .bind(c.serial_hex)
+        .bind(c.ca_name)
+        .bind(c.profile)
+        .bind(c.subject)
+        .bind(c.not_before)
+        .bind(c.not_after)
+        .bind(c.fingerprint_sha256)
+        .bind(c.der)
+        .bind(c.issued_at)
+        .execute(self.conn())
+        .await?;
+        sqlx::query(
+            "INSERT INTO cert_status (serial_hex, serial, ca_name, not_after, status, updated_at) \
+             VALUES ($1,$2,$3,$4,$5,$6)",
+        )
+        .bind(c.serial_hex)
+        .bind(c.serial)
+        .bind(c.ca_name)
+        .bind(c.not_after)
+        .bind(c.status.as_str())
+        .bind(c.issued_at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// A certificate by serial (hex), with its status.
+    pub async fn certificate(
+        &mut self,
+        serial_hex: &str,
+    ) -> Result<Option<CertRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {CERT_COLUMNS} FROM certificates c JOIN cert_status s ON s.serial_hex = c.serial_hex \
+             WHERE c.serial_hex = $1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(serial_hex)
+            .fetch_optional(self.conn())
+            .await?;
+        row.as_ref().map(cert_from_row).transpose()
+    }
+
+    /// Number of certificates issued by a CA.
+    pub async fn count_certificates(&mut self, ca_name: &str) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) FROM certificates WHERE ca_name = $1")
+                .bind(ca_name)
+                .fetch_one(self.conn())
+                .await?
+                .get::<i64, _>(0),
+        )
+    }
+
+    /// Revokes by compare-and-set from `valid` or `on_hold`. A certificate already revoked
+    /// (by someone else, or earlier) is a [`StoreError::Conflict`]; an unknown serial is
+    /// [`StoreError::NotFound`].
+    pub async fn revoke(&mut self, r: &Revocation<'_>) -> Result<(), StoreError> {
+        let n = sqlx::query(
+            "UPDATE cert_status SET status = 'revoked', reason = $2, revoked_at = $3, invalidity_date = $4, \
+             article = $5, comment = $6, requested_by = $7, request_received_at = $8, updated_at = $3 \
+             WHERE serial_hex = $1 AND status IN ('valid', 'on_hold')",
+        )
+        .bind(r.serial_hex)
+        .bind(i32::from(r.reason.code()))
+        .bind(r.revoked_at)
+        .bind(r.invalidity_date)
+        .bind(r.article)
+        .bind(r.comment)
+        .bind(r.requested_by)
+        .bind(r.request_received_at)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        if n == 1 {
+            return Ok(());
+        }
+        let exists = sqlx::query("SELECT status FROM cert_status WHERE serial_hex = $1")
+            .bind(r.serial_hex)
+            .fetch_optional(self.conn())
+            .await?;
+        match exists {
+            None => Err(StoreError::NotFound(format!(
+                "no certificate with serial {}",
+                r.serial_hex
+            ))),
+            Some(_) => Err(StoreError::Conflict(format!(
+                "certificate {} is already revoked",
+                r.serial_hex
+            ))),
+        }
+    }
+
+    /// The CRL counters of a CA (created at zero on first use).
+    pub async fn crl_state(&mut self, ca_name: &str) -> Result<CrlState, StoreError> {
+        let row = sqlx::query(
+            "SELECT last_number, last_this_update, last_published_number FROM crl_state WHERE ca_name = $1",
+        )
+        .bind(ca_name)
+        .fetch_optional(self.conn())
+        .await?;
+        match row {
+            Some(r) => Ok(CrlState {
+                last_number: CrlNumber(r.get(0)),
+                last_this_update: r.get(1),
+                last_published_number: CrlNumber(r.get(2)),
+            }),
+            None => {
+                sqlx::query(
+                    "INSERT INTO crl_state (ca_name, last_number, last_this_update, last_published_number) VALUES ($1, 0, 0, 0)",
+                )
+                .bind(ca_name)
+                .execute(self.conn())
+                .await?;
+                Ok(CrlState {
+                    last_number: CrlNumber(0),
+                    last_this_update: 0,
+                    last_published_number: CrlNumber(0),
+                })
+            }
+        }
+    }
+
+    /// Takes the next CRL number by compare-and-set on the last one. In PostgreSQL the
+    /// UPDATE also locks the row until commit, so publishers of one CA take turns.
+    pub async fn take_crl_number(
+        &mut self,
+        ca_name: &str,
+        expected_last: CrlNumber,
+        new_number: CrlNumber,
+        this_update: i64,
+    ) -> Result<(), StoreError> {
+        let n = sqlx::query(
+            "UPDATE crl_state SET last_number = $3, last_this_update = $4 \
+             WHERE ca_name = $1 AND last_number = $2 AND last_this_update <= $4 AND $3 > last_number",
+        )
+        .bind(ca_name)
+        .bind(expected_last.0)
+        .bind(new_number.0)
+        .bind(this_update)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!(
+                "CRL number {new_number} of {ca_name} was taken by another publisher"
+            )))
+        }
+    }
+
+    /// The entries of the next CRL: revoked and on-hold certificates of `ca_name` that
+    /// have not expired at `now`, sorted by serial (shorter first, then bytewise).
+    pub async fn crl_entries(
+        &mut self,
+        ca_name: &str,
+        now: i64,
+    ) -> Result<Vec<RevokedRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT serial, revoked_at, reason, invalidity_date, status, updated_at FROM cert_status \
+             WHERE ca_name = $1 AND status IN ('revoked', 'on_hold') AND not_after >= $2 \
+             ORDER BY LENGTH(serial_hex), serial_hex",
+        )
+        .bind(ca_name)
+        .bind(now)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let on_hold = r.get::<String, _>(4) == "on_hold";
+                RevokedRow {
+                    serial: r.get(0),
+                    revoked_at: if on_hold {
+                        r.get(5)
+                    } else {
+                        r.get::<Option<i64>, _>(1).unwrap_or_default()
+                    },
+                    reason: if on_hold {
+                        RevocationReason::CertificateHold.code()
+                    } else {
+                        r.get::<Option<i32>, _>(2).unwrap_or_default() as u8
+                    },
+                    invalidity_date: r.get(3),
+                }
+            })
+            .collect())
+    }
+
+    /// Records a published CRL: the published number moves up by compare-and-set (never
+    /// down), and every revocation it lists for the first time is stamped with it
+    /// (第23条3). Returns false when a higher number was already published.
+    pub async fn record_published_crl(&mut self, crl: &CrlRecord) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE crl_state SET last_published_number = $2 WHERE ca_name = $1 AND last_published_number < $2",
+        )
+        .bind(&crl.ca_name)
+        .bind(crl.number)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO crls (ca_name, number, this_update, next_update, entries, sha256, published_at) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7)",
+        )
+        .bind(&crl.ca_name)
+        .bind(crl.number)
+        .bind(crl.this_update)
+        .bind(crl.next_update)
+        .bind(crl.entries)
+        .bind(&crl.sha256)
+        .bind(crl.published_at)
+        .execute(self.conn())
+        .await?;
+        sqlx::query(
+            "UPDATE cert_status SET first_crl_number = $2, first_crl_published_at = $3 \
+             WHERE ca_name = $1 AND status = 'revoked' AND first_crl_number IS NULL AND revoked_at <= $4",
+        )
+        .bind(&crl.ca_name)
+        .bind(crl.number)
+        .bind(crl.published_at)
+        .bind(crl.this_update)
+        .execute(self.conn())
+        .await?;
+        Ok(true)
+    }
+
+    /// The last published CRL of a CA.
+    pub async fn last_crl(&mut self, ca_name: &str) -> Result<Option<CrlRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT ca_name, number, this_update, next_update, entries, sha256, published_at FROM crls \
+             WHERE ca_name = $1 ORDER BY number DESC LIMIT 1",
+        )
+        .bind(ca_name)
+        .fetch_optional(self.conn())
+        .await?;
+        Ok(row.map(|r| CrlRecord {
+            ca_name: r.get(0),
+            number: r.get(1),
+            this_update: r.get(2),
+            next_update: r.get(3),
+            entries: r.get(4),
+            sha256: r.get(5),
+            published_at: r.get(6),
+        }))
+    }
+
+    /// Revocations of a CA that no published CRL lists yet.
+    pub async fn unpublished_revocations(&mut self, ca_name: &str) -> Result<i64, StoreError> {
+        Ok(sqlx::query(
+            "SELECT COUNT(*) FROM cert_status WHERE ca_name = $1 AND status = 'revoked' AND first_crl_number IS NULL",
+        )
+        .bind(ca_name)
+        .fetch_one(self.conn())
+        .await?
+        .get::<i64, _>(0))
+    }
+}
