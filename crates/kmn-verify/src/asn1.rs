@@ -156,7 +156,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Parses exactly one element from `data`, with nothing after it.
-pub(crate) fn single(data: &[u8], tag: u8, what: &str) -> PResult<Tlv<'_>> {
+pub(crate) fn single<'a>(data: &'a [u8], tag: u8, what: &str) -> PResult<Tlv<'a>> {
     let mut r = Reader::new(data);
     let t = r.expect(tag, what)?;
     r.finish(what)?;
@@ -257,7 +257,20 @@ fn digits(s: &[u8]) -> PResult<i64> {
 
 fn to_unix(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64) -> PResult<i64> {
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let mdays = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let mdays = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     if !(1..=12).contains(&mo)
         || d < 1
         || d > mdays[(mo - 1) as usize]

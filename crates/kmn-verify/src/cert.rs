@@ -148,6 +148,18 @@ impl GeneralName {
         })
     }
 
+    /// The GeneralName choice number (rfc822Name = 1, dNSName = 2, ...).
+    pub(crate) fn kind(&self) -> u8 {
+        match self {
+            GeneralName::Rfc822(_) => 1,
+            GeneralName::Dns(_) => 2,
+            GeneralName::Directory(_) => 4,
+            GeneralName::Uri(_) => 6,
+            GeneralName::Ip(_) => 7,
+            GeneralName::Other(t, _) => t & 0x1f,
+        }
+    }
+
     /// Equality used when matching distribution point names.
     pub(crate) fn matches(&self, other: &GeneralName) -> bool {
         match (self, other) {
@@ -185,7 +197,11 @@ pub(crate) enum DpName {
 impl DpName {
     /// Parses the element inside the `[0]` wrapper.
     pub(crate) fn parse_wrapped(t: &Tlv<'_>) -> PResult<DpName> {
-        let inner = single(t.value, t.value.first().copied().unwrap_or(0), "DistributionPointName")?;
+        let inner = single(
+            t.value,
+            t.value.first().copied().unwrap_or(0),
+            "DistributionPointName",
+        )?;
         match inner.tag {
             0xa0 => Ok(DpName::Full(parse_general_names(inner.value)?)),
             0xa1 => Ok(DpName::Relative(parse_rdn(inner.value)?)),
@@ -276,6 +292,7 @@ pub(crate) struct Cert {
     pub tbs: Vec<u8>,
     pub outer_alg_raw: Vec<u8>,
     pub inner_alg_raw: Vec<u8>,
+    pub inner_alg: AlgId,
     pub sig_alg: AlgId,
     pub signature: Vec<u8>,
     /// 0 = v1, 1 = v2, 2 = v3.
@@ -367,6 +384,7 @@ impl Cert {
             tbs: tbs.raw.to_vec(),
             outer_alg_raw: outer_alg.raw.to_vec(),
             inner_alg_raw: inner_alg.raw.to_vec(),
+            inner_alg: AlgId::parse(&inner_alg)?,
             sig_alg: AlgId::parse(&outer_alg)?,
             signature,
             version,
@@ -441,7 +459,11 @@ impl Cert {
         } else if is(id, &oid::CRL_DISTRIBUTION_POINTS) {
             self.crl_dps = Some(parse_crl_dps(v)?);
         } else if is(id, &oid::SUBJECT_KEY_ID) {
-            self.ski = Some(single(v, tag::OCTET_STRING, "subjectKeyIdentifier")?.value.to_vec());
+            self.ski = Some(
+                single(v, tag::OCTET_STRING, "subjectKeyIdentifier")?
+                    .value
+                    .to_vec(),
+            );
         } else if is(id, &oid::AUTHORITY_KEY_ID) {
             let seq = single(v, tag::SEQUENCE, "authorityKeyIdentifier")?;
             let mut r = seq.reader();

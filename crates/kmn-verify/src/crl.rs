@@ -4,7 +4,9 @@ use crate::asn1::{
     PResult, ParseError, bit_string_bytes, named_bits, parse_bool, parse_time, parse_u32, single,
     tag,
 };
-use crate::cert::{AlgId, DpName, Extension, GeneralName, oid, parse_extensions, parse_general_names};
+use crate::cert::{
+    AlgId, DpName, Extension, GeneralName, oid, parse_extensions, parse_general_names,
+};
 use crate::name::Name;
 
 /// CRLReason codes (RFC 5280 §5.3.1).
@@ -39,14 +41,57 @@ pub(crate) struct Idp {
     pub only_attribute: bool,
 }
 
+/// A revocation entry that matched a certificate.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
-    pub serial: Vec<u8>,
     pub revocation_date: i64,
     pub reason: Option<u32>,
-    /// Issuer of the revoked certificate: the CRL issuer, or for indirect CRLs the names of the
-    /// latest certificateIssuer entry extension.
-    pub cert_issuer: Option<Vec<GeneralName>>,
+}
+
+/// One decoded revokedCertificates element.
+struct RawEntry<'a> {
+    serial: &'a [u8],
+    revocation_date: i64,
+    reason: Option<u32>,
+    /// certificateIssuer names, if the entry carries that extension.
+    cert_issuer: Option<Vec<GeneralName>>,
+    /// Critical entry extensions this library does not know.
+    unknown_critical: Option<Vec<u8>>,
+}
+
+fn parse_entry<'a>(e: &crate::asn1::Tlv<'a>) -> PResult<RawEntry<'a>> {
+    let mut er = e.reader();
+    let serial = er.expect(tag::INTEGER, "userCertificate")?;
+    let revocation_date = parse_time(&er.any()?)?;
+    let eexts: Vec<Extension> = match er.optional(tag::SEQUENCE)? {
+        Some(x) => parse_extensions(&x)?,
+        None => Vec::new(),
+    };
+    er.finish("revokedCertificate")?;
+    let mut out = RawEntry {
+        serial: serial.value,
+        revocation_date,
+        reason: None,
+        cert_issuer: None,
+        unknown_critical: None,
+    };
+    for x in &eexts {
+        let id = x.oid.as_slice();
+        if is(id, &oid::CRL_REASON) {
+            let en = single(&x.value, tag::ENUMERATED, "reasonCode")?;
+            out.reason = Some(parse_u32(en.value)?);
+        } else if is(id, &oid::CERTIFICATE_ISSUER) {
+            let seq = single(&x.value, tag::SEQUENCE, "certificateIssuer")?;
+            out.cert_issuer = Some(parse_general_names(seq.value)?);
+        } else if x.critical
+            && ![oid::INVALIDITY_DATE, oid::HOLD_INSTRUCTION]
+                .iter()
+                .any(|o| is(id, o))
+        {
+            out.unknown_critical.get_or_insert_with(|| x.oid.clone());
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone)]
@@ -60,7 +105,10 @@ pub(crate) struct Crl {
     pub issuer_display: String,
     pub this_update: i64,
     pub next_update: Option<i64>,
-    pub entries: Vec<Entry>,
+    /// Byte range of the revokedCertificates contents inside `tbs` (entries are decoded on
+    /// demand, so that CRLs with a million entries stay cheap).
+    revoked: Option<(usize, usize)>,
+    pub indirect: bool,
     pub idp: Option<Idp>,
     pub is_delta: bool,
     pub aki: Option<Vec<u8>>,
@@ -107,6 +155,41 @@ fn parse_idp(v: &[u8]) -> PResult<Idp> {
 }
 
 impl Crl {
+    /// Looks up the entry for a certificate with `serial` issued by `cert_issuer`. In an
+    /// indirect CRL, entries belong to the CRL issuer until a certificateIssuer entry extension
+    /// names another issuer, which then applies to that entry and the following ones.
+    pub(crate) fn lookup(&self, serial: &[u8], cert_issuer: &Name) -> Option<Entry> {
+        let (start, end) = self.revoked?;
+        let mut rr = crate::asn1::Reader::new(&self.tbs[start..end]);
+        let mut current_is_ours = self.issuer.matches(cert_issuer);
+        while !rr.is_empty() {
+            // The contents were validated in `parse`.
+            let e = rr.expect(tag::SEQUENCE, "revokedCertificate").ok()?;
+            if !self.indirect {
+                // Fast path: only the serial number matters.
+                let first = e.reader().expect(tag::INTEGER, "userCertificate").ok()?;
+                if first.value != serial {
+                    continue;
+                }
+            }
+            let entry = parse_entry(&e).ok()?;
+            if self.indirect
+                && let Some(names) = &entry.cert_issuer
+            {
+                current_is_ours = names
+                    .iter()
+                    .any(|g| matches!(g, GeneralName::Directory(n) if n.matches(cert_issuer)));
+            }
+            if entry.serial == serial && current_is_ours {
+                return Some(Entry {
+                    revocation_date: entry.revocation_date,
+                    reason: entry.reason,
+                });
+            }
+        }
+        None
+    }
+
     pub(crate) fn parse(der: &[u8]) -> PResult<Crl> {
         let outer = single(der, tag::SEQUENCE, "CertificateList")?;
         let mut r = outer.reader();
@@ -159,9 +242,13 @@ impl Crl {
             } else if is(id, &oid::DELTA_CRL_INDICATOR) {
                 is_delta = true;
             } else if is(id, &oid::AUTHORITY_KEY_ID) {
-                let seq = single(&e.value, tag::SEQUENCE, "authorityKeyIdentifier").map_err(wrap)?;
+                let seq =
+                    single(&e.value, tag::SEQUENCE, "authorityKeyIdentifier").map_err(wrap)?;
                 let mut r = seq.reader();
-                aki = r.optional(tag::ctx(0)).map_err(wrap)?.map(|k| k.value.to_vec());
+                aki = r
+                    .optional(tag::ctx(0))
+                    .map_err(wrap)?
+                    .map(|k| k.value.to_vec());
             } else if e.critical
                 && ![
                     oid::CRL_NUMBER,
@@ -177,48 +264,25 @@ impl Crl {
         }
 
         let indirect = idp.as_ref().is_some_and(|i| i.indirect);
-        let mut entries = Vec::new();
         let mut unknown_critical_entry = Vec::new();
-        let mut current_issuer: Option<Vec<GeneralName>> = None;
-        if let Some(rev) = revoked {
-            let mut rr = rev.reader();
-            while !rr.is_empty() {
-                let e = rr.expect(tag::SEQUENCE, "revokedCertificate")?;
-                let mut er = e.reader();
-                let serial = er.expect(tag::INTEGER, "userCertificate")?;
-                let revocation_date = parse_time(&er.any()?)?;
-                let eexts: Vec<Extension> = match er.optional(tag::SEQUENCE)? {
-                    Some(x) => parse_extensions(&x)?,
-                    None => Vec::new(),
-                };
-                er.finish("revokedCertificate")?;
-                let mut reason = None;
-                for x in &eexts {
-                    let id = x.oid.as_slice();
-                    if is(id, &oid::CRL_REASON) {
-                        let en = single(&x.value, tag::ENUMERATED, "reasonCode")?;
-                        reason = Some(parse_u32(en.value)?);
-                    } else if is(id, &oid::CERTIFICATE_ISSUER) {
-                        let seq = single(&x.value, tag::SEQUENCE, "certificateIssuer")?;
-                        if indirect {
-                            current_issuer = Some(parse_general_names(seq.value)?);
-                        }
-                    } else if x.critical
-                        && ![oid::INVALIDITY_DATE, oid::HOLD_INSTRUCTION]
-                            .iter()
-                            .any(|o| is(id, o))
+        let revoked_range = match revoked {
+            Some(rev) => {
+                // One validating pass; nothing is kept but unknown critical entry extensions.
+                let mut rr = rev.reader();
+                while !rr.is_empty() {
+                    let e = rr.expect(tag::SEQUENCE, "revokedCertificate")?;
+                    let entry = parse_entry(&e)?;
+                    if let Some(o) = entry.unknown_critical
+                        && !unknown_critical_entry.contains(&o)
                     {
-                        unknown_critical_entry.push(x.oid.clone());
+                        unknown_critical_entry.push(o);
                     }
                 }
-                entries.push(Entry {
-                    serial: serial.value.to_vec(),
-                    revocation_date,
-                    reason,
-                    cert_issuer: current_issuer.clone(),
-                });
+                let start = rev.value.as_ptr() as usize - tbs.raw.as_ptr() as usize;
+                Some((start, start + rev.value.len()))
             }
-        }
+            None => None,
+        };
 
         Ok(Crl {
             tbs: tbs.raw.to_vec(),
@@ -230,12 +294,96 @@ impl Crl {
             issuer,
             this_update,
             next_update,
-            entries,
+            revoked: revoked_range,
+            indirect,
             idp,
             is_delta,
             aki,
             unknown_critical,
             unknown_critical_entry,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tlv(tag: u8, v: &[u8]) -> Vec<u8> {
+        let n = v.len();
+        let mut out = vec![tag];
+        if n < 0x80 {
+            out.push(n as u8);
+        } else {
+            let bytes = (n as u32).to_be_bytes();
+            let skip = bytes.iter().take_while(|b| **b == 0).count();
+            out.push(0x80 | (4 - skip) as u8);
+            out.extend_from_slice(&bytes[skip..]);
+        }
+        out.extend_from_slice(v);
+        out
+    }
+
+    /// An (unsigned) v2 CRL with `n` entries, serials 0x010000.. and reason keyCompromise.
+    fn synthetic_crl(n: u32) -> Vec<u8> {
+        let mut entries = Vec::new();
+        for i in 0..n {
+            let mut e = tlv(
+                tag::INTEGER,
+                &[0x01, (i >> 16) as u8, (i >> 8) as u8, i as u8],
+            );
+            e.extend(tlv(tag::UTC_TIME, b"260101000000Z"));
+            let reason = [
+                tlv(tag::OID, &[0x55, 0x1d, 0x15]),
+                tlv(tag::OCTET_STRING, &tlv(tag::ENUMERATED, &[1])),
+            ]
+            .concat();
+            e.extend(tlv(tag::SEQUENCE, &tlv(tag::SEQUENCE, &reason)));
+            entries.extend(tlv(tag::SEQUENCE, &e));
+        }
+        let alg = tlv(
+            tag::SEQUENCE,
+            &tlv(tag::OID, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02]),
+        );
+        let cn = [
+            tlv(tag::OID, &[0x55, 4, 3]),
+            tlv(tag::UTF8_STRING, b"Big CA"),
+        ]
+        .concat();
+        let name = tlv(tag::SEQUENCE, &tlv(tag::SET, &tlv(tag::SEQUENCE, &cn)));
+        let tbs = [
+            tlv(tag::INTEGER, &[1]),
+            alg.clone(),
+            name,
+            tlv(tag::UTC_TIME, b"260101000000Z"),
+            tlv(tag::GENERALIZED_TIME, b"20500101000000Z"),
+            tlv(tag::SEQUENCE, &entries),
+        ]
+        .concat();
+        tlv(
+            tag::SEQUENCE,
+            &[
+                tlv(tag::SEQUENCE, &tbs),
+                alg,
+                tlv(tag::BIT_STRING, &[0, 1, 2]),
+            ]
+            .concat(),
+        )
+    }
+
+    #[test]
+    fn lookup_in_a_large_crl() {
+        let crl = Crl::parse(&synthetic_crl(20_000)).unwrap();
+        assert_eq!(crl.issuer_display, "CN=Big CA");
+        assert_eq!(
+            crate::asn1::fmt_time(crl.next_update.unwrap()),
+            "2050-01-01T00:00:00Z"
+        );
+        let issuer = crl.issuer.clone();
+        let last = crl.lookup(&[0x01, 0x00, 0x4e, 0x1f], &issuer).unwrap();
+        assert_eq!(last.reason, Some(1));
+        assert!(crl.lookup(&[0x01, 0x00, 0x4e, 0x20], &issuer).is_none());
+        assert!(crl.lookup(&[0x01, 0x00, 0x00, 0x00], &issuer).is_some());
+        assert!(crl.unknown_critical_entry.is_empty());
     }
 }

@@ -32,7 +32,9 @@ pub enum VerifyError {
     BadSignature { subject: String, issuer: String },
 
     /// The signature algorithm inside the signed part differs from the outer one.
-    #[error("certificate '{subject}' names different signature algorithms inside ({inner}) and outside ({outer}) the signed part")]
+    #[error(
+        "certificate '{subject}' names different signature algorithms inside ({inner}) and outside ({outer}) the signed part"
+    )]
     AlgorithmMismatch {
         subject: String,
         inner: String,

@@ -149,7 +149,7 @@ fn decode_string(tag: u8, v: &[u8]) -> Option<String> {
         // T.61 is read as Latin-1, which is what issuers put in it in practice.
         tag::TELETEX_STRING => Some(v.iter().map(|b| *b as char).collect()),
         tag::BMP_STRING => {
-            if v.len() % 2 != 0 {
+            if !v.len().is_multiple_of(2) {
                 return None;
             }
             let units: Vec<u16> = v
@@ -159,7 +159,7 @@ fn decode_string(tag: u8, v: &[u8]) -> Option<String> {
             String::from_utf16(&units).ok()
         }
         tag::UNIVERSAL_STRING => {
-            if v.len() % 4 != 0 {
+            if !v.len().is_multiple_of(4) {
                 return None;
             }
             v.chunks(4)
@@ -200,10 +200,7 @@ fn short_name(oid: &[u8]) -> Option<&'static str> {
         ("1.2.840.113549.1.9.1", "emailAddress"),
     ];
     let dotted = oid_to_string(oid);
-    NAMES
-        .iter()
-        .find(|(o, _)| *o == dotted)
-        .map(|(_, n)| *n)
+    NAMES.iter().find(|(o, _)| *o == dotted).map(|(_, n)| *n)
 }
 
 fn escape(s: &str) -> String {
@@ -274,8 +271,14 @@ mod tests {
 
     #[test]
     fn case_and_whitespace_are_insignificant() {
-        let a = name(&[(o(), tag::PRINTABLE_STRING, "Test Certificates 2011"), (cn(), tag::PRINTABLE_STRING, "Good CA")]);
-        let b = name(&[(o(), tag::PRINTABLE_STRING, "  test   certificates 2011 "), (cn(), tag::PRINTABLE_STRING, "GOOD ca")]);
+        let a = name(&[
+            (o(), tag::PRINTABLE_STRING, "Test Certificates 2011"),
+            (cn(), tag::PRINTABLE_STRING, "Good CA"),
+        ]);
+        let b = name(&[
+            (o(), tag::PRINTABLE_STRING, "  test   certificates 2011 "),
+            (cn(), tag::PRINTABLE_STRING, "GOOD ca"),
+        ]);
         assert!(a.matches(&b));
         assert!(b.matches(&a));
     }
@@ -287,19 +290,35 @@ mod tests {
         assert!(a.matches(&b));
         // BMPString "AB"
         let bmp = Name {
-            rdns: vec![vec![Ava::new(cn(), tag::BMP_STRING, vec![0, b'A', 0, b'B'])]],
+            rdns: vec![vec![Ava::new(
+                cn(),
+                tag::BMP_STRING,
+                vec![0, b'A', 0, b'B'],
+            )]],
         };
         assert!(bmp.matches(&name(&[(cn(), tag::UTF8_STRING, "ab")])));
     }
 
     #[test]
     fn order_type_and_value_matter() {
-        let a = name(&[(o(), tag::PRINTABLE_STRING, "X"), (cn(), tag::PRINTABLE_STRING, "Y")]);
-        let swapped = name(&[(cn(), tag::PRINTABLE_STRING, "Y"), (o(), tag::PRINTABLE_STRING, "X")]);
+        let a = name(&[
+            (o(), tag::PRINTABLE_STRING, "X"),
+            (cn(), tag::PRINTABLE_STRING, "Y"),
+        ]);
+        let swapped = name(&[
+            (cn(), tag::PRINTABLE_STRING, "Y"),
+            (o(), tag::PRINTABLE_STRING, "X"),
+        ]);
         assert!(!a.matches(&swapped));
-        let other_type = name(&[(o(), tag::PRINTABLE_STRING, "X"), (o(), tag::PRINTABLE_STRING, "Y")]);
+        let other_type = name(&[
+            (o(), tag::PRINTABLE_STRING, "X"),
+            (o(), tag::PRINTABLE_STRING, "Y"),
+        ]);
         assert!(!a.matches(&other_type));
-        let other_value = name(&[(o(), tag::PRINTABLE_STRING, "X"), (cn(), tag::PRINTABLE_STRING, "Y2")]);
+        let other_value = name(&[
+            (o(), tag::PRINTABLE_STRING, "X"),
+            (cn(), tag::PRINTABLE_STRING, "Y2"),
+        ]);
         assert!(!a.matches(&other_value));
         let shorter = name(&[(o(), tag::PRINTABLE_STRING, "X")]);
         assert!(!a.matches(&shorter));
@@ -324,7 +343,10 @@ mod tests {
 
     #[test]
     fn display_is_most_specific_first() {
-        let a = name(&[(o(), tag::PRINTABLE_STRING, "Test, Inc"), (cn(), tag::UTF8_STRING, "Good CA")]);
+        let a = name(&[
+            (o(), tag::PRINTABLE_STRING, "Test, Inc"),
+            (cn(), tag::UTF8_STRING, "Good CA"),
+        ]);
         assert_eq!(a.to_string(), "CN=Good CA, O=Test\\, Inc");
     }
 }

@@ -139,18 +139,66 @@ pub(crate) fn load_certs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, VerifyError> {
 }
 
 pub(crate) fn load_crl_list(bytes: &[u8]) -> Result<Vec<Vec<u8>>, VerifyError> {
-    load(
-        bytes,
-        &["X509 CRL"],
-        "CRL",
-        VerifyError::NoCrls,
-        |der| Crl::parse(der).map(|_| ()).map_err(|e| e.to_string()),
-    )
+    load(bytes, &["X509 CRL"], "CRL", VerifyError::NoCrls, |der| {
+        Crl::parse(der).map(|_| ()).map_err(|e| e.to_string())
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const ROOT: &[u8] = include_bytes!("../tests/data/root.pem");
+    const INTER: &[u8] = include_bytes!("../tests/data/inter.pem");
+
+    #[test]
+    fn bundle_with_two_pem_certificates() {
+        let mut bundle = b"KMN test chain\r\n".to_vec();
+        bundle.extend_from_slice(INTER);
+        bundle.extend_from_slice(b"\nsome explanatory text between blocks\n");
+        bundle.extend_from_slice(ROOT);
+        let certs = load_certs(&bundle).unwrap();
+        assert_eq!(certs.len(), 2);
+        assert_eq!(certs[0], load_certs(INTER).unwrap()[0]);
+        assert_eq!(certs[1], load_certs(ROOT).unwrap()[0]);
+        assert!(
+            Cert::parse(&certs[0])
+                .unwrap()
+                .subject_display
+                .contains("KMN Test Intermediate")
+        );
+        assert!(
+            Cert::parse(&certs[1])
+                .unwrap()
+                .subject_display
+                .contains("KMN Test Root")
+        );
+
+        // The same two certificates as concatenated DER.
+        let mut der = certs[0].clone();
+        der.extend_from_slice(&certs[1]);
+        assert_eq!(load_certs(&der).unwrap(), certs);
+    }
+
+    #[test]
+    fn bundle_errors() {
+        assert_eq!(load_certs(b"no pem here"), Err(VerifyError::NoCertificates));
+        let crl = include_bytes!("../tests/data/inter.crl.pem");
+        // A CRL is not a certificate bundle.
+        assert_eq!(load_certs(crl), Err(VerifyError::NoCertificates));
+        assert_eq!(load_crl_list(crl).unwrap().len(), 1);
+        let broken = String::from_utf8_lossy(ROOT).replace("M", "*");
+        assert!(matches!(
+            load_certs(broken.as_bytes()),
+            Err(VerifyError::Malformed { .. })
+        ));
+        let mut truncated = load_certs(ROOT).unwrap().remove(0);
+        truncated.truncate(100);
+        assert!(matches!(
+            load_certs(&truncated),
+            Err(VerifyError::Malformed { .. })
+        ));
+    }
 
     #[test]
     fn base64_roundtrip_and_errors() {

@@ -3,7 +3,7 @@
 use aws_lc_rs::signature::{self as sg, UnparsedPublicKey, VerificationAlgorithm};
 use der::asn1::ObjectIdentifier as O;
 
-use crate::asn1::{PResult, Reader, oid_to_string, parse_u32, single, tag};
+use crate::asn1::{PResult, oid_to_string, parse_u32, single, tag};
 use crate::cert::{AlgId, Spki};
 
 const RSA_ENCRYPTION: O = O::new_unwrap("1.2.840.113549.1.1.1");
@@ -144,10 +144,10 @@ fn pss_hash(params: Option<&[u8]>) -> PResult<Option<Hash>> {
         Some(t) => parse_u32(single(t.value, tag::INTEGER, "saltLength")?.value)?,
         None => 20,
     };
-    if let Some(t) = r.optional(tag::ctx_cons(3))? {
-        if parse_u32(single(t.value, tag::INTEGER, "trailerField")?.value)? != 1 {
-            return Ok(None);
-        }
+    if let Some(t) = r.optional(tag::ctx_cons(3))?
+        && parse_u32(single(t.value, tag::INTEGER, "trailerField")?.value)? != 1
+    {
+        return Ok(None);
     }
     r.finish("RSASSA-PSS-params")?;
     let Some(h) = hash else { return Ok(None) };
@@ -178,14 +178,18 @@ fn select(
     let rsa_pkcs1 = [SHA1_RSA, SHA256_RSA, SHA384_RSA, SHA512_RSA];
     if rsa_pkcs1.iter().any(|o| is(s, o)) {
         if !params_null_or_absent(sig_alg) {
-            return Err(unsupported("RSA signature algorithm with unexpected parameters"));
+            return Err(unsupported(
+                "RSA signature algorithm with unexpected parameters",
+            ));
         }
         if !is(k, &RSA_ENCRYPTION) {
             return Err(SigError::Invalid);
         }
         let alg: &'static dyn VerificationAlgorithm = if is(s, &SHA1_RSA) {
             if !legacy {
-                return Err(unsupported("SHA-1 signatures are not accepted by this profile"));
+                return Err(unsupported(
+                    "SHA-1 signatures are not accepted by this profile",
+                ));
             }
             &sg::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY
         } else if is(s, &SHA256_RSA) {
@@ -292,19 +296,3 @@ pub(crate) fn verify(
         .verify(msg, signature)
         .map_err(|_| SigError::Invalid)
 }
-
-/// Size in bits of an RSA modulus (for messages), if the key is RSA.
-#[allow(dead_code)]
-pub(crate) fn rsa_bits(spki: &Spki) -> Option<usize> {
-    if !is(&spki.alg.oid, &RSA_ENCRYPTION) {
-        return None;
-    }
-    let seq = single(&spki.key, tag::SEQUENCE, "RSAPublicKey").ok()?;
-    let mut r: Reader<'_> = seq.reader();
-    let n = r.expect(tag::INTEGER, "modulus").ok()?;
-    let v = n.value;
-    let v = if v.first() == Some(&0) { &v[1..] } else { v };
-    let lead = v.first().map(|b| 8 - b.leading_zeros() as usize).unwrap_or(0);
-    Some(v.len().saturating_sub(1) * 8 + lead)
-}
-
