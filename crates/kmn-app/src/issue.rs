@@ -106,73 +106,168 @@ pub async fn issue_template(
     actor: &str,
 ) -> Result<Issued, AppError> {
     let now_t = app.clock.now();
+    let policies = {
+        let mut tx = app.store.begin().await?;
+        let p = Policies::load(&mut tx).await;
+        tx.rollback().await?;
+        p?
+    };
+    let req = IssueRequest {
+        profile,
+        validity,
+        subject,
+        spki_der,
+        alt_names,
+        hc_role,
+    };
+    let mut out = issue_batch(app, ca, &policies, vec![req], now_t, actor).await?;
+    Ok(out.remove(0))
+}
+
+/// One certificate to issue in a batch.
+#[derive(Clone, Debug)]
+pub struct IssueRequest {
+    /// Profile.
+    pub profile: ProfileKind,
+    /// Validity (第10条).
+    pub validity: ValidityPeriod,
+    /// Subject.
+    pub subject: DistinguishedName,
+    /// Public key.
+    pub spki_der: Vec<u8>,
+    /// subjectAltName entries.
+    pub alt_names: Vec<AltName>,
+    /// hcRole.
+    pub hc_role: Option<String>,
+}
+
+/// Issues a batch with group commit: every TBS is linted, then all serials and TBSs are
+/// committed in one transaction (store before sign), then signed, then all certificates
+/// and their audit events committed in a second one. Nothing is returned before the
+/// second commit is on disk. A lint failure refuses the whole batch before anything is
+/// written.
+pub async fn issue_batch(
+    app: &App,
+    ca: &ca::LoadedCa,
+    policies: &Policies,
+    reqs: Vec<IssueRequest>,
+    now_t: time::OffsetDateTime,
+    actor: &str,
+) -> Result<Vec<Issued>, AppError> {
     let now = now_t.unix_timestamp();
-    let not_after = validity.not_after(now_t);
-    if not_after > ca.info.not_after {
-        return Err(AppError::CaState(format!(
-            "the issuing CA {} is valid only until {}; it cannot cover a {}-year certificate, and validity is never shortened (第10条). Make a new issuing CA with `kmn ca new-issuing`.",
-            ca.record.name,
-            kmn_domain::time_fmt::rfc3339(ca.info.not_after),
-            validity.years()
-        )));
-    }
-    let mut tx = app.store.begin().await?;
-    let r = async {
-        let policies = Policies::load(&mut tx).await?;
+    let mut prepared = Vec::with_capacity(reqs.len());
+    for r in reqs {
+        let not_after = r.validity.not_after(now_t);
+        if not_after > ca.info.not_after {
+            return Err(AppError::CaState(format!(
+                "the issuing CA {} is valid only until {}; it cannot cover a {}-year certificate, and validity is never shortened (第10条). Make a new issuing CA with `kmn ca new-issuing`.",
+                ca.record.name,
+                kmn_domain::time_fmt::rfc3339(ca.info.not_after),
+                r.validity.years()
+            )));
+        }
         let t = CertTemplate {
-            profile,
+            profile: r.profile,
             serial: ca::new_serial(),
-            subject,
-            spki_der,
+            subject: r.subject,
+            spki_der: r.spki_der,
             not_before: now_t,
             not_after,
-            policies: policies.for_profile(profile),
+            policies: policies.for_profile(r.profile),
             urls: Urls {
                 crl: Some(repo::url(app, &repo::crl_file(&ca.record.name))),
                 ocsp: Some(format!("{}/ocsp", app.cfg.public_base_url)),
                 ca_issuers: Some(repo::url(app, &repo::cert_file(&ca.record.name))),
                 cps: Some(format!("{}/repo/cps", app.cfg.public_base_url)),
             },
-            alt_names,
-            hc_role,
+            alt_names: r.alt_names,
+            hc_role: r.hc_role,
         };
         let expect = Expectations {
-            policies: policies.for_profile(profile),
-            validity: Some(validity),
+            policies: policies.for_profile(r.profile),
+            validity: Some(r.validity),
             require_urls: true,
         };
-        let der = ca::issue_in_tx(&mut tx, &ca.record.name, &ca.info, ca.signer.as_ref(), &t, &expect, CertStatus::Valid, now).await?;
-        let fp = kmn_pki::cert::fingerprint_sha256(&der);
-        let subject = t.subject.to_string();
-        tx.append_audit(&NewAuditEvent {
-            at: now,
-            actor,
-            action: "cert.issue",
-            object: &format!("cert:{}", t.serial.to_hex()),
-            facility: None,
-            summary: &format!(
-                "issued {profile} certificate {} for '{subject}' by {}, valid {} years until {}, SHA-256 {fp}",
-                t.serial.to_hex(),
-                ca.record.name,
-                validity.years(),
-                kmn_domain::time_fmt::rfc3339(not_after)
-            ),
-        })
-        .await?;
-        Ok::<_, AppError>(Issued {
-            serial_hex: t.serial.to_hex(),
-            der,
-            subject,
-            ca_name: ca.record.name.clone(),
-            not_after,
-            fingerprint_sha256: fp,
-        })
+        let linted = kmn_pki::cert::prepare(&t, &ca.info, &expect)?;
+        prepared.push((t, r.validity, linted));
+    }
+    // 1. Serials and TBSs, durably, before any signature exists.
+    let mut tx = app.store.begin().await?;
+    for (t, _, linted) in &prepared {
+        if let Err(e) = tx
+            .insert_intent(
+                &t.serial.to_hex(),
+                &ca.record.name,
+                t.profile.as_str(),
+                linted.tbs(),
+                now,
+            )
+            .await
+        {
+            let _ = tx.rollback().await;
+            return Err(e.into());
+        }
+    }
+    tx.commit().await?;
+    // 2. Sign.
+    let mut signed = Vec::with_capacity(prepared.len());
+    for (t, validity, linted) in prepared {
+        let der = kmn_pki::cert::sign(linted, ca.signer.as_ref())?;
+        signed.push((t, validity, der));
+    }
+    // 3. Certificates, status and audit events in one commit.
+    let mut tx = app.store.begin().await?;
+    let r = async {
+        let mut out = Vec::with_capacity(signed.len());
+        for (t, validity, der) in signed {
+            let fp = kmn_pki::cert::fingerprint_sha256(&der);
+            let subject = t.subject.to_string();
+            let serial_hex = t.serial.to_hex();
+            tx.insert_certificate(&kmn_store::NewCert {
+                serial_hex: &serial_hex,
+                serial: t.serial.as_bytes(),
+                ca_name: &ca.record.name,
+                profile: t.profile.as_str(),
+                subject: &subject,
+                not_before: now,
+                not_after: t.not_after.unix_timestamp(),
+                fingerprint_sha256: &fp,
+                der: &der,
+                issued_at: now,
+                status: CertStatus::Valid,
+            })
+            .await?;
+            tx.append_audit(&NewAuditEvent {
+                at: now,
+                actor,
+                action: "cert.issue",
+                object: &format!("cert:{serial_hex}"),
+                facility: None,
+                summary: &format!(
+                    "issued {} certificate {serial_hex} for '{subject}' by {}, valid {} years until {}, SHA-256 {fp}",
+                    t.profile,
+                    ca.record.name,
+                    validity.years(),
+                    kmn_domain::time_fmt::rfc3339(t.not_after)
+                ),
+            })
+            .await?;
+            out.push(Issued {
+                serial_hex,
+                der,
+                subject,
+                ca_name: ca.record.name.clone(),
+                not_after: t.not_after,
+                fingerprint_sha256: fp,
+            });
+        }
+        Ok::<_, AppError>(out)
     }
     .await;
     match r {
-        Ok(i) => {
+        Ok(out) => {
             tx.commit().await?;
-            Ok(i)
+            Ok(out)
         }
         Err(e) => {
             let _ = tx.rollback().await;

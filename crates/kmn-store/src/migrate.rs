@@ -18,26 +18,27 @@ const MIGRATIONS: &[Migration] = &[Migration {
 }];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
+    // One transaction for all of it. On PostgreSQL an advisory lock makes instances that
+    // start together take turns (CREATE TABLE IF NOT EXISTS itself races); SQLite's
+    // BEGIN IMMEDIATE already serialises writers.
+    let mut tx = store.begin().await?;
+    if store.backend() == Backend::Postgres {
+        sqlx::raw_sql("SELECT pg_advisory_xact_lock(7346284913)")
+            .execute(tx.conn())
+            .await?;
+    }
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
     )
-    .execute(store.pool())
+    .execute(tx.conn())
     .await?;
     for m in MIGRATIONS {
-        let mut tx = store.begin().await?;
-        if store.backend() == Backend::Postgres {
-            // Two instances starting at once: one migrates, the other waits here.
-            sqlx::raw_sql("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
-                .execute(tx.conn())
-                .await?;
-        }
         let done = sqlx::query("SELECT COUNT(*) FROM schema_migrations WHERE version = $1")
             .bind(m.version)
             .fetch_one(tx.conn())
             .await?
             .get::<i64, _>(0);
         if done > 0 {
-            tx.rollback().await?;
             continue;
         }
         let sql = match store.backend() {
@@ -50,7 +51,7 @@ pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
             .bind(time::OffsetDateTime::now_utc().unix_timestamp())
             .execute(tx.conn())
             .await?;
-        tx.commit().await?;
     }
+    tx.commit().await?;
     Ok(())
 }

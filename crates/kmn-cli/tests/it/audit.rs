@@ -1,0 +1,92 @@
+//! `kmn audit verify` detects an edited, deleted, inserted or reordered event, and a
+//! truncated tail. The append-only triggers are dropped first, as someone with
+//! database-administrator rights could.
+
+use crate::support::{Env, assert_fails};
+
+async fn prepared() -> Env {
+    let env = Env::new();
+    env.init(&[]);
+    let csr = env.csr("u", "p256", "/C=JP/O=Clinic/CN=Taro", &[]);
+    env.issue("u", &csr, "user-card", "3y");
+    env.ok(&["crl", "publish"]);
+    let out = env.ok(&["audit", "verify"]);
+    assert!(out.contains("audit log intact"), "{out}");
+    env
+}
+
+async fn tamper(env: &Env, sql: &str) {
+    let app = env.app().await;
+    let mut tx = app.store.begin().await.unwrap();
+    tx.execute_raw("DROP TRIGGER IF EXISTS audit_events_append_only_u; DROP TRIGGER IF EXISTS audit_events_append_only_d;")
+        .await
+        .unwrap();
+    tx.execute_raw(sql).await.unwrap();
+    tx.commit().await.unwrap();
+    app.store.close().await;
+}
+
+#[tokio::test]
+async fn g1_audit_log_is_append_only_in_sql() {
+    let env = prepared().await;
+    let app = env.app().await;
+    let mut tx = app.store.begin().await.unwrap();
+    let r = tx
+        .execute_raw("UPDATE audit_events SET summary = 'x' WHERE seq = 1")
+        .await;
+    assert!(r.is_err(), "the trigger must refuse an update");
+    tx.rollback().await.unwrap();
+    let mut tx = app.store.begin().await.unwrap();
+    assert!(
+        tx.execute_raw("DELETE FROM certificates").await.is_err(),
+        "certificates are append-only"
+    );
+}
+
+#[tokio::test]
+async fn g1_edited_event_is_detected() {
+    let env = prepared().await;
+    tamper(
+        &env,
+        "UPDATE audit_events SET summary = 'nothing happened' WHERE seq = 2",
+    )
+    .await;
+    assert_fails(
+        &env.run(&["audit", "verify"]),
+        1,
+        "was altered: its content does not match its hash",
+    );
+}
+
+#[tokio::test]
+async fn g1_deleted_event_is_detected() {
+    let env = prepared().await;
+    tamper(&env, "DELETE FROM audit_events WHERE seq = 2").await;
+    assert_fails(&env.run(&["audit", "verify"]), 1, "event 2 is missing");
+}
+
+#[tokio::test]
+async fn g1_reordered_events_are_detected() {
+    let env = prepared().await;
+    tamper(
+        &env,
+        "UPDATE audit_events SET seq = -1 WHERE seq = 2; UPDATE audit_events SET seq = 2 WHERE seq = 3; UPDATE audit_events SET seq = 3 WHERE seq = -1;",
+    )
+    .await;
+    assert_fails(&env.run(&["audit", "verify"]), 1, "does not follow");
+}
+
+#[tokio::test]
+async fn g1_truncated_tail_is_detected() {
+    let env = prepared().await;
+    tamper(
+        &env,
+        "DELETE FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events)",
+    )
+    .await;
+    assert_fails(
+        &env.run(&["audit", "verify"]),
+        1,
+        "events at the end were deleted",
+    );
+}

@@ -1,0 +1,392 @@
+//! The ceremony and issuance produce artifacts that pkilint and OpenSSL accept: root,
+//! issuing CA, OCSP signer, user-card, operator and server certificates, the ARL, an
+//! empty CRL and a CRL with entries.
+
+use std::path::PathBuf;
+
+use kmn_store::CaKind;
+
+use crate::support::{Env, pkilint, tool};
+
+struct Artifacts {
+    root: PathBuf,
+    issuing: PathBuf,
+    ocsp: PathBuf,
+    user: PathBuf,
+    operator: PathBuf,
+    server: PathBuf,
+    arl: PathBuf,
+    empty_crl: PathBuf,
+    crl_with_entries: PathBuf,
+    user_serial: String,
+}
+
+async fn make(env: &Env, init_args: &[&str]) -> Artifacts {
+    env.init(init_args);
+    let root = env.pem_of(&env.repo("kmn-root-g1.crt"), "cert");
+    let issuing = env.pem_of(&env.repo("kmn-issuing-g1.crt"), "cert");
+    let arl = env.pem_of(&env.repo("kmn-root-g1.crl"), "crl");
+    let empty_crl = env.path("empty.crl.pem");
+    std::fs::copy(
+        env.pem_of(&env.repo("kmn-issuing-g1.crl"), "crl"),
+        &empty_crl,
+    )
+    .unwrap();
+    let app = env.app().await;
+    let mut tx = app.store.begin().await.unwrap();
+    let ocsp_rec = tx.active_ca(CaKind::OcspSigner).await.unwrap().unwrap();
+    tx.rollback().await.unwrap();
+    let ocsp = env.path("ocsp.pem");
+    std::fs::write(&ocsp, kmn_pki::cert::to_pem(&ocsp_rec.cert_der)).unwrap();
+
+    let ucsr = env.csr(
+        "user",
+        "rsa2048",
+        "/C=JP/O=Kumamoto Clinic/OU=4310000001/CN=Taro Yamada/serialNumber=H0000001",
+        &[],
+    );
+    let (user, user_serial) = env.issue("user", &ucsr, "user-card", "5y");
+    let ocsr = env.csr(
+        "operator",
+        "p256",
+        "/C=JP/O=Kumamoto Medical Association/CN=Operator One",
+        &[],
+    );
+    let (operator, _) = env.issue("operator", &ocsr, "operator", "3y");
+    let scsr = env.csr(
+        "server",
+        "p256",
+        "/CN=kmn.example.jp",
+        &["-addext", "subjectAltName=DNS:kmn.example.jp,IP:127.0.0.1"],
+    );
+    let (server, _) = env.issue("server", &scsr, "server", "3y");
+    // Revoke the operator certificate: the CRL then has an entry.
+    let o = env.ok(&["cert", "show", "--pem", &user_serial]);
+    assert!(o.starts_with("-----BEGIN CERTIFICATE-----"));
+    let (_, op_serial) = {
+        let op = std::fs::read_to_string(&operator).unwrap();
+        let (ok, out) = tool(
+            "openssl",
+            &[
+                "x509",
+                "-noout",
+                "-serial",
+                "-in",
+                operator.to_str().unwrap(),
+            ],
+        );
+        assert!(ok);
+        (op, out.trim().trim_start_matches("serial=").to_string())
+    };
+    env.ok(&[
+        "cert",
+        "revoke",
+        &op_serial,
+        "--reason",
+        "key-compromise",
+        "--invalidity-date",
+        "2020-01-01T00:00:00Z",
+    ]);
+    let crl_with_entries = env.pem_of(&env.repo("kmn-issuing-g1.crl"), "crl");
+    Artifacts {
+        root,
+        issuing,
+        ocsp,
+        user,
+        operator,
+        server,
+        arl,
+        empty_crl,
+        crl_with_entries,
+        user_serial,
+    }
+}
+
+fn check_all(a: &Artifacts) {
+    let s = |p: &PathBuf| p.to_str().unwrap().to_string();
+    for c in [
+        &a.root,
+        &a.issuing,
+        &a.ocsp,
+        &a.user,
+        &a.operator,
+        &a.server,
+    ] {
+        pkilint("lint_pkix_cert", &[&s(c)]);
+    }
+    pkilint(
+        "lint_pkix_signer_signee_cert_chain",
+        &[&s(&a.root), &s(&a.issuing)],
+    );
+    for c in [&a.ocsp, &a.user, &a.operator, &a.server] {
+        pkilint(
+            "lint_pkix_signer_signee_cert_chain",
+            &[&s(&a.issuing), &s(c)],
+        );
+    }
+    pkilint("lint_crl", &["-t", "ARL", "-p", "PKIX", &s(&a.arl)]);
+    pkilint("lint_crl", &["-t", "CRL", "-p", "PKIX", &s(&a.empty_crl)]);
+    pkilint(
+        "lint_crl",
+        &["-t", "CRL", "-p", "PKIX", &s(&a.crl_with_entries)],
+    );
+
+    // OpenSSL: strict path validation with CRL checking of the whole chain.
+    let dir = a.root.parent().unwrap();
+    let crls = dir.join("all-crls.pem");
+    std::fs::write(
+        &crls,
+        [
+            std::fs::read(&a.arl).unwrap(),
+            std::fs::read(&a.crl_with_entries).unwrap(),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    for (c, purpose) in [(&a.user, "sslclient"), (&a.server, "sslserver")] {
+        let (ok, out) = tool(
+            "openssl",
+            &[
+                "verify",
+                "-x509_strict",
+                "-crl_check_all",
+                "-purpose",
+                purpose,
+                "-CAfile",
+                &s(&a.root),
+                "-untrusted",
+                &s(&a.issuing),
+                "-CRLfile",
+                &s(&crls),
+                &s(c),
+            ],
+        );
+        assert!(
+            ok && out.contains(": OK"),
+            "openssl verify {}: {out}",
+            c.display()
+        );
+    }
+    let (ok, out) = tool(
+        "openssl",
+        &[
+            "verify",
+            "-x509_strict",
+            "-crl_check_all",
+            "-CAfile",
+            &s(&a.root),
+            "-untrusted",
+            &s(&a.issuing),
+            "-CRLfile",
+            &s(&crls),
+            &s(&a.operator),
+        ],
+    );
+    assert!(
+        !ok && out.contains("certificate revoked"),
+        "the revoked operator certificate must fail: {out}"
+    );
+    let (ok, out) = tool(
+        "openssl",
+        &[
+            "verify",
+            "-x509_strict",
+            "-CAfile",
+            &s(&a.root),
+            "-untrusted",
+            &s(&a.issuing),
+            &s(&a.ocsp),
+        ],
+    );
+    assert!(ok, "OCSP signer: {out}");
+    let chain = dir.join("chain.pem");
+    std::fs::write(
+        &chain,
+        [
+            std::fs::read(&a.root).unwrap(),
+            std::fs::read(&a.issuing).unwrap(),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    for crl in [&a.arl, &a.empty_crl, &a.crl_with_entries] {
+        let (ok, out) = tool(
+            "openssl",
+            &[
+                "crl",
+                "-noout",
+                "-verify",
+                "-CAfile",
+                &s(&chain),
+                "-in",
+                &s(crl),
+            ],
+        );
+        assert!(
+            ok && out.contains("verify OK"),
+            "openssl crl -verify {}: {out}",
+            crl.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_artifact_passes_pkilint_and_openssl_ecdsa() {
+    let env = Env::new();
+    let a = make(&env, &[]).await;
+    check_all(&a);
+    // The user card certificate follows the profile of DESIGN §4.
+    let (_, text) = tool(
+        "openssl",
+        &["x509", "-noout", "-text", "-in", a.user.to_str().unwrap()],
+    );
+    assert!(text.contains("Digital Signature"), "{text}");
+    assert!(text.contains("TLS Web Client Authentication"));
+    assert!(text.contains("CPS: http://127.0.0.1:8080/repo/cps"));
+    assert!(text.contains("URI:http://127.0.0.1:8080/repo/kmn-issuing-g1.crl"));
+    assert!(text.contains("OCSP - URI:http://127.0.0.1:8080/ocsp"));
+    assert!(!a.user_serial.is_empty());
+}
+
+#[tokio::test]
+async fn every_artifact_passes_pkilint_and_openssl_rsa() {
+    let env = Env::new();
+    let a = make(
+        &env,
+        &[
+            "--root-key",
+            "rsa4096",
+            "--issuing-key",
+            "rsa3072",
+            "--ocsp-key",
+            "rsa2048",
+        ],
+    )
+    .await;
+    check_all(&a);
+}
+
+#[tokio::test]
+async fn art10_card_certificate_is_valid_the_full_period() {
+    let env = Env::new();
+    env.init(&[]);
+    let csr = env.csr("u", "p256", "/C=JP/O=Clinic/CN=Hanako Sato", &[]);
+    let (pem, _) = env.issue("u", &csr, "user-card", "5y");
+    let (_, dates) = tool(
+        "openssl",
+        &[
+            "x509",
+            "-noout",
+            "-startdate",
+            "-enddate",
+            "-in",
+            pem.to_str().unwrap(),
+        ],
+    );
+    let year = |k: &str| -> i32 {
+        let l = dates.lines().find(|l| l.starts_with(k)).unwrap();
+        l.split_whitespace().rev().nth(1).unwrap().parse().unwrap()
+    };
+    assert_eq!(year("notAfter") - year("notBefore"), 5, "{dates}");
+}
+
+#[tokio::test]
+async fn design4_ceremony_record_in_audit_log_and_second_init_refused() {
+    let env = Env::new();
+    env.init(&[]);
+    let app = env.app().await;
+    let mut tx = app.store.begin().await.unwrap();
+    let events = tx.audit_events(Some("ca.init")).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].actor, "test-admin");
+    assert!(
+        events[0].summary.contains("SHA-256"),
+        "{}",
+        events[0].summary
+    );
+    assert!(
+        events[0]
+            .summary
+            .contains("policy arc 1.2.840.113556.1.8000.2554.")
+    );
+    let secrets = std::fs::read_dir(env.data_dir().join("secrets"))
+        .unwrap()
+        .count();
+    assert_eq!(secrets, 3);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(env.data_dir().join("secrets/kmn-root-g1.key.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let key = std::fs::read_to_string(env.data_dir().join("secrets/kmn-root-g1.key.pem")).unwrap();
+    assert!(key.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+    // OpenSSL opens it with the passphrase: standard PKCS#8 PBES2.
+    let (ok, out) = tool(
+        "openssl",
+        &[
+            "pkey",
+            "-noout",
+            "-passin",
+            "pass:correct-horse-battery-staple",
+            "-in",
+            env.data_dir()
+                .join("secrets/kmn-root-g1.key.pem")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    assert!(ok, "{out}");
+}
+
+#[tokio::test]
+async fn design4_new_issuing_ca_takes_over_and_both_publish_crls() {
+    let env = Env::new();
+    env.init(&[]);
+    let out = env.ok(&["ca", "new-issuing", "--years", "12"]);
+    assert!(out.contains("kmn-issuing-g2"), "{out}");
+    let csr = env.csr("u", "p256", "/C=JP/O=Clinic/CN=Hanako Sato", &[]);
+    let (pem, _) = env.issue("u", &csr, "user-card", "5y");
+    let (_, issuer) = tool(
+        "openssl",
+        &["x509", "-noout", "-issuer", "-in", pem.to_str().unwrap()],
+    );
+    assert!(issuer.contains("Issuing CA G2"), "{issuer}");
+    let out = env.ok(&["crl", "publish"]);
+    assert!(
+        out.contains("kmn-issuing-g1") && out.contains("kmn-issuing-g2"),
+        "{out}"
+    );
+    let arl = env.ok(&["ca", "sign-arl"]);
+    assert!(arl.contains("ARL #2"), "{arl}");
+    let root = env.pem_of(&env.repo("kmn-root-g1.crt"), "cert");
+    let g2 = env.pem_of(&env.repo("kmn-issuing-g2.crt"), "cert");
+    pkilint("lint_pkix_cert", &[g2.to_str().unwrap()]);
+    let crls = env.path("c.pem");
+    std::fs::write(
+        &crls,
+        [
+            std::fs::read(env.pem_of(&env.repo("kmn-root-g1.crl"), "crl")).unwrap(),
+            std::fs::read(env.pem_of(&env.repo("kmn-issuing-g2.crl"), "crl")).unwrap(),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let (ok, o) = tool(
+        "openssl",
+        &[
+            "verify",
+            "-x509_strict",
+            "-crl_check_all",
+            "-CAfile",
+            root.to_str().unwrap(),
+            "-untrusted",
+            g2.to_str().unwrap(),
+            "-CRLfile",
+            crls.to_str().unwrap(),
+            pem.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{o}");
+}

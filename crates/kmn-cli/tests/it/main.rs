@@ -1,0 +1,10 @@
+//! Integration tests of kmn-pki: the real `kmn` binary, real SQLite and PostgreSQL,
+//! OpenSSL and pkilint on real output. One binary, modules per topic.
+
+mod audit;
+mod bad_input;
+mod ceremony;
+mod serve;
+mod story;
+mod support;
+mod verify_cmd;

@@ -1,0 +1,160 @@
+//! `kmn up`: the quick start serves the repository over HTTP (DER with the right media
+//! types), health, and the HTTPS listener; a revocation committed by another process is
+//! in the served CRL within a second or two (第16条).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{Env, tool};
+
+struct Server {
+    child: Child,
+    http: String,
+    https: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(env: &Env) -> Server {
+    let mut c = env.cmd(&["up"]);
+    c.env_remove("KMN_CA_PASSPHRASE")
+        .env("KMN_HTTP_LISTEN", "127.0.0.1:0")
+        .env("KMN_HTTPS_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().expect("kmn up");
+    let out = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(out).lines();
+    let (mut http, mut https) = (String::new(), String::new());
+    while http.is_empty() || https.is_empty() {
+        let l = lines.next().expect("kmn up printed its URLs").unwrap();
+        if let Some(u) = l.strip_prefix("kmn: repository, OCSP and health at ") {
+            http = u.trim_end_matches('/').to_string();
+        }
+        if let Some(u) = l.strip_prefix("kmn: API and portal at ") {
+            https = u.trim_end_matches('/').to_string();
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, http, https }
+}
+
+/// A plain HTTP/1.0 GET: (status, headers, body).
+fn get(base: &str, path: &str) -> (u16, String, Vec<u8>) {
+    let addr = base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&buf[..split]).to_string();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head.to_lowercase(), buf[split + 4..].to_vec())
+}
+
+#[tokio::test]
+async fn quick_start_serves_repository_health_and_https() {
+    let env = Env::new();
+    let srv = start(&env);
+    assert!(env.data_dir().join("kmn.toml").exists());
+    let toml = std::fs::read_to_string(env.data_dir().join("kmn.toml")).unwrap();
+    assert!(toml.contains("demo = true"), "{toml}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(env.data_dir().join("secrets/ca-passphrase"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    let (st, head, body) = get(&srv.http, "/repo/kmn-issuing-g1.crl");
+    assert_eq!(st, 200);
+    assert!(
+        head.contains("content-type: application/pkix-crl"),
+        "{head}"
+    );
+    assert_eq!(body, std::fs::read(env.repo("kmn-issuing-g1.crl")).unwrap());
+    let (st, head, body) = get(&srv.http, "/repo/kmn-root-g1.crt");
+    assert_eq!(st, 200);
+    assert!(
+        head.contains("content-type: application/pkix-cert"),
+        "{head}"
+    );
+    assert_eq!(body[0], 0x30, "DER");
+    assert_eq!(get(&srv.http, "/repo/../kmn.toml").0, 404);
+    assert_eq!(get(&srv.http, "/repo/secrets.key").0, 404);
+    let (st, _, body) = get(&srv.http, "/health");
+    assert_eq!(st, 200);
+    let h: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(h["status"], "ok");
+    assert!(h["crls"].as_array().unwrap().len() >= 2);
+
+    // HTTPS with the CA's own TLS certificate, verified against the root.
+    let root = env.pem_of(&env.repo("kmn-root-g1.crt"), "cert");
+    let (ok, out) = tool(
+        "curl",
+        &[
+            "-sS",
+            "--cacert",
+            root.to_str().unwrap(),
+            &format!("{}/api/v1/health", srv.https),
+        ],
+    );
+    assert!(ok && out.contains("\"status\":\"ok\""), "{out}");
+}
+
+#[tokio::test]
+async fn art16_revocation_by_another_process_is_published_within_seconds() {
+    let env = Env::new();
+    let srv = start(&env);
+    // Issue with the CLI (another process on the same SQLite database).
+    let pass = std::fs::read_to_string(env.data_dir().join("secrets/ca-passphrase")).unwrap();
+    let env = env.env("KMN_CA_PASSPHRASE", pass.trim());
+    let csr = env.csr("u", "p256", "/C=JP/O=Clinic/CN=Taro", &[]);
+    let (_, serial) = env.issue("u", &csr, "user-card", "3y");
+    // Revoke through the library only: no CRL is published by this process.
+    let app = env.app().await;
+    kmn_app::revoke::revoke(
+        &app,
+        &kmn_app::revoke::RevokeRequest {
+            serial: serial.parse().unwrap(),
+            reason: kmn_domain::RevocationReason::KeyCompromise,
+            comment: None,
+            article: Some("第11条".into()),
+            invalidity_date: None,
+            received_at: None,
+            requested_by: "test".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let serial_bytes = hex::decode(&serial).unwrap();
+    loop {
+        let (_, _, crl) = get(&srv.http, "/repo/kmn-issuing-g1.crl");
+        if crl
+            .windows(serial_bytes.len())
+            .any(|w| w == serial_bytes.as_slice())
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the server did not publish the revocation"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The revocation records when the first CRL listing it was published (第23条3).
+    let mut tx = app.store.begin().await.unwrap();
+    let c = tx.certificate(&serial).await.unwrap().unwrap();
+    tx.rollback().await.unwrap();
+    let r = c.revocation.unwrap();
+    assert!(r.first_crl_number.unwrap() >= 2);
+    assert!(r.first_crl_published_at.unwrap() - r.revoked_at <= 5);
+}

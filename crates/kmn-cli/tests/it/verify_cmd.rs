@@ -1,0 +1,123 @@
+//! `kmn verify`: exit 0 valid, 1 invalid with the reason, 2 usage; CRL checking of the
+//! whole chain; the kmn profile.
+
+use crate::support::{Env, assert_fails};
+
+#[tokio::test]
+async fn verify_valid_revoked_and_profile() {
+    let env = Env::new();
+    env.init(&[]);
+    let root = env.repo("kmn-root-g1.crt");
+    let iss = env.repo("kmn-issuing-g1.crt");
+    let csr = env.csr("u", "p256", "/C=JP/O=Clinic/CN=Taro", &[]);
+    let (user, serial) = env.issue("u", &csr, "user-card", "3y");
+    let scsr = env.csr("s", "p256", "/CN=kmn.example.jp", &[]);
+    let (server, _) = env.issue("s", &scsr, "server", "3y");
+    let (r, i, u, s) = (
+        root.to_str().unwrap(),
+        iss.to_str().unwrap(),
+        user.to_str().unwrap(),
+        server.to_str().unwrap(),
+    );
+    let arl = env.repo("kmn-root-g1.crl");
+    let crl = env.repo("kmn-issuing-g1.crl");
+    let (a, c) = (arl.to_str().unwrap(), crl.to_str().unwrap());
+
+    let out = env.ok(&[
+        "verify",
+        "--anchor",
+        r,
+        "--intermediates",
+        i,
+        "--crl",
+        a,
+        "--crl",
+        c,
+        u,
+    ]);
+    assert!(
+        out.contains("valid") && out.contains("revocation checked"),
+        "{out}"
+    );
+    env.ok(&[
+        "verify",
+        "--anchor",
+        r,
+        "--intermediates",
+        i,
+        "--purpose",
+        "client-auth",
+        "--profile",
+        "kmn",
+        u,
+    ]);
+    // A server certificate is not a network login (R2 第2条3).
+    let o = env.run(&[
+        "verify",
+        "--anchor",
+        r,
+        "--intermediates",
+        i,
+        "--purpose",
+        "client-auth",
+        "--profile",
+        "kmn",
+        s,
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Without the intermediate there is no path.
+    assert_eq!(
+        env.run(&["verify", "--anchor", r, u]).status.code(),
+        Some(1)
+    );
+    // In 4 years the 3-year certificate has expired.
+    let o = env.run(&[
+        "verify",
+        "--anchor",
+        r,
+        "--intermediates",
+        i,
+        "--at",
+        "2031-01-01T00:00:00Z",
+        u,
+    ]);
+    assert_fails(&o, 1, "expired");
+
+    env.ok(&["cert", "revoke", &serial, "--reason", "affiliation-changed"]);
+    let o = env.run(&[
+        "verify",
+        "--anchor",
+        r,
+        "--intermediates",
+        i,
+        "--crl",
+        a,
+        "--crl",
+        c,
+        u,
+    ]);
+    assert_fails(&o, 1, "revoked");
+    // Only the ARL given: the leaf has no CRL, which must fail, not pass.
+    let o = env.run(&["verify", "--anchor", r, "--intermediates", i, "--crl", a, u]);
+    assert_eq!(o.status.code(), Some(1));
+
+    // Usage errors exit 2.
+    assert_eq!(
+        env.run(&["verify", "--anchor", "/nonexistent", u])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(env.run(&["verify", u]).status.code(), Some(2));
+    assert_eq!(
+        env.run(&["verify", "--anchor", r, "--at", "yesterday", u])
+            .status
+            .code(),
+        Some(2)
+    );
+}
