@@ -330,3 +330,160 @@ fn write_generalized(out: &mut Vec<u8>, t: OffsetDateTime) {
 pub fn to_pem(der: &[u8]) -> String {
     crate::cert::pem_encode("X509 CRL", der)
 }
+
+#[cfg(test)]
+mod tests {
+    use kmn_domain::{CrlNumber, RevocationReason};
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::keys::{KeyAlgorithm, SoftwareKey};
+    use crate::name::DistinguishedName;
+
+    fn issuer() -> (SoftwareKey, IssuerInfo) {
+        let (k, _) = SoftwareKey::generate(KeyAlgorithm::P256).unwrap();
+        let mut dn = DistinguishedName::default();
+        dn.push(oid::AT_COMMON_NAME, "Test CA").unwrap();
+        let info = IssuerInfo {
+            subject_der: dn.to_der(),
+            key_id: ext::key_identifier(k.spki_der()).unwrap(),
+            spki_der: k.spki_der().to_vec(),
+            not_before: datetime!(2026-01-01 00:00 UTC),
+            not_after: datetime!(2036-01-01 00:00 UTC),
+            signature_algorithm: k.signature_algorithm(),
+        };
+        (k, info)
+    }
+
+    fn params() -> CrlParams {
+        let tu = datetime!(2026-11-26 00:00 UTC);
+        CrlParams {
+            number: CrlNumber(5),
+            this_update: tu,
+            next_update: tu + time::Duration::hours(48),
+            previous: Some((CrlNumber(4), tu - time::Duration::hours(1))),
+        }
+    }
+
+    fn rule(r: Result<SignedCrl, PkiError>) -> &'static str {
+        match r {
+            Err(PkiError::Lint(l)) => l.rule,
+            other => panic!("expected a lint failure, got {other:?}"),
+        }
+    }
+
+    fn at(h: i64) -> i64 {
+        (datetime!(2026-11-25 00:00 UTC) + time::Duration::hours(h)).unix_timestamp()
+    }
+
+    #[test]
+    fn rfc5280_5_crl_with_entries_encodes_and_verifies() {
+        let (k, iss) = issuer();
+        let entries = vec![
+            CrlEntry::new(
+                &[0x01, 0x02],
+                at(1),
+                RevocationReason::KeyCompromise,
+                Some(at(0)),
+            )
+            .unwrap(),
+            CrlEntry::new(&[0x80, 0x00], at(2), RevocationReason::Superseded, None).unwrap(),
+            CrlEntry::new(
+                &[0x01, 0x00, 0x00],
+                at(3),
+                RevocationReason::CertificateHold,
+                None,
+            )
+            .unwrap(),
+        ];
+        let crl = build_and_sign(&params(), &entries, &iss, &k).unwrap();
+        assert_eq!(crl.entries, 3);
+        let outer = crate::derr::read_one(&crl.der, crate::derw::tag::SEQUENCE).unwrap();
+        let parts = crate::derr::children(outer.content).unwrap();
+        crate::csr::verify_signature(
+            &iss.spki_der,
+            parts[1].raw,
+            parts[0].raw,
+            &parts[2].content[1..],
+        )
+        .unwrap();
+        // The empty CRL has no revokedCertificates field at all (RFC 5280 §5.1.2.6).
+        let empty = build_and_sign(&params(), &[], &iss, &k).unwrap();
+        let tbs = crate::derr::read_one(
+            crate::derr::children(crate::derr::read_one(&empty.der, 0x30).unwrap().content)
+                .unwrap()[0]
+                .raw,
+            0x30,
+        )
+        .unwrap();
+        assert_eq!(crate::derr::children(tbs.content).unwrap().len(), 6);
+    }
+
+    #[test]
+    fn design4_crl_number_must_increase_and_this_update_never_go_back() {
+        let (k, iss) = issuer();
+        let mut p = params();
+        p.number = CrlNumber(4);
+        assert_eq!(
+            rule(build_and_sign(&p, &[], &iss, &k)),
+            "e_crl_number_increasing"
+        );
+        let mut p = params();
+        p.previous = Some((CrlNumber(4), p.this_update + time::Duration::seconds(1)));
+        assert_eq!(
+            rule(build_and_sign(&p, &[], &iss, &k)),
+            "e_crl_this_update_monotonic"
+        );
+        let mut p = params();
+        p.next_update = p.this_update;
+        assert_eq!(
+            rule(build_and_sign(&p, &[], &iss, &k)),
+            "e_crl_next_update_after_this_update"
+        );
+    }
+
+    #[test]
+    fn design4_invalidity_date_only_for_key_compromise_and_not_after_revocation() {
+        let (k, iss) = issuer();
+        let e = CrlEntry::new(&[1], at(1), RevocationReason::Superseded, Some(at(0))).unwrap();
+        assert_eq!(
+            rule(build_and_sign(&params(), &[e], &iss, &k)),
+            "e_crl_entry_invalidity_date_meaningful"
+        );
+        let e = CrlEntry::new(&[1], at(1), RevocationReason::KeyCompromise, Some(at(2))).unwrap();
+        assert_eq!(
+            rule(build_and_sign(&params(), &[e], &iss, &k)),
+            "e_crl_entry_invalidity_not_after_revocation"
+        );
+        let e = CrlEntry::new(&[1], at(30), RevocationReason::KeyCompromise, None).unwrap();
+        assert_eq!(
+            rule(build_and_sign(&params(), &[e], &iss, &k)),
+            "e_crl_entry_revocation_date"
+        );
+    }
+
+    #[test]
+    fn rfc5280_5_1_2_6_entries_unique_and_sorted() {
+        let (k, iss) = issuer();
+        let a = CrlEntry::new(&[2], at(1), RevocationReason::Superseded, None).unwrap();
+        let b = CrlEntry::new(&[1], at(1), RevocationReason::Superseded, None).unwrap();
+        assert_eq!(
+            rule(build_and_sign(&params(), &[a, b], &iss, &k)),
+            "e_crl_entries_unique_sorted"
+        );
+        assert_eq!(
+            rule(build_and_sign(&params(), &[a, a], &iss, &k)),
+            "e_crl_entries_unique_sorted"
+        );
+    }
+
+    #[test]
+    fn crl_signed_by_another_key_is_refused() {
+        let (_, iss) = issuer();
+        let (other, _) = SoftwareKey::generate(KeyAlgorithm::P256).unwrap();
+        assert_eq!(
+            rule(build_and_sign(&params(), &[], &iss, &other)),
+            "e_crl_signer_is_issuer"
+        );
+    }
+}

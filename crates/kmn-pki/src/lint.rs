@@ -536,3 +536,181 @@ fn contains_http_uri(value: &[u8]) -> bool {
     walk(value, &mut found, &mut all_http);
     found && all_http
 }
+
+#[cfg(test)]
+mod tests {
+    use kmn_domain::{CertSerial, ProfileKind, ValidityPeriod};
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::cert::{CertTemplate, IssuerInfo, Urls, build_tbs, prepare};
+    use crate::ext::PolicyOid;
+    use crate::keys::{KeyAlgorithm, Signer, SoftwareKey};
+    use crate::name::DistinguishedName;
+
+    fn issuer() -> (SoftwareKey, IssuerInfo) {
+        let (k, _) = SoftwareKey::generate(KeyAlgorithm::P256).unwrap();
+        let mut dn = DistinguishedName::default();
+        dn.push(oid::AT_COUNTRY, "JP").unwrap();
+        dn.push(oid::AT_COMMON_NAME, "Test Issuing CA").unwrap();
+        let info = IssuerInfo {
+            subject_der: dn.to_der(),
+            key_id: crate::ext::key_identifier(k.spki_der()).unwrap(),
+            spki_der: k.spki_der().to_vec(),
+            not_before: datetime!(2026-01-01 00:00 UTC),
+            not_after: datetime!(2036-01-01 00:00 UTC),
+            signature_algorithm: k.signature_algorithm(),
+        };
+        (k, info)
+    }
+
+    fn policy() -> PolicyOid {
+        PolicyOid::parse("1.2.840.113556.1.8000.2554.1.2.3.4.5.6.7.1").unwrap()
+    }
+
+    fn card(spki: Vec<u8>) -> CertTemplate {
+        let mut dn = DistinguishedName::default();
+        dn.push(oid::AT_COUNTRY, "JP").unwrap();
+        dn.push(oid::AT_COMMON_NAME, "Taro Yamada").unwrap();
+        let nb = datetime!(2026-11-26 00:00 UTC);
+        CertTemplate {
+            profile: ProfileKind::UserCard,
+            serial: CertSerial::from_random([0x42; 16]).unwrap(),
+            subject: dn,
+            spki_der: spki,
+            not_before: nb,
+            not_after: ValidityPeriod::Years5.not_after(nb),
+            policies: vec![policy()],
+            urls: Urls {
+                crl: Some("http://kmn.example/repo/i.crl".into()),
+                ocsp: Some("http://kmn.example/ocsp".into()),
+                ca_issuers: Some("http://kmn.example/repo/i.crt".into()),
+                cps: Some("http://kmn.example/repo/cps".into()),
+            },
+            alt_names: vec![],
+            hc_role: None,
+        }
+    }
+
+    fn expect() -> Expectations {
+        Expectations {
+            policies: vec![policy()],
+            validity: Some(ValidityPeriod::Years5),
+            require_urls: true,
+        }
+    }
+
+    fn rule(r: Result<crate::cert::LintedTbs, PkiError>) -> &'static str {
+        match r {
+            Err(PkiError::Lint(l)) => l.rule,
+            other => panic!("expected a lint failure, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn design4_valid_card_passes_and_signs() {
+        let (k, iss) = issuer();
+        let (leaf, _) = SoftwareKey::generate(KeyAlgorithm::P256).unwrap();
+        let linted = prepare(&card(leaf.spki_der().to_vec()), &iss, &expect()).unwrap();
+        let der = crate::cert::sign(linted, &k).unwrap();
+        let c = crate::parse::cert(&der).unwrap();
+        crate::csr::verify_signature(&iss.spki_der, c.signature_alg, c.tbs.raw, c.signature)
+            .unwrap();
+    }
+
+    #[test]
+    fn art10_validity_beyond_the_ca_is_refused_never_shortened() {
+        let (_, iss) = issuer();
+        let (leaf, _) = SoftwareKey::generate(KeyAlgorithm::P256).unwrap();
+        let mut t = card(leaf.spki_der().to_vec());
+        t.not_before = datetime!(2032-01-01 00:00 UTC);
+        t.not_after = ValidityPeriod::Years5.not_after(t.not_before);
+        assert_eq!(
+            rule(prepare(&t, &iss, &expect())),
+            "e_validity_within_issuer"
+        );
+    }
+
+    #[test]
+    fn art10_validity_must_be_the_full_period() {
+        let (_, iss) = issuer();
+        let (leaf, _) = SoftwareKey::generate(KeyAlgorithm::P256).unwrap();
+        let mut t = card(leaf.spki_der().to_vec());
+        t.not_after -= time::Duration::days(1);
+        assert_eq!(rule(prepare(&t, &iss, &expect())), "e_validity_full_period");
+    }
+
+    #[test]
+    fn design4_any_policy_and_hpki_oids_are_refused() {
+        let (_, iss) = issuer();
+        let (leaf, _) = SoftwareKey::generate(KeyAlgorithm::P256).unwrap();
+        let mut t = card(leaf.spki_der().to_vec());
+        t.policies = vec![PolicyOid::parse("2.5.29.32.0").unwrap()];
+        let mut e = expect();
+        e.policies = t.policies.clone();
+        assert_eq!(rule(prepare(&t, &iss, &e)), "e_policy_not_any_policy");
+        t.policies = vec![PolicyOid::parse("1.2.392.100495.1.5.1.1").unwrap()];
+        e.policies = t.policies.clone();
+        assert_eq!(rule(prepare(&t, &iss, &e)), "e_policy_not_hpki");
+        t.policies = vec![policy()];
+        e.policies = vec![PolicyOid::parse("1.2.3.4").unwrap()];
+        assert_eq!(rule(prepare(&t, &iss, &e)), "e_policies_profile");
+    }
+
+    #[test]
+    fn design4_weak_keys_are_refused() {
+        // A 1024-bit RSA SubjectPublicKeyInfo.
+        let modulus = [vec![0x00, 0xc0], vec![0x11; 127]].concat();
+        let rsa = crate::derw::seq(&[&crate::derw::uint(&modulus), &crate::derw::uint_u64(65537)]);
+        let alg = crate::derw::seq(&[
+            &crate::derw::oid(&oid::RSA_ENCRYPTION),
+            &crate::derw::null(),
+        ]);
+        let spki = crate::derw::seq(&[&alg, &crate::derw::bits(&rsa)]);
+        let (_, iss) = issuer();
+        assert_eq!(
+            rule(prepare(&card(spki), &iss, &expect())),
+            "e_rsa_key_min_2048"
+        );
+    }
+
+    #[test]
+    fn design4_subject_values_over_64_characters_are_refused() {
+        let (_, iss) = issuer();
+        let (leaf, _) = SoftwareKey::generate(KeyAlgorithm::P256).unwrap();
+        let mut t = card(leaf.spki_der().to_vec());
+        // Bypass the builder's own check to prove the lint catches it too.
+        t.subject.0[1].value = "x".repeat(65);
+        assert_eq!(rule(prepare(&t, &iss, &expect())), "e_subject_value_length");
+        t.subject.0[1].value = "Taro".into();
+        t.subject.0[0].kind = crate::name::StringKind::Utf8;
+        assert_eq!(rule(prepare(&t, &iss, &expect())), "e_subject_string_types");
+    }
+
+    #[test]
+    fn design4_issuer_name_must_be_byte_for_byte() {
+        let (_, mut iss) = issuer();
+        let (leaf, _) = SoftwareKey::generate(KeyAlgorithm::P256).unwrap();
+        let t = card(leaf.spki_der().to_vec());
+        let tbs = build_tbs(&t, &iss).unwrap();
+        // The same name with CN as PrintableString instead of UTF8String.
+        let mut other = DistinguishedName::default();
+        other.push(oid::AT_COUNTRY, "JP").unwrap();
+        other.push(oid::AT_COMMON_NAME, "Test Issuing CA").unwrap();
+        other.0[1].kind = crate::name::StringKind::Printable;
+        iss.subject_der = other.to_der();
+        let r = lint_tbs(&tbs, ProfileKind::UserCard, &iss, &expect());
+        assert!(
+            matches!(r, Err(PkiError::Lint(l)) if l.rule == "e_issuer_name_bytes_match_ca_subject")
+        );
+    }
+
+    #[test]
+    fn server_needs_a_subject_alt_name() {
+        let (_, iss) = issuer();
+        let (leaf, _) = SoftwareKey::generate(KeyAlgorithm::P256).unwrap();
+        let mut t = card(leaf.spki_der().to_vec());
+        t.profile = ProfileKind::Server;
+        assert_eq!(rule(prepare(&t, &iss, &expect())), "e_server_san_present");
+    }
+}

@@ -182,7 +182,7 @@ pub fn decode_directory_string(tag: Tag, bytes: &[u8]) -> Result<String, PkiErro
         }
         Tag::TeletexString => Ok(bytes.iter().map(|b| *b as char).collect()),
         Tag::BmpString => {
-            if bytes.len() % 2 != 0 {
+            if !bytes.len().is_multiple_of(2) {
                 return Err(bad());
             }
             let units: Vec<u16> = bytes

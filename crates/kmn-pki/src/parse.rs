@@ -231,8 +231,11 @@ impl Tbs<'_> {
     }
 }
 
-/// The attributes of a Name: (dotted OID, value tag, value bytes), RDN by RDN.
-pub fn name_attributes(name_der: &[u8]) -> Result<Vec<Vec<(String, u8, &[u8])>>, PkiError> {
+/// One attribute of a Name: (dotted OID, value tag, value bytes).
+pub type NameAttribute<'a> = (String, u8, &'a [u8]);
+
+/// The attributes of a Name, RDN by RDN.
+pub fn name_attributes(name_der: &[u8]) -> Result<Vec<Vec<NameAttribute<'_>>>, PkiError> {
     let seq = derr::read_one(name_der, tag::SEQUENCE)?;
     let mut out = Vec::new();
     for rdn in derr::children(seq.content)? {
