@@ -63,19 +63,11 @@ pub struct AuditReport {
 }
 
 /// The hash of an event: SHA-256 over a canonical JSON array of its fields.
-pub fn event_hash(
-    seq: i64,
-    at: i64,
-    actor: &str,
-    action: &str,
-    object: &str,
-    facility: Option<&str>,
-    summary: &str,
-    prev_hash: &str,
-) -> String {
-    let canonical =
-        serde_json::to_vec(&(seq, at, actor, action, object, facility, summary, prev_hash))
-            .expect("serialising strings and integers cannot fail");
+pub fn event_hash(seq: i64, e: &NewAuditEvent<'_>, prev_hash: &str) -> String {
+    let canonical = serde_json::to_vec(&(
+        seq, e.at, e.actor, e.action, e.object, e.facility, e.summary, prev_hash,
+    ))
+    .expect("serialising strings and integers cannot fail");
     hex::encode(Sha256::digest(canonical))
 }
 
@@ -92,9 +84,7 @@ impl Tx {
             .await?;
         let seq: i64 = head.get(0);
         let prev: String = head.get(1);
-        let hash = event_hash(
-            seq, e.at, e.actor, e.action, e.object, e.facility, e.summary, &prev,
-        );
+        let hash = event_hash(seq, e, &prev);
         sqlx::query(
             "INSERT INTO audit_events (seq, at, actor, action, object, facility, summary, prev_hash, hash) \
              VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
@@ -181,16 +171,15 @@ impl Store {
                 ));
                 break;
             }
-            let h = event_hash(
-                e.seq,
-                e.at,
-                &e.actor,
-                &e.action,
-                &e.object,
-                e.facility.as_deref(),
-                &e.summary,
-                &e.prev_hash,
-            );
+            let fields = NewAuditEvent {
+                at: e.at,
+                actor: &e.actor,
+                action: &e.action,
+                object: &e.object,
+                facility: e.facility.as_deref(),
+                summary: &e.summary,
+            };
+            let h = event_hash(e.seq, &fields, &e.prev_hash);
             if h != e.hash {
                 problem = Some(format!(
                     "event {} ({} on {}) was altered: its content does not match its hash",
