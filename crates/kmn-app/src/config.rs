@@ -33,6 +33,9 @@ pub struct Config {
     pub tls_cert_file: String,
     /// TLS server private key (PEM PKCS#8, mode 0600).
     pub tls_key_file: String,
+    /// Days a renewed card's predecessor stays valid before it is revoked as superseded
+    /// (第4条2; default 30).
+    pub renewal_overlap_days: i64,
     /// CA settings.
     pub ca: CaConfig,
 }
@@ -64,6 +67,7 @@ impl Default for Config {
             organization: "Kumamoto Medical Association".into(),
             tls_cert_file: "secrets/tls-server.crt.pem".into(),
             tls_key_file: "secrets/tls-server.key.pem".into(),
+            renewal_overlap_days: kmn_domain::DEFAULT_RENEWAL_OVERLAP_DAYS,
             ca: CaConfig::default(),
         }
     }
@@ -92,6 +96,7 @@ impl std::fmt::Debug for Config {
             .field("organization", &self.organization)
             .field("tls_cert_file", &self.tls_cert_file)
             .field("tls_key_file", &self.tls_key_file)
+            .field("renewal_overlap_days", &self.renewal_overlap_days)
             .field("ca", &self.ca)
             .finish()
     }
@@ -231,6 +236,11 @@ impl Config {
             return Err(AppError::Config(
                 "ca.crl_interval_hours must be 1..=24 (第16条) and below ca.crl_next_update_hours"
                     .into(),
+            ));
+        }
+        if !(0..=90).contains(&self.renewal_overlap_days) {
+            return Err(AppError::Config(
+                "renewal_overlap_days must be 0..=90".into(),
             ));
         }
         if self.ca.arl_next_update_days < 1 || self.ca.arl_next_update_days > 400 {

@@ -37,9 +37,40 @@ pub enum AppError {
     /// A file could not be written or read.
     #[error("{0}")]
     Io(String),
+    /// Field-level validation errors (each with the field and a Japanese message).
+    #[error("入力内容に誤りがあります: {}", .0.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; "))]
+    Validation(Vec<FieldError>),
+    /// No or unusable credentials (HTTP 401).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Authenticated, but not allowed (HTTP 403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// A rule of the terms refuses the request; the message names the article.
+    #[error("{0}")]
+    Rule(String),
     /// Anything else.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// One invalid field.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    /// The field, as named in the API (`holder.name_kana`).
+    pub field: String,
+    /// What is wrong, in Japanese.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A field error.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
 }
 
 impl AppError {
@@ -55,6 +86,10 @@ impl AppError {
             Self::Conflict(_) => "E_CONFLICT",
             Self::Unavailable(_) => "E_DB_UNAVAILABLE",
             Self::Io(_) => "E_IO",
+            Self::Validation(_) => "E_VALIDATION",
+            Self::Unauthenticated(_) => "E_UNAUTHENTICATED",
+            Self::Forbidden(_) => "E_FORBIDDEN",
+            Self::Rule(_) => "E_RULE",
             Self::Internal(_) => "E_INTERNAL",
         }
     }
@@ -69,7 +104,9 @@ impl AppError {
                 "認証局の鍵を開けませんでした。管理者に連絡してください。".into()
             }
             Self::CaState(m) => format!("認証局の状態により実行できません: {m}"),
+            Self::NotFound(m) if !m.is_ascii() => m.clone(),
             Self::NotFound(_) => "該当するデータが見つかりません。".into(),
+            Self::Conflict(m) if !m.is_ascii() => m.clone(),
             Self::Conflict(_) => {
                 "他の操作と競合しました。画面を更新してからもう一度お試しください。".into()
             }
@@ -77,6 +114,8 @@ impl AppError {
                 "データベースに接続できません。しばらくしてからもう一度お試しください。".into()
             }
             Self::Io(_) => "ファイルの書き込みに失敗しました。管理者に連絡してください。".into(),
+            Self::Validation(fields) => format!("入力内容に誤りがあります（{}件）。", fields.len()),
+            Self::Unauthenticated(m) | Self::Forbidden(m) | Self::Rule(m) => m.clone(),
             Self::Internal(_) => {
                 "システムエラーが発生しました。サポートセンターに連絡してください。".into()
             }

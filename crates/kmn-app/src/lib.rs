@@ -2,13 +2,16 @@
 //! rules, writes in one transaction with its audit event, and commits; errors carry a
 //! stable code and a message for the person at the other end.
 
+pub mod actor;
 pub mod ca;
 pub mod clock;
 pub mod config;
 pub mod crl;
 pub mod error;
 pub mod issue;
+pub mod jobs;
 pub mod quickstart;
+pub mod ra;
 pub mod repo;
 pub mod revoke;
 pub mod secrets;

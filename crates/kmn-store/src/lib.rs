@@ -9,7 +9,9 @@
 //! certificates and the audit log are append-only, enforced again by triggers.
 
 mod audit;
+mod jobs;
 mod migrate;
+mod ra;
 mod records;
 
 use std::time::Duration;
@@ -18,6 +20,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
 
 pub use audit::{AuditEvent, AuditReport, NewAuditEvent};
+pub use jobs::JobRow;
+pub use ra::*;
 pub use records::*;
 
 /// Which database is behind the store.

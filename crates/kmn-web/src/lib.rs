@@ -6,6 +6,8 @@
 //!   certificates are optional at the TLS layer (so the application can answer 401/403
 //!   with a reason) and verified against this CA's root.
 
+pub mod api;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -39,10 +41,12 @@ pub fn http_router(app: App) -> Router {
 
 /// The HTTPS router: the API.
 pub fn https_router(app: App) -> Router {
+    let (api, _) = api::router(app.clone());
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/repo/{file}", get(repo_file))
         .with_state(app)
+        .merge(api)
 }
 
 async fn health(State(app): State<App>) -> Response {

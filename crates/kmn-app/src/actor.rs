@@ -1,0 +1,201 @@
+//! Who is acting, and what they may do (MHLW guideline G3: access by job and duty, checked
+//! on every request). Portal and API users authenticate with client certificates issued by
+//! this CA, mapped to accounts by SHA-256 fingerprint; the certificate's revocation status
+//! is checked every time (DESIGN §1, §8).
+
+use kmn_store::AccountRow;
+
+use crate::{App, AppError};
+
+/// Roles (REQUIREMENTS G3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Support-center operator (RA).
+    Operator,
+    /// Support-center supervisor: operator rights and more.
+    Supervisor,
+    /// A facility's desk (窓口, 第17条), bound to one facility.
+    FacilityDesk,
+    /// Read-only auditor.
+    Auditor,
+    /// Personalization station (later work).
+    Station,
+}
+
+impl Role {
+    /// Stable code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Operator => "operator",
+            Self::Supervisor => "supervisor",
+            Self::FacilityDesk => "facility_desk",
+            Self::Auditor => "auditor",
+            Self::Station => "station",
+        }
+    }
+
+    /// Parses a code.
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "operator" => Self::Operator,
+            "supervisor" => Self::Supervisor,
+            "facility_desk" => Self::FacilityDesk,
+            "auditor" => Self::Auditor,
+            "station" => Self::Station,
+            _ => return None,
+        })
+    }
+
+    /// Japanese label.
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            Self::Operator => "サポートセンター担当者",
+            Self::Supervisor => "サポートセンター責任者",
+            Self::FacilityDesk => "利用施設窓口",
+            Self::Auditor => "監査担当者",
+            Self::Station => "発行端末",
+        }
+    }
+}
+
+/// An authenticated actor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    /// Account id (or `cli:<user>` for the local CLI).
+    pub account_id: String,
+    /// Role.
+    pub role: Role,
+    /// The facility a desk is bound to.
+    pub facility: Option<String>,
+    /// The desk member's own holder id.
+    pub holder_id: Option<String>,
+    /// Name for people.
+    pub display_name: String,
+}
+
+impl Actor {
+    /// The local CLI, run by the support center on the server (an operator).
+    pub fn cli(user: &str) -> Actor {
+        Actor {
+            account_id: user.to_string(),
+            role: Role::Operator,
+            facility: None,
+            holder_id: None,
+            display_name: user.to_string(),
+        }
+    }
+
+    /// Support-center staff (operator or supervisor).
+    pub fn is_center(&self) -> bool {
+        matches!(self.role, Role::Operator | Role::Supervisor)
+    }
+
+    /// Requires support-center staff.
+    pub fn require_center(&self) -> Result<(), AppError> {
+        if self.is_center() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "この操作はサポートセンターのみ行えます（あなたの権限: {}）",
+                self.role.label_ja()
+            )))
+        }
+    }
+
+    /// Requires the right to act for `facility`: the center, or that facility's desk.
+    pub fn require_facility(&self, facility: &str) -> Result<(), AppError> {
+        match self.role {
+            Role::Operator | Role::Supervisor => Ok(()),
+            Role::FacilityDesk if self.facility.as_deref() == Some(facility) => Ok(()),
+            Role::FacilityDesk => Err(AppError::Forbidden("他の施設の情報は操作できません".into())),
+            _ => Err(AppError::Forbidden(format!(
+                "この操作は行えません（あなたの権限: {}）",
+                self.role.label_ja()
+            ))),
+        }
+    }
+
+    /// Requires the right to read `facility`'s data: the center, auditors, or its desk.
+    pub fn require_read(&self, facility: &str) -> Result<(), AppError> {
+        match self.role {
+            Role::Operator | Role::Supervisor | Role::Auditor => Ok(()),
+            Role::FacilityDesk if self.facility.as_deref() == Some(facility) => Ok(()),
+            Role::FacilityDesk => Err(AppError::Forbidden("他の施設の情報は閲覧できません".into())),
+            Role::Station => Err(AppError::Forbidden(
+                "発行端末はこの情報を閲覧できません".into(),
+            )),
+        }
+    }
+
+    /// The facility a listing is limited to: a desk sees only its own.
+    pub fn scope(&self, requested: Option<&str>) -> Result<Option<String>, AppError> {
+        match self.role {
+            Role::FacilityDesk => {
+                let own = self.facility.clone().ok_or_else(|| {
+                    AppError::Forbidden("窓口アカウントに施設が設定されていません".into())
+                })?;
+                match requested {
+                    Some(r) if r != own => {
+                        Err(AppError::Forbidden("他の施設の情報は閲覧できません".into()))
+                    }
+                    _ => Ok(Some(own)),
+                }
+            }
+            Role::Station => Err(AppError::Forbidden(
+                "発行端末はこの情報を閲覧できません".into(),
+            )),
+            _ => Ok(requested.map(str::to_string)),
+        }
+    }
+}
+
+/// Authenticates a client certificate (DER): known to an enabled account, issued by
+/// this CA, neither revoked, on hold nor expired.
+pub async fn authenticate(app: &App, cert_der: &[u8]) -> Result<Actor, AppError> {
+    let fp = kmn_pki::cert::fingerprint_sha256(cert_der);
+    let mut tx = app.store.begin().await?;
+    let account = tx.account_by_fingerprint(&fp).await?;
+    let status = tx.cert_status_by_fingerprint(&fp).await?;
+    tx.rollback().await?;
+    let Some((_, status, not_after)) = status else {
+        return Err(AppError::Unauthenticated(
+            "この証明書は本認証局が発行したものではありません".into(),
+        ));
+    };
+    match status.as_str() {
+        "revoked" => {
+            return Err(AppError::Unauthenticated(
+                "この証明書は失効しています".into(),
+            ));
+        }
+        "on_hold" => {
+            return Err(AppError::Unauthenticated(
+                "この証明書は受領確認待ちのため保留中です".into(),
+            ));
+        }
+        _ => {}
+    }
+    if not_after < app.now() {
+        return Err(AppError::Unauthenticated(
+            "この証明書は有効期限が切れています".into(),
+        ));
+    }
+    let a: AccountRow = account.ok_or_else(|| {
+        AppError::Forbidden("この証明書に対応するアカウントが登録されていません".into())
+    })?;
+    if a.disabled != 0 {
+        return Err(AppError::Forbidden(
+            "このアカウントは無効化されています".into(),
+        ));
+    }
+    let role = Role::parse(&a.role)
+        .ok_or_else(|| AppError::Internal(format!("unknown role {}", a.role)))?;
+    Ok(Actor {
+        account_id: a.id,
+        role,
+        facility: a.facility_code,
+        holder_id: a.holder_id,
+        display_name: a.display_name,
+    })
+}

@@ -1,0 +1,164 @@
+//! The job runner (DESIGN §2): jobs are enqueued in the transaction of the change that
+//! needs them, claimed by leases, and idempotent, so a job that ran but whose completion
+//! was lost (a crash, an expired lease) does no harm when it runs again. Tested with a
+//! fake clock. Later work adds CRL scheduling and mail sending as job kinds.
+
+use kmn_store::{JobRow, NewAuditEvent, Revocation, StoreError, Tx};
+
+use crate::{App, AppError};
+
+/// Job kinds and their payloads.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// 第4条2, 第14条: after a renewal's overlap, revoke the predecessor (superseded).
+    RevokeSuperseded {
+        /// The old certificate.
+        serial_hex: String,
+        /// The old card.
+        card_id: String,
+        /// The renewal application.
+        application_id: String,
+    },
+}
+
+impl Job {
+    fn kind(&self) -> &'static str {
+        match self {
+            Job::RevokeSuperseded { .. } => "revoke_superseded",
+        }
+    }
+}
+
+/// Enqueues a job inside `tx`, at `run_at`; the `dedup_key` makes it idempotent.
+pub async fn enqueue(
+    tx: &mut Tx,
+    job: &Job,
+    run_at: i64,
+    dedup_key: &str,
+    now: i64,
+) -> Result<bool, AppError> {
+    let id = format!("J{}", hex::encode(crate::ca::new_serial().as_bytes()));
+    let payload = serde_json::to_string(job).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(tx
+        .enqueue_job(&id, job.kind(), &payload, run_at, Some(dedup_key), now)
+        .await?)
+}
+
+/// What one pass of the runner did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// Jobs completed.
+    pub done: usize,
+    /// Jobs that failed and will be retried.
+    pub failed: usize,
+}
+
+/// Lease length.
+pub const LEASE_SECS: i64 = 60;
+
+/// Claims and runs the due jobs once.
+pub async fn run_once(app: &App, owner: &str) -> Result<RunReport, AppError> {
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let jobs = tx.claim_jobs(owner, now, LEASE_SECS, 50).await?;
+    tx.commit().await?;
+    let mut report = RunReport::default();
+    for j in jobs {
+        match execute(app, &j).await {
+            Ok(()) => {
+                let mut tx = app.store.begin().await?;
+                tx.complete_job(&j.id, owner, app.now()).await?;
+                tx.commit().await?;
+                report.done += 1;
+            }
+            Err(e) => {
+                tracing::warn!(job = %j.id, kind = %j.kind, error = %e, "job failed; will retry");
+                let backoff = 60 * (1i64 << j.attempts.clamp(0, 6));
+                let mut tx = app.store.begin().await?;
+                tx.fail_job(&j.id, owner, &e.to_string(), app.now() + backoff)
+                    .await?;
+                tx.commit().await?;
+                report.failed += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+async fn execute(app: &App, j: &JobRow) -> Result<(), AppError> {
+    let job: Job = serde_json::from_str(&j.payload)
+        .map_err(|e| AppError::Internal(format!("bad job payload: {e}")))?;
+    match job {
+        Job::RevokeSuperseded {
+            serial_hex,
+            card_id,
+            application_id,
+        } => {
+            let now = app.now();
+            let mut tx = app.store.begin().await?;
+            let r = async {
+                let res = tx
+                    .revoke(&Revocation {
+                        serial_hex: &serial_hex,
+                        reason: kmn_domain::RevocationReason::Superseded,
+                        revoked_at: now,
+                        invalidity_date: None,
+                        article: Some("第14条"),
+                        comment: Some(&format!("更新申請 {application_id} により置換え")),
+                        requested_by: "system:jobs",
+                        request_received_at: now,
+                    })
+                    .await;
+                match res {
+                    Ok(()) => {}
+                    // Already revoked (by an operator, or by an earlier run): nothing to do.
+                    Err(StoreError::Conflict(_)) => return Ok(()),
+                    Err(e) => return Err(AppError::from(e)),
+                }
+                if let Some(card) = tx.card(&card_id).await?
+                    && card.state != "expired"
+                    && kmn_store::LIVE_CARD_STATES.contains(&card.state.as_str())
+                {
+                    tx.transition_card(&card_id, &card.state, card.version, "return_requested", now).await?;
+                }
+                tx.append_audit(&NewAuditEvent {
+                    at: now,
+                    actor: "system:jobs",
+                    action: "cert.revoke",
+                    object: &format!("cert:{serial_hex}"),
+                    facility: None,
+                    summary: &format!("renewal {application_id}: the predecessor {serial_hex} of card {card_id} revoked (superseded) after the overlap"),
+                })
+                .await?;
+                Ok::<_, AppError>(())
+            }
+            .await;
+            match r {
+                Ok(()) => {
+                    tx.commit().await?;
+                    Ok(())
+                }
+                Err(e) => {
+                    let _ = tx.rollback().await;
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// The worker loop of `kmn serve`: runs due jobs every second.
+pub async fn worker_loop(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let id = hex::encode(crate::ca::new_serial().as_bytes());
+    let owner = format!("worker-{}-{}", std::process::id(), &id[..8]);
+    loop {
+        if let Err(e) = run_once(&app, &owner).await {
+            tracing::error!(error = %e, "job runner");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}

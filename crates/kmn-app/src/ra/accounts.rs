@@ -1,0 +1,135 @@
+//! Accounts: client certificates mapped to roles (`kmn account add|list|disable`), for real
+//! deployments without the demo seed.
+
+use kmn_store::{AccountRow, NewAuditEvent};
+
+use crate::actor::{Actor, Role};
+use crate::{App, AppError};
+
+/// A new account.
+#[derive(Clone, Debug)]
+pub struct NewAccount {
+    /// Role.
+    pub role: Role,
+    /// Name shown to people.
+    pub display_name: String,
+    /// The certificate (DER) the account logs in with.
+    pub cert_der: Vec<u8>,
+    /// For desks: the facility.
+    pub facility_code: Option<String>,
+    /// For desks: the member's holder id.
+    pub holder_id: Option<String>,
+}
+
+/// Adds an account (support-center staff only).
+pub async fn add(app: &App, actor: &Actor, a: NewAccount) -> Result<AccountRow, AppError> {
+    actor.require_center()?;
+    let parsed = kmn_pki::parse::cert(&a.cert_der)
+        .map_err(|e| AppError::BadInput(format!("証明書を読み取れません: {e}")))?;
+    if a.role == Role::FacilityDesk && a.facility_code.is_none() {
+        return Err(AppError::BadInput(
+            "窓口アカウントには施設コード（--facility）が必要です".into(),
+        ));
+    }
+    if a.role != Role::FacilityDesk && a.facility_code.is_some() {
+        return Err(AppError::BadInput(
+            "施設コードは窓口アカウントにのみ指定できます".into(),
+        ));
+    }
+    let fp = kmn_pki::cert::fingerprint_sha256(&a.cert_der);
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let r = async {
+        if tx.cert_status_by_fingerprint(&fp).await?.is_none() {
+            return Err(AppError::BadInput(
+                "この証明書は本認証局が発行したものではありません".into(),
+            ));
+        }
+        if let Some(code) = &a.facility_code {
+            if tx.facility(code).await?.is_none() {
+                return Err(AppError::NotFound(format!(
+                    "施設 {code} は登録されていません"
+                )));
+            }
+            if let Some(h) = &a.holder_id {
+                let aff = tx.affiliations(h).await?;
+                if !aff.iter().any(|x| &x.facility_code == code) {
+                    return Err(AppError::BadInput(format!(
+                        "{h} は施設 {code} に所属していません"
+                    )));
+                }
+            }
+        }
+        let n = tx.next_counter("account").await?;
+        let row = AccountRow {
+            id: format!("U{n:06}"),
+            role: a.role.as_str().into(),
+            display_name: a.display_name.clone(),
+            cert_issuer: parsed.tbs.issuer_text(),
+            cert_fingerprint: fp.clone(),
+            facility_code: a.facility_code.clone(),
+            holder_id: a.holder_id.clone(),
+            disabled: 0,
+            created_at: now,
+            created_by: actor.account_id.clone(),
+        };
+        tx.insert_account(&row).await.map_err(|e| match e {
+            kmn_store::StoreError::Conflict(_) => {
+                AppError::Conflict("この証明書のアカウントは既に登録されています".into())
+            }
+            other => other.into(),
+        })?;
+        tx.append_audit(&NewAuditEvent {
+            at: now,
+            actor: &actor.account_id,
+            action: "account.add",
+            object: &format!("account:{}", row.id),
+            facility: row.facility_code.as_deref(),
+            summary: &format!(
+                "account {} ({}) for '{}' with certificate SHA-256 {fp}",
+                row.id, row.role, row.display_name
+            ),
+        })
+        .await?;
+        Ok(row)
+    }
+    .await;
+    match r {
+        Ok(row) => {
+            tx.commit().await?;
+            Ok(row)
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+/// Disables an account.
+pub async fn disable(app: &App, actor: &Actor, id: &str) -> Result<(), AppError> {
+    actor.require_center()?;
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    match tx.disable_account(id).await {
+        Ok(()) => {}
+        Err(kmn_store::StoreError::NotFound(_)) => {
+            let _ = tx.rollback().await;
+            return Err(AppError::NotFound(format!(
+                "有効なアカウント {id} はありません"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tx.append_audit(&NewAuditEvent {
+        at: now,
+        actor: &actor.account_id,
+        action: "account.disable",
+        object: &format!("account:{id}"),
+        facility: None,
+        summary: &format!("account {id} disabled"),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,910 @@
+//! Applications (利用申請) and their review (第4–8・10・13・14条): drafted and filed by the
+//! facility desk, reviewed by the support center — approved, rejected, or returned with
+//! deficiencies that the facility corrects and resubmits (every round kept) — and
+//! fulfilled. Each step is one transaction: compare-and-set on state and version, the
+//! review round, the domain's effects, notices (inbox + mail outbox) and the audit event.
+
+use kmn_domain::{
+    Affiliation, ApplicationAction, ApplicationEffect, ApplicationKind, ApplicationState,
+    CardEvent, CardState, Deficiency, FacilityCode, PersonFacts, Profession, RevocationReason,
+    ValidityPeriod,
+};
+use kmn_store::{
+    ApplicationFilter, ApplicationRow, CardRow, DocumentRow, NewAuditEvent, Revocation, RoundRow,
+    Tx,
+};
+use sha2::Digest;
+
+use crate::actor::Actor;
+use crate::error::FieldError;
+use crate::{App, AppError};
+
+/// Input for a new application.
+#[derive(Clone, Debug, Default)]
+pub struct ApplicationInput {
+    pub facility_code: String,
+    pub holder_id: String,
+    /// `new`, `renewal`, `reissue`, `discontinuation`, `loss_report`, `info_change`.
+    pub kind: String,
+    /// For reissue: lost, damaged, facility_renamed, holder_renamed, defective; for
+    /// discontinuation: left_facility, stopped_using.
+    pub detail: Option<String>,
+    /// 3 or 5 for kinds that issue a card (第10条).
+    pub validity_years: Option<i64>,
+    /// The existing card a renewal, reissue, discontinuation or loss report is about.
+    pub target_card_id: Option<String>,
+}
+
+fn state_of(a: &ApplicationRow) -> Result<ApplicationState, AppError> {
+    a.state
+        .parse()
+        .map_err(|e: kmn_domain::UnknownCode| AppError::Internal(e.to_string()))
+}
+
+fn kind_of(a: &ApplicationRow) -> Result<ApplicationKind, AppError> {
+    ApplicationKind::from_codes(&a.kind, a.kind_detail.as_deref())
+        .map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// The person's facts for the eligibility rules (第4条).
+async fn person_facts(tx: &mut Tx, holder_id: &str) -> Result<PersonFacts, AppError> {
+    let p = tx.person(holder_id).await?.ok_or_else(|| {
+        AppError::Validation(vec![FieldError::new(
+            "holder_id",
+            format!("利用者 {holder_id} は登録されていません"),
+        )])
+    })?;
+    let profession =
+        Profession::from_code(&p.profession).map_err(|e| AppError::Internal(e.to_string()))?;
+    let affiliations = tx
+        .affiliations(holder_id)
+        .await?
+        .into_iter()
+        .filter_map(|a| {
+            Some(Affiliation {
+                facility: FacilityCode::parse(&a.facility_code).ok()?,
+                permitted_to_use_network: a.permitted != 0,
+            })
+        })
+        .collect();
+    Ok(PersonFacts {
+        profession,
+        affiliations,
+    })
+}
+
+/// Checks eligibility for a card-issuing kind (第4条1・2).
+async fn check_eligibility(
+    tx: &mut Tx,
+    a: &ApplicationRow,
+    kind: ApplicationKind,
+) -> Result<(), AppError> {
+    if !kind.issues_card() {
+        return Ok(());
+    }
+    let facts = person_facts(tx, &a.holder_id).await?;
+    let code =
+        FacilityCode::parse(&a.facility_code).map_err(|e| AppError::Internal(e.to_string()))?;
+    let live = tx.live_cards(&a.holder_id, &a.facility_code).await?;
+    let overlap = matches!(
+        kind,
+        ApplicationKind::Renewal | ApplicationKind::Reissue { .. }
+    );
+    kmn_domain::check_new_card(&facts, &code, live.len(), overlap)
+        .map_err(|e| AppError::Rule(e.to_string()))
+}
+
+/// Creates a draft (the facility's desk, or the center on its behalf).
+pub async fn create(
+    app: &App,
+    actor: &Actor,
+    i: &ApplicationInput,
+) -> Result<ApplicationRow, AppError> {
+    actor.require_facility(&i.facility_code)?;
+    let now = app.now();
+    let mut errs = Vec::new();
+    let kind = match ApplicationKind::from_codes(&i.kind, i.detail.as_deref()) {
+        Ok(k) => Some(k),
+        Err(e) => {
+            errs.push(FieldError::new(
+                if i.detail.is_some() { "detail" } else { "kind" },
+                e.to_string(),
+            ));
+            None
+        }
+    };
+    let mut validity = None;
+    if let Some(k) = kind {
+        if k.issues_card() {
+            match i
+                .validity_years
+                .map(|y| y.to_string().parse::<ValidityPeriod>())
+            {
+                Some(Ok(v)) => validity = Some(v),
+                Some(Err(_)) => errs.push(FieldError::new(
+                    "validity_years",
+                    "有効期間は3年または5年です（利用規約第10条）",
+                )),
+                None => errs.push(FieldError::new(
+                    "validity_years",
+                    "有効期間（3年または5年）を指定してください（利用規約第10条）",
+                )),
+            }
+        } else if i.validity_years.is_some() {
+            errs.push(FieldError::new(
+                "validity_years",
+                "この申請の種類では有効期間は指定しません",
+            ));
+        }
+        let needs_target = !matches!(k, ApplicationKind::New);
+        match (&i.target_card_id, needs_target) {
+            (None, true) => errs.push(FieldError::new(
+                "target_card_id",
+                "対象の利用者カードを指定してください",
+            )),
+            (Some(_), false) => errs.push(FieldError::new(
+                "target_card_id",
+                "新規申請では対象カードは指定しません",
+            )),
+            _ => {}
+        }
+    }
+    if !errs.is_empty() {
+        return Err(AppError::Validation(errs));
+    }
+    let kind = kind.expect("checked");
+    let mut tx = app.store.begin().await?;
+    let r = async {
+        super::facilities::check_may_apply(&mut tx, &i.facility_code).await?;
+        let person = tx.person(&i.holder_id).await?;
+        if person.is_none() {
+            return Err(AppError::Validation(vec![FieldError::new("holder_id", format!("利用者 {} は登録されていません", i.holder_id))]));
+        }
+        if let Some(card_id) = &i.target_card_id {
+            let card = tx.card(card_id).await?.ok_or_else(|| AppError::Validation(vec![FieldError::new("target_card_id", format!("利用者カード {card_id} はありません"))]))?;
+            // 第3条4, 第25条: a card belongs to one holder at one facility.
+            if card.holder_id != i.holder_id || card.facility_code != i.facility_code {
+                return Err(AppError::Rule("指定のカードはこの利用者・施設のものではありません。カードを他の方や他の施設に移すことはできません（利用規約第3条4・第25条）".into()));
+            }
+        }
+        let n = tx.next_counter("application").await?;
+        let row = ApplicationRow {
+            id: format!("A{n:08}"),
+            facility_code: i.facility_code.clone(),
+            holder_id: i.holder_id.clone(),
+            kind: kind.as_str().into(),
+            kind_detail: kind.detail_code().map(str::to_string),
+            validity_years: validity.map(|v| i64::from(v.years())),
+            target_card_id: i.target_card_id.clone(),
+            state: ApplicationState::Draft.as_str().into(),
+            fee_bearing: i64::from(matches!(kind, ApplicationKind::Reissue { cause } if cause.fee_bearing())),
+            created_by: actor.account_id.clone(),
+            created_at: now,
+            updated_at: now,
+            decided_by: None,
+            decided_at: None,
+            reject_reason: None,
+            card_id: None,
+            version: 1,
+        };
+        check_eligibility(&mut tx, &row, kind).await?;
+        tx.insert_application(&row).await?;
+        tx.append_audit(&NewAuditEvent {
+            at: now,
+            actor: &actor.account_id,
+            action: "application.create",
+            object: &format!("application:{}", row.id),
+            facility: Some(&row.facility_code),
+            summary: &format!("{} application {} for {} drafted", kind, row.id, row.holder_id),
+        })
+        .await?;
+        Ok(row)
+    }
+    .await;
+    super::finish(tx, r).await
+}
+
+/// The operator's and desk's actions on an application (everything but fulfilment of a
+/// card-issuing kind, which needs a certificate: [`fulfil_from_csr`]).
+pub async fn act(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    action: ApplicationAction,
+    expected_version: Option<i64>,
+) -> Result<ApplicationRow, AppError> {
+    let mut tx = app.store.begin().await?;
+    let r = act_in_tx(app, &mut tx, actor, id, action, expected_version, None).await;
+    super::finish(tx, r).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn act_in_tx(
+    app: &App,
+    tx: &mut Tx,
+    actor: &Actor,
+    id: &str,
+    action: ApplicationAction,
+    expected_version: Option<i64>,
+    new_card: Option<&CardRow>,
+) -> Result<ApplicationRow, AppError> {
+    let now = app.now();
+    let a = tx
+        .application(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("申請 {id} はありません")))?;
+    let center_only = !matches!(
+        action,
+        ApplicationAction::Submit | ApplicationAction::Resubmit | ApplicationAction::Withdraw
+    );
+    if center_only {
+        actor.require_center()?;
+    } else {
+        actor.require_facility(&a.facility_code)?;
+    }
+    if let Some(v) = expected_version
+        && v != a.version
+    {
+        return Err(AppError::Conflict(
+            "この申請は他の担当者が先に更新しました。最新の内容を確認してください".into(),
+        ));
+    }
+    let state = state_of(&a)?;
+    let kind = kind_of(&a)?;
+    if matches!(action, ApplicationAction::Fulfil) && kind.issues_card() && new_card.is_none() {
+        return Err(AppError::Rule(
+            "カードを発行する申請は、カードの発行（発行端末での書込み）によって完了します".into(),
+        ));
+    }
+    if matches!(
+        action,
+        ApplicationAction::Submit | ApplicationAction::Resubmit | ApplicationAction::Approve
+    ) {
+        super::facilities::check_may_apply(tx, &a.facility_code).await?;
+        check_eligibility(tx, &a, kind).await?;
+    }
+    let action_code = action.kind();
+    let (deficiencies_json, comment) = match &action {
+        ApplicationAction::Return { deficiencies } => (
+            Some(
+                serde_json::to_string(deficiencies)
+                    .map_err(|e| AppError::Internal(e.to_string()))?,
+            ),
+            None,
+        ),
+        ApplicationAction::Reject { reason } => (None, Some(reason.clone())),
+        _ => (None, None),
+    };
+    let reject_reason = match &action {
+        ApplicationAction::Reject { reason } => Some(reason.clone()),
+        _ => None,
+    };
+    // An action the current state does not allow conflicts with that state (HTTP 409):
+    // typically someone else acted first.
+    let t = state.apply(kind, action).map_err(|e| match e {
+        kmn_domain::ApplicationTransitionError::Illegal { .. } => AppError::Conflict(e.to_string()),
+        kmn_domain::ApplicationTransitionError::NoRejectReason => {
+            AppError::Validation(vec![FieldError::new("reason", e.to_string())])
+        }
+        other => AppError::Validation(vec![FieldError::new("deficiencies", other.to_string())]),
+    })?;
+    let decided_by = matches!(
+        t.state,
+        ApplicationState::Approved | ApplicationState::Rejected
+    )
+    .then_some(actor.account_id.as_str());
+    tx.transition_application(
+        id,
+        state.as_str(),
+        a.version,
+        t.state.as_str(),
+        now,
+        decided_by,
+        reject_reason.as_deref(),
+    )
+    .await
+    .map_err(|e| match e {
+        kmn_store::StoreError::Conflict(_) => AppError::Conflict(
+            "この申請は他の担当者が先に処理しました。最新の内容を確認してください".into(),
+        ),
+        other => other.into(),
+    })?;
+    tx.insert_round(&RoundRow {
+        application_id: id.into(),
+        seq: 0,
+        action: action_code.as_str().into(),
+        actor: actor.account_id.clone(),
+        at: now,
+        from_state: state.as_str().into(),
+        to_state: t.state.as_str().into(),
+        deficiencies: deficiencies_json,
+        comment,
+    })
+    .await?;
+    for effect in &t.effects {
+        apply_effect(app, tx, actor, &a, kind, effect, new_card, now).await?;
+    }
+    tx.append_audit(&NewAuditEvent {
+        at: now,
+        actor: &actor.account_id,
+        action: &format!("application.{}", action_code.as_str()),
+        object: &format!("application:{id}"),
+        facility: Some(&a.facility_code),
+        summary: &format!(
+            "{kind} application {id}: {} → {}",
+            state.as_str(),
+            t.state.as_str()
+        ),
+    })
+    .await?;
+    tx.application(id)
+        .await?
+        .ok_or_else(|| AppError::Internal("application vanished".into()))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_effect(
+    app: &App,
+    tx: &mut Tx,
+    actor: &Actor,
+    a: &ApplicationRow,
+    kind: ApplicationKind,
+    effect: &ApplicationEffect,
+    new_card: Option<&CardRow>,
+    now: i64,
+) -> Result<(), AppError> {
+    match effect {
+        ApplicationEffect::NotifyFacility {
+            template,
+            deficiencies,
+            reason,
+        } => {
+            let mut body = format!(
+                "{facility} 御中\n\n申請番号 {id}（{kind}、利用者 {holder}）について、{what}。\n",
+                facility = a.facility_code,
+                id = a.id,
+                kind = kind.label_ja(),
+                holder = a.holder_id,
+                what = template.label_ja(),
+            );
+            if !deficiencies.is_empty() {
+                body.push_str("\n不備の内容（利用規約第6条2）:\n");
+                for (n, d) in deficiencies.iter().enumerate() {
+                    body.push_str(&format!("{}. {}\n", n + 1, d.to_line_ja()));
+                }
+                body.push_str("\n内容を修正のうえ、再申請してください。\n");
+            }
+            if let Some(r) = reason {
+                body.push_str(&format!("\n理由: {r}\n"));
+            }
+            super::notify::notify(
+                tx,
+                &a.facility_code,
+                template.as_str(),
+                &format!("【くまもとメディカルネットワーク】{}", template.label_ja()),
+                &body,
+                Some(&format!("application:{}", a.id)),
+                now,
+            )
+            .await?;
+        }
+        ApplicationEffect::Issue => {}
+        ApplicationEffect::Revoke { reason } => {
+            if let Some(card_id) = &a.target_card_id {
+                revoke_card(tx, actor, card_id, *reason, &a.id, now).await?;
+            }
+        }
+        ApplicationEffect::RequestCardReturn { reason } => {
+            if let Some(card_id) = &a.target_card_id
+                && let Some(card) = tx.card(card_id).await?
+            {
+                let st: CardState = card
+                    .state
+                    .parse()
+                    .map_err(|e: kmn_domain::UnknownCode| AppError::Internal(e.to_string()))?;
+                if let Ok(t) = st.apply(CardEvent::RequestReturn) {
+                    tx.transition_card(card_id, st.as_str(), card.version, t.state.as_str(), now)
+                        .await?;
+                }
+                let body = format!(
+                    "{} 御中\n\n利用者カード {card_id}（利用者 {}）のご返却をお願いします（理由: {}、利用規約第15条）。\nサポートセンターの指示に従って返送してください。返却できない場合は紛失の手続きが必要です。\n",
+                    a.facility_code,
+                    a.holder_id,
+                    reason.label_ja()
+                );
+                super::notify::notify(
+                    tx,
+                    &a.facility_code,
+                    "card_return_requested",
+                    "【くまもとメディカルネットワーク】利用者カード返却のお願い",
+                    &body,
+                    Some(&format!("card:{card_id}")),
+                    now,
+                )
+                .await?;
+            }
+        }
+        ApplicationEffect::ScheduleSupersession => {
+            if let (Some(old_id), Some(_)) = (&a.target_card_id, new_card)
+                && let Some(old) = tx.card(old_id).await?
+                && let Some(serial) = old.cert_serial_hex
+            {
+                let at = time::OffsetDateTime::from_unix_timestamp(now)
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                let run_at = kmn_domain::renewal_overlap_ends(at, app.cfg.renewal_overlap_days)
+                    .unix_timestamp();
+                crate::jobs::enqueue(
+                    tx,
+                    &crate::jobs::Job::RevokeSuperseded {
+                        serial_hex: serial.clone(),
+                        card_id: old_id.clone(),
+                        application_id: a.id.clone(),
+                    },
+                    run_at,
+                    &format!("supersede:{serial}"),
+                    now,
+                )
+                .await?;
+            }
+        }
+        ApplicationEffect::RecordFee { kind: fee } => {
+            tx.append_audit(&NewAuditEvent {
+                at: now,
+                actor: &actor.account_id,
+                action: "fee.due",
+                object: &format!("application:{}", a.id),
+                facility: Some(&a.facility_code),
+                summary: &format!(
+                    "{} fee due for application {} ({})",
+                    fee.as_str(),
+                    a.id,
+                    kind
+                ),
+            })
+            .await?;
+        }
+        #[allow(unreachable_patterns)]
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Revokes the certificate of a card (a no-op when it is already revoked) and moves the
+/// card to `lost` for a key compromise.
+async fn revoke_card(
+    tx: &mut Tx,
+    actor: &Actor,
+    card_id: &str,
+    reason: RevocationReason,
+    application_id: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    let Some(card) = tx.card(card_id).await? else {
+        return Ok(());
+    };
+    if let Some(serial) = &card.cert_serial_hex {
+        let r = tx
+            .revoke(&Revocation {
+                serial_hex: serial,
+                reason,
+                revoked_at: now,
+                invalidity_date: None,
+                article: Some(match reason {
+                    RevocationReason::KeyCompromise => "第11条",
+                    RevocationReason::Superseded => "第14条",
+                    _ => "第13条",
+                }),
+                comment: Some(&format!("申請 {application_id}")),
+                requested_by: &actor.account_id,
+                request_received_at: now,
+            })
+            .await;
+        match r {
+            Ok(()) => {
+                tx.append_audit(&NewAuditEvent {
+                    at: now,
+                    actor: &actor.account_id,
+                    action: "cert.revoke",
+                    object: &format!("cert:{serial}"),
+                    facility: Some(&card.facility_code),
+                    summary: &format!(
+                        "card {card_id} revoked ({}) by application {application_id}",
+                        reason.rfc_name()
+                    ),
+                })
+                .await?;
+            }
+            Err(kmn_store::StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if reason == RevocationReason::KeyCompromise {
+        let st: CardState = card
+            .state
+            .parse()
+            .map_err(|e: kmn_domain::UnknownCode| AppError::Internal(e.to_string()))?;
+        if let Ok(t) = st.apply(CardEvent::ReportLost) {
+            tx.transition_card(card_id, st.as_str(), card.version, t.state.as_str(), now)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Returns an application with deficiencies (第6条2).
+pub fn deficiencies(items: &[(String, String, String)]) -> Result<Vec<Deficiency>, AppError> {
+    let mut out = Vec::new();
+    let mut errs = Vec::new();
+    for (n, (f, p, a)) in items.iter().enumerate() {
+        match Deficiency::new(f, p, a) {
+            Ok(d) => out.push(d),
+            Err(e) => errs.push(FieldError::new(format!("deficiencies[{n}]"), e.to_string())),
+        }
+    }
+    if !errs.is_empty() {
+        return Err(AppError::Validation(errs));
+    }
+    Ok(out)
+}
+
+/// Shortens a romaji name to the profile's 64 characters (DESIGN §4): common words first,
+/// then truncation at a word boundary.
+pub fn abbreviate(name: &str) -> String {
+    const MAX: usize = kmn_pki::name::MAX_VALUE_CHARS;
+    if name.chars().count() <= MAX {
+        return name.to_string();
+    }
+    let mut s = name.to_string();
+    for (long, short) in [
+        ("Medical Corporation", "MC"),
+        ("Incorporated", "Inc."),
+        ("Corporation", "Corp."),
+        ("Association", "Assn."),
+        ("Foundation", "Fdn."),
+        ("University", "Univ."),
+        ("Hospital", "Hosp."),
+        ("Medical", "Med."),
+        ("Pharmacy", "Pharm."),
+        ("Clinic", "Clin."),
+        ("Center", "Ctr."),
+        ("Centre", "Ctr."),
+        ("Kumamoto", "Kmt."),
+    ] {
+        if s.chars().count() <= MAX {
+            break;
+        }
+        s = s.replace(long, short);
+    }
+    if s.chars().count() > MAX {
+        let cut: String = s.chars().take(MAX).collect();
+        s = match cut.rfind(' ') {
+            Some(i) if i > MAX / 2 => cut[..i].to_string(),
+            _ => cut,
+        };
+    }
+    s
+}
+
+/// Fulfils an approved card-issuing application from a CSR supplied by the caller —
+/// only in demo mode (`demo = true`); in production a personalization station makes the
+/// key on the card (next work). The subject, the kanji SAN directoryName and hcRole come
+/// from the registry (DESIGN §4); the card goes straight to `active`.
+pub async fn fulfil_from_csr(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    csr: &[u8],
+) -> Result<(ApplicationRow, CardRow), AppError> {
+    actor.require_center()?;
+    if !app.cfg.demo {
+        return Err(AppError::Rule("CSR からの発行はデモモード（kmn.toml の demo = true）でのみ行えます。本番では発行端末でカードに鍵を生成します".into()));
+    }
+    let req = kmn_pki::csr::parse_and_verify(csr)?;
+    kmn_pki::lint::lint_key(&req.spki_der)
+        .map_err(|e| AppError::BadInput(format!("CSR の鍵を受け付けられません: {e}")))?;
+    // Read what the certificate is built from.
+    let (a, facility, person, kind) = {
+        let mut tx = app.store.begin().await?;
+        let r = async {
+            let a = tx
+                .application(id)
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("申請 {id} はありません")))?;
+            let kind = kind_of(&a)?;
+            if state_of(&a)? != ApplicationState::Approved || !kind.issues_card() {
+                return Err(AppError::Rule(format!(
+                    "申請 {id} は発行できる状態ではありません（状態: {}）",
+                    state_of(&a)?.label_ja()
+                )));
+            }
+            let f = tx
+                .facility(&a.facility_code)
+                .await?
+                .ok_or_else(|| AppError::Internal("facility vanished".into()))?;
+            let p = tx
+                .person(&a.holder_id)
+                .await?
+                .ok_or_else(|| AppError::Internal("person vanished".into()))?;
+            check_eligibility(&mut tx, &a, kind).await?;
+            Ok((a, f, p, kind))
+        }
+        .await;
+        tx.rollback().await?;
+        r?
+    };
+    let validity: ValidityPeriod = a
+        .validity_years
+        .unwrap_or(0)
+        .to_string()
+        .parse()
+        .map_err(AppError::BadInput)?;
+    let mut subject = kmn_pki::name::DistinguishedName::default();
+    subject.push(kmn_pki::oid::AT_COUNTRY, "JP")?;
+    subject.push(
+        kmn_pki::oid::AT_ORGANIZATION,
+        &abbreviate(&facility.name_romaji),
+    )?;
+    subject.push(kmn_pki::oid::AT_ORG_UNIT, &facility.code)?;
+    subject.push(
+        kmn_pki::oid::AT_COMMON_NAME,
+        &abbreviate(&person.name_romaji),
+    )?;
+    subject.push(kmn_pki::oid::AT_SERIAL_NUMBER, &person.holder_id)?;
+    let mut kanji = kmn_pki::name::DistinguishedName::default();
+    kanji.push(
+        kmn_pki::oid::AT_ORGANIZATION,
+        &facility.name_kanji.chars().take(64).collect::<String>(),
+    )?;
+    kanji.push(kmn_pki::oid::AT_COMMON_NAME, &person.name_kanji)?;
+    let profession =
+        Profession::from_code(&person.profession).map_err(|e| AppError::Internal(e.to_string()))?;
+    let hc_role = (person.licence_checked != 0)
+        .then(|| profession.hpki_role())
+        .flatten()
+        .map(str::to_string);
+    let ca = crate::ca::load_active(app, kmn_store::CaKind::Issuing).await?;
+    let issued = crate::issue::issue_template(
+        app,
+        &ca,
+        kmn_domain::ProfileKind::UserCard,
+        validity,
+        subject,
+        req.spki_der,
+        vec![kmn_pki::ext::AltName::Directory(kanji.to_der())],
+        hc_role,
+        &actor.account_id,
+    )
+    .await?;
+    // Record the card and complete the application; if that fails (someone else
+    // fulfilled it meanwhile), the certificate just issued is revoked so that no usable
+    // certificate is left without its card.
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let r = async {
+        let n = tx.next_counter("card").await?;
+        let card = CardRow {
+            id: format!("C{n:08}"),
+            holder_id: a.holder_id.clone(),
+            facility_code: a.facility_code.clone(),
+            application_id: a.id.clone(),
+            state: CardState::Blank
+                .apply(CardEvent::DemoActivate)
+                .map_err(|e| AppError::Internal(e.to_string()))?
+                .state
+                .as_str()
+                .into(),
+            cert_serial_hex: Some(issued.serial_hex.clone()),
+            token_serial: None,
+            validity_years: i64::from(validity.years()),
+            issued_at: Some(now),
+            not_after: Some(issued.not_after.unix_timestamp()),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        tx.insert_card(&card).await?;
+        tx.set_application_card(&a.id, &card.id).await?;
+        let issue_date = time::OffsetDateTime::from_unix_timestamp(now)
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .date();
+        let until = kmn_domain::document_retention_deadline(issue_date)
+            .midnight()
+            .assume_utc()
+            .unix_timestamp();
+        tx.set_retention(&a.id, until).await?;
+        let row = act_in_tx(
+            app,
+            &mut tx,
+            actor,
+            id,
+            ApplicationAction::Fulfil,
+            Some(a.version),
+            Some(&card),
+        )
+        .await?;
+        Ok::<_, AppError>((row, card))
+    }
+    .await;
+    match r {
+        Ok(v) => {
+            tx.commit().await?;
+            let _ = kind;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            let orphan = crate::revoke::RevokeRequest {
+                serial: issued
+                    .serial_hex
+                    .parse()
+                    .map_err(|e: kmn_domain::SerialParseError| AppError::Internal(e.to_string()))?,
+                reason: RevocationReason::CessationOfOperation,
+                comment: Some(format!("申請 {id} の完了処理に失敗したため無効化: {e}")),
+                article: None,
+                invalidity_date: None,
+                received_at: None,
+                requested_by: "system:fulfil".into(),
+            };
+            let _ = crate::revoke::revoke(app, &orphan).await;
+            Err(e)
+        }
+    }
+}
+
+/// An application with its rounds and documents; the read is logged (G1).
+pub async fn get(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+) -> Result<(ApplicationRow, Vec<RoundRow>, Vec<DocumentRow>), AppError> {
+    let mut tx = app.store.begin().await?;
+    let r = async {
+        let a = tx
+            .application(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("申請 {id} はありません")))?;
+        actor.require_read(&a.facility_code)?;
+        let rounds = tx.rounds(id).await?;
+        let docs = tx.documents(id).await?;
+        tx.log_access(
+            app.now(),
+            &actor.account_id,
+            actor.role.as_str(),
+            "read",
+            &format!("application:{id}"),
+            Some(&a.facility_code),
+        )
+        .await?;
+        Ok((a, rounds, docs))
+    }
+    .await;
+    super::finish(tx, r).await
+}
+
+/// Applications visible to the actor, filtered; the read is logged.
+pub async fn list(
+    app: &App,
+    actor: &Actor,
+    mut f: ApplicationFilter,
+) -> Result<Vec<ApplicationRow>, AppError> {
+    f.facility_code = actor.scope(f.facility_code.as_deref())?;
+    let mut tx = app.store.begin().await?;
+    let r = async {
+        let v = tx.list_applications(&f).await?;
+        tx.log_access(
+            app.now(),
+            &actor.account_id,
+            actor.role.as_str(),
+            "list",
+            "applications",
+            f.facility_code.as_deref(),
+        )
+        .await?;
+        Ok(v)
+    }
+    .await;
+    super::finish(tx, r).await
+}
+
+/// Attaches a scanned form (PDF ≤ 10 MiB), stored in the database with its hash
+/// (第18条3: kept 6 years from the card's issue date).
+pub async fn add_document(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    file_name: &str,
+    bytes: &[u8],
+) -> Result<DocumentRow, AppError> {
+    kmn_domain::check_document(file_name, bytes.len() as u64, &bytes[..bytes.len().min(8)])
+        .map_err(|e| AppError::Validation(vec![FieldError::new("document", e.to_string())]))?;
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let r = async {
+        let a = tx
+            .application(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("申請 {id} はありません")))?;
+        actor.require_facility(&a.facility_code)?;
+        if state_of(&a)?.is_final() {
+            return Err(AppError::Rule(format!(
+                "申請 {id} は「{}」のため書類を追加できません",
+                state_of(&a)?.label_ja()
+            )));
+        }
+        let n = tx.next_counter("document").await?;
+        let d = DocumentRow {
+            id: format!("D{n:08}"),
+            application_id: id.into(),
+            file_name: file_name.into(),
+            media_type: "application/pdf".into(),
+            sha256: hex::encode(sha2::Sha256::digest(bytes)),
+            size: bytes.len() as i64,
+            uploaded_by: actor.account_id.clone(),
+            uploaded_at: now,
+            retain_until: None,
+        };
+        tx.insert_document(&d, bytes).await?;
+        tx.append_audit(&NewAuditEvent {
+            at: now,
+            actor: &actor.account_id,
+            action: "application.document",
+            object: &format!("application:{id}"),
+            facility: Some(&a.facility_code),
+            summary: &format!(
+                "document {} ({} bytes, SHA-256 {}) attached",
+                d.id, d.size, d.sha256
+            ),
+        })
+        .await?;
+        Ok(d)
+    }
+    .await;
+    super::finish(tx, r).await
+}
+
+/// A document's bytes; the read is logged.
+pub async fn document(
+    app: &App,
+    actor: &Actor,
+    doc_id: &str,
+) -> Result<(DocumentRow, Vec<u8>), AppError> {
+    let mut tx = app.store.begin().await?;
+    let r = async {
+        let (d, bytes) = tx
+            .document_bytes(doc_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("書類 {doc_id} はありません")))?;
+        let a = tx
+            .application(&d.application_id)
+            .await?
+            .ok_or_else(|| AppError::Internal("application vanished".into()))?;
+        actor.require_read(&a.facility_code)?;
+        tx.log_access(
+            app.now(),
+            &actor.account_id,
+            actor.role.as_str(),
+            "read",
+            &format!("document:{doc_id}"),
+            Some(&a.facility_code),
+        )
+        .await?;
+        Ok((d, bytes))
+    }
+    .await;
+    super::finish(tx, r).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::abbreviate;
+
+    #[test]
+    fn design4_long_romaji_names_are_abbreviated_to_64() {
+        let long =
+            "Social Medical Corporation Kumamoto Central Hospital Foundation Rehabilitation Center";
+        let s = abbreviate(long);
+        assert!(s.chars().count() <= 64, "{s}");
+        assert!(s.starts_with("Social MC"), "{s}");
+        assert_eq!(abbreviate("Short Clinic"), "Short Clinic");
+    }
+}

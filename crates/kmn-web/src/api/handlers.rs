@@ -1,0 +1,614 @@
+//! The handlers: extract → authorise (in kmn-app, by the caller's role) → use case →
+//! DTO. Thin on purpose; the rules live in kmn-domain and kmn-app.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kmn_app::App;
+use kmn_app::ra::{applications, facilities, persons};
+use kmn_domain::ApplicationAction;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::auth::Caller;
+use super::dto::*;
+use super::error::{ApiError, ErrorBody};
+use super::{ApiJson, idempotent};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+const MAX_LIMIT: i64 = 200;
+
+fn limit(l: Option<i64>) -> i64 {
+    l.unwrap_or(50).clamp(1, MAX_LIMIT)
+}
+
+fn page<T: utoipa::ToSchema>(mut items: Vec<T>, limit: i64, key: impl Fn(&T) -> String) -> Page<T> {
+    let next = (items.len() as i64 > limit).then(|| {
+        items.truncate(limit as usize);
+        items.last().map(&key).unwrap_or_default()
+    });
+    Page { items, next }
+}
+
+/// Paging parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// The `next` cursor of the previous page.
+    pub after: Option<String>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<i64>,
+}
+
+/// Who is calling.
+#[utoipa::path(get, path = "/api/v1/whoami", tag = "meta", operation_id = "whoami",
+    responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn whoami(Caller(a): Caller) -> Json<WhoAmI> {
+    Json((&a).into())
+}
+
+/// Facilities the caller may see (a desk: its own).
+#[utoipa::path(get, path = "/api/v1/facilities", tag = "facilities", operation_id = "list_facilities", params(PageQuery),
+    responses((status = 200, body = Page<FacilityOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_facilities(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Page<FacilityOut>>> {
+    let l = limit(q.limit);
+    let v = facilities::list(&app, &a, q.after.as_deref(), l + 1).await?;
+    Ok(Json(page(
+        v.into_iter().map(FacilityOut::from).collect(),
+        l,
+        |f| f.code.clone(),
+    )))
+}
+
+/// Registers a facility (support center).
+#[utoipa::path(post, path = "/api/v1/facilities", tag = "facilities", operation_id = "create_facility", request_body = FacilityIn,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays return the first response and write nothing")),
+    responses((status = 201, body = FacilityOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_facility(
+    State(app): State<App>,
+    Caller(a): Caller,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<FacilityIn>,
+) -> ApiResult<Response> {
+    let body = serde_json::to_string(&(
+        &b.code,
+        &b.kind,
+        &b.name_kanji,
+        &b.name_kana,
+        &b.name_romaji,
+        &b.postal_code,
+        &b.address,
+        &b.phone,
+        &b.email,
+    ))
+    .unwrap_or_default();
+    idempotent(&app, &a, &headers, &body, async {
+        let i = facilities::FacilityInput {
+            code: b.code,
+            kind: b.kind,
+            name_kanji: b.name_kanji,
+            name_kana: b.name_kana,
+            name_romaji: b.name_romaji,
+            postal_code: b.postal_code,
+            address: b.address,
+            phone: b.phone,
+            email: b.email,
+        };
+        let f = facilities::register(&app, &a, &i).await?;
+        Ok((
+            StatusCode::CREATED,
+            serde_json::to_value(FacilityOut::from(f)).unwrap_or_default(),
+        ))
+    })
+    .await
+}
+
+/// One facility.
+#[utoipa::path(get, path = "/api/v1/facilities/{code}", tag = "facilities", operation_id = "get_facility", params(("code" = String, Path)),
+    responses((status = 200, body = FacilityOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_facility(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Path(code): Path<String>,
+) -> ApiResult<Json<FacilityOut>> {
+    Ok(Json(facilities::get(&app, &a, &code).await?.into()))
+}
+
+/// Records the facility's consent to a published CPS / terms / privacy-policy version (第2条2).
+#[utoipa::path(post, path = "/api/v1/facilities/{code}/consents", tag = "facilities", operation_id = "create_consent", params(("code" = String, Path),
+    ("Idempotency-Key" = Option<String>, Header, description = "Replays return the first response and write nothing")), request_body = ConsentIn,
+    responses((status = 201, body = ConsentOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_consent(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<ConsentIn>,
+) -> ApiResult<Response> {
+    let body =
+        serde_json::to_string(&(&code, &b.kind, &b.version, &b.given_by)).unwrap_or_default();
+    idempotent(&app, &a, &headers, &body, async {
+        let c = facilities::consent(&app, &a, &code, &b.kind, &b.version, &b.given_by).await?;
+        Ok((
+            StatusCode::CREATED,
+            serde_json::to_value(ConsentOut::from(c)).unwrap_or_default(),
+        ))
+    })
+    .await
+}
+
+/// People of a facility (personal data: every read is logged).
+#[utoipa::path(get, path = "/api/v1/facilities/{code}/persons", tag = "persons", operation_id = "list_persons", params(("code" = String, Path), PageQuery),
+    responses((status = 200, body = Page<PersonOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_persons(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Path(code): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Page<PersonOut>>> {
+    let l = limit(q.limit);
+    let v = persons::list(&app, &a, &code, q.after.as_deref(), l + 1).await?;
+    Ok(Json(page(
+        v.into_iter().map(|p| PersonOut::new(p, vec![])).collect(),
+        l,
+        |p| p.holder_id.clone(),
+    )))
+}
+
+/// Registers a person at a facility.
+#[utoipa::path(post, path = "/api/v1/persons", tag = "persons", operation_id = "create_person", request_body = PersonIn,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays return the first response and write nothing")),
+    responses((status = 201, body = PersonOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_person(
+    State(app): State<App>,
+    Caller(a): Caller,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<PersonIn>,
+) -> ApiResult<Response> {
+    let body = serde_json::to_string(&(
+        &b.facility_code,
+        &b.name_kanji,
+        &b.name_kana,
+        &b.name_romaji,
+        &b.date_of_birth,
+        &b.profession,
+        &b.work_email,
+        b.permitted,
+        b.is_desk,
+        b.licence_checked,
+    ))
+    .unwrap_or_default();
+    idempotent(&app, &a, &headers, &body, async {
+        let i = persons::PersonInput {
+            facility_code: b.facility_code,
+            name_kanji: b.name_kanji,
+            name_kana: b.name_kana,
+            name_romaji: b.name_romaji,
+            date_of_birth: b.date_of_birth,
+            profession: b.profession,
+            work_email: b.work_email,
+            permitted: b.permitted,
+            is_desk: b.is_desk,
+            licence_checked: b.licence_checked,
+        };
+        let (p, aff) = persons::register(&app, &a, &i).await?;
+        Ok((
+            StatusCode::CREATED,
+            serde_json::to_value(PersonOut::new(p, vec![aff])).unwrap_or_default(),
+        ))
+    })
+    .await
+}
+
+/// One person (personal data: the read is logged).
+#[utoipa::path(get, path = "/api/v1/persons/{holder_id}", tag = "persons", operation_id = "get_person", params(("holder_id" = String, Path)),
+    responses((status = 200, body = PersonOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_person(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PersonOut>> {
+    let (p, affs) = persons::get(&app, &a, &id).await?;
+    Ok(Json(PersonOut::new(p, affs)))
+}
+
+/// Filters for applications.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationQuery {
+    /// State code (draft, submitted, returned, resubmitted, approved, fulfilled, rejected, withdrawn).
+    pub status: Option<String>,
+    /// Facility code (a desk sees only its own).
+    pub facility: Option<String>,
+    /// Kind code (new, renewal, reissue, discontinuation, loss_report, info_change).
+    pub kind: Option<String>,
+    /// Created at or after (RFC 3339).
+    pub from: Option<String>,
+    /// Created before (RFC 3339).
+    pub to: Option<String>,
+    pub after: Option<String>,
+    pub limit: Option<i64>,
+}
+
+fn parse_time(field: &str, v: &Option<String>) -> Result<Option<i64>, ApiError> {
+    match v {
+        None => Ok(None),
+        Some(s) => time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .map(|t| Some(t.unix_timestamp()))
+            .map_err(|_| {
+                ApiError(kmn_app::AppError::Validation(vec![
+                    kmn_app::error::FieldError::new(
+                        field,
+                        "日時は RFC 3339 形式で指定してください（例: 2026-11-26T00:00:00+09:00）",
+                    ),
+                ]))
+            }),
+    }
+}
+
+/// Applications, filtered and paged.
+#[utoipa::path(get, path = "/api/v1/applications", tag = "applications", operation_id = "list_applications", params(ApplicationQuery),
+    responses((status = 200, body = Page<ApplicationOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list_applications(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Query(q): Query<ApplicationQuery>,
+) -> ApiResult<Json<Page<ApplicationOut>>> {
+    let mut errs = Vec::new();
+    if let Some(s) = &q.status
+        && s.parse::<kmn_domain::ApplicationState>().is_err()
+    {
+        errs.push(kmn_app::error::FieldError::new(
+            "status",
+            format!("状態 '{s}' はありません"),
+        ));
+    }
+    if let Some(k) = &q.kind
+        && kmn_domain::ApplicationKind::from_codes(k, None).is_err()
+        && !["reissue", "discontinuation"].contains(&k.as_str())
+    {
+        errs.push(kmn_app::error::FieldError::new(
+            "kind",
+            format!("申請の種類 '{k}' はありません"),
+        ));
+    }
+    if !errs.is_empty() {
+        return Err(ApiError(kmn_app::AppError::Validation(errs)));
+    }
+    let l = limit(q.limit);
+    let f = kmn_store::ApplicationFilter {
+        facility_code: q.facility.clone(),
+        state: q.status.clone(),
+        kind: q.kind.clone(),
+        holder_id: None,
+        created_from: parse_time("from", &q.from)?,
+        created_to: parse_time("to", &q.to)?,
+        after_id: q.after.clone(),
+        limit: l + 1,
+    };
+    let v = applications::list(&app, &a, f).await?;
+    Ok(Json(page(
+        v.into_iter().map(ApplicationOut::from).collect(),
+        l,
+        |x| x.id.clone(),
+    )))
+}
+
+/// Drafts an application (the facility desk, or the center for it).
+#[utoipa::path(post, path = "/api/v1/applications", tag = "applications", operation_id = "create_application", request_body = ApplicationIn,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays return the first response and write nothing")),
+    responses((status = 201, body = ApplicationOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_application(
+    State(app): State<App>,
+    Caller(a): Caller,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<ApplicationIn>,
+) -> ApiResult<Response> {
+    let body = serde_json::to_string(&(
+        &b.facility_code,
+        &b.holder_id,
+        &b.kind,
+        &b.detail,
+        b.validity_years,
+        &b.target_card_id,
+    ))
+    .unwrap_or_default();
+    idempotent(&app, &a, &headers, &body, async {
+        let i = applications::ApplicationInput {
+            facility_code: b.facility_code,
+            holder_id: b.holder_id,
+            kind: b.kind,
+            detail: b.detail,
+            validity_years: b.validity_years,
+            target_card_id: b.target_card_id,
+        };
+        let row = applications::create(&app, &a, &i).await?;
+        Ok((
+            StatusCode::CREATED,
+            serde_json::to_value(ApplicationOut::from(row)).unwrap_or_default(),
+        ))
+    })
+    .await
+}
+
+/// An application with its review rounds and documents (the read is logged).
+#[utoipa::path(get, path = "/api/v1/applications/{id}", tag = "applications", operation_id = "get_application", params(("id" = String, Path)),
+    responses((status = 200, body = ApplicationDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_application(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ApplicationDetail>> {
+    let (row, rounds, docs) = applications::get(&app, &a, &id).await?;
+    Ok(Json(ApplicationDetail {
+        application: row.into(),
+        rounds: rounds.into_iter().map(Into::into).collect(),
+        documents: docs.into_iter().map(Into::into).collect(),
+    }))
+}
+
+async fn act(
+    app: &App,
+    a: &kmn_app::actor::Actor,
+    id: &str,
+    action: ApplicationAction,
+    version: Option<i64>,
+) -> ApiResult<Json<ApplicationOut>> {
+    Ok(Json(
+        applications::act(app, a, id, action, version).await?.into(),
+    ))
+}
+
+macro_rules! simple_action {
+    ($name:ident, $path:literal, $op:literal, $action:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "applications", operation_id = $op, params(("id" = String, Path)), request_body = ActionIn,
+            responses((status = 200, body = ApplicationOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+                (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        pub async fn $name(State(app): State<App>, Caller(a): Caller, Path(id): Path<String>, body: Option<ApiJson<ActionIn>>) -> ApiResult<Json<ApplicationOut>> {
+            let v = body.map(|b| b.0.version).unwrap_or_default();
+            act(&app, &a, &id, $action, v).await
+        }
+    };
+}
+
+simple_action!(
+    submit_application,
+    "/api/v1/applications/{id}/submit",
+    "submit_application",
+    ApplicationAction::Submit,
+    "Files the draft (第5条)."
+);
+simple_action!(
+    resubmit_application,
+    "/api/v1/applications/{id}/resubmit",
+    "resubmit_application",
+    ApplicationAction::Resubmit,
+    "Files the corrected application (第6条2)."
+);
+simple_action!(
+    withdraw_application,
+    "/api/v1/applications/{id}/withdraw",
+    "withdraw_application",
+    ApplicationAction::Withdraw,
+    "Withdraws the application."
+);
+simple_action!(
+    approve_application,
+    "/api/v1/applications/{id}/approve",
+    "approve_application",
+    ApplicationAction::Approve,
+    "Approves (第6条1; support center)."
+);
+simple_action!(
+    fulfil_application,
+    "/api/v1/applications/{id}/complete",
+    "complete_application",
+    ApplicationAction::Fulfil,
+    "Completes an application that issues no card (discontinuation, loss report, change of data)."
+);
+
+/// Returns the application with a list of deficiencies (第6条2; support center).
+#[utoipa::path(post, path = "/api/v1/applications/{id}/return", tag = "applications", operation_id = "return_application", params(("id" = String, Path)), request_body = ReturnIn,
+    responses((status = 200, body = ApplicationOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn return_application(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ReturnIn>,
+) -> ApiResult<Json<ApplicationOut>> {
+    let items: Vec<(String, String, String)> = b
+        .deficiencies
+        .into_iter()
+        .map(|d| (d.field, d.problem, d.action))
+        .collect();
+    let d = applications::deficiencies(&items)?;
+    act(
+        &app,
+        &a,
+        &id,
+        ApplicationAction::Return { deficiencies: d },
+        b.version,
+    )
+    .await
+}
+
+/// Rejects the application with a reason (support center).
+#[utoipa::path(post, path = "/api/v1/applications/{id}/reject", tag = "applications", operation_id = "reject_application", params(("id" = String, Path)), request_body = RejectIn,
+    responses((status = 200, body = ApplicationOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn reject_application(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<RejectIn>,
+) -> ApiResult<Json<ApplicationOut>> {
+    act(
+        &app,
+        &a,
+        &id,
+        ApplicationAction::Reject { reason: b.reason },
+        b.version,
+    )
+    .await
+}
+
+/// Fulfils an approved card application from a CSR (demo mode only; support center).
+#[utoipa::path(post, path = "/api/v1/applications/{id}/fulfil", tag = "applications", operation_id = "fulfil_application", params(("id" = String, Path)), request_body = FulfilIn,
+    responses((status = 200, body = FulfilOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn fulfil_from_csr(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<FulfilIn>,
+) -> ApiResult<Json<FulfilOut>> {
+    let (row, card) = applications::fulfil_from_csr(&app, &a, &id, b.csr_pem.as_bytes()).await?;
+    let mut tx = app.store.begin().await?;
+    let cert = match &card.cert_serial_hex {
+        Some(s) => tx.certificate(s).await?,
+        None => None,
+    };
+    tx.rollback().await?;
+    Ok(Json(FulfilOut {
+        application: row.into(),
+        certificate_pem: cert
+            .map(|c| kmn_pki::cert::to_pem(&c.der))
+            .unwrap_or_default(),
+        card: card.into(),
+    }))
+}
+
+/// Document upload parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UploadQuery {
+    /// The file name (e.g. `application-form.pdf`).
+    pub file_name: String,
+}
+
+/// Attaches a scanned form (PDF, at most 10 MiB) to an application.
+#[utoipa::path(post, path = "/api/v1/applications/{id}/documents", tag = "applications", operation_id = "upload_document",
+    params(("id" = String, Path), UploadQuery, ("Idempotency-Key" = Option<String>, Header, description = "Replays return the first response and write nothing")),
+    request_body(content = Vec<u8>, content_type = "application/pdf"),
+    responses((status = 201, body = DocumentOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn upload_document(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    Query(q): Query<UploadQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    use sha2::Digest;
+    let hash_src = format!(
+        "{id}:{}:{}",
+        q.file_name,
+        hex::encode(sha2::Sha256::digest(&body))
+    );
+    idempotent(&app, &a, &headers, &hash_src, async {
+        let d = applications::add_document(&app, &a, &id, &q.file_name, &body).await?;
+        Ok((
+            StatusCode::CREATED,
+            serde_json::to_value(DocumentOut::from(d)).unwrap_or_default(),
+        ))
+    })
+    .await
+}
+
+/// A document's bytes (the read is logged).
+#[utoipa::path(get, path = "/api/v1/documents/{id}", tag = "applications", operation_id = "get_document", params(("id" = String, Path)),
+    responses((status = 200, content_type = "application/pdf", body = Vec<u8>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_document(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let (d, bytes) = applications::document(&app, &a, &id).await?;
+    Ok(([(header::CONTENT_TYPE, d.media_type)], bytes).into_response())
+}
+
+/// Card filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CardQuery {
+    pub facility: Option<String>,
+    pub holder: Option<String>,
+    pub after: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// Cards the caller may see.
+#[utoipa::path(get, path = "/api/v1/cards", tag = "cards", operation_id = "list_cards", params(CardQuery),
+    responses((status = 200, body = Page<CardOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_cards(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Query(q): Query<CardQuery>,
+) -> ApiResult<Json<Page<CardOut>>> {
+    let scope = a.scope(q.facility.as_deref())?;
+    let l = limit(q.limit);
+    let mut tx = app.store.begin().await?;
+    let v = tx
+        .list_cards(
+            scope.as_deref(),
+            q.holder.as_deref(),
+            q.after.as_deref(),
+            l + 1,
+        )
+        .await?;
+    tx.rollback().await?;
+    Ok(Json(page(
+        v.into_iter().map(CardOut::from).collect(),
+        l,
+        |c| c.id.clone(),
+    )))
+}
+
+/// One card.
+#[utoipa::path(get, path = "/api/v1/cards/{id}", tag = "cards", operation_id = "get_card", params(("id" = String, Path)),
+    responses((status = 200, body = CardOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_card(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CardOut>> {
+    let mut tx = app.store.begin().await?;
+    let c = tx.card(&id).await?;
+    tx.rollback().await?;
+    let c = c.ok_or_else(|| {
+        ApiError(kmn_app::AppError::NotFound(format!(
+            "利用者カード {id} はありません"
+        )))
+    })?;
+    a.require_read(&c.facility_code)?;
+    Ok(Json(c.into()))
+}
+
+/// Notice filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeQuery {
+    pub facility: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// Notices to the caller's facility (the center: any, or one facility).
+#[utoipa::path(get, path = "/api/v1/notices", tag = "notices", operation_id = "list_notices", params(NoticeQuery),
+    responses((status = 200, body = Vec<NoticeOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_notices(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Query(q): Query<NoticeQuery>,
+) -> ApiResult<Json<Vec<NoticeOut>>> {
+    let scope = a.scope(q.facility.as_deref())?;
+    let mut tx = app.store.begin().await?;
+    let v = tx.notices(scope.as_deref(), limit(q.limit)).await?;
+    tx.rollback().await?;
+    Ok(Json(v.into_iter().map(Into::into).collect()))
+}
