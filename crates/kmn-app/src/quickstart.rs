@@ -23,19 +23,22 @@ pub struct FirstRun {
     pub ceremony: ca::CeremonyRecord,
     /// Where the passphrase was written.
     pub passphrase_file: std::path::PathBuf,
+    /// The demo seed (unless `--no-demo`).
+    pub demo: Option<DemoSeed>,
 }
 
 /// Prepares the data dir; returns the opened app and, on first run, what was made.
 pub async fn prepare(
     data_dir: &Path,
     clock: Arc<dyn Clock>,
+    demo: bool,
 ) -> Result<(App, Option<FirstRun>), AppError> {
     secrets::ensure_dir(data_dir, 0o755)?;
     let cfg_path = Config::path(data_dir);
     let fresh = !cfg_path.exists();
     if fresh {
         let cfg = Config {
-            demo: true,
+            demo,
             ca: crate::config::CaConfig {
                 passphrase_file: Some("secrets/ca-passphrase".into()),
                 ..Default::default()
@@ -69,9 +72,15 @@ pub async fn prepare(
         first = Some(FirstRun {
             ceremony,
             passphrase_file: pass_path,
+            demo: None,
         });
     }
     ensure_tls_cert(&app).await?;
+    if let Some(f) = first.as_mut()
+        && app.cfg.demo
+    {
+        f.demo = Some(seed_demo(&app).await?);
+    }
     Ok((app, first))
 }
 
@@ -120,4 +129,243 @@ pub async fn ensure_tls_cert(app: &App) -> Result<(), AppError> {
     )?;
     secrets::write_atomic(&cert_path, chain.as_bytes(), 0o644)?;
     Ok(())
+}
+
+/// What the demo seed made: files with credentials per role.
+#[derive(Clone, Debug)]
+pub struct DemoSeed {
+    /// The demo facility's code.
+    pub facility_code: String,
+    /// (role, PEM certificate path, PEM key path, PKCS#12 path if made).
+    pub credentials: Vec<(
+        String,
+        std::path::PathBuf,
+        std::path::PathBuf,
+        Option<std::path::PathBuf>,
+    )>,
+    /// The root certificate (PEM) to trust the HTTPS listener.
+    pub root_pem: std::path::PathBuf,
+}
+
+/// The demo facility code: 熊本県 (43), 医科 (1), with a valid check digit.
+pub fn demo_facility_code() -> String {
+    let first: [u8; 9] = [4, 3, 1, 0, 0, 0, 0, 0, 1];
+    let s: String = first.iter().map(|d| char::from(b'0' + d)).collect();
+    format!(
+        "{s}{}",
+        kmn_domain::facility::medical_code_check_digit(&first)
+    )
+}
+
+/// Seeds the demo (first run of `kmn up` without `--no-demo`): the CPS, the terms and the
+/// privacy policy (demo texts), a consenting demo facility with a desk member and a nurse,
+/// the desk member's card through the real application flow, and credentials for every
+/// role under `<data-dir>/demo/` (PEM, and PKCS#12 when the `openssl` tool is present).
+pub async fn seed_demo(app: &App) -> Result<DemoSeed, AppError> {
+    use crate::actor::{Actor, Role};
+    use crate::ra::{accounts, applications, documents, facilities, persons};
+    let admin = Actor::cli("kmn-up");
+    for (kind, text) in [
+        (
+            "cps",
+            "くまもとメディカルネットワーク PKI 認証局運用規程（CPS）— デモ環境用の版です。本番では本会が定める CPS を公開してください。\n",
+        ),
+        (
+            "terms",
+            "くまもとメディカルネットワーク利用者カードの利用規約 — デモ環境用の版です。本番では本会が定める利用規約を公開してください。\n",
+        ),
+        (
+            "privacy_policy",
+            "個人情報の取扱いについて — デモ環境用の版です。\n",
+        ),
+    ] {
+        documents::publish(
+            app,
+            &admin,
+            kind,
+            "demo-1",
+            &format!("{kind}.txt"),
+            text.as_bytes().to_vec(),
+        )
+        .await?;
+    }
+    let code = demo_facility_code();
+    facilities::register(
+        app,
+        &admin,
+        &facilities::FacilityInput {
+            code: code.clone(),
+            kind: "hospital".into(),
+            name_kanji: "熊本デモ病院".into(),
+            name_kana: "クマモトデモビョウイン".into(),
+            name_romaji: "Kumamoto Demo Hospital".into(),
+            postal_code: "860-0806".into(),
+            address: "熊本県熊本市中央区花畑町1-1".into(),
+            phone: "096-000-0000".into(),
+            email: "desk@demo-hospital.example.jp".into(),
+        },
+    )
+    .await?;
+    for kind in ["cps", "terms", "privacy_policy"] {
+        facilities::consent(app, &admin, &code, kind, "demo-1", "窓口 花子").await?;
+    }
+    let mut desk_in = crate::ra::persons::PersonInput {
+        facility_code: code.clone(),
+        name_kanji: "窓口 花子".into(),
+        name_kana: "マドグチ ハナコ".into(),
+        name_romaji: "Hanako Madoguchi".into(),
+        date_of_birth: "1980-04-01".into(),
+        profession: "medical_clerk".into(),
+        work_email: "hanako@demo-hospital.example.jp".into(),
+        permitted: true,
+        is_desk: true,
+        licence_checked: false,
+    };
+    let (desk, _) = persons::register(app, &admin, &desk_in).await?;
+    desk_in.name_kanji = "看護 太郎".into();
+    desk_in.name_kana = "カンゴ タロウ".into();
+    desk_in.name_romaji = "Taro Kango".into();
+    desk_in.profession = "nurse".into();
+    desk_in.is_desk = false;
+    desk_in.work_email = "taro@demo-hospital.example.jp".into();
+    persons::register(app, &admin, &desk_in).await?;
+
+    let dir = app.data_dir.join("demo");
+    secrets::ensure_dir(&dir, 0o700)?;
+    let ca = ca::load_active(app, CaKind::Issuing).await?;
+    let root_pem = dir.join("root-ca.pem");
+    {
+        let mut tx = app.store.begin().await?;
+        let root = tx
+            .active_ca(CaKind::Root)
+            .await?
+            .ok_or_else(|| AppError::CaState("no root".into()))?;
+        tx.rollback().await?;
+        secrets::write_atomic(
+            &root_pem,
+            kmn_pki::cert::to_pem(&root.cert_der).as_bytes(),
+            0o644,
+        )?;
+    }
+    let mut credentials = Vec::new();
+    for (role, name) in [
+        (Role::Operator, "デモ 担当者"),
+        (Role::Supervisor, "デモ 責任者"),
+        (Role::Auditor, "デモ 監査"),
+        (Role::FacilityDesk, "窓口 花子"),
+    ] {
+        let (key, pkcs8) = SoftwareKey::generate(KeyAlgorithm::P256)?;
+        let cert_der = if role == Role::FacilityDesk {
+            // The desk logs in with her own card: a real application, approved and fulfilled.
+            let a = applications::create(
+                app,
+                &admin,
+                &applications::ApplicationInput {
+                    facility_code: code.clone(),
+                    holder_id: desk.holder_id.clone(),
+                    kind: "new".into(),
+                    validity_years: Some(5),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            applications::act(
+                app,
+                &admin,
+                &a.id,
+                kmn_domain::ApplicationAction::Submit,
+                None,
+            )
+            .await?;
+            applications::act(
+                app,
+                &admin,
+                &a.id,
+                kmn_domain::ApplicationAction::Approve,
+                None,
+            )
+            .await?;
+            let csr = kmn_pki::csr::build(&DistinguishedName::default().to_der(), &key)?;
+            let (_, card) = applications::fulfil_from_csr(app, &admin, &a.id, &csr).await?;
+            let mut tx = app.store.begin().await?;
+            let c = tx
+                .certificate(card.cert_serial_hex.as_deref().unwrap_or_default())
+                .await?;
+            tx.rollback().await?;
+            c.ok_or_else(|| AppError::Internal("the demo card has no certificate".into()))?
+                .der
+        } else {
+            let mut subject = DistinguishedName::default();
+            subject.push(kmn_pki::oid::AT_COUNTRY, "JP")?;
+            subject.push(kmn_pki::oid::AT_ORGANIZATION, &app.cfg.organization)?;
+            subject.push(
+                kmn_pki::oid::AT_COMMON_NAME,
+                &format!("Demo {}", role.as_str()),
+            )?;
+            issue::issue_template(
+                app,
+                &ca,
+                ProfileKind::Operator,
+                ValidityPeriod::Years3,
+                subject,
+                key.spki_der().to_vec(),
+                vec![],
+                None,
+                "kmn-up",
+            )
+            .await?
+            .der
+        };
+        let facility = (role == Role::FacilityDesk).then(|| code.clone());
+        let holder = (role == Role::FacilityDesk).then(|| desk.holder_id.clone());
+        accounts::add(
+            app,
+            &admin,
+            accounts::NewAccount {
+                role,
+                display_name: name.into(),
+                cert_der: cert_der.clone(),
+                facility_code: facility,
+                holder_id: holder,
+            },
+        )
+        .await?;
+        let cert_path = dir.join(format!("{}.pem", role.as_str()));
+        let key_path = dir.join(format!("{}.key", role.as_str()));
+        let chain = format!(
+            "{}{}",
+            kmn_pki::cert::to_pem(&cert_der),
+            kmn_pki::cert::to_pem(&ca.record.cert_der)
+        );
+        secrets::write_atomic(&cert_path, chain.as_bytes(), 0o644)?;
+        secrets::write_atomic(
+            &key_path,
+            kmn_pki::cert::pem_encode("PRIVATE KEY", &pkcs8).as_bytes(),
+            0o600,
+        )?;
+        let p12 = dir.join(format!("{}.p12", role.as_str()));
+        let made = std::process::Command::new("openssl")
+            .args(["pkcs12", "-export", "-passout", "pass:demo", "-name"])
+            .arg(role.as_str())
+            .arg("-in")
+            .arg(&cert_path)
+            .arg("-inkey")
+            .arg(&key_path)
+            .arg("-out")
+            .arg(&p12)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        credentials.push((
+            role.as_str().to_string(),
+            cert_path,
+            key_path,
+            made.then_some(p12),
+        ));
+    }
+    Ok(DemoSeed {
+        facility_code: code,
+        credentials,
+        root_pem,
+    })
 }

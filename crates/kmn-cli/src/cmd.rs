@@ -185,7 +185,7 @@ fn ts(t: i64) -> String {
 pub async fn run(cli: Cli) -> ExitCode {
     let who = actor(&cli);
     let r = match &cli.command {
-        Command::Up => return up(&cli.data_dir).await,
+        Command::Up { no_demo } => return up(&cli.data_dir, !*no_demo).await,
         Command::Serve => return serve(&cli.data_dir).await,
         Command::Ca(c) => ca_cmd(&cli.data_dir, c, &who).await,
         Command::Cert(c) => cert_cmd(&cli.data_dir, c, &who).await,
@@ -193,6 +193,51 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Verify(v) => return verify(&cli.data_dir, v).await,
         Command::Audit(AuditCommand::Verify) => return audit_verify(&cli.data_dir).await,
         Command::Config(ConfigCommand::Check) => config_check(&cli.data_dir).await,
+        Command::Facility { command, out } => {
+            return crate::ops::facility(
+                &cli.data_dir,
+                &kmn_app::actor::Actor::cli(&who),
+                command,
+                *out,
+            )
+            .await;
+        }
+        Command::Person { command, out } => {
+            return crate::ops::person(
+                &cli.data_dir,
+                &kmn_app::actor::Actor::cli(&who),
+                command,
+                *out,
+            )
+            .await;
+        }
+        Command::Application { command, out } => {
+            return crate::ops::application(
+                &cli.data_dir,
+                &kmn_app::actor::Actor::cli(&who),
+                command,
+                *out,
+            )
+            .await;
+        }
+        Command::Account { command, out } => {
+            return crate::ops::account(
+                &cli.data_dir,
+                &kmn_app::actor::Actor::cli(&who),
+                command,
+                *out,
+            )
+            .await;
+        }
+        Command::Document { command, out } => {
+            return crate::ops::document(
+                &cli.data_dir,
+                &kmn_app::actor::Actor::cli(&who),
+                command,
+                *out,
+            )
+            .await;
+        }
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -447,14 +492,15 @@ async fn config_check(data_dir: &Path) -> Result<(), AppError> {
     Ok(())
 }
 
-async fn up(data_dir: &Path) -> ExitCode {
-    let (app, first) = match kmn_app::quickstart::prepare(data_dir, Arc::new(SystemClock)).await {
-        Ok(x) => x,
-        Err(e) => return fail(&e),
-    };
+async fn up(data_dir: &Path, demo: bool) -> ExitCode {
+    let (app, first) =
+        match kmn_app::quickstart::prepare(data_dir, Arc::new(SystemClock), demo).await {
+            Ok(x) => x,
+            Err(e) => return fail(&e),
+        };
     if let Some(f) = first {
         println!(
-            "kmn: made a demo CA in {} (passphrase in {})",
+            "kmn: made a CA in {} (passphrase in {})",
             data_dir.display(),
             f.passphrase_file.display()
         );
@@ -466,6 +512,32 @@ async fn up(data_dir: &Path) -> ExitCode {
             "kmn:   issuing CA {}  SHA-256 {}",
             f.ceremony.issuing.0, f.ceremony.issuing.1
         );
+        if let Some(d) = f.demo {
+            println!(
+                "kmn: demo facility {} (熊本デモ病院) has consented to the demo CPS and terms",
+                d.facility_code
+            );
+            println!("kmn: demo credentials (PEM; PKCS#12 with password 'demo' where made):");
+            for (role, cert, key, p12) in &d.credentials {
+                println!(
+                    "kmn:   {role:<14} {} {}{}",
+                    cert.display(),
+                    key.display(),
+                    p12.as_ref()
+                        .map(|p| format!(" {}", p.display()))
+                        .unwrap_or_default()
+                );
+            }
+            if let Some((_, cert, key, _)) = d.credentials.first() {
+                println!(
+                    "kmn: try: curl --cacert {} --cert {} --key {} https://{}/api/v1/whoami",
+                    d.root_pem.display(),
+                    cert.display(),
+                    key.display(),
+                    app.cfg.https_listen.replace("127.0.0.1", "localhost")
+                );
+            }
+        }
     }
     serve_app(app).await
 }
@@ -518,7 +590,12 @@ async fn serve_app(app: App) -> ExitCode {
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let publisher = tokio::spawn(kmn_app::crl::publisher_loop(app.clone(), cas, stop_rx));
+    let publisher = tokio::spawn(kmn_app::crl::publisher_loop(
+        app.clone(),
+        cas,
+        stop_rx.clone(),
+    ));
+    let worker = tokio::spawn(kmn_app::jobs::worker_loop(app.clone(), stop_rx));
     let result = tokio::select! {
         r = running.done => match r {
             Ok(Ok(())) => ExitCode::SUCCESS,
@@ -529,6 +606,7 @@ async fn serve_app(app: App) -> ExitCode {
     };
     let _ = stop_tx.send(true);
     let _ = publisher.await;
+    let _ = worker.await;
     app.store.close().await;
     result
 }

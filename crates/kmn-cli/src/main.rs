@@ -3,6 +3,7 @@
 //! a terminal: secrets come from the environment or files.
 
 mod cmd;
+mod ops;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,8 +35,13 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Quick start: on first run make the data dir, kmn.toml (demo = true), the SQLite
-    /// database, a demo CA and a TLS certificate; then serve both listeners.
-    Up,
+    /// database, a demo CA, a TLS certificate, a demo facility that has consented and demo
+    /// credentials for every role (in <data-dir>/demo/); then serve both listeners.
+    Up {
+        /// Start without the demo facility and credentials (and with demo = false).
+        #[arg(long)]
+        no_demo: bool,
+    },
     /// Serve the HTTP listener (repository, health) and the HTTPS listener (API), and
     /// publish CRLs: within a second of every revocation and at least every 24 hours.
     Serve,
@@ -56,6 +62,41 @@ pub enum Command {
     /// Configuration.
     #[command(subcommand)]
     Config(cmd::ConfigCommand),
+    /// 利用施設（サポートセンター）
+    Facility {
+        #[command(subcommand)]
+        command: ops::FacilityCommand,
+        #[command(flatten)]
+        out: ops::Out,
+    },
+    /// 利用者（サポートセンター）
+    Person {
+        #[command(subcommand)]
+        command: ops::PersonCommand,
+        #[command(flatten)]
+        out: ops::Out,
+    },
+    /// 利用申請と審査（サポートセンター）
+    Application {
+        #[command(subcommand)]
+        command: ops::ApplicationCommand,
+        #[command(flatten)]
+        out: ops::Out,
+    },
+    /// アカウント（クライアント証明書と権限）
+    Account {
+        #[command(subcommand)]
+        command: ops::AccountCommand,
+        #[command(flatten)]
+        out: ops::Out,
+    },
+    /// CPS・利用規約の公開
+    Document {
+        #[command(subcommand)]
+        command: ops::DocumentCommand,
+        #[command(flatten)]
+        out: ops::Out,
+    },
 }
 
 fn main() -> ExitCode {

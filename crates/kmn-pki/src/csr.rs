@@ -208,3 +208,46 @@ fn pss_verifier(params: Option<&[u8]>) -> Result<&'static dyn VerificationAlgori
         )),
     }
 }
+
+/// Builds a PKCS #10 request for `subject_der` signed by `signer` (demo credentials,
+/// tests and the personalization station, where the key is on the card).
+pub fn build(subject_der: &[u8], signer: &dyn crate::keys::Signer) -> Result<Vec<u8>, PkiError> {
+    use crate::derw;
+    let info = derw::seq(&[
+        &derw::uint_u64(0),
+        subject_der,
+        signer.spki_der(),
+        &derw::implicit_cons(0, &[]),
+    ]);
+    let sig = signer.sign(&info)?;
+    Ok(derw::seq(&[
+        &info,
+        &signer.signature_algorithm().algorithm_identifier(),
+        &derw::bits(&sig),
+    ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{KeyAlgorithm, SoftwareKey};
+
+    #[test]
+    fn rfc2986_built_requests_verify() {
+        for alg in [KeyAlgorithm::P256, KeyAlgorithm::Rsa2048] {
+            let (k, _) = SoftwareKey::generate(alg).unwrap();
+            let mut dn = crate::name::DistinguishedName::default();
+            dn.push(crate::oid::AT_COMMON_NAME, "x").unwrap();
+            let der = build(&dn.to_der(), &k).unwrap();
+            let v = parse_and_verify(&der).unwrap();
+            assert_eq!(v.subject_der, dn.to_der());
+        }
+        let mut der = {
+            let (k, _) = SoftwareKey::generate(KeyAlgorithm::P256).unwrap();
+            build(&crate::name::DistinguishedName::default().to_der(), &k).unwrap()
+        };
+        let n = der.len();
+        der[n - 3] ^= 1;
+        assert!(parse_and_verify(&der).is_err());
+    }
+}

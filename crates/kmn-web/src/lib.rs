@@ -36,6 +36,7 @@ pub fn http_router(app: App) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/repo/{file}", get(repo_file))
+        .route("/repo/{kind}/{version}", get(repo_document_version))
         .with_state(app)
 }
 
@@ -88,6 +89,9 @@ async fn health(State(app): State<App>) -> Response {
 
 /// Serves `<name>.crt` and `<name>.crl` from the repository directory.
 async fn repo_file(State(app): State<App>, Path(file): Path<String>) -> Response {
+    if kmn_app::ra::documents::KINDS.contains(&file.as_str()) {
+        return published_document(&app, &file, None).await;
+    }
     let (stem, media) = if let Some(s) = file.strip_suffix(".crl") {
         (s, "application/pkix-crl")
     } else if let Some(s) = file.strip_suffix(".crt") {
@@ -120,6 +124,52 @@ async fn repo_file(State(app): State<App>, Path(file): Path<String>) -> Response
         }
         Err(_) => (StatusCode::NOT_FOUND, "not found\n").into_response(),
     }
+}
+
+/// A published CPS / terms / privacy policy: the current version, or a given one.
+async fn published_document(app: &App, kind: &str, version: Option<&str>) -> Response {
+    let r = async {
+        let mut tx = app.store.begin().await?;
+        let d = match version {
+            Some(v) => tx.published_document(kind, v).await?,
+            None => tx.current_document(kind).await?,
+        };
+        tx.rollback().await?;
+        Ok::<_, kmn_store::StoreError>(d)
+    }
+    .await;
+    match r {
+        Ok(Some(d)) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    kmn_app::ra::documents::media_type(&d.file_name).to_string(),
+                ),
+                (header::CACHE_CONTROL, "public, max-age=300".to_string()),
+                (
+                    header::HeaderName::from_static("x-document-version"),
+                    d.version.clone(),
+                ),
+            ],
+            d.bytes,
+        )
+            .into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, "not published\n").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "repository document");
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable\n").into_response()
+        }
+    }
+}
+
+async fn repo_document_version(
+    State(app): State<App>,
+    Path((kind, version)): Path<(String, String)>,
+) -> Response {
+    if !kmn_app::ra::documents::KINDS.contains(&kind.as_str()) {
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    }
+    published_document(&app, &kind, Some(&version)).await
 }
 
 /// The rustls configuration of the HTTPS listener: the server chain and key from the

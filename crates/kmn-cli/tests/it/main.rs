@@ -6,6 +6,7 @@ mod api_fixture;
 mod audit;
 mod bad_input;
 mod ceremony;
+mod ops;
 mod serve;
 mod story;
 mod support;

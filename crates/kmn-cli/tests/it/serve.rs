@@ -107,6 +107,121 @@ async fn quick_start_serves_repository_health_and_https() {
         ],
     );
     assert!(ok && out.contains("\"status\":\"ok\""), "{out}");
+
+    // Client certificates over real TLS: the demo desk logs in with her card; without a
+    // certificate the API answers 401 with a reason; the CPS and terms are published.
+    let demo = env.data_dir().join("demo");
+    let https = srv.https.replace("127.0.0.1", "localhost");
+    let d = |f: &str| demo.join(f).to_str().unwrap().to_string();
+    let (ok, out) = tool(
+        "curl",
+        &[
+            "-sS",
+            "--cacert",
+            &d("root-ca.pem"),
+            "--cert",
+            &d("facility_desk.pem"),
+            "--key",
+            &d("facility_desk.key"),
+            &format!("{https}/api/v1/whoami"),
+        ],
+    );
+    assert!(
+        ok && out.contains("\"role\":\"facility_desk\"")
+            && out.contains(&kmn_app::quickstart::demo_facility_code()),
+        "{out}"
+    );
+    let (_, out) = tool(
+        "curl",
+        &[
+            "-sS",
+            "-w",
+            "%{http_code}",
+            "--cacert",
+            &d("root-ca.pem"),
+            &format!("{https}/api/v1/whoami"),
+        ],
+    );
+    assert!(
+        out.ends_with("401") && out.contains("クライアント証明書"),
+        "{out}"
+    );
+    assert!(demo.join("operator.p12").exists(), "PKCS#12 credentials");
+    let (st, head, body) = get(&srv.http, "/repo/terms");
+    assert_eq!(st, 200);
+    assert!(head.contains("x-document-version: demo-1"), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("利用規約"));
+}
+
+#[tokio::test]
+async fn g2_revoked_operator_certificate_is_refused_over_tls() {
+    let env = Env::new();
+    let srv = start(&env);
+    let demo = env.data_dir().join("demo");
+    let https = srv.https.replace("127.0.0.1", "localhost");
+    let d = |f: &str| demo.join(f).to_str().unwrap().to_string();
+    let (ok, out) = tool(
+        "curl",
+        &[
+            "-sS",
+            "--cacert",
+            &d("root-ca.pem"),
+            "--cert",
+            &d("operator.pem"),
+            "--key",
+            &d("operator.key"),
+            &format!("{https}/api/v1/applications"),
+        ],
+    );
+    assert!(ok && out.contains("\"items\""), "{out}");
+    let pem = std::fs::read(demo.join("operator.pem")).unwrap();
+    let der = kmn_pki::cert::pem_or_der(&pem, "CERTIFICATE").unwrap();
+    let serial = kmn_pki::parse::cert(&der).unwrap().tbs.serial_hex();
+    let pass = std::fs::read_to_string(env.data_dir().join("secrets/ca-passphrase")).unwrap();
+    let env = env.env("KMN_CA_PASSPHRASE", pass.trim());
+    env.ok(&["cert", "revoke", &serial, "--reason", "key-compromise"]);
+    let (_, out) = tool(
+        "curl",
+        &[
+            "-sS",
+            "-w",
+            "%{http_code}",
+            "--cacert",
+            &d("root-ca.pem"),
+            "--cert",
+            &d("operator.pem"),
+            "--key",
+            &d("operator.key"),
+            &format!("{https}/api/v1/applications"),
+        ],
+    );
+    assert!(
+        out.ends_with("401") && out.contains("失効"),
+        "a revoked certificate is refused on the next request: {out}"
+    );
+}
+
+#[tokio::test]
+async fn quick_start_without_demo_has_no_demo_data() {
+    let env = Env::new();
+    let mut c = env.cmd(&["up", "--no-demo"]);
+    c.env_remove("KMN_CA_PASSPHRASE")
+        .env("KMN_HTTP_LISTEN", "127.0.0.1:0")
+        .env("KMN_HTTPS_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(Ok(l)) = lines.next() {
+        if l.starts_with("kmn: API and portal at") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(!env.data_dir().join("demo").exists());
+    let toml = std::fs::read_to_string(env.data_dir().join("kmn.toml")).unwrap();
+    assert!(toml.contains("demo = false"), "{toml}");
 }
 
 #[tokio::test]

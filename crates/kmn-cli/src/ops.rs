@@ -1,0 +1,730 @@
+//! The support center's CLI (`kmn facility|person|application|account|document`): answers
+//! in Japanese with a stable code; `--json` prints machine-readable output. Runs locally
+//! against the data dir as an operator.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use kmn_app::actor::{Actor, Role};
+use kmn_app::ra::{accounts, applications, documents, facilities, persons};
+use kmn_app::{App, AppError, SystemClock};
+use kmn_domain::ApplicationAction;
+use serde_json::json;
+
+/// Output options shared by the operator commands.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct Out {
+    /// Machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FacilityCommand {
+    /// 利用施設を登録する
+    Add {
+        #[arg(long)]
+        code: String,
+        /// hospital, clinic, dental_clinic, pharmacy, care_facility, visiting_nursing, other
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name_kanji: String,
+        #[arg(long)]
+        name_kana: String,
+        #[arg(long)]
+        name_romaji: String,
+        #[arg(long)]
+        postal_code: String,
+        #[arg(long)]
+        address: String,
+        #[arg(long)]
+        phone: String,
+        #[arg(long)]
+        email: String,
+    },
+    /// 利用施設の一覧
+    List,
+    /// 利用施設の詳細
+    Show { code: String },
+    /// 施設の同意（CPS・利用規約・個人情報の取扱い）を記録する（書面で受け付けた場合など）
+    Consent {
+        code: String,
+        /// cps, terms, privacy_policy
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        version: String,
+        /// 同意した方の氏名
+        #[arg(long)]
+        given_by: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PersonCommand {
+    /// 利用者を登録する（施設への所属を含む）
+    Add {
+        #[arg(long)]
+        facility: String,
+        #[arg(long)]
+        name_kanji: String,
+        #[arg(long)]
+        name_kana: String,
+        #[arg(long)]
+        name_romaji: String,
+        /// YYYY-MM-DD
+        #[arg(long)]
+        date_of_birth: String,
+        /// nurse, pharmacist, … (doctor cannot apply)
+        #[arg(long)]
+        profession: String,
+        #[arg(long)]
+        email: String,
+        /// ネットワークの利用を許可されている（第4条1）
+        #[arg(long)]
+        permitted: bool,
+        /// 施設の窓口担当者（第17条）
+        #[arg(long)]
+        desk: bool,
+        /// 免許証で資格を確認した
+        #[arg(long)]
+        licence_checked: bool,
+    },
+    /// 利用者の詳細（閲覧はアクセスログに記録されます）
+    Show { holder_id: String },
+    /// 施設の利用者の一覧
+    List {
+        #[arg(long)]
+        facility: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApplicationCommand {
+    /// 申請の一覧
+    List {
+        /// draft, submitted, returned, resubmitted, approved, fulfilled, rejected, withdrawn
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        facility: Option<String>,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// 申請の詳細（審査の経過を含む）
+    Show { id: String },
+    /// 承認する（第6条1）
+    Approve { id: String },
+    /// 不備を通知して差し戻す（第6条2）。--deficiency "項目|問題点|対応" を1つ以上
+    Return {
+        id: String,
+        #[arg(long, required = true)]
+        deficiency: Vec<String>,
+    },
+    /// 却下する
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// カードを発行しない申請（利用中止・紛失届・変更届）を完了する
+    Complete { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AccountCommand {
+    /// アカウントを登録する（担当者証明書、または窓口担当者の利用者カード）
+    Add {
+        /// operator, supervisor, facility_desk, auditor
+        #[arg(long)]
+        role: String,
+        /// 表示名
+        #[arg(long)]
+        name: String,
+        /// 証明書ファイル（PEM または DER）
+        #[arg(long, conflicts_with = "holder")]
+        cert: Option<PathBuf>,
+        /// 窓口アカウントの施設コード
+        #[arg(long)]
+        facility: Option<String>,
+        /// 窓口担当者の利用者ID（その方の利用中のカードの証明書で登録します）
+        #[arg(long, requires = "facility")]
+        holder: Option<String>,
+    },
+    /// アカウントの一覧
+    List,
+    /// アカウントを無効にする
+    Disable { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DocumentCommand {
+    /// CPS・利用規約・個人情報の取扱いの新しい版を公開し、全施設に通知する（第2条2）
+    Publish {
+        /// cps, terms, privacy_policy
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        version: String,
+        file: PathBuf,
+    },
+}
+
+fn fail(e: &AppError, out: Out) -> ExitCode {
+    if out.json {
+        let fields: Vec<_> = match e {
+            AppError::Validation(f) => f
+                .iter()
+                .map(|f| json!({"field": f.field, "message": f.message}))
+                .collect(),
+            _ => vec![],
+        };
+        println!(
+            "{}",
+            json!({"code": e.code(), "message": e.message_ja(), "fields": fields})
+        );
+    }
+    eprintln!("エラー: {} ({})", e.message_ja(), e.code());
+    if let AppError::Validation(f) = e {
+        for f in f {
+            eprintln!("  - {}: {}", f.field, f.message);
+        }
+    }
+    ExitCode::from(1)
+}
+
+fn print(out: Out, v: serde_json::Value, text: impl FnOnce() -> String) -> ExitCode {
+    if out.json {
+        println!("{v}");
+    } else {
+        println!("{}", text());
+    }
+    ExitCode::SUCCESS
+}
+
+async fn open(data_dir: &Path) -> Result<App, AppError> {
+    App::open(data_dir, Arc::new(SystemClock)).await
+}
+
+fn jst(t: i64) -> String {
+    kmn_domain::time_fmt::ja_datetime(
+        time::OffsetDateTime::from_unix_timestamp(t).unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+    )
+}
+
+macro_rules! tri {
+    ($e:expr, $out:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return fail(&AppError::from(e), $out),
+        }
+    };
+}
+
+pub async fn facility(data_dir: &Path, actor: &Actor, c: &FacilityCommand, out: Out) -> ExitCode {
+    let app = tri!(open(data_dir).await, out);
+    match c {
+        FacilityCommand::Add {
+            code,
+            kind,
+            name_kanji,
+            name_kana,
+            name_romaji,
+            postal_code,
+            address,
+            phone,
+            email,
+        } => {
+            let i = facilities::FacilityInput {
+                code: code.clone(),
+                kind: kind.clone(),
+                name_kanji: name_kanji.clone(),
+                name_kana: name_kana.clone(),
+                name_romaji: name_romaji.clone(),
+                postal_code: postal_code.clone(),
+                address: address.clone(),
+                phone: phone.clone(),
+                email: email.clone(),
+            };
+            let f = tri!(facilities::register(&app, actor, &i).await, out);
+            print(out, serde_json::to_value(&f).unwrap_or_default(), || {
+                format!("施設 {} {} を登録しました。", f.code, f.name_kanji)
+            })
+        }
+        FacilityCommand::List => {
+            let v = tri!(facilities::list(&app, actor, None, 10_000).await, out);
+            print(out, serde_json::to_value(&v).unwrap_or_default(), || {
+                let mut s = String::from("施設コード   種類        名称\n");
+                for f in &v {
+                    let kind = f
+                        .kind
+                        .parse::<kmn_domain::FacilityKind>()
+                        .map(|k| k.label_ja())
+                        .unwrap_or("");
+                    s.push_str(&format!("{}  {:<10}  {}\n", f.code, kind, f.name_kanji));
+                }
+                s.push_str(&format!("{}件", v.len()));
+                s
+            })
+        }
+        FacilityCommand::Show { code } => {
+            let f = tri!(facilities::get(&app, actor, code).await, out);
+            let mut tx = tri!(app.store.begin().await, out);
+            let consents = tri!(tx.consents(code).await, out);
+            let _ = tx.rollback().await;
+            print(out, json!({"facility": f, "consents": consents}), || {
+                let mut s = format!(
+                    "施設コード  {}\n名称        {}（{}）\n英字名称    {}\n所在地      〒{} {}\n電話        {}\n連絡先      {}\n状態        {}\n同意:\n",
+                    f.code,
+                    f.name_kanji,
+                    f.name_kana,
+                    f.name_romaji,
+                    f.postal_code,
+                    f.address,
+                    f.phone,
+                    f.email,
+                    f.status
+                        .parse::<kmn_domain::FacilityStatus>()
+                        .map(|s| s.label_ja())
+                        .unwrap_or("")
+                );
+                for c in &consents {
+                    s.push_str(&format!(
+                        "  {} 第{}版  {}  {}\n",
+                        documents::kind_label(&c.kind),
+                        c.version,
+                        c.given_by,
+                        jst(c.given_at)
+                    ));
+                }
+                s
+            })
+        }
+        FacilityCommand::Consent {
+            code,
+            kind,
+            version,
+            given_by,
+        } => {
+            let c = tri!(
+                facilities::consent(&app, actor, code, kind, version, given_by).await,
+                out
+            );
+            print(out, serde_json::to_value(&c).unwrap_or_default(), || {
+                format!(
+                    "施設 {code} の「{}」第{version}版への同意を記録しました。",
+                    documents::kind_label(kind)
+                )
+            })
+        }
+    }
+}
+
+pub async fn person(data_dir: &Path, actor: &Actor, c: &PersonCommand, out: Out) -> ExitCode {
+    let app = tri!(open(data_dir).await, out);
+    match c {
+        PersonCommand::Add {
+            facility,
+            name_kanji,
+            name_kana,
+            name_romaji,
+            date_of_birth,
+            profession,
+            email,
+            permitted,
+            desk,
+            licence_checked,
+        } => {
+            let i = persons::PersonInput {
+                facility_code: facility.clone(),
+                name_kanji: name_kanji.clone(),
+                name_kana: name_kana.clone(),
+                name_romaji: name_romaji.clone(),
+                date_of_birth: date_of_birth.clone(),
+                profession: profession.clone(),
+                work_email: email.clone(),
+                permitted: *permitted,
+                is_desk: *desk,
+                licence_checked: *licence_checked,
+            };
+            let (p, _) = tri!(persons::register(&app, actor, &i).await, out);
+            print(out, serde_json::to_value(&p).unwrap_or_default(), || {
+                format!("利用者 {} {} を登録しました。", p.holder_id, p.name_kanji)
+            })
+        }
+        PersonCommand::Show { holder_id } => {
+            let (p, affs) = tri!(persons::get(&app, actor, holder_id).await, out);
+            print(out, json!({"person": p, "affiliations": affs}), || {
+                let prof = p
+                    .profession
+                    .parse::<kmn_domain::Profession>()
+                    .map(|x| x.label_ja())
+                    .unwrap_or("");
+                let mut s = format!(
+                    "利用者ID    {}\n氏名        {}（{}）\n英字氏名    {}\n生年月日    {}\n職種        {}\nメール      {}\n所属:\n",
+                    p.holder_id,
+                    p.name_kanji,
+                    p.name_kana,
+                    p.name_romaji,
+                    p.date_of_birth,
+                    prof,
+                    p.work_email
+                );
+                for a in &affs {
+                    s.push_str(&format!(
+                        "  {}  利用許可: {}  窓口: {}\n",
+                        a.facility_code,
+                        if a.permitted != 0 { "あり" } else { "なし" },
+                        if a.is_desk != 0 {
+                            "はい"
+                        } else {
+                            "いいえ"
+                        }
+                    ));
+                }
+                s
+            })
+        }
+        PersonCommand::List { facility } => {
+            let v = tri!(
+                persons::list(&app, actor, facility, None, 10_000).await,
+                out
+            );
+            print(out, serde_json::to_value(&v).unwrap_or_default(), || {
+                let mut s = String::new();
+                for p in &v {
+                    s.push_str(&format!(
+                        "{}  {}（{}）\n",
+                        p.holder_id, p.name_kanji, p.name_kana
+                    ));
+                }
+                s.push_str(&format!("{}件", v.len()));
+                s
+            })
+        }
+    }
+}
+
+pub async fn application(
+    data_dir: &Path,
+    actor: &Actor,
+    c: &ApplicationCommand,
+    out: Out,
+) -> ExitCode {
+    let app = tri!(open(data_dir).await, out);
+    let show_row = |a: &kmn_store::ApplicationRow| -> String {
+        let kind = kmn_domain::ApplicationKind::from_codes(&a.kind, a.kind_detail.as_deref())
+            .map(|k| k.label_ja())
+            .unwrap_or("");
+        let state = a
+            .state
+            .parse::<kmn_domain::ApplicationState>()
+            .map(|s| s.label_ja())
+            .unwrap_or("");
+        format!(
+            "{}  {}  {:<8}  {}  {}  {}",
+            a.id,
+            a.facility_code,
+            kind,
+            a.holder_id,
+            state,
+            jst(a.updated_at)
+        )
+    };
+    let acted = |r: Result<kmn_store::ApplicationRow, AppError>, what: &str| -> ExitCode {
+        match r {
+            Ok(a) => {
+                let state = a
+                    .state
+                    .parse::<kmn_domain::ApplicationState>()
+                    .map(|s| s.label_ja())
+                    .unwrap_or("");
+                print(out, serde_json::to_value(&a).unwrap_or_default(), || {
+                    format!(
+                        "申請 {} を{what}しました（状態: {state}）。施設に通知しました。",
+                        a.id
+                    )
+                })
+            }
+            Err(e) => fail(&e, out),
+        }
+    };
+    match c {
+        ApplicationCommand::List {
+            status,
+            facility,
+            kind,
+            limit,
+        } => {
+            let f = kmn_store::ApplicationFilter {
+                facility_code: facility.clone(),
+                state: status.clone(),
+                kind: kind.clone(),
+                limit: *limit,
+                ..Default::default()
+            };
+            let v = tri!(applications::list(&app, actor, f).await, out);
+            print(out, serde_json::to_value(&v).unwrap_or_default(), || {
+                let mut s: String = v.iter().map(|a| show_row(a) + "\n").collect();
+                s.push_str(&format!("{}件", v.len()));
+                s
+            })
+        }
+        ApplicationCommand::Show { id } => {
+            let (a, rounds, docs) = tri!(applications::get(&app, actor, id).await, out);
+            print(
+                out,
+                json!({"application": a, "rounds": rounds, "documents": docs}),
+                || {
+                    let mut s = show_row(&a) + "\n経過:\n";
+                    for r in &rounds {
+                        s.push_str(&format!(
+                            "  {}. {} {} → {}  {}  {}\n",
+                            r.seq,
+                            jst(r.at),
+                            r.from_state,
+                            r.to_state,
+                            r.action,
+                            r.actor
+                        ));
+                        if let Some(d) = r.deficiencies.as_deref().and_then(|j| {
+                            serde_json::from_str::<Vec<kmn_domain::Deficiency>>(j).ok()
+                        }) {
+                            for x in d {
+                                s.push_str(&format!("     - {}\n", x.to_line_ja()));
+                            }
+                        }
+                    }
+                    for d in &docs {
+                        s.push_str(&format!(
+                            "書類: {} {}（{} バイト, SHA-256 {}）\n",
+                            d.id, d.file_name, d.size, d.sha256
+                        ));
+                    }
+                    s
+                },
+            )
+        }
+        ApplicationCommand::Approve { id } => acted(
+            applications::act(&app, actor, id, ApplicationAction::Approve, None).await,
+            "承認",
+        ),
+        ApplicationCommand::Complete { id } => acted(
+            applications::act(&app, actor, id, ApplicationAction::Fulfil, None).await,
+            "完了",
+        ),
+        ApplicationCommand::Reject { id, reason } => acted(
+            applications::act(
+                &app,
+                actor,
+                id,
+                ApplicationAction::Reject {
+                    reason: reason.clone(),
+                },
+                None,
+            )
+            .await,
+            "却下",
+        ),
+        ApplicationCommand::Return { id, deficiency } => {
+            let mut items = Vec::new();
+            for d in deficiency {
+                let parts: Vec<&str> = d.splitn(3, '|').collect();
+                if parts.len() != 3 {
+                    return fail(
+                        &AppError::BadInput(format!(
+                            "不備は「項目|問題点|対応」の形で指定してください: {d}"
+                        )),
+                        out,
+                    );
+                }
+                items.push((
+                    parts[0].to_string(),
+                    parts[1].to_string(),
+                    parts[2].to_string(),
+                ));
+            }
+            let defs = tri!(applications::deficiencies(&items), out);
+            acted(
+                applications::act(
+                    &app,
+                    actor,
+                    id,
+                    ApplicationAction::Return { deficiencies: defs },
+                    None,
+                )
+                .await,
+                "差戻し",
+            )
+        }
+    }
+}
+
+pub async fn account(data_dir: &Path, actor: &Actor, c: &AccountCommand, out: Out) -> ExitCode {
+    let app = tri!(open(data_dir).await, out);
+    match c {
+        AccountCommand::Add {
+            role,
+            name,
+            cert,
+            facility,
+            holder,
+        } => {
+            let Some(role) = Role::parse(role) else {
+                return fail(
+                    &AppError::BadInput(format!(
+                        "権限 '{role}' はありません（operator, supervisor, facility_desk, auditor）"
+                    )),
+                    out,
+                );
+            };
+            let der = match (cert, holder) {
+                (Some(p), _) => {
+                    let bytes = tri!(
+                        std::fs::read(p).map_err(|e| AppError::BadInput(format!(
+                            "{} を読めません: {e}",
+                            p.display()
+                        ))),
+                        out
+                    );
+                    tri!(kmn_pki::cert::pem_or_der(&bytes, "CERTIFICATE"), out)
+                }
+                (None, Some(h)) => {
+                    let fac = facility.clone().unwrap_or_default();
+                    let mut tx = tri!(app.store.begin().await, out);
+                    let cards = tri!(tx.live_cards(h, &fac).await, out);
+                    let serial = cards
+                        .iter()
+                        .find(|c| c.state == "active")
+                        .and_then(|c| c.cert_serial_hex.clone());
+                    let cert = match serial {
+                        Some(s) => tri!(tx.certificate(&s).await, out),
+                        None => None,
+                    };
+                    let _ = tx.rollback().await;
+                    match cert {
+                        Some(c) => c.der,
+                        None => {
+                            return fail(
+                                &AppError::NotFound(format!(
+                                    "{h} の施設 {fac} での利用中のカードがありません"
+                                )),
+                                out,
+                            );
+                        }
+                    }
+                }
+                (None, None) => {
+                    return fail(
+                        &AppError::BadInput(
+                            "--cert または --facility と --holder を指定してください".into(),
+                        ),
+                        out,
+                    );
+                }
+            };
+            let a = tri!(
+                accounts::add(
+                    &app,
+                    actor,
+                    accounts::NewAccount {
+                        role,
+                        display_name: name.clone(),
+                        cert_der: der,
+                        facility_code: facility.clone(),
+                        holder_id: holder.clone()
+                    }
+                )
+                .await,
+                out
+            );
+            print(out, serde_json::to_value(&a).unwrap_or_default(), || {
+                format!(
+                    "アカウント {}（{}、{}）を登録しました。証明書 SHA-256 {}",
+                    a.id,
+                    a.display_name,
+                    role.label_ja(),
+                    a.cert_fingerprint
+                )
+            })
+        }
+        AccountCommand::List => {
+            if let Err(e) = actor.require_center() {
+                return fail(&e, out);
+            }
+            let mut tx = tri!(app.store.begin().await, out);
+            let v = tri!(tx.list_accounts().await, out);
+            let _ = tx.rollback().await;
+            print(out, serde_json::to_value(&v).unwrap_or_default(), || {
+                let mut s = String::new();
+                for a in &v {
+                    let role = Role::parse(&a.role).map(|r| r.label_ja()).unwrap_or("");
+                    s.push_str(&format!(
+                        "{}  {:<14}  {}  {}{}\n",
+                        a.id,
+                        role,
+                        a.display_name,
+                        a.facility_code.as_deref().unwrap_or("-"),
+                        if a.disabled != 0 {
+                            "  （無効）"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+                s.push_str(&format!("{}件", v.len()));
+                s
+            })
+        }
+        AccountCommand::Disable { id } => {
+            tri!(accounts::disable(&app, actor, id).await, out);
+            print(out, json!({"id": id, "disabled": true}), || {
+                format!("アカウント {id} を無効にしました。")
+            })
+        }
+    }
+}
+
+pub async fn document(data_dir: &Path, actor: &Actor, c: &DocumentCommand, out: Out) -> ExitCode {
+    let app = tri!(open(data_dir).await, out);
+    match c {
+        DocumentCommand::Publish {
+            kind,
+            version,
+            file,
+        } => {
+            let bytes = tri!(
+                std::fs::read(file).map_err(|e| AppError::BadInput(format!(
+                    "{} を読めません: {e}",
+                    file.display()
+                ))),
+                out
+            );
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("document")
+                .to_string();
+            let n = tri!(
+                documents::publish(&app, actor, kind, version, &name, bytes).await,
+                out
+            );
+            print(
+                out,
+                json!({"kind": kind, "version": version, "notified_facilities": n}),
+                || {
+                    format!(
+                        "「{}」第{version}版を公開しました（{}/repo/{kind}）。{n}施設に通知しました。",
+                        documents::kind_label(kind),
+                        app.cfg.public_base_url
+                    )
+                },
+            )
+        }
+    }
+}

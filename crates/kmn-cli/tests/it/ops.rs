@@ -1,0 +1,219 @@
+//! The support center's CLI answers in Japanese with a stable code, and in JSON with
+//! `--json`; bad input changes nothing.
+
+use crate::support::{Env, assert_fails};
+
+#[tokio::test]
+async fn operator_cli_registers_reviews_and_answers_in_japanese() {
+    let env = Env::new();
+    env.init(&[]);
+    let code = crate::api_fixture::facility_code(1, 777);
+    let docs = env.path("terms.txt");
+    std::fs::write(&docs, "利用規約（テスト）").unwrap();
+    for kind in ["cps", "terms", "privacy_policy"] {
+        let out = env.ok(&[
+            "document",
+            "publish",
+            "--kind",
+            kind,
+            "--version",
+            "2.00",
+            docs.to_str().unwrap(),
+        ]);
+        assert!(out.contains("公開しました"), "{out}");
+    }
+    let add = |code: &str, kana: &str| {
+        env.run(&[
+            "facility",
+            "add",
+            "--code",
+            code,
+            "--kind",
+            "clinic",
+            "--name-kanji",
+            "テスト診療所",
+            "--name-kana",
+            kana,
+            "--name-romaji",
+            "Test Clinic",
+            "--postal-code",
+            "860-0806",
+            "--address",
+            "熊本市中央区",
+            "--phone",
+            "096-000-0000",
+            "--email",
+            "t@example.jp",
+        ])
+    };
+    // Bad input: a wrong check digit and hiragana kana → field errors in Japanese, nothing written.
+    let bad = format!("{}{}", &code[..9], (code.as_bytes()[9] - b'0' + 1) % 10);
+    let o = add(&bad, "てすと");
+    assert_fails(&o, 1, "(E_VALIDATION)");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("code:") && err.contains("name_kana:") && err.contains("カタカナ"),
+        "{err}"
+    );
+    let o = env.run(&["facility", "list", "--json"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "[]",
+        "nothing was written"
+    );
+    let o = add(&code, "テストシンリョウジョ");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("を登録しました"));
+    for kind in ["cps", "terms", "privacy_policy"] {
+        env.ok(&[
+            "facility",
+            "consent",
+            &code,
+            "--kind",
+            kind,
+            "--version",
+            "2.00",
+            "--given-by",
+            "窓口 太郎",
+        ]);
+    }
+    let o = env.run(&[
+        "facility",
+        "consent",
+        &code,
+        "--kind",
+        "terms",
+        "--version",
+        "2.00",
+        "--given-by",
+        "窓口 太郎",
+    ]);
+    assert_fails(&o, 1, "既に記録されています");
+    let out = env.ok(&[
+        "person",
+        "add",
+        "--facility",
+        &code,
+        "--name-kanji",
+        "山田 花子",
+        "--name-kana",
+        "ヤマダ ハナコ",
+        "--name-romaji",
+        "Hanako Yamada",
+        "--date-of-birth",
+        "1985-04-01",
+        "--profession",
+        "nurse",
+        "--email",
+        "h@example.jp",
+        "--permitted",
+        "--json",
+    ]);
+    let p: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let holder = p["holder_id"].as_str().unwrap().to_string();
+    let out = env.ok(&["person", "show", &holder]);
+    assert!(
+        out.contains("看護師") && out.contains("利用許可: あり"),
+        "{out}"
+    );
+
+    // An application drafted through the library (as the desk would over the API), reviewed with the CLI.
+    let app = env.app().await;
+    let a = kmn_app::ra::applications::create(
+        &app,
+        &kmn_app::actor::Actor::cli("desk"),
+        &kmn_app::ra::applications::ApplicationInput {
+            facility_code: code.clone(),
+            holder_id: holder.clone(),
+            kind: "new".into(),
+            validity_years: Some(3),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    kmn_app::ra::applications::act(
+        &app,
+        &kmn_app::actor::Actor::cli("desk"),
+        &a.id,
+        kmn_domain::ApplicationAction::Submit,
+        None,
+    )
+    .await
+    .unwrap();
+    let out = env.ok(&["application", "list", "--status", "submitted"]);
+    assert!(
+        out.contains(&a.id) && out.contains("申請中") && out.contains("1件"),
+        "{out}"
+    );
+    let o = env.run(&[
+        "application",
+        "return",
+        &a.id,
+        "--deficiency",
+        "no separator",
+    ]);
+    assert_fails(&o, 1, "項目|問題点|対応");
+    let out = env.ok(&[
+        "application",
+        "return",
+        &a.id,
+        "--deficiency",
+        "name_kana|フリガナが違います|申請書の写しを添付してください",
+    ]);
+    assert!(
+        out.contains("差戻し") && out.contains("通知しました"),
+        "{out}"
+    );
+    let o = env.run(&["application", "approve", &a.id]);
+    assert_fails(&o, 1, "(E_CONFLICT)");
+    let out = env.ok(&["application", "show", &a.id]);
+    assert!(out.contains("フリガナが違います"), "{out}");
+    let o = env.run(&["application", "approve", &a.id, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["code"], "E_CONFLICT");
+    assert!(v["message"].as_str().unwrap().contains("差戻し"), "{v}");
+
+    // Accounts: a certificate of this CA, listed and disabled.
+    let csr = env.csr("op", "p256", "/C=JP/O=Center/CN=Operator Two", &[]);
+    let (pem, _) = env.issue("op", &csr, "operator", "3y");
+    let out = env.ok(&[
+        "account",
+        "add",
+        "--role",
+        "operator",
+        "--name",
+        "担当 二郎",
+        "--cert",
+        pem.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("U000001") && out.contains("サポートセンター担当者"),
+        "{out}"
+    );
+    let o = env.run(&[
+        "account",
+        "add",
+        "--role",
+        "operator",
+        "--name",
+        "担当 二郎",
+        "--cert",
+        pem.to_str().unwrap(),
+    ]);
+    assert_fails(&o, 1, "既に登録されています");
+    let o = env.run(&[
+        "account",
+        "add",
+        "--role",
+        "wizard",
+        "--name",
+        "x",
+        "--cert",
+        pem.to_str().unwrap(),
+    ]);
+    assert_fails(&o, 1, "権限 'wizard' はありません");
+    env.ok(&["account", "disable", "U000001"]);
+    let out = env.ok(&["account", "list"]);
+    assert!(out.contains("（無効）"), "{out}");
+}
