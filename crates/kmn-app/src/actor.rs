@@ -154,7 +154,7 @@ impl Actor {
 /// this CA, neither revoked, on hold nor expired.
 pub async fn authenticate(app: &App, cert_der: &[u8]) -> Result<Actor, AppError> {
     let fp = kmn_pki::cert::fingerprint_sha256(cert_der);
-    let mut tx = app.store.begin().await?;
+    let mut tx = app.store.read().await?;
     let account = tx.account_by_fingerprint(&fp).await?;
     let status = tx.cert_status_by_fingerprint(&fp).await?;
     tx.rollback().await?;

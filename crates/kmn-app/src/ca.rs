@@ -160,7 +160,7 @@ pub fn load_signer(
 
 /// Loads the active CA of a kind with its key.
 pub async fn load_active(app: &App, kind: CaKind) -> Result<LoadedCa, AppError> {
-    let mut tx = app.store.begin().await?;
+    let mut tx = app.store.read().await?;
     let rec = tx.active_ca(kind).await?;
     tx.rollback().await?;
     let rec = rec.ok_or_else(|| {

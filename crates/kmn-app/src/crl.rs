@@ -72,10 +72,23 @@ pub fn check_crl(der: &[u8], spki: &[u8]) -> Result<(i64, OffsetDateTime), AppEr
 }
 
 /// The CRL number of the file currently in the repository, if any (a crash between the
-/// rename and the commit must never let a number be used twice).
-fn number_on_disk(app: &App, ca_name: &str, spki: &[u8]) -> Option<i64> {
+/// rename and the commit must never let a number be used twice). Read without checking
+/// the signature: a forged file could only make numbers skip ahead, which is harmless.
+fn number_on_disk(app: &App, ca_name: &str) -> Option<i64> {
     let der = std::fs::read(app.repo_dir().join(repo::crl_file(ca_name))).ok()?;
-    check_crl(&der, spki).ok().map(|(n, _)| n)
+    let outer = derr::read_one(&der, tag::SEQUENCE).ok()?;
+    let tbs = derr::read(outer.content).ok()?.0;
+    let fields = derr::children(tbs.content).ok()?;
+    let exts = fields.iter().find(|f| f.tag == 0xa0)?;
+    let seq = derr::read_one(exts.content, tag::SEQUENCE).ok()?;
+    for e in derr::children(seq.content).ok()? {
+        let e = parse::extension(e).ok()?;
+        if e.oid == "2.5.29.20" {
+            let n = derr::read_one(e.value, tag::INTEGER).ok()?;
+            return Some(n.content.iter().fold(0i64, |a, b| (a << 8) | i64::from(*b)));
+        }
+    }
+    None
 }
 
 /// Builds, signs and publishes the CRL of `ca_name` inside `tx` (which the caller commits).
@@ -90,7 +103,7 @@ pub async fn publish_in_tx(
 ) -> Result<Published, AppError> {
     repo::check_writable(&app.repo_dir())?;
     let state = tx.crl_state(ca_name).await?;
-    let on_disk = number_on_disk(app, ca_name, &issuer.spki_der).unwrap_or(0);
+    let on_disk = number_on_disk(app, ca_name).unwrap_or(0);
     let number = CrlNumber(
         state
             .last_number
@@ -118,13 +131,14 @@ pub async fn publish_in_tx(
                 AppError::Internal(format!("unknown reason code {} in the database", r.reason))
             })?;
             Ok(CrlEntry::new(
-                &r.serial,
+                r.serial(),
                 r.revoked_at,
                 reason,
                 r.invalidity_date,
             )?)
         })
         .collect::<Result<Vec<_>, AppError>>()?;
+    drop(rows);
     let params = CrlParams {
         number,
         this_update,
@@ -245,7 +259,7 @@ pub async fn publish_all(app: &App, actor: &str) -> Result<Vec<Published>, AppEr
 /// Whether a CRL is due for `ca_name`: a revocation not yet in any CRL (publish within
 /// a second, 第16条), or the last thisUpdate older than the interval (24 h).
 pub async fn due(app: &App, ca_name: &str) -> Result<bool, AppError> {
-    let mut tx = app.store.begin().await?;
+    let mut tx = app.store.read().await?;
     let pending = tx.unpublished_revocations(ca_name).await?;
     let state = tx.crl_state(ca_name).await?;
     tx.rollback().await?;

@@ -107,7 +107,7 @@ pub async fn issue_template(
 ) -> Result<Issued, AppError> {
     let now_t = app.clock.now();
     let policies = {
-        let mut tx = app.store.begin().await?;
+        let mut tx = app.store.read().await?;
         let p = Policies::load(&mut tx).await;
         tx.rollback().await?;
         p?
@@ -193,77 +193,98 @@ pub async fn issue_batch(
     }
     // 1. Serials and TBSs, durably, before any signature exists.
     let mut tx = app.store.begin().await?;
-    for (t, _, linted) in &prepared {
-        if let Err(e) = tx
-            .insert_intent(
-                &t.serial.to_hex(),
-                &ca.record.name,
+    let intents: Vec<(String, &str, &str, &[u8])> = prepared
+        .iter()
+        .map(|(t, _, linted)| {
+            (
+                t.serial.to_hex(),
+                ca.record.name.as_str(),
                 t.profile.as_str(),
                 linted.tbs(),
-                now,
             )
-            .await
-        {
-            let _ = tx.rollback().await;
-            return Err(e.into());
-        }
+        })
+        .collect();
+    if let Err(e) = tx.insert_intents(&intents, now).await {
+        let _ = tx.rollback().await;
+        return Err(e.into());
     }
     tx.commit().await?;
+    drop(intents);
     // 2. Sign.
     let mut signed = Vec::with_capacity(prepared.len());
     for (t, validity, linted) in prepared {
         let der = kmn_pki::cert::sign(linted, ca.signer.as_ref())?;
         signed.push((t, validity, der));
     }
-    // 3. Certificates, status and audit events in one commit.
+    // 3. Certificates, status and audit events in one commit (multi-row inserts).
+    let out: Vec<Issued> = signed
+        .iter()
+        .map(|(t, _, der)| Issued {
+            serial_hex: t.serial.to_hex(),
+            der: der.clone(),
+            subject: t.subject.to_string(),
+            ca_name: ca.record.name.clone(),
+            not_after: t.not_after,
+            fingerprint_sha256: kmn_pki::cert::fingerprint_sha256(der),
+        })
+        .collect();
+    let summaries: Vec<String> = signed
+        .iter()
+        .zip(&out)
+        .map(|((t, validity, _), i)| {
+            format!(
+                "issued {} certificate {} for '{}' by {}, valid {} years until {}, SHA-256 {}",
+                t.profile,
+                i.serial_hex,
+                i.subject,
+                ca.record.name,
+                validity.years(),
+                kmn_domain::time_fmt::rfc3339(t.not_after),
+                i.fingerprint_sha256
+            )
+        })
+        .collect();
+    let objects: Vec<String> = out
+        .iter()
+        .map(|i| format!("cert:{}", i.serial_hex))
+        .collect();
     let mut tx = app.store.begin().await?;
     let r = async {
-        let mut out = Vec::with_capacity(signed.len());
-        for (t, validity, der) in signed {
-            let fp = kmn_pki::cert::fingerprint_sha256(&der);
-            let subject = t.subject.to_string();
-            let serial_hex = t.serial.to_hex();
-            tx.insert_certificate(&kmn_store::NewCert {
-                serial_hex: &serial_hex,
+        let rows: Vec<kmn_store::NewCert<'_>> = signed
+            .iter()
+            .zip(&out)
+            .map(|((t, _, der), i)| kmn_store::NewCert {
+                serial_hex: &i.serial_hex,
                 serial: t.serial.as_bytes(),
                 ca_name: &ca.record.name,
                 profile: t.profile.as_str(),
-                subject: &subject,
+                subject: &i.subject,
                 not_before: now,
                 not_after: t.not_after.unix_timestamp(),
-                fingerprint_sha256: &fp,
-                der: &der,
+                fingerprint_sha256: &i.fingerprint_sha256,
+                der,
                 issued_at: now,
                 status: CertStatus::Valid,
             })
-            .await?;
-            tx.append_audit(&NewAuditEvent {
+            .collect();
+        tx.insert_certificates(&rows).await?;
+        let events: Vec<NewAuditEvent<'_>> = summaries
+            .iter()
+            .zip(&objects)
+            .map(|(summary, object)| NewAuditEvent {
                 at: now,
                 actor,
                 action: "cert.issue",
-                object: &format!("cert:{serial_hex}"),
+                object,
                 facility: None,
-                summary: &format!(
-                    "issued {} certificate {serial_hex} for '{subject}' by {}, valid {} years until {}, SHA-256 {fp}",
-                    t.profile,
-                    ca.record.name,
-                    validity.years(),
-                    kmn_domain::time_fmt::rfc3339(t.not_after)
-                ),
+                summary,
             })
-            .await?;
-            out.push(Issued {
-                serial_hex,
-                der,
-                subject,
-                ca_name: ca.record.name.clone(),
-                not_after: t.not_after,
-                fingerprint_sha256: fp,
-            });
-        }
-        Ok::<_, AppError>(out)
+            .collect();
+        tx.append_audit_batch(&events).await?;
+        Ok::<_, AppError>(())
     }
     .await;
+    let r = r.map(|()| out);
     match r {
         Ok(out) => {
             tx.commit().await?;

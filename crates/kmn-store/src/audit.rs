@@ -107,6 +107,73 @@ impl Tx {
         Ok(seq)
     }
 
+    /// Appends many events in one go: the head is taken once for the whole batch and the
+    /// events are written with multi-row INSERTs (group issuance). Same chain as
+    /// [`Tx::append_audit`] one by one.
+    pub async fn append_audit_batch(
+        &mut self,
+        events: &[NewAuditEvent<'_>],
+    ) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("UPDATE audit_head SET seq = seq + $1 WHERE id = 1")
+            .bind(events.len() as i64)
+            .execute(self.conn())
+            .await?;
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(self.conn())
+            .await?;
+        let last_seq: i64 = head.get(0);
+        let mut prev: String = head.get(1);
+        let first = last_seq - events.len() as i64 + 1;
+        let mut rows = Vec::with_capacity(events.len());
+        for (i, e) in events.iter().enumerate() {
+            let seq = first + i as i64;
+            let hash = event_hash(seq, e, &prev);
+            rows.push((seq, prev.clone(), hash.clone()));
+            prev = hash;
+        }
+        for (chunk_e, chunk_r) in events.chunks(100).zip(rows.chunks(100)) {
+            let mut sql = String::from(
+                "INSERT INTO audit_events (seq, at, actor, action, object, facility, summary, prev_hash, hash) VALUES ",
+            );
+            for i in 0..chunk_e.len() {
+                let b = i * 9;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push('(');
+                sql.push_str(
+                    &(1..=9)
+                        .map(|k| format!("${}", b + k))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                );
+                sql.push(')');
+            }
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (e, (seq, p, h)) in chunk_e.iter().zip(chunk_r) {
+                q = q
+                    .bind(*seq)
+                    .bind(e.at)
+                    .bind(e.actor)
+                    .bind(e.action)
+                    .bind(e.object)
+                    .bind(e.facility)
+                    .bind(e.summary)
+                    .bind(p.as_str())
+                    .bind(h.as_str());
+            }
+            q.execute(self.conn()).await?;
+        }
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+            .bind(&prev)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
     /// Events in order (for reports and tests), optionally filtered by action.
     pub async fn audit_events(
         &mut self,

@@ -168,6 +168,15 @@ impl Store {
         })
     }
 
+    /// Begins a read-only transaction: a plain (deferred) BEGIN, so that on SQLite readers
+    /// never wait for the write lock. Roll it back when done.
+    pub async fn read(&self) -> Result<Tx, StoreError> {
+        Ok(Tx {
+            tx: self.pool.begin().await?,
+            backend: self.backend,
+        })
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;

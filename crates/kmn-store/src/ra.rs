@@ -227,23 +227,15 @@ fn conflict_or(e: sqlx::Error, what: String) -> StoreError {
 impl Tx {
     /// The next value of a named counter (1, 2, …), by compare-and-set.
     pub async fn next_counter(&mut self, name: &str) -> Result<i64, StoreError> {
-        let n = sqlx::query("UPDATE counters SET value = value + 1 WHERE name = $1")
-            .bind(name)
-            .execute(self.conn())
-            .await?
-            .rows_affected();
-        if n == 0 {
-            sqlx::query("INSERT INTO counters (name, value) VALUES ($1, 1)")
-                .bind(name)
-                .execute(self.conn())
-                .await?;
-            return Ok(1);
-        }
-        Ok(sqlx::query("SELECT value FROM counters WHERE name = $1")
-            .bind(name)
-            .fetch_one(self.conn())
-            .await?
-            .get(0))
+        // One statement: concurrent first uses cannot both insert (upsert, on both backends).
+        Ok(sqlx::query(
+            "INSERT INTO counters (name, value) VALUES ($1, 1) \
+             ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
+        )
+        .bind(name)
+        .fetch_one(self.conn())
+        .await?
+        .get(0))
     }
 
     // --- documents published in the repository -------------------------------------

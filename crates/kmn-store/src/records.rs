@@ -175,17 +175,25 @@ pub struct Revocation<'a> {
     pub request_received_at: i64,
 }
 
-/// A row of the CRL query.
-#[derive(Clone, Debug)]
+/// A row of the CRL query, compact (no heap allocation per entry: a million of them
+/// must fit the CRL's memory budget).
+#[derive(Clone, Copy, Debug)]
 pub struct RevokedRow {
-    /// Serial unsigned bytes.
-    pub serial: Vec<u8>,
+    serial: [u8; 20],
+    serial_len: u8,
     /// revocationDate.
     pub revoked_at: i64,
     /// Reason code.
     pub reason: u8,
     /// invalidityDate.
     pub invalidity_date: Option<i64>,
+}
+
+impl RevokedRow {
+    /// Serial unsigned bytes.
+    pub fn serial(&self) -> &[u8] {
+        &self.serial[..self.serial_len as usize]
+    }
 }
 
 /// The CRL counters of one CA.
@@ -369,6 +377,115 @@ impl Tx {
         Ok(())
     }
 
+    /// Records many intents with multi-row INSERTs (group issuance).
+    pub async fn insert_intents(
+        &mut self,
+        rows: &[(String, &str, &str, &[u8])],
+        at: i64,
+    ) -> Result<(), StoreError> {
+        for chunk in rows.chunks(200) {
+            let mut sql = String::from(
+                "INSERT INTO issuance_intents (serial_hex, ca_name, profile, tbs_der, created_at) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 5;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "(${},${},${},${},${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5
+                ));
+            }
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (serial, ca, profile, tbs) in chunk {
+                q = q
+                    .bind(serial.as_str())
+                    .bind(*ca)
+                    .bind(*profile)
+                    .bind(*tbs)
+                    .bind(at);
+            }
+            q.execute(self.conn()).await.map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.is_unique_violation() => {
+                    StoreError::Conflict("a serial is already taken".into())
+                }
+                _ => StoreError::Db(e),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Records many issued certificates and their status rows with multi-row INSERTs.
+    pub async fn insert_certificates(&mut self, certs: &[NewCert<'_>]) -> Result<(), StoreError> {
+        for chunk in certs.chunks(100) {
+            let mut sql = String::from(
+                "INSERT INTO certificates (serial_hex, ca_name, profile, subject, not_before, not_after, fingerprint_sha256, der, issued_at) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 9;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push('(');
+                sql.push_str(
+                    &(1..=9)
+                        .map(|k| format!("${}", b + k))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                );
+                sql.push(')');
+            }
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for c in chunk {
+                q = q
+                    .bind(c.serial_hex)
+                    .bind(c.ca_name)
+                    .bind(c.profile)
+                    .bind(c.subject)
+                    .bind(c.not_before)
+                    .bind(c.not_after)
+                    .bind(c.fingerprint_sha256)
+                    .bind(c.der)
+                    .bind(c.issued_at);
+            }
+            q.execute(self.conn()).await?;
+            let mut sql = String::from(
+                "INSERT INTO cert_status (serial_hex, serial, ca_name, not_after, status, updated_at) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 6;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push('(');
+                sql.push_str(
+                    &(1..=6)
+                        .map(|k| format!("${}", b + k))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                );
+                sql.push(')');
+            }
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for c in chunk {
+                q = q
+                    .bind(c.serial_hex)
+                    .bind(c.serial)
+                    .bind(c.ca_name)
+                    .bind(c.not_after)
+                    .bind(c.status.as_str())
+                    .bind(c.issued_at);
+            }
+            q.execute(self.conn()).await?;
+        }
+        Ok(())
+    }
+
     /// A certificate by serial (hex), with its status.
     pub async fn certificate(
         &mut self,
@@ -495,41 +612,46 @@ impl Tx {
     }
 
     /// The entries of the next CRL: revoked and on-hold certificates of `ca_name` that
-    /// have not expired at `now`, sorted by serial (shorter first, then bytewise).
+    /// have not expired at `now`, sorted by serial (shorter first, then bytewise). Rows are
+    /// streamed into compact entries and sorted in memory (cheaper than SQL's sort).
     pub async fn crl_entries(
         &mut self,
         ca_name: &str,
         now: i64,
     ) -> Result<Vec<RevokedRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT serial, revoked_at, reason, invalidity_date, status, updated_at FROM cert_status \
-             WHERE ca_name = $1 AND status IN ('revoked', 'on_hold') AND not_after >= $2 \
-             ORDER BY LENGTH(serial_hex), serial_hex",
-        )
-        .bind(ca_name)
-        .bind(now)
-        .fetch_all(self.conn())
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let on_hold = r.get::<String, _>(4) == "on_hold";
-                RevokedRow {
-                    serial: r.get(0),
-                    revoked_at: if on_hold {
-                        r.get(5)
-                    } else {
-                        r.get::<Option<i64>, _>(1).unwrap_or_default()
-                    },
-                    reason: if on_hold {
-                        RevocationReason::CertificateHold.code()
-                    } else {
-                        r.get::<Option<i32>, _>(2).unwrap_or_default() as u8
-                    },
-                    invalidity_date: r.get(3),
+        use futures_util::TryStreamExt;
+        let mut out = Vec::new();
+        {
+            let mut rows = sqlx::query(
+                "SELECT serial, CASE WHEN status = 'on_hold' THEN updated_at ELSE revoked_at END, \
+                 CASE WHEN status = 'on_hold' THEN 6 ELSE reason END, invalidity_date FROM cert_status \
+                 WHERE ca_name = $1 AND status IN ('revoked', 'on_hold') AND not_after >= $2",
+            )
+            .bind(ca_name)
+            .bind(now)
+            .fetch(self.conn());
+            while let Some(r) = rows.try_next().await? {
+                let serial: &[u8] = r.try_get(0)?;
+                let start = serial.iter().position(|b| *b != 0).unwrap_or(serial.len());
+                let serial = &serial[start..];
+                if serial.is_empty() || serial.len() > 20 {
+                    return Err(StoreError::Conflict(
+                        "a stored serial is not 1 to 20 octets".into(),
+                    ));
                 }
-            })
-            .collect())
+                let mut s = [0u8; 20];
+                s[..serial.len()].copy_from_slice(serial);
+                out.push(RevokedRow {
+                    serial: s,
+                    serial_len: serial.len() as u8,
+                    revoked_at: r.try_get::<Option<i64>, _>(1)?.unwrap_or_default(),
+                    reason: r.try_get::<Option<i64>, _>(2)?.unwrap_or_default() as u8,
+                    invalidity_date: r.try_get(3)?,
+                });
+            }
+        }
+        out.sort_unstable_by(|a, b| (a.serial_len, a.serial()).cmp(&(b.serial_len, b.serial())));
+        Ok(out)
     }
 
     /// Records a published CRL: the published number moves up by compare-and-set (never
