@@ -603,7 +603,7 @@ pub async fn fulfil_from_csr(
     kmn_pki::lint::lint_key(&req.spki_der)
         .map_err(|e| AppError::BadInput(format!("CSR の鍵を受け付けられません: {e}")))?;
     // Read what the certificate is built from.
-    let (a, facility, person, kind) = {
+    let (a, facility, person) = {
         let mut tx = app.store.begin().await?;
         let r = async {
             let a = tx
@@ -626,7 +626,7 @@ pub async fn fulfil_from_csr(
                 .await?
                 .ok_or_else(|| AppError::Internal("person vanished".into()))?;
             check_eligibility(&mut tx, &a, kind).await?;
-            Ok((a, f, p, kind))
+            Ok((a, f, p))
         }
         .await;
         tx.rollback().await?;
@@ -728,7 +728,6 @@ pub async fn fulfil_from_csr(
     match r {
         Ok(v) => {
             tx.commit().await?;
-            let _ = kind;
             Ok(v)
         }
         Err(e) => {

@@ -596,6 +596,11 @@ async fn bad_input_gets_field_errors_and_writes_nothing() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "a duplicate card: {v}"
     );
+    assert_eq!(
+        w.counts().await,
+        before,
+        "nothing written for the duplicate"
+    );
     let (_, b) = w.call(Some("desk_b"), Method::POST, "/api/v1/applications", Some(json!({"facility_code": w.fac_b, "holder_id": w.nurse_b, "kind": "new", "validity_years": 3}))).await;
     let before_b = w.counts().await;
     let big = [b"%PDF-1.7\n".to_vec(), vec![b'x'; 10 * 1024 * 1024]].concat();
@@ -630,7 +635,6 @@ async fn bad_input_gets_field_errors_and_writes_nothing() {
         .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "not a PDF: {v}");
     assert_eq!(w.counts().await, before_b);
-    let _ = before;
 }
 
 async fn concurrent_approval(w: &World) {

@@ -82,10 +82,6 @@ async fn wrong_passphrase_is_refused_and_nothing_changes() {
     let app = env.app().await;
     let before = snapshot(&app).await;
     let csr = env.csr("u", "p256", "/C=JP/O=Clinic/CN=Taro", &[]);
-    let env2 = Env {
-        tmp: tempfile::tempdir().unwrap(),
-        extra_env: vec![],
-    };
     let mut c = env.cmd(&[
         "cert",
         "issue",
@@ -104,7 +100,6 @@ async fn wrong_passphrase_is_refused_and_nothing_changes() {
     let mut c = env.cmd(&["ca", "sign-arl"]);
     c.env_remove("KMN_CA_PASSPHRASE");
     assert_fails(&c.output().unwrap(), 1, "KMN_CA_PASSPHRASE");
-    drop(env2);
     assert_eq!(snapshot(&app).await, before);
 }
 
