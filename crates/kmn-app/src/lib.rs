@@ -4,6 +4,7 @@
 
 pub mod actor;
 pub mod ca;
+pub mod cards;
 pub mod clock;
 pub mod config;
 pub mod crl;

@@ -229,6 +229,15 @@ pub async fn run(cli: Cli) -> ExitCode {
             )
             .await;
         }
+        Command::Card { command, out } => {
+            return crate::ops::card(
+                &cli.data_dir,
+                &kmn_app::actor::Actor::cli(&who),
+                command,
+                *out,
+            )
+            .await;
+        }
         Command::Document { command, out } => {
             return crate::ops::document(
                 &cli.data_dir,

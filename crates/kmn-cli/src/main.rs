@@ -90,6 +90,13 @@ pub enum Command {
         #[command(flatten)]
         out: ops::Out,
     },
+    /// 利用者カード（PKCS#11 トークン）の発行と確認
+    Card {
+        #[command(subcommand)]
+        command: ops::CardCommand,
+        #[command(flatten)]
+        out: ops::Out,
+    },
     /// CPS・利用規約の公開
     Document {
         #[command(subcommand)]

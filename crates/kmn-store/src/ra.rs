@@ -738,6 +738,48 @@ impl Tx {
         .await?)
     }
 
+    /// Stores the salted hash of a card's emergency revocation code (第11条).
+    pub async fn set_card_revocation_code(
+        &mut self,
+        id: &str,
+        hash: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE cards SET revocation_code_hash = $2 WHERE id = $1")
+            .bind(id)
+            .bind(hash)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Records the token serial of a personalized card.
+    pub async fn set_card_token_serial(
+        &mut self,
+        id: &str,
+        serial: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE cards SET token_serial = $2 WHERE id = $1")
+            .bind(id)
+            .bind(serial)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// The card holding a token serial.
+    pub async fn card_by_token_serial(
+        &mut self,
+        serial: &str,
+    ) -> Result<Option<CardRow>, StoreError> {
+        Ok(sqlx::query_as::<_, CardRow>(
+            "SELECT id, holder_id, facility_code, application_id, state, cert_serial_hex, token_serial, validity_years, \
+             issued_at, not_after, created_at, updated_at, version FROM cards WHERE token_serial = $1 ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(serial)
+        .fetch_optional(self.conn())
+        .await?)
+    }
+
     /// Moves a card from `from` to `to` by compare-and-set.
     pub async fn transition_card(
         &mut self,

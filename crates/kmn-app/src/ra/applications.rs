@@ -587,8 +587,7 @@ pub fn abbreviate(name: &str) -> String {
 
 /// Fulfils an approved card-issuing application from a CSR supplied by the caller —
 /// only in demo mode (`demo = true`); in production a personalization station makes the
-/// key on the card (next work). The subject, the kanji SAN directoryName and hcRole come
-/// from the registry (DESIGN §4); the card goes straight to `active`.
+/// key on the card ([`crate::cards::personalize`]). The card goes straight to `active`.
 pub async fn fulfil_from_csr(
     app: &App,
     actor: &Actor,
@@ -602,82 +601,137 @@ pub async fn fulfil_from_csr(
     let req = kmn_pki::csr::parse_and_verify(csr)?;
     kmn_pki::lint::lint_key(&req.spki_der)
         .map_err(|e| AppError::BadInput(format!("CSR の鍵を受け付けられません: {e}")))?;
-    // Read what the certificate is built from.
-    let (a, facility, person) = {
-        let mut tx = app.store.begin().await?;
-        let r = async {
-            let a = tx
-                .application(id)
-                .await?
-                .ok_or_else(|| AppError::NotFound(format!("申請 {id} はありません")))?;
-            let kind = kind_of(&a)?;
-            if state_of(&a)? != ApplicationState::Approved || !kind.issues_card() {
-                return Err(AppError::Rule(format!(
-                    "申請 {id} は発行できる状態ではありません（状態: {}）",
-                    state_of(&a)?.label_ja()
-                )));
-            }
-            let f = tx
-                .facility(&a.facility_code)
-                .await?
-                .ok_or_else(|| AppError::Internal("facility vanished".into()))?;
-            let p = tx
-                .person(&a.holder_id)
-                .await?
-                .ok_or_else(|| AppError::Internal("person vanished".into()))?;
-            check_eligibility(&mut tx, &a, kind).await?;
-            Ok((a, f, p))
+    let target = load_for_issue(app, id).await?;
+    let issued = issue_for(app, actor, &target, req.spki_der).await?;
+    record_fulfilment(
+        app,
+        actor,
+        &target,
+        &issued,
+        CardEvent::DemoActivate,
+        None,
+        None,
+    )
+    .await
+}
+
+/// What an approved card-issuing application's certificate is built from.
+#[derive(Clone, Debug)]
+pub struct IssueTarget {
+    /// The application.
+    pub application: ApplicationRow,
+    /// Its facility.
+    pub facility: kmn_store::FacilityRow,
+    /// Its holder.
+    pub person: kmn_store::PersonRow,
+    /// The validity applied for (第10条).
+    pub validity: ValidityPeriod,
+}
+
+/// Loads an application that may be fulfilled now: approved, of a card-issuing kind, and
+/// still eligible (第4条).
+pub async fn load_for_issue(app: &App, id: &str) -> Result<IssueTarget, AppError> {
+    let mut tx = app.store.begin().await?;
+    let r = async {
+        let a = tx
+            .application(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("申請 {id} はありません")))?;
+        let kind = kind_of(&a)?;
+        if state_of(&a)? != ApplicationState::Approved || !kind.issues_card() {
+            return Err(AppError::Rule(format!(
+                "申請 {id} は発行できる状態ではありません（状態: {}）",
+                state_of(&a)?.label_ja()
+            )));
         }
-        .await;
-        tx.rollback().await?;
-        r?
-    };
-    let validity: ValidityPeriod = a
-        .validity_years
-        .unwrap_or(0)
-        .to_string()
-        .parse()
-        .map_err(AppError::BadInput)?;
+        let f = tx
+            .facility(&a.facility_code)
+            .await?
+            .ok_or_else(|| AppError::Internal("facility vanished".into()))?;
+        let p = tx
+            .person(&a.holder_id)
+            .await?
+            .ok_or_else(|| AppError::Internal("person vanished".into()))?;
+        check_eligibility(&mut tx, &a, kind).await?;
+        let validity: ValidityPeriod = a
+            .validity_years
+            .unwrap_or(0)
+            .to_string()
+            .parse()
+            .map_err(AppError::BadInput)?;
+        Ok(IssueTarget {
+            application: a,
+            facility: f,
+            person: p,
+            validity,
+        })
+    }
+    .await;
+    tx.rollback().await?;
+    r
+}
+
+/// Issues the holder's certificate for `spki_der`: the subject, the kanji SAN
+/// directoryName and hcRole come from the registry (DESIGN §4).
+pub async fn issue_for(
+    app: &App,
+    actor: &Actor,
+    t: &IssueTarget,
+    spki_der: Vec<u8>,
+) -> Result<crate::issue::Issued, AppError> {
     let mut subject = kmn_pki::name::DistinguishedName::default();
     subject.push(kmn_pki::oid::AT_COUNTRY, "JP")?;
     subject.push(
         kmn_pki::oid::AT_ORGANIZATION,
-        &abbreviate(&facility.name_romaji),
+        &abbreviate(&t.facility.name_romaji),
     )?;
-    subject.push(kmn_pki::oid::AT_ORG_UNIT, &facility.code)?;
+    subject.push(kmn_pki::oid::AT_ORG_UNIT, &t.facility.code)?;
     subject.push(
         kmn_pki::oid::AT_COMMON_NAME,
-        &abbreviate(&person.name_romaji),
+        &abbreviate(&t.person.name_romaji),
     )?;
-    subject.push(kmn_pki::oid::AT_SERIAL_NUMBER, &person.holder_id)?;
+    subject.push(kmn_pki::oid::AT_SERIAL_NUMBER, &t.person.holder_id)?;
     let mut kanji = kmn_pki::name::DistinguishedName::default();
     kanji.push(
         kmn_pki::oid::AT_ORGANIZATION,
-        &facility.name_kanji.chars().take(64).collect::<String>(),
+        &t.facility.name_kanji.chars().take(64).collect::<String>(),
     )?;
-    kanji.push(kmn_pki::oid::AT_COMMON_NAME, &person.name_kanji)?;
-    let profession =
-        Profession::from_code(&person.profession).map_err(|e| AppError::Internal(e.to_string()))?;
-    let hc_role = (person.licence_checked != 0)
+    kanji.push(kmn_pki::oid::AT_COMMON_NAME, &t.person.name_kanji)?;
+    let profession = Profession::from_code(&t.person.profession)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let hc_role = (t.person.licence_checked != 0)
         .then(|| profession.hpki_role())
         .flatten()
         .map(str::to_string);
     let ca = crate::ca::load_active(app, kmn_store::CaKind::Issuing).await?;
-    let issued = crate::issue::issue_template(
+    crate::issue::issue_template(
         app,
         &ca,
         kmn_domain::ProfileKind::UserCard,
-        validity,
+        t.validity,
         subject,
-        req.spki_der,
+        spki_der,
         vec![kmn_pki::ext::AltName::Directory(kanji.to_der())],
         hc_role,
         &actor.account_id,
     )
-    .await?;
-    // Record the card and complete the application; if that fails (someone else
-    // fulfilled it meanwhile), the certificate just issued is revoked so that no usable
-    // certificate is left without its card.
+    .await
+}
+
+/// Records the card and completes the application; if that fails (someone else
+/// fulfilled it meanwhile), the certificate just issued is revoked so that no usable
+/// certificate is left without its card.
+pub async fn record_fulfilment(
+    app: &App,
+    actor: &Actor,
+    t: &IssueTarget,
+    issued: &crate::issue::Issued,
+    event: CardEvent,
+    token_serial: Option<&str>,
+    revocation_code_hash: Option<&str>,
+) -> Result<(ApplicationRow, CardRow), AppError> {
+    let a = &t.application;
+    let id = a.id.as_str();
     let now = app.now();
     let mut tx = app.store.begin().await?;
     let r = async {
@@ -688,14 +742,14 @@ pub async fn fulfil_from_csr(
             facility_code: a.facility_code.clone(),
             application_id: a.id.clone(),
             state: CardState::Blank
-                .apply(CardEvent::DemoActivate)
+                .apply(event)
                 .map_err(|e| AppError::Internal(e.to_string()))?
                 .state
                 .as_str()
                 .into(),
             cert_serial_hex: Some(issued.serial_hex.clone()),
-            token_serial: None,
-            validity_years: i64::from(validity.years()),
+            token_serial: token_serial.map(str::to_string),
+            validity_years: i64::from(t.validity.years()),
             issued_at: Some(now),
             not_after: Some(issued.not_after.unix_timestamp()),
             created_at: now,
@@ -703,6 +757,9 @@ pub async fn fulfil_from_csr(
             version: 1,
         };
         tx.insert_card(&card).await?;
+        if let Some(h) = revocation_code_hash {
+            tx.set_card_revocation_code(&card.id, h).await?;
+        }
         tx.set_application_card(&a.id, &card.id).await?;
         let issue_date = time::OffsetDateTime::from_unix_timestamp(now)
             .map_err(|e| AppError::Internal(e.to_string()))?
@@ -732,20 +789,31 @@ pub async fn fulfil_from_csr(
         }
         Err(e) => {
             let _ = tx.rollback().await;
-            let orphan = crate::revoke::RevokeRequest {
-                serial: issued
-                    .serial_hex
-                    .parse()
-                    .map_err(|e: kmn_domain::SerialParseError| AppError::Internal(e.to_string()))?,
-                reason: RevocationReason::CessationOfOperation,
-                comment: Some(format!("申請 {id} の完了処理に失敗したため無効化: {e}")),
-                article: None,
-                invalidity_date: None,
-                received_at: None,
-                requested_by: "system:fulfil".into(),
-            };
-            let _ = crate::revoke::revoke(app, &orphan).await;
+            revoke_orphan(
+                app,
+                &issued.serial_hex,
+                &format!("申請 {id} の完了処理に失敗したため無効化: {e}"),
+            )
+            .await;
             Err(e)
+        }
+    }
+}
+
+/// Revokes a certificate that was issued but could not be bound to a card.
+pub async fn revoke_orphan(app: &App, serial_hex: &str, why: &str) {
+    if let Ok(serial) = serial_hex.parse() {
+        let orphan = crate::revoke::RevokeRequest {
+            serial,
+            reason: RevocationReason::CessationOfOperation,
+            comment: Some(why.to_string()),
+            article: None,
+            invalidity_date: None,
+            received_at: None,
+            requested_by: "system:fulfil".into(),
+        };
+        if let Err(e) = crate::revoke::revoke(app, &orphan).await {
+            tracing::error!(serial = serial_hex, error = %e, "could not revoke an orphaned certificate");
         }
     }
 }

@@ -1,0 +1,228 @@
+//! Cards on a real PKCS#11 token (SoftHSM2): personalization through the binary, the
+//! key made and kept on the card, the certificate and chain written, the PIN mailer in
+//! Japanese, and the PIN nowhere else (R1, 第7–9条).
+
+use crate::support::{Env, in_ci, tool};
+
+fn softhsm() -> Option<std::path::PathBuf> {
+    match kmn_token::find_softhsm2_module() {
+        Some(m) => Some(m),
+        _ if in_ci() => panic!("SoftHSM2 is required in CI (apt-get install softhsm2 opensc)"),
+        _ => {
+            eprintln!("SKIP: SoftHSM2 not installed");
+            None
+        }
+    }
+}
+
+/// A data dir with an approved new-card application; returns (env, application id, holder name).
+async fn approved_application(env: &Env) -> String {
+    env.init(&[]);
+    let app = env.app().await;
+    let admin = kmn_app::actor::Actor::cli("test");
+    for kind in ["cps", "terms", "privacy_policy"] {
+        kmn_app::ra::documents::publish(&app, &admin, kind, "1", "d.txt", b"x".to_vec())
+            .await
+            .unwrap();
+    }
+    let code = crate::api_fixture::facility_code(1, 555);
+    kmn_app::ra::facilities::register(
+        &app,
+        &admin,
+        &kmn_app::ra::facilities::FacilityInput {
+            code: code.clone(),
+            kind: "clinic".into(),
+            name_kanji: "阿蘇クリニック".into(),
+            name_kana: "アソクリニック".into(),
+            name_romaji: "Aso Clinic".into(),
+            postal_code: "8600806".into(),
+            address: "熊本県阿蘇市".into(),
+            phone: "0967000000".into(),
+            email: "aso@example.jp".into(),
+        },
+    )
+    .await
+    .unwrap();
+    for kind in ["cps", "terms", "privacy_policy"] {
+        kmn_app::ra::facilities::consent(&app, &admin, &code, kind, "1", "窓口")
+            .await
+            .unwrap();
+    }
+    let (p, _) = kmn_app::ra::persons::register(
+        &app,
+        &admin,
+        &crate::api_fixture::person_input(
+            &code,
+            "阿蘇 花子",
+            "アソ ハナコ",
+            "Hanako Aso",
+            "nurse",
+            true,
+        ),
+    )
+    .await
+    .unwrap();
+    let a = kmn_app::ra::applications::create(
+        &app,
+        &admin,
+        &kmn_app::ra::applications::ApplicationInput {
+            facility_code: code,
+            holder_id: p.holder_id,
+            kind: "new".into(),
+            validity_years: Some(5),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    for act in [
+        kmn_domain::ApplicationAction::Submit,
+        kmn_domain::ApplicationAction::Approve,
+    ] {
+        kmn_app::ra::applications::act(&app, &admin, &a.id, act, None)
+            .await
+            .unwrap();
+    }
+    a.id
+}
+
+#[tokio::test]
+async fn r1_art7_art9_personalize_a_card_on_a_token() {
+    let Some(module) = softhsm() else { return };
+    let env = Env::new();
+    let tokens = env.path("tokens");
+    std::fs::create_dir_all(&tokens).unwrap();
+    let conf = env.path("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+    .unwrap();
+    let env = env.env("SOFTHSM2_CONF", conf.to_str().unwrap());
+    let id = approved_application(&env).await;
+    let m = module.to_str().unwrap();
+    let out = env.ok(&[
+        "card",
+        "personalize",
+        "--module",
+        m,
+        "--application",
+        &id,
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["card"]["state"], "personalized", "{v}");
+    assert_eq!(v["application"]["state"], "fulfilled");
+    let serial = v["card"]["cert_serial_hex"].as_str().unwrap().to_string();
+    assert!(!v["token_serial"].as_str().unwrap().is_empty());
+
+    // The PIN mailer: Japanese, mode 0600, with the holder's name and the initial PIN.
+    let mailer = std::path::PathBuf::from(v["pin_mailer"].as_str().unwrap());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&mailer).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let (ok, text) = tool("pdftotext", &["-layout", mailer.to_str().unwrap(), "-"]);
+    assert!(
+        ok && text.contains("阿蘇") && text.contains("初期PIN"),
+        "{text}"
+    );
+    let ids: Vec<String> = ["holder_id", "id"]
+        .iter()
+        .map(|k| v["card"][k].as_str().unwrap()[1..].to_string())
+        .collect();
+    let pin = text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|t| t.len() == 8 && !ids.iter().any(|i| i == t))
+        .expect("an 8-digit PIN in the mailer")
+        .to_string();
+
+    // The key is on the card, sensitive and never extractable; the certificate is there too.
+    let label = format!("KMN {}", v["card"]["holder_id"].as_str().unwrap());
+    let o = std::process::Command::new("pkcs11-tool")
+        .env("SOFTHSM2_CONF", &conf)
+        .args([
+            "--module",
+            m,
+            "--token-label",
+            &label,
+            "--login",
+            "--pin",
+            &pin,
+            "--list-objects",
+        ])
+        .output()
+        .expect("pkcs11-tool (Debian opensc)");
+    let (ok, objs) = (
+        o.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    );
+    assert!(ok, "{objs}");
+    assert!(
+        objs.contains("Private Key Object")
+            && objs.contains("never extractable")
+            && objs.contains("sensitive"),
+        "{objs}"
+    );
+    assert!(objs.contains("Certificate Object"), "{objs}");
+    let out = env.ok(&["card", "inspect", "--module", m, "--token-label", &label]);
+    assert!(
+        out.contains(&serial) && out.contains("valid") && out.contains("発行済み"),
+        "{out}"
+    );
+
+    // The PIN is nowhere but in the mailer: not in the database, the audit log or the output.
+    let db = std::fs::read(env.data_dir().join("kmn.db")).unwrap();
+    let wal = std::fs::read(env.data_dir().join("kmn.db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        assert!(
+            !bytes.windows(pin.len()).any(|w| w == pin.as_bytes()),
+            "the PIN must not be stored"
+        );
+    }
+    assert!(!out.contains(&pin));
+
+    // The chain on the card verifies with OpenSSL against the root.
+    let cert = env.ok(&["cert", "show", "--pem", &serial]);
+    let cert_path = env.path("card.pem");
+    std::fs::write(&cert_path, cert).unwrap();
+    let root = env.pem_of(&env.repo("kmn-root-g1.crt"), "cert");
+    let iss = env.pem_of(&env.repo("kmn-issuing-g1.crt"), "cert");
+    let (ok, o) = tool(
+        "openssl",
+        &[
+            "verify",
+            "-x509_strict",
+            "-purpose",
+            "sslclient",
+            "-CAfile",
+            root.to_str().unwrap(),
+            "-untrusted",
+            iss.to_str().unwrap(),
+            cert_path.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{o}");
+
+    // The same application cannot be personalized twice; the card is left alone.
+    let o = env.run(&["card", "personalize", "--module", m, "--application", &id]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("発行できる状態ではありません"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = env.ok(&["card", "inspect", "--module", m, "--token-label", &label]);
+    assert!(
+        out.contains(&serial),
+        "the card still holds its certificate: {out}"
+    );
+}

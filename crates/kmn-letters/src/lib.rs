@@ -1,0 +1,570 @@
+//! Japanese PDF letters for card holders of the regional medical network.
+//!
+//! For now this is the PIN mailer (「利用者カード 初期PIN（パスワード）のお知らせ」),
+//! rendered on A4 with the IPAex Gothic font (Debian `fonts-ipaexfont-gothic`).
+//! printpdf subsets the font, so a letter is a few tens of kilobytes.
+//!
+//! The initial PIN and the emergency revocation code are secrets: they only ever
+//! go into the returned PDF bytes. They are never logged, never put in an error
+//! message, and [`PinMailer`]'s `Debug` output redacts them.
+
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use printpdf::{
+    Color, Greyscale, Mm, Op, PaintMode, ParsedFont, PdfDocument, PdfFontHandle, PdfPage,
+    PdfParseErrorSeverity, PdfSaveOptions, Point, Pt, Rect, TextItem,
+};
+
+/// Debian package that provides the default font.
+pub const FONT_PACKAGE: &str = "fonts-ipaexfont-gothic";
+
+/// Where the default font is looked for, in order.
+pub const DEFAULT_FONT_PATHS: &[&str] = &[
+    "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
+    "/usr/share/fonts/truetype/ipaexfont-gothic/ipaexg.ttf",
+    "/usr/share/fonts/truetype/fonts-japanese-gothic.ttf",
+];
+
+/// Errors from letter rendering. Messages are in Japanese and never contain the
+/// PIN or the emergency revocation code.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LetterError {
+    /// The font file is missing, unreadable or not a usable font.
+    #[error("フォントを利用できません: {0}")]
+    FontMissing(String),
+    /// The PDF could not be produced (including text the font cannot display).
+    #[error("PDFを作成できません: {0}")]
+    Pdf(String),
+}
+
+/// Data printed on a PIN mailer.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PinMailer {
+    pub holder_name_kanji: String,
+    pub holder_id: String,
+    pub facility_name_kanji: String,
+    pub facility_code: String,
+    pub card_id: String,
+    /// Secret: printed only in the PDF.
+    pub initial_pin: String,
+    /// Secret, one-time: printed only in the PDF.
+    pub emergency_revocation_code: String,
+    pub issued_on: time::Date,
+    pub support_phone: String,
+}
+
+impl fmt::Debug for PinMailer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PinMailer")
+            .field("holder_name_kanji", &self.holder_name_kanji)
+            .field("holder_id", &self.holder_id)
+            .field("facility_name_kanji", &self.facility_name_kanji)
+            .field("facility_code", &self.facility_code)
+            .field("card_id", &self.card_id)
+            .field("initial_pin", &"<redacted>")
+            .field("emergency_revocation_code", &"<redacted>")
+            .field("issued_on", &self.issued_on)
+            .field("support_phone", &self.support_phone)
+            .finish()
+    }
+}
+
+/// A parsed font, loaded once and reused for a whole batch of letters.
+#[derive(Clone)]
+pub struct Font {
+    parsed: ParsedFont,
+    path: PathBuf,
+}
+
+impl fmt::Debug for Font {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Font").field("path", &self.path).finish()
+    }
+}
+
+impl Font {
+    /// Loads IPAex Gothic from the Debian location(s) in [`DEFAULT_FONT_PATHS`].
+    pub fn load_default() -> Result<Font, LetterError> {
+        match DEFAULT_FONT_PATHS
+            .iter()
+            .map(Path::new)
+            .find(|p| p.is_file())
+        {
+            Some(p) => Font::load(p),
+            None => Err(LetterError::FontMissing(format!(
+                "IPAexゴシック（{}）が見つかりません。Debian パッケージ {FONT_PACKAGE} をインストールしてください（apt-get install {FONT_PACKAGE}）",
+                DEFAULT_FONT_PATHS[0]
+            ))),
+        }
+    }
+
+    /// Loads and parses a TrueType/OpenType font file.
+    pub fn load(path: &Path) -> Result<Font, LetterError> {
+        let bytes = std::fs::read(path).map_err(|e| {
+            LetterError::FontMissing(format!(
+                "{} を読み込めません（{e}）。IPAexゴシックは Debian パッケージ {FONT_PACKAGE} にあります",
+                path.display()
+            ))
+        })?;
+        let mut warnings = Vec::new();
+        let parsed = ParsedFont::from_bytes(&bytes, 0, &mut warnings).ok_or_else(|| {
+            LetterError::FontMissing(format!("{} をフォントとして解析できません", path.display()))
+        })?;
+        let font = Font {
+            parsed,
+            path: path.to_path_buf(),
+        };
+        // A font without Japanese glyphs would silently print blanks.
+        font.check_glyphs("フォント", "日本語初期ＰＩＮ0123456789", false)?;
+        Ok(font)
+    }
+
+    /// Font file this font was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn units_per_em(&self) -> f32 {
+        match self.parsed.pdf_font_metrics.units_per_em {
+            0 => 1000.0,
+            u => f32::from(u),
+        }
+    }
+
+    /// Width of `text` at `size` points.
+    fn text_width(&self, text: &str, size: f32) -> f32 {
+        let upem = self.units_per_em();
+        text.chars()
+            .map(|c| {
+                self.parsed
+                    .lookup_glyph_index(u32::from(c))
+                    .map_or(upem, |g| f32::from(self.parsed.get_horizontal_advance(g)))
+            })
+            .sum::<f32>()
+            * size
+            / upem
+    }
+
+    /// Fails if the font has no glyph for a character of `text`. For secret
+    /// fields the offending character is not named.
+    fn check_glyphs(&self, field: &str, text: &str, secret: bool) -> Result<(), LetterError> {
+        for c in text.chars() {
+            if c.is_whitespace() {
+                continue;
+            }
+            if self.parsed.lookup_glyph_index(u32::from(c)).is_none() {
+                return Err(LetterError::Pdf(if secret {
+                    format!("{field}にフォントで表示できない文字があります")
+                } else {
+                    format!(
+                        "{field}の文字「{c}」(U+{:04X}) はフォントで表示できません",
+                        u32::from(c)
+                    )
+                }));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Formats a date the Japanese way: `2026年11月26日`.
+pub fn japanese_date(d: time::Date) -> String {
+    format!("{}年{}月{}日", d.year(), u8::from(d.month()), d.day())
+}
+
+// ---------------------------------------------------------------------------
+// Page layout
+
+const PAGE_W: f32 = 595.276; // A4 in pt
+const PAGE_H: f32 = 841.89;
+const MARGIN: f32 = 56.7; // 20 mm
+const CONTENT_W: f32 = PAGE_W - 2.0 * MARGIN;
+const BODY: f32 = 10.5;
+
+/// Characters that must not start a line (kinsoku shori, simplified).
+const NO_LINE_START: &str = "、。，．）」』】〕・ー：；？！ぁぃぅぇぉっゃゅょァィゥェォッャュョ";
+
+struct Page<'f> {
+    font: &'f Font,
+    font_id: printpdf::FontId,
+    ops: Vec<Op>,
+    /// Baseline of the next line, from the bottom of the page.
+    y: f32,
+}
+
+impl<'f> Page<'f> {
+    fn text_at(&mut self, x: f32, y: f32, size: f32, text: &str) {
+        self.ops.extend([
+            Op::StartTextSection,
+            Op::SetFont {
+                font: PdfFontHandle::External(self.font_id.clone()),
+                size: Pt(size),
+            },
+            Op::SetTextCursor {
+                pos: Point { x: Pt(x), y: Pt(y) },
+            },
+            Op::ShowText {
+                items: vec![TextItem::Text(text.to_owned())],
+            },
+            Op::EndTextSection,
+        ]);
+    }
+
+    /// One line at the cursor, then move down by `leading`.
+    fn line(&mut self, x: f32, size: f32, leading: f32, text: &str) {
+        let y = self.y;
+        self.text_at(x, y, size, text);
+        self.y -= leading;
+    }
+
+    /// A paragraph wrapped to `width`, with a hanging `indent` after the first line.
+    fn paragraph(&mut self, x: f32, width: f32, indent: f32, size: f32, text: &str) {
+        let lines = wrap(self.font, text, size, width, indent);
+        for (i, l) in lines.iter().enumerate() {
+            let dx = if i == 0 { 0.0 } else { indent };
+            self.line(x + dx, size, size * 1.6, l);
+        }
+    }
+
+    fn rect(&mut self, x: f32, y: f32, w: f32, h: f32, grey: Option<f32>, stroke: f32) {
+        if let Some(g) = grey {
+            self.ops.push(Op::SetFillColor {
+                col: Color::Greyscale(Greyscale::new(g, None)),
+            });
+            let mut r = Rect::from_xywh(Pt(x), Pt(y), Pt(w), Pt(h));
+            r.mode = Some(PaintMode::Fill);
+            self.ops.push(Op::DrawRectangle { rectangle: r });
+            self.ops.push(Op::SetFillColor {
+                col: Color::Greyscale(Greyscale::new(0.0, None)),
+            });
+        }
+        self.ops.push(Op::SetOutlineColor {
+            col: Color::Greyscale(Greyscale::new(0.0, None)),
+        });
+        self.ops.push(Op::SetOutlineThickness { pt: Pt(stroke) });
+        let mut r = Rect::from_xywh(Pt(x), Pt(y), Pt(w), Pt(h));
+        r.mode = Some(PaintMode::Stroke);
+        self.ops.push(Op::DrawRectangle { rectangle: r });
+    }
+
+    fn heading(&mut self, text: &str) {
+        self.y -= 6.0;
+        self.line(MARGIN, 12.0, 19.0, text);
+    }
+}
+
+/// Greedy line breaking by glyph advance, with simple kinsoku handling.
+fn wrap(font: &Font, text: &str, size: f32, width: f32, indent: f32) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    let mut cur_w = 0.0;
+    for c in text.chars() {
+        let avail = if lines.is_empty() {
+            width
+        } else {
+            width - indent
+        };
+        let w = font.text_width(c.encode_utf8(&mut [0; 4]), size);
+        let in_word = c.is_ascii_alphanumeric()
+            && cur
+                .chars()
+                .last()
+                .is_some_and(|p| p.is_ascii_alphanumeric());
+        if cur_w + w > avail && !cur.is_empty() && !NO_LINE_START.contains(c) {
+            // Do not split Latin words/numbers ("PIN"): carry the whole run over.
+            let keep = if in_word {
+                let start = cur
+                    .char_indices()
+                    .rev()
+                    .take_while(|(_, p)| p.is_ascii_alphanumeric())
+                    .last()
+                    .map_or(0, |(i, _)| i);
+                if start == 0 { cur.len() } else { start }
+            } else {
+                cur.len()
+            };
+            let carried = cur.split_off(keep);
+            lines.push(std::mem::take(&mut cur));
+            cur_w = font.text_width(&carried, size);
+            cur = carried;
+        }
+        cur.push(c);
+        cur_w += w;
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+/// Renders the PIN mailer as a one-page A4 PDF (Japanese).
+pub fn pin_mailer_pdf(font: &Font, m: &PinMailer) -> Result<Vec<u8>, LetterError> {
+    if m.initial_pin.trim().is_empty() {
+        return Err(LetterError::Pdf("初期PINが空です".into()));
+    }
+    if m.emergency_revocation_code.trim().is_empty() {
+        return Err(LetterError::Pdf("緊急失効コードが空です".into()));
+    }
+    for (field, value, secret) in [
+        ("利用者氏名", m.holder_name_kanji.as_str(), false),
+        ("利用者ID", &m.holder_id, false),
+        ("施設名", &m.facility_name_kanji, false),
+        ("施設コード", &m.facility_code, false),
+        ("カード番号", &m.card_id, false),
+        ("サポートセンター電話番号", &m.support_phone, false),
+        ("初期PIN", &m.initial_pin, true),
+        ("緊急失効コード", &m.emergency_revocation_code, true),
+    ] {
+        font.check_glyphs(field, value, secret)?;
+    }
+
+    let title = "利用者カード 初期PIN（パスワード）のお知らせ";
+    let mut doc = PdfDocument::new(title);
+    let font_id = doc.add_font(&font.parsed);
+    let mut p = Page {
+        font,
+        font_id,
+        ops: Vec::new(),
+        y: PAGE_H - MARGIN,
+    };
+
+    // Date (right-aligned) and sender.
+    let date = format!("発行日　{}", japanese_date(m.issued_on));
+    let dw = font.text_width(&date, BODY);
+    p.line(PAGE_W - MARGIN - dw, BODY, 16.0, &date);
+    let sender = format!(
+        "{}（施設コード：{}）",
+        m.facility_name_kanji, m.facility_code
+    );
+    let sw = font.text_width(&sender, BODY);
+    p.line(PAGE_W - MARGIN - sw, BODY, 30.0, &sender);
+
+    // Addressee.
+    p.line(MARGIN, 13.0, 34.0, &format!("{}　様", m.holder_name_kanji));
+
+    // Title, centred.
+    let tw = font.text_width(title, 16.0);
+    p.line((PAGE_W - tw) / 2.0, 16.0, 32.0, title);
+
+    p.paragraph(
+        MARGIN,
+        CONTENT_W,
+        0.0,
+        BODY,
+        "　利用者カードの受領を確認いたしましたので、カードの初期PIN（パスワード）をお知らせします。以下の注意事項をよくお読みのうえ、大切にお取り扱いください。",
+    );
+    p.y -= 8.0;
+
+    // Holder / card details.
+    let rows = [
+        ("利用者氏名", m.holder_name_kanji.as_str()),
+        ("利用者ID", &m.holder_id),
+        ("カード番号", &m.card_id),
+        ("施設名", &m.facility_name_kanji),
+        ("施設コード", &m.facility_code),
+    ];
+    for (label, value) in rows {
+        let y = p.y;
+        p.text_at(MARGIN + 10.0, y, BODY, label);
+        p.text_at(MARGIN + 100.0, y, BODY, value);
+        p.y -= 18.0;
+    }
+
+    // The PIN box.
+    p.y -= 6.0;
+    let box_h = 74.0;
+    let box_top = p.y + 8.0;
+    p.rect(MARGIN, box_top - box_h, CONTENT_W, box_h, Some(0.93), 1.5);
+    let label_y = box_top - 24.0;
+    p.text_at(MARGIN + 16.0, label_y, 13.0, "初期PIN");
+    let pin_size = 30.0;
+    let pin_w = font.text_width(&m.initial_pin, pin_size);
+    p.text_at(
+        (PAGE_W - pin_w) / 2.0,
+        box_top - box_h + 20.0,
+        pin_size,
+        &m.initial_pin,
+    );
+    p.y = box_top - box_h - 24.0;
+
+    // 1. PIN change.
+    p.heading("1. 初回利用時にPINを変更してください");
+    for t in [
+        "・初めてカードを使用するときに、必ず初期PINをご自身で決めた新しいPINに変更してください。",
+        "・PINは他人に知られないよう秘密にしてください。家族や職場の同僚にも教えないでください。PINをカードに書いたり、カードと一緒に保管したりしないでください（利用規約第9条）。",
+    ] {
+        p.paragraph(MARGIN + 8.0, CONTENT_W - 8.0, BODY, BODY, t);
+    }
+
+    // 2. Emergency revocation code.
+    p.heading("2. 緊急失効コード（1回限り有効）");
+    p.paragraph(
+        MARGIN + 8.0,
+        CONTENT_W - 8.0,
+        0.0,
+        BODY,
+        "カードを紛失したり盗まれたりした場合は、時間帯にかかわらず、すぐにサポートセンターへ電話し、この緊急失効コードをお伝えください。カードの電子証明書をただちに失効させ、不正利用を防ぎます（利用規約第11条）。",
+    );
+    p.y -= 4.0;
+    let code_box_h = 34.0;
+    let code_top = p.y + 12.0;
+    p.rect(
+        MARGIN + 8.0,
+        code_top - code_box_h,
+        CONTENT_W - 8.0,
+        code_box_h,
+        None,
+        1.0,
+    );
+    let cy = code_top - code_box_h + 11.0;
+    p.text_at(MARGIN + 20.0, cy, BODY, "緊急失効コード");
+    p.text_at(MARGIN + 120.0, cy, 16.0, &m.emergency_revocation_code);
+    p.y = code_top - code_box_h - 22.0;
+
+    // 3. Support center.
+    p.heading("3. サポートセンター（24時間受付）");
+    p.line(
+        MARGIN + 8.0,
+        14.0,
+        26.0,
+        &format!("電話番号　{}", m.support_phone),
+    );
+
+    // 4. Handling of this letter.
+    p.heading("4. このお知らせの取扱い");
+    for t in [
+        "・このお知らせは、カードとは別の場所に保管してください。",
+        "・PINを変更した後は、このお知らせをシュレッダーにかけるなどして、確実に破棄してください。ただし、緊急失効コードはカードを紛失したときに必要ですので、コードだけは控えてカードとは別の場所に保管してください。",
+    ] {
+        p.paragraph(MARGIN + 8.0, CONTENT_W - 8.0, BODY, BODY, t);
+    }
+
+    // Footer.
+    let footer = format!("{}　利用者カード発行担当", m.facility_name_kanji);
+    let fw = font.text_width(&footer, 9.0);
+    p.text_at(PAGE_W - MARGIN - fw, MARGIN - 20.0, 9.0, &footer);
+
+    if p.y < MARGIN {
+        return Err(LetterError::Pdf(
+            "内容が1ページに収まりません（氏名や施設名が長すぎます）".into(),
+        ));
+    }
+
+    let page = PdfPage::new(Mm(210.0), Mm(297.0), p.ops);
+    let opts = PdfSaveOptions {
+        subset_fonts: true,
+        ..PdfSaveOptions::default()
+    };
+    let mut warnings = Vec::new();
+    let bytes = doc.with_pages(vec![page]).save(&opts, &mut warnings);
+    if let Some(w) = warnings
+        .iter()
+        .find(|w| w.severity == PdfParseErrorSeverity::Error)
+    {
+        // printpdf's messages describe fonts/operations, not the text content.
+        return Err(LetterError::Pdf(w.msg.clone()));
+    }
+    if !bytes.starts_with(b"%PDF") {
+        return Err(LetterError::Pdf(
+            "printpdf が PDF を出力しませんでした".into(),
+        ));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample() -> PinMailer {
+        PinMailer {
+            holder_name_kanji: "山田 花子".into(),
+            holder_id: "U-0012345".into(),
+            facility_name_kanji: "医療法人 青葉会 みなと中央病院".into(),
+            facility_code: "1312345678".into(),
+            card_id: "KMN-2026-000123".into(),
+            initial_pin: "482916".into(),
+            emergency_revocation_code: "7QF4-K2MX-9TRB".into(),
+            issued_on: time::macros::date!(2026 - 11 - 26),
+            support_phone: "0120-123-456".into(),
+        }
+    }
+
+    #[test]
+    fn japanese_date_format() {
+        assert_eq!(
+            japanese_date(time::macros::date!(2026 - 11 - 26)),
+            "2026年11月26日"
+        );
+        assert_eq!(
+            japanese_date(time::macros::date!(2027 - 01 - 05)),
+            "2027年1月5日"
+        );
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let s = format!("{:?}", sample());
+        assert!(!s.contains("482916"));
+        assert!(!s.contains("7QF4"));
+        assert!(s.contains("<redacted>"));
+    }
+
+    #[test]
+    fn missing_font_names_debian_package() {
+        let e = Font::load(Path::new("/nonexistent/ipaexg.ttf")).unwrap_err();
+        assert!(matches!(e, LetterError::FontMissing(_)));
+        assert!(e.to_string().contains(FONT_PACKAGE), "{e}");
+    }
+
+    fn font_or_skip() -> Option<Font> {
+        match Font::load_default() {
+            Ok(f) => Some(f),
+            Err(e) => {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "CI=true but the font is missing: {e}"
+                );
+                eprintln!("SKIPPED (font missing): {e}");
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn one_font_renders_a_batch() {
+        let Some(font) = font_or_skip() else { return };
+        let a = pin_mailer_pdf(&font, &sample()).unwrap();
+        let mut m2 = sample();
+        m2.holder_name_kanji = "佐藤 太郎".into();
+        m2.initial_pin = "105733".into();
+        let b = pin_mailer_pdf(&font, &m2).unwrap();
+        assert!(a.starts_with(b"%PDF") && b.starts_with(b"%PDF"));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn unprintable_secret_is_not_named() {
+        let Some(font) = font_or_skip() else { return };
+        let mut m = sample();
+        m.initial_pin = "12\u{10FFFD}4".into();
+        let e = pin_mailer_pdf(&font, &m).unwrap_err();
+        assert!(e.to_string().contains("初期PIN"));
+        assert!(!e.to_string().contains("12"));
+    }
+
+    #[test]
+    fn wrap_respects_kinsoku() {
+        let Some(font) = font_or_skip() else { return };
+        let lines = wrap(&font, &"あ".repeat(10), 10.0, 50.0, 0.0);
+        assert_eq!(lines.len(), 2);
+        let lines = wrap(&font, "ああああああ。", 10.0, 60.0, 0.0);
+        assert_eq!(lines, vec!["ああああああ。".to_string()]);
+        let lines = wrap(&font, "ああPIN", 10.0, 30.0, 0.0);
+        assert_eq!(lines, vec!["ああ".to_string(), "PIN".to_string()]);
+    }
+}
