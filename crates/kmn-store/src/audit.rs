@@ -135,23 +135,10 @@ impl Tx {
             prev = hash;
         }
         for (chunk_e, chunk_r) in events.chunks(100).zip(rows.chunks(100)) {
-            let mut sql = String::from(
-                "INSERT INTO audit_events (seq, at, actor, action, object, facility, summary, prev_hash, hash) VALUES ",
+            let sql = format!(
+                "INSERT INTO audit_events (seq, at, actor, action, object, facility, summary, prev_hash, hash) VALUES {}",
+                crate::placeholders(chunk_e.len(), 9)
             );
-            for i in 0..chunk_e.len() {
-                let b = i * 9;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push('(');
-                sql.push_str(
-                    &(1..=9)
-                        .map(|k| format!("${}", b + k))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                );
-                sql.push(')');
-            }
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (e, (seq, p, h)) in chunk_e.iter().zip(chunk_r) {
                 q = q

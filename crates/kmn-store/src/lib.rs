@@ -59,6 +59,17 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
 }
 
+/// The VALUES list of a multi-row INSERT: `($1,$2),($3,$4)` for 2 rows of 2 columns.
+pub(crate) fn placeholders(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cells: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+            format!("({})", cells.join(","))
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Replaces the password in a database URL with `***` (for logs, errors and `Debug`).
 pub fn redact_url(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://")
@@ -282,6 +293,11 @@ pub async fn create_test_schema(base_url: &str, schema: &str) -> Result<String, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multi_row_placeholders() {
+        assert_eq!(placeholders(2, 3), "($1,$2,$3),($4,$5,$6)");
+    }
 
     #[test]
     fn database_passwords_are_redacted() {

@@ -384,23 +384,10 @@ impl Tx {
         at: i64,
     ) -> Result<(), StoreError> {
         for chunk in rows.chunks(200) {
-            let mut sql = String::from(
-                "INSERT INTO issuance_intents (serial_hex, ca_name, profile, tbs_der, created_at) VALUES ",
+            let sql = format!(
+                "INSERT INTO issuance_intents (serial_hex, ca_name, profile, tbs_der, created_at) VALUES {}",
+                crate::placeholders(chunk.len(), 5)
             );
-            for i in 0..chunk.len() {
-                let b = i * 5;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "(${},${},${},${},${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5
-                ));
-            }
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (serial, ca, profile, tbs) in chunk {
                 q = q
@@ -423,23 +410,10 @@ impl Tx {
     /// Records many issued certificates and their status rows with multi-row INSERTs.
     pub async fn insert_certificates(&mut self, certs: &[NewCert<'_>]) -> Result<(), StoreError> {
         for chunk in certs.chunks(100) {
-            let mut sql = String::from(
-                "INSERT INTO certificates (serial_hex, ca_name, profile, subject, not_before, not_after, fingerprint_sha256, der, issued_at) VALUES ",
+            let sql = format!(
+                "INSERT INTO certificates (serial_hex, ca_name, profile, subject, not_before, not_after, fingerprint_sha256, der, issued_at) VALUES {}",
+                crate::placeholders(chunk.len(), 9)
             );
-            for i in 0..chunk.len() {
-                let b = i * 9;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push('(');
-                sql.push_str(
-                    &(1..=9)
-                        .map(|k| format!("${}", b + k))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                );
-                sql.push(')');
-            }
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for c in chunk {
                 q = q
@@ -454,23 +428,10 @@ impl Tx {
                     .bind(c.issued_at);
             }
             q.execute(self.conn()).await?;
-            let mut sql = String::from(
-                "INSERT INTO cert_status (serial_hex, serial, ca_name, not_after, status, updated_at) VALUES ",
+            let sql = format!(
+                "INSERT INTO cert_status (serial_hex, serial, ca_name, not_after, status, updated_at) VALUES {}",
+                crate::placeholders(chunk.len(), 6)
             );
-            for i in 0..chunk.len() {
-                let b = i * 6;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push('(');
-                sql.push_str(
-                    &(1..=6)
-                        .map(|k| format!("${}", b + k))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                );
-                sql.push(')');
-            }
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for c in chunk {
                 q = q
