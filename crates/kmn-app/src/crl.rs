@@ -199,16 +199,7 @@ pub async fn publish_in_tx(
 
 /// Commits a publication, or rolls it back on error.
 pub async fn finish(tx: Tx, r: Result<Published, AppError>) -> Result<Published, AppError> {
-    match r {
-        Ok(p) => {
-            tx.commit().await?;
-            Ok(p)
-        }
-        Err(e) => {
-            let _ = tx.rollback().await;
-            Err(e)
-        }
-    }
+    crate::finish(tx, r).await
 }
 
 /// `kmn crl publish`: a new CRL for every issuing CA that can still sign one.

@@ -285,14 +285,5 @@ pub async fn issue_batch(
     }
     .await;
     let r = r.map(|()| out);
-    match r {
-        Ok(out) => {
-            tx.commit().await?;
-            Ok(out)
-        }
-        Err(e) => {
-            let _ = tx.rollback().await;
-            Err(e)
-        }
-    }
+    crate::finish(tx, r).await
 }

@@ -134,16 +134,7 @@ async fn execute(app: &App, j: &JobRow) -> Result<(), AppError> {
                 Ok::<_, AppError>(())
             }
             .await;
-            match r {
-                Ok(()) => {
-                    tx.commit().await?;
-                    Ok(())
-                }
-                Err(e) => {
-                    let _ = tx.rollback().await;
-                    Err(e)
-                }
-            }
+            crate::finish(tx, r).await
         }
     }
 }

@@ -47,6 +47,20 @@ impl std::fmt::Debug for App {
     }
 }
 
+/// Commits on success, rolls back on error: the end of every use case's transaction.
+pub(crate) async fn finish<T>(tx: kmn_store::Tx, r: Result<T, AppError>) -> Result<T, AppError> {
+    match r {
+        Ok(v) => {
+            tx.commit().await?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
 impl App {
     /// Opens an existing data dir (its kmn.toml must exist).
     pub async fn open(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<App, AppError> {

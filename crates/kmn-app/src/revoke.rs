@@ -97,14 +97,5 @@ pub async fn revoke(app: &App, r: &RevokeRequest) -> Result<i64, AppError> {
         Ok::<_, AppError>(())
     }
     .await;
-    match res {
-        Ok(()) => {
-            tx.commit().await?;
-            Ok(now)
-        }
-        Err(e) => {
-            let _ = tx.rollback().await;
-            Err(e)
-        }
-    }
+    crate::finish(tx, res).await.map(|()| now)
 }

@@ -94,16 +94,7 @@ pub async fn add(app: &App, actor: &Actor, a: NewAccount) -> Result<AccountRow, 
         Ok(row)
     }
     .await;
-    match r {
-        Ok(row) => {
-            tx.commit().await?;
-            Ok(row)
-        }
-        Err(e) => {
-            let _ = tx.rollback().await;
-            Err(e)
-        }
-    }
+    crate::finish(tx, r).await
 }
 
 /// Disables an account.

@@ -94,16 +94,7 @@ pub async fn publish(
         Ok::<_, AppError>(facilities.len())
     }
     .await;
-    match r {
-        Ok(n) => {
-            tx.commit().await?;
-            Ok(n)
-        }
-        Err(e) => {
-            let _ = tx.rollback().await;
-            Err(e)
-        }
-    }
+    crate::finish(tx, r).await
 }
 
 /// The media type of a document by its file name.

@@ -8,20 +8,4 @@ pub mod facilities;
 pub mod notify;
 pub mod persons;
 
-use kmn_store::Tx;
-
-use crate::AppError;
-
-/// Commits on success, rolls back on error.
-pub(crate) async fn finish<T>(tx: Tx, r: Result<T, AppError>) -> Result<T, AppError> {
-    match r {
-        Ok(v) => {
-            tx.commit().await?;
-            Ok(v)
-        }
-        Err(e) => {
-            let _ = tx.rollback().await;
-            Err(e)
-        }
-    }
-}
+pub(crate) use crate::finish;
