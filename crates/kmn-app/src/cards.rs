@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use kmn_domain::CardEvent;
-use kmn_store::{CardRow, NewAuditEvent};
+use kmn_store::CardRow;
 use kmn_token::{CardKeyAlg, CardSession, Module, SecretPin, SoPinDeriver};
 use sha2::Digest;
 
@@ -127,24 +127,25 @@ pub async fn personalize(
         kmn_token::logout(&session);
         drop(session);
         let code = SecretPin::random_digits(12).map_err(token_err)?;
-        let (application, card) = applications::record_fulfilment(app, actor, &target, &issued, CardEvent::Personalize, Some(&init.serial), Some(&hash_code(code.expose()))).await?;
-        let mut tx = app.store.begin().await?;
-        tx.append_audit(&NewAuditEvent {
-            at: app.now(),
-            actor: &actor.account_id,
-            action: "card.personalize",
-            object: &format!("card:{}", card.id),
-            facility: Some(&card.facility_code),
-            summary: &format!(
-                "card {} personalized on token {} ({} key generated on the card, checks passed), certificate {}",
-                card.id,
-                init.serial,
-                alg.as_str(),
-                issued.serial_hex
-            ),
-        })
+        // The card's record, the fulfilment and the audit event commit together: once this
+        // returns Ok nothing below can fail, so a recorded card is never wiped.
+        let summary = format!(
+            "personalized on token {} ({} key generated on the card, checks passed), certificate {}",
+            init.serial,
+            alg.as_str(),
+            issued.serial_hex
+        );
+        let (application, card) = applications::record_fulfilment(
+            app,
+            actor,
+            &target,
+            &issued,
+            CardEvent::Personalize,
+            Some(&init.serial),
+            Some(&hash_code(code.expose())),
+            Some(&summary),
+        )
         .await?;
-        tx.commit().await?;
         Ok::<_, AppError>((application, card, pin, code))
     }
     .await;

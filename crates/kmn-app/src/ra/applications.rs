@@ -611,6 +611,7 @@ pub async fn fulfil_from_csr(
         CardEvent::DemoActivate,
         None,
         None,
+        None,
     )
     .await
 }
@@ -721,6 +722,7 @@ pub async fn issue_for(
 /// Records the card and completes the application; if that fails (someone else
 /// fulfilled it meanwhile), the certificate just issued is revoked so that no usable
 /// certificate is left without its card.
+#[allow(clippy::too_many_arguments)]
 pub async fn record_fulfilment(
     app: &App,
     actor: &Actor,
@@ -729,6 +731,7 @@ pub async fn record_fulfilment(
     event: CardEvent,
     token_serial: Option<&str>,
     revocation_code_hash: Option<&str>,
+    personalization_summary: Option<&str>,
 ) -> Result<(ApplicationRow, CardRow), AppError> {
     let a = &t.application;
     let id = a.id.as_str();
@@ -779,6 +782,17 @@ pub async fn record_fulfilment(
             Some(&card),
         )
         .await?;
+        if let Some(summary) = personalization_summary {
+            tx.append_audit(&NewAuditEvent {
+                at: now,
+                actor: &actor.account_id,
+                action: "card.personalize",
+                object: &format!("card:{}", card.id),
+                facility: Some(&card.facility_code),
+                summary: &format!("card {}: {summary}", card.id),
+            })
+            .await?;
+        }
         Ok::<_, AppError>((row, card))
     }
     .await;

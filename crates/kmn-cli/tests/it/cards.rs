@@ -119,6 +119,20 @@ async fn r1_art7_art9_personalize_a_card_on_a_token() {
     let serial = v["card"]["cert_serial_hex"].as_str().unwrap().to_string();
     assert!(!v["token_serial"].as_str().unwrap().is_empty());
 
+    // The personalization is in the audit log, with the card's fulfilment.
+    {
+        let app = env.app().await;
+        let mut tx = app.store.begin().await.unwrap();
+        let ev = tx.audit_events(Some("card.personalize")).await.unwrap();
+        tx.rollback().await.unwrap();
+        assert_eq!(ev.len(), 1);
+        assert!(
+            ev[0].summary.contains(v["token_serial"].as_str().unwrap()),
+            "{}",
+            ev[0].summary
+        );
+    }
+
     // The PIN mailer: Japanese, mode 0600, with the holder's name and the initial PIN.
     let mailer = std::path::PathBuf::from(v["pin_mailer"].as_str().unwrap());
     use std::os::unix::fs::PermissionsExt;
