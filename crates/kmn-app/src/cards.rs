@@ -6,7 +6,8 @@
 //! touched wipes it back to blank and revokes a certificate already issued, so no usable
 //! half-made card is left.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use kmn_domain::CardEvent;
 use kmn_store::CardRow;
@@ -45,8 +46,9 @@ pub fn so_pin_deriver(app: &App) -> Result<SoPinDeriver, AppError> {
     SoPinDeriver::new(master).map_err(token_err)
 }
 
-/// What personalization produced for the PIN mailer. The PIN and the code exist only here
-/// and in the mailer; the database keeps a salted hash of the code and nothing of the PIN.
+/// What personalization produced. The PIN and the code exist only in the PIN mailer
+/// (and here, for a caller that prints it elsewhere); the database keeps a salted hash
+/// of the code and nothing of the PIN.
 pub struct Personalized {
     /// The application, now fulfilled.
     pub application: kmn_store::ApplicationRow,
@@ -54,14 +56,30 @@ pub struct Personalized {
     pub card: CardRow,
     /// The token serial.
     pub token_serial: String,
-    /// The initial user PIN (for the mailer only).
-    pub initial_pin: SecretPin,
-    /// The one-time emergency revocation code (for the mailer only, 第11条).
-    pub revocation_code: SecretPin,
-    /// Holder and facility names for the mailer.
-    pub holder_name: String,
-    /// Facility name.
-    pub facility_name: String,
+    /// The PIN mailer PDF, held at the center until receipt (第8条).
+    pub mailer_path: PathBuf,
+    /// Where the time went.
+    pub timings: Timings,
+}
+
+/// Time spent per part of one personalization (the card benchmark's split).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Timings {
+    /// On the token: init, PIN, key generation, key checks, CSR signed on the card,
+    /// certificate and chain written.
+    pub token: Duration,
+    /// The PIN mailer PDF (layout, subsetting, file write).
+    pub pdf: Duration,
+    /// Everything.
+    pub total: Duration,
+}
+
+/// Where PIN mailers are written, with the font loaded once per batch.
+pub struct MailerOut<'a> {
+    /// The IPAex font.
+    pub font: &'a kmn_letters::Font,
+    /// The directory (mode 0700).
+    pub dir: PathBuf,
 }
 
 /// Which token: a label, a slot id, or (neither) the only token present.
@@ -89,8 +107,16 @@ pub async fn personalize(
     token: &TokenRef,
     application_id: &str,
     alg: CardKeyAlg,
+    mailer: &MailerOut<'_>,
 ) -> Result<Personalized, AppError> {
+    let started = Instant::now();
+    let mut timings = Timings::default();
     actor.require_center()?;
+    if app.cfg.support_center_phone.is_empty() {
+        return Err(AppError::Config(
+            "PIN通知書に載せるサポートセンターの電話番号が設定されていません。kmn.toml の support_center_phone を設定してください（利用規約第11条の緊急連絡先）".into(),
+        ));
+    }
     let target = applications::load_for_issue(app, application_id).await?;
     let deriver = so_pin_deriver(app)?;
     let module = Module::load(module_path).map_err(token_err)?;
@@ -98,10 +124,14 @@ pub async fn personalize(
         .find_slot(token.label.as_deref(), token.slot)
         .map_err(token_err)?;
     let label = format!("KMN {}", target.person.holder_id);
+    let t = Instant::now();
     let init = kmn_token::init_card_derived(&module, slot, &deriver, &label).map_err(token_err)?;
+    timings.token += t.elapsed();
     // From here on, every failure wipes the card (and revokes an issued certificate).
     let mut issued_serial: Option<String> = None;
+    let mut written: Option<PathBuf> = None;
     let r = async {
+        let t = Instant::now();
         let pin = SecretPin::random_digits(8).map_err(token_err)?;
         kmn_token::set_initial_user_pin(&module, slot, &init.so_pin, &pin).map_err(token_err)?;
         let session = CardSession::open(&module, slot).map_err(token_err)?;
@@ -110,11 +140,12 @@ pub async fn personalize(
         kmn_token::check_card_key(&session, &key).map_err(|e| AppError::Rule(format!("{e} ({})", e.code())))?;
         // Proof of possession: the CSR is signed on the card and must verify with the card's key.
         let csr = kmn_token::build_csr_on_card(&session, &key, &kmn_pki::name::DistinguishedName::default().to_der()).map_err(token_err)?;
+        timings.token += t.elapsed();
         let verified = kmn_pki::csr::parse_and_verify(&csr)?;
         if verified.spki_der != key.spki_der() {
             return Err(AppError::Rule("カードが返した公開鍵と CSR の鍵が一致しません".into()));
         }
-        let issued = applications::issue_for(app, actor, &target, verified.spki_der).await?;
+        let issued = applications::issue_for(app, actor, &target, verified.spki_der, app.cfg.hold_until_receipt).await?;
         issued_serial = Some(issued.serial_hex.clone());
         let ca = crate::ca::load_active(app, kmn_store::CaKind::Issuing).await?;
         let root = {
@@ -123,10 +154,35 @@ pub async fn personalize(
             tx.rollback().await?;
             r.ok_or_else(|| AppError::CaState("no root".into()))?
         };
+        let t = Instant::now();
         kmn_token::write_certificate(&session, &[1], "KMN card certificate", &issued.der, &[ca.record.cert_der.clone(), root.cert_der]).map_err(token_err)?;
         kmn_token::logout(&session);
         drop(session);
+        timings.token += t.elapsed();
         let code = SecretPin::random_digits(12).map_err(token_err)?;
+        let card_id = applications::allocate_card_id(app).await?;
+        // The PIN mailer, written before the card is recorded: a card is never on
+        // record without the only copy of its PIN.
+        let t = Instant::now();
+        let letter = kmn_letters::PinMailer {
+            holder_name_kanji: target.person.name_kanji.clone(),
+            holder_id: target.person.holder_id.clone(),
+            facility_name_kanji: target.facility.name_kanji.clone(),
+            facility_code: target.facility.code.clone(),
+            card_id: card_id.clone(),
+            initial_pin: pin.expose().to_string(),
+            emergency_revocation_code: code.expose().to_string(),
+            issued_on: app.clock.now().to_offset(kmn_domain::time_fmt::JST).date(),
+            support_phone: app.cfg.support_center_phone.clone(),
+        };
+        let pdf = kmn_letters::pin_mailer_pdf(mailer.font, &letter)
+            .map_err(|e| AppError::Internal(format!("PIN通知書を作成できません: {e}")))?;
+        drop(letter);
+        let path = mailer.dir.join(format!("{card_id}-pin-mailer.pdf"));
+        secrets::write_atomic(&path, &pdf, 0o600)?;
+        written = Some(path.clone());
+        let pdf_sha256 = hex::encode(sha2::Sha256::digest(&pdf));
+        timings.pdf = t.elapsed();
         // The card's record, the fulfilment and the audit event commit together: once this
         // returns Ok nothing below can fail, so a recorded card is never wiped.
         let summary = format!(
@@ -135,31 +191,41 @@ pub async fn personalize(
             alg.as_str(),
             issued.serial_hex
         );
+        let path_text = path.to_string_lossy().into_owned();
+        let record = applications::PersonalizationRecord {
+            card_id: &card_id,
+            token_serial: &init.serial,
+            revocation_code_hash: &hash_code(code.expose()),
+            summary: &summary,
+            mailer: Some((&path_text, &pdf_sha256, "center")),
+        };
         let (application, card) = applications::record_fulfilment(
             app,
             actor,
             &target,
             &issued,
             CardEvent::Personalize,
-            Some(&init.serial),
-            Some(&hash_code(code.expose())),
-            Some(&summary),
+            Some(&record),
         )
         .await?;
-        Ok::<_, AppError>((application, card, pin, code))
+        Ok::<_, AppError>((application, card, path))
     }
     .await;
     match r {
-        Ok((application, card, initial_pin, revocation_code)) => Ok(Personalized {
-            application,
-            card,
-            token_serial: init.serial,
-            initial_pin,
-            revocation_code,
-            holder_name: target.person.name_kanji,
-            facility_name: target.facility.name_kanji,
-        }),
+        Ok((application, card, mailer_path)) => {
+            timings.total = started.elapsed();
+            Ok(Personalized {
+                application,
+                card,
+                token_serial: init.serial,
+                mailer_path,
+                timings,
+            })
+        }
         Err(e) => {
+            if let Some(p) = &written {
+                crate::ra::cards::shred(p);
+            }
             let wiped = kmn_token::wipe(&module, slot, &init.so_pin, "KMN blank").is_ok();
             if let Some(s) = &issued_serial {
                 applications::revoke_orphan(
@@ -238,4 +304,234 @@ pub async fn inspect(
         card,
         certificates,
     })
+}
+
+/// Writes a PIN mailer for an unlock and returns (path, SHA-256).
+fn write_mailer(
+    app: &App,
+    mailer: &MailerOut<'_>,
+    card: &CardRow,
+    names: (&str, &str),
+    pin: &SecretPin,
+    code: &SecretPin,
+    suffix: &str,
+) -> Result<(PathBuf, String), AppError> {
+    let letter = kmn_letters::PinMailer {
+        holder_name_kanji: names.0.to_string(),
+        holder_id: card.holder_id.clone(),
+        facility_name_kanji: names.1.to_string(),
+        facility_code: card.facility_code.clone(),
+        card_id: card.id.clone(),
+        initial_pin: pin.expose().to_string(),
+        emergency_revocation_code: code.expose().to_string(),
+        issued_on: app.clock.now().to_offset(kmn_domain::time_fmt::JST).date(),
+        support_phone: app.cfg.support_center_phone.clone(),
+    };
+    let pdf = kmn_letters::pin_mailer_pdf(mailer.font, &letter)
+        .map_err(|e| AppError::Internal(format!("PIN通知書を作成できません: {e}")))?;
+    drop(letter);
+    let path = mailer
+        .dir
+        .join(format!("{}-pin-mailer-{suffix}.pdf", card.id));
+    secrets::write_atomic(&path, &pdf, 0o600)?;
+    Ok((path, hex::encode(sha2::Sha256::digest(&pdf))))
+}
+
+/// The card on the reader and its record: the token serial must belong to a card of
+/// this CA.
+async fn card_on_reader(
+    app: &App,
+    module: &Module,
+    slot: kmn_token::Slot,
+) -> Result<(String, CardRow), AppError> {
+    let serial = kmn_token::token_serial(module, slot).map_err(token_err)?;
+    let mut tx = app.store.read().await?;
+    let card = tx.card_by_token_serial(&serial).await;
+    tx.rollback().await?;
+    let card = card?.ok_or_else(|| {
+        AppError::NotFound(format!(
+            "リーダーのカード（シリアル {serial}）はこの認証局の利用者カードとして登録されていません"
+        ))
+    })?;
+    Ok((serial, card))
+}
+
+/// What an unlock produced.
+pub struct Unlocked {
+    /// The card.
+    pub card: CardRow,
+    /// The new PIN mailer.
+    pub mailer_path: PathBuf,
+    /// Its record.
+    pub mailer_id: String,
+}
+
+/// `kmn card unlock` (第9条): the support center, after checking the holder's identity
+/// (recorded in the audit log), logs in with the card's SO PIN, sets a new random user
+/// PIN (C_InitPIN) and makes a new PIN mailer with a new emergency revocation code.
+pub async fn unlock(
+    app: &App,
+    actor: &Actor,
+    module_path: &Path,
+    token: &TokenRef,
+    identity_check: &str,
+    mailer: &MailerOut<'_>,
+) -> Result<Unlocked, AppError> {
+    actor.require_center()?;
+    let identity_check = identity_check.trim();
+    if identity_check.chars().count() < 4 || identity_check.chars().any(char::is_control) {
+        return Err(AppError::BadInput(
+            "本人確認の内容（確認した書類と担当者など）を --identity-check に記入してください"
+                .into(),
+        ));
+    }
+    if app.cfg.support_center_phone.is_empty() {
+        return Err(AppError::Config(
+            "PIN通知書に載せるサポートセンターの電話番号が設定されていません。kmn.toml の support_center_phone を設定してください".into(),
+        ));
+    }
+    let module = Module::load(module_path).map_err(token_err)?;
+    let slot = module
+        .find_slot(token.label.as_deref(), token.slot)
+        .map_err(token_err)?;
+    let (serial, card) = card_on_reader(app, &module, slot).await?;
+    let state: kmn_domain::CardState = card
+        .state
+        .parse()
+        .map_err(|e: kmn_domain::UnknownCode| AppError::Internal(e.to_string()))?;
+    use kmn_domain::CardState as S;
+    if !matches!(
+        state,
+        S::Received | S::HandedOver | S::Active | S::Suspended
+    ) {
+        return Err(AppError::Rule(format!(
+            "利用者カード {} は「{}」のためロック解除できません",
+            card.id,
+            state.label_ja()
+        )));
+    }
+    let (holder, facility) = {
+        let mut tx = app.store.read().await?;
+        let p = tx.person(&card.holder_id).await?;
+        let f = tx.facility(&card.facility_code).await?;
+        tx.rollback().await?;
+        (
+            p.map(|p| p.name_kanji).unwrap_or_default(),
+            f.map(|f| f.name_kanji).unwrap_or_default(),
+        )
+    };
+    let so_pin = so_pin_deriver(app)?.so_pin(&serial).map_err(token_err)?;
+    let pin = SecretPin::random_digits(8).map_err(token_err)?;
+    let code = SecretPin::random_digits(12).map_err(token_err)?;
+    // The mailer first: a card is never given a PIN that exists nowhere.
+    let n = {
+        let mut tx = app.store.begin().await?;
+        let r = tx.next_counter("pin_mailer").await.map_err(AppError::from);
+        crate::finish(tx, r).await?
+    };
+    let mailer_id = format!("M{n:08}");
+    let (path, sha256) = write_mailer(
+        app,
+        mailer,
+        &card,
+        (&holder, &facility),
+        &pin,
+        &code,
+        &mailer_id,
+    )?;
+    if let Err(e) = kmn_token::unlock_with_so(&module, slot, &so_pin, &pin) {
+        crate::ra::cards::shred(&path);
+        return Err(token_err(e));
+    }
+    // The card now has the new PIN: record it. A failure here leaves a card whose PIN is
+    // in the mailer just written, so the path is reported either way.
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let r = async {
+        tx.set_card_revocation_code(&card.id, &hash_code(code.expose()))
+            .await?;
+        tx.insert_pin_mailer(&kmn_store::PinMailerRow {
+            id: mailer_id.clone(),
+            card_id: card.id.clone(),
+            purpose: "unlock".into(),
+            state: "released".into(),
+            file_name: path.to_string_lossy().into_owned(),
+            produced_by: "center".into(),
+            sha256: sha256.clone(),
+            created_at: now,
+            released_at: Some(now),
+            dispatched_at: None,
+            destroyed_at: None,
+            version: 1,
+        })
+        .await?;
+        tx.append_audit(&kmn_store::NewAuditEvent {
+            at: now,
+            actor: &actor.account_id,
+            action: "card.unlock",
+            object: &format!("card:{}", card.id),
+            facility: Some(&card.facility_code),
+            summary: &format!(
+                "card {} (token {serial}) unlocked with its SO PIN after an identity check: {identity_check}; new PIN in mailer {mailer_id} (SHA-256 {sha256}), new emergency revocation code",
+                card.id
+            ),
+        })
+        .await?;
+        Ok::<_, AppError>(())
+    }
+    .await;
+    crate::finish(tx, r).await.map_err(|e| {
+        AppError::Internal(format!(
+            "カードのロックは解除しましたが記録に失敗しました（新しいPINは {} にあります）: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(Unlocked {
+        card,
+        mailer_path: path,
+        mailer_id,
+    })
+}
+
+/// `kmn card destroy` (第15条): wipes a returned card's token with its SO PIN (when the
+/// token is on the reader) and records the destruction.
+pub async fn destroy(
+    app: &App,
+    actor: &Actor,
+    card_id: &str,
+    reader: Option<(&Path, &TokenRef)>,
+) -> Result<crate::ra::cards::CardView, AppError> {
+    actor.require_center()?;
+    let view = crate::ra::cards::view(app, actor, card_id).await?;
+    let state: kmn_domain::CardState = view
+        .card
+        .state
+        .parse()
+        .map_err(|e: kmn_domain::UnknownCode| AppError::Internal(e.to_string()))?;
+    if state.apply(CardEvent::Destroy).is_err() {
+        return Err(AppError::Rule(format!(
+            "利用者カード {card_id} は「{}」のため廃棄できません（返却済みのカードのみ廃棄できます。利用規約第15条）",
+            state.label_ja()
+        )));
+    }
+    let detail = match reader {
+        Some((module_path, token)) => {
+            let module = Module::load(module_path).map_err(token_err)?;
+            let slot = module
+                .find_slot(token.label.as_deref(), token.slot)
+                .map_err(token_err)?;
+            let serial = kmn_token::token_serial(&module, slot).map_err(token_err)?;
+            if view.card.token_serial.as_deref() != Some(serial.as_str()) {
+                return Err(AppError::Rule(format!(
+                    "リーダーのカード（シリアル {serial}）は利用者カード {card_id} ではありません（登録シリアル {}）",
+                    view.card.token_serial.as_deref().unwrap_or("なし")
+                )));
+            }
+            let so_pin = so_pin_deriver(app)?.so_pin(&serial).map_err(token_err)?;
+            kmn_token::wipe(&module, slot, &so_pin, "KMN destroyed").map_err(token_err)?;
+            format!("token {serial} wiped (C_InitToken with its SO PIN)")
+        }
+        None => "destroyed physically without a reader".to_string(),
+    };
+    crate::ra::cards::record_destruction(app, actor, card_id, &detail).await
 }

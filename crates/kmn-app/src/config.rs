@@ -36,6 +36,12 @@ pub struct Config {
     /// Days a renewed card's predecessor stays valid before it is revoked as superseded
     /// (第4条2; default 30).
     pub renewal_overlap_days: i64,
+    /// Issue card certificates on certificateHold and release them when the facility
+    /// confirms receipt (第8条, DESIGN §4 Receipt). Off by default.
+    pub hold_until_receipt: bool,
+    /// The support center's 24-hour telephone number, printed on PIN mailers for
+    /// emergency revocation (第11条). Cards are not personalized until it is set.
+    pub support_center_phone: String,
     /// CA settings.
     pub ca: CaConfig,
 }
@@ -68,6 +74,8 @@ impl Default for Config {
             tls_cert_file: "secrets/tls-server.crt.pem".into(),
             tls_key_file: "secrets/tls-server.key.pem".into(),
             renewal_overlap_days: kmn_domain::DEFAULT_RENEWAL_OVERLAP_DAYS,
+            hold_until_receipt: false,
+            support_center_phone: String::new(),
             ca: CaConfig::default(),
         }
     }
@@ -97,6 +105,8 @@ impl std::fmt::Debug for Config {
             .field("tls_cert_file", &self.tls_cert_file)
             .field("tls_key_file", &self.tls_key_file)
             .field("renewal_overlap_days", &self.renewal_overlap_days)
+            .field("hold_until_receipt", &self.hold_until_receipt)
+            .field("support_center_phone", &self.support_center_phone)
             .field("ca", &self.ca)
             .finish()
     }
@@ -174,8 +184,8 @@ impl Config {
         let body = toml::to_string_pretty(self).expect("config serialises");
         format!(
             "# kmn-pki configuration. Environment variables KMN_DATABASE_URL, KMN_PUBLIC_BASE_URL,\n\
-             # KMN_HTTP_LISTEN, KMN_HTTPS_LISTEN, KMN_REPOSITORY_DIR and KMN_DEMO override these\n\
-             # values; secrets may also come from KMN_…_FILE.\n{body}"
+             # KMN_HTTP_LISTEN, KMN_HTTPS_LISTEN, KMN_REPOSITORY_DIR, KMN_DEMO, KMN_HOLD_UNTIL_RECEIPT and\n\
+             # KMN_SUPPORT_CENTER_PHONE override these values; secrets may also come from KMN_…_FILE.\n{body}"
         )
     }
 
@@ -199,11 +209,27 @@ impl Config {
         if let Some(v) = env("KMN_DEMO") {
             self.demo = matches!(v.as_str(), "1" | "true" | "yes");
         }
+        if let Some(v) = env("KMN_SUPPORT_CENTER_PHONE") {
+            self.support_center_phone = v;
+        }
+        if let Some(v) = env("KMN_HOLD_UNTIL_RECEIPT") {
+            self.hold_until_receipt = matches!(v.as_str(), "1" | "true" | "yes");
+        }
         Ok(())
     }
 
     /// Checks values that would otherwise fail later and obscurely.
     pub fn validate(&self) -> Result<(), AppError> {
+        let phone = &self.support_center_phone;
+        if phone.len() > 20
+            || !phone
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '-' || c == '(' || c == ')')
+        {
+            return Err(AppError::Config(format!(
+                "support_center_phone '{phone}' must be a telephone number of digits and hyphens (e.g. 096-000-0000)"
+            )));
+        }
         let u = &self.public_base_url;
         if !u.starts_with("http://") || u.ends_with('/') {
             return Err(AppError::Config(format!(

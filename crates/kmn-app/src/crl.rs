@@ -247,11 +247,12 @@ pub async fn publish_all(app: &App, actor: &str) -> Result<Vec<Published>, AppEr
     Ok(out)
 }
 
-/// Whether a CRL is due for `ca_name`: a revocation not yet in any CRL (publish within
-/// a second, 第16条), or the last thisUpdate older than the interval (24 h).
+/// Whether a CRL is due for `ca_name`: a revocation or a hold change not yet in any CRL
+/// (publish within a second, 第16条), or the last thisUpdate older than the interval (24 h).
 pub async fn due(app: &App, ca_name: &str) -> Result<bool, AppError> {
     let mut tx = app.store.read().await?;
-    let pending = tx.unpublished_revocations(ca_name).await?;
+    let pending =
+        tx.unpublished_revocations(ca_name).await? + tx.unpublished_status_changes(ca_name).await?;
     let state = tx.crl_state(ca_name).await?;
     tx.rollback().await?;
     let age = app.now() - state.last_this_update;

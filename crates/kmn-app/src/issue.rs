@@ -119,6 +119,7 @@ pub async fn issue_template(
         spki_der,
         alt_names,
         hc_role,
+        on_hold: false,
     };
     let mut out = issue_batch(app, ca, &policies, vec![req], now_t, actor).await?;
     Ok(out.remove(0))
@@ -139,6 +140,9 @@ pub struct IssueRequest {
     pub alt_names: Vec<AltName>,
     /// hcRole.
     pub hc_role: Option<String>,
+    /// Issue on certificateHold (`hold_until_receipt`, 第8条): listed as certificateHold
+    /// in CRLs until receipt releases it.
+    pub on_hold: bool,
 }
 
 /// Issues a batch with group commit: every TBS is linted, then all serials and TBSs are
@@ -156,6 +160,7 @@ pub async fn issue_batch(
 ) -> Result<Vec<Issued>, AppError> {
     let now = now_t.unix_timestamp();
     let mut prepared = Vec::with_capacity(reqs.len());
+    let holds: Vec<bool> = reqs.iter().map(|r| r.on_hold).collect();
     for r in reqs {
         let not_after = r.validity.not_after(now_t);
         if not_after > ca.info.not_after {
@@ -253,7 +258,8 @@ pub async fn issue_batch(
         let rows: Vec<kmn_store::NewCert<'_>> = signed
             .iter()
             .zip(&out)
-            .map(|((t, _, der), i)| kmn_store::NewCert {
+            .zip(&holds)
+            .map(|(((t, _, der), i), on_hold)| kmn_store::NewCert {
                 serial_hex: &i.serial_hex,
                 serial: t.serial.as_bytes(),
                 ca_name: &ca.record.name,
@@ -264,7 +270,11 @@ pub async fn issue_batch(
                 fingerprint_sha256: &i.fingerprint_sha256,
                 der,
                 issued_at: now,
-                status: CertStatus::Valid,
+                status: if *on_hold {
+                    CertStatus::OnHold
+                } else {
+                    CertStatus::Valid
+                },
             })
             .collect();
         tx.insert_certificates(&rows).await?;

@@ -39,6 +39,12 @@ pub async fn prepare(
     if fresh {
         let cfg = Config {
             demo,
+            // A demo number: set the center's real one in kmn.toml before issuing cards.
+            support_center_phone: if demo {
+                "096-000-0000".into()
+            } else {
+                String::new()
+            },
             ca: crate::config::CaConfig {
                 passphrase_file: Some("secrets/ca-passphrase".into()),
                 ..Default::default()

@@ -126,6 +126,7 @@ fn request(c: &Csr) -> Result<IssueRequest> {
         spki_der: v.spki_der,
         alt_names: vec![],
         hc_role: None,
+        on_hold: false,
     })
 }
 
@@ -188,6 +189,7 @@ async fn split_run(b: &BenchCa, csrs: &[Csr], batch: usize) -> Result<Split> {
                 spki_der: v.spki_der,
                 alt_names: vec![],
                 hc_role: None,
+                on_hold: false,
             });
         }
         c.lap(1, &mut t);

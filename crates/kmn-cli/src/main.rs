@@ -2,6 +2,7 @@
 //! operator commands (later work) in Japanese with a stable code. No command prompts on
 //! a terminal: secrets come from the environment or files.
 
+mod card_cmd;
 mod cmd;
 mod ops;
 

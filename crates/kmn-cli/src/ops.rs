@@ -13,6 +13,8 @@ use kmn_app::{App, AppError, SystemClock};
 use kmn_domain::ApplicationAction;
 use serde_json::json;
 
+pub use crate::card_cmd::{CardCommand, card};
+
 /// Output options shared by the operator commands.
 #[derive(Args, Debug, Clone, Copy)]
 pub struct Out {
@@ -175,7 +177,7 @@ pub enum DocumentCommand {
     },
 }
 
-fn fail(e: &AppError, out: Out) -> ExitCode {
+pub(crate) fn fail(e: &AppError, out: Out) -> ExitCode {
     if out.json {
         let fields: Vec<_> = match e {
             AppError::Validation(f) => f
@@ -198,7 +200,7 @@ fn fail(e: &AppError, out: Out) -> ExitCode {
     ExitCode::from(1)
 }
 
-fn print(out: Out, v: serde_json::Value, text: impl FnOnce() -> String) -> ExitCode {
+pub(crate) fn print(out: Out, v: serde_json::Value, text: impl FnOnce() -> String) -> ExitCode {
     if out.json {
         println!("{v}");
     } else {
@@ -207,16 +209,17 @@ fn print(out: Out, v: serde_json::Value, text: impl FnOnce() -> String) -> ExitC
     ExitCode::SUCCESS
 }
 
-async fn open(data_dir: &Path) -> Result<App, AppError> {
+pub(crate) async fn open(data_dir: &Path) -> Result<App, AppError> {
     App::open(data_dir, Arc::new(SystemClock)).await
 }
 
-fn jst(t: i64) -> String {
+pub(crate) fn jst(t: i64) -> String {
     kmn_domain::time_fmt::ja_datetime(
         time::OffsetDateTime::from_unix_timestamp(t).unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
     )
 }
 
+#[macro_export]
 macro_rules! tri {
     ($e:expr, $out:expr) => {
         match $e {
@@ -723,171 +726,6 @@ pub async fn document(data_dir: &Path, actor: &Actor, c: &DocumentCommand, out: 
                         documents::kind_label(kind),
                         app.cfg.public_base_url
                     )
-                },
-            )
-        }
-    }
-}
-
-#[derive(Subcommand, Debug)]
-pub enum CardCommand {
-    /// 承認済みの申請の利用者カードを発行する（カードの初期化・カード内での鍵生成・
-    /// 証明書の書込み）。PIN通知書（PDF）を --mailer-dir に作成します。
-    Personalize {
-        /// カードリーダー（PKCS#11 モジュール）のパス
-        #[arg(long)]
-        module: PathBuf,
-        /// トークンのラベル（省略時はスロット番号、どちらも省略時は唯一のカード）
-        #[arg(long)]
-        token_label: Option<String>,
-        /// スロット番号
-        #[arg(long)]
-        slot: Option<u64>,
-        /// 申請番号
-        #[arg(long)]
-        application: String,
-        /// 鍵の種類: rsa2048（既定）または p256
-        #[arg(long, default_value = "rsa2048")]
-        key: String,
-        /// PIN通知書の保存先（既定: <data-dir>/mailers、アクセス権 0700）
-        #[arg(long)]
-        mailer_dir: Option<PathBuf>,
-    },
-    /// カードの内容（シリアル、オブジェクト、証明書と認証局での状態）を表示する
-    Inspect {
-        #[arg(long)]
-        module: PathBuf,
-        #[arg(long)]
-        token_label: Option<String>,
-        #[arg(long)]
-        slot: Option<u64>,
-    },
-}
-
-pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> ExitCode {
-    let app = tri!(open(data_dir).await, out);
-    match c {
-        CardCommand::Personalize {
-            module,
-            token_label,
-            slot,
-            application,
-            key,
-            mailer_dir,
-        } => {
-            let alg = match key.as_str() {
-                "rsa2048" => kmn_token::CardKeyAlg::Rsa2048,
-                "p256" => kmn_token::CardKeyAlg::P256,
-                other => {
-                    return fail(
-                        &AppError::BadInput(format!(
-                            "鍵の種類 '{other}' は使えません（rsa2048, p256）"
-                        )),
-                        out,
-                    );
-                }
-            };
-            // The mailer's font is checked before the card is touched.
-            let font = tri!(
-                kmn_letters::Font::load_default().map_err(|e| AppError::Config(e.to_string())),
-                out
-            );
-            let dir = mailer_dir
-                .clone()
-                .unwrap_or_else(|| data_dir.join("mailers"));
-            tri!(kmn_app::secrets::ensure_dir(&dir, 0o700), out);
-            let token = kmn_app::cards::TokenRef {
-                label: token_label.clone(),
-                slot: *slot,
-            };
-            let p = tri!(
-                kmn_app::cards::personalize(&app, actor, module, &token, application, alg).await,
-                out
-            );
-            let mailer = kmn_letters::PinMailer {
-                holder_name_kanji: p.holder_name.clone(),
-                holder_id: p.card.holder_id.clone(),
-                facility_name_kanji: p.facility_name.clone(),
-                facility_code: p.card.facility_code.clone(),
-                card_id: p.card.id.clone(),
-                initial_pin: p.initial_pin.expose().to_string(),
-                emergency_revocation_code: p.revocation_code.expose().to_string(),
-                issued_on: app.clock.now().to_offset(kmn_domain::time_fmt::JST).date(),
-                support_phone: "096-000-0000".into(),
-            };
-            let pdf = tri!(
-                kmn_letters::pin_mailer_pdf(&font, &mailer)
-                    .map_err(|e| AppError::Internal(e.to_string())),
-                out
-            );
-            let path = dir.join(format!("{}-pin-mailer.pdf", p.card.id));
-            tri!(kmn_app::secrets::write_atomic(&path, &pdf, 0o600), out);
-            print(
-                out,
-                json!({"card": p.card, "application": p.application, "token_serial": p.token_serial, "pin_mailer": path}),
-                || {
-                    format!(
-                        "利用者カード {} を発行しました（申請 {}、トークン {}）。\nPIN通知書: {}\nPIN通知書は施設の受領確認の後に発送してください（利用規約第8条）。",
-                        p.card.id,
-                        p.application.id,
-                        p.token_serial,
-                        path.display()
-                    )
-                },
-            )
-        }
-        CardCommand::Inspect {
-            module,
-            token_label,
-            slot,
-        } => {
-            let token = kmn_app::cards::TokenRef {
-                label: token_label.clone(),
-                slot: *slot,
-            };
-            let i = tri!(kmn_app::cards::inspect(&app, module, &token).await, out);
-            let objects: Vec<_> = i
-                .token
-                .objects
-                .iter()
-                .map(|o| json!({"class": o.class, "label": o.label, "id": hex::encode(&o.id), "key_type": o.key_type, "sensitive": o.sensitive, "extractable": o.extractable, "local": o.local}))
-                .collect();
-            let certs: Vec<_> = i.certificates.iter().map(|(s, sub, na, st)| json!({"serial": s, "subject": sub, "not_after": na, "status": st})).collect();
-            print(
-                out,
-                json!({"serial": i.token.serial, "label": i.token.label, "pin_locked": i.token.flags.user_pin_locked, "objects": objects, "certificates": certs, "card": i.card}),
-                || {
-                    let mut s = format!(
-                        "トークン    {}（{}）\nPIN         {}\n",
-                        i.token.serial,
-                        i.token.label,
-                        if i.token.flags.user_pin_locked {
-                            "ロック中"
-                        } else {
-                            "利用可能"
-                        }
-                    );
-                    if let Some(c) = &i.card {
-                        let st = c
-                            .state
-                            .parse::<kmn_domain::CardState>()
-                            .map(|x| x.label_ja())
-                            .unwrap_or("");
-                        s.push_str(&format!(
-                            "カード      {}（{}、利用者 {}、施設 {}）\n",
-                            c.id, st, c.holder_id, c.facility_code
-                        ));
-                    }
-                    for o in &i.token.objects {
-                        s.push_str(&format!("オブジェクト {} {}\n", o.class, o.label));
-                    }
-                    for (serial, subject, not_after, status) in &i.certificates {
-                        s.push_str(&format!(
-                            "証明書      {serial}  {subject}  有効期限 {}  状態 {status}\n",
-                            jst(*not_after)
-                        ));
-                    }
-                    s
                 },
             )
         }

@@ -824,8 +824,38 @@ impl<'de> Deserialize<'de> for Profession {
     }
 }
 
+/// Whether `given` names the same person as a registered kanji or kana name, ignoring
+/// spaces (half- or full-width) and Unicode normalisation: the handover check of 第8条,
+/// where a desk writes the name of the person it handed the card to.
+pub fn same_person_name(given: &str, registered: &[&str]) -> bool {
+    fn key(s: &str) -> String {
+        s.nfkc()
+            .filter(|c| !c.is_whitespace() && *c != '\u{3000}')
+            .collect()
+    }
+    let g = key(given);
+    !g.is_empty() && registered.iter().any(|r| key(r) == g)
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn art8_handover_name_matches_ignoring_spaces_and_width() {
+        assert!(same_person_name(
+            "熊本 花子",
+            &["熊本\u{3000}花子", "クマモト　ハナコ"]
+        ));
+        assert!(same_person_name(
+            "ｸﾏﾓﾄ ﾊﾅｺ",
+            &["熊本\u{3000}花子", "クマモト　ハナコ"]
+        ));
+        assert!(!same_person_name(
+            "熊本 太郎",
+            &["熊本\u{3000}花子", "クマモト　ハナコ"]
+        ));
+        assert!(!same_person_name("  ", &["熊本\u{3000}花子"]));
+    }
     use super::*;
     use time::macros::date;
 

@@ -9,6 +9,7 @@
 //! certificates and the audit log are append-only, enforced again by triggers.
 
 mod audit;
+mod delivery;
 mod jobs;
 mod migrate;
 mod ra;
@@ -20,6 +21,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
 
 pub use audit::{AuditEvent, AuditReport, NewAuditEvent};
+pub use delivery::{DeliveryRow, PinMailerRow};
 pub use jobs::JobRow;
 pub use ra::*;
 pub use records::*;

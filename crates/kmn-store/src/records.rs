@@ -620,7 +620,8 @@ impl Tx {
     /// (第23条3). Returns false when a higher number was already published.
     pub async fn record_published_crl(&mut self, crl: &CrlRecord) -> Result<bool, StoreError> {
         let n = sqlx::query(
-            "UPDATE crl_state SET last_published_number = $2 WHERE ca_name = $1 AND last_published_number < $2",
+            "UPDATE crl_state SET last_published_number = $2, status_changes_published = status_changes \
+             WHERE ca_name = $1 AND last_published_number < $2",
         )
         .bind(&crl.ca_name)
         .bind(crl.number)

@@ -602,18 +602,8 @@ pub async fn fulfil_from_csr(
     kmn_pki::lint::lint_key(&req.spki_der)
         .map_err(|e| AppError::BadInput(format!("CSR の鍵を受け付けられません: {e}")))?;
     let target = load_for_issue(app, id).await?;
-    let issued = issue_for(app, actor, &target, req.spki_der).await?;
-    record_fulfilment(
-        app,
-        actor,
-        &target,
-        &issued,
-        CardEvent::DemoActivate,
-        None,
-        None,
-        None,
-    )
-    .await
+    let issued = issue_for(app, actor, &target, req.spki_der, false).await?;
+    record_fulfilment(app, actor, &target, &issued, CardEvent::DemoActivate, None).await
 }
 
 /// What an approved card-issuing application's certificate is built from.
@@ -679,6 +669,7 @@ pub async fn issue_for(
     actor: &Actor,
     t: &IssueTarget,
     spki_der: Vec<u8>,
+    on_hold: bool,
 ) -> Result<crate::issue::Issued, AppError> {
     let mut subject = kmn_pki::name::DistinguishedName::default();
     subject.push(kmn_pki::oid::AT_COUNTRY, "JP")?;
@@ -705,42 +696,77 @@ pub async fn issue_for(
         .flatten()
         .map(str::to_string);
     let ca = crate::ca::load_active(app, kmn_store::CaKind::Issuing).await?;
-    crate::issue::issue_template(
-        app,
-        &ca,
-        kmn_domain::ProfileKind::UserCard,
-        t.validity,
+    let policies = {
+        let mut tx = app.store.read().await?;
+        let p = crate::ca::Policies::load(&mut tx).await;
+        tx.rollback().await?;
+        p?
+    };
+    let req = crate::issue::IssueRequest {
+        profile: kmn_domain::ProfileKind::UserCard,
+        validity: t.validity,
         subject,
         spki_der,
-        vec![kmn_pki::ext::AltName::Directory(kanji.to_der())],
+        alt_names: vec![kmn_pki::ext::AltName::Directory(kanji.to_der())],
         hc_role,
+        on_hold,
+    };
+    let mut out = crate::issue::issue_batch(
+        app,
+        &ca,
+        &policies,
+        vec![req],
+        app.clock.now(),
         &actor.account_id,
     )
-    .await
+    .await?;
+    Ok(out.remove(0))
+}
+
+/// What a personalization station made, recorded with the card.
+pub struct PersonalizationRecord<'a> {
+    /// The card id the station printed on the mailer (allocated beforehand).
+    pub card_id: &'a str,
+    /// The token serial.
+    pub token_serial: &'a str,
+    /// Salted hash of the emergency revocation code (第11条).
+    pub revocation_code_hash: &'a str,
+    /// What was done, for the audit event.
+    pub summary: &'a str,
+    /// The PIN mailer: file path (at the station), SHA-256, and who holds it.
+    pub mailer: Option<(&'a str, &'a str, &'a str)>,
+}
+
+/// Allocates a card id (a gap is left when personalization then fails).
+pub async fn allocate_card_id(app: &App) -> Result<String, AppError> {
+    let mut tx = app.store.begin().await?;
+    let r = tx.next_counter("card").await.map_err(AppError::from);
+    let n = super::finish(tx, r).await?;
+    Ok(format!("C{n:08}"))
 }
 
 /// Records the card and completes the application; if that fails (someone else
 /// fulfilled it meanwhile), the certificate just issued is revoked so that no usable
 /// certificate is left without its card.
-#[allow(clippy::too_many_arguments)]
 pub async fn record_fulfilment(
     app: &App,
     actor: &Actor,
     t: &IssueTarget,
     issued: &crate::issue::Issued,
     event: CardEvent,
-    token_serial: Option<&str>,
-    revocation_code_hash: Option<&str>,
-    personalization_summary: Option<&str>,
+    personalization: Option<&PersonalizationRecord<'_>>,
 ) -> Result<(ApplicationRow, CardRow), AppError> {
     let a = &t.application;
     let id = a.id.as_str();
     let now = app.now();
     let mut tx = app.store.begin().await?;
     let r = async {
-        let n = tx.next_counter("card").await?;
+        let card_id = match personalization {
+            Some(p) => p.card_id.to_string(),
+            None => format!("C{:08}", tx.next_counter("card").await?),
+        };
         let card = CardRow {
-            id: format!("C{n:08}"),
+            id: card_id,
             holder_id: a.holder_id.clone(),
             facility_code: a.facility_code.clone(),
             application_id: a.id.clone(),
@@ -751,7 +777,7 @@ pub async fn record_fulfilment(
                 .as_str()
                 .into(),
             cert_serial_hex: Some(issued.serial_hex.clone()),
-            token_serial: token_serial.map(str::to_string),
+            token_serial: personalization.map(|p| p.token_serial.to_string()),
             validity_years: i64::from(t.validity.years()),
             issued_at: Some(now),
             not_after: Some(issued.not_after.unix_timestamp()),
@@ -760,8 +786,9 @@ pub async fn record_fulfilment(
             version: 1,
         };
         tx.insert_card(&card).await?;
-        if let Some(h) = revocation_code_hash {
-            tx.set_card_revocation_code(&card.id, h).await?;
+        if let Some(p) = personalization {
+            tx.set_card_revocation_code(&card.id, p.revocation_code_hash)
+                .await?;
         }
         tx.set_application_card(&a.id, &card.id).await?;
         let issue_date = time::OffsetDateTime::from_unix_timestamp(now)
@@ -782,16 +809,45 @@ pub async fn record_fulfilment(
             Some(&card),
         )
         .await?;
-        if let Some(summary) = personalization_summary {
+        if let Some(p) = personalization {
             tx.append_audit(&NewAuditEvent {
                 at: now,
                 actor: &actor.account_id,
                 action: "card.personalize",
                 object: &format!("card:{}", card.id),
                 facility: Some(&card.facility_code),
-                summary: &format!("card {}: {summary}", card.id),
+                summary: &format!("card {}: {}", card.id, p.summary),
             })
             .await?;
+            if let Some((file, sha256, holder)) = p.mailer {
+                let m = kmn_store::PinMailerRow {
+                    id: format!("M{:08}", tx.next_counter("pin_mailer").await?),
+                    card_id: card.id.clone(),
+                    purpose: "initial".into(),
+                    state: "held".into(),
+                    file_name: file.to_string(),
+                    produced_by: holder.to_string(),
+                    sha256: sha256.to_string(),
+                    created_at: now,
+                    released_at: None,
+                    dispatched_at: None,
+                    destroyed_at: None,
+                    version: 1,
+                };
+                tx.insert_pin_mailer(&m).await?;
+                tx.append_audit(&NewAuditEvent {
+                    at: now,
+                    actor: &actor.account_id,
+                    action: "pin_mailer.create",
+                    object: &format!("pin_mailer:{}", m.id),
+                    facility: Some(&card.facility_code),
+                    summary: &format!(
+                        "PIN mailer {} of card {} made and held until the facility confirms receipt (SHA-256 {sha256})",
+                        m.id, card.id
+                    ),
+                })
+                .await?;
+            }
         }
         Ok::<_, AppError>((row, card))
     }
@@ -973,6 +1029,45 @@ pub async fn document(
     }
     .await;
     super::finish(tx, r).await
+}
+
+/// Approved applications that issue a card, oldest first, at most `limit` (the queue of
+/// `kmn card personalize-batch`).
+pub async fn approved_for_issue(
+    app: &App,
+    actor: &Actor,
+    limit: i64,
+) -> Result<Vec<String>, AppError> {
+    actor.require_center()?;
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    let mut tx = app.store.read().await?;
+    let r = async {
+        loop {
+            let page = tx
+                .list_applications(&ApplicationFilter {
+                    state: Some(ApplicationState::Approved.as_str().into()),
+                    after_id: after.clone(),
+                    limit: 200,
+                    ..Default::default()
+                })
+                .await?;
+            let last = page.last().map(|a| a.id.clone());
+            for a in page {
+                if kind_of(&a)?.issues_card() && (out.len() as i64) < limit {
+                    out.push(a.id);
+                }
+            }
+            if last.is_none() || out.len() as i64 >= limit {
+                break;
+            }
+            after = last;
+        }
+        Ok::<_, AppError>(())
+    }
+    .await;
+    tx.rollback().await?;
+    r.map(|()| out)
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@ async fn issue_n(app: &App, n: usize, validity: ValidityPeriod) -> Result<Vec<St
             spki_der: k.spki_der().to_vec(),
             alt_names: vec![],
             hc_role: None,
+            on_hold: false,
         });
     }
     let out = issue::issue_batch(app, &ca, &policies, reqs, app.clock.now(), "story").await?;

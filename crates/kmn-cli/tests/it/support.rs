@@ -52,6 +52,7 @@ impl Env {
             .env("KMN_CA_PASSPHRASE", PASSPHRASE)
             .env("KMN_ACTOR", "test-admin")
             .env("KMN_LOG", "warn")
+            .env("KMN_SUPPORT_CENTER_PHONE", "096-000-0000")
             .env_remove("KMN_DATABASE_URL")
             .env_remove("KMN_REPOSITORY_DIR")
             .env_remove("KMN_CA_PASSPHRASE_FILE");

@@ -8,7 +8,7 @@ use kmn_store::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-fn ts(t: i64) -> String {
+pub(crate) fn ts(t: i64) -> String {
     kmn_domain::time_fmt::rfc3339(
         time::OffsetDateTime::from_unix_timestamp(t).unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
     )

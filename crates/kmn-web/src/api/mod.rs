@@ -2,6 +2,7 @@
 //! (utoipa) and served publicly at `/api/v1/openapi.json`.
 
 pub mod auth;
+pub mod delivery;
 pub mod dto;
 pub mod error;
 pub mod handlers;
@@ -120,7 +121,7 @@ facility desks: their own card). Errors carry a stable `code` and a Japanese `me
         (name = "facilities", description = "利用施設 and consents (第2条2)"),
         (name = "persons", description = "利用者 (personal data; reads are logged)"),
         (name = "applications", description = "利用申請 and review (第5・6条)"),
-        (name = "cards", description = "利用者カード"),
+        (name = "cards", description = "利用者カード: delivery, receipt and handover (第7・8条), PIN mailers"),
         (name = "notices", description = "Notices to facilities"),
     )
 )]
@@ -151,6 +152,14 @@ pub fn router(app: App) -> (axum::Router, utoipa::openapi::OpenApi) {
         .routes(routes!(get_document))
         .routes(routes!(list_cards))
         .routes(routes!(get_card))
+        .routes(routes!(delivery::get_card_delivery))
+        .routes(routes!(delivery::ship_card))
+        .routes(routes!(delivery::confirm_card_receipt))
+        .routes(routes!(delivery::record_card_receipt))
+        .routes(routes!(delivery::record_card_handover))
+        .routes(routes!(delivery::record_card_lost_in_post))
+        .routes(routes!(delivery::list_pin_mailers))
+        .routes(routes!(delivery::record_pin_mailer_dispatched))
         .routes(routes!(list_notices))
         .with_state(app)
         .split_for_parts();

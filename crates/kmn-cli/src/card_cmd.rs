@@ -1,0 +1,816 @@
+//! `kmn card …`: cards on PKCS#11 tokens (第7–9・15条) — personalization (one card or a
+//! batch, one token per slot), delivery (shipping, receipt, handover, loss in the post),
+//! PIN mailers, PIN change and unlock, inspection and destruction. Answers in Japanese;
+//! `--json` for machines. PINs never come from arguments: files, standard input when it
+//! is not a terminal, or the reader's PIN pad.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use kmn_app::actor::Actor;
+use kmn_app::cards::{MailerOut, TokenRef};
+use kmn_app::ra::cards::{CardView, ReceiptChannel};
+use kmn_app::{App, AppError};
+use kmn_token::SecretPin;
+use serde_json::json;
+
+use crate::ops::{Out, fail, jst, open, print};
+use crate::tri;
+
+#[derive(Subcommand, Debug)]
+pub enum CardCommand {
+    /// 承認済みの申請の利用者カードを発行する（カードの初期化・カード内での鍵生成・
+    /// 証明書の書込み）。PIN通知書（PDF）は施設の受領確認まで保留されます。
+    Personalize {
+        /// カードリーダー（PKCS#11 モジュール）のパス
+        #[arg(long)]
+        module: PathBuf,
+        /// トークンのラベル（省略時はスロット番号、どちらも省略時は唯一のカード）
+        #[arg(long)]
+        token_label: Option<String>,
+        /// スロット番号
+        #[arg(long)]
+        slot: Option<u64>,
+        /// 申請番号
+        #[arg(long)]
+        application: String,
+        /// 鍵の種類: rsa2048（既定）または p256
+        #[arg(long, default_value = "rsa2048")]
+        key: String,
+        /// PIN通知書の保存先（既定: <data-dir>/mailers、アクセス権 0700）
+        #[arg(long)]
+        mailer_dir: Option<PathBuf>,
+    },
+    /// 承認済みの申請をまとめて発行する（リーダーのカード1枚ごとに1件、古い申請から）
+    PersonalizeBatch {
+        /// カードリーダー（PKCS#11 モジュール）のパス
+        #[arg(long)]
+        module: PathBuf,
+        /// 発行する申請番号（カンマ区切り。省略時は承認済みの申請を古い順に）
+        #[arg(long, value_delimiter = ',')]
+        applications: Vec<String>,
+        /// 鍵の種類: rsa2048（既定）または p256
+        #[arg(long, default_value = "rsa2048")]
+        key: String,
+        /// PIN通知書の保存先（既定: <data-dir>/mailers）
+        #[arg(long)]
+        mailer_dir: Option<PathBuf>,
+        /// 進捗バーを表示しない
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// カードの内容（シリアル、オブジェクト、証明書と認証局での状態）を表示する
+    Inspect {
+        #[arg(long)]
+        module: PathBuf,
+        #[arg(long)]
+        token_label: Option<String>,
+        #[arg(long)]
+        slot: Option<u64>,
+    },
+    /// 利用者カードの記録（状態、発送・受領・交付、PIN通知書）を表示する
+    Show {
+        /// カード番号（C…）
+        card: String,
+    },
+    /// 発送を記録する（利用規約第7条）
+    Ship {
+        card: String,
+        /// 発送方法（例: 簡易書留）
+        #[arg(long)]
+        method: String,
+        /// 追跡番号
+        #[arg(long)]
+        tracking: Option<String>,
+    },
+    /// 施設からの受領の連絡（書面・電話）を記録する（第8条）。PIN通知書が発送可能になります
+    Receipt {
+        card: String,
+        /// paper（受領書）または phone（電話）
+        #[arg(long)]
+        channel: String,
+        /// 記録（連絡をくれた方の氏名、受領書の番号など）
+        #[arg(long)]
+        note: String,
+    },
+    /// 利用者本人への交付を記録する（第8条）
+    Handover {
+        card: String,
+        /// 受け取った利用者本人の氏名
+        #[arg(long)]
+        to: String,
+        /// 交付した日時（RFC 3339、例 2026-11-26T10:00:00+09:00。省略時は現在）
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// 配送中の紛失を記録する: 証明書を失効（keyCompromise）し、PIN通知書を廃棄します
+    LostInPost {
+        card: String,
+        /// 紛失の状況（配送業者の回答など）
+        #[arg(long)]
+        note: String,
+    },
+    /// 返却されたカードを廃棄する（第15条）: リーダーにあればカードを消去してから記録します
+    Destroy {
+        card: String,
+        #[arg(long)]
+        module: Option<PathBuf>,
+        #[arg(long)]
+        token_label: Option<String>,
+        #[arg(long)]
+        slot: Option<u64>,
+    },
+    /// PIN通知書の一覧（held: 受領待ち、released: 発送可能、dispatched: 発送済み、destroyed: 廃棄）
+    Mailers {
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// PIN通知書の発送を記録する
+    MailerDispatched {
+        /// PIN通知書の番号（M…）
+        mailer: String,
+    },
+    /// PINを変更する（利用者本人、第9条）。PINは --pin-file/--new-pin-file、または
+    /// 標準入力の1行目（現在のPIN）と2行目（新しいPIN）から読みます
+    ChangePin {
+        #[arg(long)]
+        module: PathBuf,
+        #[arg(long)]
+        token_label: Option<String>,
+        #[arg(long)]
+        slot: Option<u64>,
+        /// 現在のPINを記したファイル
+        #[arg(long)]
+        pin_file: Option<PathBuf>,
+        /// 新しいPINを記したファイル
+        #[arg(long)]
+        new_pin_file: Option<PathBuf>,
+    },
+    /// ロックされたカードのPINを再設定する（サポートセンター、本人確認の後。第9条）。
+    /// 新しいPIN通知書を作成します
+    Unlock {
+        #[arg(long)]
+        module: PathBuf,
+        #[arg(long)]
+        token_label: Option<String>,
+        #[arg(long)]
+        slot: Option<u64>,
+        /// 本人確認の内容（確認した書類、担当者）。監査ログに記録されます
+        #[arg(long)]
+        identity_check: String,
+        /// PIN通知書の保存先（既定: <data-dir>/mailers）
+        #[arg(long)]
+        mailer_dir: Option<PathBuf>,
+    },
+}
+
+fn key_alg(key: &str) -> Result<kmn_token::CardKeyAlg, AppError> {
+    match key {
+        "rsa2048" => Ok(kmn_token::CardKeyAlg::Rsa2048),
+        "p256" => Ok(kmn_token::CardKeyAlg::P256),
+        other => Err(AppError::BadInput(format!(
+            "鍵の種類 '{other}' は使えません（rsa2048, p256）"
+        ))),
+    }
+}
+
+fn token_err(e: kmn_token::TokenError) -> AppError {
+    AppError::Rule(format!("{e} ({})", e.code()))
+}
+
+/// The font (checked before any card is touched) and the mailer directory.
+fn mailer_setup(
+    data_dir: &Path,
+    dir: &Option<PathBuf>,
+) -> Result<(kmn_letters::Font, PathBuf), AppError> {
+    let font = kmn_letters::Font::load_default().map_err(|e| AppError::Config(e.to_string()))?;
+    let dir = dir.clone().unwrap_or_else(|| data_dir.join("mailers"));
+    kmn_app::secrets::ensure_dir(&dir, 0o700)?;
+    Ok((font, dir))
+}
+
+/// Reads a PIN from a file (first line, trailing newline removed).
+fn pin_from_file(path: &Path, what: &str) -> Result<SecretPin, AppError> {
+    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+        AppError::BadInput(format!(
+            "{what}のファイル {} を読めません: {e}",
+            path.display()
+        ))
+    })?);
+    let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
+    if line.is_empty() {
+        return Err(AppError::BadInput(format!(
+            "{what}のファイル {} が空です",
+            path.display()
+        )));
+    }
+    Ok(SecretPin::new(line))
+}
+
+/// PINs for `change-pin`: from the files given, otherwise from standard input when it
+/// is not a terminal (line 1 the current PIN, line 2 the new one).
+fn change_pin_inputs(
+    pin_file: &Option<PathBuf>,
+    new_pin_file: &Option<PathBuf>,
+) -> Result<(SecretPin, SecretPin), AppError> {
+    let mut stdin_lines: Option<Vec<zeroize::Zeroizing<String>>> = None;
+    let mut from_stdin = |n: usize| -> Result<SecretPin, AppError> {
+        if stdin_lines.is_none() {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                return Err(AppError::BadInput(
+                    "PINはコマンドの引数では受け付けません。--pin-file と --new-pin-file を指定するか、標準入力から渡してください（1行目: 現在のPIN、2行目: 新しいPIN）".into(),
+                ));
+            }
+            let mut v = Vec::new();
+            for l in stdin.lock().lines().take(2) {
+                let l = l.map_err(|e| AppError::BadInput(format!("標準入力を読めません: {e}")))?;
+                v.push(zeroize::Zeroizing::new(
+                    l.trim_end_matches('\r').to_string(),
+                ));
+            }
+            stdin_lines = Some(v);
+        }
+        let lines = stdin_lines.as_deref().unwrap_or(&[]);
+        match lines.get(n) {
+            Some(l) if !l.is_empty() => Ok(SecretPin::new(l.as_str())),
+            _ => Err(AppError::BadInput(if n == 0 {
+                "標準入力の1行目に現在のPINがありません".into()
+            } else {
+                "標準入力の2行目に新しいPINがありません".into()
+            })),
+        }
+    };
+    let old = match pin_file {
+        Some(p) => pin_from_file(p, "現在のPIN")?,
+        None => from_stdin(0)?,
+    };
+    let new = match new_pin_file {
+        Some(p) => pin_from_file(p, "新しいPIN")?,
+        None => from_stdin(if pin_file.is_some() { 0 } else { 1 })?,
+    };
+    Ok((old, new))
+}
+
+fn card_text(v: &CardView) -> String {
+    let c = &v.card;
+    let st = c
+        .state
+        .parse::<kmn_domain::CardState>()
+        .map(|x| x.label_ja())
+        .unwrap_or("");
+    let mut s = format!(
+        "カード      {}（{}）\n利用者      {}\n施設        {}\nトークン    {}\n証明書      {}（{}）\n",
+        c.id,
+        st,
+        c.holder_id,
+        c.facility_code,
+        c.token_serial.as_deref().unwrap_or("-"),
+        c.cert_serial_hex.as_deref().unwrap_or("-"),
+        match v.certificate_status.as_deref() {
+            Some("valid") => "有効",
+            Some("on_hold") => "保留中（受領確認待ち）",
+            Some("revoked") => "失効",
+            _ => "-",
+        }
+    );
+    let d = &v.delivery;
+    if let Some(t) = d.shipped_at {
+        s.push_str(&format!(
+            "発送        {}  {}{}\n",
+            jst(t),
+            d.shipping_method.as_deref().unwrap_or(""),
+            d.tracking_number
+                .as_deref()
+                .map(|n| format!("（追跡番号 {n}）"))
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(t) = d.received_at {
+        let ch = match d.receipt_channel.as_deref() {
+            Some("desk") => ReceiptChannel::Desk.label_ja(),
+            Some("paper") => ReceiptChannel::Paper.label_ja(),
+            Some("phone") => ReceiptChannel::Phone.label_ja(),
+            _ => "",
+        };
+        s.push_str(&format!(
+            "受領確認    {}  {ch}{}\n",
+            jst(t),
+            d.receipt_note
+                .as_deref()
+                .map(|n| format!("（{n}）"))
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(t) = d.handed_over_at {
+        s.push_str(&format!(
+            "交付        {}  {} 様（記録 {}）\n",
+            jst(t),
+            d.handed_over_to.as_deref().unwrap_or(""),
+            d.handed_over_by.as_deref().unwrap_or("")
+        ));
+    }
+    if let Some(t) = d.lost_at {
+        s.push_str(&format!(
+            "配送中の紛失 {}  {}\n",
+            jst(t),
+            d.lost_note.as_deref().unwrap_or("")
+        ));
+    }
+    for m in &v.pin_mailers {
+        s.push_str(&format!(
+            "PIN通知書   {}  {}  {}\n",
+            m.id,
+            mailer_state_ja(&m.state),
+            m.file_name
+        ));
+    }
+    s
+}
+
+fn mailer_state_ja(s: &str) -> &'static str {
+    match s {
+        "held" => "保留中（受領確認待ち）",
+        "released" => "発送可能",
+        "dispatched" => "発送済み",
+        "destroyed" => "廃棄済み",
+        _ => "",
+    }
+}
+
+fn token_ref(label: &Option<String>, slot: &Option<u64>) -> TokenRef {
+    TokenRef {
+        label: label.clone(),
+        slot: *slot,
+    }
+}
+
+pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> ExitCode {
+    // The holder's own command needs no data dir.
+    if let CardCommand::ChangePin {
+        module,
+        token_label,
+        slot,
+        pin_file,
+        new_pin_file,
+    } = c
+    {
+        return change_pin(
+            module,
+            &token_ref(token_label, slot),
+            pin_file,
+            new_pin_file,
+            out,
+        );
+    }
+    let app = tri!(open(data_dir).await, out);
+    match c {
+        CardCommand::ChangePin { .. } => unreachable!("handled above"),
+        CardCommand::Personalize {
+            module,
+            token_label,
+            slot,
+            application,
+            key,
+            mailer_dir,
+        } => {
+            let alg = tri!(key_alg(key), out);
+            let (font, dir) = tri!(mailer_setup(data_dir, mailer_dir), out);
+            let mailer = MailerOut { font: &font, dir };
+            let p = tri!(
+                kmn_app::cards::personalize(
+                    &app,
+                    actor,
+                    module,
+                    &token_ref(token_label, slot),
+                    application,
+                    alg,
+                    &mailer
+                )
+                .await,
+                out
+            );
+            print(
+                out,
+                json!({"card": p.card, "application": p.application, "token_serial": p.token_serial, "pin_mailer": p.mailer_path}),
+                || {
+                    format!(
+                        "利用者カード {} を発行しました（申請 {}、トークン {}）。\nPIN通知書: {}\nPIN通知書は施設の受領確認まで保留し、確認の後に発送してください（利用規約第8条）。",
+                        p.card.id,
+                        p.application.id,
+                        p.token_serial,
+                        p.mailer_path.display()
+                    )
+                },
+            )
+        }
+        CardCommand::PersonalizeBatch {
+            module,
+            applications,
+            key,
+            mailer_dir,
+            no_progress,
+        } => {
+            let alg = tri!(key_alg(key), out);
+            let (font, dir) = tri!(mailer_setup(data_dir, mailer_dir), out);
+            let mailer = MailerOut { font: &font, dir };
+            batch(
+                &app,
+                actor,
+                module,
+                applications,
+                alg,
+                &mailer,
+                !*no_progress && !out.json,
+                out,
+            )
+            .await
+        }
+        CardCommand::Inspect {
+            module,
+            token_label,
+            slot,
+        } => inspect(&app, module, &token_ref(token_label, slot), out).await,
+        CardCommand::Show { card } => {
+            let v = tri!(kmn_app::ra::cards::view(&app, actor, card).await, out);
+            print(out, json!(v), || card_text(&v))
+        }
+        CardCommand::Ship {
+            card,
+            method,
+            tracking,
+        } => {
+            let v = tri!(
+                kmn_app::ra::cards::ship(&app, actor, card, method, tracking.as_deref()).await,
+                out
+            );
+            print(out, json!(v), || {
+                format!(
+                    "利用者カード {card} の発送を記録しました。施設の受領確認を待っています。\n{}",
+                    card_text(&v)
+                )
+            })
+        }
+        CardCommand::Receipt {
+            card,
+            channel,
+            note,
+        } => {
+            let ch = tri!(ReceiptChannel::parse_out_of_band(channel), out);
+            let v = tri!(
+                kmn_app::ra::cards::record_receipt(&app, actor, card, ch, note).await,
+                out
+            );
+            print(out, json!(v), || {
+                format!(
+                    "利用者カード {card} の受領を記録しました。PIN通知書を発送できます。\n{}",
+                    card_text(&v)
+                )
+            })
+        }
+        CardCommand::Handover { card, to, at } => {
+            let at = match at {
+                None => None,
+                Some(t) => Some(tri!(
+                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                        .map(|t| t.unix_timestamp())
+                        .map_err(|_| AppError::BadInput(format!(
+                            "交付日時 '{t}' を読めません（例 2026-11-26T10:00:00+09:00）"
+                        ))),
+                    out
+                )),
+            };
+            let v = tri!(
+                kmn_app::ra::cards::hand_over(&app, actor, card, to, at).await,
+                out
+            );
+            print(out, json!(v), || {
+                format!(
+                    "利用者カード {card} の交付を記録しました。\n{}",
+                    card_text(&v)
+                )
+            })
+        }
+        CardCommand::LostInPost { card, note } => {
+            let v = tri!(
+                kmn_app::ra::cards::lost_in_post(&app, actor, card, note).await,
+                out
+            );
+            print(out, json!(v), || {
+                format!(
+                    "利用者カード {card} を配送中の紛失として記録し、証明書を失効させました（keyCompromise）。PIN通知書は廃棄しました。\n次回のCRLに掲載されます。\n{}",
+                    card_text(&v)
+                )
+            })
+        }
+        CardCommand::Destroy {
+            card,
+            module,
+            token_label,
+            slot,
+        } => {
+            let token = token_ref(token_label, slot);
+            let reader = module.as_deref().map(|m| (m, &token));
+            let v = tri!(
+                kmn_app::cards::destroy(&app, actor, card, reader).await,
+                out
+            );
+            print(out, json!(v), || {
+                format!(
+                    "利用者カード {card} を廃棄し、記録しました（利用規約第15条）。{}\n{}",
+                    if module.is_some() {
+                        "カードの内容は消去済みです。"
+                    } else {
+                        ""
+                    },
+                    card_text(&v)
+                )
+            })
+        }
+        CardCommand::Mailers { state } => {
+            let list = tri!(
+                kmn_app::ra::cards::list_mailers(&app, actor, state.as_deref()).await,
+                out
+            );
+            print(out, json!(list), || {
+                if list.is_empty() {
+                    return "該当するPIN通知書はありません".into();
+                }
+                let mut s = String::new();
+                for m in &list {
+                    s.push_str(&format!(
+                        "{}  カード {}  {}  {}  {}\n",
+                        m.id,
+                        m.card_id,
+                        mailer_state_ja(&m.state),
+                        jst(m.created_at),
+                        m.file_name
+                    ));
+                }
+                s
+            })
+        }
+        CardCommand::MailerDispatched { mailer } => {
+            let m = tri!(
+                kmn_app::ra::cards::mailer_dispatched(&app, actor, mailer).await,
+                out
+            );
+            print(out, json!(m), || {
+                format!(
+                    "PIN通知書 {} の発送を記録しました（カード {}）",
+                    m.id, m.card_id
+                )
+            })
+        }
+        CardCommand::Unlock {
+            module,
+            token_label,
+            slot,
+            identity_check,
+            mailer_dir,
+        } => {
+            let (font, dir) = tri!(mailer_setup(data_dir, mailer_dir), out);
+            let mailer = MailerOut { font: &font, dir };
+            let u = tri!(
+                kmn_app::cards::unlock(
+                    &app,
+                    actor,
+                    module,
+                    &token_ref(token_label, slot),
+                    identity_check,
+                    &mailer
+                )
+                .await,
+                out
+            );
+            print(
+                out,
+                json!({"card": u.card, "pin_mailer": u.mailer_path, "pin_mailer_id": u.mailer_id}),
+                || {
+                    format!(
+                        "利用者カード {} のPINを再設定しました。新しいPIN通知書: {}（{}）\n緊急失効コードも新しくなりました。",
+                        u.card.id,
+                        u.mailer_path.display(),
+                        u.mailer_id
+                    )
+                },
+            )
+        }
+    }
+}
+
+fn change_pin(
+    module: &Path,
+    token: &TokenRef,
+    pin_file: &Option<PathBuf>,
+    new_pin_file: &Option<PathBuf>,
+    out: Out,
+) -> ExitCode {
+    let m = tri!(kmn_token::Module::load(module).map_err(token_err), out);
+    let slot = tri!(
+        m.find_slot(token.label.as_deref(), token.slot)
+            .map_err(token_err),
+        out
+    );
+    let (old, new) = tri!(change_pin_inputs(pin_file, new_pin_file), out);
+    if old.expose() == new.expose() {
+        return fail(
+            &AppError::BadInput("新しいPINが現在のPINと同じです".into()),
+            out,
+        );
+    }
+    let session = tri!(
+        kmn_token::CardSession::open(&m, slot).map_err(token_err),
+        out
+    );
+    tri!(
+        kmn_token::change_pin(&session, &old, &new).map_err(token_err),
+        out
+    );
+    print(out, json!({"changed": true}), || {
+        "PINを変更しました。新しいPINは他人に知られないよう管理してください（利用規約第9条）。"
+            .into()
+    })
+}
+
+async fn inspect(app: &App, module: &Path, token: &TokenRef, out: Out) -> ExitCode {
+    let i = tri!(kmn_app::cards::inspect(app, module, token).await, out);
+    let objects: Vec<_> = i
+        .token
+        .objects
+        .iter()
+        .map(|o| json!({"class": o.class, "label": o.label, "id": hex::encode(&o.id), "key_type": o.key_type, "sensitive": o.sensitive, "extractable": o.extractable, "local": o.local}))
+        .collect();
+    let certs: Vec<_> = i
+        .certificates
+        .iter()
+        .map(|(s, sub, na, st)| json!({"serial": s, "subject": sub, "not_after": na, "status": st}))
+        .collect();
+    print(
+        out,
+        json!({"serial": i.token.serial, "label": i.token.label, "pin_locked": i.token.flags.user_pin_locked, "objects": objects, "certificates": certs, "card": i.card}),
+        || {
+            let mut s = format!(
+                "トークン    {}（{}）\nPIN         {}\n",
+                i.token.serial,
+                i.token.label,
+                if i.token.flags.user_pin_locked {
+                    "ロック中（サポートセンターでロック解除が必要です）"
+                } else {
+                    "利用可能"
+                }
+            );
+            if let Some(c) = &i.card {
+                let st = c
+                    .state
+                    .parse::<kmn_domain::CardState>()
+                    .map(|x| x.label_ja())
+                    .unwrap_or("");
+                s.push_str(&format!(
+                    "カード      {}（{}、利用者 {}、施設 {}）\n",
+                    c.id, st, c.holder_id, c.facility_code
+                ));
+            }
+            for o in &i.token.objects {
+                s.push_str(&format!("オブジェクト {} {}\n", o.class, o.label));
+            }
+            for (serial, subject, not_after, status) in &i.certificates {
+                s.push_str(&format!(
+                    "証明書      {serial}  {subject}  有効期限 {}  状態 {status}\n",
+                    jst(*not_after)
+                ));
+            }
+            s
+        },
+    )
+}
+
+/// `personalize-batch`: pairs each token on the reader(s) with an approved application
+/// (oldest first, or the ones named), personalizes them one by one with a progress bar,
+/// and prints a summary. A failed card is wiped and reported; the batch goes on.
+#[allow(clippy::too_many_arguments)]
+async fn batch(
+    app: &App,
+    actor: &Actor,
+    module: &Path,
+    named: &[String],
+    alg: kmn_token::CardKeyAlg,
+    mailer: &MailerOut<'_>,
+    progress: bool,
+    out: Out,
+) -> ExitCode {
+    let m = tri!(kmn_token::Module::load(module).map_err(token_err), out);
+    let slots = tri!(m.slots_with_tokens().map_err(token_err), out);
+    drop(m);
+    if slots.is_empty() {
+        return fail(
+            &AppError::BadInput("リーダーにカードがありません".into()),
+            out,
+        );
+    }
+    let ids: Vec<String> = if named.is_empty() {
+        tri!(
+            kmn_app::ra::applications::approved_for_issue(app, actor, slots.len() as i64).await,
+            out
+        )
+    } else {
+        named.to_vec()
+    };
+    if ids.is_empty() {
+        return fail(
+            &AppError::BadInput("発行できる承認済みの申請がありません".into()),
+            out,
+        );
+    }
+    let n = ids.len().min(slots.len());
+    let bar = if progress {
+        let b = indicatif::ProgressBar::new(n as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} 枚  {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let mut done = Vec::new();
+    let mut failed = Vec::new();
+    let mut token_total = std::time::Duration::ZERO;
+    let mut pdf_total = std::time::Duration::ZERO;
+    let mut all_total = std::time::Duration::ZERO;
+    let started = std::time::Instant::now();
+    for (slot, id) in slots.iter().zip(ids.iter()).take(n) {
+        bar.set_message(format!("申請 {id}（スロット {}）", slot.slot_id));
+        let token = TokenRef {
+            label: None,
+            slot: Some(slot.slot_id),
+        };
+        match kmn_app::cards::personalize(app, actor, module, &token, id, alg, mailer).await {
+            Ok(p) => {
+                token_total += p.timings.token;
+                pdf_total += p.timings.pdf;
+                all_total += p.timings.total;
+                done.push(json!({"application": id, "card": p.card.id, "token_serial": p.token_serial, "pin_mailer": p.mailer_path,
+                    "token_ms": p.timings.token.as_secs_f64() * 1e3, "pdf_ms": p.timings.pdf.as_secs_f64() * 1e3, "total_ms": p.timings.total.as_secs_f64() * 1e3}));
+            }
+            Err(e) => {
+                bar.println(format!("申請 {id}: {}", e.message_ja()));
+                failed.push(
+                    json!({"application": id, "slot": slot.slot_id, "error": e.message_ja()}),
+                );
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let elapsed = started.elapsed();
+    let rest = all_total.saturating_sub(token_total + pdf_total);
+    let ok = failed.is_empty();
+    let code = print(
+        out,
+        json!({"personalized": done, "failed": failed, "elapsed_s": elapsed.as_secs_f64(),
+            "token_s": token_total.as_secs_f64(), "pdf_s": pdf_total.as_secs_f64(), "rest_s": rest.as_secs_f64()}),
+        || {
+            let mut s = format!(
+                "一括発行: {} 枚発行、{} 件失敗（{:.1} 秒）\n",
+                done.len(),
+                failed.len(),
+                elapsed.as_secs_f64()
+            );
+            for d in &done {
+                s.push_str(&format!(
+                    "  発行 申請 {} → カード {}（トークン {}）\n",
+                    d["application"].as_str().unwrap_or(""),
+                    d["card"].as_str().unwrap_or(""),
+                    d["token_serial"].as_str().unwrap_or("")
+                ));
+            }
+            for f in &failed {
+                s.push_str(&format!(
+                    "  失敗 申請 {}: {}\n",
+                    f["application"].as_str().unwrap_or(""),
+                    f["error"].as_str().unwrap_or("")
+                ));
+            }
+            if ids.len() > n {
+                s.push_str(&format!(
+                    "カードが足りないため {} 件は未発行です。カードを入れ替えて再実行してください。\n",
+                    ids.len() - n
+                ));
+            }
+            s.push_str(&format!(
+                "所要時間の内訳: カード {:.1} 秒、PIN通知書 {:.1} 秒、その他 {:.1} 秒\nPIN通知書は {} に保留されています（受領確認の後に発送）。",
+                token_total.as_secs_f64(),
+                pdf_total.as_secs_f64(),
+                rest.as_secs_f64(),
+                mailer.dir.display()
+            ));
+            s
+        },
+    );
+    if ok { code } else { ExitCode::from(1) }
+}

@@ -1,0 +1,304 @@
+//! Delivery of cards over the API (第7・8条, DESIGN §4 Receipt): the center records
+//! shipping, a loss in the post and out-of-band receipts and dispatches PIN mailers; the
+//! facility desk confirms receipt by the serial printed on the card and records the
+//! handover to the holder.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use kmn_app::App;
+use kmn_app::ra::cards::{self, CardView, ReceiptChannel};
+use kmn_store::PinMailerRow;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::ApiJson;
+use super::auth::Caller;
+use super::dto::{CardOut, ts};
+use super::error::{ApiError, ErrorBody};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Shipping, receipt and handover of a card.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryOut {
+    pub shipped_at: Option<String>,
+    pub shipping_method: Option<String>,
+    pub tracking_number: Option<String>,
+    pub received_at: Option<String>,
+    /// `desk`, `paper` or `phone`.
+    pub receipt_channel: Option<String>,
+    pub receipt_note: Option<String>,
+    pub handed_over_at: Option<String>,
+    pub handed_over_to: Option<String>,
+    pub handed_over_by: Option<String>,
+    pub lost_at: Option<String>,
+    pub lost_note: Option<String>,
+}
+
+/// A PIN mailer (never its content).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PinMailerOut {
+    pub id: String,
+    pub card_id: String,
+    /// `initial` or `unlock`.
+    pub purpose: String,
+    /// `held`, `released`, `dispatched` or `destroyed`.
+    pub state: String,
+    pub state_label: String,
+    pub sha256: String,
+    pub created_at: String,
+    pub released_at: Option<String>,
+    pub dispatched_at: Option<String>,
+    pub destroyed_at: Option<String>,
+}
+
+fn mailer_label(s: &str) -> &'static str {
+    match s {
+        "held" => "保留中（受領確認待ち）",
+        "released" => "発送可能",
+        "dispatched" => "発送済み",
+        "destroyed" => "廃棄済み",
+        _ => "",
+    }
+}
+
+impl From<PinMailerRow> for PinMailerOut {
+    fn from(m: PinMailerRow) -> Self {
+        Self {
+            state_label: mailer_label(&m.state).into(),
+            created_at: ts(m.created_at),
+            released_at: m.released_at.map(ts),
+            dispatched_at: m.dispatched_at.map(ts),
+            destroyed_at: m.destroyed_at.map(ts),
+            id: m.id,
+            card_id: m.card_id,
+            purpose: m.purpose,
+            state: m.state,
+            sha256: m.sha256,
+        }
+    }
+}
+
+/// A card with its delivery record, PIN mailers and certificate status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CardDeliveryOut {
+    pub card: CardOut,
+    pub delivery: DeliveryOut,
+    pub pin_mailers: Vec<PinMailerOut>,
+    /// `valid`, `on_hold` (certificateHold until receipt) or `revoked`.
+    pub certificate_status: Option<String>,
+    pub certificate_status_label: Option<String>,
+}
+
+impl From<CardView> for CardDeliveryOut {
+    fn from(v: CardView) -> Self {
+        let d = v.delivery;
+        Self {
+            certificate_status_label: v
+                .certificate_status
+                .as_deref()
+                .and_then(kmn_domain::CertStatus::from_db)
+                .map(|s| s.label_ja().to_string()),
+            certificate_status: v.certificate_status,
+            card: v.card.into(),
+            delivery: DeliveryOut {
+                shipped_at: d.shipped_at.map(ts),
+                shipping_method: d.shipping_method,
+                tracking_number: d.tracking_number,
+                received_at: d.received_at.map(ts),
+                receipt_channel: d.receipt_channel,
+                receipt_note: d.receipt_note,
+                handed_over_at: d.handed_over_at.map(ts),
+                handed_over_to: d.handed_over_to,
+                handed_over_by: d.handed_over_by,
+                lost_at: d.lost_at.map(ts),
+                lost_note: d.lost_note,
+            },
+            pin_mailers: v.pin_mailers.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// Shipping.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShipIn {
+    /// How it was sent (e.g. 簡易書留).
+    pub method: String,
+    pub tracking_number: Option<String>,
+}
+
+/// The desk's receipt, by the serial printed on the card.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptIn {
+    pub token_serial: String,
+}
+
+/// A receipt the center received on paper or by phone.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutOfBandReceiptIn {
+    /// `paper` or `phone`.
+    pub channel: String,
+    /// Who called, the slip's number, …
+    pub note: String,
+}
+
+/// The handover to the holder.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandoverIn {
+    /// The name of the holder who received it (checked against the registry).
+    pub handed_to: String,
+    /// When (RFC 3339); now when absent.
+    pub handed_over_at: Option<String>,
+}
+
+/// A loss in the post.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LostInPostIn {
+    pub note: String,
+}
+
+/// A card with its delivery record.
+#[utoipa::path(get, path = "/api/v1/cards/{id}/delivery", tag = "cards", operation_id = "get_card_delivery", params(("id" = String, Path)),
+    responses((status = 200, body = CardDeliveryOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get_card_delivery(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CardDeliveryOut>> {
+    Ok(Json(cards::view(&app, &a, &id).await?.into()))
+}
+
+/// Records shipping (support center, 第7条).
+#[utoipa::path(post, path = "/api/v1/cards/{id}/ship", tag = "cards", operation_id = "ship_card", params(("id" = String, Path)), request_body = ShipIn,
+    responses((status = 200, body = CardDeliveryOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn ship_card(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ShipIn>,
+) -> ApiResult<Json<CardDeliveryOut>> {
+    Ok(Json(
+        cards::ship(&app, &a, &id, &b.method, b.tracking_number.as_deref())
+            .await?
+            .into(),
+    ))
+}
+
+/// The facility desk confirms receipt by the serial printed on the card (第8条1). This
+/// releases the PIN mailer for dispatch and, under `hold_until_receipt`, the
+/// certificate's hold.
+#[utoipa::path(post, path = "/api/v1/cards/receipt", tag = "cards", operation_id = "confirm_card_receipt", request_body = ReceiptIn,
+    responses((status = 200, body = CardDeliveryOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn confirm_card_receipt(
+    State(app): State<App>,
+    Caller(a): Caller,
+    ApiJson(b): ApiJson<ReceiptIn>,
+) -> ApiResult<Json<CardDeliveryOut>> {
+    Ok(Json(
+        cards::confirm_receipt_by_serial(&app, &a, &b.token_serial)
+            .await?
+            .into(),
+    ))
+}
+
+/// The center records a receipt received on paper or by phone (第8条1).
+#[utoipa::path(post, path = "/api/v1/cards/{id}/receipt", tag = "cards", operation_id = "record_card_receipt", params(("id" = String, Path)), request_body = OutOfBandReceiptIn,
+    responses((status = 200, body = CardDeliveryOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn record_card_receipt(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<OutOfBandReceiptIn>,
+) -> ApiResult<Json<CardDeliveryOut>> {
+    a.require_center()?;
+    let ch = ReceiptChannel::parse_out_of_band(&b.channel)?;
+    Ok(Json(
+        cards::record_receipt(&app, &a, &id, ch, &b.note)
+            .await?
+            .into(),
+    ))
+}
+
+/// The desk records the handover to the holder (第8条1).
+#[utoipa::path(post, path = "/api/v1/cards/{id}/handover", tag = "cards", operation_id = "record_card_handover", params(("id" = String, Path)), request_body = HandoverIn,
+    responses((status = 200, body = CardDeliveryOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn record_card_handover(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<HandoverIn>,
+) -> ApiResult<Json<CardDeliveryOut>> {
+    let at = match b.handed_over_at.as_deref() {
+        None => None,
+        Some(t) => Some(
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| {
+                    kmn_app::AppError::BadInput(format!(
+                        "交付日時 '{t}' を読めません（例 2026-11-26T10:00:00+09:00）"
+                    ))
+                })?
+                .unix_timestamp(),
+        ),
+    };
+    Ok(Json(
+        cards::hand_over(&app, &a, &id, &b.handed_to, at)
+            .await?
+            .into(),
+    ))
+}
+
+/// The center records a loss in the post: the certificate is revoked (keyCompromise)
+/// and the unsent PIN mailer destroyed.
+#[utoipa::path(post, path = "/api/v1/cards/{id}/lost-in-post", tag = "cards", operation_id = "record_card_lost_in_post", params(("id" = String, Path)), request_body = LostInPostIn,
+    responses((status = 200, body = CardDeliveryOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn record_card_lost_in_post(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<LostInPostIn>,
+) -> ApiResult<Json<CardDeliveryOut>> {
+    Ok(Json(
+        cards::lost_in_post(&app, &a, &id, &b.note).await?.into(),
+    ))
+}
+
+/// PIN mailer filter.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct MailerQuery {
+    /// `held`, `released`, `dispatched` or `destroyed`.
+    pub state: Option<String>,
+}
+
+/// PIN mailers (support center): `released` ones are ready to send.
+#[utoipa::path(get, path = "/api/v1/pin-mailers", tag = "cards", operation_id = "list_pin_mailers", params(MailerQuery),
+    responses((status = 200, body = Vec<PinMailerOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list_pin_mailers(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Query(q): Query<MailerQuery>,
+) -> ApiResult<Json<Vec<PinMailerOut>>> {
+    Ok(Json(
+        cards::list_mailers(&app, &a, q.state.as_deref())
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+/// Records that a released PIN mailer was sent (support center).
+#[utoipa::path(post, path = "/api/v1/pin-mailers/{id}/dispatched", tag = "cards", operation_id = "record_pin_mailer_dispatched", params(("id" = String, Path)),
+    responses((status = 200, body = PinMailerOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn record_pin_mailer_dispatched(
+    State(app): State<App>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PinMailerOut>> {
+    Ok(Json(cards::mailer_dispatched(&app, &a, &id).await?.into()))
+}
