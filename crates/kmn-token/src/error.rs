@@ -90,12 +90,29 @@ pub enum TokenError {
         /// What was looked for.
         what: String,
     },
+    /// No certificate with this id on the token.
+    #[error(
+        "カードに証明書がありません（{what}）。発行が完了していない可能性があります。利用者サポート窓口に連絡してください"
+    )]
+    CertificateNotFound {
+        /// What was looked for.
+        what: String,
+    },
     /// The token lacks a mechanism or function.
     #[error("このカードは{0}に対応していません")]
     Unsupported(String),
     /// Input from the caller was not acceptable.
     #[error("入力が正しくありません: {0}")]
     BadInput(String),
+    /// An RSA card without RSA-PSS (CKM_RSA_PKCS_PSS) and only TLS 1.3 allowed: TLS 1.3
+    /// client authentication with RSA needs PSS (RFC 8446 §4.2.3).
+    #[error(
+        "このカードはRSA-PSS署名（CKM_RSA_PKCS_PSS）に対応していないため、TLS 1.3ではクライアント認証できません。TLS 1.2での接続を許可してください"
+    )]
+    Tls13NeedsPss,
+    /// A TLS client configuration could not be built.
+    #[error("TLS接続の設定ができません（{0}）")]
+    Tls(String),
     /// Any other PKCS#11 failure.
     #[error(
         "カードの操作に失敗しました（{function}: {rv}）。カードを差し直してやり直し、続く場合は利用者サポート窓口に連絡してください"
@@ -138,8 +155,11 @@ impl TokenError {
             Self::TokenNotRecognized => "E_TOKEN_NOT_RECOGNIZED",
             Self::Busy => "E_TOKEN_BUSY",
             Self::KeyNotFound { .. } => "E_TOKEN_KEY_NOT_FOUND",
+            Self::CertificateNotFound { .. } => "E_TOKEN_CERT_NOT_FOUND",
             Self::Unsupported(_) => "E_TOKEN_UNSUPPORTED",
             Self::BadInput(_) => "E_TOKEN_BAD_INPUT",
+            Self::Tls13NeedsPss => "E_TOKEN_TLS13_NEEDS_PSS",
+            Self::Tls(_) => "E_TOKEN_TLS",
             Self::Pkcs11 { .. } => "E_TOKEN_PKCS11",
         }
     }
@@ -177,8 +197,15 @@ impl TokenError {
             Self::TokenNotRecognized => "the token is not recognised by the module".into(),
             Self::Busy => "another session is open on the token".into(),
             Self::KeyNotFound { what } => format!("no such key on the token ({what})"),
+            Self::CertificateNotFound { what } => {
+                format!("no such certificate on the token ({what})")
+            }
             Self::Unsupported(what) => format!("the token does not support {what}"),
             Self::BadInput(what) => format!("bad input: {what}"),
+            Self::Tls13NeedsPss => "the card has no RSA-PSS (CKM_RSA_PKCS_PSS), so it cannot \
+                                    authenticate over TLS 1.3; allow TLS 1.2"
+                .into(),
+            Self::Tls(what) => format!("cannot configure TLS: {what}"),
             Self::Pkcs11 { function, rv } => format!("PKCS#11 {function} failed: {rv}"),
         }
     }

@@ -9,6 +9,8 @@
 //!   [`unlock_with_so`]; [`inspect`] for the support desk.
 //! - Per-card SO PINs from [`SoPinDeriver`]; PINs as [`SecretPin`].
 //! - [`CardSigner`] and [`HsmSigner`] implement [`kmn_pki::keys::Signer`].
+//! - [`tls`]: TLS client authentication with the key on the card (a rustls `SigningKey`
+//!   over PKCS#11; RSA-PSS for TLS 1.3, legacy RSA cards fall back to TLS 1.2).
 //! - Errors: [`TokenError`] / [`KeyCheckError`] with Japanese `Display`, stable `code()`.
 //! - Feature `fault-points`: [`fault_point`] armed by `KMN_FAULT` (tests only).
 //!
@@ -40,6 +42,7 @@ mod module;
 mod pin;
 pub mod roca;
 mod signer;
+pub mod tls;
 
 pub use card::{
     CardFlags, CardInspection, CardKey, CardKeyAlg, CardObject, InitializedCard, KeyFacts,

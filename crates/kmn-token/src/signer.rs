@@ -56,6 +56,26 @@ impl<'a> CardSigner<'a> {
         })
     }
 
+    /// A signer whose mechanisms were already checked by [`CardSigner::new`] (no second
+    /// C_GetMechanismList per signature).
+    pub(crate) fn checked(
+        card: &'a CardSession,
+        key: &CardKey,
+        mechanisms: MechanismSupport,
+    ) -> Self {
+        Self {
+            card,
+            key: key.clone(),
+            mechanisms,
+            last_error: Mutex::new(None),
+        }
+    }
+
+    /// The token's signature mechanisms, as read by [`CardSigner::new`].
+    pub(crate) fn mechanisms(&self) -> MechanismSupport {
+        self.mechanisms
+    }
+
     /// The key.
     pub fn key(&self) -> &CardKey {
         &self.key
