@@ -112,6 +112,13 @@ pub enum CardCommand {
         #[arg(long)]
         note: String,
     },
+    /// カードの返却を記録する（第15条）。返却後に廃棄できます
+    Returned {
+        card: String,
+        /// 記録（返送の方法など）
+        #[arg(long, default_value = "")]
+        note: String,
+    },
     /// 返却されたカードを廃棄する（第15条）: リーダーにあればカードを消去してから記録します
     Destroy {
         card: String,
@@ -525,6 +532,18 @@ pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> 
                     } else {
                         ""
                     },
+                    card_text(&v)
+                )
+            })
+        }
+        CardCommand::Returned { card, note } => {
+            let v = tri!(
+                kmn_app::ra::cards::record_return(&app, actor, card, note).await,
+                out
+            );
+            print(out, json!(v), || {
+                format!(
+                    "利用者カード {card} の返却を記録しました。`kmn card destroy {card}` で廃棄してください。\n{}",
                     card_text(&v)
                 )
             })

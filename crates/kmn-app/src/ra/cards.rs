@@ -681,6 +681,35 @@ pub async fn lost_in_post(
     done(app, tx, r, after).await
 }
 
+/// The center records that a card came back (第15条): asked for, damaged, or a lost
+/// card that turned up. It can then be destroyed.
+pub async fn record_return(
+    app: &App,
+    actor: &Actor,
+    card_id: &str,
+    note: &str,
+) -> Result<CardView, AppError> {
+    actor.require_center()?;
+    let note = clean("返却の記録", note, 200)?;
+    let mut tx = app.store.begin().await?;
+    let mut after = AfterCommit::default();
+    let r = async {
+        let card = load_card(&mut tx, card_id).await?;
+        transition(
+            app,
+            &mut tx,
+            actor,
+            &card,
+            CardEvent::ConfirmReturn,
+            &note,
+            &mut after,
+        )
+        .await
+    }
+    .await;
+    done(app, tx, r, after).await
+}
+
 /// Records the destruction of a card back at the center (第15条), or of a card spoiled
 /// at the station before shipping (its certificate is revoked and its mailer destroyed).
 /// The token itself is wiped by `kmn card destroy` before this is recorded.
