@@ -484,6 +484,12 @@ pub async fn confirm_receipt_by_serial(
     actor: &Actor,
     token_serial: &str,
 ) -> Result<CardView, AppError> {
+    if !(actor.is_center() || actor.role == Role::FacilityDesk) {
+        return Err(AppError::Forbidden(format!(
+            "受領確認は施設窓口またはサポートセンターが行います（あなたの権限: {}）",
+            actor.role.label_ja()
+        )));
+    }
     let serial = clean("カードのシリアル番号", token_serial, 32)?;
     if serial.is_empty() {
         return Err(AppError::BadInput(

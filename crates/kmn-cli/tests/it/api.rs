@@ -995,6 +995,39 @@ async fn authorization_matrix_from_openapi() {
         ("list_cards", Allowed, Allowed, Allowed, Forbidden),
         ("get_card", Allowed, Allowed, Allowed, Forbidden),
         ("list_notices", Allowed, Allowed, Allowed, Forbidden),
+        ("get_card_delivery", Allowed, Allowed, Allowed, Forbidden),
+        ("ship_card", Allowed, Forbidden, Forbidden, Forbidden),
+        // By the card's serial: a desk of another facility gets 404, never the card.
+        ("confirm_card_receipt", Allowed, Forbidden, Allowed, Allowed),
+        (
+            "record_card_receipt",
+            Allowed,
+            Forbidden,
+            Forbidden,
+            Forbidden,
+        ),
+        (
+            "record_card_handover",
+            Allowed,
+            Forbidden,
+            Allowed,
+            Forbidden,
+        ),
+        (
+            "record_card_lost_in_post",
+            Allowed,
+            Forbidden,
+            Forbidden,
+            Forbidden,
+        ),
+        ("list_pin_mailers", Allowed, Forbidden, Forbidden, Forbidden),
+        (
+            "record_pin_mailer_dispatched",
+            Allowed,
+            Forbidden,
+            Forbidden,
+            Forbidden,
+        ),
     ];
     let mut routes = Vec::new();
     for (path, item) in w.openapi.paths.paths.iter() {
@@ -1064,6 +1097,11 @@ async fn authorization_matrix_from_openapi() {
                 "return_application" => Some(json!({"deficiencies": []})),
                 "reject_application" => Some(json!({"reason": "x"})),
                 "fulfil_application" => Some(json!({"csr_pem": "x"})),
+                "ship_card" => Some(json!({"method": "簡易書留"})),
+                "confirm_card_receipt" => Some(json!({"token_serial": "NOSUCHTOKEN"})),
+                "record_card_receipt" => Some(json!({"channel": "phone", "note": "x"})),
+                "record_card_handover" => Some(json!({"handed_to": "x"})),
+                "record_card_lost_in_post" => Some(json!({"note": "x"})),
                 _ => None,
             }
         };
@@ -1135,4 +1173,141 @@ async fn authorization_matrix_from_openapi() {
             assert!(!msg(&v).is_empty());
         }
     }
+}
+
+/// The delivery of a card over the API (第7・8条): the operator ships it, the desk of its
+/// facility confirms receipt by the serial on the card (another facility's desk cannot
+/// even see it), the PIN mailer becomes ready to send, and the desk records the handover
+/// to the holder herself.
+#[tokio::test]
+async fn art8_desk_confirms_receipt_by_card_serial_and_records_handover() {
+    let w = sqlite_world().await;
+    let (card, _serial) = w.personalized_card(&w.nurse_a, "0123456789ABCDEF").await;
+    let (st, v) = w
+        .call(
+            Some("desk_a"),
+            Method::POST,
+            "/api/v1/cards/receipt",
+            Some(json!({"token_serial": "0123456789ABCDEF"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "not shipped yet: {v}");
+    let (st, v) = w
+        .call(
+            Some("operator"),
+            Method::POST,
+            &format!("/api/v1/cards/{card}/ship"),
+            Some(json!({"method": "  "})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    assert!(msg(&v).contains("発送方法"), "{v}");
+    let (st, v) = w
+        .call(
+            Some("operator"),
+            Method::POST,
+            &format!("/api/v1/cards/{card}/ship"),
+            Some(json!({"method": "簡易書留", "tracking_number": "1234"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["card"]["state"], "shipped");
+    assert_eq!(v["pin_mailers"][0]["state"], "held");
+    let (st, v) = w
+        .call(
+            Some("desk_b"),
+            Method::POST,
+            "/api/v1/cards/receipt",
+            Some(json!({"token_serial": "0123456789ABCDEF"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{v}");
+    assert!(
+        !v.to_string().contains(&card),
+        "another facility learns nothing: {v}"
+    );
+    let (st, v) = w
+        .call(
+            Some("desk_a"),
+            Method::POST,
+            "/api/v1/cards/receipt",
+            Some(json!({"token_serial": "0123456789ABCDEF"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["card"]["state"], "received");
+    assert_eq!(v["delivery"]["receipt_channel"], "desk");
+    assert_eq!(v["pin_mailers"][0]["state"], "released");
+    let (st, v) = w
+        .call(
+            Some("operator"),
+            Method::GET,
+            "/api/v1/pin-mailers?state=released",
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let mailer = v[0]["id"].as_str().unwrap().to_string();
+    let (st, v) = w
+        .call(
+            Some("operator"),
+            Method::POST,
+            &format!("/api/v1/pin-mailers/{mailer}/dispatched"),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["state"], "dispatched");
+    let (st, v) = w
+        .call(
+            Some("desk_a"),
+            Method::POST,
+            &format!("/api/v1/cards/{card}/handover"),
+            Some(json!({"handed_to": "誰か 別人"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(msg(&v).contains("一致しません"), "{v}");
+    let (st, v) = w
+        .call(
+            Some("desk_a"),
+            Method::POST,
+            &format!("/api/v1/cards/{card}/handover"),
+            Some(json!({"handed_to": "x", "handed_over_at": "yesterday"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    let (_, person) = w
+        .call(
+            Some("desk_a"),
+            Method::GET,
+            &format!("/api/v1/persons/{}", w.nurse_a),
+            None,
+        )
+        .await;
+    let name = person["name_kanji"].as_str().unwrap().to_string();
+    let (st, v) = w
+        .call(
+            Some("desk_a"),
+            Method::POST,
+            &format!("/api/v1/cards/{card}/handover"),
+            Some(json!({"handed_to": name})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["card"]["state"], "handed_over");
+    assert_eq!(v["delivery"]["handed_over_to"], name.as_str());
+    let (st, v) = w
+        .call(
+            Some("desk_a"),
+            Method::GET,
+            &format!("/api/v1/cards/{card}/delivery"),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(
+        v["delivery"]["shipped_at"].is_string() && v["delivery"]["received_at"].is_string(),
+        "{v}"
+    );
 }

@@ -442,6 +442,61 @@ impl World {
             v["card"]["cert_serial_hex"].as_str().unwrap().into(),
         )
     }
+
+    /// A card as a personalization station records it (the token itself is exercised by
+    /// the SoftHSM tests): approved over the API, then issued for a software key and
+    /// recorded with `token_serial`. Returns (card id, certificate serial).
+    pub async fn personalized_card(&self, holder: &str, token_serial: &str) -> (String, String) {
+        let (st, a) = self.draft_new(holder, 5).await;
+        assert_eq!(st, StatusCode::CREATED, "{a}");
+        let id = a["id"].as_str().unwrap().to_string();
+        for (who, act) in [("desk_a", "submit"), ("operator", "approve")] {
+            let (st, v) = self
+                .call(
+                    Some(who),
+                    Method::POST,
+                    &format!("/api/v1/applications/{id}/{act}"),
+                    None,
+                )
+                .await;
+            assert_eq!(st, StatusCode::OK, "{act}: {v}");
+        }
+        let (key, _) =
+            kmn_pki::keys::SoftwareKey::generate(kmn_pki::keys::KeyAlgorithm::P256).unwrap();
+        let t = kmn_app::ra::applications::load_for_issue(&self.app, &id)
+            .await
+            .unwrap();
+        let issued = kmn_app::ra::applications::issue_for(
+            &self.app,
+            &admin(),
+            &t,
+            key.spki_der().to_vec(),
+            false,
+        )
+        .await
+        .unwrap();
+        let card_id = kmn_app::ra::applications::allocate_card_id(&self.app)
+            .await
+            .unwrap();
+        let rec = kmn_app::ra::applications::PersonalizationRecord {
+            card_id: &card_id,
+            token_serial,
+            revocation_code_hash: &kmn_app::cards::hash_code("123456789012"),
+            summary: "test station",
+            mailer: Some(("/nonexistent/mailer.pdf", "00", "center")),
+        };
+        kmn_app::ra::applications::record_fulfilment(
+            &self.app,
+            &admin(),
+            &t,
+            &issued,
+            kmn_domain::CardEvent::Personalize,
+            Some(&rec),
+        )
+        .await
+        .unwrap();
+        (card_id, issued.serial_hex)
+    }
 }
 
 /// A P-256 CSR made with OpenSSL.

@@ -4,7 +4,7 @@
 
 use crate::support::{Env, in_ci, tool};
 
-fn softhsm() -> Option<std::path::PathBuf> {
+pub(crate) fn softhsm() -> Option<std::path::PathBuf> {
     match kmn_token::find_softhsm2_module() {
         Some(m) => Some(m),
         _ if in_ci() => panic!("SoftHSM2 is required in CI (apt-get install softhsm2 opensc)"),
@@ -16,7 +16,7 @@ fn softhsm() -> Option<std::path::PathBuf> {
 }
 
 /// A data dir with an approved new-card application; returns (env, application id, holder name).
-async fn approved_application(env: &Env) -> String {
+pub(crate) async fn approved_application(env: &Env) -> String {
     env.init(&[]);
     let app = env.app().await;
     let admin = kmn_app::actor::Actor::cli("test");
