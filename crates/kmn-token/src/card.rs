@@ -319,7 +319,8 @@ pub fn change_pin(
         return Err(TokenError::PinLocked);
     }
     check_pin_len(module, slot, new)?;
-    let r = session.lock().set_pin(&old.auth(), &new.auth());
+    // Fault point `login_user` covers C_SetPIN too: it checks the old PIN like a login.
+    let r = raw_fault("login_user").and_then(|()| session.lock().set_pin(&old.auth(), &new.auth()));
     match r {
         Ok(()) => Ok(()),
         Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => Err(wrong_user_pin(module, slot)),
@@ -362,11 +363,13 @@ pub fn generate_card_key(
         Attribute::Id(id.to_vec()),
         Attribute::Label(label.as_bytes().to_vec()),
     ];
+    // Fault point `keygen_extractable`: a card that does not protect its key.
+    let protect = !crate::fault::armed("keygen_extractable");
     let priv_t = vec![
         Attribute::Token(true),
         Attribute::Private(true),
-        Attribute::Sensitive(true),
-        Attribute::Extractable(false),
+        Attribute::Sensitive(protect),
+        Attribute::Extractable(!protect),
         Attribute::Sign(true),
         Attribute::Decrypt(false),
         Attribute::Unwrap(false),

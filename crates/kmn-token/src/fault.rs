@@ -8,7 +8,9 @@
 //! failure goes through the same error mapping as a real one.
 //!
 //! Points: `after_init_card`, `after_set_user_pin`, `login_user`, `after_keygen`,
-//! `after_csr`, `after_write_certificate`, `hsm_sign`.
+//! `after_csr`, `after_write_certificate`, `hsm_sign`; and `keygen_extractable`, which
+//! makes key generation ask for an extractable, non-sensitive key (a card that does not
+//! protect its key), so the key checks must refuse it.
 //!
 //! Without the feature every point is `Ok(())` and the variable is never read.
 
@@ -61,4 +63,22 @@ pub(crate) fn raw_fault(name: &str) -> Result<(), cryptoki::error::Error> {
 #[inline(always)]
 pub(crate) fn raw_fault(_name: &str) -> Result<(), cryptoki::error::Error> {
     Ok(())
+}
+
+/// Whether the point `name` is armed (feature `fault-points`), for faults that change
+/// behaviour rather than fail a call.
+#[cfg(feature = "fault-points")]
+pub(crate) fn armed(name: &str) -> bool {
+    std::env::var(FAULT_ENV)
+        .map(|spec| {
+            spec.split(',')
+                .any(|i| i.trim().split('=').next() == Some(name))
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(not(feature = "fault-points"))]
+#[inline(always)]
+pub(crate) fn armed(_name: &str) -> bool {
+    false
 }

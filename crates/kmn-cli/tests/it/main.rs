@@ -8,6 +8,8 @@ mod bad_input;
 mod cards;
 mod ceremony;
 mod delivery;
+#[cfg(feature = "fault-points")]
+mod faults;
 mod ops;
 mod serve;
 mod story;
