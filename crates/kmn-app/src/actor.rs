@@ -19,7 +19,7 @@ pub enum Role {
     FacilityDesk,
     /// Read-only auditor.
     Auditor,
-    /// Personalization station (later work).
+    /// Personalization station (`kmn card personalize --server`).
     Station,
 }
 

@@ -15,7 +15,7 @@ use kmn_token::{CardKeyAlg, CardSession, Module, SecretPin, SoPinDeriver};
 use sha2::Digest;
 
 use crate::actor::Actor;
-use crate::ra::applications;
+use crate::station::StationBackend;
 use crate::{App, AppError, secrets};
 
 fn token_err(e: kmn_token::TokenError) -> AppError {
@@ -50,13 +50,15 @@ pub fn so_pin_deriver(app: &App) -> Result<SoPinDeriver, AppError> {
 /// (and here, for a caller that prints it elsewhere); the database keeps a salted hash
 /// of the code and nothing of the PIN.
 pub struct Personalized {
-    /// The application, now fulfilled.
-    pub application: kmn_store::ApplicationRow,
-    /// The card, `personalized`.
-    pub card: CardRow,
+    /// The application, now fulfilled (as the center reports it).
+    pub application: serde_json::Value,
+    /// The card, `personalized` (as the center reports it).
+    pub card: serde_json::Value,
+    /// The card id.
+    pub card_id: String,
     /// The token serial.
     pub token_serial: String,
-    /// The PIN mailer PDF, held at the center until receipt (第8条).
+    /// The PIN mailer PDF, held until the facility confirms receipt (第8条).
     pub mailer_path: PathBuf,
     /// Where the time went.
     pub timings: Timings,
@@ -99,7 +101,7 @@ pub fn hash_code(code: &str) -> String {
     format!("{}${}", hex::encode(salt), hex::encode(h))
 }
 
-/// Personalizes a card for an approved application (local station).
+/// Personalizes a card for an approved application, at the center (local station).
 pub async fn personalize(
     app: &App,
     actor: &Actor,
@@ -109,23 +111,48 @@ pub async fn personalize(
     alg: CardKeyAlg,
     mailer: &MailerOut<'_>,
 ) -> Result<Personalized, AppError> {
+    actor.require_center()?;
+    let station = crate::station::LocalStation { app, actor };
+    personalize_with(&station, module_path, token, application_id, alg, mailer).await
+}
+
+/// Personalizes a card through a [`StationBackend`]: the token work, the PIN and the PIN
+/// mailer happen here; the SO PIN, the certificate and the records come from the center.
+/// Any failure after the card was touched wipes it back to blank and revokes a
+/// certificate already issued.
+pub async fn personalize_with<B: StationBackend>(
+    center: &B,
+    module_path: &Path,
+    token: &TokenRef,
+    application_id: &str,
+    alg: CardKeyAlg,
+    mailer: &MailerOut<'_>,
+) -> Result<Personalized, AppError> {
     let started = Instant::now();
     let mut timings = Timings::default();
-    actor.require_center()?;
-    if app.cfg.support_center_phone.is_empty() {
-        return Err(AppError::Config(
-            "PIN通知書に載せるサポートセンターの電話番号が設定されていません。kmn.toml の support_center_phone を設定してください（利用規約第11条の緊急連絡先）".into(),
-        ));
-    }
-    let target = applications::load_for_issue(app, application_id).await?;
-    let deriver = so_pin_deriver(app)?;
+    let target = center.target(application_id).await?;
     let module = Module::load(module_path).map_err(token_err)?;
     let slot = module
         .find_slot(token.label.as_deref(), token.slot)
         .map_err(token_err)?;
-    let label = format!("KMN {}", target.person.holder_id);
+    let label = format!("KMN {}", target.holder_id);
+    // The token's serial decides its SO PIN, which the center derives. A blank SoftHSM
+    // slot gets its serial only at its first initialisation: it is initialised with a
+    // transient SO PIN, which is then replaced.
     let t = Instant::now();
-    let init = kmn_token::init_card_derived(&module, slot, &deriver, &label).map_err(token_err)?;
+    let serial = kmn_token::token_serial(&module, slot).map_err(token_err)?;
+    let (serial, so_pin) = if serial.is_empty() {
+        let (serial, transient) =
+            kmn_token::init_blank(&module, slot, &label).map_err(token_err)?;
+        let so_pin = center.so_pin(&serial).await?;
+        kmn_token::change_so_pin(&module, slot, &transient, &so_pin).map_err(token_err)?;
+        kmn_token::fault_point("after_init_card").map_err(token_err)?;
+        (serial, so_pin)
+    } else {
+        let so_pin = center.so_pin(&serial).await?;
+        kmn_token::init_card(&module, slot, &so_pin, &label).map_err(token_err)?;
+        (serial, so_pin)
+    };
     timings.token += t.elapsed();
     // From here on, every failure wipes the card (and revokes an issued certificate).
     let mut issued_serial: Option<String> = None;
@@ -133,91 +160,89 @@ pub async fn personalize(
     let r = async {
         let t = Instant::now();
         let pin = SecretPin::random_digits(8).map_err(token_err)?;
-        kmn_token::set_initial_user_pin(&module, slot, &init.so_pin, &pin).map_err(token_err)?;
+        kmn_token::set_initial_user_pin(&module, slot, &so_pin, &pin).map_err(token_err)?;
         let session = CardSession::open(&module, slot).map_err(token_err)?;
         kmn_token::login_user(&session, &pin).map_err(token_err)?;
-        let key = kmn_token::generate_card_key(&session, alg, &[1], "KMN card key").map_err(token_err)?;
-        kmn_token::check_card_key(&session, &key).map_err(|e| AppError::Rule(format!("{e} ({})", e.code())))?;
-        // Proof of possession: the CSR is signed on the card and must verify with the card's key.
-        let csr = kmn_token::build_csr_on_card(&session, &key, &kmn_pki::name::DistinguishedName::default().to_der()).map_err(token_err)?;
+        let key = kmn_token::generate_card_key(&session, alg, &[1], "KMN card key")
+            .map_err(token_err)?;
+        let facts = kmn_token::check_card_key(&session, &key)
+            .map_err(|e| AppError::Rule(format!("{e} ({})", e.code())))?;
+        // Proof of possession: the CSR is signed on the card.
+        let csr = kmn_token::build_csr_on_card(
+            &session,
+            &key,
+            &kmn_pki::name::DistinguishedName::default().to_der(),
+        )
+        .map_err(token_err)?;
         timings.token += t.elapsed();
         let verified = kmn_pki::csr::parse_and_verify(&csr)?;
         if verified.spki_der != key.spki_der() {
-            return Err(AppError::Rule("カードが返した公開鍵と CSR の鍵が一致しません".into()));
+            return Err(AppError::Rule(
+                "カードが返した公開鍵と CSR の鍵が一致しません".into(),
+            ));
         }
-        let issued = applications::issue_for(app, actor, &target, verified.spki_der, app.cfg.hold_until_receipt).await?;
+        let issued = center
+            .issue(application_id, &csr, &crate::station::KeyReport::from(&facts))
+            .await?;
         issued_serial = Some(issued.serial_hex.clone());
-        let ca = crate::ca::load_active(app, kmn_store::CaKind::Issuing).await?;
-        let root = {
-            let mut tx = app.store.read().await?;
-            let r = tx.active_ca(kmn_store::CaKind::Root).await?;
-            tx.rollback().await?;
-            r.ok_or_else(|| AppError::CaState("no root".into()))?
-        };
         let t = Instant::now();
-        kmn_token::write_certificate(&session, &[1], "KMN card certificate", &issued.der, &[ca.record.cert_der.clone(), root.cert_der]).map_err(token_err)?;
+        kmn_token::write_certificate(&session, &[1], "KMN card certificate", &issued.der, &issued.chain)
+            .map_err(token_err)?;
         kmn_token::logout(&session);
         drop(session);
         timings.token += t.elapsed();
         let code = SecretPin::random_digits(12).map_err(token_err)?;
-        let card_id = applications::allocate_card_id(app).await?;
         // The PIN mailer, written before the card is recorded: a card is never on
         // record without the only copy of its PIN.
         let t = Instant::now();
         let letter = kmn_letters::PinMailer {
-            holder_name_kanji: target.person.name_kanji.clone(),
-            holder_id: target.person.holder_id.clone(),
-            facility_name_kanji: target.facility.name_kanji.clone(),
-            facility_code: target.facility.code.clone(),
-            card_id: card_id.clone(),
+            holder_name_kanji: target.holder_name_kanji.clone(),
+            holder_id: target.holder_id.clone(),
+            facility_name_kanji: target.facility_name_kanji.clone(),
+            facility_code: target.facility_code.clone(),
+            card_id: issued.card_id.clone(),
             initial_pin: pin.expose().to_string(),
             emergency_revocation_code: code.expose().to_string(),
-            issued_on: app.clock.now().to_offset(kmn_domain::time_fmt::JST).date(),
-            support_phone: app.cfg.support_center_phone.clone(),
+            issued_on: center.now().to_offset(kmn_domain::time_fmt::JST).date(),
+            support_phone: target.support_center_phone.clone(),
         };
         let pdf = kmn_letters::pin_mailer_pdf(mailer.font, &letter)
             .map_err(|e| AppError::Internal(format!("PIN通知書を作成できません: {e}")))?;
         drop(letter);
-        let path = mailer.dir.join(format!("{card_id}-pin-mailer.pdf"));
+        let path = mailer.dir.join(format!("{}-pin-mailer.pdf", issued.card_id));
         secrets::write_atomic(&path, &pdf, 0o600)?;
         written = Some(path.clone());
         let pdf_sha256 = hex::encode(sha2::Sha256::digest(&pdf));
         timings.pdf = t.elapsed();
-        // The card's record, the fulfilment and the audit event commit together: once this
-        // returns Ok nothing below can fail, so a recorded card is never wiped.
-        let summary = format!(
-            "personalized on token {} ({} key generated on the card, checks passed), certificate {}",
-            init.serial,
-            alg.as_str(),
-            issued.serial_hex
-        );
-        let path_text = path.to_string_lossy().into_owned();
-        let record = applications::PersonalizationRecord {
-            card_id: &card_id,
-            token_serial: &init.serial,
-            revocation_code_hash: &hash_code(code.expose()),
-            summary: &summary,
-            mailer: Some((&path_text, &pdf_sha256, "center")),
+        let rec = crate::station::StationRecord {
+            card_id: issued.card_id.clone(),
+            serial_hex: issued.serial_hex.clone(),
+            token_serial: serial.clone(),
+            revocation_code_hash: hash_code(code.expose()),
+            summary: format!(
+                "personalized on token {} ({} key generated on the card, checks passed: local, never extractable, sensitive{}), certificate {}",
+                serial,
+                alg.as_str(),
+                if facts.roca_checked { ", ROCA" } else { "" },
+                issued.serial_hex
+            ),
+            mailer_file: path.to_string_lossy().into_owned(),
+            mailer_sha256: pdf_sha256,
         };
-        let (application, card) = applications::record_fulfilment(
-            app,
-            actor,
-            &target,
-            &issued,
-            CardEvent::Personalize,
-            Some(&record),
-        )
-        .await?;
-        Ok::<_, AppError>((application, card, path))
+        // The card's record, the fulfilment and the audit events commit together: once
+        // this returns Ok nothing below can fail, so a recorded card is never wiped.
+        let (application, card) = center.complete(application_id, &rec).await?;
+        Ok::<_, AppError>((application, card, issued.card_id, path))
     }
     .await;
     match r {
-        Ok((application, card, mailer_path)) => {
+        Ok((application, card, card_id, mailer_path)) => {
             timings.total = started.elapsed();
             Ok(Personalized {
                 application,
                 card,
-                token_serial: init.serial,
+                card_id,
+                token_serial: serial,
                 mailer_path,
                 timings,
             })
@@ -226,14 +251,11 @@ pub async fn personalize(
             if let Some(p) = &written {
                 crate::ra::cards::shred(p);
             }
-            let wiped = kmn_token::wipe(&module, slot, &init.so_pin, "KMN blank").is_ok();
+            let wiped = kmn_token::wipe(&module, slot, &so_pin, "KMN blank").is_ok();
             if let Some(s) = &issued_serial {
-                applications::revoke_orphan(
-                    app,
-                    s,
-                    &format!("カード発行の途中で失敗したため無効化: {e}"),
-                )
-                .await;
+                center
+                    .abort(s, &format!("カード発行の途中で失敗したため無効化: {e}"))
+                    .await;
             }
             let what = if wiped {
                 "カードは未発行の状態に戻しました"

@@ -16,6 +16,7 @@ pub mod ra;
 pub mod repo;
 pub mod revoke;
 pub mod secrets;
+pub mod station;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

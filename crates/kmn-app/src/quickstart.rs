@@ -259,6 +259,7 @@ pub async fn seed_demo(app: &App) -> Result<DemoSeed, AppError> {
         (Role::Supervisor, "デモ 責任者"),
         (Role::Auditor, "デモ 監査"),
         (Role::FacilityDesk, "窓口 花子"),
+        (Role::Station, "デモ 発行端末"),
     ] {
         let (key, pkcs8) = SoftwareKey::generate(KeyAlgorithm::P256)?;
         let cert_der = if role == Role::FacilityDesk {

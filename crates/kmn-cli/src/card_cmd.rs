@@ -42,6 +42,19 @@ pub enum CardCommand {
         /// PIN通知書の保存先（既定: <data-dir>/mailers、アクセス権 0700）
         #[arg(long)]
         mailer_dir: Option<PathBuf>,
+        /// 発行端末として接続するサーバー（例 https://ca.example.jp:8443）。省略時はこの
+        /// データディレクトリで直接発行します
+        #[arg(long, requires_all = ["cert", "key_file", "server_ca"])]
+        server: Option<String>,
+        /// 発行端末アカウントの証明書（PEM、チェーン可）
+        #[arg(long)]
+        cert: Option<PathBuf>,
+        /// 発行端末アカウントの秘密鍵（PEM PKCS#8）
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// サーバーの TLS 証明書を発行したルート証明書（PEM）
+        #[arg(long)]
+        server_ca: Option<PathBuf>,
     },
     /// 承認済みの申請をまとめて発行する（リーダーのカード1枚ごとに1件、古い申請から）
     PersonalizeBatch {
@@ -372,6 +385,41 @@ pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> 
             out,
         );
     }
+    // A remote station needs no data dir either: the center is the server.
+    if let CardCommand::Personalize {
+        module,
+        token_label,
+        slot,
+        application,
+        key,
+        mailer_dir,
+        server: Some(server),
+        cert: Some(cert),
+        key_file: Some(key_file),
+        server_ca: Some(server_ca),
+    } = c
+    {
+        let alg = tri!(key_alg(key), out);
+        let (font, dir) = tri!(mailer_setup(data_dir, mailer_dir), out);
+        let mailer = MailerOut { font: &font, dir };
+        let center = tri!(
+            crate::station_client::RemoteStation::new(server, cert, key_file, server_ca),
+            out
+        );
+        let p = tri!(
+            kmn_app::cards::personalize_with(
+                &center,
+                module,
+                &token_ref(token_label, slot),
+                application,
+                alg,
+                &mailer
+            )
+            .await,
+            out
+        );
+        return personalized(out, application, &p);
+    }
     let app = tri!(open(data_dir).await, out);
     match c {
         CardCommand::ChangePin { .. } => unreachable!("handled above"),
@@ -382,6 +430,7 @@ pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> 
             application,
             key,
             mailer_dir,
+            ..
         } => {
             let alg = tri!(key_alg(key), out);
             let (font, dir) = tri!(mailer_setup(data_dir, mailer_dir), out);
@@ -399,19 +448,7 @@ pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> 
                 .await,
                 out
             );
-            print(
-                out,
-                json!({"card": p.card, "application": p.application, "token_serial": p.token_serial, "pin_mailer": p.mailer_path}),
-                || {
-                    format!(
-                        "利用者カード {} を発行しました（申請 {}、トークン {}）。\nPIN通知書: {}\nPIN通知書は施設の受領確認まで保留し、確認の後に発送してください（利用規約第8条）。",
-                        p.card.id,
-                        p.application.id,
-                        p.token_serial,
-                        p.mailer_path.display()
-                    )
-                },
-            )
+            personalized(out, application, &p)
         }
         CardCommand::PersonalizeBatch {
             module,
@@ -620,6 +657,21 @@ pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> 
     }
 }
 
+fn personalized(out: Out, application: &str, p: &kmn_app::cards::Personalized) -> ExitCode {
+    print(
+        out,
+        json!({"card": p.card, "application": p.application, "token_serial": p.token_serial, "pin_mailer": p.mailer_path}),
+        || {
+            format!(
+                "利用者カード {} を発行しました（申請 {application}、トークン {}）。\nPIN通知書: {}\nPIN通知書は施設の受領確認まで保留し、確認の後に発送してください（利用規約第8条）。",
+                p.card_id,
+                p.token_serial,
+                p.mailer_path.display()
+            )
+        },
+    )
+}
+
 fn change_pin(
     module: &Path,
     token: &TokenRef,
@@ -773,7 +825,7 @@ async fn batch(
                 token_total += p.timings.token;
                 pdf_total += p.timings.pdf;
                 all_total += p.timings.total;
-                done.push(json!({"application": id, "card": p.card.id, "token_serial": p.token_serial, "pin_mailer": p.mailer_path,
+                done.push(json!({"application": id, "card": p.card_id, "token_serial": p.token_serial, "pin_mailer": p.mailer_path,
                     "token_ms": p.timings.token.as_secs_f64() * 1e3, "pdf_ms": p.timings.pdf.as_secs_f64() * 1e3, "total_ms": p.timings.total.as_secs_f64() * 1e3}));
             }
             Err(e) => {

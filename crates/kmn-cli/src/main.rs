@@ -5,6 +5,7 @@
 mod card_cmd;
 mod cmd;
 mod ops;
+mod station_client;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

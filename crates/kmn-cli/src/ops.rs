@@ -142,7 +142,7 @@ pub enum ApplicationCommand {
 pub enum AccountCommand {
     /// アカウントを登録する（担当者証明書、または窓口担当者の利用者カード）
     Add {
-        /// operator, supervisor, facility_desk, auditor
+        /// operator, supervisor, facility_desk, auditor, station
         #[arg(long)]
         role: String,
         /// 表示名

@@ -172,6 +172,20 @@ impl Tx {
         Ok(())
     }
 
+    /// The card that holds a certificate, if any.
+    pub async fn card_by_cert_serial(
+        &mut self,
+        serial_hex: &str,
+    ) -> Result<Option<crate::CardRow>, StoreError> {
+        Ok(sqlx::query_as::<_, crate::CardRow>(
+            "SELECT id, holder_id, facility_code, application_id, state, cert_serial_hex, token_serial, validity_years, \
+             issued_at, not_after, created_at, updated_at, version FROM cards WHERE cert_serial_hex = $1",
+        )
+        .bind(serial_hex)
+        .fetch_optional(self.conn())
+        .await?)
+    }
+
     // --- PIN mailers -----------------------------------------------------------------
 
     /// Records a PIN mailer.

@@ -233,6 +233,38 @@ pub fn init_card_derived(
     Ok(InitializedCard { serial, so_pin })
 }
 
+/// The first initialisation of a card that has no serial yet (a blank SoftHSM slot),
+/// with a random transient SO PIN: returns the serial the token now has and that PIN,
+/// to be replaced with [`change_so_pin`] once the real SO PIN for the serial is known
+/// (a remote station asks the center for it).
+pub fn init_blank(
+    module: &Module,
+    slot: Slot,
+    label: &str,
+) -> Result<(String, SecretPin), TokenError> {
+    let transient = SecretPin::random_digits(16)?;
+    init_token(module, slot, &transient, label)?;
+    let serial = token_serial(module, slot)?;
+    Ok((serial, transient))
+}
+
+/// C_Login(SO) + C_SetPIN: replaces the SO PIN.
+pub fn change_so_pin(
+    module: &Module,
+    slot: Slot,
+    old: &SecretPin,
+    new: &SecretPin,
+) -> Result<(), TokenError> {
+    let session = module.ctx.open_rw_session(slot.0).map_err(map_ck)?;
+    so_login(&session, old)?;
+    let r = session
+        .set_pin(&old.auth(), &new.auth())
+        .map_err(|e| pin_invalid(module, slot, map_ck(e)));
+    let _ = session.logout();
+    drop(session);
+    r
+}
+
 /// C_Login(SO) + C_InitPIN: sets the initial user PIN. Fault point `after_set_user_pin`.
 pub fn set_initial_user_pin(
     module: &Module,

@@ -237,7 +237,10 @@ async fn act_in_tx(
         action,
         ApplicationAction::Submit | ApplicationAction::Resubmit | ApplicationAction::Withdraw
     );
-    if center_only {
+    if matches!(action, ApplicationAction::Fulfil) && new_card.is_some() {
+        // A personalization station fulfils a card application with the card it made.
+        crate::station::require_station(actor)?;
+    } else if center_only {
         actor.require_center()?;
     } else {
         actor.require_facility(&a.facility_code)?;

@@ -1028,6 +1028,36 @@ async fn authorization_matrix_from_openapi() {
             Forbidden,
             Forbidden,
         ),
+        // Station endpoints: station accounts and the center.
+        (
+            "station_get_application",
+            Allowed,
+            Forbidden,
+            Forbidden,
+            Forbidden,
+        ),
+        ("station_so_pin", Allowed, Forbidden, Forbidden, Forbidden),
+        (
+            "station_issue_certificate",
+            Allowed,
+            Forbidden,
+            Forbidden,
+            Forbidden,
+        ),
+        (
+            "station_record_card",
+            Allowed,
+            Forbidden,
+            Forbidden,
+            Forbidden,
+        ),
+        (
+            "station_abort_certificate",
+            Allowed,
+            Forbidden,
+            Forbidden,
+            Forbidden,
+        ),
     ];
     let mut routes = Vec::new();
     for (path, item) in w.openapi.paths.paths.iter() {
@@ -1102,6 +1132,14 @@ async fn authorization_matrix_from_openapi() {
                 "record_card_receipt" => Some(json!({"channel": "phone", "note": "x"})),
                 "record_card_handover" => Some(json!({"handed_to": "x"})),
                 "record_card_lost_in_post" => Some(json!({"note": "x"})),
+                "station_so_pin" => Some(json!({"token_serial": "ABC123"})),
+                "station_issue_certificate" => Some(
+                    json!({"csr_pem": "x", "key": {"alg": "rsa2048", "local": true, "never_extractable": true, "sensitive": true}}),
+                ),
+                "station_record_card" => Some(
+                    json!({"card_id": "C0", "serial_hex": "00", "token_serial": "x", "revocation_code_hash": "x", "summary": "x", "mailer_file": "x", "mailer_sha256": "x"}),
+                ),
+                "station_abort_certificate" => Some(json!({"reason": "x"})),
                 _ => None,
             }
         };

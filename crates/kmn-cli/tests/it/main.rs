@@ -12,6 +12,7 @@ mod delivery;
 mod faults;
 mod ops;
 mod serve;
+mod station;
 mod story;
 mod support;
 mod verify_cmd;

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Env, tool};
 
-struct Server {
-    child: Child,
-    http: String,
-    https: String,
+pub(crate) struct Server {
+    pub child: Child,
+    pub http: String,
+    pub https: String,
 }
 
 impl Drop for Server {
@@ -22,7 +22,7 @@ impl Drop for Server {
     }
 }
 
-fn start(env: &Env) -> Server {
+pub(crate) fn start(env: &Env) -> Server {
     let mut c = env.cmd(&["up"]);
     c.env_remove("KMN_CA_PASSPHRASE")
         .env("KMN_HTTP_LISTEN", "127.0.0.1:0")

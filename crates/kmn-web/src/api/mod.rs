@@ -6,6 +6,7 @@ pub mod delivery;
 pub mod dto;
 pub mod error;
 pub mod handlers;
+pub mod station;
 
 use axum::Json;
 use axum::extract::{FromRequest, Request};
@@ -123,6 +124,7 @@ facility desks: their own card). Errors carry a stable `code` and a Japanese `me
         (name = "applications", description = "利用申請 and review (第5・6条)"),
         (name = "cards", description = "利用者カード: delivery, receipt and handover (第7・8条), PIN mailers"),
         (name = "notices", description = "Notices to facilities"),
+        (name = "station", description = "Personalization stations (role station): SO PIN, certificate for a CSR signed on the card, card record"),
     )
 )]
 struct ApiDoc;
@@ -160,6 +162,11 @@ pub fn router(app: App) -> (axum::Router, utoipa::openapi::OpenApi) {
         .routes(routes!(delivery::record_card_lost_in_post))
         .routes(routes!(delivery::list_pin_mailers))
         .routes(routes!(delivery::record_pin_mailer_dispatched))
+        .routes(routes!(station::station_get_application))
+        .routes(routes!(station::station_so_pin))
+        .routes(routes!(station::station_issue_certificate))
+        .routes(routes!(station::station_record_card))
+        .routes(routes!(station::station_abort_certificate))
         .routes(routes!(list_notices))
         .with_state(app)
         .split_for_parts();

@@ -1,0 +1,407 @@
+//! The personalization station's view of the CA (issue #4 item 1, DESIGN §6). A station
+//! needs five things from the center: what to print for an application, the per-card SO
+//! PIN for a token serial, a certificate for a CSR signed on the card, the record of the
+//! finished card, and the revocation of a certificate whose card could not be finished.
+//! [`StationBackend`] is that interface; [`LocalStation`] runs it against the data dir
+//! (small deployments, the demo, tests), and `kmn card personalize --server` runs it over
+//! the station endpoints of the API, so the CA keys and the SO-PIN master secret stay on
+//! the server while the user PIN and the PIN mailer never leave the station.
+
+use kmn_token::{KeyFacts, SecretPin};
+
+use crate::actor::{Actor, Role};
+use crate::ra::applications::{self, PersonalizationRecord};
+use crate::{App, AppError};
+
+/// What the station prints for an application.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct StationTarget {
+    /// Application id.
+    pub application_id: String,
+    /// Holder id.
+    pub holder_id: String,
+    /// Holder's name in kanji (for the PIN mailer).
+    pub holder_name_kanji: String,
+    /// Facility code.
+    pub facility_code: String,
+    /// Facility's name in kanji.
+    pub facility_name_kanji: String,
+    /// The support center's telephone number for the mailer (第11条).
+    pub support_center_phone: String,
+}
+
+/// What the station reports about the key on the card (from `check_card_key`); the CA
+/// re-checks everything it can see in the public key itself.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct KeyReport {
+    /// `rsa2048` or `p256`.
+    pub alg: String,
+    /// CKA_LOCAL.
+    pub local: bool,
+    /// CKA_NEVER_EXTRACTABLE.
+    pub never_extractable: bool,
+    /// CKA_SENSITIVE / CKA_ALWAYS_SENSITIVE.
+    pub sensitive: bool,
+}
+
+impl From<&KeyFacts> for KeyReport {
+    fn from(f: &KeyFacts) -> Self {
+        Self {
+            alg: f.alg.as_str().into(),
+            local: f.local,
+            never_extractable: f.never_extractable,
+            sensitive: f.sensitive,
+        }
+    }
+}
+
+/// A certificate the CA issued for a card, with its chain (issuing CA, root) and the card
+/// id to print on the mailer.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct StationIssued {
+    /// Serial, hex.
+    pub serial_hex: String,
+    /// Certificate, DER.
+    #[serde(with = "hex_bytes")]
+    pub der: Vec<u8>,
+    /// Issuing CA and root certificates, DER.
+    #[serde(with = "hex_vec")]
+    pub chain: Vec<Vec<u8>>,
+    /// The card id allocated for this card.
+    pub card_id: String,
+}
+
+/// The finished card, as the station reports it.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct StationRecord {
+    /// Card id from [`StationIssued`].
+    pub card_id: String,
+    /// Certificate serial from [`StationIssued`].
+    pub serial_hex: String,
+    /// Token serial.
+    pub token_serial: String,
+    /// Salted hash of the emergency revocation code (the code itself stays in the mailer).
+    pub revocation_code_hash: String,
+    /// What was done, for the audit log.
+    pub summary: String,
+    /// The PIN mailer's path at the station.
+    pub mailer_file: String,
+    /// Its SHA-256.
+    pub mailer_sha256: String,
+}
+
+/// The center as a personalization station sees it.
+#[allow(async_fn_in_trait)]
+pub trait StationBackend {
+    /// The application to personalize (refused unless approved and eligible).
+    async fn target(&self, application_id: &str) -> Result<StationTarget, AppError>;
+    /// The per-card SO PIN for a token serial (HMAC of the center's master secret).
+    async fn so_pin(&self, token_serial: &str) -> Result<SecretPin, AppError>;
+    /// Issues the certificate for a CSR signed on the card.
+    async fn issue(
+        &self,
+        application_id: &str,
+        csr_der: &[u8],
+        key: &KeyReport,
+    ) -> Result<StationIssued, AppError>;
+    /// Records the finished card and fulfils the application; returns (application, card)
+    /// as JSON for the operator's output.
+    async fn complete(
+        &self,
+        application_id: &str,
+        rec: &StationRecord,
+    ) -> Result<(serde_json::Value, serde_json::Value), AppError>;
+    /// Revokes a certificate whose card could not be finished (best effort, logged).
+    async fn abort(&self, serial_hex: &str, why: &str);
+    /// Now (the date printed on the mailer).
+    fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc()
+    }
+}
+
+/// Who may act as a station: the local CLI (an operator at the center) or a station account.
+pub fn require_station(actor: &Actor) -> Result<(), AppError> {
+    if actor.is_center() || actor.role == Role::Station {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "カードの発行は発行端末またはサポートセンターのみ行えます（あなたの権限: {}）",
+            actor.role.label_ja()
+        )))
+    }
+}
+
+/// The station working directly on the data dir.
+pub struct LocalStation<'a> {
+    /// The app.
+    pub app: &'a App,
+    /// Who acts.
+    pub actor: &'a Actor,
+}
+
+fn token_err(e: kmn_token::TokenError) -> AppError {
+    AppError::Rule(format!("{e} ({})", e.code()))
+}
+
+impl StationBackend for LocalStation<'_> {
+    async fn target(&self, application_id: &str) -> Result<StationTarget, AppError> {
+        target(self.app, self.actor, application_id).await
+    }
+
+    async fn so_pin(&self, token_serial: &str) -> Result<SecretPin, AppError> {
+        so_pin(self.app, self.actor, token_serial).await
+    }
+
+    async fn issue(
+        &self,
+        application_id: &str,
+        csr_der: &[u8],
+        key: &KeyReport,
+    ) -> Result<StationIssued, AppError> {
+        issue(self.app, self.actor, application_id, csr_der, key).await
+    }
+
+    async fn complete(
+        &self,
+        application_id: &str,
+        rec: &StationRecord,
+    ) -> Result<(serde_json::Value, serde_json::Value), AppError> {
+        let (a, c) = complete(self.app, self.actor, application_id, rec, "center").await?;
+        Ok((json(&a)?, json(&c)?))
+    }
+
+    async fn abort(&self, serial_hex: &str, why: &str) {
+        applications::revoke_orphan(self.app, serial_hex, why).await;
+    }
+
+    fn now(&self) -> time::OffsetDateTime {
+        self.app.clock.now()
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, AppError> {
+    serde_json::to_value(v).map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// The server side of [`StationBackend::target`].
+pub async fn target(
+    app: &App,
+    actor: &Actor,
+    application_id: &str,
+) -> Result<StationTarget, AppError> {
+    require_station(actor)?;
+    if app.cfg.support_center_phone.is_empty() {
+        return Err(AppError::Config(
+            "PIN通知書に載せるサポートセンターの電話番号が設定されていません。kmn.toml の support_center_phone を設定してください（利用規約第11条の緊急連絡先）".into(),
+        ));
+    }
+    let t = applications::load_for_issue(app, application_id).await?;
+    Ok(StationTarget {
+        application_id: t.application.id,
+        holder_id: t.person.holder_id,
+        holder_name_kanji: t.person.name_kanji,
+        facility_code: t.facility.code,
+        facility_name_kanji: t.facility.name_kanji,
+        support_center_phone: app.cfg.support_center_phone.clone(),
+    })
+}
+
+/// The server side of [`StationBackend::so_pin`]: recorded in the audit log (the PIN is not).
+pub async fn so_pin(app: &App, actor: &Actor, token_serial: &str) -> Result<SecretPin, AppError> {
+    require_station(actor)?;
+    let serial = token_serial.trim();
+    if serial.is_empty()
+        || serial.len() > 32
+        || !serial
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return Err(AppError::BadInput(format!(
+            "トークンのシリアル番号 '{serial}' が正しくありません"
+        )));
+    }
+    let pin = crate::cards::so_pin_deriver(app)?
+        .so_pin(serial)
+        .map_err(token_err)?;
+    if actor.role == Role::Station {
+        let mut tx = app.store.begin().await?;
+        let r = tx
+            .append_audit(&kmn_store::NewAuditEvent {
+                at: app.now(),
+                actor: &actor.account_id,
+                action: "station.so_pin",
+                object: &format!("token:{serial}"),
+                facility: None,
+                summary: &format!(
+                    "per-card SO PIN of token {serial} handed to station {}",
+                    actor.account_id
+                ),
+            })
+            .await
+            .map_err(AppError::from);
+        crate::finish(tx, r).await?;
+    }
+    Ok(pin)
+}
+
+/// The server side of [`StationBackend::issue`]: proof of possession (the CSR verifies
+/// with its own key), the key checks the CA can make itself (size, exponent 65537, ROCA),
+/// the station's report of the card's attributes (CKA_LOCAL, CKA_NEVER_EXTRACTABLE,
+/// CKA_SENSITIVE), then issuance from the registry (on hold under `hold_until_receipt`).
+pub async fn issue(
+    app: &App,
+    actor: &Actor,
+    application_id: &str,
+    csr_der: &[u8],
+    key: &KeyReport,
+) -> Result<StationIssued, AppError> {
+    require_station(actor)?;
+    if !(key.local && key.never_extractable && key.sensitive) {
+        return Err(AppError::Rule(
+            "カードの鍵がカード内で生成・保護されていないため、証明書を発行できません（CKA_LOCAL・CKA_NEVER_EXTRACTABLE・CKA_SENSITIVE）".into(),
+        ));
+    }
+    let t = applications::load_for_issue(app, application_id).await?;
+    let req = kmn_pki::csr::parse_and_verify(csr_der)
+        .map_err(|e| AppError::BadInput(format!("CSR を検証できません（カードでの署名）: {e}")))?;
+    kmn_pki::lint::lint_key(&req.spki_der)
+        .map_err(|e| AppError::Rule(format!("カードの鍵を受け付けられません: {e}")))?;
+    if let kmn_pki::parse::KeyInfo::Rsa { modulus, .. } = kmn_pki::parse::key_info(&req.spki_der)?
+        && kmn_token::roca::is_roca_fingerprinted(&modulus)
+    {
+        return Err(AppError::Rule(
+            "カードの鍵に ROCA 脆弱性（CVE-2017-15361）の特徴があります。このカードは使用できません".into(),
+        ));
+    }
+    let issued =
+        applications::issue_for(app, actor, &t, req.spki_der, app.cfg.hold_until_receipt).await?;
+    let card_id = match applications::allocate_card_id(app).await {
+        Ok(id) => id,
+        Err(e) => {
+            applications::revoke_orphan(
+                app,
+                &issued.serial_hex,
+                &format!("カード番号を確保できません: {e}"),
+            )
+            .await;
+            return Err(e);
+        }
+    };
+    let ca = crate::ca::load_active(app, kmn_store::CaKind::Issuing).await?;
+    let root = {
+        let mut tx = app.store.read().await?;
+        let r = tx.active_ca(kmn_store::CaKind::Root).await?;
+        tx.rollback().await?;
+        r.ok_or_else(|| AppError::CaState("no root".into()))?
+    };
+    Ok(StationIssued {
+        serial_hex: issued.serial_hex,
+        der: issued.der,
+        chain: vec![ca.record.cert_der.clone(), root.cert_der],
+        card_id,
+    })
+}
+
+/// The server side of [`StationBackend::complete`]: the card, its mailer record, the
+/// fulfilment and the audit events in one commit; on failure the certificate is revoked.
+pub async fn complete(
+    app: &App,
+    actor: &Actor,
+    application_id: &str,
+    rec: &StationRecord,
+    produced_by: &str,
+) -> Result<(kmn_store::ApplicationRow, kmn_store::CardRow), AppError> {
+    require_station(actor)?;
+    let t = applications::load_for_issue(app, application_id).await?;
+    let cert = {
+        let mut tx = app.store.read().await?;
+        let c = tx.certificate(&rec.serial_hex).await;
+        tx.rollback().await?;
+        c?.ok_or_else(|| AppError::NotFound(format!("証明書 {} はありません", rec.serial_hex)))?
+    };
+    if cert.status == kmn_domain::CertStatus::Revoked {
+        return Err(AppError::Rule(format!(
+            "証明書 {} は失効済みのためカードを登録できません",
+            rec.serial_hex
+        )));
+    }
+    let issued = crate::issue::Issued {
+        serial_hex: cert.serial_hex.clone(),
+        der: cert.der.clone(),
+        subject: cert.subject.clone(),
+        ca_name: cert.ca_name.clone(),
+        not_after: time::OffsetDateTime::from_unix_timestamp(cert.not_after)
+            .map_err(|e| AppError::Internal(e.to_string()))?,
+        fingerprint_sha256: cert.fingerprint_sha256.clone(),
+    };
+    let record = PersonalizationRecord {
+        card_id: &rec.card_id,
+        token_serial: &rec.token_serial,
+        revocation_code_hash: &rec.revocation_code_hash,
+        summary: &rec.summary,
+        mailer: Some((&rec.mailer_file, &rec.mailer_sha256, produced_by)),
+    };
+    applications::record_fulfilment(
+        app,
+        actor,
+        &t,
+        &issued,
+        kmn_domain::CardEvent::Personalize,
+        Some(&record),
+    )
+    .await
+}
+
+/// Revokes a certificate a station gives up on: only one that no card holds.
+pub async fn abort(app: &App, actor: &Actor, serial_hex: &str, why: &str) -> Result<(), AppError> {
+    require_station(actor)?;
+    let mut tx = app.store.read().await?;
+    let cert = tx.certificate(serial_hex).await;
+    let card = tx.card_by_cert_serial(serial_hex).await;
+    tx.rollback().await?;
+    if cert?.is_none() {
+        return Err(AppError::NotFound(format!(
+            "証明書 {serial_hex} はありません"
+        )));
+    }
+    if card?.is_some() {
+        return Err(AppError::Rule(format!(
+            "証明書 {serial_hex} はカードに登録済みです。失効はサポートセンターの手続きで行ってください"
+        )));
+    }
+    let why = why.trim();
+    applications::revoke_orphan(
+        app,
+        serial_hex,
+        &format!(
+            "発行端末 {} がカードを完成できなかったため無効化: {}",
+            actor.account_id,
+            why.chars().take(200).collect::<String>()
+        ),
+    )
+    .await;
+    Ok(())
+}
+
+mod hex_bytes {
+    pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(v))
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s: String = serde::Deserialize::deserialize(d)?;
+        hex::decode(s).map_err(serde::de::Error::custom)
+    }
+}
+
+mod hex_vec {
+    pub fn serialize<S: serde::Serializer>(v: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        use serde::Serialize;
+        v.iter().map(hex::encode).collect::<Vec<_>>().serialize(s)
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        let v: Vec<String> = serde::Deserialize::deserialize(d)?;
+        v.iter()
+            .map(|s| hex::decode(s).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
