@@ -220,6 +220,21 @@ pub async fn so_pin(app: &App, actor: &Actor, token_serial: &str) -> Result<Secr
             "トークンのシリアル番号 '{serial}' が正しくありません"
         )));
     }
+    if actor.role == Role::Station {
+        // A station initialises blank or returned cards; it never gets the SO PIN of a
+        // card in use (which would let it wipe or unlock someone's card).
+        let mut tx = app.store.read().await?;
+        let card = tx.card_by_token_serial(serial).await;
+        tx.rollback().await?;
+        if let Some(c) = card?
+            && kmn_store::LIVE_CARD_STATES.contains(&c.state.as_str())
+        {
+            return Err(AppError::Forbidden(format!(
+                "シリアル {serial} のカードは利用者カード {} として使用中です。発行端末では初期化できません",
+                c.id
+            )));
+        }
+    }
     let pin = crate::cards::so_pin_deriver(app)?
         .so_pin(serial)
         .map_err(token_err)?;

@@ -399,7 +399,6 @@ async fn revoke_certificate(
 /// Commits one card step (or rolls it back) and deletes destroyed mailer files after
 /// the commit.
 async fn done(
-    _app: &App,
     mut tx: Tx,
     r: Result<CardRow, AppError>,
     after: AfterCommit,
@@ -473,7 +472,7 @@ pub async fn ship(
         Ok(card)
     }
     .await;
-    done(app, tx, r, after).await
+    done(tx, r, after).await
 }
 
 /// The facility desk confirms receipt by the serial printed on the card (the token
@@ -530,7 +529,7 @@ pub async fn confirm_receipt_by_serial(
             Ok(card)
     }
     .await;
-    done(app, tx, r, after).await
+    done(tx, r, after).await
 }
 
 /// The center records a receipt that arrived on paper or by phone, for a facility
@@ -583,7 +582,7 @@ pub async fn record_receipt(
         Ok(card)
     }
     .await;
-    done(app, tx, r, after).await
+    done(tx, r, after).await
 }
 
 /// The desk records the handover to the holder (第8条1): to whom (the name it checked)
@@ -654,7 +653,7 @@ pub async fn hand_over(
             Ok(card)
     }
     .await;
-    done(app, tx, r, after).await
+    done(tx, r, after).await
 }
 
 /// The center records that a shipped card was lost in the post: its certificate is
@@ -684,7 +683,7 @@ pub async fn lost_in_post(
         Ok(card)
     }
     .await;
-    done(app, tx, r, after).await
+    done(tx, r, after).await
 }
 
 /// The center records that a card came back (第15条): asked for, damaged, or a lost
@@ -713,7 +712,7 @@ pub async fn record_return(
         .await
     }
     .await;
-    done(app, tx, r, after).await
+    done(tx, r, after).await
 }
 
 /// Records the destruction of a card back at the center (第15条), or of a card spoiled
@@ -737,7 +736,7 @@ pub async fn record_destruction(
         transition(app, tx, &actor, &card, CardEvent::Destroy, &detail, after).await
     }
     .await;
-    done(app, tx, r, after).await
+    done(tx, r, after).await
 }
 
 /// The center records that a released PIN mailer was sent to the facility.

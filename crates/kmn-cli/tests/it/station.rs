@@ -173,5 +173,18 @@ async fn station_personalizes_a_card_through_the_api() {
         objs.matches("Certificate Object").count() >= 3,
         "card, issuing CA and root: {objs}"
     );
+    // A station never gets the SO PIN of a card in use.
+    let station_actor = kmn_app::actor::Actor {
+        account_id: "U-station".into(),
+        role: kmn_app::actor::Role::Station,
+        facility: None,
+        holder_id: None,
+        display_name: "発行端末".into(),
+    };
+    let e = kmn_app::station::so_pin(&app, &station_actor, &token_serial)
+        .await
+        .err()
+        .expect("refused");
+    assert!(matches!(e, kmn_app::AppError::Forbidden(_)), "{e}");
     drop(srv);
 }
