@@ -125,6 +125,20 @@ pub enum CardCommand {
         #[arg(long)]
         note: String,
     },
+    /// 利用を一時停止する: 証明書を保留（certificateHold）にし、直ちにCRLに掲載します
+    Suspend {
+        card: String,
+        /// 理由
+        #[arg(long)]
+        reason: String,
+    },
+    /// 一時停止を解除する: 証明書の保留を解除します
+    Resume {
+        card: String,
+        /// 理由
+        #[arg(long)]
+        reason: String,
+    },
     /// カードの返却を記録する（第15条）。返却後に廃棄できます
     Returned {
         card: String,
@@ -568,6 +582,24 @@ pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> 
                         "カードの内容は消去済みです。"
                     } else {
                         ""
+                    },
+                    card_text(&v)
+                )
+            })
+        }
+        CardCommand::Suspend { card, reason } | CardCommand::Resume { card, reason } => {
+            let suspend = matches!(c, CardCommand::Suspend { .. });
+            let v = tri!(
+                kmn_app::ra::cards::suspend_or_resume(&app, actor, card, suspend, reason).await,
+                out
+            );
+            print(out, json!(v), || {
+                format!(
+                    "利用者カード {card} の{}。\n{}",
+                    if suspend {
+                        "利用を停止しました（証明書は保留となり、CRLに掲載されます）"
+                    } else {
+                        "利用停止を解除しました"
                     },
                     card_text(&v)
                 )

@@ -167,9 +167,8 @@ pub enum CardEffect {
         #[serde(with = "crate::serde_util::revocation_reason")]
         reason: RevocationReason,
     },
-    /// Put the certificate on hold while the card is suspended. `CertStatus` has no
-    /// Valid → OnHold transition yet: until it does, the app layer must refuse suspended
-    /// cards itself (the gateway cannot see this state).
+    /// Put the certificate on hold (certificateHold in the next CRL) while the card is
+    /// suspended. A no-op when the certificate is not valid.
     HoldCertificate,
     /// Release a hold: on receipt under the `hold_until_receipt` policy (第8条), or when a
     /// suspension is lifted. A no-op when the certificate is not on hold.

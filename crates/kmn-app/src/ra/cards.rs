@@ -686,6 +686,35 @@ pub async fn lost_in_post(
     done(tx, r, after).await
 }
 
+/// The center suspends a card in use (its certificate goes on certificateHold, listed in
+/// the next CRL at once) or lifts the suspension (the hold is released).
+pub async fn suspend_or_resume(
+    app: &App,
+    actor: &Actor,
+    card_id: &str,
+    suspend: bool,
+    reason: &str,
+) -> Result<CardView, AppError> {
+    actor.require_center()?;
+    let reason = clean("理由", reason, 200)?;
+    if reason.is_empty() {
+        return Err(AppError::BadInput("理由を入力してください".into()));
+    }
+    let event = if suspend {
+        CardEvent::Suspend
+    } else {
+        CardEvent::Resume
+    };
+    let mut tx = app.store.begin().await?;
+    let mut after = AfterCommit::default();
+    let r = async {
+        let card = load_card(&mut tx, card_id).await?;
+        transition(app, &mut tx, actor, &card, event, &reason, &mut after).await
+    }
+    .await;
+    done(tx, r, after).await
+}
+
 /// The center records that a card came back (第15条): asked for, damaged, or a lost
 /// card that turned up. It can then be destroyed.
 pub async fn record_return(

@@ -1349,3 +1349,50 @@ async fn art8_desk_confirms_receipt_by_card_serial_and_records_handover() {
         "{v}"
     );
 }
+
+/// A suspended card's certificate is on certificateHold (in the next CRL, and refused at
+/// login), and lifting the suspension releases it; a revoked certificate never comes back.
+#[tokio::test]
+async fn suspended_card_is_on_hold_until_resumed() {
+    let w = sqlite_world().await;
+    let (_, card, serial) = w.issued_card(&w.nurse_a).await;
+    let admin = crate::api_fixture::admin();
+    let e = kmn_app::ra::cards::suspend_or_resume(&w.app, &admin, &card, true, " ")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("理由"), "{e}");
+    let v = kmn_app::ra::cards::suspend_or_resume(&w.app, &admin, &card, true, "所属先の調査中")
+        .await
+        .unwrap();
+    assert_eq!(v.card.state, "suspended");
+    assert_eq!(v.certificate_status.as_deref(), Some("on_hold"));
+    let mut tx = w.app.store.read().await.unwrap();
+    let ca = tx
+        .active_ca(kmn_store::CaKind::Issuing)
+        .await
+        .unwrap()
+        .unwrap();
+    let entries = tx.crl_entries(&ca.name, 0).await.unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| hex::encode(e.serial()) == serial.trim_start_matches("00") && e.reason == 6),
+        "certificateHold in the next CRL"
+    );
+    assert!(
+        tx.unpublished_status_changes(&ca.name).await.unwrap() > 0,
+        "a CRL is due at once"
+    );
+    tx.rollback().await.unwrap();
+    let v = kmn_app::ra::cards::suspend_or_resume(&w.app, &admin, &card, false, "調査終了")
+        .await
+        .unwrap();
+    assert_eq!(v.card.state, "active");
+    assert_eq!(v.certificate_status.as_deref(), Some("valid"));
+    // Resuming an active card is refused.
+    assert!(
+        kmn_app::ra::cards::suspend_or_resume(&w.app, &admin, &card, false, "x")
+            .await
+            .is_err()
+    );
+}
