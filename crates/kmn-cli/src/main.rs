@@ -45,7 +45,8 @@ pub enum Command {
     /// Serve the HTTP listener (repository, health) and the HTTPS listener (API), and
     /// publish CRLs: within a second of every revocation and at least every 24 hours.
     Serve,
-    /// CA administration: key ceremony, ARL, issuing-CA rollover.
+    /// CA administration: key ceremony (software or HSM keys), ARL, issuing-CA rollover,
+    /// root-key backup and restore (3 of 5 custodians).
     #[command(subcommand)]
     Ca(cmd::CaCommand),
     /// Certificates: issue from a CSR, show, revoke (the CA administrator's audited tools).
@@ -111,7 +112,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KMN_LOG")
-                .unwrap_or_else(|_| "info".into()),
+                // cryptoki logs every mechanism of a token it has no name for (SoftHSM
+                // and HSMs list vendor mechanisms) as an error: noise, not a failure.
+                .unwrap_or_else(|_| "info,cryptoki::mechanism=off".into()),
         )
         .with_writer(std::io::stderr)
         .init();

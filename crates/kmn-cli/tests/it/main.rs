@@ -7,6 +7,7 @@ mod audit;
 mod bad_input;
 mod cards;
 mod ceremony;
+mod hsm;
 mod ops;
 mod serve;
 mod story;
