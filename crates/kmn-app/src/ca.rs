@@ -1,6 +1,12 @@
 //! The key ceremony and the CA's keys: `kmn ca init` (root, issuing CA, OCSP signer,
 //! first ARL and CRL, policy OIDs), `kmn ca sign-arl`, `kmn ca new-issuing` (the G2
 //! rollover), and loading signers. The root key is loaded only for the last two.
+//!
+//! The root key is always a software key (offline, backed up with `kmn ca backup`,
+//! DESIGN §6). The issuing CA's and the OCSP signer's keys are software keys or, with
+//! [`HsmParams`], generated in a PKCS#11 token; the CA record's `key_ref` says which
+//! (`file:secrets/…` or a `pkcs11:` URI, see [`crate::hsm`]), so every later process
+//! loads the right signer.
 
 use kmn_domain::{CertSerial, CertStatus, ProfileKind};
 use kmn_pki::cert::{self, CertTemplate, IssuerInfo, Urls};
@@ -12,6 +18,8 @@ use kmn_pki::oid;
 use kmn_store::{CaKind, CaRecord, NewAuditEvent, NewCert, Tx};
 use time::{Duration, OffsetDateTime};
 
+pub use crate::hsm::HsmParams;
+use crate::hsm::{self, HsmCaKey};
 use crate::{App, AppError, crl, repo, secrets};
 
 /// Ceremony parameters (all lifetimes and algorithms are choices of the ceremony).
@@ -33,6 +41,9 @@ pub struct CeremonyParams {
     pub policy_arc: Option<String>,
     /// Who performs the ceremony (recorded in the audit log).
     pub operator: String,
+    /// Generate the issuing CA's and the OCSP signer's keys in this HSM token (the root
+    /// stays a software key).
+    pub hsm: Option<HsmParams>,
 }
 
 impl Default for CeremonyParams {
@@ -46,6 +57,7 @@ impl Default for CeremonyParams {
             ocsp_days: 90,
             policy_arc: None,
             operator: "cli".into(),
+            hsm: None,
         }
     }
 }
@@ -121,15 +133,19 @@ pub fn new_serial() -> CertSerial {
     }
 }
 
-/// Loads the key behind a CA record.
+/// Loads the key behind a CA record: a software key file (decrypted with `passphrase`)
+/// or an HSM key (`pkcs11:`; the PIN comes from `KMN_HSM_PIN`/`KMN_HSM_PIN_FILE`).
 pub fn load_signer(
     app: &App,
     ca: &CaRecord,
     passphrase: &str,
 ) -> Result<Box<dyn Signer>, AppError> {
+    if hsm::is_hsm_ref(&ca.key_ref) {
+        return Ok(Box::new(HsmCaKey::for_record(app, ca)?));
+    }
     let Some(rel) = ca.key_ref.strip_prefix("file:") else {
         return Err(AppError::Config(format!(
-            "the key of {} is at '{}', which this build cannot open (only file: keys)",
+            "the key of {} is at '{}', which this build cannot open (only file: and pkcs11: keys)",
             ca.name, ca.key_ref
         )));
     };
@@ -169,10 +185,15 @@ pub async fn load_active(app: &App, kind: CaKind) -> Result<LoadedCa, AppError> 
     load_record(app, rec)
 }
 
-/// Loads a CA record's key with the configured passphrase.
+/// Loads a CA record's key: a software key with the configured passphrase, or an HSM
+/// key with the HSM user PIN (connected on its first signature).
 pub fn load_record(app: &App, rec: CaRecord) -> Result<LoadedCa, AppError> {
-    let pass = app.cfg.ca_passphrase(&app.data_dir)?;
-    let signer = load_signer(app, &rec, &pass)?;
+    let signer = if hsm::is_hsm_ref(&rec.key_ref) {
+        Box::new(HsmCaKey::for_record(app, &rec)?) as Box<dyn Signer>
+    } else {
+        let pass = app.cfg.ca_passphrase(&app.data_dir)?;
+        load_signer(app, &rec, &pass)?
+    };
     let info = IssuerInfo::from_cert(&rec.cert_der, signer.signature_algorithm())?;
     Ok(LoadedCa {
         record: rec,
@@ -243,11 +264,79 @@ pub struct CeremonyRecord {
     pub policy_arc: String,
     /// Files written.
     pub files: Vec<String>,
+    /// Where each key is (CA name, `file:…` or `pkcs11:…`).
+    pub key_refs: Vec<(String, String)>,
 }
 
 struct KeyFile {
     path: std::path::PathBuf,
     pem: String,
+}
+
+/// A newly made CA key: software (its encrypted file is written with the CA's records)
+/// or generated in the HSM.
+enum NewKey {
+    Soft(SoftwareKey, KeyFile),
+    Hsm(HsmCaKey),
+}
+
+impl NewKey {
+    /// A key for the CA `name`: in the HSM when `hsm` is given, else a software key
+    /// whose file (encrypted with `passphrase`) is `secrets/<name>.key.pem`.
+    fn make(
+        alg: KeyAlgorithm,
+        name: &str,
+        secrets_dir: &std::path::Path,
+        passphrase: &str,
+        hsm: Option<&HsmParams>,
+    ) -> Result<NewKey, AppError> {
+        match hsm {
+            Some(h) => Ok(NewKey::Hsm(HsmCaKey::generate(h, alg, name)?)),
+            None => {
+                let (key, pkcs8) = SoftwareKey::generate(alg)?;
+                let file = KeyFile {
+                    path: secrets_dir.join(format!("{name}.key.pem")),
+                    pem: encrypt_pkcs8_pem(&pkcs8, passphrase.as_bytes())?,
+                };
+                Ok(NewKey::Soft(key, file))
+            }
+        }
+    }
+
+    fn signer(&self) -> &dyn Signer {
+        match self {
+            NewKey::Soft(k, _) => k,
+            NewKey::Hsm(k) => k,
+        }
+    }
+
+    fn key_ref(&self, name: &str) -> String {
+        match self {
+            NewKey::Soft(..) => format!("file:secrets/{name}.key.pem"),
+            NewKey::Hsm(k) => k.key_ref().to_uri(),
+        }
+    }
+
+    fn file(&self) -> Option<&KeyFile> {
+        match self {
+            NewKey::Soft(_, f) => Some(f),
+            NewKey::Hsm(_) => None,
+        }
+    }
+
+    /// Undoes the key: removes its file, or destroys it on the token.
+    fn discard(&self) {
+        match self {
+            NewKey::Soft(_, f) => {
+                let _ = std::fs::remove_file(&f.path);
+            }
+            NewKey::Hsm(k) => {
+                if let Err(e) = k.destroy() {
+                    tracing::error!(error = %e, "could not destroy an HSM key of a failed ceremony step");
+                }
+            }
+        }
+    }
 }
 
 /// `kmn ca init`: the key ceremony. Refused when a CA exists. All or nothing: on any
@@ -313,21 +402,33 @@ pub async fn init(
         None => PolicyOid::from_uuid(uuid::Uuid::new_v4()),
     });
 
-    // Keys.
+    // Keys: the root in software always (offline, backed up); the issuing CA and the
+    // OCSP signer in the HSM when asked.
     let (root_key, root_pkcs8) = SoftwareKey::generate(p.root_key)?;
-    let (iss_key, iss_pkcs8) = SoftwareKey::generate(p.issuing_key)?;
-    let (ocsp_key, ocsp_pkcs8) = SoftwareKey::generate(p.ocsp_key)?;
-    let mut key_files = Vec::new();
-    for (name, pkcs8) in [
-        ("kmn-root-g1", &root_pkcs8),
-        ("kmn-issuing-g1", &iss_pkcs8),
-        ("kmn-ocsp-g1-1", &ocsp_pkcs8),
-    ] {
-        key_files.push(KeyFile {
-            path: secrets_dir.join(format!("{name}.key.pem")),
-            pem: encrypt_pkcs8_pem(pkcs8, passphrase.as_bytes())?,
-        });
-    }
+    let root_file = KeyFile {
+        path: secrets_dir.join("kmn-root-g1.key.pem"),
+        pem: encrypt_pkcs8_pem(&root_pkcs8, passphrase.as_bytes())?,
+    };
+    drop(root_pkcs8);
+    let hsm = p.hsm.as_ref();
+    let iss_key = NewKey::make(
+        p.issuing_key,
+        "kmn-issuing-g1",
+        &secrets_dir,
+        passphrase,
+        hsm,
+    )?;
+    let ocsp_key = match NewKey::make(p.ocsp_key, "kmn-ocsp-g1-1", &secrets_dir, passphrase, hsm) {
+        Ok(k) => k,
+        Err(e) => {
+            iss_key.discard();
+            return Err(e);
+        }
+    };
+    let new_keys = [&iss_key, &ocsp_key];
+    let key_files: Vec<&KeyFile> = std::iter::once(&root_file)
+        .chain(new_keys.iter().filter_map(|k| k.file()))
+        .collect();
 
     // Root (self-signed).
     let root_name = "kmn-root-g1";
@@ -366,7 +467,7 @@ pub async fn init(
             profile: ProfileKind::IssuingCa,
             serial: new_serial(),
             subject: ca_subject(app, "Kumamoto Medical Network Issuing CA G1")?,
-            spki_der: iss_key.spki_der().to_vec(),
+            spki_der: iss_key.signer().spki_der().to_vec(),
             not_before: now_t,
             not_after: kmn_domain::cert::add_years(now_t, p.issuing_years) - Duration::seconds(1),
             policies: policies.for_profile(ProfileKind::IssuingCa),
@@ -381,7 +482,7 @@ pub async fn init(
         };
         let iss_expect = Expectations { policies: policies.for_profile(ProfileKind::IssuingCa), validity: None, require_urls: true };
         let iss_der = issue_in_tx(&mut tx, root_name, &root_info, &root_key, &iss_t, &iss_expect, CertStatus::Valid, now).await?;
-        let iss_info = IssuerInfo::from_cert(&iss_der, iss_key.signature_algorithm())?;
+        let iss_info = IssuerInfo::from_cert(&iss_der, iss_key.signer().signature_algorithm())?;
 
         // OCSP signer (RFC 6960 §4.2.2.2), short-lived.
         let ocsp_name = "kmn-ocsp-g1-1";
@@ -389,7 +490,7 @@ pub async fn init(
             profile: ProfileKind::OcspSigner,
             serial: new_serial(),
             subject: ca_subject(app, "Kumamoto Medical Network OCSP Signer G1")?,
-            spki_der: ocsp_key.spki_der().to_vec(),
+            spki_der: ocsp_key.signer().spki_der().to_vec(),
             not_before: now_t,
             not_after: now_t + Duration::days(p.ocsp_days),
             policies: vec![],
@@ -397,21 +498,26 @@ pub async fn init(
             alt_names: vec![],
             hc_role: None,
         };
-        let ocsp_der = issue_in_tx(&mut tx, iss_name, &iss_info, &iss_key, &ocsp_t, &Expectations::default(), CertStatus::Valid, now).await?;
+        let ocsp_der = issue_in_tx(&mut tx, iss_name, &iss_info, iss_key.signer(), &ocsp_t, &Expectations::default(), CertStatus::Valid, now).await?;
 
-        let records = [
-            (root_name, CaKind::Root, None, &root_t, &root_der, p.root_key),
-            (iss_name, CaKind::Issuing, Some(root_name), &iss_t, &iss_der, p.issuing_key),
-            (ocsp_name, CaKind::OcspSigner, Some(iss_name), &ocsp_t, &ocsp_der, p.ocsp_key),
+        let key_refs = vec![
+            (root_name.to_string(), format!("file:secrets/{root_name}.key.pem")),
+            (iss_name.to_string(), iss_key.key_ref(iss_name)),
+            (ocsp_name.to_string(), ocsp_key.key_ref(ocsp_name)),
         ];
-        for (name, kind, issuer, t, der, alg) in records {
+        let records = [
+            (root_name, CaKind::Root, None, &root_t, &root_der, p.root_key, &key_refs[0].1),
+            (iss_name, CaKind::Issuing, Some(root_name), &iss_t, &iss_der, p.issuing_key, &key_refs[1].1),
+            (ocsp_name, CaKind::OcspSigner, Some(iss_name), &ocsp_t, &ocsp_der, p.ocsp_key, &key_refs[2].1),
+        ];
+        for (name, kind, issuer, t, der, alg, key_ref) in records {
             tx.insert_ca(&CaRecord {
                 name: name.into(),
                 kind,
                 issuer_name: issuer.map(str::to_string),
                 serial_hex: t.serial.to_hex(),
                 cert_der: der.clone(),
-                key_ref: format!("file:secrets/{name}.key.pem"),
+                key_ref: key_ref.clone(),
                 algorithm: alg.as_str().into(),
                 not_before: t.not_before.unix_timestamp(),
                 not_after: t.not_after.unix_timestamp(),
@@ -431,7 +537,7 @@ pub async fn init(
         let arl_next = Duration::days(app.cfg.ca.arl_next_update_days);
         let arl = crl::publish_in_tx(app, &mut tx, root_name, &root_info, &root_key, arl_next, &p.operator).await?;
         let crl_next = Duration::hours(app.cfg.ca.crl_next_update_hours);
-        let first = crl::publish_in_tx(app, &mut tx, iss_name, &iss_info, &iss_key, crl_next, &p.operator).await?;
+        let first = crl::publish_in_tx(app, &mut tx, iss_name, &iss_info, iss_key.signer(), crl_next, &p.operator).await?;
         files.push(arl.path.clone());
         files.push(first.path.clone());
 
@@ -441,11 +547,13 @@ pub async fn init(
             ocsp: (ocsp_name.into(), cert::fingerprint_sha256(&ocsp_der)),
             policy_arc: policies.arc.to_string(),
             files: files.iter().map(|f| f.display().to_string()).collect(),
+            key_refs,
         };
         let summary = format!(
-            "key ceremony: root {} ({}, SHA-256 {}), issuing CA {} ({}, SHA-256 {}), OCSP signer {} ({}, SHA-256 {}), policy arc {}, ARL #{}, CRL #{}",
+            "key ceremony: root {} ({}, SHA-256 {}), issuing CA {} ({}, SHA-256 {}), OCSP signer {} ({}, SHA-256 {}), policy arc {}, ARL #{}, CRL #{}; keys: {}",
             root_name, p.root_key, rec.root.1, iss_name, p.issuing_key, rec.issuing.1, ocsp_name, p.ocsp_key, rec.ocsp.1,
-            rec.policy_arc, arl.number, first.number
+            rec.policy_arc, arl.number, first.number,
+            rec.key_refs.iter().map(|(n, r)| format!("{n} {r}")).collect::<Vec<_>>().join(", ")
         );
         tx.append_audit(&NewAuditEvent {
             at: now,
@@ -459,26 +567,30 @@ pub async fn init(
         Ok::<_, AppError>(rec)
     }
     .await;
+    let undo = || {
+        let _ = std::fs::remove_file(&root_file.path);
+        for k in new_keys {
+            k.discard();
+        }
+        cleanup(&repo_dir);
+    };
     match result {
         Ok(rec) => match tx.commit().await {
             Ok(()) => Ok(rec),
             Err(e) => {
-                cleanup(&key_files, &repo_dir);
+                undo();
                 Err(e.into())
             }
         },
         Err(e) => {
             let _ = tx.rollback().await;
-            cleanup(&key_files, &repo_dir);
+            undo();
             Err(e)
         }
     }
 }
 
-fn cleanup(keys: &[KeyFile], repo_dir: &std::path::Path) {
-    for k in keys {
-        let _ = std::fs::remove_file(&k.path);
-    }
+fn cleanup(repo_dir: &std::path::Path) {
     for n in [
         "kmn-root-g1.crt",
         "kmn-issuing-g1.crt",
@@ -508,13 +620,15 @@ pub async fn sign_arl(app: &App, operator: &str) -> Result<crl::Published, AppEr
 }
 
 /// `kmn ca new-issuing`: the root signs a new issuing CA (G2, G3, …), which becomes the
-/// active one; the old one keeps publishing CRLs for what it issued.
+/// active one; the old one keeps publishing CRLs for what it issued. Its key is a
+/// software key (encrypted with `passphrase`) or, with `hsm`, generated in the token.
 pub async fn new_issuing(
     app: &App,
     key: KeyAlgorithm,
     years: i32,
     operator: &str,
     passphrase: &str,
+    hsm: Option<&HsmParams>,
 ) -> Result<(String, String), AppError> {
     if years < 10 {
         return Err(AppError::BadInput(format!(
@@ -529,15 +643,17 @@ pub async fn new_issuing(
     let name = format!("kmn-issuing-g{generation}");
     let now_t = app.clock.now();
     let now = now_t.unix_timestamp();
-    let (k, pkcs8) = SoftwareKey::generate(key)?;
-    let key_path = app.data_dir.join("secrets").join(format!("{name}.key.pem"));
+    let secrets_dir = app.data_dir.join("secrets");
+    let key_path = secrets_dir.join(format!("{name}.key.pem"));
     if key_path.exists() {
         return Err(AppError::CaState(format!(
             "{} already exists",
             key_path.display()
         )));
     }
-    let pem = encrypt_pkcs8_pem(&pkcs8, passphrase.as_bytes())?;
+    let new_key = NewKey::make(key, &name, &secrets_dir, passphrase, hsm)?;
+    let k = new_key.signer();
+    let key_ref = new_key.key_ref(&name);
     let root_name = root.record.name.clone();
     let t = CertTemplate {
         profile: ProfileKind::IssuingCa,
@@ -572,7 +688,7 @@ pub async fn new_issuing(
             issuer_name: Some(root_name.clone()),
             serial_hex: t.serial.to_hex(),
             cert_der: der.clone(),
-            key_ref: format!("file:secrets/{name}.key.pem"),
+            key_ref: key_ref.clone(),
             algorithm: key.as_str().into(),
             not_before: t.not_before.unix_timestamp(),
             not_after: t.not_after.unix_timestamp(),
@@ -581,10 +697,12 @@ pub async fn new_issuing(
         })
         .await?;
         tx.activate_ca(CaKind::Issuing, &name).await?;
-        secrets::write_atomic(&key_path, pem.as_bytes(), 0o600)?;
+        if let Some(f) = new_key.file() {
+            secrets::write_atomic(&f.path, f.pem.as_bytes(), 0o600)?;
+        }
         repo::publish(app, &repo::cert_file(&name), &der)?;
         let info = IssuerInfo::from_cert(&der, k.signature_algorithm())?;
-        crl::publish_in_tx(app, &mut tx, &name, &info, &k, Duration::hours(app.cfg.ca.crl_next_update_hours), operator).await?;
+        crl::publish_in_tx(app, &mut tx, &name, &info, k, Duration::hours(app.cfg.ca.crl_next_update_hours), operator).await?;
         let fp = cert::fingerprint_sha256(&der);
         tx.append_audit(&NewAuditEvent {
             at: now,
@@ -592,20 +710,23 @@ pub async fn new_issuing(
             action: "ca.new_issuing",
             object: &format!("ca:{name}"),
             facility: None,
-            summary: &format!("root {root_name} signed issuing CA {name} ({key}, SHA-256 {fp}); it is now the active issuing CA"),
+            summary: &format!("root {root_name} signed issuing CA {name} ({key}, SHA-256 {fp}, key {key_ref}); it is now the active issuing CA"),
         })
         .await?;
         Ok::<_, AppError>(fp)
     }
     .await;
     match r {
-        Ok(fp) => {
-            tx.commit().await?;
-            Ok((name, fp))
-        }
+        Ok(fp) => match tx.commit().await {
+            Ok(()) => Ok((name, fp)),
+            Err(e) => {
+                new_key.discard();
+                Err(e.into())
+            }
+        },
         Err(e) => {
             let _ = tx.rollback().await;
-            let _ = std::fs::remove_file(&key_path);
+            new_key.discard();
             Err(e)
         }
     }

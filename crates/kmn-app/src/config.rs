@@ -59,6 +59,10 @@ pub struct CaConfig {
     pub crl_interval_hours: i64,
     /// nextUpdate of the root's CRL (ARL), days.
     pub arl_next_update_days: i64,
+    /// The PKCS#11 module of the HSM on this machine, when it is not where the ceremony
+    /// recorded it (the `module-path` of each HSM key's `pkcs11:` reference). The HSM user
+    /// PIN comes from `KMN_HSM_PIN` or `KMN_HSM_PIN_FILE` only.
+    pub hsm_module: Option<String>,
 }
 
 impl Default for Config {
@@ -88,6 +92,7 @@ impl Default for CaConfig {
             crl_next_update_hours: 48,
             crl_interval_hours: 24,
             arl_next_update_days: 365,
+            hsm_module: None,
         }
     }
 }
@@ -119,6 +124,7 @@ impl std::fmt::Debug for CaConfig {
             .field("crl_next_update_hours", &self.crl_next_update_hours)
             .field("crl_interval_hours", &self.crl_interval_hours)
             .field("arl_next_update_days", &self.arl_next_update_days)
+            .field("hsm_module", &self.hsm_module)
             .finish()
     }
 }

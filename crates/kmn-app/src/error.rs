@@ -49,6 +49,11 @@ pub enum AppError {
     /// A rule of the terms refuses the request; the message names the article.
     #[error("{0}")]
     Rule(String),
+    /// A CA key exists but cannot sign now (an HSM token that is gone, a lost session
+    /// that did not come back, a refused PIN). The message, in Japanese, says what to
+    /// check and what was (not) recorded.
+    #[error("{0}")]
+    KeyUnavailable(String),
     /// Anything else.
     #[error("internal error: {0}")]
     Internal(String),
@@ -90,6 +95,7 @@ impl AppError {
             Self::Unauthenticated(_) => "E_UNAUTHENTICATED",
             Self::Forbidden(_) => "E_FORBIDDEN",
             Self::Rule(_) => "E_RULE",
+            Self::KeyUnavailable(_) => "E_CA_KEY_UNAVAILABLE",
             Self::Internal(_) => "E_INTERNAL",
         }
     }
@@ -116,6 +122,7 @@ impl AppError {
             Self::Io(_) => "ファイルの書き込みに失敗しました。管理者に連絡してください。".into(),
             Self::Validation(fields) => format!("入力内容に誤りがあります（{}件）。", fields.len()),
             Self::Unauthenticated(m) | Self::Forbidden(m) | Self::Rule(m) => m.clone(),
+            Self::KeyUnavailable(m) => m.clone(),
             Self::Internal(_) => {
                 "システムエラーが発生しました。サポートセンターに連絡してください。".into()
             }
@@ -129,6 +136,7 @@ impl From<PkiError> for AppError {
             PkiError::Lint(l) => Self::Lint(l),
             PkiError::BadInput(m) => Self::BadInput(m),
             PkiError::WrongPassphrase => Self::Passphrase(e.to_string()),
+            PkiError::KeyUnavailable(m) => Self::KeyUnavailable(m),
             other => Self::Internal(other.to_string()),
         }
     }

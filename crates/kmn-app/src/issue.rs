@@ -215,10 +215,14 @@ pub async fn issue_batch(
     }
     tx.commit().await?;
     drop(intents);
-    // 2. Sign.
+    // 2. Sign. A key that cannot sign (an HSM gone, a session that did not come back)
+    // leaves the intents only: no certificate exists, none is recorded, and the person
+    // is told so.
+    let serials: Vec<String> = prepared.iter().map(|(t, _, _)| t.serial.to_hex()).collect();
     let mut signed = Vec::with_capacity(prepared.len());
     for (t, validity, linted) in prepared {
-        let der = kmn_pki::cert::sign(linted, ca.signer.as_ref())?;
+        let der = kmn_pki::cert::sign(linted, ca.signer.as_ref())
+            .map_err(|e| unsigned_intents(&ca.record.name, &serials, e.into()))?;
         signed.push((t, validity, der));
     }
     // 3. Certificates, status and audit events in one commit (multi-row inserts).
@@ -296,4 +300,17 @@ pub async fn issue_batch(
     .await;
     let r = r.map(|()| out);
     crate::finish(tx, r).await
+}
+
+/// The error of a signature that failed after the intents were committed: the cause,
+/// and that only the intents (serial and TBS, unsigned) were recorded.
+fn unsigned_intents(ca_name: &str, serials: &[String], e: AppError) -> AppError {
+    let cause = match &e {
+        AppError::KeyUnavailable(m) => m.clone(),
+        other => format!("認証局 {ca_name} の鍵で署名できませんでした（{other}）"),
+    };
+    AppError::KeyUnavailable(format!(
+        "{cause}。証明書は発行されていません。発行予定（シリアル番号 {}）と署名前の内容だけが記録され、署名されないまま残ります。原因を取り除いてから、もう一度発行してください（新しいシリアル番号で発行されます）",
+        serials.join(", ")
+    ))
 }

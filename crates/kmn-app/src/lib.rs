@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod crl;
 pub mod error;
+pub mod hsm;
 pub mod issue;
 pub mod jobs;
 pub mod quickstart;

@@ -18,6 +18,9 @@ pub enum CaCommand {
     /// The key ceremony: offline root, online issuing CA (≥ 10 years), OCSP signer, the
     /// first ARL and CRL, and the policy OIDs. The passphrase of the software keys comes
     /// from KMN_CA_PASSPHRASE or KMN_CA_PASSPHRASE_FILE, never from an argument.
+    /// With --hsm-module and --token-label the issuing CA's and the OCSP signer's keys
+    /// are generated in the HSM token (sensitive, never extractable); the root stays a
+    /// software key (offline; back it up with `kmn ca backup`).
     /// A second `ca init` over an existing CA is refused.
     Init(InitArgs),
     /// Re-sign the root's CRL (ARL). Loads the root key.
@@ -30,7 +33,35 @@ pub enum CaCommand {
         /// Validity in years (at least 10).
         #[arg(long, default_value_t = 10)]
         years: i32,
+        #[command(flatten)]
+        hsm: HsmArgs,
     },
+}
+
+/// Where to generate CA keys in an HSM. The user PIN comes from KMN_HSM_PIN or
+/// KMN_HSM_PIN_FILE, never from an argument.
+#[derive(Args, Debug, Clone)]
+pub struct HsmArgs {
+    /// The HSM's PKCS#11 module (shared library), e.g. /usr/lib/softhsm/libsofthsm2.so.
+    /// With --token-label, the new CA keys are generated in the HSM instead of key files.
+    #[arg(long, value_name = "PATH", requires = "token_label")]
+    hsm_module: Option<PathBuf>,
+    /// The label of the HSM token (initialised beforehand by the HSM administrator).
+    #[arg(long, value_name = "LABEL", requires = "hsm_module")]
+    token_label: Option<String>,
+}
+
+impl HsmArgs {
+    fn params(&self) -> Result<Option<ca::HsmParams>, AppError> {
+        match (&self.hsm_module, &self.token_label) {
+            (Some(m), Some(t)) => Ok(Some(ca::HsmParams {
+                module: m.clone(),
+                token_label: t.clone(),
+                pin: kmn_app::hsm::pin_from_env()?,
+            })),
+            _ => Ok(None),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -56,6 +87,8 @@ pub struct InitArgs {
     /// The association's registered policy arc; without it a registration-free UUID-derived arc (1.2.840.113556.1.8000.2554.…) is made.
     #[arg(long)]
     policy_arc: Option<String>,
+    #[command(flatten)]
+    hsm: HsmArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -258,6 +291,7 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
     match c {
         CaCommand::Init(a) => {
             let cfg = Config::load_or_default(data_dir)?;
+            let hsm = a.hsm.params()?;
             let passphrase = kmn_app::config::env_or_file("KMN_CA_PASSPHRASE")?.ok_or_else(|| {
                 AppError::Passphrase(
                     "set KMN_CA_PASSPHRASE or KMN_CA_PASSPHRASE_FILE to the passphrase that will protect the CA keys (never on the command line)".into(),
@@ -274,6 +308,7 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
                 ocsp_days: a.ocsp_days,
                 policy_arc: a.policy_arc.clone(),
                 operator: who.to_string(),
+                hsm,
             };
             let rec = ca::init(&app, &params, &passphrase).await?;
             if !Config::path(data_dir).exists() {
@@ -297,6 +332,9 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
             for f in &rec.files {
                 println!("  published    {f}");
             }
+            for (name, key_ref) in &rec.key_refs {
+                println!("  key          {name}  {key_ref}");
+            }
             println!("The ceremony record is in the audit log (`kmn audit verify`).");
             Ok(())
         }
@@ -312,10 +350,11 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
             );
             Ok(())
         }
-        CaCommand::NewIssuing { key, years } => {
+        CaCommand::NewIssuing { key, years, hsm } => {
             let app = open(data_dir).await?;
+            let hsm = hsm.params()?;
             let pass = app.cfg.ca_passphrase(data_dir)?;
-            let (name, fp) = ca::new_issuing(&app, *key, *years, who, &pass).await?;
+            let (name, fp) = ca::new_issuing(&app, *key, *years, who, &pass, hsm.as_ref()).await?;
             println!("New issuing CA {name} (SHA-256 {fp}) is now active.");
             Ok(())
         }
@@ -498,6 +537,27 @@ async fn config_check(data_dir: &Path) -> Result<(), AppError> {
         Ok(_) => println!("CA passphrase: available"),
         Err(e) => println!("CA passphrase: {e}"),
     }
+    let cas = {
+        let mut tx = app.store.read().await?;
+        let cas = tx.list_cas().await;
+        tx.rollback().await?;
+        cas?
+    };
+    let now = app.now();
+    for rec in cas.into_iter().filter(|c| c.active && c.not_after > now) {
+        if !kmn_app::hsm::is_hsm_ref(&rec.key_ref) {
+            continue;
+        }
+        let (name, key_ref) = (rec.name.clone(), rec.key_ref.clone());
+        let status = match ca::load_record(&app, rec) {
+            Ok(c) => match c.signer.check() {
+                Ok(()) => "usable".to_string(),
+                Err(e) => e.to_string(),
+            },
+            Err(e) => e.to_string(),
+        };
+        println!("CA key {name}: {key_ref}: {status}");
+    }
     Ok(())
 }
 
@@ -586,6 +646,16 @@ async fn serve_app(app: App) -> ExitCode {
         return fail(&AppError::CaState(
             "no CA in this data dir: run `kmn ca init` (or `kmn up`) first".into(),
         ));
+    }
+    // An HSM key that cannot sign now does not stop the repository and the API: the
+    // publisher retries every half second and logs each failure.
+    for c in &cas {
+        if let Err(e) = c.signer.check() {
+            eprintln!(
+                "kmn: warning: the key of {} cannot sign now: {e}",
+                c.record.name
+            );
+        }
     }
     let running = match kmn_web::start(app.clone()).await {
         Ok(r) => r,

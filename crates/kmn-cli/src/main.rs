@@ -47,7 +47,8 @@ pub enum Command {
     /// Serve the HTTP listener (repository, health) and the HTTPS listener (API), and
     /// publish CRLs: within a second of every revocation and at least every 24 hours.
     Serve,
-    /// CA administration: key ceremony, ARL, issuing-CA rollover.
+    /// CA administration: key ceremony (software or HSM keys), ARL, issuing-CA rollover,
+    /// root-key backup and restore (3 of 5 custodians).
     #[command(subcommand)]
     Ca(cmd::CaCommand),
     /// Certificates: issue from a CSR, show, revoke (the CA administrator's audited tools).

@@ -119,6 +119,12 @@ pub trait Signer: Send + Sync {
     fn spki_der(&self) -> &[u8];
     /// Sign `tbs`.
     fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, PkiError>;
+    /// Checks that the key can sign now (an HSM key: the token is there, the login
+    /// works, the key is the certified one) without signing anything. Software keys
+    /// are always ready.
+    fn check(&self) -> Result<(), PkiError> {
+        Ok(())
+    }
 }
 
 /// A key held in memory (decrypted from encrypted PKCS#8 for the quick start and tests;
@@ -228,20 +234,27 @@ impl SoftwareKey {
 
     /// Loads a PEM `ENCRYPTED PRIVATE KEY` (PKCS#8 PBES2) with a passphrase.
     pub fn from_encrypted_pem(pem: &str, passphrase: &[u8]) -> Result<Self, PkiError> {
-        let (label, der) = pkcs8::der::pem::decode_vec(pem.as_bytes())
-            .map_err(|e| PkiError::Key(format!("the key file is not PEM ({e})")))?;
-        if label != "ENCRYPTED PRIVATE KEY" {
-            return Err(PkiError::Key(format!(
-                "the key file holds '{label}', expected an ENCRYPTED PRIVATE KEY"
-            )));
-        }
-        let enc = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice())
-            .map_err(|e| PkiError::Key(format!("the key file is not encrypted PKCS#8 ({e})")))?;
-        let doc = enc
-            .decrypt(passphrase)
-            .map_err(|_| PkiError::WrongPassphrase)?;
-        Self::from_pkcs8(doc.as_bytes()).map_err(|_| PkiError::WrongPassphrase)
+        let pkcs8 = decrypt_pkcs8_pem(pem, passphrase)?;
+        Self::from_pkcs8(&pkcs8).map_err(|_| PkiError::WrongPassphrase)
     }
+}
+
+/// Decrypts a PEM `ENCRYPTED PRIVATE KEY` (PKCS#8 PBES2) to the unencrypted PKCS#8 DER
+/// (zeroized on drop): for the root-key backup, which wraps exactly these bytes.
+pub fn decrypt_pkcs8_pem(pem: &str, passphrase: &[u8]) -> Result<Zeroizing<Vec<u8>>, PkiError> {
+    let (label, der) = pkcs8::der::pem::decode_vec(pem.as_bytes())
+        .map_err(|e| PkiError::Key(format!("the key file is not PEM ({e})")))?;
+    if label != "ENCRYPTED PRIVATE KEY" {
+        return Err(PkiError::Key(format!(
+            "the key file holds '{label}', expected an ENCRYPTED PRIVATE KEY"
+        )));
+    }
+    let enc = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice())
+        .map_err(|e| PkiError::Key(format!("the key file is not encrypted PKCS#8 ({e})")))?;
+    let doc = enc
+        .decrypt(passphrase)
+        .map_err(|_| PkiError::WrongPassphrase)?;
+    Ok(Zeroizing::new(doc.as_bytes().to_vec()))
 }
 
 /// Encrypts an unencrypted PKCS#8 key as a PEM `ENCRYPTED PRIVATE KEY` (PBES2 with

@@ -32,6 +32,10 @@ pub enum PkiError {
     /// Key loading or format problem.
     #[error("{0}")]
     Key(String),
+    /// The key exists but cannot sign now (an HSM token that is gone, a lost session,
+    /// a refused PIN). The message is for the person who must fix it.
+    #[error("{0}")]
+    KeyUnavailable(String),
     /// The passphrase does not decrypt the key.
     #[error("the CA passphrase is wrong: the key file could not be decrypted")]
     WrongPassphrase,

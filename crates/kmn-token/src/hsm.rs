@@ -33,6 +33,8 @@ pub struct HsmSigner {
     module: Module,
     token_label: String,
     key_label: String,
+    /// CKA_ID of the key (empty: found by label alone).
+    key_id: Vec<u8>,
     pin: SecretPin,
     alg: KeyAlgorithm,
     spki: Vec<u8>,
@@ -64,16 +66,22 @@ fn no_token(label: &str) -> TokenError {
     }
 }
 
-fn find_private_key(s: &Session, label: &str) -> Result<ObjectHandle, TokenError> {
-    let found = s
-        .find_objects(&[
-            Attribute::Class(ObjectClass::PRIVATE_KEY),
-            Attribute::Label(label.as_bytes().to_vec()),
-        ])
-        .map_err(map_ck)?;
+fn find_private_key(s: &Session, label: &str, id: &[u8]) -> Result<ObjectHandle, TokenError> {
+    let mut template = vec![
+        Attribute::Class(ObjectClass::PRIVATE_KEY),
+        Attribute::Label(label.as_bytes().to_vec()),
+    ];
+    if !id.is_empty() {
+        template.push(Attribute::Id(id.to_vec()));
+    }
+    let found = s.find_objects(&template).map_err(map_ck)?;
     match found.as_slice() {
         [] => Err(TokenError::KeyNotFound {
-            what: format!("private key label '{label}'"),
+            what: if id.is_empty() {
+                format!("private key label '{label}'")
+            } else {
+                format!("private key label '{label}', id {}", hex::encode(id))
+            },
         }),
         [one] => Ok(*one),
         _ => Err(TokenError::BadInput(format!(
@@ -98,12 +106,13 @@ impl HsmSigner {
             })?;
         let s = module.ctx.open_ro_session(slot.0).map_err(map_ck)?;
         user_login(&s, user_pin)?;
-        let key = find_private_key(&s, key_label)?;
-        let (alg, spki) = describe_key(&s, key)?;
+        let key = find_private_key(&s, key_label, &[])?;
+        let (alg, spki, key_id) = describe_key(&s, key)?;
         Ok(HsmSigner {
             module: module.clone(),
             token_label: token_label.to_string(),
             key_label: key_label.to_string(),
+            key_id,
             pin: user_pin.clone(),
             alg,
             spki,
@@ -111,6 +120,34 @@ impl HsmSigner {
             pool: Mutex::new(vec![s]),
             retries: AtomicU64::new(0),
         })
+    }
+
+    /// A signer for a key known from its certificate (algorithm and SubjectPublicKeyInfo)
+    /// and its place (token label, key label, CKA_ID; an empty id means the label alone).
+    /// Nothing is opened here: the token is found, logged in to and the key checked
+    /// against `spki` on the first signature (or [`HsmSigner::check`]), so a process can
+    /// start while the HSM is briefly away and a signature fails only when it is needed.
+    pub fn deferred(
+        module: &Module,
+        token_label: &str,
+        key_label: &str,
+        key_id: &[u8],
+        user_pin: &SecretPin,
+        alg: KeyAlgorithm,
+        spki: Vec<u8>,
+    ) -> HsmSigner {
+        HsmSigner {
+            module: module.clone(),
+            token_label: token_label.to_string(),
+            key_label: key_label.to_string(),
+            key_id: key_id.to_vec(),
+            pin: user_pin.clone(),
+            alg,
+            spki,
+            target: Mutex::new(None),
+            pool: Mutex::new(Vec::new()),
+            retries: AtomicU64::new(0),
+        }
     }
 
     /// Generates a new CA key (P-256, P-384, RSA-3072; also RSA-2048/4096) labelled
@@ -126,7 +163,7 @@ impl HsmSigner {
         let token_label = module.token_info(slot)?.label().trim().to_string();
         let s = module.ctx.open_rw_session(slot.0).map_err(map_ck)?;
         user_login(&s, user_pin)?;
-        match find_private_key(&s, label) {
+        match find_private_key(&s, label, &[]) {
             Err(TokenError::KeyNotFound { .. }) => {}
             Ok(_) | Err(TokenError::BadInput(_)) => {
                 return Err(TokenError::BadInput(format!(
@@ -138,10 +175,14 @@ impl HsmSigner {
         let mut id = [0u8; 16];
         aws_lc_rs::rand::fill(&mut id)
             .map_err(|_| TokenError::BadInput("no randomness for the key id".into()))?;
+        // A CA key signs and does nothing else: no decryption, unwrapping or derivation
+        // (SoftHSM and many HSMs default CKA_DECRYPT and CKA_UNWRAP to true).
         let mut pub_t = vec![
             Attribute::Token(true),
             Attribute::Private(false),
             Attribute::Verify(true),
+            Attribute::Encrypt(false),
+            Attribute::Wrap(false),
             Attribute::Id(id.to_vec()),
             Attribute::Label(label.as_bytes().to_vec()),
         ];
@@ -151,6 +192,8 @@ impl HsmSigner {
             Attribute::Sensitive(true),
             Attribute::Extractable(false),
             Attribute::Sign(true),
+            Attribute::Decrypt(false),
+            Attribute::Unwrap(false),
             Attribute::Derive(false),
             Attribute::Id(id.to_vec()),
             Attribute::Label(label.as_bytes().to_vec()),
@@ -181,11 +224,12 @@ impl HsmSigner {
         let (_public, private) = s
             .generate_key_pair(&mech, &pub_t, &priv_t)
             .map_err(map_ck)?;
-        let (alg, spki) = describe_key(&s, private)?;
+        let (alg, spki, _) = describe_key(&s, private)?;
         Ok(HsmSigner {
             module: module.clone(),
             token_label,
             key_label: label.to_string(),
+            key_id: id.to_vec(),
             pin: user_pin.clone(),
             alg,
             spki,
@@ -208,6 +252,59 @@ impl HsmSigner {
     /// The key label.
     pub fn key_label(&self) -> &str {
         &self.key_label
+    }
+
+    /// The key's CKA_ID (empty when the signer was opened by label alone and the key
+    /// has none).
+    pub fn key_id(&self) -> &[u8] {
+        &self.key_id
+    }
+
+    /// Finds the token and the key now, logs in and checks that the key is the one this
+    /// signer stands for, without signing anything; keeps the session for the next
+    /// signature. Retries once like a signature does.
+    pub fn check(&self) -> Result<(), TokenError> {
+        let (s, _) = match self.connect() {
+            Err(e) if e.is_session_loss() => {
+                self.reset();
+                self.connect()?
+            }
+            r => r?,
+        };
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < POOL_MAX {
+            pool.push(s);
+        }
+        Ok(())
+    }
+
+    /// Destroys the key pair (private and public key objects with this key's label and
+    /// CKA_ID) on the token: the undo of [`HsmSigner::generate`] when what the key was
+    /// made for fails. Closes the pooled sessions.
+    pub fn destroy(&self) -> Result<(), TokenError> {
+        self.reset();
+        let slot = self
+            .module
+            .find_slot(Some(&self.token_label), None)
+            .map_err(|e| match e {
+                TokenError::NoSuchToken { .. } => no_token(&self.token_label),
+                other => other,
+            })?;
+        let s = self.module.ctx.open_rw_session(slot.0).map_err(map_ck)?;
+        user_login(&s, &self.pin)?;
+        for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
+            let mut template = vec![
+                Attribute::Class(class),
+                Attribute::Label(self.key_label.as_bytes().to_vec()),
+            ];
+            if !self.key_id.is_empty() {
+                template.push(Attribute::Id(self.key_id.clone()));
+            }
+            for o in s.find_objects(&template).map_err(map_ck)? {
+                s.destroy_object(o).map_err(map_ck)?;
+            }
+        }
+        Ok(())
     }
 
     /// How many signatures needed the retry with a fresh session (for monitoring).
@@ -288,8 +385,8 @@ impl HsmSigner {
             })?;
         let s = self.module.ctx.open_ro_session(slot.0).map_err(map_ck)?;
         user_login(&s, &self.pin)?;
-        let key = find_private_key(&s, &self.key_label)?;
-        let (alg, spki) = describe_key(&s, key)?;
+        let key = find_private_key(&s, &self.key_label, &self.key_id)?;
+        let (alg, spki, _) = describe_key(&s, key)?;
         if alg != self.alg || spki != self.spki {
             return Err(TokenError::BadInput(format!(
                 "the key labelled '{}' on token '{}' is not the key this signer was opened with",
@@ -302,9 +399,12 @@ impl HsmSigner {
     }
 }
 
-/// Algorithm and SubjectPublicKeyInfo of a private key (RSA from its own public
+/// Algorithm, SubjectPublicKeyInfo and CKA_ID.
+type KeyDescription = (KeyAlgorithm, Vec<u8>, Vec<u8>);
+
+/// Algorithm, SubjectPublicKeyInfo and CKA_ID of a private key (RSA from its own public
 /// components, EC from the public key object with the same CKA_ID).
-fn describe_key(s: &Session, private: ObjectHandle) -> Result<(KeyAlgorithm, Vec<u8>), TokenError> {
+fn describe_key(s: &Session, private: ObjectHandle) -> Result<KeyDescription, TokenError> {
     let attrs = s
         .get_attributes(
             private,
@@ -335,7 +435,7 @@ fn describe_key(s: &Session, private: ObjectHandle) -> Result<(KeyAlgorithm, Vec
                 4096 => KeyAlgorithm::Rsa4096,
                 n => return Err(TokenError::Unsupported(format!("RSA-{n}"))),
             };
-            Ok((alg, card::rsa_spki_of(s, private)?))
+            Ok((alg, card::rsa_spki_of(s, private)?, id.unwrap_or_default()))
         }
         Some(k) if k == KeyType::EC => {
             let (alg, p, field) = match params.as_deref() {
@@ -353,7 +453,7 @@ fn describe_key(s: &Session, private: ObjectHandle) -> Result<(KeyAlgorithm, Vec
             let public = public.first().ok_or_else(|| TokenError::KeyNotFound {
                 what: format!("public key with id {}", hex::encode(&id)),
             })?;
-            Ok((alg, card::ec_spki_of(s, *public, p, field)?))
+            Ok((alg, card::ec_spki_of(s, *public, p, field)?, id))
         }
         _ => Err(TokenError::Unsupported("this key type".into())),
     }
@@ -368,9 +468,21 @@ impl Signer for HsmSigner {
         &self.spki
     }
 
+    fn check(&self) -> Result<(), PkiError> {
+        HsmSigner::check(self).map_err(|e| {
+            PkiError::KeyUnavailable(format!(
+                "HSM key '{}' on token '{}' is not usable: {} [{}]",
+                self.key_label,
+                self.token_label,
+                e.message_en(),
+                e.code()
+            ))
+        })
+    }
+
     fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, PkiError> {
         self.try_sign(tbs).map_err(|e| {
-            PkiError::Key(format!(
+            PkiError::KeyUnavailable(format!(
                 "HSM signing with key '{}' on token '{}' failed: {} [{}]",
                 self.key_label,
                 self.token_label,

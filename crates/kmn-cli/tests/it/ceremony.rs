@@ -8,20 +8,20 @@ use kmn_store::CaKind;
 
 use crate::support::{Env, pkilint, tool};
 
-struct Artifacts {
+pub(crate) struct Artifacts {
     root: PathBuf,
     issuing: PathBuf,
     ocsp: PathBuf,
-    user: PathBuf,
+    pub(crate) user: PathBuf,
     operator: PathBuf,
     server: PathBuf,
     arl: PathBuf,
     empty_crl: PathBuf,
     crl_with_entries: PathBuf,
-    user_serial: String,
+    pub(crate) user_serial: String,
 }
 
-async fn make(env: &Env, init_args: &[&str]) -> Artifacts {
+pub(crate) async fn make(env: &Env, init_args: &[&str]) -> Artifacts {
     env.init(init_args);
     let root = env.pem_of(&env.repo("kmn-root-g1.crt"), "cert");
     let issuing = env.pem_of(&env.repo("kmn-issuing-g1.crt"), "cert");
@@ -102,7 +102,7 @@ async fn make(env: &Env, init_args: &[&str]) -> Artifacts {
     }
 }
 
-fn check_all(a: &Artifacts) {
+pub(crate) fn check_all(a: &Artifacts) {
     let s = |p: &PathBuf| p.to_str().unwrap().to_string();
     for c in [
         &a.root,

@@ -10,6 +10,7 @@ mod ceremony;
 mod delivery;
 #[cfg(feature = "fault-points")]
 mod faults;
+mod hsm;
 mod ops;
 mod serve;
 mod station;
