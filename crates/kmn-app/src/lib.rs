@@ -3,6 +3,7 @@
 //! stable code and a message for the person at the other end.
 
 pub mod actor;
+pub mod backup;
 pub mod ca;
 pub mod cards;
 pub mod clock;

@@ -36,6 +36,33 @@ pub enum CaCommand {
         #[command(flatten)]
         hsm: HsmArgs,
     },
+    /// Back up the root key for its custodians (DESIGN §6): the root's private key is
+    /// wrapped under a fresh AES-256 key-encryption key (RFC 5649), which is split so that
+    /// any 3 of 5 custodians can restore it. Writes the wrapped key, one share file and
+    /// one printable A4 sheet (Japanese) per custodian, mode 0600; checks every 3 of the
+    /// 5 shares before writing. Needs the root key file and the CA passphrase.
+    Backup {
+        /// Directory to write into (made with mode 0700; existing files are never
+        /// overwritten). Hand each custodian their share and sheet, then delete them here.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore the root key from the wrapped key and the shares of at least 3 of the 5
+    /// custodians (any 3): the key is checked against the root certificate and written as
+    /// the root's key file, encrypted with the CA passphrase (never over an existing file).
+    Restore {
+        /// The wrapped root key file written by `kmn ca backup`.
+        #[arg(long)]
+        wrapped: PathBuf,
+        /// A custodian's share file (or the lines typed from the printed sheet); repeat
+        /// for each custodian present, at least 3.
+        #[arg(long = "share", value_name = "FILE")]
+        shares: Vec<PathBuf>,
+        /// Only check that the shares restore the root key; write nothing (the restore
+        /// test of the ceremony).
+        #[arg(long)]
+        verify_only: bool,
+    },
 }
 
 /// Where to generate CA keys in an HSM. The user PIN comes from KMN_HSM_PIN or
@@ -356,6 +383,89 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
             let pass = app.cfg.ca_passphrase(data_dir)?;
             let (name, fp) = ca::new_issuing(&app, *key, *years, who, &pass, hsm.as_ref()).await?;
             println!("New issuing CA {name} (SHA-256 {fp}) is now active.");
+            Ok(())
+        }
+        CaCommand::Backup { out } => {
+            let app = open(data_dir).await?;
+            let font = kmn_letters::Font::load_default()
+                .map_err(|e| AppError::Config(format!("分散鍵の用紙（PDF）を作れません: {e}")))?;
+            let org = app.cfg.organization.clone();
+            let render = |s: &kmn_app::backup::Share| {
+                let sheet = kmn_letters::ShareSheet {
+                    custodian: s.custodian,
+                    shares: s.shares,
+                    threshold: s.threshold,
+                    organization: org.clone(),
+                    root_name: s.root_name.clone(),
+                    root_sha256: s.root_sha256.clone(),
+                    backup_id: s.backup_id.clone(),
+                    created_on: s.created.to_offset(kmn_domain::time_fmt::JST).date(),
+                    record_lines: s.record_lines(),
+                };
+                kmn_letters::share_sheet_pdf(&font, &sheet)
+                    .map_err(|e| AppError::Io(format!("分散鍵の用紙（PDF）を作れません: {e}")))
+            };
+            let b = kmn_app::backup::backup(&app, out, who, Some(&render)).await?;
+            println!(
+                "ルート鍵のバックアップを作成しました（バックアップID {}）。",
+                b.backup_id
+            );
+            println!("  ルート認証局        {}  SHA-256 {}", b.root.0, b.root.1);
+            println!("  ラップ済みルート鍵  {}", b.wrapped_file.display());
+            for (n, txt, pdf) in &b.custodians {
+                println!(
+                    "  保管者 {n}            {}{}",
+                    txt.display(),
+                    pdf.as_ref()
+                        .map(|p| format!("  {}", p.display()))
+                        .unwrap_or_default()
+                );
+            }
+            println!(
+                "{}人中{}人の分散鍵で復元できます（5つのうちどの3つの組み合わせでも復元できることを確認済み）。",
+                kmn_app::backup::SHARES,
+                kmn_app::backup::THRESHOLD
+            );
+            println!(
+                "各保管者に分散鍵のファイルと印刷した用紙を渡し、このディレクトリの分散鍵は削除してください。"
+            );
+            println!(
+                "復元の確認: kmn ca restore --verify-only --wrapped {} --share … --share … --share …",
+                b.wrapped_file.display()
+            );
+            Ok(())
+        }
+        CaCommand::Restore {
+            wrapped,
+            shares,
+            verify_only,
+        } => {
+            let app = open(data_dir).await?;
+            let pass = match verify_only {
+                true => None,
+                false => Some(app.cfg.ca_passphrase(data_dir)?),
+            };
+            let pass = pass.as_ref().map(|p| p.as_str()).unwrap_or_default();
+            let r =
+                kmn_app::backup::restore(&app, wrapped, shares, pass, who, *verify_only).await?;
+            let used = r
+                .custodians
+                .iter()
+                .map(u8::to_string)
+                .collect::<Vec<_>>()
+                .join("、");
+            match &r.key_file {
+                Some(p) => println!(
+                    "ルート鍵を復元しました: {}（SHA-256 {}）。保管者 {used} の分散鍵を使い、{} に書き込みました（CAのパスフレーズで暗号化済み）。",
+                    r.root.0,
+                    r.root.1,
+                    p.display()
+                ),
+                None => println!(
+                    "復元を確認しました: 保管者 {used} の分散鍵からルート鍵を復元でき、ルート認証局 {}（SHA-256 {}）の証明書の鍵と一致しました。ファイルは書き込んでいません。",
+                    r.root.0, r.root.1
+                ),
+            }
             Ok(())
         }
     }

@@ -1,12 +1,13 @@
 //! Japanese PDF letters for card holders of the regional medical network.
 //!
-//! For now this is the PIN mailer (「利用者カード 初期PIN（パスワード）のお知らせ」),
-//! rendered on A4 with the IPAex Gothic font (Debian `fonts-ipaexfont-gothic`).
+//! The PIN mailer (「利用者カード 初期PIN（パスワード）のお知らせ」) and the custodian's
+//! sheet of the root-key backup (「分散鍵」, [`share_sheet_pdf`]), rendered on A4 with the
+//! IPAex Gothic font (Debian `fonts-ipaexfont-gothic`).
 //! printpdf subsets the font, so a letter is a few tens of kilobytes.
 //!
-//! The initial PIN and the emergency revocation code are secrets: they only ever
-//! go into the returned PDF bytes. They are never logged, never put in an error
-//! message, and [`PinMailer`]'s `Debug` output redacts them.
+//! The initial PIN, the emergency revocation code and a backup share are secrets: they
+//! only ever go into the returned PDF bytes. They are never logged, never put in an
+//! error message, and the `Debug` output of [`PinMailer`] and [`ShareSheet`] redacts them.
 
 #![forbid(unsafe_code)]
 
@@ -454,7 +455,178 @@ pub fn pin_mailer_pdf(font: &Font, m: &PinMailer) -> Result<Vec<u8>, LetterError
         ));
     }
 
-    let page = PdfPage::new(Mm(210.0), Mm(297.0), p.ops);
+    save_one_page(doc, p.ops)
+}
+
+/// Data printed on a custodian's sheet of the root-key backup (DESIGN §6): one share of
+/// the key-encryption key, split 3-of-5.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ShareSheet {
+    /// The custodian's number (1..=`shares`).
+    pub custodian: u8,
+    /// Shares made (5).
+    pub shares: u8,
+    /// Shares needed to restore (3).
+    pub threshold: u8,
+    /// The association, as it signs the sheet.
+    pub organization: String,
+    /// The root CA's name (`kmn-root-g1`).
+    pub root_name: String,
+    /// SHA-256 fingerprint of the root certificate (hex).
+    pub root_sha256: String,
+    /// The backup id (hex).
+    pub backup_id: String,
+    /// When the backup was made.
+    pub created_on: time::Date,
+    /// Secret: the lines of the share file to print in the box, exactly as they are
+    /// typed back (`kmn-root-key-share: v1` … `share: 02a1 … / 7f` … `checksum: …`).
+    pub record_lines: Vec<String>,
+}
+
+impl fmt::Debug for ShareSheet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShareSheet")
+            .field("custodian", &self.custodian)
+            .field("shares", &self.shares)
+            .field("threshold", &self.threshold)
+            .field("root_name", &self.root_name)
+            .field("backup_id", &self.backup_id)
+            .field("record_lines", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Renders a custodian's share sheet of the root-key backup as a one-page A4 PDF
+/// (Japanese): who holds it, what it restores, the share to type back with a check per
+/// line, and how to keep it.
+pub fn share_sheet_pdf(font: &Font, s: &ShareSheet) -> Result<Vec<u8>, LetterError> {
+    if s.record_lines.is_empty() {
+        return Err(LetterError::Pdf("分散鍵の内容が空です".into()));
+    }
+    for (field, value) in [
+        ("組織名", s.organization.as_str()),
+        ("ルート認証局名", &s.root_name),
+        ("フィンガープリント", &s.root_sha256),
+        ("バックアップID", &s.backup_id),
+    ] {
+        font.check_glyphs(field, value, false)?;
+    }
+    for l in &s.record_lines {
+        font.check_glyphs("分散鍵", l, true)?;
+    }
+
+    let title = format!(
+        "認証局ルート鍵 分散バックアップ　分散鍵（{}人中{}人の分散鍵）",
+        s.shares, s.threshold
+    );
+    let mut doc = PdfDocument::new(&title);
+    let font_id = doc.add_font(&font.parsed);
+    let mut p = Page {
+        font,
+        font_id,
+        ops: Vec::new(),
+        y: PAGE_H - MARGIN,
+    };
+
+    let date = format!("作成日　{}", japanese_date(s.created_on));
+    let dw = font.text_width(&date, BODY);
+    p.line(PAGE_W - MARGIN - dw, BODY, 20.0, &date);
+    let red = "厳秘";
+    p.text_at(MARGIN, p.y + 20.0, 14.0, red);
+
+    let tw = font.text_width(&title, 15.0);
+    p.line((PAGE_W - tw) / 2.0, 15.0, 40.0, &title);
+
+    // The custodian number, large.
+    let who = format!("保管者 {}（{}人中）", s.custodian, s.shares);
+    let ww = font.text_width(&who, 22.0);
+    p.rect(
+        (PAGE_W - ww) / 2.0 - 16.0,
+        p.y - 10.0,
+        ww + 32.0,
+        36.0,
+        Some(0.93),
+        1.2,
+    );
+    p.line((PAGE_W - ww) / 2.0, 22.0, 40.0, &who);
+
+    p.paragraph(
+        MARGIN,
+        CONTENT_W,
+        0.0,
+        BODY,
+        &format!(
+            "　この用紙は、{}の認証局のルート鍵（最上位の秘密鍵）を復元するための分散鍵です。ルート鍵は鍵暗号化鍵で暗号化（ラップ）してあり、その鍵暗号化鍵を{}つの分散鍵に分けて、{}人の保管者がそれぞれ1つずつ保管します。{}人中{}人の分散鍵がそろうとルート鍵を復元できます。{}人分以下では、ルート鍵について何もわかりません。",
+            s.organization,
+            s.shares,
+            s.shares,
+            s.shares,
+            s.threshold,
+            s.threshold.saturating_sub(1)
+        ),
+    );
+    p.y -= 6.0;
+
+    let fp = &s.root_sha256;
+    let (fp1, fp2) = fp.split_at(fp.len().min(32));
+    let rows = [
+        ("保管者番号", format!("{} / {}", s.custodian, s.shares)),
+        (
+            "復元に必要な数",
+            format!("{}人中{}人の分散鍵", s.shares, s.threshold),
+        ),
+        ("ルート認証局", s.root_name.clone()),
+        ("証明書 SHA-256", fp1.to_string()),
+        ("", fp2.to_string()),
+        ("バックアップID", s.backup_id.clone()),
+    ];
+    for (label, value) in &rows {
+        let y = p.y;
+        p.text_at(MARGIN + 10.0, y, BODY, label);
+        p.text_at(MARGIN + 110.0, y, BODY, value);
+        p.y -= 16.0;
+    }
+
+    // The share, as typed back.
+    p.heading("分散鍵（この枠の内容を1行ずつそのまま入力します）");
+    let size = 10.0;
+    let leading = 15.5;
+    let box_h = leading * s.record_lines.len() as f32 + 14.0;
+    let box_top = p.y + 8.0;
+    p.rect(MARGIN, box_top - box_h, CONTENT_W, box_h, Some(0.96), 1.2);
+    p.y = box_top - 16.0;
+    for l in &s.record_lines {
+        if font.text_width(l, size) > CONTENT_W - 20.0 {
+            return Err(LetterError::Pdf(
+                "分散鍵の行が長すぎて枠に収まりません".into(),
+            ));
+        }
+        p.line(MARGIN + 10.0, size, leading, l);
+    }
+    p.y = box_top - box_h - 22.0;
+
+    p.heading("保管と復元の手順");
+    for t in [
+        "1. この用紙と分散鍵のファイルは、ほかの保管者の分散鍵とは別の場所（耐火金庫など）に保管してください。コピーを取ったり、写真に撮ったりしないでください。",
+        "2. ルート鍵の復元は、認証局管理者が保管者の立会いのもとで行います（kmn ca restore）。保管者は自分の分散鍵を持参してください。",
+        "3. 紙から入力するときは、上の枠の内容をテキストファイルに1行ずつそのまま入力します。share の行末の「/」の後の2文字は行ごとのチェック文字で、どの行に入力の誤りがあるかを示します。最後の checksum は全体の確認用です。",
+        "4. 紛失・盗難・破損に気づいたとき、または保管者を交代するときは、すぐに認証局管理者に連絡してください。残りの分散鍵で復元し、新しいバックアップを作り直します。",
+    ] {
+        p.paragraph(MARGIN + 8.0, CONTENT_W - 8.0, BODY * 1.5, BODY, t);
+    }
+
+    let footer = format!("{}　認証局管理者", s.organization);
+    let fw = font.text_width(&footer, 9.0);
+    p.text_at(PAGE_W - MARGIN - fw, MARGIN - 20.0, 9.0, &footer);
+
+    if p.y < MARGIN {
+        return Err(LetterError::Pdf("内容が1ページに収まりません".into()));
+    }
+    save_one_page(doc, p.ops)
+}
+
+fn save_one_page(mut doc: PdfDocument, ops: Vec<Op>) -> Result<Vec<u8>, LetterError> {
+    let page = PdfPage::new(Mm(210.0), Mm(297.0), ops);
     let opts = PdfSaveOptions {
         subset_fonts: true,
         ..PdfSaveOptions::default()
@@ -566,5 +738,45 @@ mod tests {
         assert_eq!(lines, vec!["ああああああ。".to_string()]);
         let lines = wrap(&font, "ああPIN", 10.0, 30.0, 0.0);
         assert_eq!(lines, vec!["ああ".to_string(), "PIN".to_string()]);
+    }
+
+    fn sample_sheet() -> ShareSheet {
+        ShareSheet {
+            custodian: 3,
+            shares: 5,
+            threshold: 3,
+            organization: "Kumamoto Medical Association".into(),
+            root_name: "kmn-root-g1".into(),
+            root_sha256: "0f".repeat(32),
+            backup_id: "00112233445566778899aabbccddeeff".into(),
+            created_on: time::macros::date!(2026 - 11 - 26),
+            record_lines: vec![
+                "kmn-root-key-share: v1".into(),
+                "backup-id: 00112233445566778899aabbccddeeff".into(),
+                format!("root-sha256: {}", "0f".repeat(32)),
+                "custodian: 3".into(),
+                "share: 03a1 b2c3 d4e5 f607 1829 3a4b / 7f".into(),
+                "share: 5c6d 7e8f 9a0b 1c2d 3e4f 5061 / 0a".into(),
+                "share: 7283 9405 a6b7 c8d9 e0 / c4".into(),
+                "checksum: 1a2b3c4d".into(),
+            ],
+        }
+    }
+
+    #[test]
+    fn share_sheet_debug_redacts_the_share() {
+        let d = format!("{:?}", sample_sheet());
+        assert!(!d.contains("03a1"), "{d}");
+        assert!(d.contains("<redacted>"));
+    }
+
+    #[test]
+    fn design6_share_sheet_renders_one_page() {
+        let Some(font) = font_or_skip() else { return };
+        let pdf = share_sheet_pdf(&font, &sample_sheet()).unwrap();
+        assert!(pdf.starts_with(b"%PDF"));
+        let mut empty = sample_sheet();
+        empty.record_lines.clear();
+        assert!(share_sheet_pdf(&font, &empty).is_err());
     }
 }

@@ -4,6 +4,7 @@
 mod api;
 mod api_fixture;
 mod audit;
+mod backup;
 mod bad_input;
 mod cards;
 mod ceremony;
