@@ -59,7 +59,7 @@ pub fn status_of(e: &AppError) -> StatusCode {
         AppError::Forbidden(_) => StatusCode::FORBIDDEN,
         AppError::NotFound(_) => StatusCode::NOT_FOUND,
         AppError::Conflict(_) | AppError::CaState(_) => StatusCode::CONFLICT,
-        AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        AppError::Unavailable(_) | AppError::KeyUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
