@@ -220,18 +220,22 @@ pub async fn so_pin(app: &App, actor: &Actor, token_serial: &str) -> Result<Secr
             "トークンのシリアル番号 '{serial}' が正しくありません"
         )));
     }
-    if actor.role == Role::Station {
-        // A station initialises blank or returned cards; it never gets the SO PIN of a
-        // card in use (which would let it wipe or unlock someone's card).
-        let mut tx = app.store.read().await?;
-        let card = tx.card_by_token_serial(serial).await;
-        tx.rollback().await?;
-        if let Some(c) = card?
-            && kmn_store::LIVE_CARD_STATES.contains(&c.state.as_str())
-        {
+    // A card on record (any state but destroyed or terminated) is never initialised
+    // again: that would wipe an issued card, for instance one left on a batch's reader.
+    // The same refusal keeps a station from wiping or unlocking someone's card.
+    let mut tx = app.store.read().await?;
+    let card = tx.card_by_token_serial(serial).await;
+    tx.rollback().await?;
+    if let Some(c) = card? {
+        let state: kmn_domain::CardState = c
+            .state
+            .parse()
+            .map_err(|e: kmn_domain::UnknownCode| AppError::Internal(e.to_string()))?;
+        if !state.is_final() {
             return Err(AppError::Forbidden(format!(
-                "シリアル {serial} のカードは利用者カード {} として使用中です。発行端末では初期化できません",
-                c.id
+                "リーダーのカード（シリアル {serial}）は利用者カード {}（{}）として発行済みです。未発行のカードに入れ替えてください",
+                c.id,
+                state.label_ja()
             )));
         }
     }
@@ -302,17 +306,31 @@ pub async fn issue(
             return Err(e);
         }
     };
-    let ca = crate::ca::load_active(app, kmn_store::CaKind::Issuing).await?;
-    let root = {
+    // The chain from the records: loading the CA again would decrypt its key once more
+    // (scrypt, about 25 ms a card; docs/PERFORMANCE.md).
+    let (issuer, root) = {
         let mut tx = app.store.read().await?;
-        let r = tx.active_ca(kmn_store::CaKind::Root).await?;
+        let r = async {
+            let cas = tx.list_cas().await?;
+            let root = tx.active_ca(kmn_store::CaKind::Root).await?;
+            Ok::<_, AppError>((cas, root))
+        }
+        .await;
         tx.rollback().await?;
-        r.ok_or_else(|| AppError::CaState("no root".into()))?
+        let (cas, root) = r?;
+        let issuer = cas
+            .into_iter()
+            .find(|c| c.name == issued.ca_name)
+            .ok_or_else(|| AppError::CaState(format!("no CA {}", issued.ca_name)))?;
+        (
+            issuer,
+            root.ok_or_else(|| AppError::CaState("no root".into()))?,
+        )
     };
     Ok(StationIssued {
         serial_hex: issued.serial_hex,
         der: issued.der,
-        chain: vec![ca.record.cert_der.clone(), root.cert_der],
+        chain: vec![issuer.cert_der, root.cert_der],
         card_id,
     })
 }
