@@ -123,6 +123,7 @@ pub async fn personalize(
     let slot = module
         .find_slot(token.label.as_deref(), token.slot)
         .map_err(token_err)?;
+    refuse_issued_card(app, &module, slot).await?;
     let label = format!("KMN {}", target.person.holder_id);
     let t = Instant::now();
     let init = kmn_token::init_card_derived(&module, slot, &deriver, &label).map_err(token_err)?;
@@ -251,6 +252,37 @@ pub async fn personalize(
             )))
         }
     }
+}
+
+/// Refuses a token that holds a card on record (any state but destroyed or terminated):
+/// initialising it would wipe an issued card whose certificate is still valid, for
+/// instance a card left on the reader of a batch.
+async fn refuse_issued_card(
+    app: &App,
+    module: &Module,
+    slot: kmn_token::Slot,
+) -> Result<(), AppError> {
+    let serial = kmn_token::token_serial(module, slot).map_err(token_err)?;
+    if serial.is_empty() {
+        return Ok(());
+    }
+    let mut tx = app.store.read().await?;
+    let card = tx.card_by_token_serial(&serial).await;
+    tx.rollback().await?;
+    if let Some(card) = card? {
+        let state: kmn_domain::CardState = card
+            .state
+            .parse()
+            .map_err(|e: kmn_domain::UnknownCode| AppError::Internal(e.to_string()))?;
+        if !state.is_final() {
+            return Err(AppError::Rule(format!(
+                "リーダーのカード（シリアル {serial}）は利用者カード {}（{}）として発行済みです。未発行のカードに入れ替えてください",
+                card.id,
+                state.label_ja()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A card as seen on the token and at the CA.

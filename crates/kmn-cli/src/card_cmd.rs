@@ -729,9 +729,11 @@ async fn batch(
             out,
         );
     }
+    // Every approved application, not only as many as there are cards: those left over
+    // are reported (カードが足りない) rather than silently waiting for the next batch.
     let ids: Vec<String> = if named.is_empty() {
         tri!(
-            kmn_app::ra::applications::approved_for_issue(app, actor, slots.len() as i64).await,
+            kmn_app::ra::applications::approved_for_issue(app, actor, i64::MAX).await,
             out
         )
     } else {
@@ -791,7 +793,7 @@ async fn batch(
     let ok = failed.is_empty();
     let code = print(
         out,
-        json!({"personalized": done, "failed": failed, "elapsed_s": elapsed.as_secs_f64(),
+        json!({"personalized": done, "failed": failed, "not_issued": &ids[n..], "elapsed_s": elapsed.as_secs_f64(),
             "token_s": token_total.as_secs_f64(), "pdf_s": pdf_total.as_secs_f64(), "rest_s": rest.as_secs_f64()}),
         || {
             let mut s = format!(

@@ -109,11 +109,16 @@ pub enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let mut filter =
+        tracing_subscriber::EnvFilter::try_from_env("KMN_LOG").unwrap_or_else(|_| "info".into());
+    // cryptoki logs an ERROR for every mechanism a token lists that it has no name for
+    // (about 30 per SoftHSM slot, at every slot listing): not an error, and in a batch it
+    // buries the progress bar under thousands of lines.
+    if let Ok(d) = "cryptoki::mechanism=off".parse() {
+        filter = filter.add_directive(d);
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KMN_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let rt = match tokio::runtime::Builder::new_multi_thread()

@@ -5,6 +5,7 @@ mod api;
 mod api_fixture;
 mod audit;
 mod bad_input;
+mod card_pins;
 mod cards;
 mod ceremony;
 mod ops;
