@@ -148,15 +148,27 @@ pub async fn personalize(
         }
         let issued = applications::issue_for(app, actor, &target, verified.spki_der, app.cfg.hold_until_receipt).await?;
         issued_serial = Some(issued.serial_hex.clone());
-        let ca = crate::ca::load_active(app, kmn_store::CaKind::Issuing).await?;
-        let root = {
+        // The chain: the certificates of the CA that issued it and of the root. The records
+        // are enough; loading the CA would decrypt its key once more (scrypt, about 25 ms a
+        // card, docs/PERFORMANCE.md).
+        let (issuer, root) = {
             let mut tx = app.store.read().await?;
-            let r = tx.active_ca(kmn_store::CaKind::Root).await?;
+            let r = async {
+                let cas = tx.list_cas().await?;
+                let root = tx.active_ca(kmn_store::CaKind::Root).await?;
+                Ok::<_, AppError>((cas, root))
+            }
+            .await;
             tx.rollback().await?;
-            r.ok_or_else(|| AppError::CaState("no root".into()))?
+            let (cas, root) = r?;
+            let issuer = cas
+                .into_iter()
+                .find(|c| c.name == issued.ca_name)
+                .ok_or_else(|| AppError::CaState(format!("no CA {}", issued.ca_name)))?;
+            (issuer, root.ok_or_else(|| AppError::CaState("no root".into()))?)
         };
         let t = Instant::now();
-        kmn_token::write_certificate(&session, &[1], "KMN card certificate", &issued.der, &[ca.record.cert_der.clone(), root.cert_der]).map_err(token_err)?;
+        kmn_token::write_certificate(&session, &[1], "KMN card certificate", &issued.der, &[issuer.cert_der, root.cert_der]).map_err(token_err)?;
         kmn_token::logout(&session);
         drop(session);
         timings.token += t.elapsed();
