@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api_load;
+pub mod card_fixture;
 pub mod crl;
 pub mod crypto;
 pub mod csr;
@@ -31,7 +32,8 @@ const USAGE: &str = "usage: kmn-bench [all] [--quick] [--no-pg] [--pg-url URL] [
        kmn-bench init --data-dir DIR   (a SQLite data dir with a CA, for `crl`)
        kmn-bench openssl-issue [--csr rsa2048|p256] [--count N] [--runs N]
        kmn-bench openssl-crl --entries N [--runs N]
-       kmn-bench csr [--csr rsa2048|p256] --out FILE.pem";
+       kmn-bench csr [--csr rsa2048|p256] --out FILE.pem
+       kmn-bench card-applications --data-dir DIR --facility CODE --holders H1,H2,…   (for bench/cards)";
 
 /// Named options of the single-figure subcommands.
 struct Args(Vec<String>);
@@ -243,6 +245,22 @@ pub fn main_with(exe: &Path, args: Vec<String>) -> Result<()> {
             let c = csr::many(kind, 1, 1)?.remove(0);
             std::fs::write(a.get("--out").context("--out")?, csr::to_pem(&c.der))?;
             Ok(())
+        }
+        "card-applications" => {
+            // bench/cards: the desk's part (draft and submit) for registered holders.
+            let dir = PathBuf::from(a.get("--data-dir").context("--data-dir")?);
+            let facility = a.get("--facility").context("--facility")?.to_string();
+            let holders: Vec<String> = a
+                .get("--holders")
+                .context("--holders")?
+                .split(',')
+                .filter(|h| !h.is_empty())
+                .map(str::to_string)
+                .collect();
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(card_fixture::draft_and_submit(&dir, &facility, &holders))
         }
         "help" | "-h" | "--help" => {
             println!("{USAGE}");

@@ -15,8 +15,71 @@ pub(crate) fn softhsm() -> Option<std::path::PathBuf> {
     }
 }
 
-/// A data dir with an approved new-card application; returns (env, application id, holder name).
+/// A SoftHSM2 configuration of the test's own (tokens in its temp dir); returns the env
+/// with `SOFTHSM2_CONF` set, and the configuration's path.
+pub(crate) fn with_softhsm(env: Env) -> (Env, std::path::PathBuf) {
+    let tokens = env.path("tokens");
+    std::fs::create_dir_all(&tokens).unwrap();
+    let conf = env.path("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
+    )
+    .unwrap();
+    let env = env.env("SOFTHSM2_CONF", conf.to_str().unwrap());
+    (env, conf)
+}
+
+/// Runs `pkcs11-tool` against the SoftHSM2 configuration; returns (success, stdout+stderr).
+pub(crate) fn pkcs11_tool(conf: &std::path::Path, module: &str, args: &[&str]) -> (bool, String) {
+    let o = std::process::Command::new("pkcs11-tool")
+        .env("SOFTHSM2_CONF", conf)
+        .arg("--module")
+        .arg(module)
+        .args(args)
+        .output()
+        .expect("pkcs11-tool (Debian opensc)");
+    (
+        o.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+/// The text of a PIN mailer (pdftotext) and the 8-digit PIN in it: the only 8-digit
+/// number that is not the digits of one of `ids` (the holder and card ids, "H…", "C…").
+pub(crate) fn pin_from_mailer(mailer: &std::path::Path, ids: &[&str]) -> (String, String) {
+    let (ok, text) = tool("pdftotext", &["-layout", mailer.to_str().unwrap(), "-"]);
+    assert!(ok, "{text}");
+    let ids: Vec<&str> = ids.iter().map(|i| &i[1..]).collect();
+    let pin = text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|t| t.len() == 8 && !ids.contains(t))
+        .expect("an 8-digit PIN in the mailer")
+        .to_string();
+    (text, pin)
+}
+
+/// A data dir with an approved new-card application; returns its id.
 pub(crate) async fn approved_application(env: &Env) -> String {
+    approved_applications(env, &[("阿蘇 花子", "アソ ハナコ", "Hanako Aso")])
+        .await
+        .remove(0)
+}
+
+/// A data dir (`kmn ca init`) with the documents, one clinic that has consented, and an
+/// approved new-card application per holder (kanji, kana, romaji), oldest first; returns
+/// the application ids.
+pub(crate) async fn approved_applications(
+    env: &Env,
+    holders: &[(&str, &str, &str)],
+) -> Vec<String> {
     env.init(&[]);
     let app = env.app().await;
     let admin = kmn_app::actor::Actor::cli("test");
@@ -48,60 +111,56 @@ pub(crate) async fn approved_application(env: &Env) -> String {
             .await
             .unwrap();
     }
-    let (p, _) = kmn_app::ra::persons::register(
-        &app,
-        &admin,
-        &crate::api_fixture::person_input(
-            &code,
-            "阿蘇 花子",
-            "アソ ハナコ",
-            "Hanako Aso",
-            "nurse",
-            true,
-        ),
-    )
-    .await
-    .unwrap();
-    let a = kmn_app::ra::applications::create(
-        &app,
-        &admin,
-        &kmn_app::ra::applications::ApplicationInput {
-            facility_code: code,
-            holder_id: p.holder_id,
-            kind: "new".into(),
-            validity_years: Some(5),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    for act in [
-        kmn_domain::ApplicationAction::Submit,
-        kmn_domain::ApplicationAction::Approve,
-    ] {
-        kmn_app::ra::applications::act(&app, &admin, &a.id, act, None)
-            .await
-            .unwrap();
+    more_approved_applications(env, holders).await
+}
+
+/// More approved applications in a data dir made by [`approved_applications`].
+pub(crate) async fn more_approved_applications(
+    env: &Env,
+    holders: &[(&str, &str, &str)],
+) -> Vec<String> {
+    let app = env.app().await;
+    let admin = kmn_app::actor::Actor::cli("test");
+    let code = crate::api_fixture::facility_code(1, 555);
+    let mut ids = Vec::new();
+    for (kanji, kana, romaji) in holders {
+        let (p, _) = kmn_app::ra::persons::register(
+            &app,
+            &admin,
+            &crate::api_fixture::person_input(&code, kanji, kana, romaji, "nurse", true),
+        )
+        .await
+        .unwrap();
+        let a = kmn_app::ra::applications::create(
+            &app,
+            &admin,
+            &kmn_app::ra::applications::ApplicationInput {
+                facility_code: code.clone(),
+                holder_id: p.holder_id,
+                kind: "new".into(),
+                validity_years: Some(5),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        for act in [
+            kmn_domain::ApplicationAction::Submit,
+            kmn_domain::ApplicationAction::Approve,
+        ] {
+            kmn_app::ra::applications::act(&app, &admin, &a.id, act, None)
+                .await
+                .unwrap();
+        }
+        ids.push(a.id);
     }
-    a.id
+    ids
 }
 
 #[tokio::test]
 async fn r1_art7_art9_personalize_a_card_on_a_token() {
     let Some(module) = softhsm() else { return };
-    let env = Env::new();
-    let tokens = env.path("tokens");
-    std::fs::create_dir_all(&tokens).unwrap();
-    let conf = env.path("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
-    let env = env.env("SOFTHSM2_CONF", conf.to_str().unwrap());
+    let (env, conf) = with_softhsm(Env::new());
     let id = approved_application(&env).await;
     let m = module.to_str().unwrap();
     let out = env.ok(&[
@@ -140,44 +199,28 @@ async fn r1_art7_art9_personalize_a_card_on_a_token() {
         std::fs::metadata(&mailer).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    let (ok, text) = tool("pdftotext", &["-layout", mailer.to_str().unwrap(), "-"]);
-    assert!(
-        ok && text.contains("阿蘇") && text.contains("初期PIN"),
-        "{text}"
+    let (text, pin) = pin_from_mailer(
+        &mailer,
+        &[
+            v["card"]["holder_id"].as_str().unwrap(),
+            v["card"]["id"].as_str().unwrap(),
+        ],
     );
-    let ids: Vec<String> = ["holder_id", "id"]
-        .iter()
-        .map(|k| v["card"][k].as_str().unwrap()[1..].to_string())
-        .collect();
-    let pin = text
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|t| t.len() == 8 && !ids.iter().any(|i| i == t))
-        .expect("an 8-digit PIN in the mailer")
-        .to_string();
+    assert!(text.contains("阿蘇") && text.contains("初期PIN"), "{text}");
 
     // The key is on the card, sensitive and never extractable; the certificate is there too.
     let label = format!("KMN {}", v["card"]["holder_id"].as_str().unwrap());
-    let o = std::process::Command::new("pkcs11-tool")
-        .env("SOFTHSM2_CONF", &conf)
-        .args([
-            "--module",
-            m,
+    let (ok, objs) = pkcs11_tool(
+        &conf,
+        m,
+        &[
             "--token-label",
             &label,
             "--login",
             "--pin",
             &pin,
             "--list-objects",
-        ])
-        .output()
-        .expect("pkcs11-tool (Debian opensc)");
-    let (ok, objs) = (
-        o.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        ),
+        ],
     );
     assert!(ok, "{objs}");
     assert!(

@@ -6,6 +6,7 @@ mod api_fixture;
 mod audit;
 mod backup;
 mod bad_input;
+mod card_pins;
 mod cards;
 mod ceremony;
 mod delivery;
