@@ -122,6 +122,33 @@ pub struct LoadedCa {
     pub signer: Box<dyn Signer>,
 }
 
+/// Software CA keys this process has decrypted, shared by every [`LoadedCa`] of the
+/// same CA and key.
+#[derive(Clone, Default)]
+pub struct KeyCache(
+    pub(crate)  std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<dyn Signer>>>,
+    >,
+);
+
+/// A cached key behind a `Box<dyn Signer>`.
+struct SharedKey(std::sync::Arc<dyn Signer>);
+
+impl Signer for SharedKey {
+    fn signature_algorithm(&self) -> kmn_pki::keys::SignatureAlgorithm {
+        self.0.signature_algorithm()
+    }
+    fn spki_der(&self) -> &[u8] {
+        self.0.spki_der()
+    }
+    fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, kmn_pki::PkiError> {
+        self.0.sign(tbs)
+    }
+    fn check(&self) -> Result<(), kmn_pki::PkiError> {
+        self.0.check()
+    }
+}
+
 /// Draws a new serial: 128 random bits (DESIGN §4).
 pub fn new_serial() -> CertSerial {
     loop {
@@ -191,8 +218,20 @@ pub fn load_record(app: &App, rec: CaRecord) -> Result<LoadedCa, AppError> {
     let signer = if hsm::is_hsm_ref(&rec.key_ref) {
         Box::new(HsmCaKey::for_record(app, &rec)?) as Box<dyn Signer>
     } else {
-        let pass = app.cfg.ca_passphrase(&app.data_dir)?;
-        load_signer(app, &rec, &pass)?
+        let id = format!("{}|{}", rec.name, rec.key_ref);
+        let cached = app.ca_keys.0.lock().ok().and_then(|m| m.get(&id).cloned());
+        let key = match cached {
+            Some(k) => k,
+            None => {
+                let pass = app.cfg.ca_passphrase(&app.data_dir)?;
+                let k: std::sync::Arc<dyn Signer> = load_signer(app, &rec, &pass)?.into();
+                if let Ok(mut m) = app.ca_keys.0.lock() {
+                    m.insert(id, k.clone());
+                }
+                k
+            }
+        };
+        Box::new(SharedKey(key)) as Box<dyn Signer>
     };
     let info = IssuerInfo::from_cert(&rec.cert_der, signer.signature_algorithm())?;
     Ok(LoadedCa {

@@ -39,6 +39,9 @@ pub struct App {
     pub store: Store,
     /// The clock (a fake one in tests).
     pub clock: Arc<dyn Clock>,
+    /// Software CA keys already decrypted by this process (scrypt costs about 25 ms a
+    /// key), by CA name and key reference.
+    pub(crate) ca_keys: ca::KeyCache,
 }
 
 impl std::fmt::Debug for App {
@@ -84,6 +87,7 @@ impl App {
             data_dir: data_dir.to_path_buf(),
             store,
             clock,
+            ca_keys: ca::KeyCache::default(),
         })
     }
 
