@@ -166,8 +166,9 @@ pub enum CardCommand {
         /// PIN通知書の番号（M…）
         mailer: String,
     },
-    /// PINを変更する（利用者本人、第9条）。PINは --pin-file/--new-pin-file、または
-    /// 標準入力の1行目（現在のPIN）と2行目（新しいPIN）から読みます
+    /// PINを変更する（利用者本人、第9条）。PINは --pin-file/--new-pin-file、
+    /// 標準入力の1行目（現在のPIN）と2行目（新しいPIN）、またはPINパッド付きリーダーでは
+    /// パッドから入力します
     ChangePin {
         #[arg(long)]
         module: PathBuf,
@@ -717,6 +718,25 @@ fn change_pin(
             .map_err(token_err),
         out
     );
+    // No PIN given and none on standard input: a reader with a PIN pad takes them there.
+    if pin_file.is_none()
+        && new_pin_file.is_none()
+        && std::io::stdin().is_terminal()
+        && kmn_token::has_pin_pad(&m, slot).unwrap_or(false)
+    {
+        eprintln!("カードリーダーのPINパッドで、現在のPINと新しいPINを入力してください。");
+        let session = tri!(
+            kmn_token::CardSession::open(&m, slot).map_err(token_err),
+            out
+        );
+        tri!(
+            kmn_token::change_pin_on_pin_pad(&session).map_err(token_err),
+            out
+        );
+        return print(out, json!({"changed": true, "pin_pad": true}), || {
+            "PINを変更しました。".into()
+        });
+    }
     let (old, new) = tri!(change_pin_inputs(pin_file, new_pin_file), out);
     if old.expose() == new.expose() {
         return fail(

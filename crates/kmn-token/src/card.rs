@@ -360,6 +360,37 @@ pub fn change_pin(
     }
 }
 
+/// Whether the token's reader has a PIN pad (CKF_PROTECTED_AUTHENTICATION_PATH).
+pub fn has_pin_pad(module: &Module, slot: Slot) -> Result<bool, TokenError> {
+    Ok(module.token_info(slot)?.protected_authentication_path())
+}
+
+/// C_SetPIN on a reader with a PIN pad: the holder types the current and the new PIN on
+/// the pad, never on the computer. Both PINs are passed empty, which PKCS#11 modules of
+/// PIN-pad readers (OpenSC among them) take as "ask the pad". Refused on a token without
+/// CKF_PROTECTED_AUTHENTICATION_PATH.
+pub fn change_pin_on_pin_pad(session: &CardSession) -> Result<(), TokenError> {
+    let module = session.module();
+    let slot = session.slot();
+    let ti = module.token_info(slot)?;
+    if !ti.protected_authentication_path() {
+        return Err(TokenError::BadInput(
+            "このカードリーダーにはPINパッドがありません。PINはファイルか標準入力で渡してください"
+                .into(),
+        ));
+    }
+    if ti.user_pin_locked() {
+        return Err(TokenError::PinLocked);
+    }
+    let empty = cryptoki::types::AuthPin::from("");
+    let r = raw_fault("login_user").and_then(|()| session.lock().set_pin(&empty, &empty));
+    match r {
+        Ok(()) => Ok(()),
+        Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => Err(wrong_user_pin(module, slot)),
+        Err(e) => Err(pin_invalid(module, slot, map_ck(e))),
+    }
+}
+
 /// Generates the key pair on the card (needs a user login): private key Token, Private,
 /// Sensitive, not Extractable, Sign only; public key Token, Verify. Returns the handles and
 /// the SubjectPublicKeyInfo built from CKA_MODULUS/CKA_PUBLIC_EXPONENT or CKA_EC_POINT.
@@ -833,6 +864,8 @@ pub struct CardFlags {
     pub so_pin_count_low: bool,
     /// CKF_SO_PIN_FINAL_TRY.
     pub so_pin_final_try: bool,
+    /// CKF_PROTECTED_AUTHENTICATION_PATH: PINs are entered on the reader's PIN pad.
+    pub protected_authentication_path: bool,
 }
 
 /// One object on the card.
@@ -917,6 +950,7 @@ fn inspection_header(slot: Slot, ti: &cryptoki::slot::TokenInfo) -> CardInspecti
             so_pin_locked: ti.so_pin_locked(),
             so_pin_count_low: ti.so_pin_count_low(),
             so_pin_final_try: ti.so_pin_final_try(),
+            protected_authentication_path: ti.protected_authentication_path(),
         },
         min_pin_len: ti.min_pin_length(),
         max_pin_len: ti.max_pin_length(),

@@ -46,9 +46,10 @@ pub mod tls;
 
 pub use card::{
     CardFlags, CardInspection, CardKey, CardKeyAlg, CardObject, InitializedCard, KeyFacts,
-    build_csr_on_card, change_pin, change_so_pin, check_card_key, find_card_key, generate_card_key,
-    init_blank, init_card, init_card_derived, inspect, inspect_session, login_user, logout,
-    set_initial_user_pin, token_serial, unlock_with_so, wipe, write_certificate,
+    build_csr_on_card, change_pin, change_pin_on_pin_pad, change_so_pin, check_card_key,
+    find_card_key, generate_card_key, has_pin_pad, init_blank, init_card, init_card_derived,
+    inspect, inspect_session, login_user, logout, set_initial_user_pin, token_serial,
+    unlock_with_so, wipe, write_certificate,
 };
 pub use error::{KeyCheckError, TokenError};
 pub use fault::{FAULT_ENV, fault_point};

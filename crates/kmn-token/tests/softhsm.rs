@@ -969,3 +969,15 @@ fn fault_child() {
     assert!(after.objects.is_empty() && !after.flags.user_pin_initialized);
     println!("fault child ok");
 }
+
+#[test]
+fn art9_pin_pad_change_is_refused_on_a_reader_without_a_pad() {
+    let h = need_hsm!();
+    let c = new_card(h, "art9-no-pad");
+    assert!(!kmn_token::has_pin_pad(&h.module, c.slot).unwrap());
+    let s = CardSession::open(&h.module, c.slot).unwrap();
+    let e = kmn_token::change_pin_on_pin_pad(&s).unwrap_err();
+    assert!(e.to_string().contains("PINパッドがありません"), "{e}");
+    // The PIN is unchanged.
+    login_user(&s, &c.pin).unwrap();
+}
