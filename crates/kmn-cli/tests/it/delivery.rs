@@ -18,19 +18,7 @@ use crate::support::{Env, tool};
 
 /// A data dir with its own SoftHSM2 token directory.
 fn hsm_env(extra: &[(&str, &str)]) -> (Env, PathBuf) {
-    let env = Env::new();
-    let tokens = env.path("tokens");
-    std::fs::create_dir_all(&tokens).unwrap();
-    let conf = env.path("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
-    let mut env = env.env("SOFTHSM2_CONF", conf.to_str().unwrap());
+    let (mut env, conf) = crate::cards::with_softhsm(Env::new());
     for (k, v) in extra {
         env = env.env(k, v);
     }

@@ -10,20 +10,7 @@ use crate::cards::{approved_application, softhsm};
 use crate::support::{Env, tool};
 
 fn hsm_env() -> (Env, PathBuf) {
-    let env = Env::new();
-    let tokens = env.path("tokens");
-    std::fs::create_dir_all(&tokens).unwrap();
-    let conf = env.path("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
-    let env = env.env("SOFTHSM2_CONF", conf.to_str().unwrap());
-    (env, conf)
+    crate::cards::with_softhsm(Env::new())
 }
 
 /// `kmn card personalize` with `KMN_FAULT=fault`; returns stderr (it must fail with 1).

@@ -56,18 +56,7 @@ async fn station_personalizes_a_card_through_the_api() {
     }
 
     // The station: its own (empty) data dir and token directory, no master secret.
-    let station = Env::new();
-    let tokens = station.path("tokens");
-    std::fs::create_dir_all(&tokens).unwrap();
-    let conf = station.path("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
+    let (station, conf) = crate::cards::with_softhsm(Env::new());
     let demo = server.data_dir().join("demo");
     let mailers = station.path("mailers");
     let run = |role: &str| {
