@@ -446,13 +446,11 @@ pub async fn ship(
         .map(|t| clean("追跡番号", t, 64))
         .transpose()?
         .filter(|t| !t.is_empty());
-    let card_id = card_id.to_string();
-    let actor = actor.clone();
     let mut tx = app.store.begin().await?;
     let mut after = AfterCommit::default();
     let r = async {
         let (tx, after) = (&mut tx, &mut after);
-        let card = load_card(tx, &card_id).await?;
+        let card = load_card(tx, card_id).await?;
         let detail = format!(
             "{method}{}",
             tracking
@@ -460,7 +458,7 @@ pub async fn ship(
                 .map(|t| format!("（追跡番号 {t}）"))
                 .unwrap_or_default()
         );
-        let card = transition(app, tx, &actor, &card, CardEvent::Ship, &detail, after).await?;
+        let card = transition(app, tx, actor, &card, CardEvent::Ship, &detail, after).await?;
         tx.record_shipping(
             &card.id,
             app.now(),
@@ -495,7 +493,6 @@ pub async fn confirm_receipt_by_serial(
             "カードのシリアル番号を入力してください".into(),
         ));
     }
-    let actor = actor.clone();
     let mut tx = app.store.begin().await?;
     let mut after = AfterCommit::default();
     let r = async {
@@ -517,7 +514,7 @@ pub async fn confirm_receipt_by_serial(
             let card = transition(
                 app,
                 tx,
-                &actor,
+                actor,
                 &card,
                 CardEvent::ConfirmReceipt,
                 ReceiptChannel::Desk.label_ja(),
@@ -553,18 +550,16 @@ pub async fn record_receipt(
             "受領の記録（連絡をくれた方の氏名など）を入力してください".into(),
         ));
     }
-    let card_id = card_id.to_string();
-    let actor = actor.clone();
     let mut tx = app.store.begin().await?;
     let mut after = AfterCommit::default();
     let r = async {
         let (tx, after) = (&mut tx, &mut after);
-        let card = load_card(tx, &card_id).await?;
+        let card = load_card(tx, card_id).await?;
         let detail = format!("{}: {note}", channel.label_ja());
         let card = transition(
             app,
             tx,
-            &actor,
+            actor,
             &card,
             CardEvent::ConfirmReceipt,
             &detail,
@@ -601,13 +596,11 @@ pub async fn hand_over(
             "受け取った方（利用者本人）の氏名を入力してください".into(),
         ));
     }
-    let card_id = card_id.to_string();
-    let actor = actor.clone();
     let mut tx = app.store.begin().await?;
     let mut after = AfterCommit::default();
     let r = async {
         let (tx, after) = (&mut tx, &mut after);
-            let card = load_card(tx, &card_id).await?;
+            let card = load_card(tx, card_id).await?;
             actor.require_facility(&card.facility_code)?;
             let now = app.now();
             let at = at.unwrap_or(now);
@@ -641,7 +634,7 @@ pub async fn hand_over(
             let card = transition(
                 app,
                 tx,
-                &actor,
+                actor,
                 &card,
                 CardEvent::HandOver,
                 &format!("{to} に交付"),
@@ -671,16 +664,32 @@ pub async fn lost_in_post(
             "紛失の状況（配送業者の回答など）を入力してください".into(),
         ));
     }
-    let card_id = card_id.to_string();
-    let actor = actor.clone();
     let mut tx = app.store.begin().await?;
     let mut after = AfterCommit::default();
     let r = async {
         let (tx, after) = (&mut tx, &mut after);
-        let card = load_card(tx, &card_id).await?;
-        let card = transition(app, tx, &actor, &card, CardEvent::LostInPost, &note, after).await?;
+        let card = load_card(tx, card_id).await?;
+        let card = transition(app, tx, actor, &card, CardEvent::LostInPost, &note, after).await?;
         tx.record_lost_in_post(&card.id, app.now(), &note).await?;
         Ok(card)
+    }
+    .await;
+    done(tx, r, after).await
+}
+
+/// One card step that writes nothing beyond the transition and its effects.
+async fn step(
+    app: &App,
+    actor: &Actor,
+    card_id: &str,
+    event: CardEvent,
+    detail: &str,
+) -> Result<CardView, AppError> {
+    let mut tx = app.store.begin().await?;
+    let mut after = AfterCommit::default();
+    let r = async {
+        let card = load_card(&mut tx, card_id).await?;
+        transition(app, &mut tx, actor, &card, event, detail, &mut after).await
     }
     .await;
     done(tx, r, after).await
@@ -705,14 +714,7 @@ pub async fn suspend_or_resume(
     } else {
         CardEvent::Resume
     };
-    let mut tx = app.store.begin().await?;
-    let mut after = AfterCommit::default();
-    let r = async {
-        let card = load_card(&mut tx, card_id).await?;
-        transition(app, &mut tx, actor, &card, event, &reason, &mut after).await
-    }
-    .await;
-    done(tx, r, after).await
+    step(app, actor, card_id, event, &reason).await
 }
 
 /// The center records that a card came back (第15条): asked for, damaged, or a lost
@@ -725,23 +727,7 @@ pub async fn record_return(
 ) -> Result<CardView, AppError> {
     actor.require_center()?;
     let note = clean("返却の記録", note, 200)?;
-    let mut tx = app.store.begin().await?;
-    let mut after = AfterCommit::default();
-    let r = async {
-        let card = load_card(&mut tx, card_id).await?;
-        transition(
-            app,
-            &mut tx,
-            actor,
-            &card,
-            CardEvent::ConfirmReturn,
-            &note,
-            &mut after,
-        )
-        .await
-    }
-    .await;
-    done(tx, r, after).await
+    step(app, actor, card_id, CardEvent::ConfirmReturn, &note).await
 }
 
 /// Records the destruction of a card back at the center (第15条), or of a card spoiled
@@ -754,18 +740,7 @@ pub async fn record_destruction(
     detail: &str,
 ) -> Result<CardView, AppError> {
     actor.require_center()?;
-    let card_id = card_id.to_string();
-    let actor = actor.clone();
-    let detail = detail.to_string();
-    let mut tx = app.store.begin().await?;
-    let mut after = AfterCommit::default();
-    let r = async {
-        let (tx, after) = (&mut tx, &mut after);
-        let card = load_card(tx, &card_id).await?;
-        transition(app, tx, &actor, &card, CardEvent::Destroy, &detail, after).await
-    }
-    .await;
-    done(tx, r, after).await
+    step(app, actor, card_id, CardEvent::Destroy, detail).await
 }
 
 /// The center records that a released PIN mailer was sent to the facility.
