@@ -18,7 +18,8 @@ use crate::actor::Actor;
 use crate::station::StationBackend;
 use crate::{App, AppError, secrets};
 
-fn token_err(e: kmn_token::TokenError) -> AppError {
+/// A token error as the operator sees it: the Japanese message and its code.
+pub fn token_err(e: kmn_token::TokenError) -> AppError {
     AppError::Rule(format!("{e} ({})", e.code()))
 }
 
@@ -195,24 +196,16 @@ pub async fn personalize_with<B: StationBackend>(
         // The PIN mailer, written before the card is recorded: a card is never on
         // record without the only copy of its PIN.
         let t = Instant::now();
-        let letter = kmn_letters::PinMailer {
-            holder_name_kanji: target.holder_name_kanji.clone(),
-            holder_id: target.holder_id.clone(),
-            facility_name_kanji: target.facility_name_kanji.clone(),
-            facility_code: target.facility_code.clone(),
-            card_id: issued.card_id.clone(),
-            initial_pin: pin.expose().to_string(),
-            emergency_revocation_code: code.expose().to_string(),
-            issued_on: center.now().to_offset(kmn_domain::time_fmt::JST).date(),
-            support_phone: target.support_center_phone.clone(),
-        };
-        let pdf = kmn_letters::pin_mailer_pdf(mailer.font, &letter)
-            .map_err(|e| AppError::Internal(format!("PIN通知書を作成できません: {e}")))?;
-        drop(letter);
-        let path = mailer.dir.join(format!("{}-pin-mailer.pdf", issued.card_id));
-        secrets::write_atomic(&path, &pdf, 0o600)?;
+        let (path, pdf_sha256) = write_mailer(
+            mailer,
+            &target,
+            &issued.card_id,
+            &pin,
+            &code,
+            center.now(),
+            &format!("{}-pin-mailer.pdf", issued.card_id),
+        )?;
         written = Some(path.clone());
-        let pdf_sha256 = hex::encode(sha2::Sha256::digest(&pdf));
         timings.pdf = t.elapsed();
         let rec = crate::station::StationRecord {
             card_id: issued.card_id.clone(),
@@ -328,33 +321,32 @@ pub async fn inspect(
     })
 }
 
-/// Writes a PIN mailer for an unlock and returns (path, SHA-256).
+/// Writes a PIN mailer (mode 0600) for the card `card_id` of `target`'s holder and
+/// returns (path, SHA-256 of the PDF).
 fn write_mailer(
-    app: &App,
     mailer: &MailerOut<'_>,
-    card: &CardRow,
-    names: (&str, &str),
+    target: &crate::station::StationTarget,
+    card_id: &str,
     pin: &SecretPin,
     code: &SecretPin,
-    suffix: &str,
+    now: time::OffsetDateTime,
+    file_name: &str,
 ) -> Result<(PathBuf, String), AppError> {
     let letter = kmn_letters::PinMailer {
-        holder_name_kanji: names.0.to_string(),
-        holder_id: card.holder_id.clone(),
-        facility_name_kanji: names.1.to_string(),
-        facility_code: card.facility_code.clone(),
-        card_id: card.id.clone(),
+        holder_name_kanji: target.holder_name_kanji.clone(),
+        holder_id: target.holder_id.clone(),
+        facility_name_kanji: target.facility_name_kanji.clone(),
+        facility_code: target.facility_code.clone(),
+        card_id: card_id.to_string(),
         initial_pin: pin.expose().to_string(),
         emergency_revocation_code: code.expose().to_string(),
-        issued_on: app.clock.now().to_offset(kmn_domain::time_fmt::JST).date(),
-        support_phone: app.cfg.support_center_phone.clone(),
+        issued_on: now.to_offset(kmn_domain::time_fmt::JST).date(),
+        support_phone: target.support_center_phone.clone(),
     };
     let pdf = kmn_letters::pin_mailer_pdf(mailer.font, &letter)
         .map_err(|e| AppError::Internal(format!("PIN通知書を作成できません: {e}")))?;
     drop(letter);
-    let path = mailer
-        .dir
-        .join(format!("{}-pin-mailer-{suffix}.pdf", card.id));
+    let path = mailer.dir.join(file_name);
     secrets::write_atomic(&path, &pdf, 0o600)?;
     Ok((path, hex::encode(sha2::Sha256::digest(&pdf))))
 }
@@ -452,14 +444,22 @@ pub async fn unlock(
         crate::finish(tx, r).await?
     };
     let mailer_id = format!("M{n:08}");
+    let target = crate::station::StationTarget {
+        application_id: card.application_id.clone(),
+        holder_id: card.holder_id.clone(),
+        holder_name_kanji: holder,
+        facility_code: card.facility_code.clone(),
+        facility_name_kanji: facility,
+        support_center_phone: app.cfg.support_center_phone.clone(),
+    };
     let (path, sha256) = write_mailer(
-        app,
         mailer,
-        &card,
-        (&holder, &facility),
+        &target,
+        &card.id,
         &pin,
         &code,
-        &mailer_id,
+        app.clock.now(),
+        &format!("{}-pin-mailer-{mailer_id}.pdf", card.id),
     )?;
     if let Err(e) = kmn_token::unlock_with_so(&module, slot, &so_pin, &pin) {
         crate::ra::cards::shred(&path);

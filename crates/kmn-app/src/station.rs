@@ -10,6 +10,7 @@
 use kmn_token::{KeyFacts, SecretPin};
 
 use crate::actor::{Actor, Role};
+use crate::cards::token_err;
 use crate::ra::applications::{self, PersonalizationRecord};
 use crate::{App, AppError};
 
@@ -137,10 +138,6 @@ pub struct LocalStation<'a> {
     pub app: &'a App,
     /// Who acts.
     pub actor: &'a Actor,
-}
-
-fn token_err(e: kmn_token::TokenError) -> AppError {
-    AppError::Rule(format!("{e} ({})", e.code()))
 }
 
 impl StationBackend for LocalStation<'_> {

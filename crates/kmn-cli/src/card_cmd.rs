@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use kmn_app::actor::Actor;
-use kmn_app::cards::{MailerOut, TokenRef};
+use kmn_app::cards::{MailerOut, TokenRef, token_err};
 use kmn_app::ra::cards::{CardView, ReceiptChannel};
 use kmn_app::{App, AppError};
 use kmn_token::SecretPin;
@@ -211,10 +211,6 @@ fn key_alg(key: &str) -> Result<kmn_token::CardKeyAlg, AppError> {
     }
 }
 
-fn token_err(e: kmn_token::TokenError) -> AppError {
-    AppError::Rule(format!("{e} ({})", e.code()))
-}
-
 /// The font (checked before any card is touched) and the mailer directory.
 fn mailer_setup(
     data_dir: &Path,
@@ -358,21 +354,11 @@ fn card_text(v: &CardView) -> String {
         s.push_str(&format!(
             "PIN通知書   {}  {}  {}\n",
             m.id,
-            mailer_state_ja(&m.state),
+            kmn_app::ra::cards::mailer_state_label_ja(&m.state),
             m.file_name
         ));
     }
     s
-}
-
-fn mailer_state_ja(s: &str) -> &'static str {
-    match s {
-        "held" => "保留中（受領確認待ち）",
-        "released" => "発送可能",
-        "dispatched" => "発送済み",
-        "destroyed" => "廃棄済み",
-        _ => "",
-    }
 }
 
 fn token_ref(label: &Option<String>, slot: &Option<u64>) -> TokenRef {
@@ -633,7 +619,7 @@ pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> 
                         "{}  カード {}  {}  {}  {}\n",
                         m.id,
                         m.card_id,
-                        mailer_state_ja(&m.state),
+                        kmn_app::ra::cards::mailer_state_label_ja(&m.state),
                         jst(m.created_at),
                         m.file_name
                     ));

@@ -57,6 +57,17 @@ impl ReceiptChannel {
     }
 }
 
+/// The Japanese label of a PIN mailer's state.
+pub fn mailer_state_label_ja(state: &str) -> &'static str {
+    match state {
+        "held" => "保留中（受領確認待ち）",
+        "released" => "発送可能",
+        "dispatched" => "発送済み",
+        "destroyed" => "廃棄済み",
+        _ => "",
+    }
+}
+
 /// A card with its delivery record and PIN mailers.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct CardView {

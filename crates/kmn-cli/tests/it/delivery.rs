@@ -29,20 +29,6 @@ fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
 }
 
-/// The 8-digit PIN printed in a mailer.
-fn pin_in_mailer(path: &Path, card: &serde_json::Value) -> String {
-    let (ok, text) = tool("pdftotext", &["-layout", path.to_str().unwrap(), "-"]);
-    assert!(ok && text.contains("初期PIN"), "{text}");
-    let ids: Vec<String> = ["holder_id", "id"]
-        .iter()
-        .map(|k| card[k].as_str().unwrap()[1..].to_string())
-        .collect();
-    text.split(|c: char| !c.is_ascii_digit())
-        .find(|t| t.len() == 8 && !ids.iter().any(|i| i == t))
-        .expect("an 8-digit PIN in the mailer")
-        .to_string()
-}
-
 fn desk(facility: &str) -> Actor {
     Actor {
         account_id: "desk-test".into(),
@@ -329,7 +315,14 @@ async fn art8_delivery_with_hold_until_receipt_on_a_token() {
     let facility = card["facility_code"].as_str().unwrap().to_string();
     let label = format!("KMN {}", card["holder_id"].as_str().unwrap());
     let mailer_path = PathBuf::from(v["pin_mailer"].as_str().unwrap());
-    let pin = pin_in_mailer(&mailer_path, &card);
+    let (text, pin) = crate::cards::pin_from_mailer(
+        &mailer_path,
+        &[
+            card["holder_id"].as_str().unwrap(),
+            card["id"].as_str().unwrap(),
+        ],
+    );
+    assert!(text.contains("初期PIN"), "{text}");
 
     // Issued on certificateHold; the PIN mailer is held until receipt.
     let show = json(&env.ok(&["card", "show", &card_id, "--json"]));

@@ -52,20 +52,10 @@ pub struct PinMailerOut {
     pub destroyed_at: Option<String>,
 }
 
-fn mailer_label(s: &str) -> &'static str {
-    match s {
-        "held" => "保留中（受領確認待ち）",
-        "released" => "発送可能",
-        "dispatched" => "発送済み",
-        "destroyed" => "廃棄済み",
-        _ => "",
-    }
-}
-
 impl From<PinMailerRow> for PinMailerOut {
     fn from(m: PinMailerRow) -> Self {
         Self {
-            state_label: mailer_label(&m.state).into(),
+            state_label: cards::mailer_state_label_ja(&m.state).into(),
             created_at: ts(m.created_at),
             released_at: m.released_at.map(ts),
             dispatched_at: m.dispatched_at.map(ts),
