@@ -2,7 +2,9 @@
 //! earlier than the last one, entries from one consistent read, signed after the lints,
 //! written atomically, fetched back and checked (signature and number) before it is
 //! recorded as published, and every revocation it lists for the first time stamped
-//! with it (第23条3).
+//! with it (第23条3) — exactly those it encodes, taken from the same read as its
+//! entries, so that a revocation committed while a CRL is built, signed, written or
+//! read back stays unstamped and makes the next CRL due at once.
 
 use std::path::PathBuf;
 
@@ -123,7 +125,11 @@ pub async fn publish_in_tx(
         this_update.unix_timestamp(),
     )
     .await?;
-    let rows = tx.crl_entries(ca_name, now.unix_timestamp()).await?;
+    // One read gives both what is encoded and what is stamped (第23条3): a revocation
+    // committed after it is in neither, and the next CRL lists it.
+    let snapshot = tx.crl_snapshot(ca_name, now.unix_timestamp()).await?;
+    let first_listed = snapshot.first_listed;
+    let rows = snapshot.entries;
     let entries = rows
         .iter()
         .map(|r| {
@@ -168,7 +174,17 @@ pub async fn publish_in_tx(
         sha256: hex::encode(sha2::Sha256::digest(&back)),
         published_at,
     };
-    if !tx.record_published_crl(&rec).await? {
+    #[cfg(feature = "fault-points")]
+    crate::fault::crl_before_stamp(
+        app,
+        crate::fault::CrlPause {
+            ca_name: ca_name.to_string(),
+            number: number.0,
+            path: path.clone(),
+        },
+    )
+    .await;
+    if !tx.record_published_crl(&rec, &first_listed).await? {
         return Err(AppError::Conflict(format!(
             "a CRL numbered above {number} of {ca_name} was published meanwhile"
         )));
@@ -251,8 +267,8 @@ pub async fn publish_all(app: &App, actor: &str) -> Result<Vec<Published>, AppEr
 /// (publish within a second, 第16条), or the last thisUpdate older than the interval (24 h).
 pub async fn due(app: &App, ca_name: &str) -> Result<bool, AppError> {
     let mut tx = app.store.read().await?;
-    let pending =
-        tx.unpublished_revocations(ca_name).await? + tx.unpublished_status_changes(ca_name).await?;
+    let pending = tx.unpublished_revocations(ca_name, app.now()).await?
+        + tx.unpublished_status_changes(ca_name).await?;
     let state = tx.crl_state(ca_name).await?;
     tx.rollback().await?;
     let age = app.now() - state.last_this_update;

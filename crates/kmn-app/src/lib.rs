@@ -10,6 +10,8 @@ pub mod clock;
 pub mod config;
 pub mod crl;
 pub mod error;
+#[cfg(feature = "fault-points")]
+pub mod fault;
 pub mod hsm;
 pub mod issue;
 pub mod jobs;

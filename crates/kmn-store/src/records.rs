@@ -196,6 +196,19 @@ impl RevokedRow {
     }
 }
 
+/// What one CRL encodes, from one read: every entry, and the revocations among them that
+/// no published CRL has listed yet (their `serial_hex`), which are the rows the CRL
+/// stamps when it is recorded as published (第23条3). Holds are entries but never
+/// stamped: a hold is not a revocation, and a certificate revoked after its hold is
+/// stamped by the first CRL that lists it as revoked.
+#[derive(Clone, Debug, Default)]
+pub struct CrlSnapshot {
+    /// The entries, sorted by serial (shorter first, then bytewise).
+    pub entries: Vec<RevokedRow>,
+    /// Revocations listed here for the first time (unordered).
+    pub first_listed: Vec<String>,
+}
+
 /// The CRL counters of one CA.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CrlState {
@@ -225,6 +238,9 @@ pub struct CrlRecord {
     /// When published.
     pub published_at: i64,
 }
+
+/// Serials per stamping UPDATE (well under SQLite's 32766 and PostgreSQL's 65535 binds).
+const STAMP_CHUNK: usize = 1000;
 
 const CERT_COLUMNS: &str = "c.serial_hex, c.ca_name, c.profile, c.subject, c.not_before, c.not_after, \
      c.fingerprint_sha256, c.der, c.issued_at, s.status, s.reason, s.revoked_at, s.invalidity_date, \
@@ -573,19 +589,32 @@ impl Tx {
     }
 
     /// The entries of the next CRL: revoked and on-hold certificates of `ca_name` that
-    /// have not expired at `now`, sorted by serial (shorter first, then bytewise). Rows are
-    /// streamed into compact entries and sorted in memory (cheaper than SQL's sort).
+    /// have not expired at `now`, sorted by serial (shorter first, then bytewise).
     pub async fn crl_entries(
         &mut self,
         ca_name: &str,
         now: i64,
     ) -> Result<Vec<RevokedRow>, StoreError> {
+        Ok(self.crl_snapshot(ca_name, now).await?.entries)
+    }
+
+    /// The entries of the next CRL and the revocations it lists for the first time, from
+    /// one statement (one snapshot on either backend), so that what is stamped is exactly
+    /// what is encoded. Rows are streamed into compact entries and sorted in memory
+    /// (cheaper than SQL's sort); only first-listed rows carry their `serial_hex`.
+    pub async fn crl_snapshot(
+        &mut self,
+        ca_name: &str,
+        now: i64,
+    ) -> Result<CrlSnapshot, StoreError> {
         use futures_util::TryStreamExt;
-        let mut out = Vec::new();
+        let mut out = CrlSnapshot::default();
         {
             let mut rows = sqlx::query(
                 "SELECT serial, CASE WHEN status = 'on_hold' THEN updated_at ELSE revoked_at END, \
-                 CASE WHEN status = 'on_hold' THEN 6 ELSE reason END, invalidity_date FROM cert_status \
+                 CASE WHEN status = 'on_hold' THEN 6 ELSE reason END, invalidity_date, \
+                 CASE WHEN status = 'revoked' AND first_crl_number IS NULL THEN serial_hex END \
+                 FROM cert_status \
                  WHERE ca_name = $1 AND status IN ('revoked', 'on_hold') AND not_after >= $2",
             )
             .bind(ca_name)
@@ -602,23 +631,35 @@ impl Tx {
                 }
                 let mut s = [0u8; 20];
                 s[..serial.len()].copy_from_slice(serial);
-                out.push(RevokedRow {
+                out.entries.push(RevokedRow {
                     serial: s,
                     serial_len: serial.len() as u8,
                     revoked_at: r.try_get::<Option<i64>, _>(1)?.unwrap_or_default(),
                     reason: r.try_get::<Option<i64>, _>(2)?.unwrap_or_default() as u8,
                     invalidity_date: r.try_get(3)?,
                 });
+                if let Some(hex) = r.try_get::<Option<String>, _>(4)? {
+                    out.first_listed.push(hex);
+                }
             }
         }
-        out.sort_unstable_by(|a, b| (a.serial_len, a.serial()).cmp(&(b.serial_len, b.serial())));
+        out.entries
+            .sort_unstable_by(|a, b| (a.serial_len, a.serial()).cmp(&(b.serial_len, b.serial())));
         Ok(out)
     }
 
     /// Records a published CRL: the published number moves up by compare-and-set (never
-    /// down), and every revocation it lists for the first time is stamped with it
-    /// (第23条3). Returns false when a higher number was already published.
-    pub async fn record_published_crl(&mut self, crl: &CrlRecord) -> Result<bool, StoreError> {
+    /// down), and the revocations it lists for the first time (`first_listed`, from the
+    /// [`CrlSnapshot`] it was built from) are stamped with it (第23条3) — those and no
+    /// others: a revocation committed while the CRL was being built is not in it and stays
+    /// unstamped, so the next CRL lists it. Returns false when a higher number was already
+    /// published; a first-listed row that another publisher stamped meanwhile is a
+    /// [`StoreError::Conflict`] (the caller rolls back).
+    pub async fn record_published_crl(
+        &mut self,
+        crl: &CrlRecord,
+        first_listed: &[String],
+    ) -> Result<bool, StoreError> {
         let n = sqlx::query(
             "UPDATE crl_state SET last_published_number = $2, status_changes_published = status_changes \
              WHERE ca_name = $1 AND last_published_number < $2",
@@ -644,16 +685,37 @@ impl Tx {
         .bind(crl.published_at)
         .execute(self.conn())
         .await?;
-        sqlx::query(
-            "UPDATE cert_status SET first_crl_number = $2, first_crl_published_at = $3 \
-             WHERE ca_name = $1 AND status = 'revoked' AND first_crl_number IS NULL AND revoked_at <= $4",
-        )
-        .bind(&crl.ca_name)
-        .bind(crl.number)
-        .bind(crl.published_at)
-        .bind(crl.this_update)
-        .execute(self.conn())
-        .await?;
+        // By primary key, in chunks (a first CRL after a bulk revocation may list 10^5
+        // revocations for the first time; the usual one lists a few).
+        let mut stamped = 0u64;
+        for chunk in first_listed.chunks(STAMP_CHUNK) {
+            let list = (0..chunk.len())
+                .map(|i| format!("${}", i + 4))
+                .collect::<Vec<_>>()
+                .join(",");
+            let sql = format!(
+                "UPDATE cert_status SET first_crl_number = $2, first_crl_published_at = $3 \
+                 WHERE ca_name = $1 AND status = 'revoked' AND first_crl_number IS NULL \
+                 AND serial_hex IN ({list})"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(&crl.ca_name)
+                .bind(crl.number)
+                .bind(crl.published_at);
+            for hex in chunk {
+                q = q.bind(hex.as_str());
+            }
+            stamped += q.execute(self.conn()).await?.rows_affected();
+        }
+        if stamped != first_listed.len() as u64 {
+            return Err(StoreError::Conflict(format!(
+                "CRL {} of {}: {} of the {} revocations it lists for the first time were stamped meanwhile",
+                crl.number,
+                crl.ca_name,
+                first_listed.len() as u64 - stamped,
+                first_listed.len()
+            )));
+        }
         Ok(true)
     }
 
@@ -677,12 +739,20 @@ impl Tx {
         }))
     }
 
-    /// Revocations of a CA that no published CRL lists yet.
-    pub async fn unpublished_revocations(&mut self, ca_name: &str) -> Result<i64, StoreError> {
+    /// Revocations of a CA that no published CRL lists yet and the next one would: not
+    /// expired at `now`, as in [`Tx::crl_entries`] (a revocation that expired before any
+    /// CRL listed it is never stamped, so it must not make a CRL due forever).
+    pub async fn unpublished_revocations(
+        &mut self,
+        ca_name: &str,
+        now: i64,
+    ) -> Result<i64, StoreError> {
         Ok(sqlx::query(
-            "SELECT COUNT(*) FROM cert_status WHERE ca_name = $1 AND status = 'revoked' AND first_crl_number IS NULL",
+            "SELECT COUNT(*) FROM cert_status WHERE ca_name = $1 AND status = 'revoked' \
+             AND first_crl_number IS NULL AND not_after >= $2",
         )
         .bind(ca_name)
+        .bind(now)
         .fetch_one(self.conn())
         .await?
         .get::<i64, _>(0))

@@ -9,6 +9,7 @@ mod bad_input;
 mod card_pins;
 mod cards;
 mod ceremony;
+mod crl;
 mod delivery;
 #[cfg(feature = "fault-points")]
 mod faults;

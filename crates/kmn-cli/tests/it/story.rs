@@ -25,7 +25,11 @@ fn subject(cn: &str) -> DistinguishedName {
     dn
 }
 
-async fn issue_n(app: &App, n: usize, validity: ValidityPeriod) -> Result<Vec<String>, AppError> {
+pub(crate) async fn issue_n(
+    app: &App,
+    n: usize,
+    validity: ValidityPeriod,
+) -> Result<Vec<String>, AppError> {
     let ca = ca::load_active(app, CaKind::Issuing).await?;
     let policies = {
         let mut tx = app.store.begin().await?;
@@ -50,7 +54,7 @@ async fn issue_n(app: &App, n: usize, validity: ValidityPeriod) -> Result<Vec<St
     Ok(out.into_iter().map(|i| i.serial_hex).collect())
 }
 
-fn req(serial: &str, reason: RevocationReason) -> RevokeRequest {
+pub(crate) fn req(serial: &str, reason: RevocationReason) -> RevokeRequest {
     RevokeRequest {
         serial: serial.parse().unwrap(),
         reason,
