@@ -18,4 +18,5 @@ mod serve;
 mod station;
 mod story;
 mod support;
+mod tls_listener;
 mod verify_cmd;
