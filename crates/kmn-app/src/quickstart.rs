@@ -97,6 +97,17 @@ pub async fn ensure_tls_cert(app: &App) -> Result<(), AppError> {
     if cert_path.exists() && key_path.exists() {
         return Ok(());
     }
+    issue_tls_cert(app, "kmn-up").await.map(|_| ())
+}
+
+/// Issues a new certificate and key for the HTTPS listener (localhost, 127.0.0.1, ::1)
+/// from the active issuing CA and writes them to `tls_cert_file` (with the CA's
+/// certificate) and `tls_key_file`, replacing what was there; returns the new serial.
+/// `kmn up` uses it for the first certificate, and the demo listener to renew a
+/// certificate that has been revoked.
+pub async fn issue_tls_cert(app: &App, actor: &str) -> Result<String, AppError> {
+    let cert_path = app.cfg.resolve(&app.data_dir, &app.cfg.tls_cert_file);
+    let key_path = app.cfg.resolve(&app.data_dir, &app.cfg.tls_key_file);
     let ca = ca::load_active(app, CaKind::Issuing).await?;
     let (key, pkcs8) = SoftwareKey::generate(KeyAlgorithm::P256)?;
     let mut subject = DistinguishedName::default();
@@ -117,7 +128,7 @@ pub async fn ensure_tls_cert(app: &App) -> Result<(), AppError> {
         key.spki_der().to_vec(),
         alt,
         None,
-        "kmn-up",
+        actor,
     )
     .await?;
     let chain = format!(
@@ -134,7 +145,7 @@ pub async fn ensure_tls_cert(app: &App) -> Result<(), AppError> {
         0o600,
     )?;
     secrets::write_atomic(&cert_path, chain.as_bytes(), 0o644)?;
-    Ok(())
+    Ok(issued.serial_hex)
 }
 
 /// What the demo seed made: files with credentials per role.

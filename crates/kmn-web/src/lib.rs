@@ -4,9 +4,13 @@
 //!   media types, short HTTP caching) and `/health`.
 //! - `https://…`: the API (`/api/v1/…`) and, in later work, the portal. Client
 //!   certificates are optional at the TLS layer (so the application can answer 401/403
-//!   with a reason) and verified against this CA's root.
+//!   with a reason) and verified against this CA's root, the path built with the issuing
+//!   CAs' certificates the server holds ([`tls`]).
 
 pub mod api;
+pub mod tls;
+
+pub use tls::tls_config;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,8 +22,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use kmn_app::{App, AppError};
 use kmn_store::CaKind;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// The running listeners.
 pub struct Running {
@@ -172,60 +174,9 @@ async fn repo_document_version(
     published_document(&app, &kind, Some(&version)).await
 }
 
-/// The rustls configuration of the HTTPS listener: the server chain and key from the
-/// configuration; client certificates optional, verified against the root.
-pub async fn tls_config(app: &App) -> Result<rustls::ServerConfig, AppError> {
-    let cert_path = app.cfg.resolve(&app.data_dir, &app.cfg.tls_cert_file);
-    let key_path = app.cfg.resolve(&app.data_dir, &app.cfg.tls_key_file);
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
-        .map_err(|e| {
-            AppError::Config(format!(
-                "cannot read the TLS certificate {}: {e}",
-                cert_path.display()
-            ))
-        })?
-        .collect::<Result<_, _>>()
-        .map_err(|e| {
-            AppError::Config(format!("bad TLS certificate {}: {e}", cert_path.display()))
-        })?;
-    let key = PrivateKeyDer::from_pem_file(&key_path).map_err(|e| {
-        AppError::Config(format!(
-            "cannot read the TLS key {}: {e}",
-            key_path.display()
-        ))
-    })?;
-    let mut tx = app.store.begin().await?;
-    let root = tx.active_ca(CaKind::Root).await?;
-    tx.rollback().await?;
-    let root = root.ok_or_else(|| AppError::CaState("no CA: run `kmn ca init` first".into()))?;
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from(root.cert_der))
-        .map_err(|e| {
-            AppError::Config(format!(
-                "the root certificate is not usable as a TLS trust anchor: {e}"
-            ))
-        })?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots),
-        provider.clone(),
-    )
-    .allow_unauthenticated()
-    .build()
-    .map_err(|e| AppError::Config(format!("client verifier: {e}")))?;
-    let cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| AppError::Config(e.to_string()))?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(certs, key)
-        .map_err(|e| AppError::Config(format!("the TLS certificate and key do not fit: {e}")))?;
-    Ok(cfg)
-}
-
 /// Binds both listeners and starts serving.
 pub async fn start(app: App) -> Result<Running, AppError> {
-    let tls = tls_config(&app).await?;
+    let (tls, watch) = tls::start_config(&app).await?;
     let http_addr: SocketAddr = app
         .cfg
         .http_listen
@@ -251,6 +202,7 @@ pub async fn start(app: App) -> Result<Running, AppError> {
     let http_app = http_router(app.clone());
     let https_app = https_router(app.clone());
     let rustls_cfg = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls));
+    tokio::spawn(tls::watch(app.clone(), rustls_cfg.clone(), watch));
     let https_server = axum_server::tls_rustls::from_tcp_rustls(https, rustls_cfg)
         .map_err(|e| AppError::Io(e.to_string()))?;
     let done = tokio::spawn(async move {

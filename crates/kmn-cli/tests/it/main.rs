@@ -19,4 +19,5 @@ mod serve;
 mod station;
 mod story;
 mod support;
+mod tls_listener;
 mod verify_cmd;
