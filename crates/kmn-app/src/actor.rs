@@ -86,6 +86,19 @@ impl Actor {
         }
     }
 
+    /// The center's own personalization station (`kmn card personalize` on the server),
+    /// acting for the local CLI user `cli`: a station, under the same name. Only the
+    /// local CLI makes one; an operator's account is never a station (issue 8).
+    pub fn local_station(cli: &Actor) -> Actor {
+        Actor {
+            account_id: cli.account_id.clone(),
+            role: Role::Station,
+            facility: None,
+            holder_id: None,
+            display_name: cli.display_name.clone(),
+        }
+    }
+
     /// Support-center staff (operator or supervisor).
     pub fn is_center(&self) -> bool {
         matches!(self.role, Role::Operator | Role::Supervisor)

@@ -113,7 +113,8 @@ pub async fn personalize(
     mailer: &MailerOut<'_>,
 ) -> Result<Personalized, AppError> {
     actor.require_center()?;
-    let station = crate::station::LocalStation { app, actor };
+    let local = Actor::local_station(actor);
+    let station = crate::station::LocalStation { app, actor: &local };
     personalize_with(&station, module_path, token, application_id, alg, mailer).await
 }
 
@@ -245,20 +246,29 @@ pub async fn personalize_with<B: StationBackend>(
                 crate::ra::cards::shred(p);
             }
             let wiped = kmn_token::wipe(&module, slot, &so_pin, "KMN blank").is_ok();
-            if let Some(s) = &issued_serial {
-                center
-                    .abort(s, &format!("カード発行の途中で失敗したため無効化: {e}"))
-                    .await;
-            }
+            let cert = match &issued_serial {
+                None => String::new(),
+                Some(s) => match center
+                    .abort(
+                        s,
+                        &format!("カード発行の途中で失敗したため無効化: {}", e.message_ja()),
+                    )
+                    .await
+                {
+                    Ok(()) => format!("発行済みの証明書（シリアル {s}）は失効させました。"),
+                    Err(e2) => {
+                        tracing::error!(serial = %s, error = %e2, "the certificate of an unfinished card was not revoked");
+                        format!(
+                            "発行済みの証明書（シリアル {s}）は失効できていません（{}）。サポートセンターに連絡し、この証明書の失効を依頼してください。",
+                            e2.message_ja()
+                        )
+                    }
+                },
+            };
             let what = if wiped {
                 "カードは未発行の状態に戻しました"
             } else {
                 "カードを未発行の状態に戻せませんでした。カードを廃棄してください"
-            };
-            let cert = if issued_serial.is_some() {
-                "発行済みの証明書は失効させました。"
-            } else {
-                ""
             };
             Err(AppError::Rule(format!(
                 "カードの発行に失敗しました: {}。{what}。{cert}",

@@ -100,6 +100,27 @@ impl AppError {
         }
     }
 
+    /// The same error with a note appended to its message (what was or was not undone).
+    pub fn with_note(self, note: &str) -> AppError {
+        let add = |m: String| format!("{m}。{note}");
+        match self {
+            Self::BadInput(m) => Self::BadInput(add(m)),
+            Self::Config(m) => Self::Config(add(m)),
+            Self::Passphrase(m) => Self::Passphrase(add(m)),
+            Self::CaState(m) => Self::CaState(add(m)),
+            Self::NotFound(m) => Self::NotFound(add(m)),
+            Self::Conflict(m) => Self::Conflict(add(m)),
+            Self::Unavailable(m) => Self::Unavailable(add(m)),
+            Self::Io(m) => Self::Io(add(m)),
+            Self::Unauthenticated(m) => Self::Unauthenticated(add(m)),
+            Self::Forbidden(m) => Self::Forbidden(add(m)),
+            Self::Rule(m) => Self::Rule(add(m)),
+            Self::KeyUnavailable(m) => Self::KeyUnavailable(add(m)),
+            Self::Internal(m) => Self::Internal(add(m)),
+            e @ (Self::Lint(_) | Self::Validation(_)) => Self::Rule(add(e.message_ja())),
+        }
+    }
+
     /// The message in Japanese for operators and desks.
     pub fn message_ja(&self) -> String {
         match self {
@@ -150,6 +171,7 @@ impl From<StoreError> for AppError {
             }
             StoreError::Conflict(m) => Self::Conflict(m),
             StoreError::NotFound(m) => Self::NotFound(m),
+            StoreError::Refused(m) => Self::Rule(m),
             StoreError::Db(ref d) if is_connection_error(d) => Self::Unavailable(e.to_string()),
             other => Self::Internal(other.to_string()),
         }

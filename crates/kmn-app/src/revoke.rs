@@ -1,5 +1,7 @@
 //! `kmn cert revoke`: the CA administrator's one-step, audited revocation (DESIGN §8).
-//! The revocation is committed first; the CRL follows at once (第16条).
+//! The revocation is committed first; the CRL follows at once (第16条). This is the only
+//! path that revokes operator, OCSP-signer and server certificates; no path revokes a CA
+//! certificate (revoking an issuing CA is a root act that re-signs the ARL, issue 8).
 
 use kmn_domain::{CertSerial, RevocationReason};
 use kmn_store::{NewAuditEvent, Revocation};
@@ -55,7 +57,9 @@ pub async fn revoke(app: &App, r: &RevokeRequest) -> Result<i64, AppError> {
                 "no certificate with serial {serial_hex} was issued by this CA"
             ))
         })?;
-        tx.revoke(&Revocation {
+        // The CA administrator's path: any end-entity certificate; a CA certificate is
+        // refused by the store (a root act, issue 8).
+        tx.revoke_as_ca_administrator(&Revocation {
             serial_hex: &serial_hex,
             reason: r.reason,
             revoked_at: now,

@@ -112,21 +112,24 @@ pub trait StationBackend {
         application_id: &str,
         rec: &StationRecord,
     ) -> Result<(serde_json::Value, serde_json::Value), AppError>;
-    /// Revokes a certificate whose card could not be finished (best effort, logged).
-    async fn abort(&self, serial_hex: &str, why: &str);
+    /// Revokes the certificate issued to this station whose card could not be finished.
+    /// Ok means it is revoked (now or before); an error says why it is not.
+    async fn abort(&self, serial_hex: &str, why: &str) -> Result<(), AppError>;
     /// Now (the date printed on the mailer).
     fn now(&self) -> time::OffsetDateTime {
         time::OffsetDateTime::now_utc()
     }
 }
 
-/// Who may act as a station: the local CLI (an operator at the center) or a station account.
+/// Who may act as a station: a station account, or the center's own station
+/// ([`Actor::local_station`], made only by the local CLI). Support-center staff are not
+/// stations: an operator's or supervisor's account is refused here (issue 8).
 pub fn require_station(actor: &Actor) -> Result<(), AppError> {
-    if actor.is_center() || actor.role == Role::Station {
+    if actor.role == Role::Station {
         Ok(())
     } else {
         Err(AppError::Forbidden(format!(
-            "カードの発行は発行端末またはサポートセンターのみ行えます（あなたの権限: {}）",
+            "この操作は発行端末のみ行えます（あなたの権限: {}）",
             actor.role.label_ja()
         )))
     }
@@ -136,7 +139,7 @@ pub fn require_station(actor: &Actor) -> Result<(), AppError> {
 pub struct LocalStation<'a> {
     /// The app.
     pub app: &'a App,
-    /// Who acts.
+    /// Who acts: a station ([`Actor::local_station`] for the center's own).
     pub actor: &'a Actor,
 }
 
@@ -167,8 +170,8 @@ impl StationBackend for LocalStation<'_> {
         Ok((json(&a)?, json(&c)?))
     }
 
-    async fn abort(&self, serial_hex: &str, why: &str) {
-        applications::revoke_orphan(self.app, serial_hex, why).await;
+    async fn abort(&self, serial_hex: &str, why: &str) -> Result<(), AppError> {
+        abort(self.app, self.actor, serial_hex, why).await
     }
 
     fn now(&self) -> time::OffsetDateTime {
@@ -289,20 +292,14 @@ pub async fn issue(
             "カードの鍵に ROCA 脆弱性（CVE-2017-15361）の特徴があります。このカードは使用できません".into(),
         ));
     }
+    // The center allocates the card id, before the certificate: a failure here leaves
+    // only a gap in the numbers.
+    let card_id = applications::allocate_card_id(app).await?;
     let issued =
         applications::issue_for(app, actor, &t, req.spki_der, app.cfg.hold_until_receipt).await?;
-    let card_id = match applications::allocate_card_id(app).await {
-        Ok(id) => id,
-        Err(e) => {
-            applications::revoke_orphan(
-                app,
-                &issued.serial_hex,
-                &format!("カード番号を確保できません: {e}"),
-            )
-            .await;
-            return Err(e);
-        }
-    };
+    // Recorded as issued to this station for this application with that card id; a
+    // previous unbound certificate of the application is revoked (superseded).
+    applications::record_issuance(app, actor, application_id, &issued, &card_id).await?;
     // The chain from the records: loading the CA again would decrypt its key once more
     // (scrypt, about 25 ms a card; docs/PERFORMANCE.md).
     let (issuer, root) = {
@@ -333,7 +330,10 @@ pub async fn issue(
 }
 
 /// The server side of [`StationBackend::complete`]: the card, its mailer record, the
-/// fulfilment and the audit events in one commit; on failure the certificate is revoked.
+/// fulfilment and the audit events in one commit. The serial must be the unbound
+/// certificate issued to this station for this application, and the card id the one the
+/// center allocated with it; on a failure after that check, that certificate (and no
+/// other) is revoked.
 pub async fn complete(
     app: &App,
     actor: &Actor,
@@ -343,18 +343,30 @@ pub async fn complete(
 ) -> Result<(kmn_store::ApplicationRow, kmn_store::CardRow), AppError> {
     require_station(actor)?;
     let t = applications::load_for_issue(app, application_id).await?;
+    // Absent and foreign serials get one answer; nothing is revoked for either.
     let cert = {
         let mut tx = app.store.read().await?;
-        let c = tx.certificate(&rec.serial_hex).await;
+        let r = async {
+            let iss = tx.issuance(&rec.serial_hex).await?;
+            let c = tx.certificate(&rec.serial_hex).await?;
+            Ok::<_, AppError>((iss, c))
+        }
+        .await;
         tx.rollback().await?;
-        c?.ok_or_else(|| AppError::NotFound(format!("証明書 {} はありません", rec.serial_hex)))?
+        match r? {
+            (Some(iss), Some(c))
+                if iss.application_id == application_id && iss.issued_to == actor.account_id =>
+            {
+                c
+            }
+            _ => {
+                return Err(AppError::Forbidden(format!(
+                    "証明書 {} はこの申請（{application_id}）のためにこの発行端末へ発行された証明書ではありません",
+                    rec.serial_hex
+                )));
+            }
+        }
     };
-    if cert.status == kmn_domain::CertStatus::Revoked {
-        return Err(AppError::Rule(format!(
-            "証明書 {} は失効済みのためカードを登録できません",
-            rec.serial_hex
-        )));
-    }
     let issued = crate::issue::Issued {
         serial_hex: cert.serial_hex.clone(),
         der: cert.der.clone(),
@@ -382,35 +394,29 @@ pub async fn complete(
     .await
 }
 
-/// Revokes a certificate a station gives up on: only one that no card holds.
+/// Revokes a certificate a station gives up on: only one issued to this station for an
+/// application and on no card (issue 8). Any other serial — a CA's, an OCSP signer's,
+/// an operator's, a server's, another station's, an absent one — gets one answer (403)
+/// and nothing is revoked; one already on a card is refused (422). Ok means revoked, now
+/// or before.
 pub async fn abort(app: &App, actor: &Actor, serial_hex: &str, why: &str) -> Result<(), AppError> {
     require_station(actor)?;
-    let mut tx = app.store.read().await?;
-    let cert = tx.certificate(serial_hex).await;
-    let card = tx.card_by_cert_serial(serial_hex).await;
-    tx.rollback().await?;
-    if cert?.is_none() {
-        return Err(AppError::NotFound(format!(
-            "証明書 {serial_hex} はありません"
-        )));
-    }
-    if card?.is_some() {
-        return Err(AppError::Rule(format!(
-            "証明書 {serial_hex} はカードに登録済みです。失効はサポートセンターの手続きで行ってください"
-        )));
-    }
     let why = why.trim();
-    applications::revoke_orphan(
+    applications::withdraw_unbound(
         app,
         serial_hex,
+        None,
+        Some(&actor.account_id),
+        kmn_domain::RevocationReason::CessationOfOperation,
         &format!(
             "発行端末 {} がカードを完成できなかったため無効化: {}",
             actor.account_id,
             why.chars().take(200).collect::<String>()
         ),
+        &actor.account_id,
     )
-    .await;
-    Ok(())
+    .await
+    .map(|_| ())
 }
 
 mod hex_bytes {

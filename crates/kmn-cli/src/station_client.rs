@@ -267,16 +267,13 @@ impl StationBackend for RemoteStation {
         Ok((v["application"].clone(), v["card"].clone()))
     }
 
-    async fn abort(&self, serial_hex: &str, why: &str) {
-        if let Err(e) = self
-            .call(
-                "POST",
-                &format!("/api/v1/station/certificates/{serial_hex}/abort"),
-                Some(json!({ "reason": why })),
-            )
-            .await
-        {
-            tracing::error!(serial = serial_hex, error = %e, "could not ask the center to revoke an orphaned certificate");
-        }
+    async fn abort(&self, serial_hex: &str, why: &str) -> Result<(), AppError> {
+        self.call(
+            "POST",
+            &format!("/api/v1/station/certificates/{serial_hex}/abort"),
+            Some(json!({ "reason": why })),
+        )
+        .await
+        .map(|_| ())
     }
 }

@@ -317,6 +317,16 @@ impl Tx {
         to: &str,
         at: i64,
     ) -> Result<bool, StoreError> {
+        // A hold is the registration path's, on card certificates only (issue 8).
+        let profile: Option<String> =
+            sqlx::query("SELECT profile FROM certificates WHERE serial_hex = $1")
+                .bind(serial_hex)
+                .fetch_optional(self.conn())
+                .await?
+                .map(|r| r.get(0));
+        if let Some(p) = &profile {
+            crate::RevocationAuthority::Registration.check(serial_hex, p)?;
+        }
         let ca: Option<String> =
             sqlx::query("SELECT ca_name FROM cert_status WHERE serial_hex = $1 AND status = $2")
                 .bind(serial_hex)

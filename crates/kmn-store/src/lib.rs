@@ -10,6 +10,7 @@
 
 mod audit;
 mod delivery;
+mod issuance;
 mod jobs;
 mod migrate;
 mod ra;
@@ -22,6 +23,7 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
 
 pub use audit::{AuditEvent, AuditReport, NewAuditEvent};
 pub use delivery::{DeliveryRow, PinMailerRow};
+pub use issuance::{CardIssuanceRow, IssuanceState};
 pub use jobs::JobRow;
 pub use ra::*;
 pub use records::*;
@@ -50,6 +52,11 @@ pub enum StoreError {
     /// A compare-and-set found another state: someone else changed the row first.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The request is refused by a rule the store enforces for every caller (a
+    /// revocation of a certificate the caller may not revoke, a migration blocked by
+    /// the data). The message says why and what was (not) done.
+    #[error("{0}")]
+    Refused(String),
     /// The row does not exist.
     #[error("not found: {0}")]
     NotFound(String),

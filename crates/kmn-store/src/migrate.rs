@@ -32,6 +32,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_delivery.sql"),
         postgres: include_str!("../migrations/postgres/0004_delivery.sql"),
     },
+    Migration {
+        version: 5,
+        sqlite: include_str!("../migrations/sqlite/0005_card_binding.sql"),
+        postgres: include_str!("../migrations/postgres/0005_card_binding.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
@@ -58,6 +63,9 @@ pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
         if done > 0 {
             continue;
         }
+        if m.version == 5 {
+            refuse_card_duplicates(&mut tx).await?;
+        }
         let sql = match store.backend() {
             Backend::Sqlite => m.sqlite,
             Backend::Postgres => m.postgres,
@@ -71,4 +79,47 @@ pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Before 0005 makes `cards.cert_serial_hex` and the live `token_serial` UNIQUE: lists
+/// the cards that share one and refuses, so nothing is applied half-way and the
+/// administrator learns what to resolve.
+async fn refuse_card_duplicates(tx: &mut crate::Tx) -> Result<(), StoreError> {
+    let mut lines = Vec::new();
+    for (what, column, live) in [
+        ("certificate serial", "cert_serial_hex", ""),
+        (
+            "token serial (live cards)",
+            "token_serial",
+            " AND state NOT IN ('destroyed', 'terminated')",
+        ),
+    ] {
+        let sql = format!(
+            "SELECT {column}, id FROM cards WHERE {column} IS NOT NULL{live} AND {column} IN \
+             (SELECT {column} FROM cards WHERE {column} IS NOT NULL{live} GROUP BY {column} HAVING COUNT(*) > 1) \
+             ORDER BY {column}, id"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(tx.conn()).await?;
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        for r in rows {
+            let (value, id): (String, String) = (r.get(0), r.get(1));
+            match groups.last_mut() {
+                Some((v, ids)) if *v == value => ids.push(id),
+                _ => groups.push((value, vec![id])),
+            }
+        }
+        for (value, ids) in groups {
+            lines.push(format!("  {what} {value}: cards {}", ids.join(", ")));
+        }
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::Refused(format!(
+        "cannot upgrade the database to schema 5 (one card per certificate, one live card per token): \
+         these cards share a serial; nothing was changed. Resolve each (revoke the shared certificate \
+         and correct the wrong card's record; a token serial is free again once its card is destroyed), \
+         then start kmn again:\n{}",
+        lines.join("\n")
+    )))
 }

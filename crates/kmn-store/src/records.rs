@@ -175,6 +175,52 @@ pub struct Revocation<'a> {
     pub request_received_at: i64,
 }
 
+/// Who revokes (issue 8): the one revocation function refuses certificates that are not
+/// a holder's card certificate for everyone but the CA administrator, and CA
+/// certificates for everyone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevocationAuthority {
+    /// The registration paths: RA card steps, applications, delivery, jobs, stations.
+    Registration,
+    /// The CA administrator's own path (`kmn cert revoke`, local CLI).
+    CaAdministrator,
+}
+
+impl RevocationAuthority {
+    /// Refuses a profile this authority may not revoke.
+    pub fn check(self, serial_hex: &str, profile: &str) -> Result<(), StoreError> {
+        let ca = matches!(profile, "root" | "issuing-ca");
+        match self {
+            Self::Registration if profile == "user-card" => Ok(()),
+            Self::Registration => Err(StoreError::Refused(format!(
+                "証明書 {serial_hex} は{}の証明書のため、この手続きでは失効も利用停止もできません。対象にできるのは利用者カードの証明書だけです（認証局・OCSP応答署名・担当者・サーバーの証明書は認証局管理者が扱います）",
+                profile_label_ja(profile)
+            ))),
+            Self::CaAdministrator if ca => Err(StoreError::Refused(format!(
+                "certificate {serial_hex} is {} certificate: revoking a CA is a root act (the root re-signs its ARL at a ceremony), never an entry on a CRL of this CA, and `kmn cert revoke` does not do it; nothing was revoked",
+                if profile == "root" {
+                    "the root CA's"
+                } else {
+                    "an issuing CA's"
+                }
+            ))),
+            Self::CaAdministrator => Ok(()),
+        }
+    }
+}
+
+fn profile_label_ja(profile: &str) -> &'static str {
+    match profile {
+        "root" => "ルート認証局",
+        "issuing-ca" => "発行認証局",
+        "ocsp-signer" => "OCSP応答署名者",
+        "operator" => "担当者（操作用）",
+        "server" => "サーバー（TLS）",
+        "user-card" => "利用者カード",
+        _ => "不明な種類",
+    }
+}
+
 /// A row of the CRL query, compact (no heap allocation per entry: a million of them
 /// must fit the CRL's memory budget).
 #[derive(Clone, Copy, Debug)]
@@ -493,7 +539,41 @@ impl Tx {
     /// Revokes by compare-and-set from `valid` or `on_hold`. A certificate already revoked
     /// (by someone else, or earlier) is a [`StoreError::Conflict`]; an unknown serial is
     /// [`StoreError::NotFound`].
+    ///
+    /// This is the registration path (cards: loss, return, renewal, a station's abort):
+    /// it revokes only holders' card certificates and refuses any other profile with
+    /// [`StoreError::Refused`] (issue 8). The CA administrator's own path is
+    /// [`Tx::revoke_as_ca_administrator`].
     pub async fn revoke(&mut self, r: &Revocation<'_>) -> Result<(), StoreError> {
+        self.revoke_as(r, RevocationAuthority::Registration).await
+    }
+
+    /// The CA administrator's revocation (`kmn cert revoke`): any end-entity certificate
+    /// (card, operator, OCSP signer, server). A CA certificate is refused: revoking the
+    /// root or an issuing CA is a root act that re-signs the root's ARL, never an entry
+    /// on a CRL the revoked CA signs itself.
+    pub async fn revoke_as_ca_administrator(
+        &mut self,
+        r: &Revocation<'_>,
+    ) -> Result<(), StoreError> {
+        self.revoke_as(r, RevocationAuthority::CaAdministrator)
+            .await
+    }
+
+    async fn revoke_as(
+        &mut self,
+        r: &Revocation<'_>,
+        authority: RevocationAuthority,
+    ) -> Result<(), StoreError> {
+        let profile = sqlx::query("SELECT profile FROM certificates WHERE serial_hex = $1")
+            .bind(r.serial_hex)
+            .fetch_optional(self.conn())
+            .await?
+            .map(|row| row.get::<String, _>(0))
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("no certificate with serial {}", r.serial_hex))
+            })?;
+        authority.check(r.serial_hex, &profile)?;
         let n = sqlx::query(
             "UPDATE cert_status SET status = 'revoked', reason = $2, revoked_at = $3, invalidity_date = $4, \
              article = $5, comment = $6, requested_by = $7, request_received_at = $8, updated_at = $3 \

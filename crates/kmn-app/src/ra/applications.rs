@@ -10,8 +10,8 @@ use kmn_domain::{
     ValidityPeriod,
 };
 use kmn_store::{
-    ApplicationFilter, ApplicationRow, CardRow, DocumentRow, NewAuditEvent, Revocation, RoundRow,
-    Tx,
+    ApplicationFilter, ApplicationRow, CardRow, DocumentRow, IssuanceState, NewAuditEvent,
+    Revocation, RoundRow, Tx,
 };
 use sha2::Digest;
 
@@ -237,9 +237,14 @@ async fn act_in_tx(
         action,
         ApplicationAction::Submit | ApplicationAction::Resubmit | ApplicationAction::Withdraw
     );
-    if matches!(action, ApplicationAction::Fulfil) && new_card.is_some() {
-        // A personalization station fulfils a card application with the card it made.
-        crate::station::require_station(actor)?;
+    if let (ApplicationAction::Fulfil, Some(card)) = (&action, new_card) {
+        if card.token_serial.is_some() {
+            // A personalization station fulfils a card application with the card it made.
+            crate::station::require_station(actor)?;
+        } else {
+            // The demo's fulfilment from a bare CSR (`demo = true`).
+            actor.require_center()?;
+        }
     } else if center_only {
         actor.require_center()?;
     } else {
@@ -605,7 +610,9 @@ pub async fn fulfil_from_csr(
     kmn_pki::lint::lint_key(&req.spki_der)
         .map_err(|e| AppError::BadInput(format!("CSR の鍵を受け付けられません: {e}")))?;
     let target = load_for_issue(app, id).await?;
+    let card_id = allocate_card_id(app).await?;
     let issued = issue_for(app, actor, &target, req.spki_der, false).await?;
+    record_issuance(app, actor, &target.application.id, &issued, &card_id).await?;
     record_fulfilment(app, actor, &target, &issued, CardEvent::DemoActivate, None).await
 }
 
@@ -728,7 +735,8 @@ pub async fn issue_for(
 
 /// What a personalization station made, recorded with the card.
 pub struct PersonalizationRecord<'a> {
-    /// The card id the station printed on the mailer (allocated beforehand).
+    /// The card id the station printed on the mailer: the one the center allocated with
+    /// the certificate ([`record_issuance`]); any other is refused.
     pub card_id: &'a str,
     /// The token serial.
     pub token_serial: &'a str,
@@ -764,10 +772,20 @@ pub async fn record_fulfilment(
     let now = app.now();
     let mut tx = app.store.begin().await?;
     let r = async {
-        let card_id = match personalization {
-            Some(p) => p.card_id.to_string(),
-            None => format!("C{:08}", tx.next_counter("card").await?),
-        };
+        let card_id = bind_issuance(&mut tx, actor, a, issued, personalization, now).await?;
+        if let Some(p) = personalization
+            && let Some(c) = tx.card_by_token_serial(p.token_serial).await?
+            && !c
+                .state
+                .parse::<CardState>()
+                .map_err(|e| AppError::Internal(e.to_string()))?
+                .is_final()
+        {
+            return Err(AppError::Conflict(format!(
+                "トークン（シリアル {}）は利用者カード {} として登録済みです。未発行のカードを使ってください",
+                p.token_serial, c.id
+            )));
+        }
         let card = CardRow {
             id: card_id,
             holder_id: a.holder_id.clone(),
@@ -862,33 +880,315 @@ pub async fn record_fulfilment(
         }
         Err(e) => {
             let _ = tx.rollback().await;
-            revoke_orphan(
+            // Only this application's own unbound certificate, issued to this actor, is
+            // withdrawn: a serial of another card or application is never touched.
+            let why = format!(
+                "申請 {id} の完了処理に失敗したため無効化: {}",
+                e.message_ja()
+            );
+            match withdraw_unbound(
                 app,
                 &issued.serial_hex,
-                &format!("申請 {id} の完了処理に失敗したため無効化: {e}"),
+                Some(id),
+                Some(&actor.account_id),
+                RevocationReason::CessationOfOperation,
+                &why,
+                "system:fulfil",
             )
-            .await;
-            Err(e)
+            .await
+            {
+                Ok(_) => Err(e),
+                Err(e2) => Err(e.with_note(&format!(
+                    "証明書 {} は失効できませんでした（{}）。サポートセンターに失効を依頼してください",
+                    issued.serial_hex,
+                    e2.message_ja()
+                ))),
+            }
         }
     }
 }
 
-/// Revokes a certificate that was issued but could not be bound to a card.
-pub async fn revoke_orphan(app: &App, serial_hex: &str, why: &str) {
-    if let Ok(serial) = serial_hex.parse() {
-        let orphan = crate::revoke::RevokeRequest {
-            serial,
-            reason: RevocationReason::CessationOfOperation,
-            comment: Some(why.to_string()),
-            article: None,
-            invalidity_date: None,
-            received_at: None,
-            requested_by: "system:fulfil".into(),
-        };
-        if let Err(e) = crate::revoke::revoke(app, &orphan).await {
-            tracing::error!(serial = serial_hex, error = %e, "could not revoke an orphaned certificate");
+/// Checks, in the fulfilment's transaction, that `issued` is this application's unbound
+/// certificate (issued to this station, with the card id the center allocated) and binds
+/// it by compare-and-set; returns the card id.
+async fn bind_issuance(
+    tx: &mut Tx,
+    actor: &Actor,
+    a: &ApplicationRow,
+    issued: &crate::issue::Issued,
+    personalization: Option<&PersonalizationRecord<'_>>,
+    now: i64,
+) -> Result<String, AppError> {
+    let serial = &issued.serial_hex;
+    let not_yours = || {
+        AppError::Forbidden(format!(
+            "証明書 {serial} はこの申請（{}）のためにこの発行端末へ発行された証明書ではありません",
+            a.id
+        ))
+    };
+    let iss = tx.issuance(serial).await?.ok_or_else(not_yours)?;
+    if iss.application_id != a.id
+        || (personalization.is_some() && iss.issued_to != actor.account_id)
+    {
+        return Err(not_yours());
+    }
+    if iss.is(IssuanceState::Bound) {
+        return Err(AppError::Conflict(format!(
+            "証明書 {serial} は既にカード {} に登録されています",
+            iss.card_id
+        )));
+    }
+    if iss.is(IssuanceState::Withdrawn) {
+        return Err(AppError::Rule(format!(
+            "証明書 {serial} は失効済みのためカードを登録できません"
+        )));
+    }
+    if let Some(p) = personalization
+        && p.card_id != iss.card_id
+    {
+        return Err(AppError::Rule(format!(
+            "カード番号 {} は証明書 {serial} とともに割り当てた番号（{}）ではありません。カード番号はセンターが割り当てます",
+            p.card_id, iss.card_id
+        )));
+    }
+    match tx.certificate(serial).await? {
+        Some(c) if c.status != kmn_domain::CertStatus::Revoked => {}
+        _ => {
+            return Err(AppError::Rule(format!(
+                "証明書 {serial} は失効済みのためカードを登録できません"
+            )));
         }
     }
+    tx.leave_unbound(serial, &a.id, IssuanceState::Bound, now)
+        .await
+        .map_err(|e| match e {
+            kmn_store::StoreError::Conflict(_) => AppError::Conflict(format!(
+                "証明書 {serial} は他の処理で先に登録または失効されました"
+            )),
+            other => other.into(),
+        })?;
+    Ok(iss.card_id)
+}
+
+/// Records a card certificate just issued for an application, to `actor`, with the card
+/// id the center allocated. A previous unbound certificate of the same application is
+/// revoked (superseded) in the same transaction, by compare-and-set on its binding: at
+/// most one unbound certificate per application. If this fails, the new certificate is
+/// revoked (and the error says whether that worked).
+pub async fn record_issuance(
+    app: &App,
+    actor: &Actor,
+    application_id: &str,
+    issued: &crate::issue::Issued,
+    card_id: &str,
+) -> Result<(), AppError> {
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let r = async {
+        let a = tx
+            .application(application_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("申請 {application_id} はありません")))?;
+        if state_of(&a)? != ApplicationState::Approved {
+            return Err(AppError::Conflict(format!(
+                "申請 {application_id} は他の処理で先に完了しました（状態: {}）",
+                state_of(&a)?.label_ja()
+            )));
+        }
+        if let Some(prev) = tx.unbound_issuance(application_id).await? {
+            withdraw_in_tx(
+                &mut tx,
+                &prev,
+                RevocationReason::Superseded,
+                &format!(
+                    "申請 {application_id} に新しい証明書 {} を発行したため置換え",
+                    issued.serial_hex
+                ),
+                &actor.account_id,
+                now,
+            )
+            .await?;
+        }
+        tx.insert_issuance(&kmn_store::CardIssuanceRow {
+            serial_hex: issued.serial_hex.clone(),
+            application_id: application_id.to_string(),
+            issued_to: actor.account_id.clone(),
+            card_id: card_id.to_string(),
+            state: IssuanceState::Unbound.as_str().into(),
+            created_at: now,
+            updated_at: now,
+        })
+        .await
+        .map_err(|e| match e {
+            kmn_store::StoreError::Db(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                AppError::Conflict(format!(
+                    "申請 {application_id} には同時に別の証明書が発行されました。やり直してください"
+                ))
+            }
+            other => other.into(),
+        })?;
+        Ok::<_, AppError>(())
+    }
+    .await;
+    match crate::finish(tx, r).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let why = format!(
+                "申請 {application_id} の証明書として記録できなかったため無効化: {}",
+                e.message_ja()
+            );
+            Err(match revoke_orphan(app, &issued.serial_hex, &why).await {
+                Ok(()) => e.with_note(&format!("証明書 {} は失効させました", issued.serial_hex)),
+                Err(e2) => e.with_note(&format!(
+                    "証明書 {} は失効できませんでした（{}）。サポートセンターに失効を依頼してください",
+                    issued.serial_hex,
+                    e2.message_ja()
+                )),
+            })
+        }
+    }
+}
+
+/// In `tx`: moves an unbound certificate to `withdrawn` by compare-and-set and revokes
+/// it, with its audit event. A certificate bound meanwhile is a conflict, and nothing is
+/// revoked.
+async fn withdraw_in_tx(
+    tx: &mut Tx,
+    iss: &kmn_store::CardIssuanceRow,
+    reason: RevocationReason,
+    why: &str,
+    requested_by: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    let serial = &iss.serial_hex;
+    tx.leave_unbound(serial, &iss.application_id, IssuanceState::Withdrawn, now)
+        .await
+        .map_err(|e| match e {
+            kmn_store::StoreError::Conflict(_) => AppError::Conflict(format!(
+                "証明書 {serial} は他の処理で先にカードに登録または失効されました"
+            )),
+            other => other.into(),
+        })?;
+    match tx
+        .revoke(&Revocation {
+            serial_hex: serial,
+            reason,
+            revoked_at: now,
+            invalidity_date: None,
+            article: None,
+            comment: Some(why),
+            requested_by,
+            request_received_at: now,
+        })
+        .await
+    {
+        // Revoked already (by the CA administrator): withdrawn all the same.
+        Ok(()) | Err(kmn_store::StoreError::Conflict(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    tx.append_audit(&NewAuditEvent {
+        at: now,
+        actor: requested_by,
+        action: "cert.revoke",
+        object: &format!("cert:{serial}"),
+        facility: None,
+        summary: &format!(
+            "unbound certificate {serial} of application {} (card id {}) revoked ({}): {why}",
+            iss.application_id,
+            iss.card_id,
+            reason.rfc_name()
+        ),
+    })
+    .await?;
+    Ok(())
+}
+
+/// What [`withdraw_unbound`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Withdrawal {
+    /// Revoked now.
+    Revoked,
+    /// Withdrawn and revoked before.
+    AlreadyRevoked,
+}
+
+/// Revokes the unbound certificate `serial_hex` (of `application_id` and issued to
+/// `issued_to`, when given): only that, never a certificate of another card or
+/// application. A serial that is not such a certificate is refused (403), one already on
+/// a card is refused (422).
+pub async fn withdraw_unbound(
+    app: &App,
+    serial_hex: &str,
+    application_id: Option<&str>,
+    issued_to: Option<&str>,
+    reason: RevocationReason,
+    why: &str,
+    requested_by: &str,
+) -> Result<Withdrawal, AppError> {
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let r = async {
+        let iss = match tx.issuance(serial_hex).await? {
+            Some(i)
+                if application_id.is_none_or(|a| a == i.application_id)
+                    && issued_to.is_none_or(|t| t == i.issued_to) =>
+            {
+                i
+            }
+            _ => {
+                return Err(AppError::Forbidden(format!(
+                    "証明書 {serial_hex} はこの申請のためにこの発行端末へ発行された証明書ではありません。失効させていません"
+                )));
+            }
+        };
+        if iss.is(IssuanceState::Bound) {
+            return Err(AppError::Rule(format!(
+                "証明書 {serial_hex} はカード {} に登録済みのため、ここでは失効させていません。失効はサポートセンターの手続きで行ってください",
+                iss.card_id
+            )));
+        }
+        if iss.is(IssuanceState::Withdrawn) {
+            return Ok(Withdrawal::AlreadyRevoked);
+        }
+        withdraw_in_tx(&mut tx, &iss, reason, why, requested_by, now).await?;
+        Ok(Withdrawal::Revoked)
+    }
+    .await;
+    crate::finish(tx, r).await
+}
+
+/// Revokes a card certificate this call has just issued, before it was recorded for any
+/// card or application (cessationOfOperation). The error says why nothing was revoked.
+pub async fn revoke_orphan(app: &App, serial_hex: &str, why: &str) -> Result<(), AppError> {
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let r = async {
+        tx.revoke(&Revocation {
+            serial_hex,
+            reason: RevocationReason::CessationOfOperation,
+            revoked_at: now,
+            invalidity_date: None,
+            article: None,
+            comment: Some(why),
+            requested_by: "system:fulfil",
+            request_received_at: now,
+        })
+        .await?;
+        tx.append_audit(&NewAuditEvent {
+            at: now,
+            actor: "system:fulfil",
+            action: "cert.revoke",
+            object: &format!("cert:{serial_hex}"),
+            facility: None,
+            summary: &format!(
+                "orphaned certificate {serial_hex} revoked (cessationOfOperation): {why}"
+            ),
+        })
+        .await?;
+        Ok::<_, AppError>(())
+    }
+    .await;
+    crate::finish(tx, r).await
 }
 
 /// An application with its rounds and documents; the read is logged (G1).

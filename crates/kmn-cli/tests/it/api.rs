@@ -1028,32 +1028,32 @@ async fn authorization_matrix_from_openapi() {
             Forbidden,
             Forbidden,
         ),
-        // Station endpoints: station accounts and the center.
+        // Station endpoints: station accounts only; center staff are not stations (issue 8).
         (
             "station_get_application",
-            Allowed,
+            Forbidden,
             Forbidden,
             Forbidden,
             Forbidden,
         ),
-        ("station_so_pin", Allowed, Forbidden, Forbidden, Forbidden),
+        ("station_so_pin", Forbidden, Forbidden, Forbidden, Forbidden),
         (
             "station_issue_certificate",
-            Allowed,
+            Forbidden,
             Forbidden,
             Forbidden,
             Forbidden,
         ),
         (
             "station_record_card",
-            Allowed,
+            Forbidden,
             Forbidden,
             Forbidden,
             Forbidden,
         ),
         (
             "station_abort_certificate",
-            Allowed,
+            Forbidden,
             Forbidden,
             Forbidden,
             Forbidden,

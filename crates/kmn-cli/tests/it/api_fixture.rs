@@ -37,7 +37,8 @@ pub struct World {
     pub openapi: utoipa::openapi::OpenApi,
     pub fac_a: String,
     pub fac_b: String,
-    /// Certificates (DER) by name: operator, supervisor, auditor, desk_a, desk_b, revoked.
+    /// Certificates (DER) by name: operator, supervisor, auditor, desk_a, desk_b, station,
+    /// revoked (accounts), and `server` (a TLS server certificate, no account).
     pub certs: std::collections::HashMap<&'static str, Vec<u8>>,
     pub nurse_a: String,
     pub nurse_b: String,
@@ -73,6 +74,11 @@ pub fn person_input(
 }
 
 async fn cert_for(app: &App, cn: &str, profile: ProfileKind) -> Vec<u8> {
+    let alt = if profile == ProfileKind::Server {
+        vec![kmn_pki::ext::AltName::Dns(cn.to_string())]
+    } else {
+        vec![]
+    };
     let ca = kmn_app::ca::load_active(app, CaKind::Issuing)
         .await
         .unwrap();
@@ -87,7 +93,7 @@ async fn cert_for(app: &App, cn: &str, profile: ProfileKind) -> Vec<u8> {
         ValidityPeriod::Years3,
         dn,
         k.spki_der().to_vec(),
-        vec![],
+        alt,
         None,
         "test",
     )
@@ -253,6 +259,7 @@ impl World {
                 Some(fac_b.clone()),
                 Some(desk_b.holder_id.clone()),
             ),
+            ("station", Role::Station, None, None),
             ("revoked", Role::Operator, None, None),
         ] {
             let profile = if role == Role::FacilityDesk {
@@ -276,6 +283,10 @@ impl World {
             .unwrap();
             certs.insert(name, der);
         }
+        certs.insert(
+            "server",
+            cert_for(&app, "kmn.example.jp", ProfileKind::Server).await,
+        );
         let revoked_serial = kmn_pki::parse::cert(&certs["revoked"])
             .unwrap()
             .tbs
@@ -461,41 +472,54 @@ impl World {
                 .await;
             assert_eq!(st, StatusCode::OK, "{act}: {v}");
         }
+        let station = self.station().await;
+        let issued = self.station_issue(&station, &id).await;
+        let rec = kmn_app::station::StationRecord {
+            card_id: issued.card_id.clone(),
+            serial_hex: issued.serial_hex.clone(),
+            token_serial: token_serial.into(),
+            revocation_code_hash: kmn_app::cards::hash_code("123456789012"),
+            summary: "test station".into(),
+            mailer_file: "/nonexistent/mailer.pdf".into(),
+            mailer_sha256: "00".into(),
+        };
+        kmn_app::station::complete(&self.app, &station, &id, &rec, "center")
+            .await
+            .unwrap();
+        (issued.card_id, issued.serial_hex)
+    }
+
+    /// The station account as an actor.
+    pub async fn station(&self) -> Actor {
+        kmn_app::actor::authenticate(&self.app, &self.certs["station"])
+            .await
+            .unwrap()
+    }
+
+    /// A certificate issued to `station` for an approved application (a software key,
+    /// reported as made on the card).
+    pub async fn station_issue(
+        &self,
+        station: &Actor,
+        id: &str,
+    ) -> kmn_app::station::StationIssued {
         let (key, _) =
             kmn_pki::keys::SoftwareKey::generate(kmn_pki::keys::KeyAlgorithm::P256).unwrap();
-        let t = kmn_app::ra::applications::load_for_issue(&self.app, &id)
-            .await
-            .unwrap();
-        let issued = kmn_app::ra::applications::issue_for(
+        let csr = kmn_pki::csr::build(&DistinguishedName::default().to_der(), &key).unwrap();
+        kmn_app::station::issue(
             &self.app,
-            &admin(),
-            &t,
-            key.spki_der().to_vec(),
-            false,
+            station,
+            id,
+            &csr,
+            &kmn_app::station::KeyReport {
+                alg: "p256".into(),
+                local: true,
+                never_extractable: true,
+                sensitive: true,
+            },
         )
         .await
-        .unwrap();
-        let card_id = kmn_app::ra::applications::allocate_card_id(&self.app)
-            .await
-            .unwrap();
-        let rec = kmn_app::ra::applications::PersonalizationRecord {
-            card_id: &card_id,
-            token_serial,
-            revocation_code_hash: &kmn_app::cards::hash_code("123456789012"),
-            summary: "test station",
-            mailer: Some(("/nonexistent/mailer.pdf", "00", "center")),
-        };
-        kmn_app::ra::applications::record_fulfilment(
-            &self.app,
-            &admin(),
-            &t,
-            &issued,
-            kmn_domain::CardEvent::Personalize,
-            Some(&rec),
-        )
-        .await
-        .unwrap();
-        (card_id, issued.serial_hex)
+        .unwrap()
     }
 }
 

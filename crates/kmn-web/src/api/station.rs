@@ -72,7 +72,8 @@ pub struct StationIssuedOut {
     pub card_id: String,
 }
 
-/// The finished card.
+/// The finished card: the card id and serial the center issued to this station for the
+/// application (any other is refused).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StationCardIn {
@@ -187,9 +188,10 @@ pub async fn station_record_card(
     }))
 }
 
-/// Revokes a certificate the station could not put on a finished card.
+/// Revokes a certificate issued to this station that it could not put on a finished card
+/// (only such a one: any other serial is 403, one already on a card 422).
 #[utoipa::path(post, path = "/api/v1/station/certificates/{serial}/abort", tag = "station", operation_id = "station_abort_certificate", params(("serial" = String, Path)), request_body = AbortIn,
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn station_abort_certificate(
     State(app): State<App>,
     Caller(a): Caller,
