@@ -170,37 +170,37 @@ fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
 }
 
-/// A desk's card whose client sends only the card's certificate logs in over TLS 1.3
-/// (RSA-PSS from the card) and TLS 1.2: the server builds the path from the issuing CA it
-/// holds.
-#[tokio::test]
-async fn issue8_a_card_that_sends_only_its_own_certificate_logs_in() {
-    let Some(module) = softhsm() else { return };
-    let Some(engine) = pkcs11_engine() else {
-        return;
-    };
-    let (env, softhsm_conf) = with_softhsm(Env::new());
-    let id = approved_application(&env).await;
-    let m = module.to_str().unwrap();
-    let v = json(&env.ok(&[
+/// Personalizes a card for the approved application `id` (`kmn card personalize`), binds
+/// it to a desk account (`kmn account add --role facility_desk --cert`), and returns a
+/// card client for it and the desk's facility. `reader` runs the personalization with the
+/// SoftHSM2 configuration `softhsm_conf` (the reader the card is in).
+fn desk_card(
+    env: &Env,
+    reader: &Env,
+    softhsm_conf: &Path,
+    module: &str,
+    engine: &Path,
+    id: &str,
+) -> (CardClient, String) {
+    let v = json(&reader.ok(&[
         "card",
         "personalize",
         "--module",
-        m,
+        module,
         "--application",
-        &id,
+        id,
         "--json",
     ]));
     let card = &v["card"];
     let holder = card["holder_id"].as_str().unwrap();
     let serial = card["cert_serial_hex"].as_str().unwrap();
-    let facility = card["facility_code"].as_str().unwrap();
+    let facility = card["facility_code"].as_str().unwrap().to_string();
     let (_, pin) = pin_from_mailer(
         Path::new(v["pin_mailer"].as_str().unwrap()),
         &[holder, card["id"].as_str().unwrap()],
     );
     // The card's certificate alone, as the card middleware sends it.
-    let leaf_pem = env.path("desk-leaf.pem");
+    let leaf_pem = env.path(&format!("{holder}-leaf.pem"));
     std::fs::write(&leaf_pem, env.ok(&["cert", "show", "--pem", serial])).unwrap();
     let (ok, text) = tool(
         "openssl",
@@ -213,18 +213,17 @@ async fn issue8_a_card_that_sends_only_its_own_certificate_logs_in() {
         "--role",
         "facility_desk",
         "--name",
-        "阿蘇 花子",
+        "窓口 担当",
         "--facility",
-        facility,
+        &facility,
         "--cert",
         leaf_pem.to_str().unwrap(),
     ]);
-
     // The key on the card: its CKA_ID, as pkcs11-tool lists it.
     let label = format!("KMN {holder}");
     let (ok, objects) = pkcs11_tool(
-        &softhsm_conf,
-        m,
+        softhsm_conf,
+        module,
         &["--token-label", &label, "--login", "--pin", &pin, "-O"],
     );
     assert!(ok, "{objects}");
@@ -246,40 +245,80 @@ async fn issue8_a_card_that_sends_only_its_own_certificate_logs_in() {
             "openssl_conf = openssl_init\n\
              [openssl_init]\nengines = engine_section\n\
              [engine_section]\npkcs11 = pkcs11_section\n\
-             [pkcs11_section]\nengine_id = pkcs11\ndynamic_path = {}\nMODULE_PATH = {m}\ninit = 0\n",
+             [pkcs11_section]\nengine_id = pkcs11\ndynamic_path = {}\nMODULE_PATH = {module}\ninit = 0\n",
             engine.display()
         ),
     )
     .unwrap();
+    let root_pem = env.path("root.pem");
+    std::fs::write(
+        &root_pem,
+        kmn_pki::cert::to_pem(&std::fs::read(env.repo("kmn-root-g1.crt")).unwrap()),
+    )
+    .unwrap();
     let client = CardClient {
         openssl_conf,
-        softhsm_conf: softhsm_conf.clone(),
+        softhsm_conf: softhsm_conf.to_path_buf(),
         key_uri: format!(
             "pkcs11:token={};id={id_pct};type=private;pin-value={pin}",
             label.replace(' ', "%20")
         ),
         leaf_pem,
-        root_pem: env.repo("kmn-root-g1.crt"),
+        root_pem,
     };
-    let root_pem = env.path("root.pem");
-    let (ok, out) = tool(
+    (client, facility)
+}
+
+/// A desk's card whose client sends only the card's certificate logs in over TLS 1.3
+/// (RSA-PSS from the card) and TLS 1.2: the server builds the path from the issuing CAs it
+/// holds — the first one and, after a rollover, the second.
+#[tokio::test]
+async fn issue8_a_card_that_sends_only_its_own_certificate_logs_in() {
+    let Some(module) = softhsm() else { return };
+    let Some(engine) = pkcs11_engine() else {
+        return;
+    };
+    let (env, softhsm_conf) = with_softhsm(Env::new());
+    let m = module.to_str().unwrap();
+    let id = approved_application(&env).await;
+    let (g1_card, facility) = desk_card(&env, &env, &softhsm_conf, m, &engine, &id);
+    env.ok(&["ca", "new-issuing"]);
+    let id = crate::cards::more_approved_applications(
+        &env,
+        &[("菊池 一郎", "キクチ イチロウ", "Ichiro Kikuchi")],
+    )
+    .await
+    .remove(0);
+    // The first card is taken out of the reader: the second is made in another one.
+    let (reader, reader_conf) = with_softhsm(Env {
+        tmp: tempfile::tempdir().unwrap(),
+        extra_env: vec![],
+    });
+    let reader = reader.env("KMN_DATA_DIR", env.data_dir().to_str().unwrap());
+    let (g2_card, _) = desk_card(&env, &reader, &reader_conf, m, &engine, &id);
+    let (_, text) = tool(
         "openssl",
         &[
             "x509",
-            "-inform",
-            "DER",
+            "-noout",
+            "-issuer",
             "-in",
-            client.root_pem.to_str().unwrap(),
-            "-out",
-            root_pem.to_str().unwrap(),
+            g2_card.leaf_pem.to_str().unwrap(),
         ],
     );
-    assert!(ok, "{out}");
-    let client = CardClient { root_pem, ..client };
+    assert!(
+        text.contains("G2"),
+        "a card of the second issuing CA: {text}"
+    );
 
     let srv = listen(&env);
-    for (version, shown) in [("-tls1_3", "TLSv1.3"), ("-tls1_2", "TLSv1.2")] {
-        let (ok, out) = client.get(&srv.https, version, "/api/v1/whoami");
+    for (card, version, shown) in [
+        (&g1_card, "-tls1_3", "TLSv1.3"),
+        (&g1_card, "-tls1_2", "TLSv1.2"),
+        (&g2_card, "-tls1_3", "TLSv1.3"),
+        (&g2_card, "-tls1_2", "TLSv1.2"),
+    ] {
+        let (ok, out) = card.get(&srv.https, version, "/api/v1/whoami");
         assert!(ok, "{version}: {out}");
         assert!(out.contains(&format!("Protocol version: {shown}")), "{out}");
         assert!(out.contains("HTTP/1.1 200"), "{version}: {out}");
