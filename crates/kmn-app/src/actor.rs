@@ -212,3 +212,86 @@ pub async fn authenticate(app: &App, cert_der: &[u8]) -> Result<Actor, AppError>
         display_name: a.display_name,
     })
 }
+
+/// The name of a uid in `/etc/passwd`, or `uid <n>`.
+fn user_name(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let mut f = l.split(':');
+                let name = f.next()?;
+                let id = f.nth(1)?.parse::<u32>().ok()?;
+                (id == uid && !name.is_empty()).then(|| name.to_string())
+            })
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// The operating-system user behind this process, as the audit log records it: the
+/// account of the process (owner of `/proc/self`), preceded by the person who became it
+/// (`SUDO_USER`, else the login uid of `/proc/self/loginuid`) when that is someone else,
+/// e.g. `tanaka as root`. Neither `--actor` nor `$USER` changes it.
+pub fn os_user() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return "unknown".into();
+    };
+    let me = user_name(uid);
+    let sudo = std::env::var("SUDO_USER")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let login = std::fs::read_to_string("/proc/self/loginuid")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .filter(|&l| l != u32::MAX && l != uid)
+        .map(user_name);
+    match sudo.or(login) {
+        Some(person) if person != me => format!("{person} as {me}"),
+        _ => me,
+    }
+}
+
+/// Who a local CLI command acts as in the audit log: `--actor` (or `KMN_ACTOR`) if
+/// given, else `cli:$USER` (`cli:unknown` without `$USER`), always with the OS user
+/// beside any name that is not simply `cli:<OS user>`: `cli:tanaka (os:root)`. A name
+/// given on the command line cannot hide who ran the command.
+pub fn cli_actor(given: Option<&str>) -> String {
+    let os = os_user();
+    let name = match given.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(a) => a.to_string(),
+        None => format!(
+            "cli:{}",
+            std::env::var("USER")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| "unknown".into())
+        ),
+    };
+    if name == format!("cli:{os}") {
+        name
+    } else {
+        format!("{name} (os:{os})")
+    }
+}
+
+#[cfg(test)]
+mod os_user_tests {
+    use super::*;
+
+    #[test]
+    fn issue8_cli_actor_always_names_the_os_user() {
+        let os = os_user();
+        assert!(!os.is_empty());
+        assert_eq!(
+            cli_actor(Some("cli:tanaka")),
+            format!("cli:tanaka (os:{os})")
+        );
+        // A name that pretends to carry the OS user still gets the real one appended.
+        assert_eq!(
+            cli_actor(Some("cli:x (os:nobody)")),
+            format!("cli:x (os:nobody) (os:{os})")
+        );
+    }
+}

@@ -241,6 +241,40 @@ pub fn load_record(app: &App, rec: CaRecord) -> Result<LoadedCa, AppError> {
     })
 }
 
+const ROOT_CN: &str = "Kumamoto Medical Network Root CA G1";
+const ISSUING_G1_CN: &str = "Kumamoto Medical Network Issuing CA G1";
+const OCSP_G1_CN: &str = "Kumamoto Medical Network OCSP Signer G1";
+
+/// What the ceremony will write into the certificates, one line each, for the CA
+/// administrator to read before anything is signed (the names and URLs cannot change
+/// for certificates already issued).
+pub fn ceremony_plan(app: &App) -> Result<Vec<String>, AppError> {
+    let base = &app.cfg.public_base_url;
+    Ok(vec![
+        format!("root CA subject      {}", ca_subject(app, ROOT_CN)?),
+        format!("issuing CA subject   {}", ca_subject(app, ISSUING_G1_CN)?),
+        format!("OCSP signer subject  {}", ca_subject(app, OCSP_G1_CN)?),
+        format!(
+            "root CRL (ARL) URL   {}",
+            repo::url(app, &repo::crl_file("kmn-root-g1"))
+        ),
+        format!(
+            "root cert URL        {}",
+            repo::url(app, &repo::cert_file("kmn-root-g1"))
+        ),
+        format!(
+            "issuing CRL URL      {}",
+            repo::url(app, &repo::crl_file("kmn-issuing-g1"))
+        ),
+        format!(
+            "issuing cert URL     {}",
+            repo::url(app, &repo::cert_file("kmn-issuing-g1"))
+        ),
+        format!("OCSP URL             {base}/ocsp"),
+        format!("CPS URL              {base}/repo/cps"),
+    ])
+}
+
 fn ca_subject(app: &App, cn: &str) -> Result<DistinguishedName, AppError> {
     let mut dn = DistinguishedName::default();
     dn.push(oid::AT_COUNTRY, "JP")?;
@@ -399,6 +433,7 @@ pub async fn init(
     if !(1..=366).contains(&p.ocsp_days) {
         return Err(AppError::BadInput("--ocsp-days must be 1 to 366".into()));
     }
+    secrets::check_passphrase(passphrase)?;
     {
         let mut tx = app.store.begin().await?;
         let existing = tx.list_cas().await?;
@@ -471,7 +506,7 @@ pub async fn init(
 
     // Root (self-signed).
     let root_name = "kmn-root-g1";
-    let root_subject = ca_subject(app, "Kumamoto Medical Network Root CA G1")?;
+    let root_subject = ca_subject(app, ROOT_CN)?;
     let root_nb = now_t;
     let root_na = kmn_domain::cert::add_years(now_t, p.root_years) - Duration::seconds(1);
     let root_info = IssuerInfo {
@@ -505,7 +540,7 @@ pub async fn init(
         let iss_t = CertTemplate {
             profile: ProfileKind::IssuingCa,
             serial: new_serial(),
-            subject: ca_subject(app, "Kumamoto Medical Network Issuing CA G1")?,
+            subject: ca_subject(app, ISSUING_G1_CN)?,
             spki_der: iss_key.signer().spki_der().to_vec(),
             not_before: now_t,
             not_after: kmn_domain::cert::add_years(now_t, p.issuing_years) - Duration::seconds(1),
@@ -528,7 +563,7 @@ pub async fn init(
         let ocsp_t = CertTemplate {
             profile: ProfileKind::OcspSigner,
             serial: new_serial(),
-            subject: ca_subject(app, "Kumamoto Medical Network OCSP Signer G1")?,
+            subject: ca_subject(app, OCSP_G1_CN)?,
             spki_der: ocsp_key.signer().spki_der().to_vec(),
             not_before: now_t,
             not_after: now_t + Duration::days(p.ocsp_days),
@@ -575,6 +610,7 @@ pub async fn init(
         files.push(repo::publish(app, &repo::cert_file(iss_name), &iss_der)?);
         let arl_next = Duration::days(app.cfg.ca.arl_next_update_days);
         let arl = crl::publish_in_tx(app, &mut tx, root_name, &root_info, &root_key, arl_next, &p.operator).await?;
+        repo::remember_published(app, &mut tx, &repo::crl_file(root_name)).await?;
         let crl_next = Duration::hours(app.cfg.ca.crl_next_update_hours);
         let first = crl::publish_in_tx(app, &mut tx, iss_name, &iss_info, iss_key.signer(), crl_next, &p.operator).await?;
         files.push(arl.path.clone());
@@ -655,12 +691,65 @@ pub async fn sign_arl(app: &App, operator: &str) -> Result<crl::Published, AppEr
         operator,
     )
     .await;
+    let r = match r {
+        Ok(p) => repo::remember_published(app, &mut tx, &repo::crl_file(&root.record.name))
+            .await
+            .map(|()| p),
+        Err(e) => Err(e),
+    };
     crl::finish(tx, r).await
 }
 
+/// What `kmn ca new-issuing` made.
+#[derive(Clone, Debug)]
+pub struct NewIssuing {
+    /// The new issuing CA and its SHA-256 fingerprint.
+    pub issuing: (String, String),
+    /// Its own OCSP signer and its fingerprint.
+    pub ocsp: (String, String),
+    /// Where each new key is (CA name, `file:…` or `pkcs11:…`).
+    pub key_refs: Vec<(String, String)>,
+}
+
+/// The HSM of the active issuing CA, for the next one: the token and module of its
+/// `pkcs11:` key (`ca.hsm_module` overrides the module), the PIN from the environment.
+/// None when the active issuing CA's key is a software key. Refuses, naming what to
+/// set, when the key is in an HSM but no PIN is given.
+pub fn inherited_hsm(app: &App, active: &CaRecord) -> Result<Option<HsmParams>, AppError> {
+    if !hsm::is_hsm_ref(&active.key_ref) {
+        return Ok(None);
+    }
+    let r = hsm::HsmKeyRef::parse(&active.key_ref).map_err(|e| {
+        AppError::Config(format!(
+            "the key reference of {} is unusable: {e}",
+            active.name
+        ))
+    })?;
+    let module = app
+        .cfg
+        .ca
+        .hsm_module
+        .as_ref()
+        .map(std::path::PathBuf::from)
+        .unwrap_or(r.module_path);
+    let pin = hsm::pin_from_env().map_err(|_| {
+        AppError::Passphrase(format!(
+            "the key of the active issuing CA {} is in the HSM token '{}'; the new issuing CA's key is made there too, so the HSM user PIN is needed: set KMN_HSM_PIN_FILE (or KMN_HSM_PIN), or name another token with --hsm-module and --token-label. Nothing was made.",
+            active.name, r.token
+        ))
+    })?;
+    Ok(Some(HsmParams {
+        module,
+        token_label: r.token,
+        pin,
+    }))
+}
+
 /// `kmn ca new-issuing`: the root signs a new issuing CA (G2, G3, …), which becomes the
-/// active one; the old one keeps publishing CRLs for what it issued. Its key is a
-/// software key (encrypted with `passphrase`) or, with `hsm`, generated in the token.
+/// active one, and the new CA signs its own OCSP signer; the old one keeps publishing
+/// CRLs for what it issued. The keys are made where the active issuing CA's key is (the
+/// same HSM token, see [`inherited_hsm`]) unless `hsm` names a token; software keys are
+/// encrypted with `passphrase`.
 pub async fn new_issuing(
     app: &App,
     key: KeyAlgorithm,
@@ -668,58 +757,91 @@ pub async fn new_issuing(
     operator: &str,
     passphrase: &str,
     hsm: Option<&HsmParams>,
-) -> Result<(String, String), AppError> {
+) -> Result<NewIssuing, AppError> {
     if years < 10 {
         return Err(AppError::BadInput(format!(
             "the issuing CA must be valid at least 10 years, not {years}"
         )));
     }
+    secrets::check_passphrase(passphrase)?;
+    let cas = {
+        let mut tx = app.store.read().await?;
+        let cas = tx.list_cas().await;
+        tx.rollback().await?;
+        cas?
+    };
+    let inherited = match (
+        hsm,
+        cas.iter().find(|c| c.kind == CaKind::Issuing && c.active),
+    ) {
+        (None, Some(active)) => inherited_hsm(app, active)?,
+        _ => None,
+    };
+    let hsm = hsm.or(inherited.as_ref());
     let root = load_active(app, CaKind::Root).await?;
-    let mut tx = app.store.begin().await?;
-    let policies = Policies::load(&mut tx).await?;
-    let cas = tx.list_cas().await?;
     let generation = cas.iter().filter(|c| c.kind == CaKind::Issuing).count() + 1;
     let name = format!("kmn-issuing-g{generation}");
+    let ocsp_name = format!("kmn-ocsp-g{generation}-1");
+    let ocsp_alg = cas
+        .iter()
+        .rev()
+        .find(|c| c.kind == CaKind::OcspSigner)
+        .and_then(|c| c.algorithm.parse::<KeyAlgorithm>().ok())
+        .unwrap_or(KeyAlgorithm::P256);
     let now_t = app.clock.now();
     let now = now_t.unix_timestamp();
     let secrets_dir = app.data_dir.join("secrets");
-    let key_path = secrets_dir.join(format!("{name}.key.pem"));
-    if key_path.exists() {
-        return Err(AppError::CaState(format!(
-            "{} already exists",
-            key_path.display()
-        )));
+    for n in [&name, &ocsp_name] {
+        let key_path = secrets_dir.join(format!("{n}.key.pem"));
+        if key_path.exists() {
+            return Err(AppError::CaState(format!(
+                "{} already exists",
+                key_path.display()
+            )));
+        }
     }
+    repo::check_writable(&app.repo_dir())?;
+    secrets::ensure_dir(&secrets_dir, 0o700)?;
     let new_key = NewKey::make(key, &name, &secrets_dir, passphrase, hsm)?;
+    let ocsp_key = match NewKey::make(ocsp_alg, &ocsp_name, &secrets_dir, passphrase, hsm) {
+        Ok(k) => k,
+        Err(e) => {
+            new_key.discard();
+            return Err(e);
+        }
+    };
     let k = new_key.signer();
     let key_ref = new_key.key_ref(&name);
+    let ocsp_ref = ocsp_key.key_ref(&ocsp_name);
     let root_name = root.record.name.clone();
-    let t = CertTemplate {
-        profile: ProfileKind::IssuingCa,
-        serial: new_serial(),
-        subject: ca_subject(
-            app,
-            &format!("Kumamoto Medical Network Issuing CA G{generation}"),
-        )?,
-        spki_der: k.spki_der().to_vec(),
-        not_before: now_t,
-        not_after: kmn_domain::cert::add_years(now_t, years) - Duration::seconds(1),
-        policies: policies.for_profile(ProfileKind::IssuingCa),
-        urls: Urls {
-            crl: Some(repo::url(app, &repo::crl_file(&root_name))),
-            ocsp: None,
-            ca_issuers: Some(repo::url(app, &repo::cert_file(&root_name))),
-            cps: Some(format!("{}/repo/cps", app.cfg.public_base_url)),
-        },
-        alt_names: vec![],
-        hc_role: None,
-    };
-    let expect = Expectations {
-        policies: policies.for_profile(ProfileKind::IssuingCa),
-        validity: None,
-        require_urls: true,
-    };
+    let mut tx = app.store.begin().await?;
     let r = async {
+        let policies = Policies::load(&mut tx).await?;
+        let t = CertTemplate {
+            profile: ProfileKind::IssuingCa,
+            serial: new_serial(),
+            subject: ca_subject(
+                app,
+                &format!("Kumamoto Medical Network Issuing CA G{generation}"),
+            )?,
+            spki_der: k.spki_der().to_vec(),
+            not_before: now_t,
+            not_after: kmn_domain::cert::add_years(now_t, years) - Duration::seconds(1),
+            policies: policies.for_profile(ProfileKind::IssuingCa),
+            urls: Urls {
+                crl: Some(repo::url(app, &repo::crl_file(&root_name))),
+                ocsp: None,
+                ca_issuers: Some(repo::url(app, &repo::cert_file(&root_name))),
+                cps: Some(format!("{}/repo/cps", app.cfg.public_base_url)),
+            },
+            alt_names: vec![],
+            hc_role: None,
+        };
+        let expect = Expectations {
+            policies: policies.for_profile(ProfileKind::IssuingCa),
+            validity: None,
+            require_urls: true,
+        };
         let der = issue_in_tx(&mut tx, &root_name, &root.info, root.signer.as_ref(), &t, &expect, CertStatus::Valid, now).await?;
         tx.insert_ca(&CaRecord {
             name: name.clone(),
@@ -736,36 +858,81 @@ pub async fn new_issuing(
         })
         .await?;
         tx.activate_ca(CaKind::Issuing, &name).await?;
-        if let Some(f) = new_key.file() {
+        let info = IssuerInfo::from_cert(&der, k.signature_algorithm())?;
+
+        // Its own OCSP signer (RFC 6960 §4.2.2.2): a responder answers for one issuer.
+        let ocsp_t = CertTemplate {
+            profile: ProfileKind::OcspSigner,
+            serial: new_serial(),
+            subject: ca_subject(
+                app,
+                &format!("Kumamoto Medical Network OCSP Signer G{generation}"),
+            )?,
+            spki_der: ocsp_key.signer().spki_der().to_vec(),
+            not_before: now_t,
+            not_after: now_t + Duration::days(90),
+            policies: vec![],
+            urls: Urls::default(),
+            alt_names: vec![],
+            hc_role: None,
+        };
+        let ocsp_der = issue_in_tx(&mut tx, &name, &info, k, &ocsp_t, &Expectations::default(), CertStatus::Valid, now).await?;
+        tx.insert_ca(&CaRecord {
+            name: ocsp_name.clone(),
+            kind: CaKind::OcspSigner,
+            issuer_name: Some(name.clone()),
+            serial_hex: ocsp_t.serial.to_hex(),
+            cert_der: ocsp_der.clone(),
+            key_ref: ocsp_ref.clone(),
+            algorithm: ocsp_alg.as_str().into(),
+            not_before: ocsp_t.not_before.unix_timestamp(),
+            not_after: ocsp_t.not_after.unix_timestamp(),
+            active: true,
+            created_at: now,
+        })
+        .await?;
+        tx.activate_ca(CaKind::OcspSigner, &ocsp_name).await?;
+
+        for f in [new_key.file(), ocsp_key.file()].into_iter().flatten() {
             secrets::write_atomic(&f.path, f.pem.as_bytes(), 0o600)?;
         }
         repo::publish(app, &repo::cert_file(&name), &der)?;
-        let info = IssuerInfo::from_cert(&der, k.signature_algorithm())?;
         crl::publish_in_tx(app, &mut tx, &name, &info, k, Duration::hours(app.cfg.ca.crl_next_update_hours), operator).await?;
         let fp = cert::fingerprint_sha256(&der);
+        let ocsp_fp = cert::fingerprint_sha256(&ocsp_der);
         tx.append_audit(&NewAuditEvent {
             at: now,
             actor: operator,
             action: "ca.new_issuing",
             object: &format!("ca:{name}"),
             facility: None,
-            summary: &format!("root {root_name} signed issuing CA {name} ({key}, SHA-256 {fp}, key {key_ref}); it is now the active issuing CA"),
+            summary: &format!("root {root_name} signed issuing CA {name} ({key}, SHA-256 {fp}, key {key_ref}); it is now the active issuing CA; its OCSP signer {ocsp_name} ({ocsp_alg}, SHA-256 {ocsp_fp}, key {ocsp_ref})"),
         })
         .await?;
-        Ok::<_, AppError>(fp)
+        Ok::<_, AppError>(NewIssuing {
+            issuing: (name.clone(), fp),
+            ocsp: (ocsp_name.clone(), ocsp_fp),
+            key_refs: vec![(name.clone(), key_ref.clone()), (ocsp_name.clone(), ocsp_ref.clone())],
+        })
     }
     .await;
+    let undo = || {
+        new_key.discard();
+        ocsp_key.discard();
+        let _ = std::fs::remove_file(app.repo_dir().join(repo::cert_file(&name)));
+        let _ = std::fs::remove_file(app.repo_dir().join(repo::crl_file(&name)));
+    };
     match r {
-        Ok(fp) => match tx.commit().await {
-            Ok(()) => Ok((name, fp)),
+        Ok(made) => match tx.commit().await {
+            Ok(()) => Ok(made),
             Err(e) => {
-                new_key.discard();
+                undo();
                 Err(e.into())
             }
         },
         Err(e) => {
             let _ = tx.rollback().await;
-            new_key.discard();
+            undo();
             Err(e)
         }
     }

@@ -140,6 +140,7 @@ pub fn env_or_file(name: &str) -> Result<Option<String>, AppError> {
     }
     let file_var = format!("{name}_FILE");
     if let Some(path) = env(&file_var) {
+        crate::secrets::check_secret_file(Path::new(&path), &format!("{file_var}={path}"))?;
         let v = std::fs::read_to_string(&path)
             .map_err(|e| AppError::Config(format!("cannot read {file_var}={path}: {e}")))?;
         return Ok(Some(v.trim_end_matches(['\r', '\n']).to_string()));
@@ -180,6 +181,27 @@ impl Config {
         Ok(cfg)
     }
 
+    /// The settings that go into every CA certificate and cannot change afterwards
+    /// (`public_base_url`, `organization`) that neither kmn.toml nor the environment
+    /// (`KMN_PUBLIC_BASE_URL`, `KMN_ORGANIZATION`) sets, i.e. that would silently be the
+    /// built-in defaults.
+    pub fn unset_certificate_settings(data_dir: &Path) -> Result<Vec<&'static str>, AppError> {
+        let table: toml::Table = match std::fs::read_to_string(Self::path(data_dir)) {
+            Ok(text) => toml::from_str(&text).map_err(|e: toml::de::Error| {
+                AppError::Config(format!("{}: {e}", Self::path(data_dir).display()))
+            })?,
+            Err(_) => toml::Table::new(),
+        };
+        Ok([
+            ("public_base_url", "KMN_PUBLIC_BASE_URL"),
+            ("organization", "KMN_ORGANIZATION"),
+        ]
+        .into_iter()
+        .filter(|(key, var)| !table.contains_key(*key) && env(var).is_none())
+        .map(|(key, _)| key)
+        .collect())
+    }
+
     /// Parses TOML text.
     pub fn parse(text: &str) -> Result<Config, String> {
         toml::from_str(text).map_err(|e| e.to_string())
@@ -190,7 +212,7 @@ impl Config {
         let body = toml::to_string_pretty(self).expect("config serialises");
         format!(
             "# kmn-pki configuration. Environment variables KMN_DATABASE_URL, KMN_PUBLIC_BASE_URL,\n\
-             # KMN_HTTP_LISTEN, KMN_HTTPS_LISTEN, KMN_REPOSITORY_DIR, KMN_DEMO, KMN_HOLD_UNTIL_RECEIPT and\n\
+             # KMN_ORGANIZATION, KMN_HTTP_LISTEN, KMN_HTTPS_LISTEN, KMN_REPOSITORY_DIR, KMN_DEMO, KMN_HOLD_UNTIL_RECEIPT and\n\
              # KMN_SUPPORT_CENTER_PHONE override these values; secrets may also come from KMN_…_FILE.\n{body}"
         )
     }
@@ -202,6 +224,9 @@ impl Config {
         }
         if let Some(v) = env("KMN_PUBLIC_BASE_URL") {
             self.public_base_url = v;
+        }
+        if let Some(v) = env("KMN_ORGANIZATION") {
+            self.organization = v;
         }
         if let Some(v) = env("KMN_HTTP_LISTEN") {
             self.http_listen = v;
@@ -321,6 +346,13 @@ impl Config {
         }
         if let Some(f) = &self.ca.passphrase_file {
             let path = data_dir.join(f);
+            crate::secrets::check_secret_file(
+                &path,
+                &format!(
+                    "the CA passphrase file {} (ca.passphrase_file)",
+                    path.display()
+                ),
+            )?;
             let v = std::fs::read_to_string(&path).map_err(|e| {
                 AppError::Passphrase(format!(
                     "cannot read the CA passphrase file {}: {e}",

@@ -12,6 +12,7 @@ pub mod crl;
 pub mod error;
 #[cfg(feature = "fault-points")]
 pub mod fault;
+pub mod health;
 pub mod hsm;
 pub mod issue;
 pub mod jobs;
@@ -69,6 +70,50 @@ pub(crate) async fn finish<T>(tx: kmn_store::Tx, r: Result<T, AppError>) -> Resu
     }
 }
 
+/// The database file of a `sqlite:` URL (None for PostgreSQL and in-memory databases).
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(":memory:") {
+        return None;
+    }
+    Some(PathBuf::from(path))
+}
+
+/// The database holds personal data and documents: the file is created 0600 before
+/// SQLite opens it (SQLite gives its WAL and SHM files the database file's mode), and an
+/// existing database, WAL or SHM with more bits is restricted to 0600, whatever the umask.
+fn secure_sqlite_files(db: &Path) -> Result<(), AppError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if !db.exists() {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(db)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(AppError::Io(format!(
+                    "cannot create the database {}: {e}",
+                    db.display()
+                )));
+            }
+        }
+    }
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    let mut shm = db.as_os_str().to_owned();
+    shm.push("-shm");
+    for f in [db.to_path_buf(), PathBuf::from(wal), PathBuf::from(shm)] {
+        secrets::restrict_file(&f, 0o600)?;
+    }
+    Ok(())
+}
+
 impl App {
     /// Opens an existing data dir (its kmn.toml must exist).
     pub async fn open(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<App, AppError> {
@@ -83,7 +128,14 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> Result<App, AppError> {
         let url = cfg.database_url(data_dir);
+        let db_file = sqlite_file(&url);
+        if let Some(db) = &db_file {
+            secure_sqlite_files(db)?;
+        }
         let store = Store::open(&url).await?;
+        if let Some(db) = &db_file {
+            secure_sqlite_files(db)?;
+        }
         Ok(App {
             cfg,
             data_dir: data_dir.to_path_buf(),

@@ -33,7 +33,7 @@ pub async fn prepare(
     clock: Arc<dyn Clock>,
     demo: bool,
 ) -> Result<(App, Option<FirstRun>), AppError> {
-    secrets::ensure_dir(data_dir, 0o755)?;
+    secrets::ensure_dir(data_dir, 0o700)?;
     let cfg_path = Config::path(data_dir);
     let fresh = !cfg_path.exists();
     if fresh {
@@ -51,7 +51,7 @@ pub async fn prepare(
             },
             ..Config::default()
         };
-        secrets::write_atomic(&cfg_path, cfg.to_toml().as_bytes(), 0o644)?;
+        secrets::write_atomic(&cfg_path, cfg.to_toml().as_bytes(), 0o600)?;
     }
     let cfg = Config::load(data_dir)?;
     let app = App::with_config(data_dir, cfg, clock).await?;

@@ -218,7 +218,11 @@ pub async fn run(
         },
         ..Config::default()
     };
-    std::fs::write(dir.path().join("passphrase"), "bench-passphrase-123")?;
+    kmn_app::secrets::write_atomic(
+        &dir.path().join("passphrase"),
+        b"bench-passphrase-123",
+        0o600,
+    )?;
     std::fs::write(dir.path().join("kmn.toml"), cfg.to_toml())?;
     let app = App::with_config(dir.path(), cfg, Arc::new(SystemClock)).await?;
     kmn_app::ca::init(

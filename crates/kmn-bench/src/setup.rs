@@ -75,7 +75,7 @@ pub async fn make(dir: &Path, backend: &Backend, schema_tag: &str) -> Result<Ben
         },
         ..Config::default()
     };
-    std::fs::write(dir.join(PASSPHRASE_FILE), PASSPHRASE)?;
+    kmn_app::secrets::write_atomic(&dir.join(PASSPHRASE_FILE), PASSPHRASE.as_bytes(), 0o600)?;
     std::fs::write(dir.join("kmn.toml"), cfg.to_toml())?;
     let app = App::with_config(dir, cfg, Arc::new(SystemClock)).await?;
     let pass = app.cfg.ca_passphrase(dir)?;

@@ -218,12 +218,7 @@ pub struct VerifyArgs {
 }
 
 fn actor(cli: &Cli) -> String {
-    cli.actor.clone().unwrap_or_else(|| {
-        format!(
-            "cli:{}",
-            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-        )
-    })
+    kmn_app::actor::cli_actor(cli.actor.as_deref())
 }
 
 fn fail(e: &AppError) -> ExitCode {
@@ -314,6 +309,51 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// What a key ceremony may create before it can fail (the data dir, the database file,
+/// `secrets/`, `repo/`): a failed ceremony removes what it created and leaves what was
+/// there.
+struct Made {
+    data_dir: Option<PathBuf>,
+    db: Option<PathBuf>,
+    dirs: Vec<PathBuf>,
+}
+
+impl Made {
+    fn before(data_dir: &Path, cfg: &Config) -> Made {
+        let db = cfg
+            .database_url(data_dir)
+            .strip_prefix("sqlite://")
+            .map(|p| PathBuf::from(p.split('?').next().unwrap_or_default()))
+            .filter(|p| !p.as_os_str().is_empty() && !p.exists());
+        let dirs = [data_dir.join("secrets"), cfg.repository_dir(data_dir)]
+            .into_iter()
+            .filter(|d| !d.exists())
+            .collect();
+        Made {
+            data_dir: (!data_dir.exists()).then(|| data_dir.to_path_buf()),
+            db,
+            dirs,
+        }
+    }
+
+    fn undo(&self) {
+        if let Some(db) = &self.db {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut p = db.as_os_str().to_owned();
+                p.push(suffix);
+                let _ = std::fs::remove_file(PathBuf::from(p));
+            }
+        }
+        // Only empty directories go: ca::init has removed its own files already.
+        for d in &self.dirs {
+            let _ = std::fs::remove_dir(d);
+        }
+        if let Some(d) = &self.data_dir {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
 async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppError> {
     match c {
         CaCommand::Init(a) => {
@@ -324,8 +364,26 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
                     "set KMN_CA_PASSPHRASE or KMN_CA_PASSPHRASE_FILE to the passphrase that will protect the CA keys (never on the command line)".into(),
                 )
             })?;
-            kmn_app::secrets::ensure_dir(data_dir, 0o755)?;
-            let app = App::with_config(data_dir, cfg.clone(), Arc::new(SystemClock)).await?;
+            kmn_app::secrets::check_passphrase(&passphrase)?;
+            if !cfg.demo {
+                let unset = Config::unset_certificate_settings(data_dir)?;
+                if !unset.is_empty() {
+                    return Err(AppError::Config(format!(
+                        "{} not configured: every certificate of this CA will carry them and they cannot change afterwards. Set them in {} (e.g. public_base_url = \"http://pki.example.jp\", organization = \"Kumamoto Medical Association\") or with KMN_PUBLIC_BASE_URL / KMN_ORGANIZATION, then run `kmn ca init` again (or set demo = true for a trial CA). Nothing was made.",
+                        unset.join(" and "),
+                        Config::path(data_dir).display()
+                    )));
+                }
+            }
+            let made = Made::before(data_dir, &cfg);
+            kmn_app::secrets::ensure_dir(data_dir, 0o700)?;
+            let app = match App::with_config(data_dir, cfg.clone(), Arc::new(SystemClock)).await {
+                Ok(app) => app,
+                Err(e) => {
+                    made.undo();
+                    return Err(e);
+                }
+            };
             let params = CeremonyParams {
                 root_key: a.root_key,
                 issuing_key: a.issuing_key,
@@ -337,12 +395,33 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
                 operator: who.to_string(),
                 hsm,
             };
-            let rec = ca::init(&app, &params, &passphrase).await?;
+            let plan = match ca::ceremony_plan(&app) {
+                Ok(p) => p,
+                Err(e) => {
+                    app.store.close().await;
+                    made.undo();
+                    return Err(e);
+                }
+            };
+            println!("The certificates will carry:");
+            for l in plan {
+                println!("  {l}");
+            }
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            let rec = match ca::init(&app, &params, &passphrase).await {
+                Ok(rec) => rec,
+                Err(e) => {
+                    app.store.close().await;
+                    made.undo();
+                    return Err(e);
+                }
+            };
             if !Config::path(data_dir).exists() {
                 kmn_app::secrets::write_atomic(
                     &Config::path(data_dir),
                     cfg.to_toml().as_bytes(),
-                    0o644,
+                    0o600,
                 )?;
             }
             println!("Key ceremony complete.");
@@ -381,8 +460,15 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
             let app = open(data_dir).await?;
             let hsm = hsm.params()?;
             let pass = app.cfg.ca_passphrase(data_dir)?;
-            let (name, fp) = ca::new_issuing(&app, *key, *years, who, &pass, hsm.as_ref()).await?;
-            println!("New issuing CA {name} (SHA-256 {fp}) is now active.");
+            let made = ca::new_issuing(&app, *key, *years, who, &pass, hsm.as_ref()).await?;
+            println!(
+                "New issuing CA {} (SHA-256 {}) is now active.",
+                made.issuing.0, made.issuing.1
+            );
+            println!("  OCSP signer  {}  SHA-256 {}", made.ocsp.0, made.ocsp.1);
+            for (name, key_ref) in &made.key_refs {
+                println!("  key          {name}  {key_ref}");
+            }
             Ok(())
         }
         CaCommand::Backup { out } => {
@@ -604,6 +690,11 @@ async fn cert_cmd(data_dir: &Path, c: &CertCommand, who: &str) -> Result<(), App
 
 async fn crl_publish(data_dir: &Path, who: &str) -> Result<(), AppError> {
     let app = open(data_dir).await?;
+    // The whole repository comes from the database: CA certificates and the root's ARL
+    // first (a data dir restored from a backup has none), then fresh issuing CRLs.
+    for r in kmn_app::repo::rebuild(&app).await? {
+        println!("{} restored -> {}", r.what, r.path.display());
+    }
     for p in kmn_app::crl::publish_all(&app, who).await? {
         println!(
             "CRL #{} of {} published: {} entries, this update {}, next update {} -> {}",
@@ -638,15 +729,16 @@ async fn audit_verify(data_dir: &Path) -> ExitCode {
     }
 }
 
+/// `kmn config check`: every problem is printed, and the command fails (with the first
+/// problem's code) when there is any. Each HSM key is opened once; a login the token
+/// refused is never tried again with the same PIN (kmn-token keeps a refused PIN out).
 async fn config_check(data_dir: &Path) -> Result<(), AppError> {
     let cfg = Config::load(data_dir)?;
     let app = App::with_config(data_dir, cfg.clone(), Arc::new(SystemClock)).await?;
     println!("{cfg:#?}");
     println!("database: reachable ({:?})", app.store.backend());
-    match cfg.ca_passphrase(data_dir) {
-        Ok(_) => println!("CA passphrase: available"),
-        Err(e) => println!("CA passphrase: {e}"),
-    }
+    let mut problems: Vec<AppError> = Vec::new();
+    let mut refused_tokens: Vec<String> = Vec::new();
     let cas = {
         let mut tx = app.store.read().await?;
         let cas = tx.list_cas().await;
@@ -654,21 +746,80 @@ async fn config_check(data_dir: &Path) -> Result<(), AppError> {
         cas?
     };
     let now = app.now();
-    for rec in cas.into_iter().filter(|c| c.active && c.not_after > now) {
-        if !kmn_app::hsm::is_hsm_ref(&rec.key_ref) {
+    let live: Vec<_> = cas
+        .into_iter()
+        .filter(|c| c.active && c.not_after > now)
+        .collect();
+    let online_software = live
+        .iter()
+        .any(|c| c.kind != CaKind::Root && !kmn_app::hsm::is_hsm_ref(&c.key_ref));
+    match cfg.ca_passphrase(data_dir) {
+        Ok(_) => println!("CA passphrase: available"),
+        // Not needed to serve when every online key is in the HSM (the root is offline).
+        Err(AppError::Passphrase(m)) if !online_software => {
+            println!("CA passphrase: not set ({m}); needed for the root key only")
+        }
+        Err(e) => {
+            println!("CA passphrase: {e}");
+            problems.push(e);
+        }
+    }
+    for rec in live {
+        let (name, key_ref) = (rec.name.clone(), rec.key_ref.clone());
+        if rec.kind == CaKind::Root {
+            let present = key_ref
+                .strip_prefix("file:")
+                .is_some_and(|f| data_dir.join(f).exists());
+            println!(
+                "CA key {name}: {key_ref}: {}",
+                if present {
+                    "present (move it to offline storage after the ceremony)"
+                } else {
+                    "offline"
+                }
+            );
             continue;
         }
-        let (name, key_ref) = (rec.name.clone(), rec.key_ref.clone());
-        let status = match ca::load_record(&app, rec) {
-            Ok(c) => match c.signer.check() {
-                Ok(()) => "usable".to_string(),
-                Err(e) => e.to_string(),
-            },
-            Err(e) => e.to_string(),
-        };
-        println!("CA key {name}: {key_ref}: {status}");
+        if !kmn_app::hsm::is_hsm_ref(&key_ref)
+            && problems
+                .iter()
+                .any(|p| matches!(p, AppError::Passphrase(_) | AppError::Config(_)))
+        {
+            println!("CA key {name}: {key_ref}: not checked (no usable CA passphrase)");
+            continue;
+        }
+        let token = kmn_app::hsm::HsmKeyRef::parse(&key_ref)
+            .ok()
+            .map(|r| r.token);
+        if let Some(t) = token.as_ref().filter(|t| refused_tokens.contains(t)) {
+            println!(
+                "CA key {name}: {key_ref}: not checked: the token '{t}' refused the PIN above (another login would use up another PIN try)"
+            );
+            continue;
+        }
+        let r = ca::load_record(&app, rec).and_then(|c| c.signer.check().map_err(AppError::from));
+        match r {
+            Ok(()) => println!("CA key {name}: {key_ref}: usable"),
+            Err(e) => {
+                println!("CA key {name}: {key_ref}: {e}");
+                let m = e.to_string();
+                if m.contains("[E_TOKEN_WRONG_PIN]") || m.contains("[E_TOKEN_PIN_LOCKED]") {
+                    refused_tokens.extend(token);
+                }
+                problems.push(e);
+            }
+        }
     }
-    Ok(())
+    match problems.len() {
+        0 => {
+            println!("configuration: OK");
+            Ok(())
+        }
+        n => {
+            println!("configuration: {n} problem(s)");
+            Err(problems.remove(0))
+        }
+    }
 }
 
 async fn up(data_dir: &Path, demo: bool) -> ExitCode {

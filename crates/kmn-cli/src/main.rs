@@ -26,7 +26,7 @@ pub struct Cli {
     )]
     pub data_dir: PathBuf,
 
-    /// Who is acting, recorded in the audit log (default: cli:$USER).
+    /// Who is acting, recorded in the audit log beside the OS user (default: cli:$USER).
     #[arg(long, global = true, env = "KMN_ACTOR")]
     pub actor: Option<String>,
 

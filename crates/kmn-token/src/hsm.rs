@@ -53,10 +53,55 @@ impl std::fmt::Debug for HsmSigner {
     }
 }
 
-fn user_login(s: &Session, pin: &SecretPin) -> Result<(), TokenError> {
+/// A login the token refused for its PIN: (SHA-256 of token label and PIN, locked).
+type Refused = (Vec<u8>, bool);
+
+/// Logins refused for a wrong or locked user PIN in this process. The same PIN is never
+/// offered to the same token again (each wrong try uses up one of the token's PIN
+/// tries: a check of two keys, a second command step or the CRL publisher's retry loop
+/// would otherwise lock the token); a corrected PIN file gives a new PIN, which is tried.
+static REFUSED_LOGINS: Mutex<Vec<Refused>> = Mutex::new(Vec::new());
+
+fn login_digest(token_label: &str, pin: &SecretPin) -> Vec<u8> {
+    let mut m = Vec::with_capacity(token_label.len() + pin.len() + 1);
+    m.extend_from_slice(token_label.as_bytes());
+    m.push(0);
+    m.extend_from_slice(pin.expose().as_bytes());
+    let d = der::sha256(&m);
+    m.iter_mut().for_each(|b| *b = 0);
+    d
+}
+
+fn user_login(s: &Session, token_label: &str, pin: &SecretPin) -> Result<(), TokenError> {
+    let digest = login_digest(token_label, pin);
+    let refused = REFUSED_LOGINS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(d, _)| *d == digest)
+        .map(|(_, locked)| *locked);
+    match refused {
+        Some(true) => return Err(TokenError::PinLocked),
+        Some(false) => {
+            return Err(TokenError::WrongPin {
+                tries_left: None,
+                count_low: false,
+            });
+        }
+        None => {}
+    }
     match s.login(UserType::User, Some(&pin.auth())) {
         Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
-        Err(e) => Err(map_ck(e)),
+        Err(e) => {
+            let e = map_ck(e);
+            if let TokenError::WrongPin { .. } | TokenError::PinLocked = e {
+                REFUSED_LOGINS
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((digest, matches!(e, TokenError::PinLocked)));
+            }
+            Err(e)
+        }
     }
 }
 
@@ -105,7 +150,7 @@ impl HsmSigner {
                 other => other,
             })?;
         let s = module.ctx.open_ro_session(slot.0).map_err(map_ck)?;
-        user_login(&s, user_pin)?;
+        user_login(&s, token_label, user_pin)?;
         let key = find_private_key(&s, key_label, &[])?;
         let (alg, spki, key_id) = describe_key(&s, key)?;
         Ok(HsmSigner {
@@ -162,7 +207,7 @@ impl HsmSigner {
     ) -> Result<HsmSigner, TokenError> {
         let token_label = module.token_info(slot)?.label().trim().to_string();
         let s = module.ctx.open_rw_session(slot.0).map_err(map_ck)?;
-        user_login(&s, user_pin)?;
+        user_login(&s, &token_label, user_pin)?;
         match find_private_key(&s, label, &[]) {
             Err(TokenError::KeyNotFound { .. }) => {}
             Ok(_) | Err(TokenError::BadInput(_)) => {
@@ -291,7 +336,7 @@ impl HsmSigner {
                 other => other,
             })?;
         let s = self.module.ctx.open_rw_session(slot.0).map_err(map_ck)?;
-        user_login(&s, &self.pin)?;
+        user_login(&s, &self.token_label, &self.pin)?;
         for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
             let mut template = vec![
                 Attribute::Class(class),
@@ -384,7 +429,7 @@ impl HsmSigner {
                 other => other,
             })?;
         let s = self.module.ctx.open_ro_session(slot.0).map_err(map_ck)?;
-        user_login(&s, &self.pin)?;
+        user_login(&s, &self.token_label, &self.pin)?;
         let key = find_private_key(&s, &self.key_label, &self.key_id)?;
         let (alg, spki, _) = describe_key(&s, key)?;
         if alg != self.alg || spki != self.spki {

@@ -52,9 +52,13 @@ pub fn https_router(app: App) -> Router {
         .merge(api)
 }
 
+/// `/health`: 200 with `"status":"ok"`, or `"status":"degraded"` and each reason
+/// named in `degraded` (the HSM away, a CA certificate or the ARL missing from the
+/// repository, no CPS published: the service still answers); 503 when the database
+/// does not answer.
 async fn health(State(app): State<App>) -> Response {
     let r = async {
-        let mut tx = app.store.begin().await?;
+        let mut tx = app.store.read().await?;
         let cas = tx.list_cas().await?;
         let mut crls = Vec::new();
         for ca in cas.iter().filter(|c| c.kind != CaKind::OcspSigner) {
@@ -69,13 +73,19 @@ async fn health(State(app): State<App>) -> Response {
             }
         }
         tx.rollback().await?;
-        Ok::<_, AppError>(crls)
+        let degraded = kmn_app::health::degraded(&app).await?;
+        Ok::<_, AppError>((crls, degraded))
     }
     .await;
     match r {
-        Ok(crls) => (
+        Ok((crls, degraded)) => (
             StatusCode::OK,
-            axum::Json(serde_json::json!({"status": "ok", "database": "ok", "crls": crls})),
+            axum::Json(serde_json::json!({
+                "status": if degraded.is_empty() { "ok" } else { "degraded" },
+                "database": "ok",
+                "degraded": degraded,
+                "crls": crls,
+            })),
         )
             .into_response(),
         Err(e) => {

@@ -90,3 +90,57 @@ async fn g1_truncated_tail_is_detected() {
         "events at the end were deleted",
     );
 }
+
+async fn last_actor(env: &Env, action: &str) -> String {
+    let app = env.app().await;
+    let mut tx = app.store.begin().await.unwrap();
+    let events = tx.audit_events(Some(action)).await.unwrap();
+    tx.rollback().await.unwrap();
+    app.store.close().await;
+    events.last().expect("an event").actor.clone()
+}
+
+#[tokio::test]
+async fn issue8_actor_name_cannot_hide_the_os_user() {
+    let env = Env::new();
+    env.init(&[]);
+    let os = kmn_app::actor::os_user();
+    // --actor names someone; the OS user is recorded beside it.
+    let mut c = env.cmd(&["--actor", "cli:tanaka", "crl", "publish"]);
+    c.env("USER", "tanaka");
+    assert!(c.output().unwrap().status.success());
+    assert_eq!(
+        last_actor(&env, "crl.publish").await,
+        format!("cli:tanaka (os:{os})")
+    );
+    // A name that pretends to carry the OS user gets the real one as well.
+    let mut c = env.cmd(&["crl", "publish"]);
+    c.env("KMN_ACTOR", "cli:admin (os:admin)");
+    assert!(c.output().unwrap().status.success());
+    assert_eq!(
+        last_actor(&env, "crl.publish").await,
+        format!("cli:admin (os:admin) (os:{os})")
+    );
+    // No --actor: cli:$USER, and the OS user when $USER says someone else.
+    let mut c = env.cmd(&["crl", "publish"]);
+    c.env_remove("KMN_ACTOR").env("USER", "suzuki");
+    assert!(c.output().unwrap().status.success());
+    assert_eq!(
+        last_actor(&env, "crl.publish").await,
+        format!("cli:suzuki (os:{os})")
+    );
+    let mut c = env.cmd(&["crl", "publish"]);
+    c.env_remove("KMN_ACTOR").env_remove("USER");
+    assert!(c.output().unwrap().status.success());
+    assert_eq!(
+        last_actor(&env, "crl.publish").await,
+        format!("cli:unknown (os:{os})")
+    );
+    // Under sudo the person who ran sudo is named with the account it became.
+    let mut c = env.cmd(&["crl", "publish"]);
+    c.env("SUDO_USER", "yamada");
+    assert!(c.output().unwrap().status.success());
+    let a = last_actor(&env, "crl.publish").await;
+    assert!(a.starts_with("test-admin (os:yamada as "), "{a}");
+    env.ok(&["audit", "verify"]);
+}

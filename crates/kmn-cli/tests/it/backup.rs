@@ -210,7 +210,10 @@ async fn design6_root_key_restored_from_three_of_five_shares_signs_again() {
         "{}",
         restores[0].summary
     );
-    assert_eq!(restores[0].actor, "test-admin");
+    assert_eq!(
+        restores[0].actor,
+        format!("test-admin (os:{})", kmn_app::actor::os_user())
+    );
     env.ok(&["audit", "verify"]);
 }
 
@@ -287,4 +290,121 @@ async fn design6_restore_refuses_shares_of_another_backup_and_altered_shares() {
 
 fn which(prog: &str) -> bool {
     std::process::Command::new(prog).arg("-v").output().is_ok()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+/// A data dir restored from the backup of `env` (kmn.toml, secrets/, the database —
+/// for SQLite a consistent copy, for PostgreSQL the same database): no repository.
+async fn restored(env: &Env, db_url: Option<&str>) -> Env {
+    let new = Env::new();
+    std::fs::create_dir_all(new.data_dir()).unwrap();
+    copy_dir(
+        &env.data_dir().join("secrets"),
+        &new.data_dir().join("secrets"),
+    );
+    std::fs::copy(
+        env.data_dir().join("kmn.toml"),
+        new.data_dir().join("kmn.toml"),
+    )
+    .unwrap();
+    if db_url.is_none() {
+        let app = env.app().await;
+        let to = new.data_dir().join("kmn.db");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "VACUUM INTO '{}'",
+            to.display()
+        )))
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+        app.store.close().await;
+    }
+    match db_url {
+        Some(u) => new.env("KMN_DATABASE_URL", u),
+        None => new,
+    }
+}
+
+async fn crl_publish_rebuilds_the_whole_repository(db_url: Option<&str>) {
+    let mut env = Env::new();
+    if let Some(u) = db_url {
+        env = env.env("KMN_DATABASE_URL", u);
+    }
+    env.init(&[]);
+    let csr = env.csr("u", "p256", "/C=JP/O=Clinic/CN=Taro Yamada", &[]);
+    let (pem, serial) = env.issue("u", &csr, "user-card", "5y");
+    env.ok(&["cert", "revoke", &serial, "--reason", "key-compromise"]);
+    let arl = env.ok(&["ca", "sign-arl"]);
+    assert!(arl.contains("ARL #2"), "{arl}");
+    let new = restored(&env, db_url).await;
+    assert!(!new.data_dir().join("repo").exists());
+    // The root key is offline: only the passphrase-protected files that were backed up.
+    std::fs::remove_file(new.data_dir().join("secrets/kmn-root-g1.key.pem")).unwrap();
+
+    let out = new.ok(&["crl", "publish"]);
+    for want in [
+        "CA certificate of kmn-root-g1 restored",
+        "CA certificate of kmn-issuing-g1 restored",
+        "ARL #2 of kmn-root-g1 restored",
+        "of kmn-issuing-g1 published",
+    ] {
+        assert!(out.contains(want), "expected '{want}' in:\n{out}");
+    }
+    for f in ["kmn-root-g1.crt", "kmn-issuing-g1.crt", "kmn-root-g1.crl"] {
+        assert_eq!(
+            std::fs::read(new.repo(f)).unwrap(),
+            std::fs::read(env.repo(f)).unwrap(),
+            "{f}"
+        );
+    }
+    // The rebuilt repository validates the certificate and shows it revoked.
+    let root = new.pem_of(&new.repo("kmn-root-g1.crt"), "cert");
+    let issuing = new.pem_of(&new.repo("kmn-issuing-g1.crt"), "cert");
+    let crls = new.path("crls.pem");
+    std::fs::write(
+        &crls,
+        [
+            std::fs::read(new.pem_of(&new.repo("kmn-root-g1.crl"), "crl")).unwrap(),
+            std::fs::read(new.pem_of(&new.repo("kmn-issuing-g1.crl"), "crl")).unwrap(),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let (ok, o) = tool(
+        "openssl",
+        &[
+            "verify",
+            "-crl_check_all",
+            "-CAfile",
+            root.to_str().unwrap(),
+            "-untrusted",
+            issuing.to_str().unwrap(),
+            "-CRLfile",
+            crls.to_str().unwrap(),
+            pem.to_str().unwrap(),
+        ],
+    );
+    assert!(!ok && o.contains("certificate revoked"), "{o}");
+    // A second run finds everything in place.
+    let out = new.ok(&["crl", "publish"]);
+    assert!(!out.contains("restored"), "{out}");
+}
+
+#[tokio::test]
+async fn issue8_crl_publish_rebuilds_the_repository_after_a_restore_sqlite() {
+    crl_publish_rebuilds_the_whole_repository(None).await;
+}
+
+#[tokio::test]
+async fn issue8_crl_publish_rebuilds_the_repository_after_a_restore_postgres() {
+    if let Some(url) = crate::support::pg_url("rebuild").await {
+        crl_publish_rebuilds_the_whole_repository(Some(&url)).await;
+    }
 }

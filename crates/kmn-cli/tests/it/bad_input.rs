@@ -259,3 +259,44 @@ async fn config_check_reports_typos_and_redacts_secrets() {
     );
     assert!(!all.contains("hunter2-secret"), "{all}");
 }
+
+#[tokio::test]
+async fn issue8_passphrase_and_pin_files_readable_by_others_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let pass = env.path("ca-passphrase");
+    std::fs::write(&pass, crate::support::PASSPHRASE).unwrap();
+    std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut c = env.cmd(&["ca", "init"]);
+    c.env_remove("KMN_CA_PASSPHRASE")
+        .env("KMN_CA_PASSPHRASE_FILE", &pass);
+    let o = c.output().unwrap();
+    assert_fails(&o, 1, "is accessible by others (mode 0644)");
+    assert_fails(&o, 1, &format!("chmod 600 {}", pass.display()));
+    assert_fails(&o, 1, "(E_CONFIG)");
+    assert!(!env.data_dir().exists());
+    // An HSM PIN file readable by the group: refused before any module is loaded.
+    let pin = env.path("hsm-pin");
+    std::fs::write(&pin, "20261126").unwrap();
+    std::fs::set_permissions(&pin, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let mut c = env.cmd(&[
+        "ca",
+        "init",
+        "--hsm-module",
+        "/nonexistent/libpkcs11.so",
+        "--token-label",
+        "kmn-ca",
+    ]);
+    c.env("KMN_HSM_PIN_FILE", &pin);
+    let o = c.output().unwrap();
+    assert_fails(&o, 1, "KMN_HSM_PIN_FILE=");
+    assert_fails(&o, 1, "is accessible by others (mode 0640)");
+    assert!(!env.data_dir().exists());
+    // Owner-only: accepted.
+    std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mut c = env.cmd(&["ca", "init"]);
+    c.env_remove("KMN_CA_PASSPHRASE")
+        .env("KMN_CA_PASSPHRASE_FILE", &pass);
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

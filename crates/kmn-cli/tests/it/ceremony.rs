@@ -299,7 +299,10 @@ async fn design4_ceremony_record_in_audit_log_and_second_init_refused() {
     let events = tx.audit_events(Some("ca.init")).await.unwrap();
     tx.rollback().await.unwrap();
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].actor, "test-admin");
+    assert_eq!(
+        events[0].actor,
+        format!("test-admin (os:{})", kmn_app::actor::os_user())
+    );
     assert!(
         events[0].summary.contains("SHA-256"),
         "{}",
@@ -389,4 +392,133 @@ async fn design4_new_issuing_ca_takes_over_and_both_publish_crls() {
         ],
     );
     assert!(ok, "{o}");
+}
+
+#[tokio::test]
+async fn issue8_ca_init_outside_demo_needs_the_base_url_and_names_and_shows_them_first() {
+    let env = Env::new();
+    // Nothing configured: refused before anything is made, naming both settings.
+    let mut c = env.cmd(&["ca", "init"]);
+    c.env_remove("KMN_PUBLIC_BASE_URL")
+        .env_remove("KMN_ORGANIZATION");
+    let o = c.output().unwrap();
+    crate::support::assert_fails(&o, 1, "public_base_url and organization not configured");
+    crate::support::assert_fails(&o, 1, "(E_CONFIG)");
+    assert!(!env.data_dir().exists(), "nothing may be left behind");
+    // Only the URL in kmn.toml: still refused, naming the names.
+    std::fs::create_dir_all(env.data_dir()).unwrap();
+    let toml = env.data_dir().join("kmn.toml");
+    std::fs::write(&toml, "public_base_url = \"http://pki.kmn.example.jp\"\n").unwrap();
+    let mut c = env.cmd(&["ca", "init"]);
+    c.env_remove("KMN_PUBLIC_BASE_URL")
+        .env_remove("KMN_ORGANIZATION");
+    let o = c.output().unwrap();
+    crate::support::assert_fails(&o, 1, "organization not configured");
+    assert!(!env.data_dir().join("kmn.db").exists());
+    assert!(!env.data_dir().join("secrets").exists());
+    // Both set: the ceremony prints what the certificates will carry before it signs.
+    std::fs::write(
+        &toml,
+        "public_base_url = \"http://pki.kmn.example.jp\"\norganization = \"Kumamoto Medical Association\"\n",
+    )
+    .unwrap();
+    let mut c = env.cmd(&["ca", "init"]);
+    c.env_remove("KMN_PUBLIC_BASE_URL")
+        .env_remove("KMN_ORGANIZATION");
+    let o = c.output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let plan = out.find("The certificates will carry:").expect("the plan");
+    let done = out.find("Key ceremony complete.").expect("done");
+    assert!(plan < done, "{out}");
+    for want in [
+        "root CA subject      C=JP, O=Kumamoto Medical Association, CN=Kumamoto Medical Network Root CA G1",
+        "root CRL (ARL) URL   http://pki.kmn.example.jp/repo/kmn-root-g1.crl",
+        "issuing CRL URL      http://pki.kmn.example.jp/repo/kmn-issuing-g1.crl",
+        "CPS URL              http://pki.kmn.example.jp/repo/cps",
+    ] {
+        assert!(
+            out[plan..done].contains(want),
+            "expected '{want}' in:\n{out}"
+        );
+    }
+    let issuing = env.pem_of(&env.repo("kmn-issuing-g1.crt"), "cert");
+    let (_, text) = tool(
+        "openssl",
+        &["x509", "-noout", "-text", "-in", issuing.to_str().unwrap()],
+    );
+    assert!(
+        text.contains("http://pki.kmn.example.jp/repo/kmn-root-g1.crl")
+            && !text.contains("127.0.0.1"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn issue8_demo_ca_init_needs_no_configuration() {
+    let env = Env::new();
+    let mut c = env.cmd(&["ca", "init"]);
+    c.env_remove("KMN_PUBLIC_BASE_URL")
+        .env_remove("KMN_ORGANIZATION")
+        .env("KMN_DEMO", "true");
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("http://127.0.0.1:8080/repo/kmn-root-g1.crl")
+    );
+}
+
+#[tokio::test]
+async fn issue8_short_passphrase_is_a_clear_error_before_anything_is_written() {
+    let env = Env::new();
+    let mut c = env.cmd(&["ca", "init"]);
+    c.env("KMN_CA_PASSPHRASE", "elevenchars");
+    let o = c.output().unwrap();
+    crate::support::assert_fails(&o, 1, "it must have at least 12");
+    crate::support::assert_fails(&o, 1, "(E_PASSPHRASE)");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("internal error"), "{err}");
+    assert!(
+        !env.data_dir().exists(),
+        "no data dir, repo/ or secrets/ is left"
+    );
+}
+
+#[tokio::test]
+async fn issue8_failed_ceremony_removes_what_it_created() {
+    let env = Env::new();
+    // Fails inside the ceremony, after the data dir and the database were made.
+    let o = env.run(&[
+        "ca",
+        "init",
+        "--policy-arc",
+        "2.25.329800735698586629295641978511506172918",
+    ]);
+    crate::support::assert_fails(&o, 1, "wider than 32 bits");
+    assert!(
+        !env.data_dir().exists(),
+        "the failed ceremony left its data dir"
+    );
+    // Into an existing data dir with its kmn.toml: that stays, nothing else.
+    std::fs::create_dir_all(env.data_dir()).unwrap();
+    std::fs::write(env.data_dir().join("kmn.toml"), "demo = false\n").unwrap();
+    let o = env.run(&[
+        "ca",
+        "init",
+        "--policy-arc",
+        "2.25.329800735698586629295641978511506172918",
+    ]);
+    crate::support::assert_fails(&o, 1, "wider than 32 bits");
+    let mut left: Vec<String> = std::fs::read_dir(env.data_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, vec!["kmn.toml".to_string()]);
+    // And the ceremony runs afterwards.
+    env.init(&[]);
 }

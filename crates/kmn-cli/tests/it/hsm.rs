@@ -50,7 +50,7 @@ fn softhsm(env: &Env, label: &str) -> Option<SoftHsm> {
     )
     .unwrap();
     let pin_file = env.path("hsm-pin");
-    std::fs::write(&pin_file, format!("{PIN}\n")).unwrap();
+    crate::support::write_secret(&pin_file, &format!("{PIN}\n"));
     let h = SoftHsm {
         module,
         conf,
@@ -334,9 +334,15 @@ async fn design6_new_issuing_ca_key_generated_in_hsm() {
         "{}",
         g2.key_ref
     );
+    // The new CA's key and its own OCSP signer's, both on the token.
     let keys = private_keys(&h.list_objects(label));
-    assert_eq!(keys.len(), 1, "{keys:?}");
-    assert!(keys[0].2.contains("never extractable"), "{keys:?}");
+    let mut labels: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
+    labels.sort_unstable();
+    assert_eq!(labels, vec!["kmn-issuing-g2", "kmn-ocsp-g2-1"], "{keys:?}");
+    assert!(
+        keys.iter().all(|k| k.2.contains("never extractable")),
+        "{keys:?}"
+    );
 
     // Issued by G2 with the HSM key, in another process; chain and CRLs verify.
     let csr = env.csr("u", "rsa2048", "/C=JP/O=Clinic/CN=Taro Yamada", &[]);
@@ -397,7 +403,7 @@ async fn hsm_options_need_the_pin_from_the_environment() {
     assert!(!env.data_dir().join("secrets").exists());
     // A wrong PIN: a clear message, no CA, no key left on the token.
     let wrong = env.path("wrong-pin");
-    std::fs::write(&wrong, "99999999").unwrap();
+    crate::support::write_secret(&wrong, "99999999");
     let env = env.env("KMN_HSM_PIN_FILE", wrong.to_str().unwrap());
     let o = env.run(&args);
     let err = String::from_utf8_lossy(&o.stderr);
@@ -460,4 +466,206 @@ async fn design6_failed_hsm_ceremony_leaves_no_key_on_the_token() {
     assert!(!env.data_dir().join("kmn.toml").exists());
     let o = env.run(&["crl", "publish"]);
     assert_eq!(o.status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn issue8_new_issuing_ca_inherits_the_hsm_and_gets_its_own_ocsp_signer() {
+    let env = Env::new();
+    let label = "kmn-ca-inherit";
+    let Some(h) = softhsm(&env, label) else {
+        return;
+    };
+    let env = h.env(env);
+    env.init(&h.init_args(label));
+    let app = env.app().await;
+    let cas_before = count(&app, "cas").await;
+    // Without the HSM PIN the command refuses (it never makes a software key instead).
+    let mut c = env.cmd(&["ca", "new-issuing", "--key", "p256", "--years", "10"]);
+    c.env_remove("KMN_HSM_PIN_FILE").env_remove("KMN_HSM_PIN");
+    let o = c.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("is in the HSM token '{label}'")) && err.contains("KMN_HSM_PIN_FILE"),
+        "{err}"
+    );
+    assert_eq!(count(&app, "cas").await, cas_before);
+    assert!(
+        !env.data_dir()
+            .join("secrets/kmn-issuing-g2.key.pem")
+            .exists()
+    );
+    // With the PIN: the documented command makes both keys on the same token.
+    let out = env.ok(&["ca", "new-issuing", "--key", "p256", "--years", "10"]);
+    assert!(
+        out.contains("kmn-issuing-g2") && out.contains("kmn-ocsp-g2-1"),
+        "{out}"
+    );
+    let secrets: Vec<String> = std::fs::read_dir(env.data_dir().join("secrets"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(secrets, vec!["kmn-root-g1.key.pem".to_string()]);
+    let mut tx = app.store.begin().await.unwrap();
+    let cas = tx.list_cas().await.unwrap();
+    tx.rollback().await.unwrap();
+    let g2 = cas.iter().find(|c| c.name == "kmn-issuing-g2").unwrap();
+    let ocsp = cas.iter().find(|c| c.name == "kmn-ocsp-g2-1").unwrap();
+    assert_eq!(ocsp.kind, kmn_store::CaKind::OcspSigner);
+    assert_eq!(ocsp.issuer_name.as_deref(), Some("kmn-issuing-g2"));
+    for (c, object) in [(g2, "kmn-issuing-g2"), (ocsp, "kmn-ocsp-g2-1")] {
+        let r = kmn_app::hsm::HsmKeyRef::parse(&c.key_ref).unwrap();
+        assert_eq!((r.token.as_str(), r.object.as_str()), (label, object));
+    }
+    let mut labels: Vec<String> = private_keys(&h.list_objects(label))
+        .into_iter()
+        .map(|k| k.0)
+        .collect();
+    labels.sort();
+    assert_eq!(
+        labels,
+        vec![
+            "kmn-issuing-g1",
+            "kmn-issuing-g2",
+            "kmn-ocsp-g1-1",
+            "kmn-ocsp-g2-1"
+        ]
+    );
+    // The OCSP signer is certified by G2 (OpenSSL checks the chain).
+    let root = env.pem_of(&env.repo("kmn-root-g1.crt"), "cert");
+    let g2_pem = env.pem_of(&env.repo("kmn-issuing-g2.crt"), "cert");
+    let ocsp_pem = env.path("ocsp-g2.pem");
+    std::fs::write(&ocsp_pem, kmn_pki::cert::to_pem(&ocsp.cert_der)).unwrap();
+    let (ok, o) = tool(
+        "openssl",
+        &[
+            "verify",
+            "-CAfile",
+            root.to_str().unwrap(),
+            "-untrusted",
+            g2_pem.to_str().unwrap(),
+            ocsp_pem.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{o}");
+    // And G2 signs with its HSM key in a later process.
+    let csr = env.csr("u", "p256", "/C=JP/O=Clinic/CN=Taro Yamada", &[]);
+    env.issue("u", &csr, "user-card", "5y");
+}
+
+#[tokio::test]
+async fn issue8_config_check_fails_on_any_hsm_error_and_logs_in_at_most_once() {
+    let env = Env::new();
+    let label = "kmn-ca-check";
+    let Some(h) = softhsm(&env, label) else {
+        return;
+    };
+    let env = h.env(env);
+    env.init(&h.init_args(label));
+    let out = env.ok(&["config", "check"]);
+    assert!(out.contains("configuration: OK"), "{out}");
+    // A wrong PIN: exit 1 with the code; the second key on the token is not tried.
+    let wrong = env.path("wrong-pin");
+    crate::support::write_secret(&wrong, "99999999");
+    let mut c = env.cmd(&["config", "check"]);
+    c.env("KMN_HSM_PIN_FILE", &wrong);
+    let o = c.output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(err.contains("E_TOKEN_WRONG_PIN"), "{err}");
+    assert_eq!(
+        out.matches("HSMの利用者PINが違います").count(),
+        1,
+        "one login only: {out}"
+    );
+    assert!(
+        out.contains(&format!("not checked: the token '{label}' refused the PIN")),
+        "{out}"
+    );
+    // The token is gone: exit 1, E_TOKEN_NOT_FOUND.
+    let (ok, o) = h.util(&["--delete-token", "--token", label]);
+    assert!(ok, "{o}");
+    let o = env.run(&["config", "check"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("E_TOKEN_NOT_FOUND"), "{err}");
+}
+
+#[tokio::test]
+async fn issue8_health_names_each_degraded_reason() {
+    let env = Env::new();
+    let label = "kmn-ca-health";
+    let Some(h) = softhsm(&env, label) else {
+        return;
+    };
+    let env = h.env(env);
+    env.init(&h.init_args(label));
+    let mut srv = crate::serve::start(&env);
+    let health = |srv: &crate::serve::Server| {
+        let (st, _, body) = crate::serve::get(&srv.http, "/health");
+        assert_eq!(st, 200);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let reasons: Vec<(String, String)> = v["degraded"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["reason"].as_str().unwrap().to_string(),
+                    d["object"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        (v["status"].as_str().unwrap().to_string(), reasons)
+    };
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    // No CPS published yet.
+    assert_eq!(
+        health(&srv),
+        ("degraded".to_string(), vec![pair("cps_unpublished", "cps")])
+    );
+    let cps = env.path("cps.txt");
+    std::fs::write(&cps, "CPS 1.00").unwrap();
+    env.ok(&[
+        "document",
+        "publish",
+        "--kind",
+        "cps",
+        "--version",
+        "1.00",
+        cps.to_str().unwrap(),
+    ]);
+    assert_eq!(health(&srv), ("ok".to_string(), vec![]));
+    // CA certificate and ARL missing from the repository.
+    std::fs::remove_file(env.repo("kmn-root-g1.crt")).unwrap();
+    std::fs::remove_file(env.repo("kmn-root-g1.crl")).unwrap();
+    assert_eq!(
+        health(&srv),
+        (
+            "degraded".to_string(),
+            vec![
+                pair("ca_certificate_missing", "kmn-root-g1"),
+                pair("arl_missing", "kmn-root-g1")
+            ]
+        )
+    );
+    // The HSM goes away (SoftHSM notices a deleted token in a new process only).
+    drop(srv);
+    let (ok, o) = h.util(&["--delete-token", "--token", label]);
+    assert!(ok, "{o}");
+    srv = crate::serve::start(&env);
+    let (status, reasons) = health(&srv);
+    assert_eq!(status, "degraded");
+    assert!(
+        reasons.contains(&pair("hsm_unavailable", "kmn-issuing-g1")),
+        "{reasons:?}"
+    );
+    // `kmn crl publish` puts the repository back even while the HSM is away (the CRL
+    // itself then fails, clearly).
+    let o = env.run(&["crl", "publish"]);
+    assert_eq!(o.status.code(), Some(1));
+    let (_, reasons) = health(&srv);
+    assert_eq!(reasons, vec![pair("hsm_unavailable", "kmn-issuing-g1")]);
+    drop(srv);
 }

@@ -47,7 +47,7 @@ pub(crate) fn start(env: &Env) -> Server {
 }
 
 /// A plain HTTP/1.0 GET: (status, headers, body).
-fn get(base: &str, path: &str) -> (u16, String, Vec<u8>) {
+pub(crate) fn get(base: &str, path: &str) -> (u16, String, Vec<u8>) {
     let addr = base.trim_start_matches("http://");
     let mut s = TcpStream::connect(addr).unwrap();
     write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
@@ -272,4 +272,70 @@ async fn art16_revocation_by_another_process_is_published_within_seconds() {
     let r = c.revocation.unwrap();
     assert!(r.first_crl_number.unwrap() >= 2);
     assert!(r.first_crl_published_at.unwrap() - r.revoked_at <= 5);
+}
+
+#[tokio::test]
+async fn issue8_data_dir_and_database_are_private_under_umask_000() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let base = env.cmd(&[]);
+    let mut c = std::process::Command::new("sh");
+    c.arg("-c")
+        .arg("umask 000 && exec \"$@\"")
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_kmn"))
+        .arg("up");
+    for (k, v) in base.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    c.env_remove("KMN_CA_PASSPHRASE")
+        .env("KMN_HTTP_LISTEN", "127.0.0.1:0")
+        .env("KMN_HTTPS_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().expect("kmn up");
+    let out = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(out).lines();
+    loop {
+        let l = lines.next().expect("kmn up printed its URLs").unwrap();
+        if l.starts_with("kmn: API and portal at ") {
+            break;
+        }
+    }
+    let srv = Server {
+        child,
+        http: String::new(),
+        https: String::new(),
+    };
+    let mode = |p: &std::path::Path| {
+        std::fs::symlink_metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let d = env.data_dir();
+    assert_eq!(mode(&d), 0o700, "the data dir");
+    // The database is open (WAL mode): its WAL and SHM files exist now.
+    for f in ["kmn.db", "kmn.db-wal", "kmn.db-shm", "kmn.toml"] {
+        assert_eq!(mode(&d.join(f)), 0o600, "{f}");
+    }
+    assert_eq!(mode(&d.join("secrets")), 0o700, "secrets/");
+    for e in std::fs::read_dir(d.join("secrets")).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() && !p.to_string_lossy().ends_with(".crt.pem") {
+            assert_eq!(mode(&p), 0o600, "{}", p.display());
+        }
+    }
+    // No temporary file was left behind anywhere.
+    for sub in ["", "secrets", "repo"] {
+        for e in std::fs::read_dir(d.join(sub)).unwrap() {
+            let n = e.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(!n.contains(".tmp-"), "{sub}/{n}");
+        }
+    }
+    drop(srv);
 }

@@ -53,6 +53,9 @@ impl Env {
             .env("KMN_ACTOR", "test-admin")
             .env("KMN_LOG", "warn")
             .env("KMN_SUPPORT_CENTER_PHONE", "096-000-0000")
+            // What `kmn ca init` refuses to guess outside demo mode (the defaults).
+            .env("KMN_PUBLIC_BASE_URL", "http://127.0.0.1:8080")
+            .env("KMN_ORGANIZATION", "Kumamoto Medical Association")
             .env_remove("KMN_DATABASE_URL")
             .env_remove("KMN_REPOSITORY_DIR")
             .env_remove("KMN_CA_PASSPHRASE_FILE");
@@ -178,6 +181,13 @@ impl Env {
     }
 }
 
+/// Writes a secret file (PIN, passphrase) readable by its owner only, as kmn requires.
+pub fn write_secret(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
 /// Runs a program; returns (success, stdout+stderr).
 pub fn tool(prog: &str, args: &[&str]) -> (bool, String) {
     let o = Command::new(prog)
@@ -273,7 +283,7 @@ pub async fn app_with(url: &str, dir: &Path, clock: Arc<FixedClock>) -> App {
         ..kmn_app::Config::default()
     };
     std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("passphrase"), PASSPHRASE).unwrap();
+    write_secret(&dir.join("passphrase"), PASSPHRASE);
     std::fs::write(dir.join("kmn.toml"), cfg.to_toml()).unwrap();
     App::with_config(dir, cfg, clock).await.expect("app")
 }
