@@ -323,6 +323,50 @@ mod tests {
     use super::*;
     use crate::keys::{KeyAlgorithm, SoftwareKey};
 
+    /// RFC 4055 §3.1: a request signed with RSASSA-PSS (SHA-256, MGF1-SHA256, salt 32, as
+    /// `openssl req -sigopt rsa_padding_mode:pss` writes them) verifies; the same
+    /// request with the MGF1 hash changed, or a salt of 20, does not.
+    #[test]
+    fn rfc4055_pss_requests_verify_with_matching_parameters_only() {
+        use crate::derw;
+        use aws_lc_rs::encoding::AsDer;
+        use aws_lc_rs::rsa::{KeyPair, KeySize};
+        use aws_lc_rs::signature::KeyPair as _;
+        let k = KeyPair::generate(KeySize::Rsa2048).unwrap();
+        // aws-lc-rs writes the public key as a SubjectPublicKeyInfo.
+        let spki = k.public_key().as_der().unwrap().as_ref().to_vec();
+        let mut dn = crate::name::DistinguishedName::default();
+        dn.push(crate::oid::AT_COMMON_NAME, "pss").unwrap();
+        let info = derw::seq(&[
+            &derw::uint_u64(0),
+            &dn.to_der(),
+            &spki,
+            &derw::implicit_cons(0, &[]),
+        ]);
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let mut sig = vec![0; k.public_modulus_len()];
+        k.sign(&signature::RSA_PSS_SHA256, &rng, &info, &mut sig)
+            .unwrap();
+        let params = |mgf_hash: &const_oid::ObjectIdentifier, salt: u64| {
+            let hash = derw::seq(&[&derw::oid(&oid::SHA256)]);
+            let mgf = derw::seq(&[&derw::oid(&oid::MGF1), &derw::seq(&[&derw::oid(mgf_hash)])]);
+            derw::seq(&[
+                &derw::oid(&oid::RSASSA_PSS),
+                &derw::seq(&[
+                    &derw::explicit(0, &hash),
+                    &derw::explicit(1, &mgf),
+                    &derw::explicit(2, &derw::uint_u64(salt)),
+                ]),
+            ])
+        };
+        let csr = |alg: &[u8]| derw::seq(&[&info, alg, &derw::bits(&sig)]);
+        parse_and_verify(&csr(&params(&oid::SHA256, 32))).unwrap();
+        let e = parse_and_verify(&csr(&params(&oid::SHA512, 32))).unwrap_err();
+        assert!(e.to_string().contains("MGF1 hash differ"), "{e}");
+        let e = parse_and_verify(&csr(&params(&oid::SHA256, 20))).unwrap_err();
+        assert!(e.to_string().contains("salt = hash length"), "{e}");
+    }
+
     #[test]
     fn rfc2986_built_requests_verify() {
         for alg in [KeyAlgorithm::P256, KeyAlgorithm::Rsa2048] {
