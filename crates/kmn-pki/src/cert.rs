@@ -5,6 +5,8 @@
 //! [`sign`], so nothing that the lints have not passed reaches a key, and the caller can
 //! store the exact bytes before they are signed (after Boulder's `issuance/cert.go`).
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use kmn_domain::{CertSerial, ProfileKind};
 use time::OffsetDateTime;
 
@@ -245,9 +247,13 @@ pub fn pem_encode(label: &str, der: &[u8]) -> String {
     use base64::Engine;
     let b = base64::engine::general_purpose::STANDARD.encode(der);
     let mut s = format!("-----BEGIN {label}-----\n");
-    for chunk in b.as_bytes().chunks(64) {
-        s.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+    let mut rest = b.as_str();
+    while !rest.is_empty() {
+        // base64 is ASCII, so every index is a character boundary.
+        let (line, tail) = rest.split_at_checked(64).unwrap_or((rest, ""));
+        s.push_str(line);
         s.push('\n');
+        rest = tail;
     }
     s.push_str(&format!("-----END {label}-----\n"));
     s
@@ -262,17 +268,13 @@ pub fn pem_or_der(input: &[u8], label: &str) -> Result<Vec<u8>, PkiError> {
         .map_err(|_| PkiError::BadInput("the file is neither DER nor PEM".into()))?;
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");
-    let start = text.find(&begin).ok_or_else(|| {
+    let (_, rest) = text.split_once(&begin).ok_or_else(|| {
         PkiError::BadInput(format!("the file has no '{begin}' block and is not DER"))
     })?;
-    let rest = &text[start + begin.len()..];
-    let stop = rest
-        .find(&end)
+    let (body, _) = rest
+        .split_once(&end)
         .ok_or_else(|| PkiError::BadInput(format!("the PEM block has no '{end}' line")))?;
-    let b64: String = rest[..stop]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
+    let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
     use base64::Engine;
     base64::engine::general_purpose::STANDARD
         .decode(b64)

@@ -2,6 +2,8 @@
 //! bytes matter (the signed part of a CSR, extension values checked by the lints) and on
 //! OIDs with arcs wider than 32 bits (the `2.25.<uuid>` policy arc).
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use crate::PkiError;
 
 /// One TLV: its tag, its content and the whole encoding.
@@ -20,42 +22,47 @@ fn bad(what: &str) -> PkiError {
 }
 
 /// Reads one TLV from the front of `input`; returns it and the rest.
+///
+/// Lengths are taken in at most four octets, must be minimal, and must fit in `input`
+/// (no arithmetic on them can overflow: a length is compared with what is left before
+/// anything is added to it).
 pub fn read(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), PkiError> {
-    if input.len() < 2 {
-        return Err(bad("truncated"));
-    }
-    let tag = input[0];
+    let (&tag, after_tag) = input.split_first().ok_or_else(|| bad("truncated"))?;
     if tag & 0x1f == 0x1f {
         return Err(bad("high tag numbers are not used here"));
     }
-    let first = input[1];
-    let (len, hdr) = if first < 0x80 {
-        (first as usize, 2)
+    let (&first, after_len) = after_tag.split_first().ok_or_else(|| bad("truncated"))?;
+    let (len, body) = if first < 0x80 {
+        (usize::from(first), after_len)
     } else {
-        let n = (first & 0x7f) as usize;
-        if n == 0 || n > 4 || input.len() < 2 + n {
+        let n = usize::from(first & 0x7f);
+        if n == 0 {
+            return Err(bad("indefinite length is not allowed in DER"));
+        }
+        if n > 4 {
             return Err(bad("bad length"));
         }
-        let mut len = 0usize;
-        for b in &input[2..2 + n] {
-            len = (len << 8) | *b as usize;
-        }
-        if len < 0x80 || (n > 1 && input[2] == 0) {
+        let (octets, body) = after_len
+            .split_at_checked(n)
+            .ok_or_else(|| bad("truncated"))?;
+        if octets.first() == Some(&0) && n > 1 {
             return Err(bad("non-minimal length"));
         }
-        (len, 2 + n)
+        let len = octets
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+        if len < 0x80 {
+            return Err(bad("non-minimal length"));
+        }
+        (
+            usize::try_from(len).map_err(|_| bad("length too large"))?,
+            body,
+        )
     };
-    if input.len() < hdr + len {
-        return Err(bad("truncated"));
-    }
-    Ok((
-        Tlv {
-            tag,
-            content: &input[hdr..hdr + len],
-            raw: &input[..hdr + len],
-        },
-        &input[hdr + len..],
-    ))
+    let (content, rest) = body.split_at_checked(len).ok_or_else(|| bad("truncated"))?;
+    let header = input.len() - body.len();
+    let raw = input.get(..header + len).ok_or_else(|| bad("truncated"))?;
+    Ok((Tlv { tag, content, raw }, rest))
 }
 
 /// Reads exactly one TLV with the expected tag, nothing after it.
@@ -85,11 +92,17 @@ pub fn children(content: &[u8]) -> Result<Vec<Tlv<'_>>, PkiError> {
     Ok(out)
 }
 
+/// Exactly `N` TLVs inside a content, or an error naming `what`.
+pub fn children_n<'a, const N: usize>(
+    content: &'a [u8],
+    what: &str,
+) -> Result<[Tlv<'a>; N], PkiError> {
+    <[Tlv<'a>; N]>::try_from(children(content)?)
+        .map_err(|v| bad(&format!("{what} has {} fields, expected {N}", v.len())))
+}
+
 /// Decodes OID content octets to dotted text, with arcs up to 128 bits.
 pub fn oid_to_string(content: &[u8]) -> Result<String, PkiError> {
-    if content.is_empty() {
-        return Err(bad("empty OID"));
-    }
     let mut arcs: Vec<u128> = Vec::new();
     let mut cur: u128 = 0;
     let mut in_arc = false;
@@ -111,7 +124,7 @@ pub fn oid_to_string(content: &[u8]) -> Result<String, PkiError> {
     if in_arc {
         return Err(bad("truncated OID"));
     }
-    let first = arcs[0];
+    let (&first, tail) = arcs.split_first().ok_or_else(|| bad("empty OID"))?;
     let (a, b) = if first < 40 {
         (0, first)
     } else if first < 80 {
@@ -120,7 +133,7 @@ pub fn oid_to_string(content: &[u8]) -> Result<String, PkiError> {
         (2, first - 80)
     };
     let mut s = format!("{a}.{b}");
-    for arc in &arcs[1..] {
+    for arc in tail {
         s.push('.');
         s.push_str(&arc.to_string());
     }
@@ -128,6 +141,7 @@ pub fn oid_to_string(content: &[u8]) -> Result<String, PkiError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

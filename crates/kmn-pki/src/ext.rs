@@ -2,10 +2,12 @@
 //! ISO 17090-3 for hcRole). rcgen has no builders for several of these; they are written
 //! here with [`crate::derw`].
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use const_oid::ObjectIdentifier as Oid;
 use sha1::Digest;
 
-use crate::{PkiError, derr, derw, oid};
+use crate::{PkiError, derw, oid};
 
 /// Key usage bits (RFC 5280 §4.2.1.3).
 pub mod ku {
@@ -26,7 +28,13 @@ impl PolicyOid {
     pub fn parse(s: &str) -> Result<Self, PkiError> {
         let arcs: Result<Vec<u128>, _> = s.trim().split('.').map(|a| a.parse::<u128>()).collect();
         let arcs = arcs.map_err(|_| PkiError::BadInput(format!("'{s}' is not a dotted OID")))?;
-        if arcs.len() < 2 || arcs[0] > 2 || (arcs[0] < 2 && arcs[1] >= 40) {
+        let valid = match arcs.as_slice() {
+            [0 | 1, second, ..] => *second < 40,
+            // The first two arcs share one subidentifier: 80 + the second must fit.
+            [2, second, ..] => *second <= u128::MAX - 80,
+            _ => false,
+        };
+        if !valid {
             return Err(PkiError::BadInput(format!("'{s}' is not a valid OID")));
         }
         Ok(Self { arcs })
@@ -66,9 +74,15 @@ impl PolicyOid {
     /// Content octets of the DER OBJECT IDENTIFIER.
     pub fn content(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        let first = self.arcs[0] * 40 + self.arcs[1];
+        // `parse` and `from_uuid` make at least two arcs, the first 0, 1 or 2, and the
+        // first subidentifier fits; saturating keeps a hand-made value from panicking.
+        let (first, rest) = match self.arcs.as_slice() {
+            [a, b, rest @ ..] => (a.saturating_mul(40).saturating_add(*b), rest),
+            [a] => (a.saturating_mul(40), &[][..]),
+            [] => (0, &[][..]),
+        };
         push_base128(&mut out, first);
-        for a in &self.arcs[2..] {
+        for a in rest {
             push_base128(&mut out, *a);
         }
         out
@@ -93,19 +107,11 @@ impl std::fmt::Display for PolicyOid {
 }
 
 fn push_base128(out: &mut Vec<u8>, v: u128) {
-    let mut tmp = [0u8; 19];
-    let mut n = 0;
-    let mut x = v;
-    loop {
-        tmp[n] = (x & 0x7f) as u8;
-        n += 1;
-        x >>= 7;
-        if x == 0 {
-            break;
-        }
-    }
-    for i in (0..n).rev() {
-        out.push(tmp[i] | if i > 0 { 0x80 } else { 0 });
+    // Seven bits per octet, most significant group first, all but the last with 0x80.
+    let groups = (128 - v.leading_zeros()).div_ceil(7).max(1);
+    for i in (0..groups).rev() {
+        let g = ((v >> (7 * i)) & 0x7f) as u8;
+        out.push(g | if i > 0 { 0x80 } else { 0 });
     }
 }
 
@@ -144,13 +150,9 @@ pub fn ext_key_usage(purposes: &[Oid]) -> Vec<u8> {
 /// The key identifier of RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey
 /// BIT STRING's value.
 pub fn key_identifier(spki_der: &[u8]) -> Result<Vec<u8>, PkiError> {
-    let spki = derr::read_one(spki_der, derw::tag::SEQUENCE)?;
-    let parts = derr::children(spki.content)?;
-    let bits = parts
-        .get(1)
-        .filter(|t| t.tag == derw::tag::BIT_STRING && !t.content.is_empty())
-        .ok_or_else(|| PkiError::BadInput("SubjectPublicKeyInfo has no key".into()))?;
-    Ok(sha1::Sha1::digest(&bits.content[1..]).to_vec())
+    let key = crate::csr::subject_public_key(spki_der)
+        .map_err(|_| PkiError::BadInput("SubjectPublicKeyInfo has no key".into()))?;
+    Ok(sha1::Sha1::digest(key).to_vec())
 }
 
 /// subjectKeyIdentifier (§4.2.1.2).
@@ -260,6 +262,7 @@ pub fn ocsp_nocheck() -> Vec<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -277,7 +280,10 @@ mod tests {
                 .unwrap()
                 .arcs_fit_32_bits()
         );
-        assert_eq!(derr::oid_to_string(&p.content()).unwrap(), p.to_string());
+        assert_eq!(
+            crate::derr::oid_to_string(&p.content()).unwrap(),
+            p.to_string()
+        );
         assert_eq!(PolicyOid::parse(&p.to_string()).unwrap(), p);
     }
 

@@ -1,6 +1,8 @@
 //! Keys and signers: the [`Signer`] trait every CA key implements (software keys here,
 //! PKCS#11 keys in kmn-token), software key generation, and encrypted PKCS#8 storage.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -303,6 +305,7 @@ impl Signer for SoftwareKey {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

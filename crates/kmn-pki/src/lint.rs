@@ -5,6 +5,8 @@
 //! The CRL lints run inside the streaming encoder on the fields themselves, entry by
 //! entry ([`crate::crl`]).
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashSet;
 
 use kmn_domain::{ProfileKind, ValidityPeriod};
@@ -77,7 +79,7 @@ pub fn lint_tbs(
 }
 
 fn lint_serial(serial: &[u8]) -> Result<(), PkiError> {
-    if serial.is_empty() || serial[0] & 0x80 != 0 {
+    if serial.first().is_none_or(|b| b & 0x80 != 0) {
         return Err(fail(
             "e_serial_positive",
             "the serial number must be positive",
@@ -89,7 +91,10 @@ fn lint_serial(serial: &[u8]) -> Result<(), PkiError> {
             "the serial number is longer than 20 octets (RFC 5280 §4.1.2.2)",
         ));
     }
-    let value = if serial[0] == 0 { &serial[1..] } else { serial };
+    let value = match serial {
+        [0, rest @ ..] => rest,
+        s => s,
+    };
     if value.len() < 9 {
         return Err(fail(
             "e_serial_min_64_random_bits",
@@ -161,10 +166,9 @@ fn lint_subject(tbs: &Tbs<'_>, profile: ProfileKind) -> Result<(), PkiError> {
         return Err(fail("e_subject_not_empty", "the subject is empty"));
     }
     for rdn in &rdns {
-        if rdn.len() != 1 {
+        let [(o, t, v)] = rdn.as_slice() else {
             return Err(fail("e_subject_single_valued_rdns", "multi-valued RDN"));
-        }
-        let (o, t, v) = &rdn[0];
+        };
         let oid_parsed = const_oid::ObjectIdentifier::new(o)
             .map_err(|_| fail("e_subject_known_attributes", format!("attribute {o}")))?;
         if !name::KNOWN_ATTRIBUTES.iter().any(|(k, _)| *k == oid_parsed) {
@@ -373,11 +377,11 @@ fn lint_extensions(
         .ok_or_else(|| fail("e_aki_present", "authorityKeyIdentifier is missing"))?;
     let aki_seq = derr::read_one(aki.value, tag::SEQUENCE)?;
     let aki_f = derr::children(aki_seq.content)?;
-    if aki.critical
-        || aki_f.len() != 1
-        || aki_f[0].tag != 0x80
-        || aki_f[0].content != issuer.key_id.as_slice()
-    {
+    let key_id_ok = match aki_f.as_slice() {
+        [kid] => kid.tag == 0x80 && kid.content == issuer.key_id.as_slice(),
+        _ => false,
+    };
+    if aki.critical || !key_id_ok {
         return Err(fail(
             "e_aki_matches_issuer",
             "authorityKeyIdentifier must be the CA's key identifier",
@@ -517,27 +521,33 @@ fn lint_extensions(
 
 fn contains_http_uri(value: &[u8]) -> bool {
     // Find every [6] IA5String URI anywhere in the value.
-    fn walk(content: &[u8], found: &mut bool, all_http: &mut bool) {
+    // Iterative, with a depth bound: the values are ours, but no DER walk here recurses.
+    const MAX_DEPTH: usize = 16;
+    let (mut found, mut all_http) = (false, true);
+    let mut stack = vec![(value, 0usize)];
+    while let Some((content, depth)) = stack.pop() {
         let Ok(children) = derr::children(content) else {
-            return;
+            continue;
         };
         for c in children {
             if c.tag == 0x86 {
-                *found = true;
+                found = true;
                 if !c.content.starts_with(b"http://") {
-                    *all_http = false;
+                    all_http = false;
                 }
             } else if c.tag & 0x20 != 0 {
-                walk(c.content, found, all_http);
+                if depth >= MAX_DEPTH {
+                    return false;
+                }
+                stack.push((c.content, depth + 1));
             }
         }
     }
-    let (mut found, mut all_http) = (false, true);
-    walk(value, &mut found, &mut all_http);
     found && all_http
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use kmn_domain::{CertSerial, ProfileKind, ValidityPeriod};
     use time::macros::datetime;

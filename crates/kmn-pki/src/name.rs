@@ -2,6 +2,8 @@
 //! serialNumber as PrintableString, everything else as UTF8String, each value at most 64
 //! characters), parsed from any DirectoryString, shown as `C=JP, O=…, CN=…`.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use const_oid::ObjectIdentifier as Oid;
 use der::{Decode, Tag, Tagged};
 
@@ -186,8 +188,11 @@ pub fn decode_directory_string(tag: Tag, bytes: &[u8]) -> Result<String, PkiErro
                 return Err(bad());
             }
             let units: Vec<u16> = bytes
-                .chunks(2)
-                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .chunks_exact(2)
+                .map(|c| match c {
+                    [hi, lo] => u16::from_be_bytes([*hi, *lo]),
+                    _ => 0xfffd,
+                })
                 .collect();
             String::from_utf16(&units).map_err(|_| bad())
         }
@@ -217,6 +222,7 @@ pub fn display_name(n: &x509_cert::name::Name) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -2,6 +2,8 @@
 //! lints read the to-be-signed bytes with it (so they check what will be signed, not
 //! what the builder meant), and `kmn cert show` uses it for display.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use time::OffsetDateTime;
 
 use crate::derr::{self, Tlv};
@@ -71,21 +73,20 @@ fn bad(what: &str) -> PkiError {
 /// Parses a DER certificate.
 pub fn cert(der: &[u8]) -> Result<Cert<'_>, PkiError> {
     let outer = derr::read_one(der, tag::SEQUENCE)?;
-    let parts = derr::children(outer.content)?;
-    if parts.len() != 3 {
-        return Err(bad(
-            "expected tbsCertificate, signatureAlgorithm, signature",
-        ));
+    let [tbs_t, alg, sig] = derr::children_n::<3>(outer.content, "Certificate")
+        .map_err(|_| bad("expected tbsCertificate, signatureAlgorithm, signature"))?;
+    let tbs = tbs(tbs_t.raw)?;
+    if alg.tag != tag::SEQUENCE {
+        return Err(bad("signatureAlgorithm is not a SEQUENCE"));
     }
-    let tbs = tbs(parts[0].raw)?;
-    let sig = parts[2];
-    if sig.tag != tag::BIT_STRING || sig.content.first() != Some(&0) {
-        return Err(bad("signature is not a BIT STRING"));
-    }
+    let signature = match (sig.tag, sig.content.split_first()) {
+        (tag::BIT_STRING, Some((0, bits))) => bits,
+        _ => return Err(bad("signature is not a BIT STRING")),
+    };
     Ok(Cert {
         tbs,
-        signature_alg: parts[1].raw,
-        signature: &sig.content[1..],
+        signature_alg: alg.raw,
+        signature,
     })
 }
 
@@ -98,10 +99,10 @@ pub fn tbs(der: &[u8]) -> Result<Tbs<'_>, PkiError> {
         && p.tag == 0xa0
     {
         let v = derr::read_one(p.content, tag::INTEGER)?;
-        if v.content.len() != 1 || v.content[0] > 2 {
-            return Err(bad("bad version"));
-        }
-        version = v.content[0];
+        version = match v.content {
+            [n @ 0..=2] => *n,
+            _ => return Err(bad("bad version")),
+        };
         parts.next();
     }
     let mut next = |what: &str, tg: u8| -> Result<Tlv<'_>, PkiError> {
@@ -132,17 +133,15 @@ pub fn tbs(der: &[u8]) -> Result<Tbs<'_>, PkiError> {
             _ => return Err(bad("unexpected field after subjectPublicKeyInfo")),
         }
     }
-    let v = derr::children(validity.content)?;
-    if v.len() != 2 {
-        return Err(bad("validity must hold two times"));
-    }
+    let [not_before, not_after] = derr::children_n::<2>(validity.content, "validity")
+        .map_err(|_| bad("validity must hold two times"))?;
     Ok(Tbs {
         version,
         serial: serial.content,
         signature_alg: signature_alg.raw,
         issuer: issuer.raw,
-        not_before: time_field(&v[0])?,
-        not_after: time_field(&v[1])?,
+        not_before: time_field(&not_before)?,
+        not_after: time_field(&not_after)?,
         subject: subject.raw,
         spki: spki.raw,
         extensions,
@@ -156,21 +155,21 @@ pub fn extension<'a>(e: Tlv<'a>) -> Result<Ext<'a>, PkiError> {
         return Err(bad("extension is not a SEQUENCE"));
     }
     let f = derr::children(e.content)?;
-    let (crit, val) = match f.len() {
-        2 => (false, f[1]),
-        3 => {
-            if f[1].tag != tag::BOOLEAN || f[1].content != [0xff] {
+    let (id, crit, val) = match f.as_slice() {
+        [id, val] => (id, false, val),
+        [id, crit, val] => {
+            if crit.tag != tag::BOOLEAN || crit.content != [0xff] {
                 return Err(bad("extension criticality must be TRUE when present (DER)"));
             }
-            (true, f[2])
+            (id, true, val)
         }
         _ => return Err(bad("extension has the wrong number of fields")),
     };
-    if f[0].tag != tag::OID || val.tag != tag::OCTET_STRING {
+    if id.tag != tag::OID || val.tag != tag::OCTET_STRING {
         return Err(bad("extension fields have the wrong types"));
     }
     Ok(Ext {
-        oid: derr::oid_to_string(f[0].content)?,
+        oid: derr::oid_to_string(id.content)?,
         critical: crit,
         value: val.content,
     })
@@ -178,29 +177,47 @@ pub fn extension<'a>(e: Tlv<'a>) -> Result<Ext<'a>, PkiError> {
 
 /// Parses a UTCTime or GeneralizedTime in the `…Z` form RFC 5280 requires.
 pub fn time_field(t: &Tlv<'_>) -> Result<TimeField, PkiError> {
-    let s = std::str::from_utf8(t.content).map_err(|_| bad("time is not ASCII"))?;
-    let (year, rest) = match t.tag {
-        tag::UTC_TIME if s.len() == 13 => {
-            let yy: i32 = s[0..2].parse().map_err(|_| bad("bad UTCTime"))?;
-            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, &s[2..])
+    let digits = |b: &[u8]| -> Option<u32> {
+        if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
+            return None;
         }
-        tag::GENERALIZED_TIME if s.len() == 15 => (
-            s[0..4].parse().map_err(|_| bad("bad GeneralizedTime"))?,
-            &s[4..],
-        ),
+        Some(b.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0')))
+    };
+    let (year, rest) = match (t.tag, t.content.len()) {
+        (tag::UTC_TIME, 13) => {
+            let (yy, rest) = t.content.split_at(2);
+            let yy = digits(yy).ok_or_else(|| bad("bad UTCTime"))?;
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, rest)
+        }
+        (tag::GENERALIZED_TIME, 15) => {
+            let (yyyy, rest) = t.content.split_at(4);
+            (
+                digits(yyyy).ok_or_else(|| bad("bad GeneralizedTime"))?,
+                rest,
+            )
+        }
         _ => {
             return Err(bad(
                 "time must be UTCTime YYMMDDHHMMSSZ or GeneralizedTime YYYYMMDDHHMMSSZ",
             ));
         }
     };
-    if !rest.ends_with('Z') || !rest[..10].bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad("time must be in UTC with seconds (…Z)"));
-    }
-    let n = |i: usize| -> u8 { rest[i..i + 2].parse().unwrap_or(99) };
-    let month = time::Month::try_from(n(0)).map_err(|_| bad("bad month"))?;
-    let date = time::Date::from_calendar_date(year, month, n(2)).map_err(|_| bad("bad date"))?;
-    let tm = time::Time::from_hms(n(4), n(6), n(8)).map_err(|_| bad("bad time of day"))?;
+    // rest is MMDDHHMMSSZ: five two-digit fields and the Z.
+    let [mo, d, h, mi, sec] = match rest {
+        [m1, m2, d1, d2, h1, h2, i1, i2, s1, s2, b'Z'] => {
+            [[*m1, *m2], [*d1, *d2], [*h1, *h2], [*i1, *i2], [*s1, *s2]]
+        }
+        _ => return Err(bad("time must be in UTC with seconds (…Z)")),
+    };
+    let n = |pair: [u8; 2]| -> Result<u8, PkiError> {
+        digits(&pair)
+            .and_then(|v| u8::try_from(v).ok())
+            .ok_or_else(|| bad("time must be in UTC with seconds (…Z)"))
+    };
+    let year = i32::try_from(year).map_err(|_| bad("bad year"))?;
+    let month = time::Month::try_from(n(mo)?).map_err(|_| bad("bad month"))?;
+    let date = time::Date::from_calendar_date(year, month, n(d)?).map_err(|_| bad("bad date"))?;
+    let tm = time::Time::from_hms(n(h)?, n(mi)?, n(sec)?).map_err(|_| bad("bad time of day"))?;
     Ok(TimeField {
         tag: t.tag,
         at: time::PrimitiveDateTime::new(date, tm).assume_utc(),
@@ -215,8 +232,10 @@ impl Tbs<'_> {
 
     /// The serial as lowercase hex of its unsigned value.
     pub fn serial_hex(&self) -> String {
-        let s = self.serial;
-        let s = if s.len() > 1 && s[0] == 0 { &s[1..] } else { s };
+        let s = match self.serial {
+            [0, rest @ ..] if !rest.is_empty() => rest,
+            s => s,
+        };
         hex::encode(s)
     }
 
@@ -244,11 +263,15 @@ pub fn name_attributes(name_der: &[u8]) -> Result<Vec<Vec<NameAttribute<'_>>>, P
         }
         let mut atvs = Vec::new();
         for atv in derr::children(rdn.content)? {
-            let f = derr::children(atv.content)?;
-            if atv.tag != tag::SEQUENCE || f.len() != 2 || f[0].tag != tag::OID {
+            if atv.tag != tag::SEQUENCE {
                 return Err(bad("malformed AttributeTypeAndValue"));
             }
-            atvs.push((derr::oid_to_string(f[0].content)?, f[1].tag, f[1].content));
+            let [ty, value] = derr::children_n::<2>(atv.content, "AttributeTypeAndValue")
+                .map_err(|_| bad("malformed AttributeTypeAndValue"))?;
+            if ty.tag != tag::OID {
+                return Err(bad("malformed AttributeTypeAndValue"));
+            }
+            atvs.push((derr::oid_to_string(ty.content)?, value.tag, value.content));
         }
         out.push(atvs);
     }
@@ -280,32 +303,38 @@ pub enum KeyInfo {
 /// Reads the key type and size from a SubjectPublicKeyInfo.
 pub fn key_info(spki_der: &[u8]) -> Result<KeyInfo, PkiError> {
     let spki = derr::read_one(spki_der, tag::SEQUENCE)?;
-    let f = derr::children(spki.content)?;
-    if f.len() != 2 || f[0].tag != tag::SEQUENCE || f[1].tag != tag::BIT_STRING {
+    let [alg_t, key_t] = derr::children_n::<2>(spki.content, "SubjectPublicKeyInfo")
+        .map_err(|_| bad("malformed SubjectPublicKeyInfo"))?;
+    if alg_t.tag != tag::SEQUENCE || key_t.tag != tag::BIT_STRING {
         return Err(bad("malformed SubjectPublicKeyInfo"));
     }
-    let alg = derr::children(f[0].content)?;
+    let alg = derr::children(alg_t.content)?;
     let alg_oid = derr::oid_to_string(alg.first().ok_or_else(|| bad("no algorithm"))?.content)?;
     match alg_oid.as_str() {
         "1.2.840.113549.1.1.1" => {
-            let bits = f[1].content.get(1..).ok_or_else(|| bad("empty key"))?;
+            let bits = match key_t.content.split_first() {
+                Some((0, bits)) => bits,
+                _ => return Err(bad("empty key")),
+            };
             let rsa = derr::read_one(bits, tag::SEQUENCE)?;
-            let nums = derr::children(rsa.content)?;
-            if nums.len() != 2 {
+            let [m, e] = derr::children_n::<2>(rsa.content, "RSAPublicKey")
+                .map_err(|_| bad("malformed RSAPublicKey"))?;
+            if m.tag != tag::INTEGER || e.tag != tag::INTEGER {
                 return Err(bad("malformed RSAPublicKey"));
             }
-            let m = nums[0].content;
-            let m = if m.first() == Some(&0) { &m[1..] } else { m };
-            let e = nums[1].content;
+            let m = match m.content {
+                [0, rest @ ..] => rest,
+                m => m,
+            };
+            let e = e.content;
             let exponent = if e.len() > 8 {
                 u64::MAX
             } else {
                 e.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b))
             };
-            let bits = if m.is_empty() {
-                0
-            } else {
-                m.len() * 8 - m[0].leading_zeros() as usize
+            let bits = match m.first() {
+                None => 0,
+                Some(top) => m.len().saturating_mul(8) - top.leading_zeros() as usize,
             };
             Ok(KeyInfo::Rsa {
                 bits,

@@ -4,6 +4,8 @@
 //! inputs that some higher-level parsers refuse (negative serial numbers, v1 CRLs), and must
 //! never panic on hostile input. This module is the only place that touches raw bytes.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use std::fmt;
 
 /// A parse failure with a short English description.
@@ -85,45 +87,50 @@ impl<'a> Reader<'a> {
         self.rest.is_empty()
     }
 
+    /// How many bytes are left to read.
+    pub(crate) fn remaining(&self) -> usize {
+        self.rest.len()
+    }
+
     pub(crate) fn peek_tag(&self) -> Option<u8> {
         self.rest.first().copied()
     }
 
     /// Reads the next element, whatever its tag.
+    ///
+    /// A length is compared with what is left before anything is added to it, so no
+    /// arithmetic on a hostile length can overflow.
     pub(crate) fn any(&mut self) -> PResult<Tlv<'a>> {
         let d = self.rest;
-        if d.len() < 2 {
-            return Err(ParseError::new("truncated DER element"));
-        }
-        let tag = d[0];
+        let truncated = || ParseError::new("truncated DER element");
+        let (&tag, after_tag) = d.split_first().ok_or_else(truncated)?;
         if tag & 0x1f == 0x1f {
             return Err(ParseError::new("multi-byte DER tags are not supported"));
         }
-        let (len, hdr) = match d[1] {
-            l if l < 0x80 => (l as usize, 2usize),
+        let (&first, after_len) = after_tag.split_first().ok_or_else(truncated)?;
+        let (len, body) = match first {
+            l if l < 0x80 => (usize::from(l), after_len),
             0x80 => return Err(ParseError::new("indefinite length is not allowed in DER")),
             l => {
-                let n = (l & 0x7f) as usize;
-                if n > 4 || d.len() < 2 + n {
+                let n = usize::from(l & 0x7f);
+                if n > 4 {
                     return Err(ParseError::new("bad DER length"));
                 }
-                let mut len = 0usize;
-                for b in &d[2..2 + n] {
-                    len = (len << 8) | *b as usize;
-                }
-                (len, 2 + n)
+                let (octets, body) = after_len
+                    .split_at_checked(n)
+                    .ok_or_else(|| ParseError::new("bad DER length"))?;
+                let len = octets
+                    .iter()
+                    .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+                let len = usize::try_from(len).map_err(|_| ParseError::new("bad DER length"))?;
+                (len, body)
             }
         };
-        if d.len() - hdr < len {
-            return Err(ParseError::new("truncated DER element"));
-        }
-        let tlv = Tlv {
-            tag,
-            value: &d[hdr..hdr + len],
-            raw: &d[..hdr + len],
-        };
-        self.rest = &d[hdr + len..];
-        Ok(tlv)
+        let (value, rest) = body.split_at_checked(len).ok_or_else(truncated)?;
+        let header = d.len() - body.len();
+        let raw = d.get(..header + len).ok_or_else(truncated)?;
+        self.rest = rest;
+        Ok(Tlv { tag, value, raw })
     }
 
     /// Reads the next element and checks its tag.
@@ -173,10 +180,14 @@ pub(crate) fn parse_bool(t: &Tlv<'_>) -> PResult<bool> {
 
 /// Parses a small non-negative INTEGER (value bytes).
 pub(crate) fn parse_u32(value: &[u8]) -> PResult<u32> {
-    if value.is_empty() || value[0] & 0x80 != 0 {
-        return Err(ParseError::new("expected a non-negative INTEGER"));
-    }
-    let v = if value[0] == 0 { &value[1..] } else { value };
+    let v = match value {
+        [] => return Err(ParseError::new("expected a non-negative INTEGER")),
+        [first, ..] if first & 0x80 != 0 => {
+            return Err(ParseError::new("expected a non-negative INTEGER"));
+        }
+        [0, rest @ ..] => rest,
+        v => v,
+    };
     if v.len() > 4 {
         return Err(ParseError::new("INTEGER too large"));
     }
@@ -217,7 +228,7 @@ pub(crate) fn oid_to_string(bytes: &[u8]) -> String {
         }
     }
     let mut out = String::new();
-    if let Some(&first) = arcs.first() {
+    if let Some((&first, tail)) = arcs.split_first() {
         let (a, b) = if first < 40 {
             (0, first)
         } else if first < 80 {
@@ -226,7 +237,7 @@ pub(crate) fn oid_to_string(bytes: &[u8]) -> String {
             (2, first - 80)
         };
         out = format!("{a}.{b}");
-        for arc in &arcs[1..] {
+        for arc in tail {
             out.push('.');
             out.push_str(&arc.to_string());
         }
@@ -252,6 +263,9 @@ fn digits(s: &[u8]) -> PResult<i64> {
     if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
         return Err(ParseError::new("bad digits in time"));
     }
+    if s.len() > 4 {
+        return Err(ParseError::new("bad digits in time"));
+    }
     Ok(s.iter().fold(0i64, |acc, b| acc * 10 + (b - b'0') as i64))
 }
 
@@ -271,16 +285,32 @@ fn to_unix(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64) -> PResult<i64> {
         30,
         31,
     ];
-    if !(1..=12).contains(&mo)
-        || d < 1
-        || d > mdays[(mo - 1) as usize]
-        || h > 23
-        || mi > 59
-        || s > 60
-    {
+    let days_in_month = usize::try_from(mo - 1)
+        .ok()
+        .and_then(|i| mdays.get(i))
+        .copied()
+        .unwrap_or(0);
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month || h > 23 || mi > 59 || s > 60 {
         return Err(ParseError::new("time value out of range"));
     }
     Ok(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s.min(59))
+}
+
+/// Splits `body` into fields of the given widths (all of `body` must be used).
+fn fields<const N: usize>(body: &[u8], widths: [usize; N]) -> PResult<[i64; N]> {
+    let mut out = [0i64; N];
+    let mut rest = body;
+    for (slot, w) in out.iter_mut().zip(widths) {
+        let (field, r) = rest
+            .split_at_checked(w)
+            .ok_or_else(|| ParseError::new("bad time length"))?;
+        *slot = digits(field)?;
+        rest = r;
+    }
+    if !rest.is_empty() {
+        return Err(ParseError::new("bad time length"));
+    }
+    Ok(out)
 }
 
 /// Parses UTCTime contents (`YYMMDDHHMM[SS]Z`): years 50–99 are 19xx, 00–49 are 20xx.
@@ -288,24 +318,16 @@ pub(crate) fn parse_utc_time(v: &[u8]) -> PResult<i64> {
     let body = v
         .strip_suffix(b"Z")
         .ok_or_else(|| ParseError::new("UTCTime must end in Z"))?;
-    if body.len() != 10 && body.len() != 12 {
-        return Err(ParseError::new("bad UTCTime length"));
-    }
-    let yy = digits(&body[0..2])?;
-    let year = if yy >= 50 { 1900 + yy } else { 2000 + yy };
-    let sec = if body.len() == 12 {
-        digits(&body[10..12])?
-    } else {
-        0
+    let [yy, mo, d, h, mi, sec] = match body.len() {
+        12 => fields(body, [2, 2, 2, 2, 2, 2])?,
+        10 => {
+            let [yy, mo, d, h, mi] = fields(body, [2, 2, 2, 2, 2])?;
+            [yy, mo, d, h, mi, 0]
+        }
+        _ => return Err(ParseError::new("bad UTCTime length")),
     };
-    to_unix(
-        year,
-        digits(&body[2..4])?,
-        digits(&body[4..6])?,
-        digits(&body[6..8])?,
-        digits(&body[8..10])?,
-        sec,
-    )
+    let year = if yy >= 50 { 1900 + yy } else { 2000 + yy };
+    to_unix(year, mo, d, h, mi, sec)
 }
 
 /// Parses GeneralizedTime contents (`YYYYMMDDHHMMSS[.fff]Z`); fractions are dropped.
@@ -315,22 +337,20 @@ pub(crate) fn parse_generalized_time(v: &[u8]) -> PResult<i64> {
         .ok_or_else(|| ParseError::new("GeneralizedTime must end in Z"))?;
     let body = match body.iter().position(|b| *b == b'.') {
         Some(p) => {
-            digits(&body[p + 1..])?;
-            &body[..p]
+            let (whole, fraction) = body.split_at(p);
+            let fraction = fraction.get(1..).unwrap_or_default();
+            if fraction.is_empty() || !fraction.iter().all(u8::is_ascii_digit) {
+                return Err(ParseError::new("bad digits in time"));
+            }
+            whole
         }
         None => body,
     };
     if body.len() != 14 {
         return Err(ParseError::new("bad GeneralizedTime length"));
     }
-    to_unix(
-        digits(&body[0..4])?,
-        digits(&body[4..6])?,
-        digits(&body[6..8])?,
-        digits(&body[8..10])?,
-        digits(&body[10..12])?,
-        digits(&body[12..14])?,
-    )
+    let [y, mo, d, h, mi, sec] = fields(body, [4, 2, 2, 2, 2, 2])?;
+    to_unix(y, mo, d, h, mi, sec)
 }
 
 /// Parses a `Time ::= CHOICE { utcTime, generalTime }` element into Unix seconds.
@@ -352,6 +372,7 @@ pub(crate) fn fmt_time(secs: i64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -1,5 +1,7 @@
 //! Certificate parsing (RFC 5280 §4) into the fields path validation needs.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use der::asn1::ObjectIdentifier;
 
 use crate::asn1::{
@@ -525,6 +527,7 @@ impl Cert {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -1,5 +1,7 @@
 //! CRL parsing (RFC 5280 §5).
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use crate::asn1::{
     PResult, ParseError, bit_string_bytes, named_bits, parse_bool, parse_time, parse_u32, single,
     tag,
@@ -160,7 +162,7 @@ impl Crl {
     /// names another issuer, which then applies to that entry and the following ones.
     pub(crate) fn lookup(&self, serial: &[u8], cert_issuer: &Name) -> Option<Entry> {
         let (start, end) = self.revoked?;
-        let mut rr = crate::asn1::Reader::new(&self.tbs[start..end]);
+        let mut rr = crate::asn1::Reader::new(self.tbs.get(start..end)?);
         let mut current_is_ours = self.issuer.matches(cert_issuer);
         while !rr.is_empty() {
             // The contents were validated in `parse`.
@@ -213,6 +215,8 @@ impl Crl {
             Some(tag::UTC_TIME) | Some(tag::GENERALIZED_TIME) => Some(parse_time(&t.any()?)?),
             _ => None,
         };
+        // Offset in tbs.raw of the element read next (header of tbs + what has been read).
+        let revoked_at = (tbs.raw.len() - tbs.value.len()) + (tbs.value.len() - t.remaining());
         let revoked = t.optional(tag::SEQUENCE)?;
         let exts = match t.optional(tag::ctx_cons(0))? {
             Some(e) => {
@@ -278,7 +282,7 @@ impl Crl {
                         unknown_critical_entry.push(o);
                     }
                 }
-                let start = rev.value.as_ptr() as usize - tbs.raw.as_ptr() as usize;
+                let start = revoked_at + (rev.raw.len() - rev.value.len());
                 Some((start, start + rev.value.len()))
             }
             None => None,
@@ -306,6 +310,7 @@ impl Crl {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

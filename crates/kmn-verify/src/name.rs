@@ -1,5 +1,7 @@
 //! X.501 names: parsing, RFC 5280 §7.1 comparison and RFC 4514-style display.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use std::fmt;
 
 use crate::asn1::{PResult, ParseError, Reader, Tlv, oid_to_string, tag};
@@ -153,8 +155,9 @@ fn decode_string(tag: u8, v: &[u8]) -> Option<String> {
                 return None;
             }
             let units: Vec<u16> = v
-                .chunks(2)
-                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .chunks_exact(2)
+                .filter_map(|c| <[u8; 2]>::try_from(c).ok())
+                .map(u16::from_be_bytes)
                 .collect();
             String::from_utf16(&units).ok()
         }
@@ -162,8 +165,12 @@ fn decode_string(tag: u8, v: &[u8]) -> Option<String> {
             if !v.len().is_multiple_of(4) {
                 return None;
             }
-            v.chunks(4)
-                .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+            v.chunks_exact(4)
+                .map(|c| {
+                    <[u8; 4]>::try_from(c)
+                        .ok()
+                        .and_then(|b| char::from_u32(u32::from_be_bytes(b)))
+                })
                 .collect()
         }
         _ => None,
@@ -250,6 +257,7 @@ impl fmt::Display for Name {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use der::asn1::ObjectIdentifier;

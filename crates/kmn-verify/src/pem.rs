@@ -1,5 +1,7 @@
 //! Loading certificate bundles and CRL files (DER or PEM).
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use crate::asn1::{Reader, tag};
 use crate::cert::Cert;
 use crate::crl::Crl;
@@ -50,29 +52,24 @@ fn pem_blocks(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
     let text = String::from_utf8_lossy(bytes);
     let mut out = Vec::new();
     let mut rest: &str = &text;
-    while let Some(start) = rest.find("-----BEGIN ") {
-        let after = &rest[start + 11..];
-        let label_end = after
-            .find("-----")
+    while let Some((_, after)) = rest.split_once("-----BEGIN ") {
+        let (label, body_start) = after
+            .split_once("-----")
             .ok_or_else(|| "unterminated PEM header".to_string())?;
-        let label = after[..label_end].to_string();
-        let body_start = &after[label_end + 5..];
         let end_marker = format!("-----END {label}-----");
-        let end = body_start
-            .find(&end_marker)
+        let (body, after_end) = body_start
+            .split_once(&end_marker)
             .ok_or_else(|| format!("missing \"{end_marker}\""))?;
-        let body = &body_start[..end];
         // Skip RFC 1421 style headers ("Key: value" lines before an empty line).
         let body = if body.contains(':') {
-            match body.find("\n\n").or_else(|| body.find("\r\n\r\n")) {
-                Some(p) => &body[p..],
-                None => body,
-            }
+            body.split_once("\n\n")
+                .or_else(|| body.split_once("\r\n\r\n"))
+                .map_or(body, |(_, b)| b)
         } else {
             body
         };
-        out.push((label.clone(), b64_decode(body.as_bytes())?));
-        rest = &body_start[end + end_marker.len()..];
+        out.push((label.to_string(), b64_decode(body.as_bytes())?));
+        rest = after_end;
     }
     Ok(out)
 }
@@ -106,8 +103,9 @@ fn load(
         .iter()
         .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(bytes.len());
-    let items = if bytes.get(trimmed_start) == Some(&tag::SEQUENCE) {
-        der_elements(&bytes[trimmed_start..]).map_err(malformed)?
+    let start = bytes.get(trimmed_start..).unwrap_or_default();
+    let items = if start.first() == Some(&tag::SEQUENCE) {
+        der_elements(start).map_err(malformed)?
     } else {
         pem_blocks(bytes)
             .map_err(malformed)?
@@ -145,6 +143,7 @@ pub(crate) fn load_crl_list(bytes: &[u8]) -> Result<Vec<Vec<u8>>, VerifyError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -1,5 +1,7 @@
 //! Signature verification with aws-lc-rs.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use aws_lc_rs::signature::{self as sg, UnparsedPublicKey, VerificationAlgorithm};
 use der::asn1::ObjectIdentifier as O;
 

@@ -1,5 +1,7 @@
 //! Path building, RFC 5280 §6.1 path validation and §6.3 CRL processing.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
@@ -48,7 +50,7 @@ pub(crate) fn verify(
     }
     let anchor_start = certs.len();
     for (i, der) in anchors.iter().enumerate() {
-        if certs[anchor_start..].iter().any(|c| c.der == *der) {
+        if certs.iter().skip(anchor_start).any(|c| c.der == *der) {
             continue;
         }
         certs.push(Cert::parse(der).map_err(malformed(format!("trust anchor #{}", i + 1)))?);
@@ -74,7 +76,7 @@ pub(crate) fn verify(
     // A trust anchor presented as the leaf is trusted as it is (a path of length zero); only
     // its validity period and the purpose/profile rules for the leaf apply.
     if anchors.iter().any(|a| a.as_slice() == leaf_der) {
-        let leaf = &ctx.certs[0];
+        let leaf = ctx.cert(0)?;
         ctx.check_validity(leaf)?;
         ctx.check_leaf(leaf)?;
         return Ok(ValidatedPath {
@@ -84,12 +86,13 @@ pub(crate) fn verify(
         });
     }
     let path = ctx.find_path(0, true, None, 0)?;
+    let certs = path
+        .iter()
+        .map(|i| ctx.cert(*i))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(ValidatedPath {
-        chain: path.iter().map(|i| ctx.certs[*i].der.clone()).collect(),
-        subjects: path
-            .iter()
-            .map(|i| ctx.certs[*i].subject_display.clone())
-            .collect(),
+        chain: certs.iter().map(|c| c.der.clone()).collect(),
+        subjects: certs.iter().map(|c| c.subject_display.clone()).collect(),
         revocation_checked: opts.check_revocation,
     })
 }
@@ -121,11 +124,31 @@ struct Search {
     stuck: Option<(usize, usize)>,
 }
 
+fn internal(what: &str) -> VerifyError {
+    VerifyError::Malformed {
+        what: "the certification path".into(),
+        detail: format!("internal error: {what} out of range"),
+    }
+}
+
 fn subject(c: &Cert) -> String {
     c.subject_display.clone()
 }
 
 impl Ctx<'_> {
+    /// Certificate `i`. Indices come from `certs` itself; one out of range would be a bug
+    /// here, reported as an error rather than a panic.
+    fn cert(&self, i: usize) -> Result<&Cert, VerifyError> {
+        self.certs
+            .get(i)
+            .ok_or_else(|| internal("certificate index"))
+    }
+
+    /// CRL `k` (see [`Ctx::cert`]).
+    fn crl(&self, k: usize) -> Result<&Crl, VerifyError> {
+        self.crls.get(k).ok_or_else(|| internal("CRL index"))
+    }
+
     fn is_anchor(&self, i: usize) -> bool {
         i >= self.anchor_start
     }
@@ -166,7 +189,7 @@ impl Ctx<'_> {
             return Err(e);
         }
         let stuck = s.stuck.map(|(_, c)| c).unwrap_or(leaf);
-        let c = &self.certs[stuck];
+        let c = self.cert(stuck)?;
         Err(VerifyError::NoIssuer {
             subject: subject(c),
             issuer: c.issuer.to_string(),
@@ -174,27 +197,32 @@ impl Ctx<'_> {
     }
 
     fn issuer_candidates(&self, cur: usize, path: &[usize], anchor: Option<usize>) -> Vec<usize> {
-        let c = &self.certs[cur];
-        let mut cands: Vec<usize> = (1..self.certs.len())
-            .filter(|&i| {
+        let Some(c) = self.certs.get(cur) else {
+            return Vec::new();
+        };
+        let mut cands: Vec<(usize, &Cert)> = self
+            .certs
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|&(i, _)| {
                 if self.is_anchor(i) {
                     anchor.is_none_or(|a| a == i)
                 } else {
                     !path.contains(&i)
                 }
             })
-            .filter(|&i| self.certs[i].subject.matches(&c.issuer))
+            .filter(|(_, cand)| cand.subject.matches(&c.issuer))
             .collect();
         // Prefer a matching key identifier, then anchors (shorter paths).
-        cands.sort_by_key(|&i| {
-            let cand = &self.certs[i];
+        cands.sort_by_key(|&(i, cand)| {
             let key_mismatch = match (&c.aki, &cand.ski) {
                 (Some(a), Some(s)) => a != s,
                 _ => false,
             };
             (key_mismatch, !self.is_anchor(i))
         });
-        cands
+        cands.into_iter().map(|(i, _)| i).collect()
     }
 
     fn dfs(
@@ -205,7 +233,9 @@ impl Ctx<'_> {
         anchor: Option<usize>,
         depth: usize,
     ) -> bool {
-        let cur = *path.last().expect("path is never empty");
+        let Some(&cur) = path.last() else {
+            return false;
+        };
         if path.len() >= MAX_PATH_LEN {
             return false;
         }
@@ -249,8 +279,7 @@ impl Ctx<'_> {
         if let Some(r) = self.sig_cache.borrow().get(&(child, issuer)) {
             return r.clone();
         }
-        let c = &self.certs[child];
-        let i = &self.certs[issuer];
+        let (c, i) = (self.cert(child)?, self.cert(issuer)?);
         let r = match sig::verify(&c.sig_alg, &i.spki, &c.tbs, &c.signature, self.legacy) {
             Ok(()) => Ok(()),
             Err(SigError::Invalid) => Err(VerifyError::BadSignature {
@@ -270,10 +299,16 @@ impl Ctx<'_> {
 
     /// RFC 5280 §6.1.3–6.1.5 on a complete path (leaf first, anchor last), then revocation.
     fn validate_path(&self, path: &[usize], target: bool, depth: usize) -> Result<(), VerifyError> {
-        let n = path.len() - 1;
+        // Leaf first, anchor last; `chain` holds the certificates below the anchor.
+        let (&anchor, below) = path.split_last().ok_or_else(|| internal("empty path"))?;
+        let chain = below
+            .iter()
+            .map(|&i| self.cert(i))
+            .collect::<Result<Vec<&Cert>, _>>()?;
+        let n = chain.len();
         let mut max_path_len = n;
         for i in (0..n).rev() {
-            let c = &self.certs[path[i]];
+            let c = *chain.get(i).ok_or_else(|| internal("path position"))?;
             if c.inner_alg_raw != c.outer_alg_raw {
                 return Err(VerifyError::AlgorithmMismatch {
                     subject: subject(c),
@@ -290,12 +325,11 @@ impl Ctx<'_> {
             }
             // Name constraints of every CA above this certificate.
             if i == 0 || !c.is_self_issued() {
-                for &j in &path[i + 1..n] {
-                    self.check_name_constraints(c, &self.certs[j])?;
+                for ca in chain.iter().skip(i + 1) {
+                    self.check_name_constraints(c, ca)?;
                 }
             }
-            if i > 0 {
-                let child = &self.certs[path[i - 1]];
+            if let Some(child) = i.checked_sub(1).and_then(|below| chain.get(below)) {
                 if !c.is_ca() {
                     let detail = if c.version < 2 {
                         format!("it is a v{} certificate", c.version + 1)
@@ -331,9 +365,11 @@ impl Ctx<'_> {
             }
         }
         if self.opts.check_revocation {
-            let anchor = path[n];
-            for i in (0..n).rev() {
-                self.check_revocation(path[i], path[i + 1], anchor, depth)?;
+            // Each certificate with the one above it, from the anchor's child down.
+            for pair in path.windows(2).rev() {
+                if let [ci, issuer] = *pair {
+                    self.check_revocation(ci, issuer, anchor, depth)?;
+                }
             }
         }
         Ok(())
@@ -484,7 +520,7 @@ impl Ctx<'_> {
         anchor: usize,
         depth: usize,
     ) -> Result<(), VerifyError> {
-        let cert = &self.certs[ci];
+        let cert = self.cert(ci)?;
         let dps: Vec<DistributionPoint> = cert
             .crl_dps
             .clone()
@@ -561,7 +597,7 @@ impl Ctx<'_> {
 
     /// Currency and extension checks that do not depend on the certificate.
     fn crl_usable(&self, k: usize) -> Result<(), String> {
-        let crl = &self.crls[k];
+        let crl = self.crl(k).map_err(|e| e.to_string())?;
         if crl.this_update > self.at {
             return Err(format!(
                 "it is not valid before {}",
@@ -605,22 +641,24 @@ impl Ctx<'_> {
         if self.signer_ok.borrow().contains_key(&(k, anchor)) {
             return Ok(());
         }
-        let crl = &self.crls[k];
+        let crl = self.crl(k).map_err(|e| e.to_string())?;
         let mut cands: Vec<usize> = vec![issuer];
         if anchor != issuer {
             cands.push(anchor);
         }
         let mut others: Vec<usize> = (1..self.anchor_start).filter(|i| *i != issuer).collect();
         // Certificates whose key identifier matches the CRL's authorityKeyIdentifier first.
-        others.sort_by_key(|&i| match (&crl.aki, &self.certs[i].ski) {
-            (Some(a), Some(s)) => a != s,
+        others.sort_by_key(|&i| match (&crl.aki, self.certs.get(i).map(|c| &c.ski)) {
+            (Some(a), Some(Some(s))) => a != s,
             _ => true,
         });
         cands.extend(others);
         let mut reasons: Vec<String> = Vec::new();
         let mut any_named = false;
         for cand in cands {
-            let c = &self.certs[cand];
+            let Some(c) = self.certs.get(cand) else {
+                continue;
+            };
             if !c.subject.matches(&crl.issuer) {
                 continue;
             }
@@ -771,13 +809,14 @@ fn within(name: &GeneralName, base: &GeneralName) -> bool {
         (GeneralName::Uri(n), GeneralName::Uri(b)) => {
             uri_host(n).is_some_and(|h| host_within(&h, b))
         }
-        (GeneralName::Ip(n), GeneralName::Ip(b)) => {
-            b.len() == 2 * n.len()
-                && n.iter()
-                    .zip(&b[..n.len()])
-                    .zip(&b[n.len()..])
-                    .all(|((a, net), mask)| a & mask == net & mask)
-        }
+        (GeneralName::Ip(n), GeneralName::Ip(b)) => match b.split_at_checked(n.len()) {
+            Some((net, mask)) if mask.len() == n.len() => n
+                .iter()
+                .zip(net)
+                .zip(mask)
+                .all(|((a, net), mask)| a & mask == net & mask),
+            _ => false,
+        },
         // Other name forms: only an identical name is taken to be inside the subtree.
         (GeneralName::Other(t1, a), GeneralName::Other(t2, b)) => t1 == t2 && a == b,
         _ => false,
@@ -834,6 +873,7 @@ fn uri_host(uri: &str) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

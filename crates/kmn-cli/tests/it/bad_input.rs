@@ -300,3 +300,62 @@ async fn issue8_passphrase_and_pin_files_readable_by_others_are_refused() {
     let o = c.output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+/// Issue 8 item 4: every CSR of the hostile corpus (`tests/hostile/csr/`, the two of the
+/// issue among them: an EC key whose BIT STRING is empty, RSASSA-PSS parameters
+/// `[0] SEQUENCE {}`) is refused with a clear error and exit 1, never a panic (exit 101),
+/// and nothing changes.
+#[tokio::test]
+async fn issue8_hostile_csrs_are_refused_without_a_panic() {
+    let env = Env::new();
+    env.init(&[]);
+    let app = env.app().await;
+    let before = snapshot(&app).await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/hostile/csr");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 50,
+        "the corpus is missing: {}",
+        dir.display()
+    );
+    for f in &files {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let o = env.run(&[
+            "cert",
+            "issue",
+            "--csr",
+            f.to_str().unwrap(),
+            "--validity",
+            "3y",
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        assert_eq!(o.status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains("(E_BAD_INPUT)"), "{name}: {err}");
+    }
+    for (file, message) in [
+        (
+            "issue8-ec-key-bit-string-empty.der",
+            "the CSR is not acceptable: the public key is empty",
+        ),
+        (
+            "issue8-rsa-pss-hash-empty-sequence.der",
+            "the CSR is not acceptable: RSASSA-PSS hashAlgorithm is not an AlgorithmIdentifier",
+        ),
+    ] {
+        let o = env.run(&[
+            "cert",
+            "issue",
+            "--csr",
+            dir.join(file).to_str().unwrap(),
+            "--validity",
+            "3y",
+        ]);
+        assert_fails(&o, 1, message);
+    }
+    assert_eq!(snapshot(&app).await, before);
+}
