@@ -11,6 +11,7 @@ pub mod config;
 pub mod crl;
 pub mod error;
 pub mod hsm;
+pub mod idempotency;
 pub mod issue;
 pub mod jobs;
 pub mod quickstart;

@@ -37,7 +37,8 @@ pub struct World {
     pub openapi: utoipa::openapi::OpenApi,
     pub fac_a: String,
     pub fac_b: String,
-    /// Certificates (DER) by name: operator, supervisor, auditor, desk_a, desk_b, revoked.
+    /// Certificates (DER) by name: operator, supervisor, auditor, desk_a, desk_b, revoked,
+    /// station.
     pub certs: std::collections::HashMap<&'static str, Vec<u8>>,
     pub nurse_a: String,
     pub nurse_b: String,
@@ -102,6 +103,7 @@ impl World {
         let clock = Arc::new(FixedClock::new(datetime!(2026-11-26 01:00 UTC)));
         let mut app = app_with(url, dir.path(), clock.clone()).await;
         app.cfg.demo = true;
+        app.cfg.support_center_phone = "096-000-0000".into();
         kmn_app::ca::init(&app, &kmn_app::ca::CeremonyParams::default(), PASSPHRASE)
             .await
             .unwrap();
@@ -254,6 +256,7 @@ impl World {
                 Some(desk_b.holder_id.clone()),
             ),
             ("revoked", Role::Operator, None, None),
+            ("station", Role::Station, None, None),
         ] {
             let profile = if role == Role::FacilityDesk {
                 ProfileKind::UserCard
