@@ -59,6 +59,49 @@ impl Role {
     }
 }
 
+/// The facilities a caller's right reaches, obtained from the role before anything is
+/// loaded (rights first): a caller without the right is refused (403) whatever id it
+/// names; an object outside the scope is then answered exactly like an absent one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every facility (support center, auditors for reading).
+    All,
+    /// One facility (its desk).
+    Facility(String),
+}
+
+impl Scope {
+    /// Whether data of `facility` is within reach.
+    pub fn admits(&self, facility: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Facility(f) => f == facility,
+        }
+    }
+
+    /// The facility a desk is limited to.
+    pub fn facility(&self) -> Option<&str> {
+        match self {
+            Self::All => None,
+            Self::Facility(f) => Some(f),
+        }
+    }
+
+    /// `Ok(v)` when `v` exists and belongs to a facility within reach, else the
+    /// not-found error: absent and foreign get one answer.
+    pub fn visible<T>(
+        &self,
+        v: Option<T>,
+        facility_of: impl Fn(&T) -> &str,
+        not_found: impl FnOnce() -> AppError,
+    ) -> Result<T, AppError> {
+        match v {
+            Some(v) if self.admits(facility_of(&v)) => Ok(v),
+            _ => Err(not_found()),
+        }
+    }
+}
+
 /// An authenticated actor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Actor {
@@ -139,6 +182,38 @@ impl Actor {
                 "発行端末はこの情報を閲覧できません".into(),
             )),
         }
+    }
+
+    /// The right to read facility data: the center and auditors everywhere, a desk its
+    /// own facility; stations none.
+    pub fn read_scope(&self) -> Result<Scope, AppError> {
+        match self.role {
+            Role::Operator | Role::Supervisor | Role::Auditor => Ok(Scope::All),
+            Role::FacilityDesk => self.desk_scope(),
+            Role::Station => Err(AppError::Forbidden(
+                "発行端末はこの情報を閲覧できません".into(),
+            )),
+        }
+    }
+
+    /// The right to act for facilities: the center everywhere, a desk for its own
+    /// facility; auditors and stations none.
+    pub fn act_scope(&self) -> Result<Scope, AppError> {
+        match self.role {
+            Role::Operator | Role::Supervisor => Ok(Scope::All),
+            Role::FacilityDesk => self.desk_scope(),
+            _ => Err(AppError::Forbidden(format!(
+                "この操作は行えません（あなたの権限: {}）",
+                self.role.label_ja()
+            ))),
+        }
+    }
+
+    fn desk_scope(&self) -> Result<Scope, AppError> {
+        self.facility
+            .clone()
+            .map(Scope::Facility)
+            .ok_or_else(|| AppError::Forbidden("窓口アカウントに施設が設定されていません".into()))
     }
 
     /// The facility a listing is limited to: a desk sees only its own.

@@ -54,6 +54,10 @@ pub enum AppError {
     /// check and what was (not) recorded.
     #[error("{0}")]
     KeyUnavailable(String),
+    /// Separation of duties: the person who created or filed an application may not
+    /// approve it (HTTP 403).
+    #[error("{0}")]
+    SelfApproval(String),
     /// Anything else.
     #[error("internal error: {0}")]
     Internal(String),
@@ -96,6 +100,7 @@ impl AppError {
             Self::Forbidden(_) => "E_FORBIDDEN",
             Self::Rule(_) => "E_RULE",
             Self::KeyUnavailable(_) => "E_CA_KEY_UNAVAILABLE",
+            Self::SelfApproval(_) => "E_SELF_APPROVAL",
             Self::Internal(_) => "E_INTERNAL",
         }
     }
@@ -142,7 +147,10 @@ impl AppError {
             }
             Self::Io(_) => "ファイルの書き込みに失敗しました。管理者に連絡してください。".into(),
             Self::Validation(fields) => format!("入力内容に誤りがあります（{}件）。", fields.len()),
-            Self::Unauthenticated(m) | Self::Forbidden(m) | Self::Rule(m) => m.clone(),
+            Self::Unauthenticated(m)
+            | Self::Forbidden(m)
+            | Self::Rule(m)
+            | Self::SelfApproval(m) => m.clone(),
             Self::KeyUnavailable(m) => m.clone(),
             Self::Internal(_) => {
                 "システムエラーが発生しました。サポートセンターに連絡してください。".into()

@@ -14,6 +14,7 @@ pub mod error;
 pub mod fault;
 pub mod health;
 pub mod hsm;
+pub mod idempotency;
 pub mod issue;
 pub mod jobs;
 pub mod quickstart;

@@ -274,10 +274,18 @@ pub async fn seed_demo(app: &App) -> Result<DemoSeed, AppError> {
     ] {
         let (key, pkcs8) = SoftwareKey::generate(KeyAlgorithm::P256)?;
         let cert_der = if role == Role::FacilityDesk {
-            // The desk logs in with her own card: a real application, approved and fulfilled.
+            // The desk logs in with her own card: a real application, drafted and filed
+            // by the desk, approved by someone else (separation of duties) and fulfilled.
+            let desk_actor = crate::actor::Actor {
+                account_id: "quickstart:desk".into(),
+                role: Role::FacilityDesk,
+                facility: Some(code.clone()),
+                holder_id: Some(desk.holder_id.clone()),
+                display_name: "窓口 花子".into(),
+            };
             let a = applications::create(
                 app,
-                &admin,
+                &desk_actor,
                 &applications::ApplicationInput {
                     facility_code: code.clone(),
                     holder_id: desk.holder_id.clone(),
@@ -289,7 +297,7 @@ pub async fn seed_demo(app: &App) -> Result<DemoSeed, AppError> {
             .await?;
             applications::act(
                 app,
-                &admin,
+                &desk_actor,
                 &a.id,
                 kmn_domain::ApplicationAction::Submit,
                 None,

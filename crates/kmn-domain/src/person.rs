@@ -200,6 +200,15 @@ impl KanjiName {
                     hint: "制御文字や見えない文字は使用できません",
                 });
             }
+            // Markup characters are never part of a name and would be live in any page
+            // or mail that forgot to escape it.
+            if matches!(ch, '<' | '>' | '&') {
+                return Err(PersonDataError::InvalidChar {
+                    field: F,
+                    ch,
+                    hint: "記号 < > & は氏名に使用できません",
+                });
+            }
             if ('\u{E000}'..='\u{F8FF}').contains(&ch) || ('\u{F0000}'..='\u{10FFFF}').contains(&ch)
             {
                 return Err(PersonDataError::InvalidChar {
@@ -839,6 +848,22 @@ pub fn same_person_name(given: &str, registered: &[&str]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn issue8_markup_characters_are_refused_in_names() {
+        for bad in ["<script>alert(1)</script>", "熊本 & 太郎", "山田>太郎"] {
+            let e = KanjiName::parse(bad).unwrap_err();
+            assert!(
+                matches!(e, PersonDataError::InvalidChar { ch, .. } if "<>&".contains(ch)),
+                "{bad}: {e:?}"
+            );
+            assert!(e.to_string().contains("使用できません"), "{e}");
+            assert!(RomajiName::parse(bad).is_err(), "{bad}");
+            assert!(KanaName::parse(bad).is_err(), "{bad}");
+        }
+        // Full-width forms in romaji become ASCII and are refused too.
+        assert!(RomajiName::parse("Taro ＜b＞").is_err());
+        assert!(KanjiName::parse("山田 太郎").is_ok());
+    }
 
     #[test]
     fn art8_handover_name_matches_ignoring_spaces_and_width() {

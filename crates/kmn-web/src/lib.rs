@@ -50,6 +50,17 @@ pub fn https_router(app: App) -> Router {
         .route("/repo/{file}", get(repo_file))
         .with_state(app)
         .merge(api)
+        .layer(axum::middleware::from_fn(hsts))
+}
+
+/// Every HTTPS response tells browsers to use HTTPS only (a year, subdomains included).
+async fn hsts(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut resp = next.run(req).await;
+    resp.headers_mut().insert(
+        axum::http::header::STRICT_TRANSPORT_SECURITY,
+        axum::http::HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+    );
+    resp
 }
 
 /// `/health`: 200 with `"status":"ok"`, or `"status":"degraded"` and each reason

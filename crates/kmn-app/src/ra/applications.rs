@@ -17,6 +17,7 @@ use sha2::Digest;
 
 use crate::actor::Actor;
 use crate::error::FieldError;
+use crate::idempotency::{Idempotency, finish_once};
 use crate::{App, AppError};
 
 /// Input for a new application.
@@ -100,6 +101,19 @@ pub async fn create(
     actor: &Actor,
     i: &ApplicationInput,
 ) -> Result<ApplicationRow, AppError> {
+    create_once(app, actor, i, None).await
+}
+
+/// [`create`], recording an `Idempotency-Key` in the same transaction. Rights first
+/// (the facility in the body), then existence (the holder and the card named, where a
+/// desk gets one answer for absent and foreign), then validation of the other fields.
+pub async fn create_once(
+    app: &App,
+    actor: &Actor,
+    i: &ApplicationInput,
+    idem: Option<&Idempotency<'_, ApplicationRow>>,
+) -> Result<ApplicationRow, AppError> {
+    let scope = actor.act_scope()?;
     actor.require_facility(&i.facility_code)?;
     let now = app.now();
     let mut errs = Vec::new();
@@ -149,24 +163,35 @@ pub async fn create(
             _ => {}
         }
     }
-    if !errs.is_empty() {
-        return Err(AppError::Validation(errs));
-    }
-    let kind = kind.expect("checked");
     let mut tx = app.store.begin().await?;
     let r = async {
         super::facilities::check_may_apply(&mut tx, &i.facility_code).await?;
+        // A desk sees only people and cards of its own facility: anything else is
+        // answered exactly like an id that does not exist.
         let person = tx.person(&i.holder_id).await?;
-        if person.is_none() {
-            return Err(AppError::Validation(vec![FieldError::new("holder_id", format!("利用者 {} は登録されていません", i.holder_id))]));
+        let affiliated = tx
+            .affiliations(&i.holder_id)
+            .await?
+            .iter()
+            .any(|a| scope.admits(&a.facility_code));
+        if person.is_none() || !affiliated {
+            errs.push(FieldError::new("holder_id", format!("利用者 {} は登録されていません", i.holder_id)));
         }
         if let Some(card_id) = &i.target_card_id {
-            let card = tx.card(card_id).await?.ok_or_else(|| AppError::Validation(vec![FieldError::new("target_card_id", format!("利用者カード {card_id} はありません"))]))?;
-            // 第3条4, 第25条: a card belongs to one holder at one facility.
-            if card.holder_id != i.holder_id || card.facility_code != i.facility_code {
-                return Err(AppError::Rule("指定のカードはこの利用者・施設のものではありません。カードを他の方や他の施設に移すことはできません（利用規約第3条4・第25条）".into()));
+            let card = scope.visible(tx.card(card_id).await?, |c| &c.facility_code, || AppError::NotFound(String::new()));
+            match card {
+                Err(_) => errs.push(FieldError::new("target_card_id", format!("利用者カード {card_id} はありません"))),
+                // 第3条4, 第25条: a card belongs to one holder at one facility.
+                Ok(card) if errs.is_empty() && (card.holder_id != i.holder_id || card.facility_code != i.facility_code) => {
+                    return Err(AppError::Rule("指定のカードはこの利用者・施設のものではありません。カードを他の方や他の施設に移すことはできません（利用規約第3条4・第25条）".into()));
+                }
+                Ok(_) => {}
             }
         }
+        if !errs.is_empty() {
+            return Err(AppError::Validation(errs));
+        }
+        let kind = kind.ok_or_else(|| AppError::Internal("kind checked".into()))?;
         let n = tx.next_counter("application").await?;
         let row = ApplicationRow {
             id: format!("A{n:08}"),
@@ -201,7 +226,7 @@ pub async fn create(
         Ok(row)
     }
     .await;
-    super::finish(tx, r).await
+    finish_once(tx, actor, r, idem, now).await
 }
 
 /// The operator's and desk's actions on an application (everything but fulfilment of a
@@ -229,15 +254,13 @@ async fn act_in_tx(
     new_card: Option<&CardRow>,
 ) -> Result<ApplicationRow, AppError> {
     let now = app.now();
-    let a = tx
-        .application(id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("申請 {id} はありません")))?;
+    // Rights first: the role decides before anything is loaded, so that the answer
+    // does not tell whether the id exists.
     let center_only = !matches!(
         action,
         ApplicationAction::Submit | ApplicationAction::Resubmit | ApplicationAction::Withdraw
     );
-    if let (ApplicationAction::Fulfil, Some(card)) = (&action, new_card) {
+    let scope = if let (ApplicationAction::Fulfil, Some(card)) = (&action, new_card) {
         if card.token_serial.is_some() {
             // A personalization station fulfils a card application with the card it made.
             crate::station::require_station(actor)?;
@@ -245,10 +268,20 @@ async fn act_in_tx(
             // The demo's fulfilment from a bare CSR (`demo = true`).
             actor.require_center()?;
         }
+        crate::actor::Scope::All
     } else if center_only {
         actor.require_center()?;
+        crate::actor::Scope::All
     } else {
-        actor.require_facility(&a.facility_code)?;
+        actor.act_scope()?
+    };
+    let a = scope.visible(
+        tx.application(id).await?,
+        |a| &a.facility_code,
+        || AppError::NotFound(format!("申請 {id} はありません")),
+    )?;
+    if matches!(action, ApplicationAction::Approve) {
+        check_not_own(tx, actor, &a).await?;
     }
     if let Some(v) = expected_version
         && v != a.version
@@ -477,6 +510,23 @@ async fn apply_effect(
     Ok(())
 }
 
+/// Separation of duties (第6条1): whoever drafted or filed an application may not
+/// approve it.
+async fn check_not_own(tx: &mut Tx, actor: &Actor, a: &ApplicationRow) -> Result<(), AppError> {
+    let filed = tx.rounds(&a.id).await?.iter().any(|r| {
+        r.actor == actor.account_id
+            && (r.action == ApplicationAction::Submit.kind().as_str()
+                || r.action == ApplicationAction::Resubmit.kind().as_str())
+    });
+    if a.created_by == actor.account_id || filed {
+        return Err(AppError::SelfApproval(format!(
+            "申請 {} はあなたが作成または提出したため、あなたは承認できません。別の担当者が審査・承認してください（職務の分離）",
+            a.id
+        )));
+    }
+    Ok(())
+}
+
 /// Revokes the certificate of a card (a no-op when it is already revoked) and moves the
 /// card to `lost` for a key compromise.
 async fn revoke_card(
@@ -539,7 +589,28 @@ async fn revoke_card(
     Ok(())
 }
 
-/// Returns an application with deficiencies (第6条2).
+/// Returns an application to the facility with deficiencies (第6条2; support center).
+/// Rights first: the list is looked at only for a caller who may return.
+pub async fn return_for_correction(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    items: &[(String, String, String)],
+    expected_version: Option<i64>,
+) -> Result<ApplicationRow, AppError> {
+    actor.require_center()?;
+    let d = deficiencies(items)?;
+    act(
+        app,
+        actor,
+        id,
+        ApplicationAction::Return { deficiencies: d },
+        expected_version,
+    )
+    .await
+}
+
+/// Parses a list of deficiencies (field, problem, action), 第6条2.
 pub fn deficiencies(items: &[(String, String, String)]) -> Result<Vec<Deficiency>, AppError> {
     let mut out = Vec::new();
     let mut errs = Vec::new();
@@ -1197,13 +1268,14 @@ pub async fn get(
     actor: &Actor,
     id: &str,
 ) -> Result<(ApplicationRow, Vec<RoundRow>, Vec<DocumentRow>), AppError> {
+    let scope = actor.read_scope()?;
     let mut tx = app.store.begin().await?;
     let r = async {
-        let a = tx
-            .application(id)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("申請 {id} はありません")))?;
-        actor.require_read(&a.facility_code)?;
+        let a = scope.visible(
+            tx.application(id).await?,
+            |a| &a.facility_code,
+            || AppError::NotFound(format!("申請 {id} はありません")),
+        )?;
         let rounds = tx.rounds(id).await?;
         let docs = tx.documents(id).await?;
         tx.log_access(
@@ -1255,16 +1327,34 @@ pub async fn add_document(
     file_name: &str,
     bytes: &[u8],
 ) -> Result<DocumentRow, AppError> {
-    kmn_domain::check_document(file_name, bytes.len() as u64, &bytes[..bytes.len().min(8)])
-        .map_err(|e| AppError::Validation(vec![FieldError::new("document", e.to_string())]))?;
+    add_document_once(app, actor, id, file_name, bytes, None).await
+}
+
+/// [`add_document`], recording an `Idempotency-Key` in the same transaction. Rights
+/// first, then the application (absent and foreign answer alike), then the file.
+pub async fn add_document_once(
+    app: &App,
+    actor: &Actor,
+    id: &str,
+    file_name: &str,
+    bytes: &[u8],
+    idem: Option<&Idempotency<'_, DocumentRow>>,
+) -> Result<DocumentRow, AppError> {
+    let scope = actor.act_scope()?;
     let now = app.now();
     let mut tx = app.store.begin().await?;
     let r = async {
-        let a = tx
-            .application(id)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("申請 {id} はありません")))?;
-        actor.require_facility(&a.facility_code)?;
+        let a = scope.visible(
+            tx.application(id).await?,
+            |a| &a.facility_code,
+            || AppError::NotFound(format!("申請 {id} はありません")),
+        )?;
+        kmn_domain::check_document(
+            file_name,
+            bytes.len() as u64,
+            bytes.get(..bytes.len().min(8)).unwrap_or_default(),
+        )
+        .map_err(|e| AppError::Validation(vec![FieldError::new("document", e.to_string())]))?;
         if state_of(&a)?.is_final() {
             return Err(AppError::Rule(format!(
                 "申請 {id} は「{}」のため書類を追加できません",
@@ -1299,7 +1389,7 @@ pub async fn add_document(
         Ok(d)
     }
     .await;
-    super::finish(tx, r).await
+    finish_once(tx, actor, r, idem, now).await
 }
 
 /// A document's bytes; the read is logged.
@@ -1308,17 +1398,16 @@ pub async fn document(
     actor: &Actor,
     doc_id: &str,
 ) -> Result<(DocumentRow, Vec<u8>), AppError> {
+    let scope = actor.read_scope()?;
     let mut tx = app.store.begin().await?;
     let r = async {
-        let (d, bytes) = tx
-            .document_bytes(doc_id)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("書類 {doc_id} はありません")))?;
-        let a = tx
-            .application(&d.application_id)
-            .await?
-            .ok_or_else(|| AppError::Internal("application vanished".into()))?;
-        actor.require_read(&a.facility_code)?;
+        let not_found = || AppError::NotFound(format!("書類 {doc_id} はありません"));
+        let (d, bytes) = tx.document_bytes(doc_id).await?.ok_or_else(not_found)?;
+        let a = scope.visible(
+            tx.application(&d.application_id).await?,
+            |a| &a.facility_code,
+            not_found,
+        )?;
         tx.log_access(
             app.now(),
             &actor.account_id,

@@ -7,6 +7,7 @@ use kmn_store::{ConsentRow, FacilityRow, NewAuditEvent};
 
 use crate::actor::Actor;
 use crate::error::FieldError;
+use crate::idempotency::{Idempotency, finish_once};
 use crate::{App, AppError};
 
 /// Input for registering a facility (strings as entered; validated here).
@@ -101,6 +102,16 @@ pub async fn register(
     actor: &Actor,
     i: &FacilityInput,
 ) -> Result<FacilityRow, AppError> {
+    register_once(app, actor, i, None).await
+}
+
+/// [`register`], recording an `Idempotency-Key` in the same transaction.
+pub async fn register_once(
+    app: &App,
+    actor: &Actor,
+    i: &FacilityInput,
+    idem: Option<&Idempotency<'_, FacilityRow>>,
+) -> Result<FacilityRow, AppError> {
     actor.require_center()?;
     let now = app.now();
     let row = validate(i, now)?;
@@ -125,11 +136,10 @@ pub async fn register(
             ),
         })
         .await?;
-        Ok::<_, AppError>(())
+        Ok::<_, AppError>(row.clone())
     }
     .await;
-    super::finish(tx, r).await?;
-    Ok(row)
+    finish_once(tx, actor, r, idem, now).await
 }
 
 /// A facility, for those who may read it.
@@ -164,6 +174,19 @@ pub async fn consent(
     kind: &str,
     version: &str,
     given_by: &str,
+) -> Result<ConsentRow, AppError> {
+    consent_once(app, actor, code, kind, version, given_by, None).await
+}
+
+/// [`consent`], recording an `Idempotency-Key` in the same transaction.
+pub async fn consent_once(
+    app: &App,
+    actor: &Actor,
+    code: &str,
+    kind: &str,
+    version: &str,
+    given_by: &str,
+    idem: Option<&Idempotency<'_, ConsentRow>>,
 ) -> Result<ConsentRow, AppError> {
     actor.require_facility(code)?;
     let now = app.now();
@@ -229,7 +252,7 @@ pub async fn consent(
         Ok(row)
     }
     .await;
-    super::finish(tx, r).await
+    finish_once(tx, actor, r, idem, now).await
 }
 
 /// Whether a facility may apply now: active and consented to the current CPS and terms

@@ -2,10 +2,11 @@
 //! personal data is written to the access log (MHLW guideline G1).
 
 use kmn_domain::{DateOfBirth, HolderId, KanaName, KanjiName, Profession, RomajiName, WorkEmail};
-use kmn_store::{AffiliationRow, NewAuditEvent, PersonRow, Tx};
+use kmn_store::{AffiliationRow, NewAuditEvent, PersonRow};
 
 use crate::actor::Actor;
 use crate::error::FieldError;
+use crate::idempotency::{Idempotency, finish_once};
 use crate::{App, AppError};
 
 /// Input for registering a person at a facility.
@@ -40,6 +41,16 @@ pub async fn register(
     app: &App,
     actor: &Actor,
     i: &PersonInput,
+) -> Result<(PersonRow, AffiliationRow), AppError> {
+    register_once(app, actor, i, None).await
+}
+
+/// [`register`], recording an `Idempotency-Key` in the same transaction.
+pub async fn register_once(
+    app: &App,
+    actor: &Actor,
+    i: &PersonInput,
+    idem: Option<&Idempotency<'_, (PersonRow, AffiliationRow)>>,
 ) -> Result<(PersonRow, AffiliationRow), AppError> {
     actor.require_facility(&i.facility_code)?;
     let now_t = app.clock.now();
@@ -116,40 +127,32 @@ pub async fn register(
         Ok((p, a))
     }
     .await;
-    super::finish(tx, r).await
+    finish_once(tx, actor, r, idem, now).await
 }
 
-/// Whether the actor may read this person: the center, auditors, or the desk of a
-/// facility the person is affiliated to.
-async fn may_read(
-    tx: &mut Tx,
-    actor: &Actor,
-    holder_id: &str,
-) -> Result<Vec<AffiliationRow>, AppError> {
-    let affs = tx.affiliations(holder_id).await?;
-    if actor.is_center() || actor.role == crate::actor::Role::Auditor {
-        return Ok(affs);
-    }
-    match &actor.facility {
-        Some(f) if affs.iter().any(|a| &a.facility_code == f) => Ok(affs),
-        _ => Err(AppError::Forbidden(
-            "他の施設の利用者の情報は閲覧できません".into(),
-        )),
-    }
-}
-
-/// A person with affiliations; the read is logged.
+/// A person with affiliations; the read is logged. Rights first: a station is refused
+/// whatever id it names; a desk sees only people affiliated to its own facility, and
+/// only that affiliation — a person of another facility is answered exactly like an
+/// absent one.
 pub async fn get(
     app: &App,
     actor: &Actor,
     holder_id: &str,
 ) -> Result<(PersonRow, Vec<AffiliationRow>), AppError> {
+    let scope = actor.read_scope()?;
     let mut tx = app.store.begin().await?;
     let r = async {
-        let p = tx.person(holder_id).await?.ok_or_else(|| {
-            AppError::NotFound(format!("利用者 {holder_id} は登録されていません"))
-        })?;
-        let affs = may_read(&mut tx, actor, holder_id).await?;
+        let not_found = || AppError::NotFound(format!("利用者 {holder_id} は登録されていません"));
+        let p = tx.person(holder_id).await?.ok_or_else(not_found)?;
+        let affs: Vec<AffiliationRow> = tx
+            .affiliations(holder_id)
+            .await?
+            .into_iter()
+            .filter(|a| scope.admits(&a.facility_code))
+            .collect();
+        if scope.facility().is_some() && affs.is_empty() {
+            return Err(not_found());
+        }
         tx.log_access(
             app.now(),
             &actor.account_id,

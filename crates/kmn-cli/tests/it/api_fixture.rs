@@ -108,6 +108,7 @@ impl World {
         let clock = Arc::new(FixedClock::new(datetime!(2026-11-26 01:00 UTC)));
         let mut app = app_with(url, dir.path(), clock.clone()).await;
         app.cfg.demo = true;
+        app.cfg.support_center_phone = "096-000-0000".into();
         kmn_app::ca::init(&app, &kmn_app::ca::CeremonyParams::default(), PASSPHRASE)
             .await
             .unwrap();

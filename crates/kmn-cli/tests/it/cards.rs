@@ -148,7 +148,13 @@ pub(crate) async fn more_approved_applications(
             kmn_domain::ApplicationAction::Submit,
             kmn_domain::ApplicationAction::Approve,
         ] {
-            kmn_app::ra::applications::act(&app, &admin, &a.id, act, None)
+            // Separation of duties: someone else approves what was filed.
+            let who = if act == kmn_domain::ApplicationAction::Approve {
+                kmn_app::actor::Actor::cli("cli:supervisor")
+            } else {
+                admin.clone()
+            };
+            kmn_app::ra::applications::act(&app, &who, &a.id, act, None)
                 .await
                 .unwrap();
         }

@@ -56,7 +56,7 @@ pub fn status_of(e: &AppError) -> StatusCode {
             StatusCode::UNPROCESSABLE_ENTITY
         }
         AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+        AppError::Forbidden(_) | AppError::SelfApproval(_) => StatusCode::FORBIDDEN,
         AppError::NotFound(_) => StatusCode::NOT_FOUND,
         AppError::Conflict(_) | AppError::CaState(_) => StatusCode::CONFLICT,
         AppError::Unavailable(_) | AppError::KeyUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -89,29 +89,131 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Turns a JSON rejection into a field-level error in Japanese.
-pub fn json_rejection(r: JsonRejection) -> ApiError {
+/// An error of the HTTP exchange itself (media type, size, route, method), in the same
+/// documented body as every other error.
+#[derive(Debug)]
+pub struct ProtocolError {
+    /// The status.
+    pub status: StatusCode,
+    /// The stable code.
+    pub code: &'static str,
+    /// For people, in Japanese.
+    pub message: String,
+}
+
+impl ProtocolError {
+    /// 415: the body's media type is not the one the route takes.
+    pub fn media_type(expected: &str) -> Self {
+        Self {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: "E_MEDIA_TYPE",
+            message: format!("Content-Type: {expected} で送信してください"),
+        }
+    }
+
+    /// The documented body for a bare status produced below the handlers (the body
+    /// limit, the router's 404 and 405, a path or query that does not parse).
+    pub fn for_status(status: StatusCode) -> Self {
+        let (code, message) = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => (
+                "E_TOO_LARGE",
+                "送信された内容が大きすぎます（書類は10MiBまでです）",
+            ),
+            StatusCode::NOT_FOUND => (
+                "E_NOT_FOUND",
+                "指定の URL はありません。API の説明（/api/v1/openapi.json）をご確認ください",
+            ),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "E_METHOD_NOT_ALLOWED",
+                "この URL ではこのメソッドは使えません",
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                "E_MEDIA_TYPE",
+                "この URL ではこの Content-Type は受け付けていません",
+            ),
+            StatusCode::UNAUTHORIZED => {
+                ("E_UNAUTHENTICATED", "クライアント証明書で認証してください")
+            }
+            StatusCode::FORBIDDEN => ("E_FORBIDDEN", "この操作は行えません"),
+            s if s.is_server_error() => (
+                "E_INTERNAL",
+                "システムエラーが発生しました。サポートセンターに連絡してください。",
+            ),
+            _ => (
+                "E_BAD_INPUT",
+                "リクエストの内容（URL のパスまたはクエリ）を読み取れません",
+            ),
+        };
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ProtocolError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            code: self.code.into(),
+            message: self.message,
+            fields: vec![],
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Turns a JSON rejection into the documented error body, in Japanese: a field-level
+/// error where serde names the field, never a Rust type or serde's English.
+pub fn json_rejection(r: JsonRejection) -> Response {
     let text = r.body_text();
     // serde: "unknown field `foo`, expected one of …" / "missing field `bar`"
     let field = |marker: &str| -> Option<String> {
         let i = text.find(marker)? + marker.len();
-        let rest = &text[i..];
+        let rest = text.get(i..)?;
         let end = rest.find('`')?;
-        Some(rest[..end].to_string())
+        Some(rest.get(..end)?.to_string())
     };
-    let e = if let Some(f) = field("unknown field `") {
-        AppError::Validation(vec![FieldError::new(
-            f,
-            "この項目は受け付けていません（項目名を確認してください）",
-        )])
-    } else if let Some(f) = field("missing field `") {
-        AppError::Validation(vec![FieldError::new(f, "必須項目です")])
-    } else if matches!(r, JsonRejection::MissingJsonContentType(_)) {
-        AppError::BadInput("Content-Type: application/json で送信してください".into())
-    } else if matches!(r, JsonRejection::JsonSyntaxError(_)) {
-        AppError::BadInput("JSON の形式が正しくありません".into())
-    } else {
-        AppError::BadInput(format!("リクエストの内容を読み取れません（{text}）"))
+    // serde_path_to_error: "…target type: holder.date_of_birth: invalid type: …"
+    let path = || -> Option<String> {
+        let rest = text.split_once("target type: ")?.1;
+        let (p, what) = rest.split_once(": ")?;
+        (what.starts_with("invalid ")
+            && p.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.[]".contains(c)))
+        .then(|| p.to_string())
     };
-    ApiError(e)
+    let e = match &r {
+        JsonRejection::MissingJsonContentType(_) => {
+            return ProtocolError::media_type("application/json").into_response();
+        }
+        JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return ProtocolError::for_status(StatusCode::PAYLOAD_TOO_LARGE).into_response();
+        }
+        JsonRejection::JsonSyntaxError(_) => {
+            AppError::BadInput("JSON の形式が正しくありません".into())
+        }
+        _ => {
+            if let Some(f) = field("unknown field `") {
+                AppError::Validation(vec![FieldError::new(
+                    f,
+                    "この項目は受け付けていません（項目名を確認してください）",
+                )])
+            } else if let Some(f) = field("missing field `") {
+                AppError::Validation(vec![FieldError::new(f, "必須項目です")])
+            } else if let Some(f) = path() {
+                AppError::Validation(vec![FieldError::new(
+                    f,
+                    "値の型が正しくありません（文字列・数値・真偽値の別をご確認ください）",
+                )])
+            } else {
+                AppError::BadInput(
+                    "リクエストの内容を読み取れません。JSON のオブジェクトで送信してください"
+                        .into(),
+                )
+            }
+        }
+    };
+    ApiError(e).into_response()
 }

@@ -2,9 +2,8 @@
 //! DTO. Thin on purpose; the rules live in kmn-domain and kmn-app.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use kmn_app::App;
 use kmn_app::ra::{applications, facilities, persons};
@@ -15,9 +14,14 @@ use utoipa::IntoParams;
 use super::auth::Caller;
 use super::dto::*;
 use super::error::{ApiError, ErrorBody};
-use super::{ApiJson, idempotent};
+use super::{ApiJson, PdfBody, idempotent};
 
 type ApiResult<T> = Result<T, ApiError>;
+
+/// A 201 response body as JSON text (what an `Idempotency-Key` stores).
+fn created(v: impl serde::Serialize) -> (u16, String) {
+    (201, serde_json::to_string(&v).unwrap_or_default())
+}
 
 const MAX_LIMIT: i64 = 200;
 
@@ -89,7 +93,9 @@ pub async fn create_facility(
         &b.email,
     ))
     .unwrap_or_default();
-    idempotent(&app, &a, &headers, &body, async {
+    let respond = |f: &kmn_store::FacilityRow| created(FacilityOut::from(f.clone()));
+    let (app, a) = (&app, &a);
+    idempotent(app, a, &headers, &body, &respond, |idem| async move {
         let i = facilities::FacilityInput {
             code: b.code,
             kind: b.kind,
@@ -101,11 +107,7 @@ pub async fn create_facility(
             phone: b.phone,
             email: b.email,
         };
-        let f = facilities::register(&app, &a, &i).await?;
-        Ok((
-            StatusCode::CREATED,
-            serde_json::to_value(FacilityOut::from(f)).unwrap_or_default(),
-        ))
+        facilities::register_once(app, a, &i, idem.as_ref()).await
     })
     .await
 }
@@ -134,12 +136,19 @@ pub async fn create_consent(
 ) -> ApiResult<Response> {
     let body =
         serde_json::to_string(&(&code, &b.kind, &b.version, &b.given_by)).unwrap_or_default();
-    idempotent(&app, &a, &headers, &body, async {
-        let c = facilities::consent(&app, &a, &code, &b.kind, &b.version, &b.given_by).await?;
-        Ok((
-            StatusCode::CREATED,
-            serde_json::to_value(ConsentOut::from(c)).unwrap_or_default(),
-        ))
+    let respond = |c: &kmn_store::ConsentRow| created(ConsentOut::from(c.clone()));
+    let (app, a) = (&app, &a);
+    idempotent(app, a, &headers, &body, &respond, |idem| async move {
+        facilities::consent_once(
+            app,
+            a,
+            &code,
+            &b.kind,
+            &b.version,
+            &b.given_by,
+            idem.as_ref(),
+        )
+        .await
     })
     .await
 }
@@ -185,7 +194,11 @@ pub async fn create_person(
         b.licence_checked,
     ))
     .unwrap_or_default();
-    idempotent(&app, &a, &headers, &body, async {
+    let respond = |(p, aff): &(kmn_store::PersonRow, kmn_store::AffiliationRow)| {
+        created(PersonOut::new(p.clone(), vec![aff.clone()]))
+    };
+    let (app, a) = (&app, &a);
+    idempotent(app, a, &headers, &body, &respond, |idem| async move {
         let i = persons::PersonInput {
             facility_code: b.facility_code,
             name_kanji: b.name_kanji,
@@ -198,11 +211,7 @@ pub async fn create_person(
             is_desk: b.is_desk,
             licence_checked: b.licence_checked,
         };
-        let (p, aff) = persons::register(&app, &a, &i).await?;
-        Ok((
-            StatusCode::CREATED,
-            serde_json::to_value(PersonOut::new(p, vec![aff])).unwrap_or_default(),
-        ))
+        persons::register_once(app, a, &i, idem.as_ref()).await
     })
     .await
 }
@@ -320,7 +329,9 @@ pub async fn create_application(
         &b.target_card_id,
     ))
     .unwrap_or_default();
-    idempotent(&app, &a, &headers, &body, async {
+    let respond = |r: &kmn_store::ApplicationRow| created(ApplicationOut::from(r.clone()));
+    let (app, a) = (&app, &a);
+    idempotent(app, a, &headers, &body, &respond, |idem| async move {
         let i = applications::ApplicationInput {
             facility_code: b.facility_code,
             holder_id: b.holder_id,
@@ -329,11 +340,7 @@ pub async fn create_application(
             validity_years: b.validity_years,
             target_card_id: b.target_card_id,
         };
-        let row = applications::create(&app, &a, &i).await?;
-        Ok((
-            StatusCode::CREATED,
-            serde_json::to_value(ApplicationOut::from(row)).unwrap_or_default(),
-        ))
+        applications::create_once(app, a, &i, idem.as_ref()).await
     })
     .await
 }
@@ -429,15 +436,11 @@ pub async fn return_application(
         .into_iter()
         .map(|d| (d.field, d.problem, d.action))
         .collect();
-    let d = applications::deficiencies(&items)?;
-    act(
-        &app,
-        &a,
-        &id,
-        ApplicationAction::Return { deficiencies: d },
-        b.version,
-    )
-    .await
+    Ok(Json(
+        applications::return_for_correction(&app, &a, &id, &items, b.version)
+            .await?
+            .into(),
+    ))
 }
 
 /// Rejects the application with a reason (support center).
@@ -496,14 +499,15 @@ pub struct UploadQuery {
 #[utoipa::path(post, path = "/api/v1/applications/{id}/documents", tag = "applications", operation_id = "upload_document",
     params(("id" = String, Path), UploadQuery, ("Idempotency-Key" = Option<String>, Header, description = "Replays return the first response and write nothing")),
     request_body(content = Vec<u8>, content_type = "application/pdf"),
-    responses((status = 201, body = DocumentOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = DocumentOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn upload_document(
     State(app): State<App>,
     Caller(a): Caller,
     Path(id): Path<String>,
     Query(q): Query<UploadQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    PdfBody(body): PdfBody,
 ) -> ApiResult<Response> {
     use sha2::Digest;
     let hash_src = format!(
@@ -511,12 +515,10 @@ pub async fn upload_document(
         q.file_name,
         hex::encode(sha2::Sha256::digest(&body))
     );
-    idempotent(&app, &a, &headers, &hash_src, async {
-        let d = applications::add_document(&app, &a, &id, &q.file_name, &body).await?;
-        Ok((
-            StatusCode::CREATED,
-            serde_json::to_value(DocumentOut::from(d)).unwrap_or_default(),
-        ))
+    let respond = |d: &kmn_store::DocumentRow| created(DocumentOut::from(d.clone()));
+    let (app, a) = (&app, &a);
+    idempotent(app, a, &headers, &hash_src, &respond, |idem| async move {
+        applications::add_document_once(app, a, &id, &q.file_name, &body, idem.as_ref()).await
     })
     .await
 }
@@ -530,7 +532,17 @@ pub async fn get_document(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let (d, bytes) = applications::document(&app, &a, &id).await?;
-    Ok(([(header::CONTENT_TYPE, d.media_type)], bytes).into_response())
+    // Never rendered by a browser: downloaded, under the document's id.
+    let disposition = format!("attachment; filename=\"{}.pdf\"", d.id);
+    Ok((
+        [
+            (header::CONTENT_TYPE, d.media_type),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// Card filters.
@@ -578,15 +590,16 @@ pub async fn get_card(
     Caller(a): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CardOut>> {
-    let mut tx = app.store.begin().await?;
+    // Rights first; a card of another facility is answered like an absent one.
+    let scope = a.read_scope()?;
+    let mut tx = app.store.read().await?;
     let c = tx.card(&id).await?;
     tx.rollback().await?;
-    let c = c.ok_or_else(|| {
-        ApiError(kmn_app::AppError::NotFound(format!(
-            "利用者カード {id} はありません"
-        )))
-    })?;
-    a.require_read(&c.facility_code)?;
+    let c = scope.visible(
+        c,
+        |c| &c.facility_code,
+        || kmn_app::AppError::NotFound(format!("利用者カード {id} はありません")),
+    )?;
     Ok(Json(c.into()))
 }
 

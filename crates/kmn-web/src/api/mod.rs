@@ -13,6 +13,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kmn_app::actor::Actor;
+use kmn_app::idempotency::{self, Idempotency};
 use kmn_app::{App, AppError};
 use serde::de::DeserializeOwned;
 use sha2::Digest;
@@ -20,13 +21,13 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use error::{ApiError, json_rejection};
+use error::{ApiError, ProtocolError, json_rejection};
 
 /// JSON body with errors mapped to field-level Japanese messages.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
+    type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
@@ -37,7 +38,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 }
 
 impl<T: DeserializeOwned, S: Send + Sync> axum::extract::OptionalFromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
+    type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
         let has_body = req
@@ -56,56 +57,139 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::OptionalFromRequest<S> 
     }
 }
 
-/// Runs a creating POST at most once per `Idempotency-Key`: a replay with the same
-/// request returns the stored status and body and writes nothing; the same key with a
-/// different request is refused.
-pub async fn idempotent(
+/// A PDF request body (document uploads): `Content-Type: application/pdf` only, so that
+/// no cross-site HTML form (which can send only `text/plain`, `multipart/form-data` and
+/// `application/x-www-form-urlencoded`) can post one.
+pub struct PdfBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for PdfBody {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if media_type(req.headers()).as_deref() != Some("application/pdf") {
+            return Err(ProtocolError::media_type("application/pdf").into_response());
+        }
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(PdfBody)
+            .map_err(|r| ProtocolError::for_status(r.status()).into_response())
+    }
+}
+
+/// The media type of a request body, lower case, without parameters.
+fn media_type(h: &HeaderMap) -> Option<String> {
+    let v = h.get(axum::http::header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(v.split(';').next()?.trim().to_ascii_lowercase())
+}
+
+/// Every API response: a body in a media type a form can send is refused before any
+/// handler runs (415; the JSON routes take `application/json`, uploads
+/// `application/pdf`); any error produced below the handlers (body limit, unknown
+/// route, wrong method, unreadable path or query) gets the documented error body; and
+/// `X-Content-Type-Options: nosniff` is set.
+async fn api_layer(req: Request, next: axum::middleware::Next) -> Response {
+    let form_type = media_type(req.headers()).is_some_and(|m| {
+        !(m == "application/json" || m == "application/pdf" || m.ends_with("+json"))
+    });
+    let mut resp = if form_type && req.method() != axum::http::Method::GET {
+        let expected = if req.uri().path().ends_with("/documents") {
+            "application/pdf"
+        } else {
+            "application/json"
+        };
+        ProtocolError::media_type(expected).into_response()
+    } else {
+        next.run(req).await
+    };
+    let st = resp.status();
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if (st.is_client_error() || st.is_server_error()) && !is_json {
+        resp = ProtocolError::for_status(st).into_response();
+    }
+    resp.headers_mut().insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    resp
+}
+
+/// Unknown API routes: the documented error body.
+async fn not_found() -> Response {
+    ProtocolError::for_status(StatusCode::NOT_FOUND).into_response()
+}
+
+/// Runs a creating POST at most once per `Idempotency-Key`: the use case records the key
+/// with its response in its own transaction (so a concurrent duplicate cannot also
+/// commit); a replay with the same request returns the stored status and body and
+/// writes nothing; the same key with a different request is refused.
+pub async fn idempotent<'a, T, Fut>(
     app: &App,
     actor: &Actor,
     headers: &HeaderMap,
     request: &str,
-    run: impl std::future::Future<Output = Result<(StatusCode, serde_json::Value), AppError>>,
-) -> Result<Response, ApiError> {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let Some(key) = key else {
-        let (st, body) = run.await?;
-        return Ok((st, Json(body)).into_response());
+    respond: &'a (dyn Fn(&T) -> (u16, String) + Send + Sync),
+    run: impl FnOnce(Option<Idempotency<'a, T>>) -> Fut,
+) -> Result<Response, ApiError>
+where
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= 128)
+                .ok_or_else(|| {
+                    ApiError(AppError::BadInput(
+                        "Idempotency-Key は1〜128文字の英数字記号で指定してください".into(),
+                    ))
+                })?
+                .to_string(),
+        ),
     };
-    if key.is_empty() || key.len() > 128 {
-        return Err(ApiError(AppError::BadInput(
-            "Idempotency-Key は1〜128文字で指定してください".into(),
+    let Some(key) = key else {
+        let v = run(None).await?;
+        return Ok(json_reply(respond(&v)));
+    };
+    let hash = hex::encode(sha2::Sha256::digest(request.as_bytes()));
+    if let Some(p) = idempotency::stored(app, actor, &key).await? {
+        return replay(p, &hash);
+    }
+    let idem = Idempotency {
+        key: key.clone(),
+        request_hash: hash.clone(),
+        respond,
+    };
+    match run(Some(idem)).await {
+        Ok(v) => Ok(json_reply(respond(&v))),
+        // A concurrent request with the same key committed first: answer as it did.
+        Err(e) => match idempotency::stored(app, actor, &key).await? {
+            Some(p) => replay(p, &hash),
+            None => Err(ApiError(e)),
+        },
+    }
+}
+
+fn replay(p: idempotency::StoredResponse, hash: &str) -> Result<Response, ApiError> {
+    if p.request_hash != hash {
+        return Err(ApiError(AppError::Conflict(
+            "この Idempotency-Key は別の内容の要求で使われています".into(),
         )));
     }
-    let hash = hex::encode(sha2::Sha256::digest(request.as_bytes()));
-    let mut tx = app.store.begin().await?;
-    let prior = tx.idempotency(&actor.account_id, &key).await?;
-    tx.rollback().await?;
-    if let Some(p) = prior {
-        if p.request_hash != hash {
-            return Err(ApiError(AppError::Conflict(
-                "この Idempotency-Key は別の内容の要求で使われています".into(),
-            )));
-        }
-        let body: serde_json::Value = serde_json::from_str(&p.body).unwrap_or_default();
-        let st = StatusCode::from_u16(p.status as u16).unwrap_or(StatusCode::OK);
-        return Ok((st, Json(body)).into_response());
-    }
-    let (st, body) = run.await?;
-    let mut tx = app.store.begin().await?;
-    tx.put_idempotency(
-        &actor.account_id,
-        &key,
-        &hash,
-        i64::from(st.as_u16()),
-        &body.to_string(),
-        app.now(),
+    Ok(json_reply((p.status, p.body)))
+}
+
+fn json_reply((status, body): (u16, String)) -> Response {
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
     )
-    .await?;
-    tx.commit().await?;
-    Ok((st, Json(body)).into_response())
+        .into_response()
 }
 
 #[derive(OpenApi)]
@@ -176,7 +260,9 @@ pub fn router(app: App) -> (axum::Router, utoipa::openapi::OpenApi) {
             "/api/v1/openapi.json",
             axum::routing::get(move || async move { Json(doc) }),
         )
+        .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(12 * 1024 * 1024))
+        .layer(axum::middleware::from_fn(api_layer))
         .layer(axum::middleware::from_fn(auth::peer_cert_layer));
     (router, api)
 }
