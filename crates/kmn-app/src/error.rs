@@ -121,6 +121,7 @@ impl AppError {
             Self::Forbidden(m) => Self::Forbidden(add(m)),
             Self::Rule(m) => Self::Rule(add(m)),
             Self::KeyUnavailable(m) => Self::KeyUnavailable(add(m)),
+            Self::SelfApproval(m) => Self::SelfApproval(add(m)),
             Self::Internal(m) => Self::Internal(add(m)),
             e @ (Self::Lint(_) | Self::Validation(_)) => Self::Rule(add(e.message_ja())),
         }
