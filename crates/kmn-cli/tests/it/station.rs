@@ -1029,3 +1029,48 @@ async fn issue8_personalize_tells_the_operator_whether_the_certificate_was_revok
         }
     }
 }
+
+/// A late `complete` of the first certificate and a new certificate for the same
+/// application, at the same time: exactly one wins (compare-and-set on the binding), and
+/// no second valid certificate is left for the application.
+async fn late_complete_and_new_issue_race(w: &World) {
+    for round in 0..3 {
+        let id = approved(w, &new_holder(w, round).await).await;
+        let (first, first_card) = station_certificate(w, &id).await;
+        let token = format!("RACE{round}");
+        let csr = crate::api_fixture::csr_pem();
+        let uri = format!("/api/v1/station/applications/{id}/certificate");
+        let ((st_c, v_c), (st_i, v_i)) = tokio::join!(
+            record_card(w, "station", &id, &first_card, &first, &token),
+            w.call(
+                Some("station"),
+                Method::POST,
+                &uri,
+                Some(json!({"csr_pem": csr,
+                    "key": {"alg": "p256", "local": true, "never_extractable": true, "sensitive": true}})),
+            )
+        );
+        let second = v_i["serial_hex"].as_str().map(str::to_string);
+        if st_c == StatusCode::OK {
+            assert_eq!(status(w, &first).await, kmn_domain::CertStatus::Valid);
+            assert_ne!(st_i, StatusCode::OK, "both won: {v_i}");
+            // A certificate issued before the loss was noticed is revoked, not left valid.
+            if let Some(s) = second {
+                assert_eq!(status(w, &s).await, kmn_domain::CertStatus::Revoked);
+            }
+        } else {
+            assert_eq!(st_i, StatusCode::OK, "neither won: {v_c} / {v_i}");
+            let r = revocation(w, &first).await.expect("first revoked");
+            assert_eq!(r.reason, kmn_domain::RevocationReason::Superseded);
+            assert_eq!(
+                status(w, &second.unwrap()).await,
+                kmn_domain::CertStatus::Valid
+            );
+        }
+    }
+}
+on_both!(
+    issue8_a_late_complete_and_a_new_issue_do_not_both_win,
+    late_complete_and_new_issue_race,
+    "i8_race"
+);
