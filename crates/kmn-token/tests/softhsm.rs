@@ -981,3 +981,23 @@ fn art9_pin_pad_change_is_refused_on_a_reader_without_a_pad() {
     // The PIN is unchanged.
     login_user(&s, &c.pin).unwrap();
 }
+
+#[test]
+fn issue8_a_pin_the_hsm_refused_is_never_offered_again() {
+    let h = need_hsm!();
+    let c = new_card(h, "hsm-refused");
+    drop(HsmSigner::generate(&h.module, c.slot, &c.pin, KeyAlgorithm::P256, "ca").unwrap());
+    let guess = SecretPin::new("11223344");
+    let e = HsmSigner::open(&h.module, "hsm-refused", "ca", &guess).unwrap_err();
+    assert!(matches!(e, TokenError::WrongPin { .. }), "{e:?}");
+    // The token's PIN now is that PIN, so a second login with it would succeed: this
+    // process does not offer the PIN the token refused again (each try costs one of the
+    // token's PIN tries; a check or a retry loop would otherwise lock it).
+    set_initial_user_pin(&h.module, c.slot, &c.so, &guess).unwrap();
+    let e = HsmSigner::open(&h.module, "hsm-refused", "ca", &guess).unwrap_err();
+    assert!(matches!(e, TokenError::WrongPin { .. }), "{e:?}");
+    // Another PIN (a corrected PIN file) is tried.
+    let other = SecretPin::new("55667788");
+    set_initial_user_pin(&h.module, c.slot, &c.so, &other).unwrap();
+    HsmSigner::open(&h.module, "hsm-refused", "ca", &other).unwrap();
+}
