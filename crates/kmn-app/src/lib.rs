@@ -1,6 +1,7 @@
 //! kmn-app: one function per use case. Each loads what it needs, applies the domain
 //! rules, writes in one transaction with its audit event, and commits; errors carry a
 //! stable code and a message for the person at the other end.
+#![forbid(unsafe_code)]
 
 pub mod actor;
 pub mod backup;

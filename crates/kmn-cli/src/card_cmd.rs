@@ -224,6 +224,7 @@ fn mailer_setup(
 
 /// Reads a PIN from a file (first line, trailing newline removed).
 fn pin_from_file(path: &Path, what: &str) -> Result<SecretPin, AppError> {
+    refuse_shared_secret_file(path, what)?;
     let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
         AppError::BadInput(format!(
             "{what}のファイル {} を読めません: {e}",
@@ -238,6 +239,31 @@ fn pin_from_file(path: &Path, what: &str) -> Result<SecretPin, AppError> {
         )));
     }
     Ok(SecretPin::new(line))
+}
+
+/// Refuses a PIN or key file that its group or others may read or write (as `ssh`
+/// refuses such a key file; issue 8 item 11): the PIN would be readable by anyone on
+/// the station.
+fn refuse_shared_secret_file(path: &Path, what: &str) -> Result<(), AppError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| {
+            AppError::BadInput(format!(
+                "{what}のファイル {} を読めません: {e}",
+                path.display()
+            ))
+        })?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(AppError::BadInput(format!(
+            "{what}のファイル {} は他の利用者からも読み書きできる設定です（モード {mode:04o}）。`chmod 600 {}` で所有者だけが読めるようにしてから、もう一度実行してください",
+            path.display(),
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// PINs for `change-pin`: from the files given, otherwise from standard input when it

@@ -1,6 +1,7 @@
 //! `kmn`: the one binary of kmn-pki. CA-administrator commands answer in English;
 //! operator commands (later work) in Japanese with a stable code. No command prompts on
 //! a terminal: secrets come from the environment or files.
+#![forbid(unsafe_code)]
 
 mod card_cmd;
 mod cmd;

@@ -4,6 +4,7 @@
 //! Nothing here performs I/O, talks to a database or reads the clock: time is always an
 //! argument. Each rule names its source (an article of the terms of use, `第N条`, or an
 //! RFC section) in its doc comment, and its tests are named after it.
+#![forbid(unsafe_code)]
 
 pub mod application;
 pub mod card;

@@ -4,6 +4,7 @@
 //! lint-before-sign issuance pipeline ([`cert::prepare`] → store → [`cert::sign`]), the
 //! streaming CRL encoder ([`crl`]), CSR parsing ([`csr`]) and the [`keys::Signer`] trait
 //! with software keys. Everything is DER written by [`derw`] and read back by [`parse`].
+#![forbid(unsafe_code)]
 
 pub mod cert;
 pub mod crl;

@@ -7,6 +7,7 @@
 //! [`migrate`]. State transitions are compare-and-set (`UPDATE … WHERE status = $old`):
 //! zero rows is a typed [`StoreError::Conflict`], never a silent success. Issued
 //! certificates and the audit log are append-only, enforced again by triggers.
+#![forbid(unsafe_code)]
 
 mod audit;
 mod delivery;

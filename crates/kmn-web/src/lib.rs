@@ -6,6 +6,7 @@
 //!   certificates are optional at the TLS layer (so the application can answer 401/403
 //!   with a reason) and verified against this CA's root, the path built with the issuing
 //!   CAs' certificates the server holds ([`tls`]).
+#![forbid(unsafe_code)]
 
 pub mod api;
 pub mod tls;

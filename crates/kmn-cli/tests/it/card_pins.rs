@@ -106,6 +106,12 @@ async fn art9_holder_changes_pin_from_files_and_stdin() {
     let (f, g) = (env.path("pin"), env.path("new-pin"));
     std::fs::write(&f, format!("{}\n", c.pin)).unwrap();
     std::fs::write(&g, "24681357\n").unwrap();
+    {
+        // Issue 8 item 11: a PIN file that others may read is refused, and nothing changes.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::set_permissions(&g, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let from_files = |f: &Path, g: &Path| {
         env.run(&[
             "card",
@@ -120,6 +126,18 @@ async fn art9_holder_changes_pin_from_files_and_stdin() {
             g.to_str().unwrap(),
         ])
     };
+    let o = from_files(&f, &g);
+    assert_fails(
+        &o,
+        1,
+        "他の利用者からも読み書きできる設定です（モード 0644）",
+    );
+    assert_fails(&o, 1, "chmod 600");
+    assert!(
+        logs_in(&conf, m, &c.label, &c.pin),
+        "the PIN changed anyway"
+    );
+    crate::support::write_secret(&f, &format!("{}\n", c.pin));
     let o = from_files(&f, &g);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout);
