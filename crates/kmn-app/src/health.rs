@@ -59,16 +59,15 @@ pub async fn degraded(app: &App) -> Result<Vec<Degraded>, AppError> {
                 });
             }
         }
-        if c.kind == CaKind::Issuing && hsm::is_hsm_ref(&c.key_ref) {
-            let r = ca::load_record(app, c.clone())
-                .and_then(|l| l.signer.check().map_err(AppError::from));
-            if let Err(e) = r {
-                out.push(Degraded {
-                    reason: "hsm_unavailable",
-                    object: c.name.clone(),
-                    detail: e.to_string(),
-                });
-            }
+        if c.kind == CaKind::Issuing
+            && hsm::is_hsm_ref(&c.key_ref)
+            && let Some(detail) = hsm_check_cached(app, c)
+        {
+            out.push(Degraded {
+                reason: "hsm_unavailable",
+                object: c.name.clone(),
+                detail,
+            });
         }
     }
     if cps.is_none() {
@@ -82,4 +81,34 @@ pub async fn degraded(app: &App) -> Result<Vec<Degraded>, AppError> {
         });
     }
     Ok(out)
+}
+
+/// How long one HSM check answers for `/health`: the route is public, and a flood of
+/// requests must not become a flood of logins at the HSM.
+const HSM_CHECK_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
+type HsmChecks =
+    std::collections::HashMap<(std::path::PathBuf, String), (std::time::Instant, Option<String>)>;
+
+/// The result of the last HSM check of this CA (at most [`HSM_CHECK_TTL`] old): `None`
+/// when the key can sign, else what is wrong.
+fn hsm_check_cached(app: &App, c: &kmn_store::CaRecord) -> Option<String> {
+    static CHECKS: std::sync::Mutex<Option<HsmChecks>> = std::sync::Mutex::new(None);
+    let key = (app.data_dir.clone(), c.name.clone());
+    if let Ok(guard) = CHECKS.lock()
+        && let Some((at, r)) = guard.as_ref().and_then(|m| m.get(&key))
+        && at.elapsed() < HSM_CHECK_TTL
+    {
+        return r.clone();
+    }
+    let r = ca::load_record(app, c.clone())
+        .and_then(|l| l.signer.check().map_err(AppError::from))
+        .err()
+        .map(|e| e.to_string());
+    if let Ok(mut guard) = CHECKS.lock() {
+        guard
+            .get_or_insert_with(Default::default)
+            .insert(key, (std::time::Instant::now(), r.clone()));
+    }
+    r
 }
