@@ -1,6 +1,7 @@
 //! The key ceremony and the CA's keys: `kmn ca init` (root, issuing CA, OCSP signer,
 //! first ARL and CRL, policy OIDs), `kmn ca sign-arl`, `kmn ca new-issuing` (the G2
-//! rollover), and loading signers. The root key is loaded only for the last two.
+//! rollover), `kmn ca revoke-issuing` (a root act on the ARL), and loading signers. The
+//! root key is loaded only for the last three.
 //!
 //! The root key is always a software key (offline, backed up with `kmn ca backup`,
 //! DESIGN §6). The issuing CA's and the OCSP signer's keys are software keys or, with
@@ -936,4 +937,151 @@ pub async fn new_issuing(
             Err(e)
         }
     }
+}
+
+/// What `kmn ca revoke-issuing` did.
+#[derive(Clone, Debug)]
+pub struct RevokedIssuing {
+    /// The issuing CA revoked.
+    pub ca_name: String,
+    /// Its certificate's serial (hex).
+    pub serial_hex: String,
+    /// When.
+    pub revoked_at: i64,
+    /// The ARL that lists it.
+    pub arl: crl::Published,
+}
+
+/// `kmn ca revoke-issuing`: the root revokes an issuing CA's certificate (named by CA
+/// name or certificate serial) and re-signs its ARL in the same transaction, so the
+/// revocation is on the ARL — never on a CRL the revoked CA signs itself — or nothing
+/// happened. Loads the root key.
+///
+/// The active issuing CA is refused: `kmn ca new-issuing` must come first (the new CA
+/// becomes the active one), so issuance never stops and never falls back on an older CA.
+/// After it, the revoked CA stays inactive; it still signs CRLs for what it issued.
+pub async fn revoke_issuing(
+    app: &App,
+    target: &str,
+    reason: kmn_domain::RevocationReason,
+    comment: Option<&str>,
+    operator: &str,
+) -> Result<RevokedIssuing, AppError> {
+    use kmn_domain::RevocationReason as R;
+    if !matches!(
+        reason,
+        R::KeyCompromise | R::CaCompromise | R::Superseded | R::CessationOfOperation
+    ) {
+        return Err(AppError::BadInput(format!(
+            "--reason {reason} is not a reason to revoke an issuing CA (key-compromise, ca-compromise, superseded, cessation-of-operation); nothing was revoked"
+        )));
+    }
+    let root = load_active(app, CaKind::Root).await?;
+    let mut tx = app.store.begin().await?;
+    let r = async {
+        let cas = tx.list_cas().await?;
+        let by_serial = target
+            .parse::<CertSerial>()
+            .ok()
+            .map(|s| s.to_hex());
+        let ca = cas
+            .iter()
+            .find(|c| c.name == target)
+            .or_else(|| {
+                by_serial
+                    .as_ref()
+                    .and_then(|h| cas.iter().find(|c| &c.serial_hex == h))
+            });
+        let serial_hex = match ca {
+            Some(c) if c.kind == CaKind::Issuing && c.active => {
+                return Err(AppError::CaState(format!(
+                    "{} is the active issuing CA: run `kmn ca new-issuing` first (the new issuing CA becomes the active one), then revoke {}; nothing was revoked",
+                    c.name, c.name
+                )));
+            }
+            Some(c) if c.kind == CaKind::Issuing => c.serial_hex.clone(),
+            Some(c) if c.kind == CaKind::Root => {
+                return Err(AppError::Rule(format!(
+                    "{} is the root CA: the root cannot revoke itself on its own ARL (relying parties remove it as a trust anchor); nothing was revoked",
+                    c.name
+                )));
+            }
+            Some(c) => {
+                return Err(AppError::Rule(format!(
+                    "{} is not an issuing CA (it is an OCSP signer): revoke its certificate {} with `kmn cert revoke`; nothing was revoked",
+                    c.name, c.serial_hex
+                )));
+            }
+            // Not a CA: the store names what it is (an end-entity certificate is refused).
+            None => by_serial.ok_or_else(|| {
+                AppError::NotFound(format!(
+                    "no issuing CA named or with the serial '{target}' (`kmn cert show <serial>` shows a certificate); nothing was revoked"
+                ))
+            })?,
+        };
+        let cert = tx.certificate(&serial_hex).await?.ok_or_else(|| {
+            AppError::NotFound(format!(
+                "no issuing CA named or with the serial '{target}'; nothing was revoked"
+            ))
+        })?;
+        if ca.is_none() && cert.profile == "issuing-ca" {
+            return Err(AppError::CaState(format!(
+                "certificate {serial_hex} is an issuing CA's certificate without a CA record in this data dir; nothing was revoked"
+            )));
+        }
+        let now = app.now();
+        tx.revoke_as_root(&kmn_store::Revocation {
+            serial_hex: &serial_hex,
+            reason,
+            revoked_at: now,
+            invalidity_date: None,
+            article: None,
+            comment,
+            requested_by: operator,
+            request_received_at: now,
+        })
+        .await
+        .map_err(|e| match e {
+            kmn_store::StoreError::Conflict(_) => AppError::Conflict(format!(
+                "the issuing CA certificate {serial_hex} is already revoked; nothing was changed"
+            )),
+            other => other.into(),
+        })?;
+        let ca_name = ca.map(|c| c.name.clone()).unwrap_or_default();
+        let arl = crl::publish_in_tx(
+            app,
+            &mut tx,
+            &root.record.name,
+            &root.info,
+            root.signer.as_ref(),
+            Duration::days(app.cfg.ca.arl_next_update_days),
+            operator,
+        )
+        .await?;
+        repo::remember_published(app, &mut tx, &repo::crl_file(&root.record.name)).await?;
+        tx.append_audit(&NewAuditEvent {
+            at: now,
+            actor: operator,
+            action: "ca.revoke_issuing",
+            object: &format!("ca:{ca_name}"),
+            facility: None,
+            summary: &format!(
+                "root {} revoked issuing CA {ca_name} (certificate {serial_hex}, '{}', {}){}; ARL #{} lists it",
+                root.record.name,
+                cert.subject,
+                reason.rfc_name(),
+                comment.map(|c| format!(": {c}")).unwrap_or_default(),
+                arl.number
+            ),
+        })
+        .await?;
+        Ok::<_, AppError>(RevokedIssuing {
+            ca_name,
+            serial_hex,
+            revoked_at: now,
+            arl,
+        })
+    }
+    .await;
+    crate::finish(tx, r).await
 }

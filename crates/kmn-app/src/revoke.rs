@@ -1,7 +1,8 @@
 //! `kmn cert revoke`: the CA administrator's one-step, audited revocation (DESIGN §8).
 //! The revocation is committed first; the CRL follows at once (第16条). This is the only
-//! path that revokes operator, OCSP-signer and server certificates; no path revokes a CA
-//! certificate (revoking an issuing CA is a root act that re-signs the ARL, issue 8).
+//! path that revokes operator, OCSP-signer and server certificates; it never revokes a CA
+//! certificate (revoking an issuing CA is a root act that re-signs the ARL:
+//! [`crate::ca::revoke_issuing`], issue 8).
 
 use kmn_domain::{CertSerial, RevocationReason};
 use kmn_store::{NewAuditEvent, Revocation};
@@ -33,6 +34,11 @@ pub async fn revoke(app: &App, r: &RevokeRequest) -> Result<i64, AppError> {
     if r.reason == RevocationReason::CertificateHold {
         return Err(AppError::BadInput(
             "certificate-hold is not a revocation reason; holds are placed at issuance only".into(),
+        ));
+    }
+    if r.reason == RevocationReason::CaCompromise {
+        return Err(AppError::BadInput(
+            "ca-compromise is only for an issuing CA, which the root revokes with `kmn ca revoke-issuing`; nothing was revoked".into(),
         ));
     }
     let invalidity = match r.invalidity_date {

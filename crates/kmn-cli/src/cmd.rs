@@ -36,6 +36,20 @@ pub enum CaCommand {
         #[command(flatten)]
         hsm: HsmArgs,
     },
+    /// The root revokes an issuing CA (its key is compromised, or it is retired): its
+    /// certificate is listed on the root's ARL, which is re-signed at once in the same
+    /// transaction (never on the issuing CA's own CRL). Loads the root key. The active
+    /// issuing CA is refused: run `kmn ca new-issuing` first.
+    RevokeIssuing {
+        /// The issuing CA's name (e.g. kmn-issuing-g1) or its certificate's serial (hex).
+        ca: String,
+        /// Why.
+        #[arg(long, value_enum)]
+        reason: IssuingRevocationReason,
+        /// Free text kept with the revocation and in the audit log.
+        #[arg(long)]
+        comment: Option<String>,
+    },
     /// Back up the root key for its custodians (DESIGN §6): the root's private key is
     /// wrapped under a fresh AES-256 key-encryption key (RFC 5649), which is split so that
     /// any 3 of 5 custodians can restore it. Writes the wrapped key, one share file and
@@ -176,6 +190,30 @@ pub enum AuditCommand {
 pub enum ConfigCommand {
     /// Load kmn.toml and the environment, check them, and print the result (secrets redacted).
     Check,
+}
+
+/// The reasons for which the root revokes an issuing CA (RFC 5280 §5.3.1).
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum IssuingRevocationReason {
+    /// keyCompromise.
+    KeyCompromise,
+    /// cACompromise.
+    CaCompromise,
+    /// superseded.
+    Superseded,
+    /// cessationOfOperation.
+    CessationOfOperation,
+}
+
+impl IssuingRevocationReason {
+    fn reason(self) -> RevocationReason {
+        match self {
+            Self::KeyCompromise => RevocationReason::KeyCompromise,
+            Self::CaCompromise => RevocationReason::CaCompromise,
+            Self::Superseded => RevocationReason::Superseded,
+            Self::CessationOfOperation => RevocationReason::CessationOfOperation,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -469,6 +507,30 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
             for (name, key_ref) in &made.key_refs {
                 println!("  key          {name}  {key_ref}");
             }
+            Ok(())
+        }
+        CaCommand::RevokeIssuing {
+            ca: target,
+            reason,
+            comment,
+        } => {
+            let app = open(data_dir).await?;
+            let r =
+                ca::revoke_issuing(&app, target, reason.reason(), comment.as_deref(), who).await?;
+            println!(
+                "Issuing CA {} (certificate {}) revoked at {} ({}).",
+                r.ca_name,
+                r.serial_hex,
+                ts(r.revoked_at),
+                reason.reason().rfc_name()
+            );
+            println!(
+                "ARL #{} of {} published: {} entries, next update {}",
+                r.arl.number,
+                r.arl.ca_name,
+                r.arl.entries,
+                kmn_domain::time_fmt::rfc3339(r.arl.next_update)
+            );
             Ok(())
         }
         CaCommand::Backup { out } => {

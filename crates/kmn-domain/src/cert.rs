@@ -133,6 +133,10 @@ pub enum RevocationReason {
     AffiliationChanged,
     /// Discontinuation or termination of the service (第13条, 第27条).
     CessationOfOperation,
+    /// An issuing CA's key was (or may have been) compromised: only on the root's ARL,
+    /// for an issuing CA's certificate (`kmn ca revoke-issuing`, issue 8), never for an
+    /// end-entity certificate.
+    CaCompromise,
     /// Issued on hold until the facility confirms receipt (第8条, `hold_until_receipt`).
     /// Not a revocation: the only reason ever removed from a CRL.
     CertificateHold,
@@ -143,6 +147,7 @@ impl RevocationReason {
     pub fn code(self) -> u8 {
         match self {
             Self::KeyCompromise => 1,
+            Self::CaCompromise => 2,
             Self::AffiliationChanged => 3,
             Self::Superseded => 4,
             Self::CessationOfOperation => 5,
@@ -155,6 +160,7 @@ impl RevocationReason {
     pub fn from_code(code: u8) -> Option<Self> {
         Some(match code {
             1 => Self::KeyCompromise,
+            2 => Self::CaCompromise,
             3 => Self::AffiliationChanged,
             4 => Self::Superseded,
             5 => Self::CessationOfOperation,
@@ -168,6 +174,7 @@ impl RevocationReason {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::KeyCompromise => "key-compromise",
+            Self::CaCompromise => "ca-compromise",
             Self::PrivilegeWithdrawn => "privilege-withdrawn",
             Self::Superseded => "superseded",
             Self::AffiliationChanged => "affiliation-changed",
@@ -180,6 +187,7 @@ impl RevocationReason {
     pub fn rfc_name(self) -> &'static str {
         match self {
             Self::KeyCompromise => "keyCompromise",
+            Self::CaCompromise => "cACompromise",
             Self::PrivilegeWithdrawn => "privilegeWithdrawn",
             Self::Superseded => "superseded",
             Self::AffiliationChanged => "affiliationChanged",
@@ -192,6 +200,7 @@ impl RevocationReason {
     pub fn label_ja(self) -> &'static str {
         match self {
             Self::KeyCompromise => "鍵の危殆化（紛失・盗難を含む）",
+            Self::CaCompromise => "認証局の鍵の危殆化",
             Self::PrivilegeWithdrawn => "資格の取消し",
             Self::Superseded => "再発行による置換え",
             Self::AffiliationChanged => "所属の変更",
@@ -212,6 +221,7 @@ impl FromStr for RevocationReason {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s {
             "key-compromise" => Self::KeyCompromise,
+            "ca-compromise" => Self::CaCompromise,
             "privilege-withdrawn" => Self::PrivilegeWithdrawn,
             "superseded" => Self::Superseded,
             "affiliation-changed" => Self::AffiliationChanged,
@@ -340,6 +350,7 @@ mod tests {
     fn rfc5280_5_3_1_reason_codes_round_trip() {
         for r in [
             RevocationReason::KeyCompromise,
+            RevocationReason::CaCompromise,
             RevocationReason::PrivilegeWithdrawn,
             RevocationReason::Superseded,
             RevocationReason::AffiliationChanged,
@@ -351,6 +362,7 @@ mod tests {
         }
         assert_eq!(RevocationReason::KeyCompromise.code(), 1);
         assert_eq!(RevocationReason::PrivilegeWithdrawn.code(), 9);
+        assert_eq!(RevocationReason::CaCompromise.code(), 2);
     }
 
     #[test]

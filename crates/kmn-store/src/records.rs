@@ -177,13 +177,17 @@ pub struct Revocation<'a> {
 
 /// Who revokes (issue 8): the one revocation function refuses certificates that are not
 /// a holder's card certificate for everyone but the CA administrator, and CA
-/// certificates for everyone.
+/// certificates for everyone but the root's act (an issuing CA, on the ARL).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RevocationAuthority {
     /// The registration paths: RA card steps, applications, delivery, jobs, stations.
     Registration,
     /// The CA administrator's own path (`kmn cert revoke`, local CLI).
     CaAdministrator,
+    /// The root's act (`kmn ca revoke-issuing`): an issuing CA's certificate, listed on
+    /// the root's ARL, which the same transaction re-signs. Never the root itself, never
+    /// an end-entity certificate.
+    RootAct,
 }
 
 impl RevocationAuthority {
@@ -197,14 +201,23 @@ impl RevocationAuthority {
                 profile_label_ja(profile)
             ))),
             Self::CaAdministrator if ca => Err(StoreError::Refused(format!(
-                "certificate {serial_hex} is {} certificate: revoking a CA is a root act (the root re-signs its ARL at a ceremony), never an entry on a CRL of this CA, and `kmn cert revoke` does not do it; nothing was revoked",
+                "certificate {serial_hex} is {}: revoking a CA is a root act (the root re-signs its ARL at a ceremony), never an entry on a CRL of this CA, and `kmn cert revoke` does not do it; nothing was revoked",
                 if profile == "root" {
-                    "the root CA's"
+                    "the root CA's certificate (the root is never revoked: relying parties remove it as a trust anchor)".to_string()
                 } else {
-                    "an issuing CA's"
+                    format!(
+                        "an issuing CA's certificate (revoke it with `kmn ca revoke-issuing {serial_hex} --reason …`)"
+                    )
                 }
             ))),
             Self::CaAdministrator => Ok(()),
+            Self::RootAct if profile == "issuing-ca" => Ok(()),
+            Self::RootAct if profile == "root" => Err(StoreError::Refused(format!(
+                "certificate {serial_hex} is the root CA's own certificate: the root cannot revoke itself on its own ARL (relying parties remove it as a trust anchor); nothing was revoked"
+            ))),
+            Self::RootAct => Err(StoreError::Refused(format!(
+                "certificate {serial_hex} is not an issuing CA's certificate ({profile}): `kmn ca revoke-issuing` revokes issuing CAs only (end-entity certificates: `kmn cert revoke`); nothing was revoked"
+            ))),
         }
     }
 }
@@ -560,6 +573,12 @@ impl Tx {
             .await
     }
 
+    /// The root's act (`kmn ca revoke-issuing`): an issuing CA's certificate only; the
+    /// caller re-signs the root's ARL in the same transaction.
+    pub async fn revoke_as_root(&mut self, r: &Revocation<'_>) -> Result<(), StoreError> {
+        self.revoke_as(r, RevocationAuthority::RootAct).await
+    }
+
     async fn revoke_as(
         &mut self,
         r: &Revocation<'_>,
@@ -574,6 +593,23 @@ impl Tx {
                 StoreError::NotFound(format!("no certificate with serial {}", r.serial_hex))
             })?;
         authority.check(r.serial_hex, &profile)?;
+        if r.reason == RevocationReason::CaCompromise {
+            match authority {
+                RevocationAuthority::RootAct => {}
+                RevocationAuthority::Registration => {
+                    return Err(StoreError::Refused(format!(
+                        "証明書 {} は「認証局の鍵の危殆化」を理由に失効させられません（この理由は認証局の証明書だけのものです）",
+                        r.serial_hex
+                    )));
+                }
+                RevocationAuthority::CaAdministrator => {
+                    return Err(StoreError::Refused(format!(
+                        "cACompromise is only for an issuing CA's certificate revoked by the root (`kmn ca revoke-issuing`), not for certificate {}; nothing was revoked",
+                        r.serial_hex
+                    )));
+                }
+            }
+        }
         let n = sqlx::query(
             "UPDATE cert_status SET status = 'revoked', reason = $2, revoked_at = $3, invalidity_date = $4, \
              article = $5, comment = $6, requested_by = $7, request_received_at = $8, updated_at = $3 \

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use kmn_store::CaKind;
 
-use crate::support::{Env, pkilint, tool};
+use crate::support::{Env, assert_fails, pkilint, tool};
 
 pub(crate) struct Artifacts {
     root: PathBuf,
@@ -521,4 +521,246 @@ async fn issue8_failed_ceremony_removes_what_it_created() {
     assert_eq!(left, vec!["kmn.toml".to_string()]);
     // And the ceremony runs afterwards.
     env.init(&[]);
+}
+
+/// The serial of a PEM certificate, as OpenSSL prints it (uppercase hex).
+fn openssl_serial(pem: &std::path::Path) -> String {
+    let (ok, out) = tool(
+        "openssl",
+        &["x509", "-noout", "-serial", "-in", pem.to_str().unwrap()],
+    );
+    assert!(ok, "{out}");
+    out.trim().trim_start_matches("serial=").to_string()
+}
+
+fn crl_text(env: &Env, file: &str) -> String {
+    let pem = env.pem_of(&env.repo(file), "crl");
+    let (ok, out) = tool(
+        "openssl",
+        &["crl", "-noout", "-text", "-in", pem.to_str().unwrap()],
+    );
+    assert!(ok, "{out}");
+    out
+}
+
+/// Issue 8 item 1: revoking an issuing CA is a root act that re-signs the ARL, never an
+/// entry on the issuing CA's own CRL (`kmn ca revoke-issuing`); the root itself and
+/// end-entity certificates are refused, and so is the active issuing CA until
+/// `kmn ca new-issuing` has made its successor.
+async fn root_revokes_issuing_ca(db_url: Option<&str>) {
+    let mut env = Env::new();
+    if let Some(u) = db_url {
+        env = env.env("KMN_DATABASE_URL", u);
+    }
+    env.init(&[]);
+    let root = env.pem_of(&env.repo("kmn-root-g1.crt"), "cert");
+    let g1 = env.pem_of(&env.repo("kmn-issuing-g1.crt"), "cert");
+    let root_serial = openssl_serial(&root);
+    let g1_serial = openssl_serial(&g1);
+    let csr = env.csr("g1card", "p256", "/C=JP/O=Clinic/CN=Taro Yamada", &[]);
+    let (g1_card, g1_card_serial) = env.issue("g1card", &csr, "user-card", "5y");
+
+    // The active (and only) issuing CA: its successor must come first.
+    let o = env.run(&[
+        "ca",
+        "revoke-issuing",
+        "kmn-issuing-g1",
+        "--reason",
+        "ca-compromise",
+    ]);
+    assert_fails(&o, 1, "run `kmn ca new-issuing` first");
+    assert_fails(&o, 1, "nothing was revoked");
+    assert!(!crl_text(&env, "kmn-root-g1.crl").contains(&g1_serial));
+
+    env.ok(&["ca", "new-issuing"]);
+    // `kmn cert revoke` of an issuing CA names the root act.
+    let o = env.run(&["cert", "revoke", &g1_serial, "--reason", "key-compromise"]);
+    assert_fails(&o, 1, "kmn ca revoke-issuing");
+    // ca-compromise is not a reason for an end-entity certificate.
+    let o = env.run(&[
+        "cert",
+        "revoke",
+        &g1_card_serial,
+        "--reason",
+        "ca-compromise",
+    ]);
+    assert_fails(&o, 1, "kmn ca revoke-issuing");
+
+    let out = env.ok(&[
+        "ca",
+        "revoke-issuing",
+        "kmn-issuing-g1",
+        "--reason",
+        "ca-compromise",
+        "--comment",
+        "HSM stolen",
+    ]);
+    assert!(
+        out.contains("Issuing CA kmn-issuing-g1")
+            && out.contains("(cACompromise)")
+            && out.contains("ARL #2 of kmn-root-g1 published: 1 entries"),
+        "{out}"
+    );
+    // On the ARL with its reason ...
+    let arl = crl_text(&env, "kmn-root-g1.crl");
+    let entry = arl
+        .split("Serial Number: ")
+        .find(|e| e.starts_with(&g1_serial))
+        .unwrap_or_else(|| panic!("{g1_serial} not on the ARL:\n{arl}"));
+    assert!(entry.contains("CA Compromise"), "{arl}");
+    pkilint(
+        "lint_crl",
+        &[
+            "-t",
+            "ARL",
+            "-p",
+            "PKIX",
+            env.pem_of(&env.repo("kmn-root-g1.crl"), "crl")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    // ... never on its own CRL (published again after the revocation).
+    let published = env.ok(&["crl", "publish"]);
+    assert!(
+        published.contains("of kmn-issuing-g1 published"),
+        "{published}"
+    );
+    assert!(!crl_text(&env, "kmn-issuing-g1.crl").contains(&g1_serial));
+
+    // A G1 card no longer validates: its issuer is revoked.
+    let crls = env.path("arl-and-g1.pem");
+    std::fs::write(
+        &crls,
+        [
+            std::fs::read(env.pem_of(&env.repo("kmn-root-g1.crl"), "crl")).unwrap(),
+            std::fs::read(env.pem_of(&env.repo("kmn-issuing-g1.crl"), "crl")).unwrap(),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let (ok, o) = tool(
+        "openssl",
+        &[
+            "verify",
+            "-crl_check_all",
+            "-CAfile",
+            root.to_str().unwrap(),
+            "-untrusted",
+            g1.to_str().unwrap(),
+            "-CRLfile",
+            crls.to_str().unwrap(),
+            g1_card.to_str().unwrap(),
+        ],
+    );
+    assert!(!ok && o.contains("certificate revoked"), "{o}");
+
+    // New issuance is by G2.
+    let csr = env.csr("g2card", "p256", "/C=JP/O=Clinic/CN=Hanako Sato", &[]);
+    let (g2_card, _) = env.issue("g2card", &csr, "user-card", "5y");
+    let (_, issuer) = tool(
+        "openssl",
+        &[
+            "x509",
+            "-noout",
+            "-issuer",
+            "-in",
+            g2_card.to_str().unwrap(),
+        ],
+    );
+    assert!(issuer.contains("Issuing CA G2"), "{issuer}");
+
+    // Refused: again, the root (by name and by serial, and through `kmn cert revoke`),
+    // an end-entity certificate, the active G2, an unknown name.
+    let o = env.run(&["ca", "revoke-issuing", &g1_serial, "--reason", "superseded"]);
+    assert_fails(&o, 1, "already revoked");
+    for target in ["kmn-root-g1", root_serial.as_str()] {
+        let o = env.run(&["ca", "revoke-issuing", target, "--reason", "key-compromise"]);
+        assert_fails(&o, 1, "cannot revoke itself");
+    }
+    let o = env.run(&["cert", "revoke", &root_serial, "--reason", "key-compromise"]);
+    assert_fails(&o, 1, "nothing was revoked");
+    let o = env.run(&[
+        "ca",
+        "revoke-issuing",
+        &g1_card_serial,
+        "--reason",
+        "key-compromise",
+    ]);
+    assert_fails(&o, 1, "revokes issuing CAs only");
+    let o = env.run(&[
+        "ca",
+        "revoke-issuing",
+        "kmn-issuing-g2",
+        "--reason",
+        "superseded",
+    ]);
+    assert_fails(&o, 1, "is the active issuing CA");
+    let o = env.run(&[
+        "ca",
+        "revoke-issuing",
+        "kmn-issuing-g9",
+        "--reason",
+        "superseded",
+    ]);
+    assert_fails(&o, 1, "no issuing CA named");
+    let o = env.run(&[
+        "ca",
+        "revoke-issuing",
+        "kmn-issuing-g2",
+        "--reason",
+        "affiliation-changed",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    for serial in [&root_serial, &g1_card_serial] {
+        assert!(
+            env.ok(&["cert", "show", serial])
+                .contains("status       valid")
+        );
+    }
+    let shown = env.ok(&["cert", "show", &g1_serial]);
+    assert!(shown.contains("status       revoked"), "{shown}");
+    // Exactly one ARL entry and one audit event.
+    assert!(
+        env.ok(&["ca", "sign-arl"]).contains("1 entries"),
+        "the ARL keeps exactly the revoked issuing CA"
+    );
+    let app = match db_url {
+        Some(u) => {
+            crate::support::app_with(
+                u,
+                &env.path("pg-app"),
+                std::sync::Arc::new(kmn_app::FixedClock::new(time::OffsetDateTime::now_utc())),
+            )
+            .await
+        }
+        None => env.app().await,
+    };
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT actor, object, summary FROM audit_events WHERE action = 'ca.revoke_issuing'",
+    )
+    .fetch_all(app.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<String, _>(1), "ca:kmn-issuing-g1");
+    let summary: String = rows[0].get(2);
+    assert!(
+        summary.contains("cACompromise") && summary.contains("HSM stolen"),
+        "{summary}"
+    );
+    env.ok(&["audit", "verify"]);
+}
+
+#[tokio::test]
+async fn issue8_root_revokes_an_issuing_ca_on_the_arl_never_on_its_own_crl() {
+    root_revokes_issuing_ca(None).await;
+}
+
+#[tokio::test]
+async fn issue8_root_revokes_an_issuing_ca_on_the_arl_never_on_its_own_crl_postgres() {
+    if let Some(url) = crate::support::pg_url("revoke_issuing").await {
+        root_revokes_issuing_ca(Some(&url)).await;
+    }
 }
