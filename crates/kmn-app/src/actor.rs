@@ -245,6 +245,7 @@ pub async fn authenticate(app: &App, cert_der: &[u8]) -> Result<Actor, AppError>
     let mut tx = app.store.read().await?;
     let account = tx.account_by_fingerprint(&fp).await?;
     let status = tx.cert_status_by_fingerprint(&fp).await?;
+    let issuer = tx.issuer_status_by_fingerprint(&fp).await?;
     tx.rollback().await?;
     let Some((_, status, not_after)) = status else {
         return Err(AppError::Unauthenticated(
@@ -263,6 +264,12 @@ pub async fn authenticate(app: &App, cert_der: &[u8]) -> Result<Actor, AppError>
             ));
         }
         _ => {}
+    }
+    if issuer.as_deref() == Some("revoked") {
+        // `kmn ca revoke-issuing`: the issuing CA itself is on the root's ARL.
+        return Err(AppError::Unauthenticated(
+            "この証明書を発行した認証局の証明書が失効しているため、この証明書は使えません".into(),
+        ));
     }
     if not_after < app.now() {
         return Err(AppError::Unauthenticated(

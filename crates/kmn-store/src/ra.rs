@@ -1023,4 +1023,21 @@ impl Tx {
         .await?;
         Ok(r.map(|r| (r.get(0), r.get(1), r.get(2))))
     }
+
+    /// The status of the certificate of the CA that issued the certificate with this
+    /// fingerprint (`None` when either is unknown): a login under a revoked issuing CA
+    /// is refused even though the card's own certificate is not revoked.
+    pub async fn issuer_status_by_fingerprint(
+        &mut self,
+        fp: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let r = sqlx::query(
+            "SELECT s.status FROM certificates c JOIN cas a ON a.name = c.ca_name \
+             JOIN cert_status s ON s.serial_hex = a.serial_hex WHERE c.fingerprint_sha256 = $1",
+        )
+        .bind(fp)
+        .fetch_optional(self.conn())
+        .await?;
+        Ok(r.map(|r| r.get(0)))
+    }
 }

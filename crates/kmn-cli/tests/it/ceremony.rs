@@ -750,6 +750,24 @@ async fn root_revokes_issuing_ca(db_url: Option<&str>) {
         summary.contains("cACompromise") && summary.contains("HSM stolen"),
         "{summary}"
     );
+    // No login under the revoked issuing CA: the card's own certificate is still valid,
+    // its issuer's is not. A G2 certificate is not refused for that reason (it has no
+    // account, so it is refused for that).
+    let der_of = |pem: &std::path::Path| {
+        let text = std::fs::read_to_string(pem).unwrap();
+        let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap()
+    };
+    match kmn_app::actor::authenticate(&app, &der_of(&g1_card)).await {
+        Err(kmn_app::AppError::Unauthenticated(m)) => {
+            assert!(m.contains("発行した認証局の証明書が失効"), "{m}")
+        }
+        other => panic!("a G1 card authenticated: {other:?}"),
+    }
+    match kmn_app::actor::authenticate(&app, &der_of(&g2_card)).await {
+        Err(kmn_app::AppError::Forbidden(m)) => assert!(m.contains("アカウント"), "{m}"),
+        other => panic!("{other:?}"),
+    }
     env.ok(&["audit", "verify"]);
 }
 
