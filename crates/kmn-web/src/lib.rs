@@ -153,7 +153,8 @@ async fn repo_file(State(app): State<App>, Path(file): Path<String>) -> Response
 /// A published CPS / terms / privacy policy: the current version, or a given one.
 async fn published_document(app: &App, kind: &str, version: Option<&str>) -> Response {
     let r = async {
-        let mut tx = app.store.begin().await?;
+        // A read: a public route never takes SQLite's write lock (issue 9 item 4).
+        let mut tx = app.store.read().await?;
         let d = match version {
             Some(v) => tx.published_document(kind, v).await?,
             None => tx.current_document(kind).await?,

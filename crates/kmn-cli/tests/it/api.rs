@@ -1944,3 +1944,30 @@ async fn issue8_idempotency_key_concurrent_duplicates_commit_once_postgres() {
         concurrent_idempotent_requests(&World::new(&url).await).await;
     }
 }
+
+/// Issue 9 item 4 (first step): the public repository never takes SQLite's write lock.
+/// While a writer holds it (a long CRL publication, say), `/repo/cps` still answers at
+/// once, instead of queueing behind the lock for the 30 s busy timeout and, in a flood,
+/// starving the CRL publisher.
+#[tokio::test]
+async fn art16_public_repository_reads_do_not_wait_for_the_write_lock() {
+    use tower::ServiceExt;
+    let w = sqlite_world().await;
+    let writer = w.app.store.begin().await.unwrap();
+    let req = axum::http::Request::get("/repo/cps")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let r = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        kmn_web::http_router(w.app.clone()).oneshot(req),
+    )
+    .await
+    .expect("/repo/cps waited for the write lock")
+    .unwrap();
+    assert!(
+        r.status() == StatusCode::OK || r.status() == StatusCode::NOT_FOUND,
+        "{}",
+        r.status()
+    );
+    writer.rollback().await.unwrap();
+}
