@@ -984,11 +984,12 @@ async fn serve_app(app: App) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
+    // Only what is served (OCSP and the portal come later: issues #10 and #12).
     println!(
-        "kmn: repository, OCSP and health at http://{}/",
+        "kmn: repository and health at http://{}/",
         running.http_addr
     );
-    println!("kmn: API and portal at https://{}/", running.https_addr);
+    println!("kmn: API at https://{}/api/v1/", running.https_addr);
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

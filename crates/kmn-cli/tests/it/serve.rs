@@ -35,11 +35,14 @@ pub(crate) fn start(env: &Env) -> Server {
     let (mut http, mut https) = (String::new(), String::new());
     while http.is_empty() || https.is_empty() {
         let l = lines.next().expect("kmn up printed its URLs").unwrap();
-        if let Some(u) = l.strip_prefix("kmn: repository, OCSP and health at ") {
+        if let Some(u) = l.strip_prefix("kmn: repository and health at ") {
             http = u.trim_end_matches('/').to_string();
         }
-        if let Some(u) = l.strip_prefix("kmn: API and portal at ") {
-            https = u.trim_end_matches('/').to_string();
+        if let Some(u) = l.strip_prefix("kmn: API at ") {
+            https = u
+                .trim_end_matches('/')
+                .trim_end_matches("/api/v1")
+                .to_string();
         }
     }
     std::thread::spawn(move || for _ in lines {});
@@ -213,7 +216,7 @@ async fn quick_start_without_demo_has_no_demo_data() {
     let mut child = c.spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     while let Some(Ok(l)) = lines.next() {
-        if l.starts_with("kmn: API and portal at") {
+        if l.starts_with("kmn: API at") {
             break;
         }
     }
@@ -301,7 +304,7 @@ async fn issue8_data_dir_and_database_are_private_under_umask_000() {
     let mut lines = BufReader::new(out).lines();
     loop {
         let l = lines.next().expect("kmn up printed its URLs").unwrap();
-        if l.starts_with("kmn: API and portal at ") {
+        if l.starts_with("kmn: API at ") {
             break;
         }
     }

@@ -71,15 +71,16 @@ fn listen(env: &Env) -> Listener {
                 log.lock().unwrap().as_str()
             );
         };
-        if let Some(u) = l.strip_prefix("kmn: repository, OCSP and health at ") {
+        if let Some(u) = l.strip_prefix("kmn: repository and health at ") {
             http = u
                 .trim_end_matches('/')
                 .trim_start_matches("http://")
                 .to_string();
         }
-        if let Some(u) = l.strip_prefix("kmn: API and portal at ") {
+        if let Some(u) = l.strip_prefix("kmn: API at ") {
             https = u
                 .trim_end_matches('/')
+                .trim_end_matches("/api/v1")
                 .trim_start_matches("https://")
                 .to_string();
         }
