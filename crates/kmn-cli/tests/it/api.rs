@@ -1372,20 +1372,7 @@ async fn send_raw(
 
 /// An active card of the nurse at facility B (drafted by desk B, approved, fulfilled).
 async fn issued_card_b(w: &World) -> String {
-    let (st, a) = w.call(Some("desk_b"), Method::POST, "/api/v1/applications", Some(json!({"facility_code": w.fac_b, "holder_id": w.nurse_b, "kind": "new", "validity_years": 3}))).await;
-    assert_eq!(st, StatusCode::CREATED, "{a}");
-    let id = a["id"].as_str().unwrap().to_string();
-    for (who, act) in [("desk_b", "submit"), ("operator", "approve")] {
-        let (st, v) = w
-            .call(
-                Some(who),
-                Method::POST,
-                &format!("/api/v1/applications/{id}/{act}"),
-                None,
-            )
-            .await;
-        assert_eq!(st, StatusCode::OK, "{act}: {v}");
-    }
+    let id = w.approved_new("desk_b", &w.nurse_b, 3).await;
     let (st, v) = w
         .call(
             Some("operator"),

@@ -423,12 +423,25 @@ impl World {
         self.call(Some("desk_a"), Method::POST, "/api/v1/applications", Some(json!({"facility_code": self.fac_a, "holder_id": holder, "kind": "new", "validity_years": years}))).await
     }
 
-    /// Takes an application of the nurse at A all the way to an active card; returns (application id, card id, serial).
-    pub async fn issued_card(&self, holder: &str) -> (String, String, String) {
-        let (st, a) = self.draft_new(holder, 5).await;
+    /// A new-card application of `holder`, drafted and submitted by `desk` for its facility
+    /// and approved by the operator (another person: separation of duties); returns its id.
+    pub async fn approved_new(&self, desk: &str, holder: &str, years: i64) -> String {
+        let facility = if desk == "desk_b" {
+            &self.fac_b
+        } else {
+            &self.fac_a
+        };
+        let (st, a) = self
+            .call(
+                Some(desk),
+                Method::POST,
+                "/api/v1/applications",
+                Some(json!({"facility_code": facility, "holder_id": holder, "kind": "new", "validity_years": years})),
+            )
+            .await;
         assert_eq!(st, StatusCode::CREATED, "{a}");
         let id = a["id"].as_str().unwrap().to_string();
-        for (who, act) in [("desk_a", "submit"), ("operator", "approve")] {
+        for (who, act) in [(desk, "submit"), ("operator", "approve")] {
             let (st, v) = self
                 .call(
                     Some(who),
@@ -439,6 +452,12 @@ impl World {
                 .await;
             assert_eq!(st, StatusCode::OK, "{act}: {v}");
         }
+        id
+    }
+
+    /// Takes an application of the nurse at A all the way to an active card; returns (application id, card id, serial).
+    pub async fn issued_card(&self, holder: &str) -> (String, String, String) {
+        let id = self.approved_new("desk_a", holder, 5).await;
         let (st, v) = self
             .call(
                 Some("operator"),

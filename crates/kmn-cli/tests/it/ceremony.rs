@@ -363,34 +363,9 @@ async fn design4_new_issuing_ca_takes_over_and_both_publish_crls() {
     );
     let arl = env.ok(&["ca", "sign-arl"]);
     assert!(arl.contains("ARL #2"), "{arl}");
-    let root = env.pem_of(&env.repo("kmn-root-g1.crt"), "cert");
     let g2 = env.pem_of(&env.repo("kmn-issuing-g2.crt"), "cert");
     pkilint("lint_pkix_cert", &[g2.to_str().unwrap()]);
-    let crls = env.path("c.pem");
-    std::fs::write(
-        &crls,
-        [
-            std::fs::read(env.pem_of(&env.repo("kmn-root-g1.crl"), "crl")).unwrap(),
-            std::fs::read(env.pem_of(&env.repo("kmn-issuing-g2.crl"), "crl")).unwrap(),
-        ]
-        .concat(),
-    )
-    .unwrap();
-    let (ok, o) = tool(
-        "openssl",
-        &[
-            "verify",
-            "-x509_strict",
-            "-crl_check_all",
-            "-CAfile",
-            root.to_str().unwrap(),
-            "-untrusted",
-            g2.to_str().unwrap(),
-            "-CRLfile",
-            crls.to_str().unwrap(),
-            pem.to_str().unwrap(),
-        ],
-    );
+    let (ok, o) = env.verify_with_repository("kmn-issuing-g2", &pem, &["-x509_strict"]);
     assert!(ok, "{o}");
 }
 
@@ -629,30 +604,7 @@ async fn root_revokes_issuing_ca(db_url: Option<&str>) {
     assert!(!crl_text(&env, "kmn-issuing-g1.crl").contains(&g1_serial));
 
     // A G1 card no longer validates: its issuer is revoked.
-    let crls = env.path("arl-and-g1.pem");
-    std::fs::write(
-        &crls,
-        [
-            std::fs::read(env.pem_of(&env.repo("kmn-root-g1.crl"), "crl")).unwrap(),
-            std::fs::read(env.pem_of(&env.repo("kmn-issuing-g1.crl"), "crl")).unwrap(),
-        ]
-        .concat(),
-    )
-    .unwrap();
-    let (ok, o) = tool(
-        "openssl",
-        &[
-            "verify",
-            "-crl_check_all",
-            "-CAfile",
-            root.to_str().unwrap(),
-            "-untrusted",
-            g1.to_str().unwrap(),
-            "-CRLfile",
-            crls.to_str().unwrap(),
-            g1_card.to_str().unwrap(),
-        ],
-    );
+    let (ok, o) = env.verify_with_repository("kmn-issuing-g1", &g1_card, &[]);
     assert!(!ok && o.contains("certificate revoked"), "{o}");
 
     // New issuance is by G2.

@@ -255,21 +255,7 @@ fn code(v: &Value) -> &str {
 
 /// An approved new-card application of `holder` at facility A.
 async fn approved(w: &World, holder: &str) -> String {
-    let (st, a) = w.draft_new(holder, 5).await;
-    assert_eq!(st, StatusCode::CREATED, "{a}");
-    let id = a["id"].as_str().unwrap().to_string();
-    for (who, act) in [("desk_a", "submit"), ("operator", "approve")] {
-        let (st, v) = w
-            .call(
-                Some(who),
-                Method::POST,
-                &format!("/api/v1/applications/{id}/{act}"),
-                None,
-            )
-            .await;
-        assert_eq!(st, StatusCode::OK, "{act}: {v}");
-    }
-    id
+    w.approved_new("desk_a", holder, 5).await
 }
 
 /// The station's certificate request over the API: (serial, card id).

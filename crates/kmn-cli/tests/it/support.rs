@@ -151,6 +151,43 @@ impl Env {
         (pem, serial)
     }
 
+    /// `openssl verify -crl_check_all` of the PEM certificate `cert` against this data
+    /// dir's repository: the root as the anchor, the issuing CA `issuing` (e.g.
+    /// `kmn-issuing-g1`) as the intermediate, the root's ARL and that CA's CRL, with
+    /// `extra` options (e.g. `-x509_strict`). Returns (verified, output).
+    pub fn verify_with_repository(
+        &self,
+        issuing: &str,
+        cert: &Path,
+        extra: &[&str],
+    ) -> (bool, String) {
+        let root = self.pem_of(&self.repo("kmn-root-g1.crt"), "cert");
+        let ca = self.pem_of(&self.repo(&format!("{issuing}.crt")), "cert");
+        let crls = self.path(&format!("arl-and-{issuing}.pem"));
+        std::fs::write(
+            &crls,
+            [
+                std::fs::read(self.pem_of(&self.repo("kmn-root-g1.crl"), "crl")).unwrap(),
+                std::fs::read(self.pem_of(&self.repo(&format!("{issuing}.crl")), "crl")).unwrap(),
+            ]
+            .concat(),
+        )
+        .unwrap();
+        let mut args = vec!["verify"];
+        args.extend_from_slice(extra);
+        args.extend([
+            "-crl_check_all",
+            "-CAfile",
+            root.to_str().unwrap(),
+            "-untrusted",
+            ca.to_str().unwrap(),
+            "-CRLfile",
+            crls.to_str().unwrap(),
+            cert.to_str().unwrap(),
+        ]);
+        tool("openssl", &args)
+    }
+
     /// Converts a DER repository file to PEM in the temp dir.
     pub fn pem_of(&self, der_file: &Path, kind: &str) -> PathBuf {
         let out = self.path(&format!(
