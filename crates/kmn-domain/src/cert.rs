@@ -12,6 +12,9 @@ pub enum ProfileKind {
     IssuingCa,
     /// Delegated OCSP signer (RFC 6960 §4.2.2.2).
     OcspSigner,
+    /// The signer of the audit log's checkpoints (CMS, RFC 5652; id-kp-documentSigning,
+    /// RFC 9336).
+    AuditSigner,
     /// A holder's card certificate (client authentication to the network).
     UserCard,
     /// A support-center operator's certificate (portal and API).
@@ -27,6 +30,7 @@ impl ProfileKind {
             Self::Root => "root",
             Self::IssuingCa => "issuing-ca",
             Self::OcspSigner => "ocsp-signer",
+            Self::AuditSigner => "audit-signer",
             Self::UserCard => "user-card",
             Self::Operator => "operator",
             Self::Server => "server",
@@ -44,6 +48,7 @@ impl FromStr for ProfileKind {
             "root" => Self::Root,
             "issuing-ca" => Self::IssuingCa,
             "ocsp-signer" => Self::OcspSigner,
+            "audit-signer" => Self::AuditSigner,
             "user-card" => Self::UserCard,
             "operator" => Self::Operator,
             "server" => Self::Server,

@@ -439,9 +439,11 @@ fn lint_extensions(
             format!("certificatePolicies must be {want_policies:?}, found {got_policies:?}"),
         ));
     }
-    if profile != ProfileKind::Root
-        && profile != ProfileKind::OcspSigner
-        && want_policies.is_empty()
+    // The signers (OCSP, audit) carry no policy: they certify no one.
+    if !matches!(
+        profile,
+        ProfileKind::Root | ProfileKind::OcspSigner | ProfileKind::AuditSigner
+    ) && want_policies.is_empty()
     {
         return Err(fail(
             "e_policies_profile",
