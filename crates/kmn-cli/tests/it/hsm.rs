@@ -169,6 +169,17 @@ async fn design6_ceremony_with_hsm_keys_passes_pkilint_and_openssl_and_keys_neve
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(secrets, vec!["kmn-root-g1.key.pem".to_string()]);
+    // The audit signer's key on the token signs checkpoints (issue 9 item 6): the first
+    // at the ceremony, one more in a later process.
+    assert!(
+        env.data_dir()
+            .join("audit-checkpoints/00000001.p7s")
+            .exists()
+    );
+    let out = env.ok(&["audit", "checkpoint"]);
+    assert!(out.contains("by kmn-audit-g1-1"), "{out}");
+    let out = env.ok(&["audit", "verify"]);
+    assert!(out.contains("checkpoint #2"), "{out}");
     let app = env.app().await;
     let mut tx = app.store.begin().await.unwrap();
     let cas = tx.list_cas().await.unwrap();
