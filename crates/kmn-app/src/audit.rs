@@ -278,7 +278,9 @@ pub(crate) async fn checkpoint_with(
     let head_hash: [u8; 32] = hex::decode(&hash)
         .ok()
         .and_then(|v| v.try_into().ok())
-        .ok_or_else(|| AppError::Internal(format!("the audit head hash '{hash}' is not SHA-256")))?;
+        .ok_or_else(|| {
+            AppError::Internal(format!("the audit head hash '{hash}' is not SHA-256"))
+        })?;
     let now = app.clock.now();
     let signed_at = now.replace_nanosecond(0).unwrap_or(now);
     let record = AuditCheckpoint {
@@ -437,7 +439,9 @@ fn check_signer(app: &App, f: &CheckpointFile) -> Result<String, String> {
             .unwrap_or(false)
     });
     if !eku_ok {
-        return Err("its signer's certificate is not an audit signer's (no id-kp-documentSigning)".into());
+        return Err(
+            "its signer's certificate is not an audit signer's (no id-kp-documentSigning)".into(),
+        );
     }
     Ok(path.subjects.first().cloned().unwrap_or_default())
 }
@@ -540,14 +544,14 @@ pub async fn verify(app: &App) -> Result<VerifyReport, AppError> {
         prev = Some((*n, sha2::Sha256::digest(&b).into()));
     }
     // The database's copy.
-    if let Some(d) = &db_last {
-        if d.number as u64 > latest_n {
-            rep.warnings.push(format!(
-                "the database records checkpoint #{}, newer than the newest file (#{latest_n}) in {}",
-                d.number,
-                dir.display()
-            ));
-        }
+    if let Some(d) = &db_last
+        && d.number as u64 > latest_n
+    {
+        rep.warnings.push(format!(
+            "the database records checkpoint #{}, newer than the newest file (#{latest_n}) in {}",
+            d.number,
+            dir.display()
+        ));
     }
 
     // The chain against the signed checkpoint.
@@ -637,6 +641,7 @@ pub(crate) fn signer_template(
 }
 
 /// Records an audit signer's certificate (made by [`signer_template`]) as the active one.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn record_signer(
     tx: &mut Tx,
     name: &str,
@@ -676,7 +681,9 @@ pub async fn ensure_key(app: &App, operator: &str) -> Result<Option<KeyMade>, Ap
     let (cur, iss) = (cur?, iss?);
     let renew_at = app.now() + AUDIT_SIGNER_RENEW_DAYS * 86400;
     match (cur, iss) {
-        (Some(c), Some(i)) if c.not_after > renew_at && c.issuer_name.as_deref() == Some(&i.name) => {
+        (Some(c), Some(i))
+            if c.not_after > renew_at && c.issuer_name.as_deref() == Some(&i.name) =>
+        {
             Ok(None)
         }
         _ => Ok(Some(ca::new_audit_signer(app, operator).await?)),
@@ -705,6 +712,11 @@ pub async fn checkpoint_loop(app: App, mut stop: tokio::sync::watch::Receiver<bo
         }
         match due(&app).await {
             Ok(true) => {
+                // A new audit signer (`kmn ca new-issuing`, `kmn audit key`) takes over.
+                let active = active_signer_name(&app).await;
+                if signer.as_ref().map(|s| Some(&s.record.name)) != Some(active.as_ref()) {
+                    signer = None;
+                }
                 if signer.is_none() {
                     match load_signer(&app).await {
                         Ok(s) => signer = s,
@@ -734,6 +746,14 @@ pub async fn checkpoint_loop(app: App, mut stop: tokio::sync::watch::Receiver<bo
             _ = stop.changed() => return,
         }
     }
+}
+
+/// The active audit signer's name (None when there is none or the database does not answer).
+async fn active_signer_name(app: &App) -> Option<String> {
+    let mut tx = app.store.read().await.ok()?;
+    let r = tx.active_ca(CaKind::AuditSigner).await.ok().flatten();
+    let _ = tx.rollback().await;
+    r.map(|c| c.name)
 }
 
 /// Whether a checkpoint is due (see [`checkpoint_loop`]).

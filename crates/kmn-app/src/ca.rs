@@ -456,7 +456,12 @@ pub async fn init(
         }
     }
     let secrets_dir = app.data_dir.join("secrets");
-    for n in ["kmn-root-g1", "kmn-issuing-g1", "kmn-ocsp-g1-1", "kmn-audit-g1-1"] {
+    for n in [
+        "kmn-root-g1",
+        "kmn-issuing-g1",
+        "kmn-ocsp-g1-1",
+        "kmn-audit-g1-1",
+    ] {
         if secrets_dir.join(format!("{n}.key.pem")).exists() {
             return Err(AppError::CaState(format!(
                 "secrets/{n}.key.pem already exists: a second ceremony is refused"
@@ -506,7 +511,8 @@ pub async fn init(
         }
     };
     // The audit signer (issue 9 item 6): where the OCSP signer's key is, same algorithm.
-    let audit_key = match NewKey::make(p.ocsp_key, "kmn-audit-g1-1", &secrets_dir, passphrase, hsm) {
+    let audit_key = match NewKey::make(p.ocsp_key, "kmn-audit-g1-1", &secrets_dir, passphrase, hsm)
+    {
         Ok(k) => k,
         Err(e) => {
             iss_key.discard();
@@ -694,7 +700,9 @@ pub async fn init(
                 };
                 match crate::audit::checkpoint_with(app, &audit_rec, audit_key.signer()).await {
                     Ok(c) => rec.checkpoint = Some(c),
-                    Err(e) => tracing::warn!(error = %e, "the first audit checkpoint could not be signed"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the first audit checkpoint could not be signed")
+                    }
                 }
                 Ok(rec)
             }

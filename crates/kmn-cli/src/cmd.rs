@@ -1042,7 +1042,9 @@ async fn serve_app(app: App) -> ExitCode {
     match kmn_app::audit::ensure_key(&app, "system:serve").await {
         Ok(Some(k)) => println!("kmn: new audit signer {} (key {})", k.name, k.key_ref),
         Ok(None) => {}
-        Err(e) => eprintln!("kmn: warning: no audit signer could be made, checkpoints will not be signed: {e}"),
+        Err(e) => eprintln!(
+            "kmn: warning: no audit signer could be made, checkpoints will not be signed: {e}"
+        ),
     }
     let running = match kmn_web::start(app.clone()).await {
         Ok(r) => r,
@@ -1062,7 +1064,10 @@ async fn serve_app(app: App) -> ExitCode {
         cas,
         stop_rx.clone(),
     ));
-    let checkpoints = tokio::spawn(kmn_app::audit::checkpoint_loop(app.clone(), stop_rx.clone()));
+    let checkpoints = tokio::spawn(kmn_app::audit::checkpoint_loop(
+        app.clone(),
+        stop_rx.clone(),
+    ));
     let worker = tokio::spawn(kmn_app::jobs::worker_loop(app.clone(), stop_rx));
     let result = tokio::select! {
         r = running.done => match r {

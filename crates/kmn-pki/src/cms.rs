@@ -134,8 +134,7 @@ pub fn verify(der: &[u8]) -> Result<Verified, PkiError> {
     let fields = derr::children(sd.content)?;
     let mut it = fields.iter().copied();
     fn next<'a>(it: &mut impl Iterator<Item = Tlv<'a>>, what: &str) -> Result<Tlv<'a>, PkiError> {
-        it.next()
-            .ok_or_else(|| bad(&format!("{what} is missing")))
+        it.next().ok_or_else(|| bad(&format!("{what} is missing")))
     }
     let _version = next(&mut it, "version")?;
     let _digest_algs = next(&mut it, "digestAlgorithms")?;
@@ -197,10 +196,8 @@ pub fn verify(der: &[u8]) -> Result<Verified, PkiError> {
     let mut digest_ok = false;
     let mut signing_time = None;
     for a in derr::children(attrs.content)? {
-        let [a_oid, values] = derr::children_n::<2>(
-            derr::read_one(a.raw, tag::SEQUENCE)?.content,
-            "Attribute",
-        )?;
+        let [a_oid, values] =
+            derr::children_n::<2>(derr::read_one(a.raw, tag::SEQUENCE)?.content, "Attribute")?;
         let [v] = derr::children_n::<1>(values.content, "attribute values")?;
         if oid_is(&a_oid, &oid::CMS_CONTENT_TYPE) {
             content_type_ok = v.raw == e_type.raw;
@@ -241,7 +238,10 @@ mod tests {
     fn cert_for(key: &SoftwareKey) -> Vec<u8> {
         let name = derw::seq(&[&derw::constructed(
             tag::SET,
-            &[&derw::seq(&[&derw::oid(&oid::AT_COMMON_NAME), &derw::utf8("t")])],
+            &[&derw::seq(&[
+                &derw::oid(&oid::AT_COMMON_NAME),
+                &derw::utf8("t"),
+            ])],
         )]);
         let t = time::macros::datetime!(2026-01-01 0:00 UTC);
         let tbs = derw::seq(&[

@@ -306,7 +306,13 @@ pub fn access_batch_hash(rows: &[AccessRow]) -> String {
         .iter()
         .map(|r| {
             (
-                r.id, r.at, &r.account_id, &r.role, &r.action, &r.object, &r.facility,
+                r.id,
+                r.at,
+                &r.account_id,
+                &r.role,
+                &r.action,
+                &r.object,
+                &r.facility,
             )
         })
         .collect();

@@ -2011,24 +2011,42 @@ async fn personal_data_reads_logged_and_sealed(w: &World) {
     tx.rollback().await.unwrap();
     assert_eq!(
         roles,
-        ["station", "facility_desk", "facility_desk", "auditor", "facility_desk", "operator"]
+        [
+            "station",
+            "facility_desk",
+            "facility_desk",
+            "auditor",
+            "facility_desk",
+            "operator"
+        ]
     );
 
     // Sealed into the chain in one batch, and checked.
-    let sealed = kmn_app::audit::seal_access_log(&w.app, "test").await.unwrap();
+    let sealed = kmn_app::audit::seal_access_log(&w.app, "test")
+        .await
+        .unwrap();
     assert!(sealed >= 6, "{sealed}");
-    assert_eq!(kmn_app::audit::seal_access_log(&w.app, "test").await.unwrap(), 0);
+    assert_eq!(
+        kmn_app::audit::seal_access_log(&w.app, "test")
+            .await
+            .unwrap(),
+        0
+    );
     let mut tx = w.app.store.read().await.unwrap();
     let seals = tx.audit_events(Some(kmn_store::SEAL_ACTION)).await.unwrap();
     tx.rollback().await.unwrap();
     assert_eq!(seals.len(), 1, "{seals:?}");
-    assert!(seals[0].summary.contains(&format!("{sealed} reads of personal data sealed")));
+    assert!(
+        seals[0]
+            .summary
+            .contains(&format!("{sealed} reads of personal data sealed"))
+    );
     let r = kmn_app::audit::verify(&w.app).await.unwrap();
     assert!(r.problems.is_empty(), "{r:?}");
     assert!(
-        r.checked
-            .iter()
-            .any(|l| l.contains(&format!("{sealed} reads of personal data sealed by 1 seals; 0 not sealed"))),
+        r.checked.iter().any(|l| l.contains(&format!(
+            "{sealed} reads of personal data sealed by 1 seals; 0 not sealed"
+        ))),
         "{r:?}"
     );
 
@@ -2039,9 +2057,11 @@ async fn personal_data_reads_logged_and_sealed(w: &World) {
     };
     let mut tx = w.app.store.begin().await.unwrap();
     tx.execute_raw(drop).await.unwrap();
-    tx.execute_raw(&format!("DELETE FROM access_log WHERE object = 'card:{card}'"))
-        .await
-        .unwrap();
+    tx.execute_raw(&format!(
+        "DELETE FROM access_log WHERE object = 'card:{card}'"
+    ))
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     let r = kmn_app::audit::verify(&w.app).await.unwrap();
     assert!(

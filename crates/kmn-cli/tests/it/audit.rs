@@ -191,7 +191,10 @@ fn checkpointed(pg: Option<&str>) -> (Env, i64) {
     env.issue("u", &csr, "user-card", "3y");
     env.ok(&["crl", "publish"]);
     let out = env.ok(&["audit", "checkpoint"]);
-    assert!(out.starts_with("checkpoint #2 of the audit log: event "), "{out}");
+    assert!(
+        out.starts_with("checkpoint #2 of the audit log: event "),
+        "{out}"
+    );
     let seq: i64 = out
         .trim_start_matches("checkpoint #2 of the audit log: event ")
         .split(',')
@@ -205,11 +208,16 @@ fn checkpointed(pg: Option<&str>) -> (Env, i64) {
     assert!(
         out.contains(&format!(
             "checkpoint #2 ({}",
-            env.data_dir().join("audit-checkpoints/00000002.p7s").display()
+            env.data_dir()
+                .join("audit-checkpoints/00000002.p7s")
+                .display()
         )),
         "{out}"
     );
-    assert!(out.contains(&format!("its event {seq} with the signed hash")), "{out}");
+    assert!(
+        out.contains(&format!("its event {seq} with the signed hash")),
+        "{out}"
+    );
     // More happens after the checkpoint: the chain extends it.
     env.ok(&["crl", "publish"]);
     env.ok(&["audit", "verify"]);
@@ -232,13 +240,12 @@ async fn rewound_chain_detected(pg: Option<&str>) {
     .await;
     let o = env.run(&["audit", "verify"]);
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("audit log intact"), "the chain alone looks fine: {out}");
-    assert_fails(&o, 1, "the audit chain was REWOUND: checkpoint #2");
-    assert_fails(
-        &o,
-        1,
-        &format!("covers events up to {seq} with head hash"),
+    assert!(
+        out.contains("audit log intact"),
+        "the chain alone looks fine: {out}"
     );
+    assert_fails(&o, 1, "the audit chain was REWOUND: checkpoint #2");
+    assert_fails(&o, 1, &format!("covers events up to {seq} with head hash"));
     assert_fails(&o, 1, &format!("the database's chain ends at event {keep}"));
     // No checkpoint is signed over a rewound chain.
     assert_fails(
@@ -294,17 +301,18 @@ async fn rewritten_chain_detected(pg: Option<&str>) {
             e.hash
         ));
     }
-    sql.push_str(&format!("UPDATE audit_head SET hash = '{prev}' WHERE id = 1;"));
+    sql.push_str(&format!(
+        "UPDATE audit_head SET hash = '{prev}' WHERE id = 1;"
+    ));
     as_dba(&url, &sql).await;
     let o = env.run(&["audit", "verify"]);
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("audit log intact"), "the chain alone looks fine: {out}");
-    assert_fails(&o, 1, "the audit chain was REWRITTEN: checkpoint #2");
-    assert_fails(
-        &o,
-        1,
-        &format!("signed event {seq} with hash"),
+    assert!(
+        out.contains("audit log intact"),
+        "the chain alone looks fine: {out}"
     );
+    assert_fails(&o, 1, "the audit chain was REWRITTEN: checkpoint #2");
+    assert_fails(&o, 1, &format!("signed event {seq} with hash"));
     assert_fails(
         &env.run(&["audit", "checkpoint"]),
         1,
@@ -376,8 +384,19 @@ async fn issue9_audit_checkpoint_verifies_with_openssl_alone() {
     let (ok, _) = tool(
         "openssl",
         &[
-            "cms", "-verify", "-binary", "-inform", "DER", "-in", badf.to_str().unwrap(),
-            "-CAfile", root.to_str().unwrap(), "-purpose", "any", "-out", "/dev/null",
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            badf.to_str().unwrap(),
+            "-CAfile",
+            root.to_str().unwrap(),
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
         ],
     );
     assert!(!ok, "a changed checkpoint must not verify");
@@ -385,11 +404,24 @@ async fn issue9_audit_checkpoint_verifies_with_openssl_alone() {
     // The audit signer's certificate: the profile, pkilint and OpenSSL.
     let (ok, signer) = tool(
         "openssl",
-        &["pkcs7", "-print_certs", "-inform", "DER", "-in", latest.to_str().unwrap()],
+        &[
+            "pkcs7",
+            "-print_certs",
+            "-inform",
+            "DER",
+            "-in",
+            latest.to_str().unwrap(),
+        ],
     );
     assert!(ok, "{signer}");
-    assert!(signer.contains("CN = Kumamoto Medical Network Audit Signer G1"), "{signer}");
-    assert!(signer.contains("CN = Kumamoto Medical Network Issuing CA G1"), "{signer}");
+    assert!(
+        signer.contains("CN = Kumamoto Medical Network Audit Signer G1"),
+        "{signer}"
+    );
+    assert!(
+        signer.contains("CN = Kumamoto Medical Network Issuing CA G1"),
+        "{signer}"
+    );
     let store = kmn_store::Store::open(&db_url(&env, None)).await.unwrap();
     let mut tx = store.read().await.unwrap();
     let rec = tx
@@ -402,10 +434,16 @@ async fn issue9_audit_checkpoint_verifies_with_openssl_alone() {
     assert_eq!(rec.name, "kmn-audit-g1-1");
     let pem = env.path("audit-signer.pem");
     std::fs::write(&pem, kmn_pki::cert::to_pem(&rec.cert_der)).unwrap();
-    let (ok, text) = tool("openssl", &["x509", "-noout", "-text", "-in", pem.to_str().unwrap()]);
+    let (ok, text) = tool(
+        "openssl",
+        &["x509", "-noout", "-text", "-in", pem.to_str().unwrap()],
+    );
     assert!(ok, "{text}");
     assert!(text.contains("Digital Signature"), "{text}");
-    assert!(text.contains("1.3.6.1.5.5.7.3.36") || text.contains("Document Signing"), "{text}");
+    assert!(
+        text.contains("1.3.6.1.5.5.7.3.36") || text.contains("Document Signing"),
+        "{text}"
+    );
     assert!(!text.contains("X509v3 Certificate Policies"), "{text}");
     crate::support::pkilint("lint_pkix_cert", &[pem.to_str().unwrap()]);
     let issuing = env.pem_of(&env.repo("kmn-issuing-g1.crt"), "cert");
