@@ -510,7 +510,7 @@ async fn issue9_connection_cap_refuses_one_more_and_recovers() {
         write!(s, "GET /health HTTP/1.0\r\n\r\n").unwrap();
         let mut buf = Vec::new();
         let _ = s.read_to_end(&mut buf);
-        if String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200") {
+        if String::from_utf8_lossy(&buf).starts_with("HTTP/1.0 200") {
             break true;
         }
         if t.elapsed() > Duration::from_secs(10) {
