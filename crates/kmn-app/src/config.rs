@@ -111,7 +111,10 @@ impl ListenConfig {
         let secs = [
             ("header_read_timeout_secs", self.header_read_timeout_secs),
             ("idle_timeout_secs", self.idle_timeout_secs),
-            ("tls_handshake_timeout_secs", self.tls_handshake_timeout_secs),
+            (
+                "tls_handshake_timeout_secs",
+                self.tls_handshake_timeout_secs,
+            ),
         ];
         for (key, v) in secs {
             if !(1..=3600).contains(&v) {
@@ -140,9 +143,15 @@ impl ListenConfig {
             )));
         }
         for (key, v) in [
-            ("public_requests_per_minute", self.public_requests_per_minute),
+            (
+                "public_requests_per_minute",
+                self.public_requests_per_minute,
+            ),
             ("public_burst", self.public_burst),
-            ("account_requests_per_minute", self.account_requests_per_minute),
+            (
+                "account_requests_per_minute",
+                self.account_requests_per_minute,
+            ),
             ("account_burst", self.account_burst),
         ] {
             if !(1..=1_000_000).contains(&v) {
