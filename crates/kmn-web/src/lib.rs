@@ -59,13 +59,18 @@ pub fn http_router(app: App) -> Router {
 
 /// The HTTPS router: the API.
 pub fn https_router(app: App) -> Router {
+    https_routes(app).layer(axum::middleware::from_fn(hsts))
+}
+
+/// The HTTPS routes, without the HSTS header (added outside the rate limit in [`start`],
+/// so that a `429` carries it too).
+fn https_routes(app: App) -> Router {
     let (api, _) = api::router(app.clone());
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/repo/{file}", get(repo_file))
         .with_state(app)
         .merge(api)
-        .layer(axum::middleware::from_fn(hsts))
 }
 
 /// Every HTTPS response tells browsers to use HTTPS only (a year, subdomains included).
@@ -241,7 +246,9 @@ pub async fn start(app: App) -> Result<Running, AppError> {
     let limits = listen::Limits::from(&app.cfg.listen);
     let rate_layer = axum::middleware::from_fn_with_state(rates, limit::rate_limit);
     let http_app = http_router(app.clone()).layer(rate_layer.clone());
-    let https_app = https_router(app.clone()).layer(rate_layer);
+    let https_app = https_routes(app.clone())
+        .layer(rate_layer)
+        .layer(axum::middleware::from_fn(hsts));
     let server_tls = tls::ServerTls::new(tls);
     tokio::spawn(tls::watch(app.clone(), server_tls.clone(), watch));
     let done = tokio::spawn(async move {

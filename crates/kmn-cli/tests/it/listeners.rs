@@ -646,6 +646,7 @@ async fn issue9_body_limits_and_rate_limits_per_address_and_per_account() {
     }
     let (head, body) = limited.expect("the operator's account is limited");
     assert!(head.contains("retry-after: "), "{head}");
+    assert!(head.contains("strict-transport-security: "), "{head}");
     let e = error_body(&body);
     assert_eq!(e["code"], "E_RATE_LIMITED", "{e}");
     assert!(
