@@ -245,7 +245,8 @@ async fn serve_connection<S>(
         // A request head, and each read of a body, fit in 64 KiB (hyper's default is
         // ~400 KiB per connection).
         .max_buf_size(64 * 1024)
-        .serve_connection(io, service);
+        .serve_connection(io, service)
+        .without_shutdown();
     tokio::pin!(conn);
     loop {
         let (next, fired) = activity.deadline(limits);
@@ -255,14 +256,42 @@ async fn serve_connection<S>(
         }
         tokio::select! {
             r = conn.as_mut() => {
-                if let Err(e) = r {
-                    tracing::debug!(%peer, error = %e, "connection ended");
+                match r {
+                    Ok(parts) => linger(parts.io.into_inner()).await,
+                    Err(e) => tracing::debug!(%peer, error = %e, "connection ended"),
                 }
                 return;
             }
             _ = tokio::time::sleep_until(next) => {}
         }
     }
+}
+
+/// How long, and how many bytes, a connection is read after its last response before it
+/// is closed.
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1024 * 1024;
+
+/// Closes a connection whose last response is written: our side first (FIN), then what
+/// the client still sends (the rest of a body refused with 413, say) is read and dropped
+/// until it closes too, for at most [`LINGER`]. Closing with unread bytes would reset
+/// the connection, and the client could lose the response before reading it.
+async fn linger<S: AsyncRead + AsyncWrite + Unpin>(mut io: S) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = tokio::time::timeout(LINGER, async {
+        if io.shutdown().await.is_err() {
+            return;
+        }
+        let mut buf = [0u8; 8192];
+        let mut total = 0usize;
+        while let Ok(n) = io.read(&mut buf).await {
+            total += n;
+            if n == 0 || total > LINGER_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Waits for a free slot for a new connection, briefly.
