@@ -14,6 +14,7 @@ mod delivery;
 #[cfg(feature = "fault-points")]
 mod faults;
 mod hsm;
+mod listeners;
 mod ops;
 mod serve;
 mod station;
