@@ -536,22 +536,6 @@ fn fail(rule: &'static str, detail: impl Into<String>) -> PkiError {
     })
 }
 
-/// GeneralizedTime without fraction (RFC 6960 §4.2.2.1 uses GeneralizedTime throughout,
-/// RFC 5280 §4.1.2.5.2 its DER form).
-pub fn generalized_time(t: OffsetDateTime) -> Vec<u8> {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    let s = format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    derw::tlv(tag::GENERALIZED_TIME, s.as_bytes())
-}
-
 /// Lints one response before it is signed (the rules are named like the certificate
 /// lints; each failure names its rule).
 pub fn lint(p: &ResponseParams, r: &Responder<'_>, issuer: &IssuerHashes) -> Result<(), PkiError> {
@@ -630,7 +614,7 @@ pub fn prepare(
         CertStatus::Revoked { at, reason } => derw::implicit_cons(
             1,
             &[
-                generalized_time(at),
+                derw::generalized_time(at),
                 derw::explicit(0, &derw::tlv(tag::ENUMERATED, &[reason.code()])),
             ]
             .concat(),
@@ -639,13 +623,13 @@ pub fn prepare(
     let single = derw::seq(&[
         &p.cert_id.to_der(),
         &status,
-        &generalized_time(p.this_update),
-        &derw::explicit(0, &generalized_time(p.next_update)),
+        &derw::generalized_time(p.this_update),
+        &derw::explicit(0, &derw::generalized_time(p.next_update)),
     ]);
     let tbs = derw::seq(&[
         // responderID byKey [2] EXPLICIT KeyHash (RFC 6960 §4.2.1, §4.2.2.3).
         &derw::explicit(2, &derw::octets(&r.key_hash)),
-        &generalized_time(p.produced_at),
+        &derw::generalized_time(p.produced_at),
         &derw::seq(&[&single]),
     ]);
     Ok(LintedResponse { tbs })
