@@ -98,7 +98,10 @@ pub struct CertTemplate {
 pub fn profile_key_usage(profile: ProfileKind, spki_der: &[u8]) -> Vec<u8> {
     match profile {
         ProfileKind::Root | ProfileKind::IssuingCa => vec![ku::KEY_CERT_SIGN, ku::CRL_SIGN],
-        ProfileKind::OcspSigner | ProfileKind::UserCard | ProfileKind::Operator => {
+        ProfileKind::OcspSigner
+        | ProfileKind::UserCard
+        | ProfileKind::Operator
+        | ProfileKind::Station => {
             vec![ku::DIGITAL_SIGNATURE]
         }
         ProfileKind::Server => {
@@ -116,7 +119,9 @@ pub fn profile_eku(profile: ProfileKind) -> Vec<const_oid::ObjectIdentifier> {
     match profile {
         ProfileKind::Root | ProfileKind::IssuingCa => vec![],
         ProfileKind::OcspSigner => vec![oid::KP_OCSP_SIGNING],
-        ProfileKind::UserCard | ProfileKind::Operator => vec![oid::KP_CLIENT_AUTH],
+        ProfileKind::UserCard | ProfileKind::Operator | ProfileKind::Station => {
+            vec![oid::KP_CLIENT_AUTH]
+        }
         ProfileKind::Server => vec![oid::KP_SERVER_AUTH],
     }
 }
