@@ -91,7 +91,9 @@ impl Policies {
     pub fn for_profile(&self, p: ProfileKind) -> Vec<PolicyOid> {
         match p {
             ProfileKind::UserCard => vec![self.user_card.clone()],
-            ProfileKind::Operator => vec![self.operator.clone()],
+            // A station is the center's own equipment: the operator policy (the issuing
+            // CA asserts no other, and a new policy would need a new issuing CA).
+            ProfileKind::Operator | ProfileKind::Station => vec![self.operator.clone()],
             ProfileKind::Server => vec![self.server.clone()],
             ProfileKind::IssuingCa => vec![
                 self.user_card.clone(),

@@ -140,7 +140,7 @@ pub enum CertCommand {
         /// The CSR (PEM or DER).
         #[arg(long)]
         csr: PathBuf,
-        /// Profile: user-card, operator, server.
+        /// Profile: user-card, operator, server, station (a personalization station).
         #[arg(long, default_value = "user-card")]
         profile: ProfileKind,
         /// Validity: 3y or 5y (第10条).

@@ -101,7 +101,8 @@ pub fn profile_key_usage(profile: ProfileKind, spki_der: &[u8]) -> Vec<u8> {
         ProfileKind::OcspSigner
         | ProfileKind::AuditSigner
         | ProfileKind::UserCard
-        | ProfileKind::Operator => {
+        | ProfileKind::Operator
+        | ProfileKind::Station => {
             vec![ku::DIGITAL_SIGNATURE]
         }
         ProfileKind::Server => {
@@ -120,7 +121,9 @@ pub fn profile_eku(profile: ProfileKind) -> Vec<const_oid::ObjectIdentifier> {
         ProfileKind::Root | ProfileKind::IssuingCa => vec![],
         ProfileKind::OcspSigner => vec![oid::KP_OCSP_SIGNING],
         ProfileKind::AuditSigner => vec![oid::KP_DOCUMENT_SIGNING],
-        ProfileKind::UserCard | ProfileKind::Operator => vec![oid::KP_CLIENT_AUTH],
+        ProfileKind::UserCard | ProfileKind::Operator | ProfileKind::Station => {
+            vec![oid::KP_CLIENT_AUTH]
+        }
         ProfileKind::Server => vec![oid::KP_SERVER_AUTH],
     }
 }

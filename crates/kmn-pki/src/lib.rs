@@ -18,6 +18,7 @@ pub mod ext;
 pub mod keys;
 pub mod lint;
 pub mod name;
+pub mod ocsp;
 pub mod oid;
 pub mod parse;
 

@@ -236,6 +236,7 @@ fn profile_label_ja(profile: &str) -> &'static str {
         "operator" => "担当者（操作用）",
         "server" => "サーバー（TLS）",
         "user-card" => "利用者カード",
+        "station" => "発行端末",
         _ => "不明な種類",
     }
 }

@@ -7,15 +7,23 @@
 //!   certificates are optional at the TLS layer (so the application can answer 401/403
 //!   with a reason) and verified against this CA's root, the path built with the issuing
 //!   CAs' certificates the server holds ([`tls`]).
+//!
+//! Both hold under abuse (issue 9 item 4): header-read, idle and TLS handshake timeouts
+//! and a cap on open connections ([`listen`]), request rates per address where no client
+//! certificate is needed and per certificate where one is ([`limit`]), body limits per
+//! API route ([`api::router`]). The routes that need no certificate only read the
+//! database (never SQLite's write lock), through at most [`PUBLIC_READERS`] connections
+//! at once, so that a flood of them cannot starve the CRL publisher.
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod limit;
+pub mod listen;
 pub mod tls;
 
 pub use tls::tls_config;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -24,6 +32,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use kmn_app::{App, AppError};
 use kmn_store::CaKind;
+
+/// How many database connections the routes that need no client certificate use at
+/// once (SQLite's pool has four): the rest stay free for the CRL publisher and the API.
+pub const PUBLIC_READERS: usize = 2;
+
+static PUBLIC_READS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(PUBLIC_READERS);
 
 /// The running listeners.
 pub struct Running {
@@ -47,13 +61,18 @@ pub fn http_router(app: App) -> Router {
 
 /// The HTTPS router: the API.
 pub fn https_router(app: App) -> Router {
+    https_routes(app).layer(axum::middleware::from_fn(hsts))
+}
+
+/// The HTTPS routes, without the HSTS header (added outside the rate limit in [`start`],
+/// so that a `429` carries it too).
+fn https_routes(app: App) -> Router {
     let (api, _) = api::router(app.clone());
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/repo/{file}", get(repo_file))
         .with_state(app)
         .merge(api)
-        .layer(axum::middleware::from_fn(hsts))
 }
 
 /// Every HTTPS response tells browsers to use HTTPS only (a year, subdomains included).
@@ -72,6 +91,7 @@ async fn hsts(req: axum::extract::Request, next: axum::middleware::Next) -> Resp
 /// does not answer.
 async fn health(State(app): State<App>) -> Response {
     let r = async {
+        let _gate = PUBLIC_READS.acquire().await;
         let mut tx = app.store.read().await?;
         let cas = tx.list_cas().await?;
         let mut crls = Vec::new();
@@ -189,6 +209,7 @@ async fn audit_checkpoint(State(app): State<App>, Path(file): Path<String>) -> R
 async fn published_document(app: &App, kind: &str, version: Option<&str>) -> Response {
     let r = async {
         // A read: a public route never takes SQLite's write lock (issue 9 item 4).
+        let _gate = PUBLIC_READS.acquire().await;
         let mut tx = app.store.read().await?;
         let d = match version {
             Some(v) => tx.published_document(kind, v).await?,
@@ -232,7 +253,8 @@ async fn repo_document_version(
     published_document(&app, &kind, Some(&version)).await
 }
 
-/// Binds both listeners and starts serving.
+/// Binds both listeners and starts serving, within the limits of `[listen]`
+/// ([`listen`], [`limit`]).
 pub async fn start(app: App) -> Result<Running, AppError> {
     let (tls, watch) = tls::start_config(&app).await?;
     let http_addr: SocketAddr = app
@@ -248,36 +270,29 @@ pub async fn start(app: App) -> Result<Running, AppError> {
     let http = tokio::net::TcpListener::bind(http_addr)
         .await
         .map_err(|e| AppError::Config(format!("cannot listen on {http_addr}: {e}")))?;
-    let https = std::net::TcpListener::bind(https_addr)
+    let https = tokio::net::TcpListener::bind(https_addr)
+        .await
         .map_err(|e| AppError::Config(format!("cannot listen on {https_addr}: {e}")))?;
-    https
-        .set_nonblocking(true)
-        .map_err(|e| AppError::Io(e.to_string()))?;
     let http_bound = http.local_addr().map_err(|e| AppError::Io(e.to_string()))?;
     let https_bound = https
         .local_addr()
         .map_err(|e| AppError::Io(e.to_string()))?;
-    let http_app = http_router(app.clone());
-    let https_app = https_router(app.clone());
-    let rustls_cfg = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls));
-    tokio::spawn(tls::watch(app.clone(), rustls_cfg.clone(), watch));
-    let https_server = axum_server::tls_rustls::from_tcp_rustls(https, rustls_cfg)
-        .map_err(|e| AppError::Io(e.to_string()))?;
+    let rates = limit::RateLimits::new(&app.cfg.listen);
+    let limits = listen::Limits::from(&app.cfg.listen);
+    let rate_layer = axum::middleware::from_fn_with_state(rates, limit::rate_limit);
+    let http_app = http_router(app.clone()).layer(rate_layer.clone());
+    let https_app = https_routes(app.clone())
+        .layer(rate_layer)
+        .layer(axum::middleware::from_fn(hsts));
+    let server_tls = tls::ServerTls::new(tls);
+    tokio::spawn(tls::watch(app.clone(), server_tls.clone(), watch));
     let done = tokio::spawn(async move {
-        let a = tokio::spawn(async move {
-            axum::serve(http, http_app)
-                .await
-                .map_err(|e| format!("http listener: {e}"))
-        });
-        let b = tokio::spawn(async move {
-            https_server
-                .serve(https_app.into_make_service())
-                .await
-                .map_err(|e| format!("https listener: {e}"))
-        });
+        let a = tokio::spawn(listen::serve_http(http, http_app, limits.clone()));
+        let b = tokio::spawn(listen::serve_https(https, https_app, server_tls, limits));
+        // The accept loops run until the process ends; a panic in one ends the server.
         tokio::select! {
-            r = a => r.map_err(|e| e.to_string())?,
-            r = b => r.map_err(|e| e.to_string())?,
+            r = a => r.map_err(|e| format!("http listener: {e}")),
+            r = b => r.map_err(|e| format!("https listener: {e}")),
         }
     });
     Ok(Running {

@@ -750,17 +750,20 @@ async fn filters_and_pagination() {
     let q = |uri: String| async move { wr.call(Some("operator"), Method::GET, &uri, None).await.1 };
     let a1id = a1["id"].as_str().unwrap().to_string();
     let b1id = b1["id"].as_str().unwrap().to_string();
+    // The fixture's own: the desk members' card applications (fulfilled), A then B.
+    let fixture = ids(&q("/api/v1/applications?status=fulfilled".into()).await);
+    assert_eq!(fixture.len(), 2, "{fixture:?}");
     assert_eq!(
         ids(&q("/api/v1/applications?status=submitted".into()).await),
         vec![a1id.clone()]
     );
     assert_eq!(
         ids(&q(format!("/api/v1/applications?facility={}", w.fac_b)).await),
-        vec![b1id.clone()]
+        vec![fixture[1].clone(), b1id.clone()]
     );
     assert_eq!(
         ids(&q("/api/v1/applications?kind=new".into()).await).len(),
-        2
+        4
     );
     assert_eq!(
         ids(&q("/api/v1/applications?kind=renewal".into()).await).len(),
@@ -772,16 +775,16 @@ async fn filters_and_pagination() {
     );
     assert_eq!(
         ids(&q("/api/v1/applications?to=2026-11-26T02:00:00Z".into()).await),
-        vec![a1id.clone()]
+        vec![fixture[0].clone(), fixture[1].clone(), a1id.clone()]
     );
-    let p1 = q("/api/v1/applications?limit=1".into()).await;
-    assert_eq!(ids(&p1), vec![a1id.clone()]);
+    let p1 = q("/api/v1/applications?limit=2".into()).await;
+    assert_eq!(ids(&p1), fixture);
     let p2 = q(format!(
-        "/api/v1/applications?limit=1&after={}",
+        "/api/v1/applications?limit=2&after={}",
         p1["next"].as_str().unwrap()
     ))
     .await;
-    assert_eq!(ids(&p2), vec![b1id.clone()]);
+    assert_eq!(ids(&p2), vec![a1id.clone(), b1id.clone()]);
     assert!(p2["next"].is_null());
     let (st, v) = w
         .call(
@@ -796,7 +799,7 @@ async fn filters_and_pagination() {
     let (_, v) = w
         .call(Some("desk_a"), Method::GET, "/api/v1/applications", None)
         .await;
-    assert_eq!(ids(&v), vec![a1id]);
+    assert_eq!(ids(&v), vec![fixture[0].clone(), a1id]);
     let (st, _) = w
         .call(
             Some("desk_a"),
