@@ -44,6 +44,8 @@ pub struct Config {
     pub support_center_phone: String,
     /// CA settings.
     pub ca: CaConfig,
+    /// Audit-log checkpoints.
+    pub audit: AuditConfig,
     /// Limits of the HTTP and HTTPS listeners (issue 9 item 4).
     pub listen: ListenConfig,
 }
@@ -164,6 +166,31 @@ impl ListenConfig {
     }
 }
 
+/// `[audit]`: signed checkpoints of the audit log (issue 9 item 6).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Where the signed checkpoint files are kept, outside the database (relative to the
+    /// data dir, or absolute: another disk, a host mount, a write-once share).
+    /// `KMN_AUDIT_CHECKPOINT_DIR` overrides it.
+    pub checkpoint_dir: String,
+    /// `kmn serve` signs a checkpoint at least this often when the chain moved, minutes
+    /// (besides after every CRL publication, i.e. after every revocation).
+    pub checkpoint_interval_minutes: i64,
+    /// `kmn serve` seals the reads of personal data into the chain this often, seconds.
+    pub seal_interval_seconds: i64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_dir: "audit-checkpoints".into(),
+            checkpoint_interval_minutes: 60,
+            seal_interval_seconds: 60,
+        }
+    }
+}
+
 /// `[ca]`.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -199,6 +226,7 @@ impl Default for Config {
             hold_until_receipt: false,
             support_center_phone: String::new(),
             ca: CaConfig::default(),
+            audit: AuditConfig::default(),
             listen: ListenConfig::default(),
         }
     }
@@ -232,6 +260,7 @@ impl std::fmt::Debug for Config {
             .field("hold_until_receipt", &self.hold_until_receipt)
             .field("support_center_phone", &self.support_center_phone)
             .field("ca", &self.ca)
+            .field("audit", &self.audit)
             .field("listen", &self.listen)
             .finish()
     }
@@ -332,8 +361,8 @@ impl Config {
         let body = toml::to_string_pretty(self).expect("config serialises");
         format!(
             "# kmn-pki configuration. Environment variables KMN_DATABASE_URL, KMN_PUBLIC_BASE_URL,\n\
-             # KMN_ORGANIZATION, KMN_HTTP_LISTEN, KMN_HTTPS_LISTEN, KMN_REPOSITORY_DIR, KMN_DEMO, KMN_HOLD_UNTIL_RECEIPT and\n\
-             # KMN_SUPPORT_CENTER_PHONE override these values; secrets may also come from KMN_…_FILE.\n{body}"
+             # KMN_ORGANIZATION, KMN_HTTP_LISTEN, KMN_HTTPS_LISTEN, KMN_REPOSITORY_DIR, KMN_DEMO, KMN_HOLD_UNTIL_RECEIPT,\n\
+             # KMN_SUPPORT_CENTER_PHONE and KMN_AUDIT_CHECKPOINT_DIR override these values; secrets may also come from KMN_…_FILE.\n{body}"
         )
     }
 
@@ -362,6 +391,9 @@ impl Config {
         }
         if let Some(v) = env("KMN_SUPPORT_CENTER_PHONE") {
             self.support_center_phone = v;
+        }
+        if let Some(v) = env("KMN_AUDIT_CHECKPOINT_DIR") {
+            self.audit.checkpoint_dir = v;
         }
         if let Some(v) = env("KMN_HOLD_UNTIL_RECEIPT") {
             self.hold_until_receipt = matches!(v.as_str(), "1" | "true" | "yes");
@@ -415,6 +447,14 @@ impl Config {
                     .into(),
             ));
         }
+        if !(1..=24 * 60).contains(&self.audit.checkpoint_interval_minutes)
+            || !(1..=3600).contains(&self.audit.seal_interval_seconds)
+            || self.audit.checkpoint_dir.is_empty()
+        {
+            return Err(AppError::Config(
+                "audit.checkpoint_interval_minutes must be 1..=1440, audit.seal_interval_seconds 1..=3600, and audit.checkpoint_dir set".into(),
+            ));
+        }
         if !(0..=90).contains(&self.renewal_overlap_days) {
             return Err(AppError::Config(
                 "renewal_overlap_days must be 0..=90".into(),
@@ -451,6 +491,16 @@ impl Config {
     /// The repository directory.
     pub fn repository_dir(&self, data_dir: &Path) -> PathBuf {
         let p = Path::new(&self.repository_dir);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            data_dir.join(p)
+        }
+    }
+
+    /// Where the audit checkpoint files are kept (`audit.checkpoint_dir`).
+    pub fn checkpoint_dir(&self, data_dir: &Path) -> PathBuf {
+        let p = Path::new(&self.audit.checkpoint_dir);
         if p.is_absolute() {
             p.to_path_buf()
         } else {

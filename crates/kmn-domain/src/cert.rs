@@ -12,6 +12,9 @@ pub enum ProfileKind {
     IssuingCa,
     /// Delegated OCSP signer (RFC 6960 §4.2.2.2).
     OcspSigner,
+    /// The signer of the audit log's checkpoints (CMS, RFC 5652; id-kp-documentSigning,
+    /// RFC 9336).
+    AuditSigner,
     /// A holder's card certificate (client authentication to the network).
     UserCard,
     /// A support-center operator's certificate (portal and API).
@@ -31,6 +34,7 @@ impl ProfileKind {
             Self::Root => "root",
             Self::IssuingCa => "issuing-ca",
             Self::OcspSigner => "ocsp-signer",
+            Self::AuditSigner => "audit-signer",
             Self::UserCard => "user-card",
             Self::Operator => "operator",
             Self::Server => "server",
@@ -44,6 +48,7 @@ impl ProfileKind {
             Self::Root => "ルート認証局",
             Self::IssuingCa => "発行認証局",
             Self::OcspSigner => "OCSP応答署名者",
+            Self::AuditSigner => "監査ログ署名者",
             Self::UserCard => "利用者カード",
             Self::Operator => "担当者証明書",
             Self::Server => "サーバー（TLS）",
@@ -63,6 +68,7 @@ impl FromStr for ProfileKind {
             "root" => Self::Root,
             "issuing-ca" => Self::IssuingCa,
             "ocsp-signer" => Self::OcspSigner,
+            "audit-signer" => Self::AuditSigner,
             "user-card" => Self::UserCard,
             "operator" => Self::Operator,
             "server" => Self::Server,

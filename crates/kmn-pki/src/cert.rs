@@ -99,6 +99,7 @@ pub fn profile_key_usage(profile: ProfileKind, spki_der: &[u8]) -> Vec<u8> {
     match profile {
         ProfileKind::Root | ProfileKind::IssuingCa => vec![ku::KEY_CERT_SIGN, ku::CRL_SIGN],
         ProfileKind::OcspSigner
+        | ProfileKind::AuditSigner
         | ProfileKind::UserCard
         | ProfileKind::Operator
         | ProfileKind::Station => {
@@ -119,6 +120,7 @@ pub fn profile_eku(profile: ProfileKind) -> Vec<const_oid::ObjectIdentifier> {
     match profile {
         ProfileKind::Root | ProfileKind::IssuingCa => vec![],
         ProfileKind::OcspSigner => vec![oid::KP_OCSP_SIGNING],
+        ProfileKind::AuditSigner => vec![oid::KP_DOCUMENT_SIGNING],
         ProfileKind::UserCard | ProfileKind::Operator | ProfileKind::Station => {
             vec![oid::KP_CLIENT_AUTH]
         }

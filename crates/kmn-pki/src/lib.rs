@@ -1,12 +1,15 @@
 //! kmn-pki: X.509 for the Kumamoto Medical Network CA.
 //!
-//! Profiles (root, issuing CA, OCSP signer, user card, operator, TLS server), the
-//! lint-before-sign issuance pipeline ([`cert::prepare`] → store → [`cert::sign`]), the
-//! streaming CRL encoder ([`crl`]), CSR parsing ([`csr`]) and the [`keys::Signer`] trait
-//! with software keys. Everything is DER written by [`derw`] and read back by [`parse`].
+//! Profiles (root, issuing CA, OCSP signer, audit signer, user card, operator, TLS
+//! server), the lint-before-sign issuance pipeline ([`cert::prepare`] → store →
+//! [`cert::sign`]), the streaming CRL encoder ([`crl`]), CSR parsing ([`csr`]), the
+//! [`keys::Signer`] trait with software keys, and the CMS SignedData of the audit
+//! checkpoints ([`cms`], [`checkpoint`]). Everything is DER written by [`derw`] and read back by [`parse`].
 #![forbid(unsafe_code)]
 
 pub mod cert;
+pub mod checkpoint;
+pub mod cms;
 pub mod crl;
 pub mod csr;
 pub mod derr;

@@ -87,6 +87,13 @@ fn read_der_pki(b: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// kmn-pki's CMS SignedData reader and the audit checkpoint record (issue 9 item 6).
+fn read_cms(b: &[u8]) -> Result<(), String> {
+    let v = kmn_pki::cms::verify(b).map_err(|e| e.to_string())?;
+    kmn_pki::checkpoint::AuditCheckpoint::from_der(&v.content).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 fn read_cert_verify(b: &[u8]) -> Result<(), String> {
     kmn_verify::load_pem_or_der_bundle(b)
         .map(|_| ())
@@ -184,6 +191,12 @@ const READERS: &[Entry] = &[
         read: read_der_pki,
         whole: false,
         refuses: &["der/"],
+    },
+    Entry {
+        name: "kmn_pki CMS SignedData + audit checkpoint",
+        read: read_cms,
+        whole: true,
+        refuses: &["csr/", "cert/", "crl/", "der/"],
     },
     Entry {
         name: "kmn_verify certificate bundle (PEM/DER)",

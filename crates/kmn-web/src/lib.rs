@@ -1,7 +1,8 @@
 //! kmn-web: the two listeners (DESIGN §7a).
 //!
 //! - `http://…`: the repository (`/repo/<ca>.crt`, `/repo/<ca>.crl` as DER with their
-//!   media types, short HTTP caching) and `/health`.
+//!   media types, short HTTP caching, the audit log's signed checkpoints at
+//!   `/repo/audit/checkpoints/{latest,<n>}.p7s`) and `/health`.
 //! - `https://…`: the API (`/api/v1/…`) and, in later work, the portal. Client
 //!   certificates are optional at the TLS layer (so the application can answer 401/403
 //!   with a reason) and verified against this CA's root, the path built with the issuing
@@ -54,6 +55,7 @@ pub fn http_router(app: App) -> Router {
         .route("/health", get(health))
         .route("/repo/{file}", get(repo_file))
         .route("/repo/{kind}/{version}", get(repo_document_version))
+        .route("/repo/audit/checkpoints/{file}", get(audit_checkpoint))
         .with_state(app)
 }
 
@@ -166,6 +168,39 @@ async fn repo_file(State(app): State<App>, Path(file): Path<String>) -> Response
             )
                 .into_response()
         }
+        Err(_) => (StatusCode::NOT_FOUND, "not found\n").into_response(),
+    }
+}
+
+/// `/repo/audit/checkpoints/latest.p7s` and `/repo/audit/checkpoints/<n>.p7s`: the
+/// signed checkpoints of the audit log (CMS SignedData), read from the checkpoint
+/// directory: public, read-only, no database.
+async fn audit_checkpoint(State(app): State<App>, Path(file): Path<String>) -> Response {
+    let dir = kmn_app::audit::checkpoint_dir(&app);
+    let (name, cache) = if file == kmn_app::audit::LATEST {
+        (file.clone(), "public, max-age=60")
+    } else {
+        match file.strip_suffix(".p7s").and_then(|n| {
+            (!n.is_empty() && n.len() <= 12 && n.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| n.parse::<u64>().ok())
+                .flatten()
+        }) {
+            Some(n) => (kmn_app::audit::file_name(n), "public, max-age=86400"),
+            None => return (StatusCode::NOT_FOUND, "not found\n").into_response(),
+        }
+    };
+    match tokio::fs::read(dir.join(name)).await {
+        Ok(bytes) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/pkcs7-mime; smime-type=signed-data",
+                ),
+                (header::CACHE_CONTROL, cache),
+            ],
+            bytes,
+        )
+            .into_response(),
         Err(_) => (StatusCode::NOT_FOUND, "not found\n").into_response(),
     }
 }
