@@ -22,6 +22,7 @@ pub mod quickstart;
 pub mod ra;
 pub mod repo;
 pub mod revoke;
+pub mod rights;
 pub mod secrets;
 pub mod station;
 

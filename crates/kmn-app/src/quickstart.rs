@@ -179,9 +179,11 @@ pub fn demo_facility_code() -> String {
 /// the desk member's card through the real application flow, and credentials for every
 /// role under `<data-dir>/demo/` (PEM, and PKCS#12 when the `openssl` tool is present).
 pub async fn seed_demo(app: &App) -> Result<DemoSeed, AppError> {
-    use crate::actor::{Actor, Role};
+    use crate::actor::Role;
     use crate::ra::{accounts, applications, documents, facilities, persons};
-    let admin = Actor::cli("kmn-up");
+    use crate::rights::{Capability, Registrar};
+    let admin = crate::rights::Center::internal("kmn-up");
+    let center = admin.registrar();
     for (kind, text) in [
         (
             "cps",
@@ -224,7 +226,7 @@ pub async fn seed_demo(app: &App) -> Result<DemoSeed, AppError> {
     )
     .await?;
     for kind in ["cps", "terms", "privacy_policy"] {
-        facilities::consent(app, &admin, &code, kind, "demo-1", "窓口 花子").await?;
+        facilities::consent(app, &center, &code, kind, "demo-1", "窓口 花子").await?;
     }
     let mut desk_in = crate::ra::persons::PersonInput {
         facility_code: code.clone(),
@@ -238,14 +240,14 @@ pub async fn seed_demo(app: &App) -> Result<DemoSeed, AppError> {
         is_desk: true,
         licence_checked: false,
     };
-    let (desk, _) = persons::register(app, &admin, &desk_in).await?;
+    let (desk, _) = persons::register(app, &center, &desk_in).await?;
     desk_in.name_kanji = "看護 太郎".into();
     desk_in.name_kana = "カンゴ タロウ".into();
     desk_in.name_romaji = "Taro Kango".into();
     desk_in.profession = "nurse".into();
     desk_in.is_desk = false;
     desk_in.work_email = "taro@demo-hospital.example.jp".into();
-    persons::register(app, &admin, &desk_in).await?;
+    persons::register(app, &center, &desk_in).await?;
 
     let dir = app.data_dir.join("demo");
     secrets::ensure_dir(&dir, 0o700)?;
@@ -283,6 +285,7 @@ pub async fn seed_demo(app: &App) -> Result<DemoSeed, AppError> {
                 holder_id: Some(desk.holder_id.clone()),
                 display_name: "窓口 花子".into(),
             };
+            let desk_actor = Registrar::from_actor(&desk_actor)?;
             let a = applications::create(
                 app,
                 &desk_actor,
@@ -303,7 +306,7 @@ pub async fn seed_demo(app: &App) -> Result<DemoSeed, AppError> {
                 None,
             )
             .await?;
-            applications::act(
+            applications::review(
                 app,
                 &admin,
                 &a.id,
@@ -312,14 +315,8 @@ pub async fn seed_demo(app: &App) -> Result<DemoSeed, AppError> {
             )
             .await?;
             let csr = kmn_pki::csr::build(&DistinguishedName::default().to_der(), &key)?;
-            let (_, card) = applications::fulfil_from_csr(app, &admin, &a.id, &csr).await?;
-            let mut tx = app.store.begin().await?;
-            let c = tx
-                .certificate(card.cert_serial_hex.as_deref().unwrap_or_default())
-                .await?;
-            tx.rollback().await?;
-            c.ok_or_else(|| AppError::Internal("the demo card has no certificate".into()))?
-                .der
+            let (_, _, cert_der) = applications::fulfil_from_csr(app, &admin, &a.id, &csr).await?;
+            cert_der
         } else {
             let mut subject = DistinguishedName::default();
             subject.push(kmn_pki::oid::AT_COUNTRY, "JP")?;

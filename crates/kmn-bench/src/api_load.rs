@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
-use kmn_app::actor::{Actor, Role};
+use kmn_app::actor::Role;
 use kmn_app::ra::{accounts, documents, facilities};
+use kmn_app::rights::CaAdmin;
 use kmn_app::{App, Config, SystemClock};
 use kmn_domain::{ProfileKind, ValidityPeriod};
 use kmn_pki::keys::{KeyAlgorithm, Signer, SoftwareKey};
@@ -58,7 +59,7 @@ async fn identity(app: &App, role: Role, facility: Option<&str>, cn: &str) -> Re
     .await?;
     accounts::add(
         app,
-        &Actor::cli("bench"),
+        &CaAdmin::local(Some("bench")).center(),
         accounts::NewAccount {
             role,
             display_name: cn.into(),
@@ -232,7 +233,7 @@ pub async fn run(
     )
     .await?;
     kmn_app::quickstart::ensure_tls_cert(&app).await?;
-    let admin = Actor::cli("bench");
+    let admin = CaAdmin::local(Some("bench")).center();
     for kind in ["cps", "terms", "privacy_policy"] {
         documents::publish(&app, &admin, kind, "1", "d.txt", b"bench".to_vec()).await?;
     }
@@ -254,7 +255,7 @@ pub async fn run(
     )
     .await?;
     for kind in ["cps", "terms", "privacy_policy"] {
-        facilities::consent(&app, &admin, &code, kind, "1", "bench").await?;
+        facilities::consent(&app, &admin.registrar(), &code, kind, "1", "bench").await?;
     }
     let ids = seed_holders(&app, &code, holders)
         .await

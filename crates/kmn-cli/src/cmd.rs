@@ -255,10 +255,6 @@ pub struct VerifyArgs {
     cert: PathBuf,
 }
 
-fn actor(cli: &Cli) -> String {
-    kmn_app::actor::cli_actor(cli.actor.as_deref())
-}
-
 fn fail(e: &AppError) -> ExitCode {
     eprintln!("error: {e}");
     eprintln!("({})", e.code());
@@ -276,7 +272,8 @@ fn ts(t: i64) -> String {
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
-    let who = actor(&cli);
+    let admin = kmn_app::rights::CaAdmin::local(cli.actor.as_deref());
+    let who = admin.name().to_string();
     let r = match &cli.command {
         Command::Up { no_demo } => return up(&cli.data_dir, !*no_demo).await,
         Command::Serve => return serve(&cli.data_dir).await,
@@ -287,58 +284,22 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Audit(AuditCommand::Verify) => return audit_verify(&cli.data_dir).await,
         Command::Config(ConfigCommand::Check) => config_check(&cli.data_dir).await,
         Command::Facility { command, out } => {
-            return crate::ops::facility(
-                &cli.data_dir,
-                &kmn_app::actor::Actor::cli(&who),
-                command,
-                *out,
-            )
-            .await;
+            return crate::ops::facility(&cli.data_dir, &admin, command, *out).await;
         }
         Command::Person { command, out } => {
-            return crate::ops::person(
-                &cli.data_dir,
-                &kmn_app::actor::Actor::cli(&who),
-                command,
-                *out,
-            )
-            .await;
+            return crate::ops::person(&cli.data_dir, &admin, command, *out).await;
         }
         Command::Application { command, out } => {
-            return crate::ops::application(
-                &cli.data_dir,
-                &kmn_app::actor::Actor::cli(&who),
-                command,
-                *out,
-            )
-            .await;
+            return crate::ops::application(&cli.data_dir, &admin, command, *out).await;
         }
         Command::Account { command, out } => {
-            return crate::ops::account(
-                &cli.data_dir,
-                &kmn_app::actor::Actor::cli(&who),
-                command,
-                *out,
-            )
-            .await;
+            return crate::ops::account(&cli.data_dir, &admin, command, *out).await;
         }
         Command::Card { command, out } => {
-            return crate::ops::card(
-                &cli.data_dir,
-                &kmn_app::actor::Actor::cli(&who),
-                command,
-                *out,
-            )
-            .await;
+            return crate::ops::card(&cli.data_dir, &admin, command, *out).await;
         }
         Command::Document { command, out } => {
-            return crate::ops::document(
-                &cli.data_dir,
-                &kmn_app::actor::Actor::cli(&who),
-                command,
-                *out,
-            )
-            .await;
+            return crate::ops::document(&cli.data_dir, &admin, command, *out).await;
         }
     };
     match r {

@@ -3,7 +3,8 @@
 
 use kmn_store::{AccountRow, NewAuditEvent};
 
-use crate::actor::{Actor, Role};
+use crate::actor::Role;
+use crate::rights::Center;
 use crate::{App, AppError};
 
 /// A new account.
@@ -22,8 +23,8 @@ pub struct NewAccount {
 }
 
 /// Adds an account (support-center staff only).
-pub async fn add(app: &App, actor: &Actor, a: NewAccount) -> Result<AccountRow, AppError> {
-    actor.require_center()?;
+pub async fn add(app: &App, who: &Center, a: NewAccount) -> Result<AccountRow, AppError> {
+    let actor = who.actor();
     let parsed = kmn_pki::parse::cert(&a.cert_der)
         .map_err(|e| AppError::BadInput(format!("証明書を読み取れません: {e}")))?;
     if a.role == Role::FacilityDesk && a.facility_code.is_none() {
@@ -98,8 +99,8 @@ pub async fn add(app: &App, actor: &Actor, a: NewAccount) -> Result<AccountRow, 
 }
 
 /// Disables an account.
-pub async fn disable(app: &App, actor: &Actor, id: &str) -> Result<(), AppError> {
-    actor.require_center()?;
+pub async fn disable(app: &App, who: &Center, id: &str) -> Result<(), AppError> {
+    let actor = who.actor();
     let now = app.now();
     let mut tx = app.store.begin().await?;
     match tx.disable_account(id).await {
@@ -123,4 +124,41 @@ pub async fn disable(app: &App, actor: &Actor, id: &str) -> Result<(), AppError>
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Every account (support-center staff only).
+pub async fn list(app: &App, _right: &Center) -> Result<Vec<AccountRow>, AppError> {
+    let mut tx = app.store.read().await?;
+    let v = tx.list_accounts().await;
+    tx.rollback().await?;
+    Ok(v?)
+}
+
+/// The certificate (DER) of the card `holder` uses at `facility`, for a desk account
+/// that logs in with it (support-center staff only).
+pub async fn card_certificate(
+    app: &App,
+    _right: &Center,
+    holder: &str,
+    facility: &str,
+) -> Result<Vec<u8>, AppError> {
+    let mut tx = app.store.read().await?;
+    let r = async {
+        let cards = tx.live_cards(holder, facility).await?;
+        let serial = cards
+            .iter()
+            .find(|c| c.state == "active")
+            .and_then(|c| c.cert_serial_hex.clone());
+        Ok::<_, AppError>(match serial {
+            Some(s) => tx.certificate(&s).await?,
+            None => None,
+        })
+    }
+    .await;
+    tx.rollback().await?;
+    r?.map(|c| c.der).ok_or_else(|| {
+        AppError::NotFound(format!(
+            "{holder} の施設 {facility} での利用中のカードがありません"
+        ))
+    })
 }

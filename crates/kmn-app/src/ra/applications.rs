@@ -15,9 +15,10 @@ use kmn_store::{
 };
 use sha2::Digest;
 
-use crate::actor::Actor;
+use crate::actor::{Actor, Scope};
 use crate::error::FieldError;
 use crate::idempotency::{Idempotency, finish_once};
+use crate::rights::{Capability, Center, Reader, Registrar, Station};
 use crate::{App, AppError};
 
 /// Input for a new application.
@@ -98,10 +99,10 @@ async fn check_eligibility(
 /// Creates a draft (the facility's desk, or the center on its behalf).
 pub async fn create(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     i: &ApplicationInput,
 ) -> Result<ApplicationRow, AppError> {
-    create_once(app, actor, i, None).await
+    create_once(app, who, i, None).await
 }
 
 /// [`create`], recording an `Idempotency-Key` in the same transaction. Rights first
@@ -109,12 +110,13 @@ pub async fn create(
 /// desk gets one answer for absent and foreign), then validation of the other fields.
 pub async fn create_once(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     i: &ApplicationInput,
     idem: Option<&Idempotency<'_, ApplicationRow>>,
 ) -> Result<ApplicationRow, AppError> {
-    let scope = actor.act_scope()?;
-    actor.require_facility(&i.facility_code)?;
+    let actor = who.actor();
+    let scope = who.scope().clone();
+    who.require(&i.facility_code)?;
     let now = app.now();
     let mut errs = Vec::new();
     let kind = match ApplicationKind::from_codes(&i.kind, i.detail.as_deref()) {
@@ -229,17 +231,40 @@ pub async fn create_once(
     finish_once(tx, actor, r, idem, now).await
 }
 
-/// The operator's and desk's actions on an application (everything but fulfilment of a
-/// card-issuing kind, which needs a certificate: [`fulfil_from_csr`]).
-pub async fn act(
+/// The support center's review of an application (approve, return, reject, and the
+/// fulfilment of a kind that issues no card).
+pub async fn review(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     id: &str,
     action: ApplicationAction,
     expected_version: Option<i64>,
 ) -> Result<ApplicationRow, AppError> {
+    act(app, &who.registrar(), id, action, expected_version).await
+}
+
+/// The operator's and desk's actions on an application (everything but fulfilment of a
+/// card-issuing kind, which needs a certificate: [`fulfil_from_csr`]).
+pub async fn act(
+    app: &App,
+    who: &Registrar,
+    id: &str,
+    action: ApplicationAction,
+    expected_version: Option<i64>,
+) -> Result<ApplicationRow, AppError> {
+    let actor = who.actor();
     let mut tx = app.store.begin().await?;
-    let r = act_in_tx(app, &mut tx, actor, id, action, expected_version, None).await;
+    let r = act_in_tx(
+        app,
+        &mut tx,
+        actor,
+        Some(who.scope()),
+        id,
+        action,
+        expected_version,
+        None,
+    )
+    .await;
     super::finish(tx, r).await
 }
 
@@ -248,6 +273,7 @@ async fn act_in_tx(
     app: &App,
     tx: &mut Tx,
     actor: &Actor,
+    acting: Option<&Scope>,
     id: &str,
     action: ApplicationAction,
     expected_version: Option<i64>,
@@ -263,17 +289,20 @@ async fn act_in_tx(
     let scope = if let (ApplicationAction::Fulfil, Some(card)) = (&action, new_card) {
         if card.token_serial.is_some() {
             // A personalization station fulfils a card application with the card it made.
-            crate::station::require_station(actor)?;
+            Station::from_actor(actor)?;
         } else {
             // The demo's fulfilment from a bare CSR (`demo = true`).
-            actor.require_center()?;
+            Center::from_actor(actor)?;
         }
-        crate::actor::Scope::All
+        Scope::All
     } else if center_only {
-        actor.require_center()?;
-        crate::actor::Scope::All
+        Center::from_actor(actor)?;
+        Scope::All
     } else {
-        actor.act_scope()?
+        match acting {
+            Some(s) => s.clone(),
+            None => Registrar::from_actor(actor)?.scope().clone(),
+        }
     };
     let a = scope.visible(
         tx.application(id).await?,
@@ -593,16 +622,15 @@ async fn revoke_card(
 /// Rights first: the list is looked at only for a caller who may return.
 pub async fn return_for_correction(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     id: &str,
     items: &[(String, String, String)],
     expected_version: Option<i64>,
 ) -> Result<ApplicationRow, AppError> {
-    actor.require_center()?;
     let d = deficiencies(items)?;
-    act(
+    review(
         app,
-        actor,
+        who,
         id,
         ApplicationAction::Return { deficiencies: d },
         expected_version,
@@ -667,13 +695,14 @@ pub fn abbreviate(name: &str) -> String {
 /// Fulfils an approved card-issuing application from a CSR supplied by the caller —
 /// only in demo mode (`demo = true`); in production a personalization station makes the
 /// key on the card ([`crate::cards::personalize`]). The card goes straight to `active`.
+/// Returns the application, the card and its certificate (DER).
 pub async fn fulfil_from_csr(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     id: &str,
     csr: &[u8],
-) -> Result<(ApplicationRow, CardRow), AppError> {
-    actor.require_center()?;
+) -> Result<(ApplicationRow, CardRow, Vec<u8>), AppError> {
+    let actor = who.actor();
     if !app.cfg.demo {
         return Err(AppError::Rule("CSR からの発行はデモモード（kmn.toml の demo = true）でのみ行えます。本番では発行端末でカードに鍵を生成します".into()));
     }
@@ -684,7 +713,9 @@ pub async fn fulfil_from_csr(
     let card_id = allocate_card_id(app).await?;
     let issued = issue_for(app, actor, &target, req.spki_der, false).await?;
     record_issuance(app, actor, &target.application.id, &issued, &card_id).await?;
-    record_fulfilment(app, actor, &target, &issued, CardEvent::DemoActivate, None).await
+    let (a, card) =
+        record_fulfilment(app, actor, &target, &issued, CardEvent::DemoActivate, None).await?;
+    Ok((a, card, issued.der))
 }
 
 /// What an approved card-issuing application's certificate is built from.
@@ -702,7 +733,7 @@ pub struct IssueTarget {
 
 /// Loads an application that may be fulfilled now: approved, of a card-issuing kind, and
 /// still eligible (第4条).
-pub async fn load_for_issue(app: &App, id: &str) -> Result<IssueTarget, AppError> {
+pub(crate) async fn load_for_issue(app: &App, id: &str) -> Result<IssueTarget, AppError> {
     let mut tx = app.store.begin().await?;
     let r = async {
         let a = tx
@@ -745,7 +776,7 @@ pub async fn load_for_issue(app: &App, id: &str) -> Result<IssueTarget, AppError
 
 /// Issues the holder's certificate for `spki_der`: the subject, the kanji SAN
 /// directoryName and hcRole come from the registry (DESIGN §4).
-pub async fn issue_for(
+pub(crate) async fn issue_for(
     app: &App,
     actor: &Actor,
     t: &IssueTarget,
@@ -820,7 +851,7 @@ pub struct PersonalizationRecord<'a> {
 }
 
 /// Allocates a card id (a gap is left when personalization then fails).
-pub async fn allocate_card_id(app: &App) -> Result<String, AppError> {
+pub(crate) async fn allocate_card_id(app: &App) -> Result<String, AppError> {
     let mut tx = app.store.begin().await?;
     let r = tx.next_counter("card").await.map_err(AppError::from);
     let n = super::finish(tx, r).await?;
@@ -830,7 +861,7 @@ pub async fn allocate_card_id(app: &App) -> Result<String, AppError> {
 /// Records the card and completes the application; if that fails (someone else
 /// fulfilled it meanwhile), the certificate just issued is revoked so that no usable
 /// certificate is left without its card.
-pub async fn record_fulfilment(
+pub(crate) async fn record_fulfilment(
     app: &App,
     actor: &Actor,
     t: &IssueTarget,
@@ -895,6 +926,7 @@ pub async fn record_fulfilment(
             app,
             &mut tx,
             actor,
+            None,
             id,
             ApplicationAction::Fulfil,
             Some(a.version),
@@ -1046,7 +1078,7 @@ async fn bind_issuance(
 /// revoked (superseded) in the same transaction, by compare-and-set on its binding: at
 /// most one unbound certificate per application. If this fails, the new certificate is
 /// revoked (and the error says whether that worked).
-pub async fn record_issuance(
+pub(crate) async fn record_issuance(
     app: &App,
     actor: &Actor,
     application_id: &str,
@@ -1187,7 +1219,7 @@ pub enum Withdrawal {
 /// `issued_to`, when given): only that, never a certificate of another card or
 /// application. A serial that is not such a certificate is refused (403), one already on
 /// a card is refused (422).
-pub async fn withdraw_unbound(
+pub(crate) async fn withdraw_unbound(
     app: &App,
     serial_hex: &str,
     application_id: Option<&str>,
@@ -1230,7 +1262,7 @@ pub async fn withdraw_unbound(
 
 /// Revokes a card certificate this call has just issued, before it was recorded for any
 /// card or application (cessationOfOperation). The error says why nothing was revoked.
-pub async fn revoke_orphan(app: &App, serial_hex: &str, why: &str) -> Result<(), AppError> {
+pub(crate) async fn revoke_orphan(app: &App, serial_hex: &str, why: &str) -> Result<(), AppError> {
     let now = app.now();
     let mut tx = app.store.begin().await?;
     let r = async {
@@ -1265,10 +1297,11 @@ pub async fn revoke_orphan(app: &App, serial_hex: &str, why: &str) -> Result<(),
 /// An application with its rounds and documents; the read is logged (G1).
 pub async fn get(
     app: &App,
-    actor: &Actor,
+    who: &Reader,
     id: &str,
 ) -> Result<(ApplicationRow, Vec<RoundRow>, Vec<DocumentRow>), AppError> {
-    let scope = actor.read_scope()?;
+    let actor = who.actor();
+    let scope = who.scope().clone();
     let mut tx = app.store.begin().await?;
     let r = async {
         let a = scope.visible(
@@ -1296,10 +1329,11 @@ pub async fn get(
 /// Applications visible to the actor, filtered; the read is logged.
 pub async fn list(
     app: &App,
-    actor: &Actor,
+    who: &Reader,
     mut f: ApplicationFilter,
 ) -> Result<Vec<ApplicationRow>, AppError> {
-    f.facility_code = actor.scope(f.facility_code.as_deref())?;
+    let actor = who.actor();
+    f.facility_code = who.listing(f.facility_code.as_deref())?;
     let mut tx = app.store.begin().await?;
     let r = async {
         let v = tx.list_applications(&f).await?;
@@ -1322,25 +1356,26 @@ pub async fn list(
 /// (第18条3: kept 6 years from the card's issue date).
 pub async fn add_document(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     id: &str,
     file_name: &str,
     bytes: &[u8],
 ) -> Result<DocumentRow, AppError> {
-    add_document_once(app, actor, id, file_name, bytes, None).await
+    add_document_once(app, who, id, file_name, bytes, None).await
 }
 
 /// [`add_document`], recording an `Idempotency-Key` in the same transaction. Rights
 /// first, then the application (absent and foreign answer alike), then the file.
 pub async fn add_document_once(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     id: &str,
     file_name: &str,
     bytes: &[u8],
     idem: Option<&Idempotency<'_, DocumentRow>>,
 ) -> Result<DocumentRow, AppError> {
-    let scope = actor.act_scope()?;
+    let actor = who.actor();
+    let scope = who.scope().clone();
     let now = app.now();
     let mut tx = app.store.begin().await?;
     let r = async {
@@ -1395,10 +1430,11 @@ pub async fn add_document_once(
 /// A document's bytes; the read is logged.
 pub async fn document(
     app: &App,
-    actor: &Actor,
+    who: &Reader,
     doc_id: &str,
 ) -> Result<(DocumentRow, Vec<u8>), AppError> {
-    let scope = actor.read_scope()?;
+    let actor = who.actor();
+    let scope = who.scope().clone();
     let mut tx = app.store.begin().await?;
     let r = async {
         let not_found = || AppError::NotFound(format!("書類 {doc_id} はありません"));
@@ -1427,10 +1463,9 @@ pub async fn document(
 /// `kmn card personalize-batch`).
 pub async fn approved_for_issue(
     app: &App,
-    actor: &Actor,
+    _right: &Center,
     limit: i64,
 ) -> Result<Vec<String>, AppError> {
-    actor.require_center()?;
     let mut out = Vec::new();
     let mut after: Option<String> = None;
     let mut tx = app.store.read().await?;

@@ -12,7 +12,8 @@ use kmn_domain::{CardEffect, CardEvent, CardState, RevocationReason};
 use kmn_store::{CardRow, DeliveryRow, NewAuditEvent, PinMailerRow, Revocation, Tx};
 
 use super::finish;
-use crate::actor::{Actor, Role};
+use crate::actor::Actor;
+use crate::rights::{Center, Reader, Registrar};
 use crate::{App, AppError};
 
 /// How a receipt reached the center.
@@ -121,8 +122,8 @@ async fn load_visible_card(
 }
 
 /// Loads a card with everything known about its delivery.
-pub async fn view(app: &App, actor: &Actor, card_id: &str) -> Result<CardView, AppError> {
-    let scope = actor.read_scope()?;
+pub async fn view(app: &App, who: &Reader, card_id: &str) -> Result<CardView, AppError> {
+    let scope = who.scope().clone();
     let mut tx = app.store.read().await?;
     let r = async {
         let card = load_visible_card(&mut tx, &scope, card_id).await?;
@@ -455,12 +456,12 @@ pub fn shred(path: &std::path::Path) {
 /// The center records that a personalized card was sent (第7条).
 pub async fn ship(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     card_id: &str,
     method: &str,
     tracking_number: Option<&str>,
 ) -> Result<CardView, AppError> {
-    actor.require_center()?;
+    let actor = who.actor();
     let method = clean("発送方法", method, 100)?;
     if method.is_empty() {
         return Err(AppError::BadInput(
@@ -503,15 +504,10 @@ pub async fn ship(
 /// `hold_until_receipt`, the certificate's hold.
 pub async fn confirm_receipt_by_serial(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     token_serial: &str,
 ) -> Result<CardView, AppError> {
-    if !(actor.is_center() || actor.role == Role::FacilityDesk) {
-        return Err(AppError::Forbidden(format!(
-            "受領確認は施設窓口またはサポートセンターが行います（あなたの権限: {}）",
-            actor.role.label_ja()
-        )));
-    }
+    let actor = who.actor();
     let serial = clean("カードのシリアル番号", token_serial, 32)?;
     if serial.is_empty() {
         return Err(AppError::BadInput(
@@ -528,14 +524,11 @@ pub async fn confirm_receipt_by_serial(
                 ))
             })?;
             // A desk of another facility learns nothing about the card.
-            if actor.role == Role::FacilityDesk
-                && actor.facility.as_deref() != Some(card.facility_code.as_str())
-            {
+            if !who.scope().admits(&card.facility_code) {
                 return Err(AppError::NotFound(format!(
                     "シリアル番号 {serial} の利用者カードは見つかりません。カード裏面の番号をご確認ください"
                 )));
             }
-            actor.require_facility(&card.facility_code)?;
             let card = transition(
                 app,
                 tx,
@@ -558,12 +551,12 @@ pub async fn confirm_receipt_by_serial(
 /// whose desk has no card yet (第8条1).
 pub async fn record_receipt(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     card_id: &str,
     channel: ReceiptChannel,
     note: &str,
 ) -> Result<CardView, AppError> {
-    actor.require_center()?;
+    let actor = who.actor();
     if channel == ReceiptChannel::Desk {
         return Err(AppError::BadInput(
             "窓口での受領確認は施設窓口のアカウントで行ってください".into(),
@@ -610,13 +603,14 @@ pub async fn record_receipt(
 /// the future).
 pub async fn hand_over(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     card_id: &str,
     handed_to: &str,
     at: Option<i64>,
 ) -> Result<CardView, AppError> {
+    let actor = who.actor();
     // Rights first, then the card (absent and foreign answer alike), then the input.
-    let scope = actor.act_scope()?;
+    let scope = who.scope().clone();
     let mut tx = app.store.begin().await?;
     let mut after = AfterCommit::default();
     let r = async {
@@ -679,11 +673,11 @@ pub async fn hand_over(
 /// revoked (keyCompromise, 第11条) and its PIN mailer, never sent, destroyed.
 pub async fn lost_in_post(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     card_id: &str,
     note: &str,
 ) -> Result<CardView, AppError> {
-    actor.require_center()?;
+    let actor = who.actor();
     let note = clean("紛失の状況", note, 200)?;
     if note.is_empty() {
         return Err(AppError::BadInput(
@@ -725,12 +719,12 @@ async fn step(
 /// the next CRL at once) or lifts the suspension (the hold is released).
 pub async fn suspend_or_resume(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     card_id: &str,
     suspend: bool,
     reason: &str,
 ) -> Result<CardView, AppError> {
-    actor.require_center()?;
+    let actor = who.actor();
     let reason = clean("理由", reason, 200)?;
     if reason.is_empty() {
         return Err(AppError::BadInput("理由を入力してください".into()));
@@ -747,11 +741,11 @@ pub async fn suspend_or_resume(
 /// card that turned up. It can then be destroyed.
 pub async fn record_return(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     card_id: &str,
     note: &str,
 ) -> Result<CardView, AppError> {
-    actor.require_center()?;
+    let actor = who.actor();
     let note = clean("返却の記録", note, 200)?;
     step(app, actor, card_id, CardEvent::ConfirmReturn, &note).await
 }
@@ -761,21 +755,21 @@ pub async fn record_return(
 /// The token itself is wiped by `kmn card destroy` before this is recorded.
 pub async fn record_destruction(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     card_id: &str,
     detail: &str,
 ) -> Result<CardView, AppError> {
-    actor.require_center()?;
+    let actor = who.actor();
     step(app, actor, card_id, CardEvent::Destroy, detail).await
 }
 
 /// The center records that a released PIN mailer was sent to the facility.
 pub async fn mailer_dispatched(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     mailer_id: &str,
 ) -> Result<PinMailerRow, AppError> {
-    actor.require_center()?;
+    let actor = who.actor();
     let mut tx = app.store.begin().await?;
     let r = async {
         let m = tx.pin_mailer(mailer_id).await?.ok_or_else(|| {
@@ -814,10 +808,9 @@ pub async fn mailer_dispatched(
 /// PIN mailers in a state (`held`, `released`, `dispatched`, `destroyed`; all when None).
 pub async fn list_mailers(
     app: &App,
-    actor: &Actor,
+    _right: &Center,
     state: Option<&str>,
 ) -> Result<Vec<PinMailerRow>, AppError> {
-    actor.require_center()?;
     if let Some(s) = state
         && !matches!(s, "held" | "released" | "dispatched" | "destroyed")
     {
@@ -829,4 +822,34 @@ pub async fn list_mailers(
     let r = tx.list_pin_mailers(state, 1000).await;
     tx.rollback().await?;
     Ok(r?)
+}
+
+/// Cards the caller may see, by facility (a desk: its own) and holder, paged by id.
+pub async fn list(
+    app: &App,
+    who: &Reader,
+    facility: Option<&str>,
+    holder: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<CardRow>, AppError> {
+    let facility = who.listing(facility)?;
+    let mut tx = app.store.read().await?;
+    let v = tx
+        .list_cards(facility.as_deref(), holder, after, limit)
+        .await;
+    tx.rollback().await?;
+    Ok(v?)
+}
+
+/// One card; a card of another facility is answered like an absent one.
+pub async fn get(app: &App, who: &Reader, id: &str) -> Result<CardRow, AppError> {
+    let mut tx = app.store.read().await?;
+    let c = tx.card(id).await;
+    tx.rollback().await?;
+    who.scope().visible(
+        c?,
+        |c| &c.facility_code,
+        || AppError::NotFound(format!("利用者カード {id} はありません")),
+    )
 }

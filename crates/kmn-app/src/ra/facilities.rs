@@ -5,9 +5,9 @@ use kmn_domain::{
 };
 use kmn_store::{ConsentRow, FacilityRow, NewAuditEvent};
 
-use crate::actor::Actor;
 use crate::error::FieldError;
 use crate::idempotency::{Idempotency, finish_once};
+use crate::rights::{Center, Reader, Registrar};
 use crate::{App, AppError};
 
 /// Input for registering a facility (strings as entered; validated here).
@@ -97,22 +97,18 @@ pub fn validate(i: &FacilityInput, now: i64) -> Result<FacilityRow, AppError> {
 }
 
 /// Registers a facility (support center).
-pub async fn register(
-    app: &App,
-    actor: &Actor,
-    i: &FacilityInput,
-) -> Result<FacilityRow, AppError> {
-    register_once(app, actor, i, None).await
+pub async fn register(app: &App, who: &Center, i: &FacilityInput) -> Result<FacilityRow, AppError> {
+    register_once(app, who, i, None).await
 }
 
 /// [`register`], recording an `Idempotency-Key` in the same transaction.
 pub async fn register_once(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     i: &FacilityInput,
     idem: Option<&Idempotency<'_, FacilityRow>>,
 ) -> Result<FacilityRow, AppError> {
-    actor.require_center()?;
+    let actor = who.actor();
     let now = app.now();
     let row = validate(i, now)?;
     let mut tx = app.store.begin().await?;
@@ -143,8 +139,8 @@ pub async fn register_once(
 }
 
 /// A facility, for those who may read it.
-pub async fn get(app: &App, actor: &Actor, code: &str) -> Result<FacilityRow, AppError> {
-    actor.require_read(code)?;
+pub async fn get(app: &App, who: &Reader, code: &str) -> Result<FacilityRow, AppError> {
+    who.require(code)?;
     let mut tx = app.store.begin().await?;
     let f = tx.facility(code).await?;
     tx.rollback().await?;
@@ -154,11 +150,11 @@ pub async fn get(app: &App, actor: &Actor, code: &str) -> Result<FacilityRow, Ap
 /// Facilities visible to the actor.
 pub async fn list(
     app: &App,
-    actor: &Actor,
+    who: &Reader,
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<FacilityRow>, AppError> {
-    let scope = actor.scope(None)?;
+    let scope = who.listing(None)?;
     let mut tx = app.store.begin().await?;
     let v = tx.list_facilities(scope.as_deref(), after, limit).await?;
     tx.rollback().await?;
@@ -169,26 +165,27 @@ pub async fn list(
 /// the desk of that facility, or the center recording a consent given on paper.
 pub async fn consent(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     code: &str,
     kind: &str,
     version: &str,
     given_by: &str,
 ) -> Result<ConsentRow, AppError> {
-    consent_once(app, actor, code, kind, version, given_by, None).await
+    consent_once(app, who, code, kind, version, given_by, None).await
 }
 
 /// [`consent`], recording an `Idempotency-Key` in the same transaction.
 pub async fn consent_once(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     code: &str,
     kind: &str,
     version: &str,
     given_by: &str,
     idem: Option<&Idempotency<'_, ConsentRow>>,
 ) -> Result<ConsentRow, AppError> {
-    actor.require_facility(code)?;
+    let actor = who.actor();
+    who.require(code)?;
     let now = app.now();
     let mut errs = Vec::new();
     if !["cps", "terms", "privacy_policy"].contains(&kind) {
@@ -293,4 +290,13 @@ pub async fn check_may_apply(tx: &mut kmn_store::Tx, code: &str) -> Result<Facil
     kmn_domain::consent_is_current(&consents, &cps.version, &terms.version)
         .map_err(|e| AppError::Rule(e.to_string()))?;
     Ok(f)
+}
+
+/// A facility's recorded consents (第2条2), for those who may read it.
+pub async fn consents(app: &App, who: &Reader, code: &str) -> Result<Vec<ConsentRow>, AppError> {
+    who.require(code)?;
+    let mut tx = app.store.read().await?;
+    let v = tx.consents(code).await;
+    tx.rollback().await?;
+    Ok(v?)
 }

@@ -41,3 +41,17 @@ pub async fn notify(
     .await?;
     Ok(id)
 }
+
+/// Notices to the caller's facility (the center and auditors: any, or one facility).
+pub async fn list(
+    app: &crate::App,
+    who: &crate::rights::Reader,
+    facility: Option<&str>,
+    limit: i64,
+) -> Result<Vec<NoticeRow>, AppError> {
+    let facility = who.listing(facility)?;
+    let mut tx = app.store.read().await?;
+    let v = tx.notices(facility.as_deref(), limit).await;
+    tx.rollback().await?;
+    Ok(v?)
+}

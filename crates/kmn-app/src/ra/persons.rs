@@ -4,9 +4,9 @@
 use kmn_domain::{DateOfBirth, HolderId, KanaName, KanjiName, Profession, RomajiName, WorkEmail};
 use kmn_store::{AffiliationRow, NewAuditEvent, PersonRow};
 
-use crate::actor::Actor;
 use crate::error::FieldError;
 use crate::idempotency::{Idempotency, finish_once};
+use crate::rights::{Reader, Registrar};
 use crate::{App, AppError};
 
 /// Input for registering a person at a facility.
@@ -39,20 +39,21 @@ fn push<T, E: std::fmt::Display>(
 /// Registers a person and the affiliation to the facility (desk of that facility or center).
 pub async fn register(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     i: &PersonInput,
 ) -> Result<(PersonRow, AffiliationRow), AppError> {
-    register_once(app, actor, i, None).await
+    register_once(app, who, i, None).await
 }
 
 /// [`register`], recording an `Idempotency-Key` in the same transaction.
 pub async fn register_once(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     i: &PersonInput,
     idem: Option<&Idempotency<'_, (PersonRow, AffiliationRow)>>,
 ) -> Result<(PersonRow, AffiliationRow), AppError> {
-    actor.require_facility(&i.facility_code)?;
+    let actor = who.actor();
+    who.require(&i.facility_code)?;
     let now_t = app.clock.now();
     let now = now_t.unix_timestamp();
     let mut errs = Vec::new();
@@ -70,7 +71,7 @@ pub async fn register_once(
         Profession::from_code(&i.profession),
     );
     let email = push(&mut errs, "work_email", WorkEmail::parse(&i.work_email));
-    if i.licence_checked && !actor.is_center() {
+    if i.licence_checked && !who.is_center() {
         errs.push(FieldError::new(
             "licence_checked",
             "資格の確認（免許証の照合）はサポートセンターのみ記録できます",
@@ -136,10 +137,11 @@ pub async fn register_once(
 /// absent one.
 pub async fn get(
     app: &App,
-    actor: &Actor,
+    who: &Reader,
     holder_id: &str,
 ) -> Result<(PersonRow, Vec<AffiliationRow>), AppError> {
-    let scope = actor.read_scope()?;
+    let actor = who.actor();
+    let scope = who.scope().clone();
     let mut tx = app.store.begin().await?;
     let r = async {
         let not_found = || AppError::NotFound(format!("利用者 {holder_id} は登録されていません"));
@@ -171,12 +173,13 @@ pub async fn get(
 /// People of a facility; the read is logged.
 pub async fn list(
     app: &App,
-    actor: &Actor,
+    who: &Reader,
     facility: &str,
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<PersonRow>, AppError> {
-    actor.require_read(facility)?;
+    let actor = who.actor();
+    who.require(facility)?;
     let mut tx = app.store.begin().await?;
     let r = async {
         let v = tx.persons_of_facility(facility, after, limit).await?;

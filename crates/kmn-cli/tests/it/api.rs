@@ -1958,3 +1958,49 @@ async fn art16_public_repository_reads_do_not_wait_for_the_write_lock() {
     );
     writer.rollback().await.unwrap();
 }
+
+/// Issue 9 item 1: the right is checked before the body is parsed — a caller without
+/// the right gets 403 for malformed JSON too (it used to get 400), on every route that
+/// takes a JSON body; a caller with the right still gets 400.
+#[tokio::test]
+async fn issue9_rights_before_the_body_is_parsed() {
+    let w = sqlite_world().await;
+    let (_, a) = w.draft_new(&w.nurse_a, 3).await;
+    let id = a["id"].as_str().unwrap().to_string();
+    let routes = [
+        ("/api/v1/facilities".to_string(), "auditor"),
+        ("/api/v1/applications".to_string(), "auditor"),
+        ("/api/v1/persons".to_string(), "station"),
+        (format!("/api/v1/applications/{id}/return"), "desk_a"),
+        (format!("/api/v1/applications/{id}/reject"), "auditor"),
+        (format!("/api/v1/applications/{id}/fulfil"), "desk_a"),
+        ("/api/v1/station/so-pin".to_string(), "operator"),
+    ];
+    for (uri, who) in &routes {
+        let (st, v) = w
+            .raw(
+                who,
+                Method::POST,
+                uri,
+                "application/json",
+                b"{not json".to_vec(),
+            )
+            .await;
+        assert_eq!(
+            (st, v["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("E_FORBIDDEN")),
+            "{who} {uri}: {v}"
+        );
+    }
+    // With the right, the same body is a bad request.
+    let (st, _) = w
+        .raw(
+            "operator",
+            Method::POST,
+            "/api/v1/applications",
+            "application/json",
+            b"{not json".to_vec(),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+}

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use kmn_app::actor::{Actor, Role};
+use kmn_app::actor::Role;
 use kmn_app::ra::{accounts, documents, facilities, persons};
+use kmn_app::rights::{Capability, Center, Station};
 use kmn_app::{App, FixedClock};
 use kmn_domain::{ProfileKind, ValidityPeriod};
 use kmn_pki::keys::{KeyAlgorithm, Signer, SoftwareKey};
@@ -47,8 +48,8 @@ pub struct World {
     pub _dir: tempfile::TempDir,
 }
 
-pub fn admin() -> Actor {
-    Actor::cli("cli:test")
+pub fn admin() -> Center {
+    kmn_app::rights::CaAdmin::local(Some("cli:test")).center()
 }
 
 pub fn person_input(
@@ -73,7 +74,7 @@ pub fn person_input(
     }
 }
 
-async fn cert_for(app: &App, cn: &str, profile: ProfileKind) -> Vec<u8> {
+pub async fn cert_for(app: &App, cn: &str, profile: ProfileKind) -> Vec<u8> {
     let alt = if profile == ProfileKind::Server {
         vec![kmn_pki::ext::AltName::Dns(cn.to_string())]
     } else {
@@ -161,14 +162,14 @@ impl World {
             .await
             .unwrap();
             for kind in ["cps", "terms", "privacy_policy"] {
-                facilities::consent(&app, &a, code, kind, "2.00", "窓口 太郎")
+                facilities::consent(&app, &a.registrar(), code, kind, "2.00", "窓口 太郎")
                     .await
                     .unwrap();
             }
         }
         let (nurse_a, _) = persons::register(
             &app,
-            &a,
+            &a.registrar(),
             &person_input(
                 &fac_a,
                 "山田 花子",
@@ -182,7 +183,7 @@ impl World {
         .unwrap();
         let (nurse_b, _) = persons::register(
             &app,
-            &a,
+            &a.registrar(),
             &person_input(
                 &fac_b,
                 "佐藤 次郎",
@@ -196,7 +197,7 @@ impl World {
         .unwrap();
         let (doctor_a, _) = persons::register(
             &app,
-            &a,
+            &a.registrar(),
             &person_input(
                 &fac_a,
                 "鈴木 一郎",
@@ -210,7 +211,7 @@ impl World {
         .unwrap();
         let (unpermitted_a, _) = persons::register(
             &app,
-            &a,
+            &a.registrar(),
             &person_input(
                 &fac_a,
                 "田中 三郎",
@@ -231,7 +232,9 @@ impl World {
             true,
         );
         desk_a_in.is_desk = true;
-        let (desk_a, _) = persons::register(&app, &a, &desk_a_in).await.unwrap();
+        let (desk_a, _) = persons::register(&app, &a.registrar(), &desk_a_in)
+            .await
+            .unwrap();
         let mut desk_b_in = person_input(
             &fac_b,
             "窓口 二子",
@@ -241,7 +244,9 @@ impl World {
             true,
         );
         desk_b_in.is_desk = true;
-        let (desk_b, _) = persons::register(&app, &a, &desk_b_in).await.unwrap();
+        let (desk_b, _) = persons::register(&app, &a.registrar(), &desk_b_in)
+            .await
+            .unwrap();
 
         let mut certs = std::collections::HashMap::new();
         for (name, role, fac, holder) in [
@@ -510,17 +515,18 @@ impl World {
     }
 
     /// The station account as an actor.
-    pub async fn station(&self) -> Actor {
-        kmn_app::actor::authenticate(&self.app, &self.certs["station"])
+    pub async fn station(&self) -> Station {
+        let a = kmn_app::actor::authenticate(&self.app, &self.certs["station"])
             .await
-            .unwrap()
+            .unwrap();
+        Station::from_actor(&a).unwrap()
     }
 
     /// A certificate issued to `station` for an approved application (a software key,
     /// reported as made on the card).
     pub async fn station_issue(
         &self,
-        station: &Actor,
+        station: &Station,
         id: &str,
     ) -> kmn_app::station::StationIssued {
         let (key, _) =

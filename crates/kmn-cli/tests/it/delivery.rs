@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kmn_app::actor::{Actor, Role};
+use kmn_app::rights::Registrar;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName};
 
 use crate::cards::{approved_application, softhsm};
@@ -29,14 +29,12 @@ fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
 }
 
-fn desk(facility: &str) -> Actor {
-    Actor {
-        account_id: "desk-test".into(),
-        role: Role::FacilityDesk,
-        facility: Some(facility.into()),
-        holder_id: None,
-        display_name: "窓口".into(),
-    }
+/// A registrar limited to one facility, as its desk is.
+fn desk(facility: &str) -> Registrar {
+    kmn_app::rights::CaAdmin::local(Some("desk-test"))
+        .registrar()
+        .within(facility)
+        .unwrap()
 }
 
 /// A TLS server (rustls) that requires a client certificate chaining to the root of

@@ -121,7 +121,7 @@ async fn operator_cli_registers_reviews_and_answers_in_japanese() {
     let app = env.app().await;
     let a = kmn_app::ra::applications::create(
         &app,
-        &kmn_app::actor::Actor::cli("desk"),
+        &kmn_app::rights::CaAdmin::local(Some("desk")).registrar(),
         &kmn_app::ra::applications::ApplicationInput {
             facility_code: code.clone(),
             holder_id: holder.clone(),
@@ -134,7 +134,7 @@ async fn operator_cli_registers_reviews_and_answers_in_japanese() {
     .unwrap();
     kmn_app::ra::applications::act(
         &app,
-        &kmn_app::actor::Actor::cli("desk"),
+        &kmn_app::rights::CaAdmin::local(Some("desk")).registrar(),
         &a.id,
         kmn_domain::ApplicationAction::Submit,
         None,

@@ -17,7 +17,7 @@ async fn station_personalizes_a_card_through_the_api() {
     // An approved application at the demo facility (the server process is running on the
     // same SQLite file; WAL lets this process write next to it).
     let app = server.app().await;
-    let admin = kmn_app::actor::Actor::cli("test");
+    let admin = kmn_app::rights::CaAdmin::local(Some("test")).registrar();
     let code = kmn_app::quickstart::demo_facility_code();
     let (p, _) = kmn_app::ra::persons::register(
         &app,
@@ -52,7 +52,7 @@ async fn station_personalizes_a_card_through_the_api() {
     ] {
         // Separation of duties: someone else approves what was filed.
         let who = if act == kmn_domain::ApplicationAction::Approve {
-            kmn_app::actor::Actor::cli("cli:supervisor")
+            kmn_app::rights::CaAdmin::local(Some("cli:supervisor")).registrar()
         } else {
             admin.clone()
         };
@@ -135,7 +135,7 @@ async fn station_personalizes_a_card_through_the_api() {
         !station.data_dir().join("secrets/so-pin-master").exists(),
         "the master secret stays on the server"
     );
-    let view = kmn_app::ra::cards::view(&app, &admin, &card_id)
+    let view = kmn_app::ra::cards::view(&app, &admin.reader(), &card_id)
         .await
         .unwrap();
     assert_eq!(
@@ -169,13 +169,7 @@ async fn station_personalizes_a_card_through_the_api() {
         "card, issuing CA and root: {objs}"
     );
     // A station never gets the SO PIN of a card in use.
-    let station_actor = kmn_app::actor::Actor {
-        account_id: "U-station".into(),
-        role: kmn_app::actor::Role::Station,
-        facility: None,
-        holder_id: None,
-        display_name: "発行端末".into(),
-    };
+    let station_actor = kmn_app::rights::CaAdmin::local(Some("U-station")).station();
     let e = kmn_app::station::so_pin(&app, &station_actor, &token_serial)
         .await
         .map(|_| ())
@@ -335,7 +329,7 @@ async fn new_holder(w: &World, n: usize) -> String {
     let (k, kana, r) = K[n % K.len()];
     let (p, _) = kmn_app::ra::persons::register(
         &w.app,
-        &crate::api_fixture::admin(),
+        &crate::api_fixture::admin().registrar(),
         &crate::api_fixture::person_input(
             &w.fac_a,
             &format!("検証 {k}"),
@@ -536,10 +530,7 @@ async fn station_aborts_only_its_own_unbound_certificate(w: &World) {
     assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
     let r = revocation(w, &serial).await.unwrap();
     assert_eq!(r.reason, kmn_domain::RevocationReason::CessationOfOperation);
-    assert_eq!(
-        r.requested_by.as_deref(),
-        Some(w.station().await.account_id.as_str())
-    );
+    assert_eq!(r.requested_by.as_deref(), Some(w.station().await.account()));
     let (st, _) = abort(w, "station", &serial).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     // Once on a card, a station cannot revoke it.
@@ -864,7 +855,7 @@ async fn issue8_station_cannot_abort_the_issuing_ca_over_tls() {
 /// and whose `abort` goes to the center as `abort_as` (the center's real answer).
 struct LostAnswer<'a> {
     inner: kmn_app::station::LocalStation<'a>,
-    abort_as: &'a kmn_app::actor::Actor,
+    abort_as: &'a kmn_app::rights::Station,
 }
 
 impl kmn_app::station::StationBackend for LostAnswer<'_> {
@@ -914,11 +905,8 @@ async fn personalize_truth_child() {
     let app = kmn_app::App::open(&data_dir, std::sync::Arc::new(kmn_app::SystemClock))
         .await
         .unwrap();
-    let station = kmn_app::actor::Actor::local_station(&kmn_app::actor::Actor::cli("cli:test"));
-    let other = kmn_app::actor::Actor {
-        account_id: "U-other-station".into(),
-        ..station.clone()
-    };
+    let station = kmn_app::rights::CaAdmin::local(Some("cli:test")).station();
+    let other = kmn_app::rights::CaAdmin::local(Some("U-other-station")).station();
     let abort_as = if std::env::var("KMN_TEST_ABORT").unwrap() == "own" {
         &station
     } else {
@@ -927,7 +915,7 @@ async fn personalize_truth_child() {
     let backend = LostAnswer {
         inner: kmn_app::station::LocalStation {
             app: &app,
-            actor: &station,
+            station: &station,
         },
         abort_as,
     };

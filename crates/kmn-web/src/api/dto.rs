@@ -463,11 +463,11 @@ impl From<NoticeRow> for NoticeOut {
 impl From<&kmn_app::actor::Actor> for WhoAmI {
     fn from(a: &kmn_app::actor::Actor) -> Self {
         Self {
-            account_id: a.account_id.clone(),
-            role: a.role.as_str().into(),
-            role_label: a.role.label_ja().into(),
-            facility_code: a.facility.clone(),
-            display_name: a.display_name.clone(),
+            account_id: a.account_id().into(),
+            role: a.role().as_str().into(),
+            role_label: a.role().label_ja().into(),
+            facility_code: a.facility().map(str::to_string),
+            display_name: a.display_name().into(),
         }
     }
 }
