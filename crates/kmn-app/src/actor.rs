@@ -117,6 +117,8 @@ pub struct Actor {
     pub(crate) holder_id: Option<String>,
     /// Name for people.
     pub(crate) display_name: String,
+    /// The person behind the account (dual control compares persons, not accounts).
+    pub(crate) person_id: String,
 }
 
 impl Actor {
@@ -145,6 +147,12 @@ impl Actor {
         &self.display_name
     }
 
+    /// The person behind the account: one person with two accounts (two certificates)
+    /// is one person for dual control and separation of duties.
+    pub fn person_id(&self) -> &str {
+        &self.person_id
+    }
+
     /// The local CLI, run by the support center on the server (an operator).
     pub(crate) fn cli(user: &str) -> Actor {
         Actor {
@@ -153,6 +161,7 @@ impl Actor {
             facility: None,
             holder_id: None,
             display_name: user.to_string(),
+            person_id: user.to_string(),
         }
     }
 
@@ -166,6 +175,7 @@ impl Actor {
             facility: None,
             holder_id: None,
             display_name: cli.display_name.clone(),
+            person_id: cli.person_id.clone(),
         }
     }
 
@@ -223,7 +233,13 @@ pub async fn authenticate(app: &App, cert_der: &[u8]) -> Result<Actor, AppError>
     }
     let role = Role::parse(&a.role)
         .ok_or_else(|| AppError::Internal(format!("unknown role {}", a.role)))?;
+    let person_id = a
+        .person_id
+        .clone()
+        .or_else(|| a.holder_id.clone())
+        .unwrap_or_else(|| a.id.clone());
     Ok(Actor {
+        person_id,
         account_id: a.id,
         role,
         facility: a.facility_code,

@@ -18,6 +18,7 @@ pub mod hsm;
 pub mod idempotency;
 pub mod issue;
 pub mod jobs;
+pub mod proposal;
 pub mod quickstart;
 pub mod ra;
 pub mod repo;

@@ -284,6 +284,7 @@ pub async fn seed_demo(app: &App) -> Result<DemoSeed, AppError> {
                 facility: Some(code.clone()),
                 holder_id: Some(desk.holder_id.clone()),
                 display_name: "窓口 花子".into(),
+                person_id: desk.holder_id.clone(),
             };
             let desk_actor = Registrar::from_actor(&desk_actor)?;
             let a = applications::create(
@@ -350,6 +351,7 @@ pub async fn seed_demo(app: &App) -> Result<DemoSeed, AppError> {
                 cert_der: cert_der.clone(),
                 facility_code: facility,
                 holder_id: holder,
+                person_id: None,
             },
         )
         .await?;

@@ -391,6 +391,7 @@ mod tests {
             facility: facility.map(str::to_string),
             holder_id: None,
             display_name: "x".into(),
+            person_id: "P1".into(),
         }
     }
 

@@ -66,6 +66,7 @@ async fn identity(app: &App, role: Role, facility: Option<&str>, cn: &str) -> Re
             cert_der: issued.der.clone(),
             facility_code: facility.map(str::to_string),
             holder_id: None,
+            person_id: None,
         },
     )
     .await?;

@@ -158,6 +158,9 @@ pub enum AccountCommand {
         /// 窓口担当者の利用者ID（その方の利用中のカードの証明書で登録します）
         #[arg(long, requires = "facility")]
         holder: Option<String>,
+        /// この方の人としての識別子（担当者が複数の証明書・アカウントを持つとき同じ値を指定。二者承認は人で判定します）。窓口は利用者IDが使われます
+        #[arg(long)]
+        person: Option<String>,
     },
     /// アカウントの一覧
     List,
@@ -579,6 +582,7 @@ pub async fn account(data_dir: &Path, admin: &CaAdmin, c: &AccountCommand, out: 
             cert,
             facility,
             holder,
+            person,
         } => {
             let Some(role) = Role::parse(role) else {
                 return fail(
@@ -624,7 +628,8 @@ pub async fn account(data_dir: &Path, admin: &CaAdmin, c: &AccountCommand, out: 
                         display_name: name.clone(),
                         cert_der: der,
                         facility_code: facility.clone(),
-                        holder_id: holder.clone()
+                        holder_id: holder.clone(),
+                        person_id: person.clone(),
                     }
                 )
                 .await,

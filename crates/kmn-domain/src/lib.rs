@@ -14,6 +14,7 @@ pub mod enum_codes;
 pub mod facility;
 pub mod notice;
 pub mod person;
+pub mod proposal;
 pub mod serde_util;
 pub mod serial;
 pub mod time_fmt;

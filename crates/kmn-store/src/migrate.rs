@@ -37,6 +37,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_card_binding.sql"),
         postgres: include_str!("../migrations/postgres/0005_card_binding.sql"),
     },
+    Migration {
+        version: 6,
+        sqlite: include_str!("../migrations/sqlite/0006_persons_and_proposals.sql"),
+        postgres: include_str!("../migrations/postgres/0006_persons_and_proposals.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {

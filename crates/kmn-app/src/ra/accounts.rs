@@ -20,6 +20,9 @@ pub struct NewAccount {
     pub facility_code: Option<String>,
     /// For desks: the member's holder id.
     pub holder_id: Option<String>,
+    /// The person who holds the account (`--person`): the same for every account of one
+    /// person. A desk's person is its holder id; without one, the account is its own.
+    pub person_id: Option<String>,
 }
 
 /// Adds an account (support-center staff only).
@@ -35,6 +38,22 @@ pub async fn add(app: &App, who: &Center, a: NewAccount) -> Result<AccountRow, A
     if a.role != Role::FacilityDesk && a.facility_code.is_some() {
         return Err(AppError::BadInput(
             "施設コードは窓口アカウントにのみ指定できます".into(),
+        ));
+    }
+    if let Some(p) = &a.person_id
+        && (p.trim().is_empty()
+            || p.chars().count() > 64
+            || p.chars().any(|c| c.is_control() || c.is_whitespace()))
+    {
+        return Err(AppError::BadInput(
+            "人の識別子（--person）は空白を含まない64文字以内で指定してください".into(),
+        ));
+    }
+    if let (Some(p), Some(h)) = (&a.person_id, &a.holder_id)
+        && p != h
+    {
+        return Err(AppError::BadInput(
+            "窓口アカウントの人の識別子は利用者ID（--holder）です".into(),
         ));
     }
     let fp = kmn_pki::cert::fingerprint_sha256(&a.cert_der);
@@ -62,8 +81,15 @@ pub async fn add(app: &App, who: &Center, a: NewAccount) -> Result<AccountRow, A
             }
         }
         let n = tx.next_counter("account").await?;
+        let id = format!("U{n:06}");
+        let person_id = a
+            .person_id
+            .clone()
+            .or_else(|| a.holder_id.clone())
+            .unwrap_or_else(|| id.clone());
         let row = AccountRow {
-            id: format!("U{n:06}"),
+            id,
+            person_id: Some(person_id),
             role: a.role.as_str().into(),
             display_name: a.display_name.clone(),
             cert_issuer: parsed.tbs.issuer_text(),
@@ -87,8 +113,11 @@ pub async fn add(app: &App, who: &Center, a: NewAccount) -> Result<AccountRow, A
             object: &format!("account:{}", row.id),
             facility: row.facility_code.as_deref(),
             summary: &format!(
-                "account {} ({}) for '{}' with certificate SHA-256 {fp}",
-                row.id, row.role, row.display_name
+                "account {} ({}) for '{}' (person {}) with certificate SHA-256 {fp}",
+                row.id,
+                row.role,
+                row.display_name,
+                row.person_id.as_deref().unwrap_or_default()
             ),
         })
         .await?;

@@ -542,12 +542,21 @@ async fn apply_effect(
 /// Separation of duties (第6条1): whoever drafted or filed an application may not
 /// approve it.
 async fn check_not_own(tx: &mut Tx, actor: &Actor, a: &ApplicationRow) -> Result<(), AppError> {
-    let filed = tx.rounds(&a.id).await?.iter().any(|r| {
-        r.actor == actor.account_id
-            && (r.action == ApplicationAction::Submit.kind().as_str()
-                || r.action == ApplicationAction::Resubmit.kind().as_str())
-    });
-    if a.created_by == actor.account_id || filed {
+    let mut involved = vec![a.created_by.clone()];
+    for r in tx.rounds(&a.id).await? {
+        if r.action == ApplicationAction::Submit.kind().as_str()
+            || r.action == ApplicationAction::Resubmit.kind().as_str()
+        {
+            involved.push(r.actor);
+        }
+    }
+    // Persons, not accounts: a second account of the same person is the same person.
+    let mut own = false;
+    for account in involved {
+        let person = tx.person_of_account(&account).await?.unwrap_or(account);
+        own |= person == actor.person_id;
+    }
+    if own {
         return Err(AppError::SelfApproval(format!(
             "申請 {} はあなたが作成または提出したため、あなたは承認できません。別の担当者が審査・承認してください（職務の分離）",
             a.id

@@ -283,6 +283,7 @@ impl World {
                     cert_der: der.clone(),
                     facility_code: fac,
                     holder_id: holder,
+                    person_id: None,
                 },
             )
             .await

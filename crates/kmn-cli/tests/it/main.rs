@@ -15,6 +15,7 @@ mod delivery;
 mod faults;
 mod hsm;
 mod ops;
+mod proposal;
 mod serve;
 mod station;
 mod story;

@@ -58,7 +58,10 @@ pub fn status_of(e: &AppError) -> StatusCode {
         AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         AppError::Forbidden(_) | AppError::SelfApproval(_) => StatusCode::FORBIDDEN,
         AppError::NotFound(_) => StatusCode::NOT_FOUND,
-        AppError::Conflict(_) | AppError::CaState(_) => StatusCode::CONFLICT,
+        AppError::Conflict(_)
+        | AppError::CaState(_)
+        | AppError::ProposalExpired(_)
+        | AppError::ProposalAltered(_) => StatusCode::CONFLICT,
         AppError::Unavailable(_) | AppError::KeyUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
