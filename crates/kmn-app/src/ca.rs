@@ -103,7 +103,15 @@ impl Policies {
     }
 
     /// Loads them from the store.
-    pub async fn load(tx: &mut Tx) -> Result<Policies, AppError> {
+    pub async fn current(app: &App) -> Result<Policies, AppError> {
+        let mut tx = app.store.read().await?;
+        let p = Self::load(&mut tx).await;
+        tx.rollback().await?;
+        p
+    }
+
+    /// The policies recorded in the store.
+    pub(crate) async fn load(tx: &mut Tx) -> Result<Policies, AppError> {
         let arc = tx.setting("policy_arc").await?.ok_or_else(|| {
             AppError::CaState(
                 "no CA in this data dir: run `kmn ca init` (or `kmn up`) first".into(),
@@ -116,11 +124,28 @@ impl Policies {
 /// A loaded CA: its record, issuer facts and key.
 pub struct LoadedCa {
     /// The record.
-    pub record: CaRecord,
+    pub(crate) record: CaRecord,
     /// Facts for the builder and the lints.
     pub info: IssuerInfo,
     /// Its key.
     pub signer: Box<dyn Signer>,
+}
+
+impl LoadedCa {
+    /// Its short name.
+    pub fn name(&self) -> &str {
+        &self.record.name
+    }
+
+    /// Its certificate (DER).
+    pub fn cert_der(&self) -> &[u8] {
+        &self.record.cert_der
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> crate::views::CaKind {
+        self.record.kind.into()
+    }
 }
 
 /// Software CA keys this process has decrypted, shared by every [`LoadedCa`] of the
@@ -203,7 +228,12 @@ pub fn load_signer(
 }
 
 /// Loads the active CA of a kind with its key.
-pub async fn load_active(app: &App, kind: CaKind) -> Result<LoadedCa, AppError> {
+pub async fn load_active(app: &App, kind: crate::views::CaKind) -> Result<LoadedCa, AppError> {
+    load_active_kind(app, kind.into()).await
+}
+
+/// [`load_active`] with the store's kind.
+pub(crate) async fn load_active_kind(app: &App, kind: CaKind) -> Result<LoadedCa, AppError> {
     let mut tx = app.store.read().await?;
     let rec = tx.active_ca(kind).await?;
     tx.rollback().await?;
@@ -215,7 +245,19 @@ pub async fn load_active(app: &App, kind: CaKind) -> Result<LoadedCa, AppError> 
 
 /// Loads a CA record's key: a software key with the configured passphrase, or an HSM
 /// key with the HSM user PIN (connected on its first signature).
-pub fn load_record(app: &App, rec: CaRecord) -> Result<LoadedCa, AppError> {
+pub async fn load_named(app: &App, name: &str) -> Result<LoadedCa, AppError> {
+    let mut tx = app.store.read().await?;
+    let cas = tx.list_cas().await;
+    tx.rollback().await?;
+    let rec = cas?
+        .into_iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| AppError::CaState(format!("no CA named {name}")))?;
+    load_record(app, rec)
+}
+
+/// Loads a CA record's key (see [`load_named`]).
+pub(crate) fn load_record(app: &App, rec: CaRecord) -> Result<LoadedCa, AppError> {
     let signer = if hsm::is_hsm_ref(&rec.key_ref) {
         Box::new(HsmCaKey::for_record(app, &rec)?) as Box<dyn Signer>
     } else {
@@ -679,7 +721,7 @@ fn cleanup(repo_dir: &std::path::Path) {
 
 /// `kmn ca sign-arl`: the root re-signs its CRL (the ARL). Loads the root key.
 pub async fn sign_arl(app: &App, operator: &str) -> Result<crl::Published, AppError> {
-    let root = load_active(app, CaKind::Root).await?;
+    let root = load_active_kind(app, CaKind::Root).await?;
     let mut tx = app.store.begin().await?;
     let next = Duration::days(app.cfg.ca.arl_next_update_days);
     let r = crl::publish_in_tx(
@@ -779,7 +821,7 @@ pub async fn new_issuing(
         _ => None,
     };
     let hsm = hsm.or(inherited.as_ref());
-    let root = load_active(app, CaKind::Root).await?;
+    let root = load_active_kind(app, CaKind::Root).await?;
     let generation = cas.iter().filter(|c| c.kind == CaKind::Issuing).count() + 1;
     let name = format!("kmn-issuing-g{generation}");
     let ocsp_name = format!("kmn-ocsp-g{generation}-1");
@@ -976,7 +1018,7 @@ pub async fn revoke_issuing(
             "--reason {reason} is not a reason to revoke an issuing CA (key-compromise, ca-compromise, superseded, cessation-of-operation); nothing was revoked"
         )));
     }
-    let root = load_active(app, CaKind::Root).await?;
+    let root = load_active_kind(app, CaKind::Root).await?;
     let mut tx = app.store.begin().await?;
     let r = async {
         let cas = tx.list_cas().await?;

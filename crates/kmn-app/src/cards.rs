@@ -285,7 +285,7 @@ pub struct Inspection {
     /// What the token says.
     pub token: kmn_token::CardInspection,
     /// The card record with that token serial, if any.
-    pub card: Option<CardRow>,
+    pub card: Option<crate::views::Card>,
     /// The certificate's status at the CA, per certificate on the card: (serial, subject, not after, status).
     pub certificates: Vec<(String, String, i64, String)>,
 }
@@ -328,7 +328,7 @@ pub async fn inspect(
     tx.rollback().await?;
     Ok(Inspection {
         token: ins,
-        card,
+        card: card.map(Into::into),
         certificates,
     })
 }
@@ -385,7 +385,7 @@ async fn card_on_reader(
 /// What an unlock produced.
 pub struct Unlocked {
     /// The card.
-    pub card: CardRow,
+    pub card: crate::views::Card,
     /// The new PIN mailer.
     pub mailer_path: PathBuf,
     /// Its record.
@@ -521,7 +521,7 @@ pub async fn unlock(
         ))
     })?;
     Ok(Unlocked {
-        card,
+        card: card.into(),
         mailer_path: path,
         mailer_id,
     })

@@ -108,7 +108,7 @@ pub async fn ensure_tls_cert(app: &App) -> Result<(), AppError> {
 pub async fn issue_tls_cert(app: &App, actor: &str) -> Result<String, AppError> {
     let cert_path = app.cfg.resolve(&app.data_dir, &app.cfg.tls_cert_file);
     let key_path = app.cfg.resolve(&app.data_dir, &app.cfg.tls_key_file);
-    let ca = ca::load_active(app, CaKind::Issuing).await?;
+    let ca = ca::load_active_kind(app, CaKind::Issuing).await?;
     let (key, pkcs8) = SoftwareKey::generate(KeyAlgorithm::P256)?;
     let mut subject = DistinguishedName::default();
     subject.push(kmn_pki::oid::AT_COUNTRY, "JP")?;
@@ -251,7 +251,7 @@ pub async fn seed_demo(app: &App) -> Result<DemoSeed, AppError> {
 
     let dir = app.data_dir.join("demo");
     secrets::ensure_dir(&dir, 0o700)?;
-    let ca = ca::load_active(app, CaKind::Issuing).await?;
+    let ca = ca::load_active_kind(app, CaKind::Issuing).await?;
     let root_pem = dir.join("root-ca.pem");
     {
         let mut tx = app.store.begin().await?;

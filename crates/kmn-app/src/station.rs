@@ -325,7 +325,8 @@ pub async fn complete(
     application_id: &str,
     rec: &StationRecord,
     produced_by: &str,
-) -> Result<(kmn_store::ApplicationRow, kmn_store::CardRow), AppError> {
+) -> Result<(crate::views::Application, crate::views::Card), AppError> {
+    let r: Result<(kmn_store::ApplicationRow, kmn_store::CardRow), AppError> = async {
     let actor = who.actor();
     let t = applications::load_for_issue(app, application_id).await?;
     // Absent and foreign serials get one answer; nothing is revoked for either.
@@ -377,6 +378,9 @@ pub async fn complete(
         Some(&record),
     )
     .await
+}
+    .await;
+    r.map(|(a, c)| (a.into(), c.into()))
 }
 
 /// Revokes a certificate a station gives up on: only one issued to this station for an

@@ -35,7 +35,7 @@ struct Identity {
 }
 
 async fn identity(app: &App, role: Role, facility: Option<&str>, cn: &str) -> Result<Identity> {
-    let ca = kmn_app::ca::load_active(app, kmn_store::CaKind::Issuing).await?;
+    let ca = kmn_app::ca::load_active(app, kmn_app::views::CaKind::Issuing).await?;
     let (k, pkcs8) = SoftwareKey::generate(KeyAlgorithm::P256)?;
     let mut dn = DistinguishedName::default();
     dn.push(kmn_pki::oid::AT_COUNTRY, "JP")?;
@@ -73,7 +73,7 @@ async fn identity(app: &App, role: Role, facility: Option<&str>, cn: &str) -> Re
     Ok(Identity {
         chain: vec![
             CertificateDer::from(issued.der),
-            CertificateDer::from(ca.record.cert_der.clone()),
+            CertificateDer::from(ca.cert_der().to_vec()),
         ],
         key: pkcs8.to_vec(),
     })
@@ -82,7 +82,7 @@ async fn identity(app: &App, role: Role, facility: Option<&str>, cn: &str) -> Re
 /// Inserts `n` holders affiliated to `facility` directly (one transaction, batched).
 async fn seed_holders(app: &App, facility: &str, n: usize) -> Result<Vec<String>> {
     let mut ids = Vec::with_capacity(n);
-    let mut tx = app.store.begin().await?;
+    let mut tx = app.store_for_tests().begin().await?;
     let now = app.now();
     let batch = 500;
     let mut i = 0;
@@ -264,7 +264,7 @@ pub async fn run(
     let desk = identity(&app, Role::FacilityDesk, Some(&code), "Bench Desk").await?;
     let op = identity(&app, Role::Operator, None, "Bench Operator").await?;
     let root = {
-        let mut tx = app.store.begin().await?;
+        let mut tx = app.store_for_tests().begin().await?;
         let r = tx
             .active_ca(kmn_store::CaKind::Root)
             .await?
@@ -330,7 +330,7 @@ pub async fn run(
             pct(&mut all[i], 0.99),
         ));
     }
-    app.store.close().await;
+    app.store_for_tests().close().await;
     Ok(LoadReport {
         backend: backend.into(),
         holders,

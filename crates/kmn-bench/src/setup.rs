@@ -51,7 +51,7 @@ pub async fn open_existing(dir: &Path) -> Result<(App, LoadedCa)> {
     let text = std::fs::read_to_string(dir.join("kmn.toml"))?;
     let cfg = Config::parse(&text).map_err(anyhow::Error::msg)?;
     let app = App::with_config(dir, cfg, Arc::new(SystemClock)).await?;
-    let ca = kmn_app::ca::load_active(&app, CaKind::Issuing).await?;
+    let ca = kmn_app::ca::load_active(&app, kmn_app::views::CaKind::Issuing).await?;
     Ok((app, ca))
 }
 
@@ -83,9 +83,9 @@ pub async fn make(dir: &Path, backend: &Backend, schema_tag: &str) -> Result<Ben
         bail!("KMN_CA_PASSPHRASE must have at least 12 characters");
     }
     kmn_app::ca::init(&app, &CeremonyParams::default(), &pass).await?;
-    let ca = kmn_app::ca::load_active(&app, CaKind::Issuing).await?;
+    let ca = kmn_app::ca::load_active(&app, kmn_app::views::CaKind::Issuing).await?;
     let policies = {
-        let mut tx = app.store.begin().await?;
+        let mut tx = app.store_for_tests().begin().await?;
         let p = Policies::load(&mut tx).await?;
         tx.rollback().await?;
         p
@@ -102,12 +102,12 @@ impl BenchCa {
     /// Drops the PostgreSQL schema (if any) and closes the store.
     pub async fn finish(self) -> Result<()> {
         if let Some(schema) = &self.pg_schema {
-            let mut tx = self.app.store.begin().await?;
+            let mut tx = self.app.store_for_tests().begin().await?;
             tx.execute_raw(&format!("DROP SCHEMA {schema} CASCADE"))
                 .await?;
             tx.commit().await?;
         }
-        self.app.store.close().await;
+        self.app.store_for_tests().close().await;
         Ok(())
     }
 }

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand, ValueEnum};
 use kmn_app::ca::{self, CeremonyParams};
+use kmn_app::views::CaKind;
 use kmn_app::{App, AppError, Config, SystemClock};
 use kmn_domain::{CertSerial, ProfileKind, RevocationReason, ValidityPeriod};
 use kmn_pki::keys::KeyAlgorithm;
-use kmn_store::CaKind;
 
 use crate::{Cli, Command};
 
@@ -278,7 +278,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Up { no_demo } => return up(&cli.data_dir, !*no_demo).await,
         Command::Serve => return serve(&cli.data_dir).await,
         Command::Ca(c) => ca_cmd(&cli.data_dir, c, &who).await,
-        Command::Cert(c) => cert_cmd(&cli.data_dir, c, &who).await,
+        Command::Cert(c) => cert_cmd(&cli.data_dir, c, &admin).await,
         Command::Crl(CrlCommand::Publish) => crl_publish(&cli.data_dir, &who).await,
         Command::Verify(v) => return verify(&cli.data_dir, v).await,
         Command::Audit(AuditCommand::Verify) => return audit_verify(&cli.data_dir).await,
@@ -397,7 +397,7 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
             let plan = match ca::ceremony_plan(&app) {
                 Ok(p) => p,
                 Err(e) => {
-                    app.store.close().await;
+                    app.close().await;
                     made.undo();
                     return Err(e);
                 }
@@ -411,7 +411,7 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
             let rec = match ca::init(&app, &params, &passphrase).await {
                 Ok(rec) => rec,
                 Err(e) => {
-                    app.store.close().await;
+                    app.close().await;
                     made.undo();
                     return Err(e);
                 }
@@ -580,7 +580,12 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
     }
 }
 
-async fn cert_cmd(data_dir: &Path, c: &CertCommand, who: &str) -> Result<(), AppError> {
+async fn cert_cmd(
+    data_dir: &Path,
+    c: &CertCommand,
+    admin: &kmn_app::rights::CaAdmin,
+) -> Result<(), AppError> {
+    let who = admin.name();
     let app = open(data_dir).await?;
     match c {
         CertCommand::Issue {
@@ -605,9 +610,7 @@ async fn cert_cmd(data_dir: &Path, c: &CertCommand, who: &str) -> Result<(), App
             Ok(())
         }
         CertCommand::Show { serial, pem } => {
-            let mut tx = app.store.begin().await?;
-            let c = tx.certificate(&serial.to_hex()).await?;
-            tx.rollback().await?;
+            let c = kmn_app::issue::certificate(&app, admin, &serial.to_hex()).await?;
             let c = c.ok_or_else(|| {
                 AppError::NotFound(format!(
                     "no certificate with serial {serial} was issued by this CA"
@@ -737,7 +740,7 @@ async fn audit_verify(data_dir: &Path) -> ExitCode {
         Ok(a) => a,
         Err(e) => return fail(&e),
     };
-    match app.store.verify_audit().await {
+    match app.verify_audit().await {
         Ok(r) => match r.problem {
             None => {
                 println!("audit log intact: {} events, head {}", r.events, r.head);
@@ -748,7 +751,7 @@ async fn audit_verify(data_dir: &Path) -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Err(e) => fail(&e.into()),
+        Err(e) => fail(&e),
     }
 }
 
@@ -759,15 +762,10 @@ async fn config_check(data_dir: &Path) -> Result<(), AppError> {
     let cfg = Config::load(data_dir)?;
     let app = App::with_config(data_dir, cfg.clone(), Arc::new(SystemClock)).await?;
     println!("{cfg:#?}");
-    println!("database: reachable ({:?})", app.store.backend());
+    println!("database: reachable ({})", app.backend_name());
     let mut problems: Vec<AppError> = Vec::new();
     let mut refused_tokens: Vec<String> = Vec::new();
-    let cas = {
-        let mut tx = app.store.read().await?;
-        let cas = tx.list_cas().await;
-        tx.rollback().await?;
-        cas?
-    };
+    let cas = kmn_app::views::public::cas(&app).await?;
     let now = app.now();
     let live: Vec<_> = cas
         .into_iter()
@@ -820,7 +818,9 @@ async fn config_check(data_dir: &Path) -> Result<(), AppError> {
             );
             continue;
         }
-        let r = ca::load_record(&app, rec).and_then(|c| c.signer.check().map_err(AppError::from));
+        let r = ca::load_named(&app, &rec.name)
+            .await
+            .and_then(|c| c.signer.check().map_err(AppError::from));
         match r {
             Ok(()) => println!("CA key {name}: {key_ref}: usable"),
             Err(e) => {
@@ -905,13 +905,7 @@ async fn serve(data_dir: &Path) -> ExitCode {
 async fn serve_app(app: App) -> ExitCode {
     // The issuing CAs' keys: CRLs must be signed within a second of a revocation.
     let mut cas = Vec::new();
-    let records = async {
-        let mut tx = app.store.begin().await?;
-        let cas = tx.list_cas().await?;
-        tx.rollback().await?;
-        Ok::<_, AppError>(cas)
-    }
-    .await;
+    let records = kmn_app::views::public::cas(&app).await;
     let records = match records {
         Ok(r) => r,
         Err(e) => return fail(&e),
@@ -921,7 +915,7 @@ async fn serve_app(app: App) -> ExitCode {
         .into_iter()
         .filter(|c| c.kind == CaKind::Issuing && c.not_after > now)
     {
-        match ca::load_record(&app, rec) {
+        match ca::load_named(&app, &rec.name).await {
             Ok(c) => cas.push(c),
             Err(e) => return fail(&e),
         }
@@ -935,10 +929,7 @@ async fn serve_app(app: App) -> ExitCode {
     // publisher retries every half second and logs each failure.
     for c in &cas {
         if let Err(e) = c.signer.check() {
-            eprintln!(
-                "kmn: warning: the key of {} cannot sign now: {e}",
-                c.record.name
-            );
+            eprintln!("kmn: warning: the key of {} cannot sign now: {e}", c.name());
         }
     }
     let running = match kmn_web::start(app.clone()).await {
@@ -971,7 +962,7 @@ async fn serve_app(app: App) -> ExitCode {
     let _ = stop_tx.send(true);
     let _ = publisher.await;
     let _ = worker.await;
-    app.store.close().await;
+    app.close().await;
     result
 }
 
@@ -1097,8 +1088,6 @@ async fn policy_from_data_dir(data_dir: &Path) -> Option<String> {
         return None;
     }
     let app = open(data_dir).await.ok()?;
-    let mut tx = app.store.begin().await.ok()?;
-    let p = ca::Policies::load(&mut tx).await.ok()?;
-    let _ = tx.rollback().await;
+    let p = ca::Policies::current(&app).await.ok()?;
     Some(p.user_card.to_string())
 }

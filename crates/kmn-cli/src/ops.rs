@@ -425,7 +425,7 @@ pub async fn application(
     out: Out,
 ) -> ExitCode {
     let app = tri!(open(data_dir).await, out);
-    let show_row = |a: &kmn_store::ApplicationRow| -> String {
+    let show_row = |a: &kmn_app::views::Application| -> String {
         let kind = kmn_domain::ApplicationKind::from_codes(&a.kind, a.kind_detail.as_deref())
             .map(|k| k.label_ja())
             .unwrap_or("");
@@ -444,7 +444,7 @@ pub async fn application(
             jst(a.updated_at)
         )
     };
-    let acted = |r: Result<kmn_store::ApplicationRow, AppError>, what: &str| -> ExitCode {
+    let acted = |r: Result<kmn_app::views::Application, AppError>, what: &str| -> ExitCode {
         match r {
             Ok(a) => {
                 let state = a
@@ -469,7 +469,7 @@ pub async fn application(
             kind,
             limit,
         } => {
-            let f = kmn_store::ApplicationFilter {
+            let f = applications::ApplicationQuery {
                 facility_code: facility.clone(),
                 state: status.clone(),
                 kind: kind.clone(),

@@ -26,105 +26,113 @@ pub struct NewAccount {
 }
 
 /// Adds an account (support-center staff only).
-pub async fn add(app: &App, who: &Center, a: NewAccount) -> Result<AccountRow, AppError> {
-    let actor = who.actor();
-    let parsed = kmn_pki::parse::cert(&a.cert_der)
-        .map_err(|e| AppError::BadInput(format!("証明書を読み取れません: {e}")))?;
-    if a.role == Role::FacilityDesk && a.facility_code.is_none() {
-        return Err(AppError::BadInput(
-            "窓口アカウントには施設コード（--facility）が必要です".into(),
-        ));
-    }
-    if a.role != Role::FacilityDesk && a.facility_code.is_some() {
-        return Err(AppError::BadInput(
-            "施設コードは窓口アカウントにのみ指定できます".into(),
-        ));
-    }
-    if let Some(p) = &a.person_id
-        && (p.trim().is_empty()
-            || p.chars().count() > 64
-            || p.chars().any(|c| c.is_control() || c.is_whitespace()))
-    {
-        return Err(AppError::BadInput(
-            "人の識別子（--person）は空白を含まない64文字以内で指定してください".into(),
-        ));
-    }
-    if let (Some(p), Some(h)) = (&a.person_id, &a.holder_id)
-        && p != h
-    {
-        return Err(AppError::BadInput(
-            "窓口アカウントの人の識別子は利用者ID（--holder）です".into(),
-        ));
-    }
-    let fp = kmn_pki::cert::fingerprint_sha256(&a.cert_der);
-    let now = app.now();
-    let mut tx = app.store.begin().await?;
-    let r = async {
-        if tx.cert_status_by_fingerprint(&fp).await?.is_none() {
+pub async fn add(
+    app: &App,
+    who: &Center,
+    a: NewAccount,
+) -> Result<crate::views::Account, AppError> {
+    let r: Result<AccountRow, AppError> = async {
+        let actor = who.actor();
+        let parsed = kmn_pki::parse::cert(&a.cert_der)
+            .map_err(|e| AppError::BadInput(format!("証明書を読み取れません: {e}")))?;
+        if a.role == Role::FacilityDesk && a.facility_code.is_none() {
             return Err(AppError::BadInput(
-                "この証明書は本認証局が発行したものではありません".into(),
+                "窓口アカウントには施設コード（--facility）が必要です".into(),
             ));
         }
-        if let Some(code) = &a.facility_code {
-            if tx.facility(code).await?.is_none() {
-                return Err(AppError::NotFound(format!(
-                    "施設 {code} は登録されていません"
-                )));
+        if a.role != Role::FacilityDesk && a.facility_code.is_some() {
+            return Err(AppError::BadInput(
+                "施設コードは窓口アカウントにのみ指定できます".into(),
+            ));
+        }
+        if let Some(p) = &a.person_id
+            && (p.trim().is_empty()
+                || p.chars().count() > 64
+                || p.chars().any(|c| c.is_control() || c.is_whitespace()))
+        {
+            return Err(AppError::BadInput(
+                "人の識別子（--person）は空白を含まない64文字以内で指定してください".into(),
+            ));
+        }
+        if let (Some(p), Some(h)) = (&a.person_id, &a.holder_id)
+            && p != h
+        {
+            return Err(AppError::BadInput(
+                "窓口アカウントの人の識別子は利用者ID（--holder）です".into(),
+            ));
+        }
+        let fp = kmn_pki::cert::fingerprint_sha256(&a.cert_der);
+        let now = app.now();
+        let mut tx = app.store.begin().await?;
+        let r = async {
+            if tx.cert_status_by_fingerprint(&fp).await?.is_none() {
+                return Err(AppError::BadInput(
+                    "この証明書は本認証局が発行したものではありません".into(),
+                ));
             }
-            if let Some(h) = &a.holder_id {
-                let aff = tx.affiliations(h).await?;
-                if !aff.iter().any(|x| &x.facility_code == code) {
-                    return Err(AppError::BadInput(format!(
-                        "{h} は施設 {code} に所属していません"
+            if let Some(code) = &a.facility_code {
+                if tx.facility(code).await?.is_none() {
+                    return Err(AppError::NotFound(format!(
+                        "施設 {code} は登録されていません"
                     )));
                 }
+                if let Some(h) = &a.holder_id {
+                    let aff = tx.affiliations(h).await?;
+                    if !aff.iter().any(|x| &x.facility_code == code) {
+                        return Err(AppError::BadInput(format!(
+                            "{h} は施設 {code} に所属していません"
+                        )));
+                    }
+                }
             }
+            let n = tx.next_counter("account").await?;
+            let id = format!("U{n:06}");
+            let person_id = a
+                .person_id
+                .clone()
+                .or_else(|| a.holder_id.clone())
+                .unwrap_or_else(|| id.clone());
+            let row = AccountRow {
+                id,
+                person_id: Some(person_id),
+                role: a.role.as_str().into(),
+                display_name: a.display_name.clone(),
+                cert_issuer: parsed.tbs.issuer_text(),
+                cert_fingerprint: fp.clone(),
+                facility_code: a.facility_code.clone(),
+                holder_id: a.holder_id.clone(),
+                disabled: 0,
+                created_at: now,
+                created_by: actor.account_id.clone(),
+            };
+            tx.insert_account(&row).await.map_err(|e| match e {
+                kmn_store::StoreError::Conflict(_) => {
+                    AppError::Conflict("この証明書のアカウントは既に登録されています".into())
+                }
+                other => other.into(),
+            })?;
+            tx.append_audit(&NewAuditEvent {
+                at: now,
+                actor: &actor.account_id,
+                action: "account.add",
+                object: &format!("account:{}", row.id),
+                facility: row.facility_code.as_deref(),
+                summary: &format!(
+                    "account {} ({}) for '{}' (person {}) with certificate SHA-256 {fp}",
+                    row.id,
+                    row.role,
+                    row.display_name,
+                    row.person_id.as_deref().unwrap_or_default()
+                ),
+            })
+            .await?;
+            Ok(row)
         }
-        let n = tx.next_counter("account").await?;
-        let id = format!("U{n:06}");
-        let person_id = a
-            .person_id
-            .clone()
-            .or_else(|| a.holder_id.clone())
-            .unwrap_or_else(|| id.clone());
-        let row = AccountRow {
-            id,
-            person_id: Some(person_id),
-            role: a.role.as_str().into(),
-            display_name: a.display_name.clone(),
-            cert_issuer: parsed.tbs.issuer_text(),
-            cert_fingerprint: fp.clone(),
-            facility_code: a.facility_code.clone(),
-            holder_id: a.holder_id.clone(),
-            disabled: 0,
-            created_at: now,
-            created_by: actor.account_id.clone(),
-        };
-        tx.insert_account(&row).await.map_err(|e| match e {
-            kmn_store::StoreError::Conflict(_) => {
-                AppError::Conflict("この証明書のアカウントは既に登録されています".into())
-            }
-            other => other.into(),
-        })?;
-        tx.append_audit(&NewAuditEvent {
-            at: now,
-            actor: &actor.account_id,
-            action: "account.add",
-            object: &format!("account:{}", row.id),
-            facility: row.facility_code.as_deref(),
-            summary: &format!(
-                "account {} ({}) for '{}' (person {}) with certificate SHA-256 {fp}",
-                row.id,
-                row.role,
-                row.display_name,
-                row.person_id.as_deref().unwrap_or_default()
-            ),
-        })
-        .await?;
-        Ok(row)
+        .await;
+        crate::finish(tx, r).await
     }
     .await;
-    crate::finish(tx, r).await
+    r.map(Into::into)
 }
 
 /// Disables an account.
@@ -156,11 +164,15 @@ pub async fn disable(app: &App, who: &Center, id: &str) -> Result<(), AppError> 
 }
 
 /// Every account (support-center staff only).
-pub async fn list(app: &App, _right: &Center) -> Result<Vec<AccountRow>, AppError> {
-    let mut tx = app.store.read().await?;
-    let v = tx.list_accounts().await;
-    tx.rollback().await?;
-    Ok(v?)
+pub async fn list(app: &App, _right: &Center) -> Result<Vec<crate::views::Account>, AppError> {
+    let r: Result<Vec<AccountRow>, AppError> = async {
+        let mut tx = app.store.read().await?;
+        let v = tx.list_accounts().await;
+        tx.rollback().await?;
+        Ok(v?)
+    }
+    .await;
+    r.map(|v| v.into_iter().map(Into::into).collect())
 }
 
 /// The certificate (DER) of the card `holder` uses at `facility`, for a desk account

@@ -101,7 +101,7 @@ pub async fn create(
     app: &App,
     who: &Registrar,
     i: &ApplicationInput,
-) -> Result<ApplicationRow, AppError> {
+) -> Result<crate::views::Application, AppError> {
     create_once(app, who, i, None).await
 }
 
@@ -112,8 +112,8 @@ pub async fn create_once(
     app: &App,
     who: &Registrar,
     i: &ApplicationInput,
-    idem: Option<&Idempotency<'_, ApplicationRow>>,
-) -> Result<ApplicationRow, AppError> {
+    idem: Option<&Idempotency<'_, crate::views::Application>>,
+) -> Result<crate::views::Application, AppError> {
     let actor = who.actor();
     let scope = who.scope().clone();
     who.require(&i.facility_code)?;
@@ -228,7 +228,7 @@ pub async fn create_once(
         Ok(row)
     }
     .await;
-    finish_once(tx, actor, r, idem, now).await
+    finish_once(tx, actor, r.map(Into::into), idem, now).await
 }
 
 /// The support center's review of an application (approve, return, reject, and the
@@ -239,7 +239,7 @@ pub async fn review(
     id: &str,
     action: ApplicationAction,
     expected_version: Option<i64>,
-) -> Result<ApplicationRow, AppError> {
+) -> Result<crate::views::Application, AppError> {
     act(app, &who.registrar(), id, action, expected_version).await
 }
 
@@ -251,21 +251,25 @@ pub async fn act(
     id: &str,
     action: ApplicationAction,
     expected_version: Option<i64>,
-) -> Result<ApplicationRow, AppError> {
-    let actor = who.actor();
-    let mut tx = app.store.begin().await?;
-    let r = act_in_tx(
-        app,
-        &mut tx,
-        actor,
-        Some(who.scope()),
-        id,
-        action,
-        expected_version,
-        None,
-    )
+) -> Result<crate::views::Application, AppError> {
+    let r: Result<ApplicationRow, AppError> = async {
+        let actor = who.actor();
+        let mut tx = app.store.begin().await?;
+        let r = act_in_tx(
+            app,
+            &mut tx,
+            actor,
+            Some(who.scope()),
+            id,
+            action,
+            expected_version,
+            None,
+        )
+        .await;
+        super::finish(tx, r).await
+    }
     .await;
-    super::finish(tx, r).await
+    r.map(Into::into)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -635,7 +639,7 @@ pub async fn return_for_correction(
     id: &str,
     items: &[(String, String, String)],
     expected_version: Option<i64>,
-) -> Result<ApplicationRow, AppError> {
+) -> Result<crate::views::Application, AppError> {
     let d = deficiencies(items)?;
     review(
         app,
@@ -710,7 +714,8 @@ pub async fn fulfil_from_csr(
     who: &Center,
     id: &str,
     csr: &[u8],
-) -> Result<(ApplicationRow, CardRow, Vec<u8>), AppError> {
+) -> Result<(crate::views::Application, crate::views::Card, Vec<u8>), AppError> {
+    let r: Result<(ApplicationRow, CardRow, Vec<u8>), AppError> = async {
     let actor = who.actor();
     if !app.cfg.demo {
         return Err(AppError::Rule("CSR からの発行はデモモード（kmn.toml の demo = true）でのみ行えます。本番では発行端末でカードに鍵を生成します".into()));
@@ -726,10 +731,13 @@ pub async fn fulfil_from_csr(
         record_fulfilment(app, actor, &target, &issued, CardEvent::DemoActivate, None).await?;
     Ok((a, card, issued.der))
 }
+    .await;
+    r.map(|(a, c, d)| (a.into(), c.into(), d))
+}
 
 /// What an approved card-issuing application's certificate is built from.
 #[derive(Clone, Debug)]
-pub struct IssueTarget {
+pub(crate) struct IssueTarget {
     /// The application.
     pub application: ApplicationRow,
     /// Its facility.
@@ -816,7 +824,7 @@ pub(crate) async fn issue_for(
         .then(|| profession.hpki_role())
         .flatten()
         .map(str::to_string);
-    let ca = crate::ca::load_active(app, kmn_store::CaKind::Issuing).await?;
+    let ca = crate::ca::load_active_kind(app, kmn_store::CaKind::Issuing).await?;
     let policies = {
         let mut tx = app.store.read().await?;
         let p = crate::ca::Policies::load(&mut tx).await;
@@ -1303,62 +1311,113 @@ pub(crate) async fn revoke_orphan(app: &App, serial_hex: &str, why: &str) -> Res
     crate::finish(tx, r).await
 }
 
+/// Filters for listing applications (a desk: its own facility only).
+#[derive(Clone, Debug, Default)]
+pub struct ApplicationQuery {
+    /// Facility code.
+    pub facility_code: Option<String>,
+    /// State code.
+    pub state: Option<String>,
+    /// Kind code.
+    pub kind: Option<String>,
+    /// Holder id.
+    pub holder_id: Option<String>,
+    /// Created at or after (Unix seconds).
+    pub created_from: Option<i64>,
+    /// Created at or before (Unix seconds).
+    pub created_to: Option<i64>,
+    /// Keyset pagination: ids after this one.
+    pub after_id: Option<String>,
+    /// Page size.
+    pub limit: i64,
+}
+
 /// An application with its rounds and documents; the read is logged (G1).
 pub async fn get(
     app: &App,
     who: &Reader,
     id: &str,
-) -> Result<(ApplicationRow, Vec<RoundRow>, Vec<DocumentRow>), AppError> {
-    let actor = who.actor();
-    let scope = who.scope().clone();
-    let mut tx = app.store.begin().await?;
-    let r = async {
-        let a = scope.visible(
-            tx.application(id).await?,
-            |a| &a.facility_code,
-            || AppError::NotFound(format!("申請 {id} はありません")),
-        )?;
-        let rounds = tx.rounds(id).await?;
-        let docs = tx.documents(id).await?;
-        tx.log_access(
-            app.now(),
-            &actor.account_id,
-            actor.role.as_str(),
-            "read",
-            &format!("application:{id}"),
-            Some(&a.facility_code),
-        )
-        .await?;
-        Ok((a, rounds, docs))
+) -> Result<
+    (
+        crate::views::Application,
+        Vec<crate::views::Round>,
+        Vec<crate::views::Document>,
+    ),
+    AppError,
+> {
+    let r: Result<(ApplicationRow, Vec<RoundRow>, Vec<DocumentRow>), AppError> = async {
+        let actor = who.actor();
+        let scope = who.scope().clone();
+        let mut tx = app.store.begin().await?;
+        let r = async {
+            let a = scope.visible(
+                tx.application(id).await?,
+                |a| &a.facility_code,
+                || AppError::NotFound(format!("申請 {id} はありません")),
+            )?;
+            let rounds = tx.rounds(id).await?;
+            let docs = tx.documents(id).await?;
+            tx.log_access(
+                app.now(),
+                &actor.account_id,
+                actor.role.as_str(),
+                "read",
+                &format!("application:{id}"),
+                Some(&a.facility_code),
+            )
+            .await?;
+            Ok((a, rounds, docs))
+        }
+        .await;
+        super::finish(tx, r).await
     }
     .await;
-    super::finish(tx, r).await
+    r.map(|(a, r, d)| {
+        (
+            a.into(),
+            r.into_iter().map(Into::into).collect(),
+            d.into_iter().map(Into::into).collect(),
+        )
+    })
 }
 
 /// Applications visible to the actor, filtered; the read is logged.
 pub async fn list(
     app: &App,
     who: &Reader,
-    mut f: ApplicationFilter,
-) -> Result<Vec<ApplicationRow>, AppError> {
-    let actor = who.actor();
-    f.facility_code = who.listing(f.facility_code.as_deref())?;
-    let mut tx = app.store.begin().await?;
-    let r = async {
-        let v = tx.list_applications(&f).await?;
-        tx.log_access(
-            app.now(),
-            &actor.account_id,
-            actor.role.as_str(),
-            "list",
-            "applications",
-            f.facility_code.as_deref(),
-        )
-        .await?;
-        Ok(v)
+    q: ApplicationQuery,
+) -> Result<Vec<crate::views::Application>, AppError> {
+    let r: Result<Vec<ApplicationRow>, AppError> = async {
+        let actor = who.actor();
+        let f = ApplicationFilter {
+            facility_code: who.listing(q.facility_code.as_deref())?,
+            state: q.state,
+            kind: q.kind,
+            holder_id: q.holder_id,
+            created_from: q.created_from,
+            created_to: q.created_to,
+            after_id: q.after_id,
+            limit: q.limit,
+        };
+        let mut tx = app.store.begin().await?;
+        let r = async {
+            let v = tx.list_applications(&f).await?;
+            tx.log_access(
+                app.now(),
+                &actor.account_id,
+                actor.role.as_str(),
+                "list",
+                "applications",
+                f.facility_code.as_deref(),
+            )
+            .await?;
+            Ok(v)
+        }
+        .await;
+        super::finish(tx, r).await
     }
     .await;
-    super::finish(tx, r).await
+    r.map(|v| v.into_iter().map(Into::into).collect())
 }
 
 /// Attaches a scanned form (PDF ≤ 10 MiB), stored in the database with its hash
@@ -1369,7 +1428,7 @@ pub async fn add_document(
     id: &str,
     file_name: &str,
     bytes: &[u8],
-) -> Result<DocumentRow, AppError> {
+) -> Result<crate::views::Document, AppError> {
     add_document_once(app, who, id, file_name, bytes, None).await
 }
 
@@ -1381,8 +1440,8 @@ pub async fn add_document_once(
     id: &str,
     file_name: &str,
     bytes: &[u8],
-    idem: Option<&Idempotency<'_, DocumentRow>>,
-) -> Result<DocumentRow, AppError> {
+    idem: Option<&Idempotency<'_, crate::views::Document>>,
+) -> Result<crate::views::Document, AppError> {
     let actor = who.actor();
     let scope = who.scope().clone();
     let now = app.now();
@@ -1433,7 +1492,7 @@ pub async fn add_document_once(
         Ok(d)
     }
     .await;
-    finish_once(tx, actor, r, idem, now).await
+    finish_once(tx, actor, r.map(Into::into), idem, now).await
 }
 
 /// A document's bytes; the read is logged.
@@ -1441,31 +1500,35 @@ pub async fn document(
     app: &App,
     who: &Reader,
     doc_id: &str,
-) -> Result<(DocumentRow, Vec<u8>), AppError> {
-    let actor = who.actor();
-    let scope = who.scope().clone();
-    let mut tx = app.store.begin().await?;
-    let r = async {
-        let not_found = || AppError::NotFound(format!("書類 {doc_id} はありません"));
-        let (d, bytes) = tx.document_bytes(doc_id).await?.ok_or_else(not_found)?;
-        let a = scope.visible(
-            tx.application(&d.application_id).await?,
-            |a| &a.facility_code,
-            not_found,
-        )?;
-        tx.log_access(
-            app.now(),
-            &actor.account_id,
-            actor.role.as_str(),
-            "read",
-            &format!("document:{doc_id}"),
-            Some(&a.facility_code),
-        )
-        .await?;
-        Ok((d, bytes))
+) -> Result<(crate::views::Document, Vec<u8>), AppError> {
+    let r: Result<(DocumentRow, Vec<u8>), AppError> = async {
+        let actor = who.actor();
+        let scope = who.scope().clone();
+        let mut tx = app.store.begin().await?;
+        let r = async {
+            let not_found = || AppError::NotFound(format!("書類 {doc_id} はありません"));
+            let (d, bytes) = tx.document_bytes(doc_id).await?.ok_or_else(not_found)?;
+            let a = scope.visible(
+                tx.application(&d.application_id).await?,
+                |a| &a.facility_code,
+                not_found,
+            )?;
+            tx.log_access(
+                app.now(),
+                &actor.account_id,
+                actor.role.as_str(),
+                "read",
+                &format!("document:{doc_id}"),
+                Some(&a.facility_code),
+            )
+            .await?;
+            Ok((d, bytes))
+        }
+        .await;
+        super::finish(tx, r).await
     }
     .await;
-    super::finish(tx, r).await
+    r.map(|(d, b)| (d.into(), b))
 }
 
 /// Approved applications that issue a card, oldest first, at most `limit` (the queue of

@@ -9,7 +9,7 @@
 //! after the commit that records its destruction.
 
 use kmn_domain::{CardEffect, CardEvent, CardState, RevocationReason};
-use kmn_store::{CardRow, DeliveryRow, NewAuditEvent, PinMailerRow, Revocation, Tx};
+use kmn_store::{CardRow, NewAuditEvent, PinMailerRow, Revocation, Tx};
 
 use super::finish;
 use crate::actor::Actor;
@@ -73,11 +73,11 @@ pub fn mailer_state_label_ja(state: &str) -> &'static str {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct CardView {
     /// The card.
-    pub card: CardRow,
+    pub card: crate::views::Card,
     /// Shipping, receipt and handover.
-    pub delivery: DeliveryRow,
+    pub delivery: crate::views::Delivery,
     /// PIN mailers, oldest first.
-    pub pin_mailers: Vec<PinMailerRow>,
+    pub pin_mailers: Vec<crate::views::PinMailer>,
     /// The certificate's status at the CA (`valid`, `on_hold`, `revoked`), if any.
     pub certificate_status: Option<String>,
 }
@@ -145,9 +145,9 @@ async fn view_in_tx(tx: &mut Tx, card: CardRow) -> Result<CardView, AppError> {
         None => None,
     };
     Ok(CardView {
-        card,
-        delivery,
-        pin_mailers,
+        card: card.into(),
+        delivery: delivery.into(),
+        pin_mailers: pin_mailers.into_iter().map(Into::into).collect(),
         certificate_status,
     })
 }
@@ -768,7 +768,8 @@ pub async fn mailer_dispatched(
     app: &App,
     who: &Center,
     mailer_id: &str,
-) -> Result<PinMailerRow, AppError> {
+) -> Result<crate::views::PinMailer, AppError> {
+    let r: Result<PinMailerRow, AppError> = async {
     let actor = who.actor();
     let mut tx = app.store.begin().await?;
     let r = async {
@@ -804,24 +805,31 @@ pub async fn mailer_dispatched(
     .await;
     finish(tx, r).await
 }
+    .await;
+    r.map(Into::into)
+}
 
 /// PIN mailers in a state (`held`, `released`, `dispatched`, `destroyed`; all when None).
 pub async fn list_mailers(
     app: &App,
     _right: &Center,
     state: Option<&str>,
-) -> Result<Vec<PinMailerRow>, AppError> {
-    if let Some(s) = state
-        && !matches!(s, "held" | "released" | "dispatched" | "destroyed")
-    {
-        return Err(AppError::BadInput(format!(
-            "PIN通知書の状態 '{s}' はありません（held, released, dispatched, destroyed）"
-        )));
+) -> Result<Vec<crate::views::PinMailer>, AppError> {
+    let r: Result<Vec<PinMailerRow>, AppError> = async {
+        if let Some(s) = state
+            && !matches!(s, "held" | "released" | "dispatched" | "destroyed")
+        {
+            return Err(AppError::BadInput(format!(
+                "PIN通知書の状態 '{s}' はありません（held, released, dispatched, destroyed）"
+            )));
+        }
+        let mut tx = app.store.read().await?;
+        let r = tx.list_pin_mailers(state, 1000).await;
+        tx.rollback().await?;
+        Ok(r?)
     }
-    let mut tx = app.store.read().await?;
-    let r = tx.list_pin_mailers(state, 1000).await;
-    tx.rollback().await?;
-    Ok(r?)
+    .await;
+    r.map(|v| v.into_iter().map(Into::into).collect())
 }
 
 /// Cards the caller may see, by facility (a desk: its own) and holder, paged by id.
@@ -832,24 +840,32 @@ pub async fn list(
     holder: Option<&str>,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<CardRow>, AppError> {
-    let facility = who.listing(facility)?;
-    let mut tx = app.store.read().await?;
-    let v = tx
-        .list_cards(facility.as_deref(), holder, after, limit)
-        .await;
-    tx.rollback().await?;
-    Ok(v?)
+) -> Result<Vec<crate::views::Card>, AppError> {
+    let r: Result<Vec<CardRow>, AppError> = async {
+        let facility = who.listing(facility)?;
+        let mut tx = app.store.read().await?;
+        let v = tx
+            .list_cards(facility.as_deref(), holder, after, limit)
+            .await;
+        tx.rollback().await?;
+        Ok(v?)
+    }
+    .await;
+    r.map(|v| v.into_iter().map(Into::into).collect())
 }
 
 /// One card; a card of another facility is answered like an absent one.
-pub async fn get(app: &App, who: &Reader, id: &str) -> Result<CardRow, AppError> {
-    let mut tx = app.store.read().await?;
-    let c = tx.card(id).await;
-    tx.rollback().await?;
-    who.scope().visible(
-        c?,
-        |c| &c.facility_code,
-        || AppError::NotFound(format!("利用者カード {id} はありません")),
-    )
+pub async fn get(app: &App, who: &Reader, id: &str) -> Result<crate::views::Card, AppError> {
+    let r: Result<CardRow, AppError> = async {
+        let mut tx = app.store.read().await?;
+        let c = tx.card(id).await;
+        tx.rollback().await?;
+        who.scope().visible(
+            c?,
+            |c| &c.facility_code,
+            || AppError::NotFound(format!("利用者カード {id} はありません")),
+        )
+    }
+    .await;
+    r.map(Into::into)
 }

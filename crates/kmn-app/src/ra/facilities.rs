@@ -39,7 +39,7 @@ fn check<T, E: std::fmt::Display>(
 }
 
 /// Validates a facility input into a row.
-pub fn validate(i: &FacilityInput, now: i64) -> Result<FacilityRow, AppError> {
+pub(crate) fn validate(i: &FacilityInput, now: i64) -> Result<FacilityRow, AppError> {
     let mut errs = Vec::new();
     let code = check(&mut errs, "code", FacilityCode::parse(&i.code));
     let kind = check(&mut errs, "kind", i.kind.parse::<FacilityKind>());
@@ -97,7 +97,11 @@ pub fn validate(i: &FacilityInput, now: i64) -> Result<FacilityRow, AppError> {
 }
 
 /// Registers a facility (support center).
-pub async fn register(app: &App, who: &Center, i: &FacilityInput) -> Result<FacilityRow, AppError> {
+pub async fn register(
+    app: &App,
+    who: &Center,
+    i: &FacilityInput,
+) -> Result<crate::views::Facility, AppError> {
     register_once(app, who, i, None).await
 }
 
@@ -106,8 +110,8 @@ pub async fn register_once(
     app: &App,
     who: &Center,
     i: &FacilityInput,
-    idem: Option<&Idempotency<'_, FacilityRow>>,
-) -> Result<FacilityRow, AppError> {
+    idem: Option<&Idempotency<'_, crate::views::Facility>>,
+) -> Result<crate::views::Facility, AppError> {
     let actor = who.actor();
     let now = app.now();
     let row = validate(i, now)?;
@@ -135,16 +139,20 @@ pub async fn register_once(
         Ok::<_, AppError>(row.clone())
     }
     .await;
-    finish_once(tx, actor, r, idem, now).await
+    finish_once(tx, actor, r.map(Into::into), idem, now).await
 }
 
 /// A facility, for those who may read it.
-pub async fn get(app: &App, who: &Reader, code: &str) -> Result<FacilityRow, AppError> {
-    who.require(code)?;
-    let mut tx = app.store.begin().await?;
-    let f = tx.facility(code).await?;
-    tx.rollback().await?;
-    f.ok_or_else(|| AppError::NotFound(format!("施設 {code} は登録されていません")))
+pub async fn get(app: &App, who: &Reader, code: &str) -> Result<crate::views::Facility, AppError> {
+    let r: Result<FacilityRow, AppError> = async {
+        who.require(code)?;
+        let mut tx = app.store.begin().await?;
+        let f = tx.facility(code).await?;
+        tx.rollback().await?;
+        f.ok_or_else(|| AppError::NotFound(format!("施設 {code} は登録されていません")))
+    }
+    .await;
+    r.map(Into::into)
 }
 
 /// Facilities visible to the actor.
@@ -153,12 +161,16 @@ pub async fn list(
     who: &Reader,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<FacilityRow>, AppError> {
-    let scope = who.listing(None)?;
-    let mut tx = app.store.begin().await?;
-    let v = tx.list_facilities(scope.as_deref(), after, limit).await?;
-    tx.rollback().await?;
-    Ok(v)
+) -> Result<Vec<crate::views::Facility>, AppError> {
+    let r: Result<Vec<FacilityRow>, AppError> = async {
+        let scope = who.listing(None)?;
+        let mut tx = app.store.begin().await?;
+        let v = tx.list_facilities(scope.as_deref(), after, limit).await?;
+        tx.rollback().await?;
+        Ok(v)
+    }
+    .await;
+    r.map(|v| v.into_iter().map(Into::into).collect())
 }
 
 /// Records a facility's consent to a published document version (第2条2, 第1条7):
@@ -170,7 +182,7 @@ pub async fn consent(
     kind: &str,
     version: &str,
     given_by: &str,
-) -> Result<ConsentRow, AppError> {
+) -> Result<crate::views::Consent, AppError> {
     consent_once(app, who, code, kind, version, given_by, None).await
 }
 
@@ -182,8 +194,8 @@ pub async fn consent_once(
     kind: &str,
     version: &str,
     given_by: &str,
-    idem: Option<&Idempotency<'_, ConsentRow>>,
-) -> Result<ConsentRow, AppError> {
+    idem: Option<&Idempotency<'_, crate::views::Consent>>,
+) -> Result<crate::views::Consent, AppError> {
     let actor = who.actor();
     who.require(code)?;
     let now = app.now();
@@ -249,12 +261,15 @@ pub async fn consent_once(
         Ok(row)
     }
     .await;
-    finish_once(tx, actor, r, idem, now).await
+    finish_once(tx, actor, r.map(Into::into), idem, now).await
 }
 
 /// Whether a facility may apply now: active and consented to the current CPS and terms
 /// and to the use of personal data (第2条2, 第1条7). The error names what is missing.
-pub async fn check_may_apply(tx: &mut kmn_store::Tx, code: &str) -> Result<FacilityRow, AppError> {
+pub(crate) async fn check_may_apply(
+    tx: &mut kmn_store::Tx,
+    code: &str,
+) -> Result<FacilityRow, AppError> {
     let f = tx
         .facility(code)
         .await?
@@ -293,10 +308,18 @@ pub async fn check_may_apply(tx: &mut kmn_store::Tx, code: &str) -> Result<Facil
 }
 
 /// A facility's recorded consents (第2条2), for those who may read it.
-pub async fn consents(app: &App, who: &Reader, code: &str) -> Result<Vec<ConsentRow>, AppError> {
-    who.require(code)?;
-    let mut tx = app.store.read().await?;
-    let v = tx.consents(code).await;
-    tx.rollback().await?;
-    Ok(v?)
+pub async fn consents(
+    app: &App,
+    who: &Reader,
+    code: &str,
+) -> Result<Vec<crate::views::Consent>, AppError> {
+    let r: Result<Vec<ConsentRow>, AppError> = async {
+        who.require(code)?;
+        let mut tx = app.store.read().await?;
+        let v = tx.consents(code).await;
+        tx.rollback().await?;
+        Ok(v?)
+    }
+    .await;
+    r.map(|v| v.into_iter().map(Into::into).collect())
 }

@@ -7,7 +7,7 @@ use kmn_store::{NoticeRow, Tx};
 use crate::AppError;
 
 /// Writes a notice (and its mail when the facility has an address).
-pub async fn notify(
+pub(crate) async fn notify(
     tx: &mut Tx,
     facility_code: &str,
     kind: &str,
@@ -48,10 +48,14 @@ pub async fn list(
     who: &crate::rights::Reader,
     facility: Option<&str>,
     limit: i64,
-) -> Result<Vec<NoticeRow>, AppError> {
-    let facility = who.listing(facility)?;
-    let mut tx = app.store.read().await?;
-    let v = tx.notices(facility.as_deref(), limit).await;
-    tx.rollback().await?;
-    Ok(v?)
+) -> Result<Vec<crate::views::Notice>, AppError> {
+    let r: Result<Vec<NoticeRow>, AppError> = async {
+        let facility = who.listing(facility)?;
+        let mut tx = app.store.read().await?;
+        let v = tx.notices(facility.as_deref(), limit).await;
+        tx.rollback().await?;
+        Ok(v?)
+    }
+    .await;
+    r.map(|v| v.into_iter().map(Into::into).collect())
 }

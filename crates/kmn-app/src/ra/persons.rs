@@ -41,7 +41,7 @@ pub async fn register(
     app: &App,
     who: &Registrar,
     i: &PersonInput,
-) -> Result<(PersonRow, AffiliationRow), AppError> {
+) -> Result<(crate::views::Person, crate::views::Affiliation), AppError> {
     register_once(app, who, i, None).await
 }
 
@@ -50,8 +50,8 @@ pub async fn register_once(
     app: &App,
     who: &Registrar,
     i: &PersonInput,
-    idem: Option<&Idempotency<'_, (PersonRow, AffiliationRow)>>,
-) -> Result<(PersonRow, AffiliationRow), AppError> {
+    idem: Option<&Idempotency<'_, (crate::views::Person, crate::views::Affiliation)>>,
+) -> Result<(crate::views::Person, crate::views::Affiliation), AppError> {
     let actor = who.actor();
     who.require(&i.facility_code)?;
     let now_t = app.clock.now();
@@ -128,7 +128,7 @@ pub async fn register_once(
         Ok((p, a))
     }
     .await;
-    finish_once(tx, actor, r, idem, now).await
+    finish_once(tx, actor, r.map(|(p, a)| (p.into(), a.into())), idem, now).await
 }
 
 /// A person with affiliations; the read is logged. Rights first: a station is refused
@@ -139,35 +139,40 @@ pub async fn get(
     app: &App,
     who: &Reader,
     holder_id: &str,
-) -> Result<(PersonRow, Vec<AffiliationRow>), AppError> {
-    let actor = who.actor();
-    let scope = who.scope().clone();
-    let mut tx = app.store.begin().await?;
-    let r = async {
-        let not_found = || AppError::NotFound(format!("利用者 {holder_id} は登録されていません"));
-        let p = tx.person(holder_id).await?.ok_or_else(not_found)?;
-        let affs: Vec<AffiliationRow> = tx
-            .affiliations(holder_id)
-            .await?
-            .into_iter()
-            .filter(|a| scope.admits(&a.facility_code))
-            .collect();
-        if scope.facility().is_some() && affs.is_empty() {
-            return Err(not_found());
+) -> Result<(crate::views::Person, Vec<crate::views::Affiliation>), AppError> {
+    let r: Result<(PersonRow, Vec<AffiliationRow>), AppError> = async {
+        let actor = who.actor();
+        let scope = who.scope().clone();
+        let mut tx = app.store.begin().await?;
+        let r = async {
+            let not_found =
+                || AppError::NotFound(format!("利用者 {holder_id} は登録されていません"));
+            let p = tx.person(holder_id).await?.ok_or_else(not_found)?;
+            let affs: Vec<AffiliationRow> = tx
+                .affiliations(holder_id)
+                .await?
+                .into_iter()
+                .filter(|a| scope.admits(&a.facility_code))
+                .collect();
+            if scope.facility().is_some() && affs.is_empty() {
+                return Err(not_found());
+            }
+            tx.log_access(
+                app.now(),
+                &actor.account_id,
+                actor.role.as_str(),
+                "read",
+                &format!("person:{holder_id}"),
+                affs.first().map(|a| a.facility_code.as_str()),
+            )
+            .await?;
+            Ok((p, affs))
         }
-        tx.log_access(
-            app.now(),
-            &actor.account_id,
-            actor.role.as_str(),
-            "read",
-            &format!("person:{holder_id}"),
-            affs.first().map(|a| a.facility_code.as_str()),
-        )
-        .await?;
-        Ok((p, affs))
+        .await;
+        super::finish(tx, r).await
     }
     .await;
-    super::finish(tx, r).await
+    r.map(|(p, a)| (p.into(), a.into_iter().map(Into::into).collect()))
 }
 
 /// People of a facility; the read is logged.
@@ -177,23 +182,27 @@ pub async fn list(
     facility: &str,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<PersonRow>, AppError> {
-    let actor = who.actor();
-    who.require(facility)?;
-    let mut tx = app.store.begin().await?;
-    let r = async {
-        let v = tx.persons_of_facility(facility, after, limit).await?;
-        tx.log_access(
-            app.now(),
-            &actor.account_id,
-            actor.role.as_str(),
-            "list",
-            &format!("persons:{facility}"),
-            Some(facility),
-        )
-        .await?;
-        Ok(v)
+) -> Result<Vec<crate::views::Person>, AppError> {
+    let r: Result<Vec<PersonRow>, AppError> = async {
+        let actor = who.actor();
+        who.require(facility)?;
+        let mut tx = app.store.begin().await?;
+        let r = async {
+            let v = tx.persons_of_facility(facility, after, limit).await?;
+            tx.log_access(
+                app.now(),
+                &actor.account_id,
+                actor.role.as_str(),
+                "list",
+                &format!("persons:{facility}"),
+                Some(facility),
+            )
+            .await?;
+            Ok(v)
+        }
+        .await;
+        super::finish(tx, r).await
     }
     .await;
-    super::finish(tx, r).await
+    r.map(|v| v.into_iter().map(Into::into).collect())
 }

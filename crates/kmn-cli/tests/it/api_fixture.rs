@@ -13,7 +13,6 @@ use kmn_app::{App, FixedClock};
 use kmn_domain::{ProfileKind, ValidityPeriod};
 use kmn_pki::keys::{KeyAlgorithm, Signer, SoftwareKey};
 use kmn_pki::name::DistinguishedName;
-use kmn_store::CaKind;
 use serde_json::{Value, json};
 use time::macros::datetime;
 use tower::ServiceExt;
@@ -80,7 +79,7 @@ pub async fn cert_for(app: &App, cn: &str, profile: ProfileKind) -> Vec<u8> {
     } else {
         vec![]
     };
-    let ca = kmn_app::ca::load_active(app, CaKind::Issuing)
+    let ca = kmn_app::ca::load_active(app, kmn_app::views::CaKind::Issuing)
         .await
         .unwrap();
     let (k, _) = SoftwareKey::generate(KeyAlgorithm::P256).unwrap();
@@ -415,7 +414,7 @@ impl World {
         ] {
             v.push(
                 sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {t}")))
-                    .fetch_one(self.app.store.pool())
+                    .fetch_one(self.app.store_for_tests().pool())
                     .await
                     .unwrap()
                     .get::<i64, _>(0),

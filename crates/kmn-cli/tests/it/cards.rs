@@ -187,7 +187,7 @@ async fn r1_art7_art9_personalize_a_card_on_a_token() {
     // The personalization is in the audit log, with the card's fulfilment.
     {
         let app = env.app().await;
-        let mut tx = app.store.begin().await.unwrap();
+        let mut tx = app.store_for_tests().begin().await.unwrap();
         let ev = tx.audit_events(Some("card.personalize")).await.unwrap();
         tx.rollback().await.unwrap();
         assert_eq!(ev.len(), 1);

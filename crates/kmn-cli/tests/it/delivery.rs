@@ -437,7 +437,7 @@ async fn art8_delivery_with_hold_until_receipt_on_a_token() {
     assert_eq!(view.pin_mailers[0].state, "dispatched");
 
     // Every step is in the audit log, the chain verifies, and the PIN is nowhere.
-    let mut tx = app.store.read().await.unwrap();
+    let mut tx = app.store_for_tests().read().await.unwrap();
     let mut actions = Vec::new();
     for a in [
         "card.ship",
@@ -518,7 +518,7 @@ async fn art8_art11_card_lost_in_post_is_revoked_and_its_mailer_destroyed() {
         "{crl}"
     );
     let app = env.app().await;
-    let mut tx = app.store.read().await.unwrap();
+    let mut tx = app.store_for_tests().read().await.unwrap();
     let notices = tx
         .notices(Some(v["card"]["facility_code"].as_str().unwrap()), 50)
         .await

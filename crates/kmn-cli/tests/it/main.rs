@@ -11,6 +11,7 @@ mod cards;
 mod ceremony;
 mod crl;
 mod delivery;
+mod door;
 #[cfg(feature = "fault-points")]
 mod faults;
 mod hsm;

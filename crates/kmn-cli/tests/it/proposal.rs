@@ -160,7 +160,7 @@ async fn issue9_proposal_expires_and_a_rejection_is_dual_control_too() {
     assert_eq!(r.note.as_deref(), Some("根拠が不足"));
     // Every step is in the audit chain.
     let report: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_events")
-        .fetch_all(w.app.store.pool())
+        .fetch_all(w.app.store_for_tests().pool())
         .await
         .unwrap();
     for a in ["proposal.propose", "proposal.expire", "proposal.reject"] {

@@ -269,7 +269,7 @@ async fn art16_revocation_by_another_process_is_published_within_seconds() {
         std::thread::sleep(Duration::from_millis(100));
     }
     // The revocation records when the first CRL listing it was published (第23条3).
-    let mut tx = app.store.begin().await.unwrap();
+    let mut tx = app.store_for_tests().begin().await.unwrap();
     let c = tx.certificate(&serial).await.unwrap().unwrap();
     tx.rollback().await.unwrap();
     let r = c.revocation.unwrap();

@@ -148,7 +148,7 @@ async fn station_personalizes_a_card_through_the_api() {
         view.pin_mailers[0].produced_by, "center",
         "held at the station"
     );
-    let mut tx = app.store.read().await.unwrap();
+    let mut tx = app.store_for_tests().read().await.unwrap();
     let so = tx.audit_events(Some("station.so_pin")).await.unwrap();
     tx.rollback().await.unwrap();
     assert!(
@@ -217,7 +217,7 @@ async fn protected(w: &World) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = sqlx::query(
         "SELECT serial_hex, profile FROM certificates WHERE profile IN ('root', 'issuing-ca', 'ocsp-signer') ORDER BY profile",
     )
-    .fetch_all(w.app.store.pool())
+    .fetch_all(w.app.store_for_tests().pool())
     .await
     .unwrap()
     .into_iter()
@@ -230,14 +230,14 @@ async fn protected(w: &World) -> Vec<(String, String)> {
 }
 
 async fn status(w: &World, serial: &str) -> kmn_domain::CertStatus {
-    let mut tx = w.app.store.read().await.unwrap();
+    let mut tx = w.app.store_for_tests().read().await.unwrap();
     let c = tx.certificate(serial).await.unwrap().unwrap();
     tx.rollback().await.unwrap();
     c.status
 }
 
 async fn revocation(w: &World, serial: &str) -> Option<kmn_store::RevocationInfo> {
-    let mut tx = w.app.store.read().await.unwrap();
+    let mut tx = w.app.store_for_tests().read().await.unwrap();
     let c = tx.certificate(serial).await.unwrap().unwrap();
     tx.rollback().await.unwrap();
     c.revocation
@@ -307,7 +307,7 @@ async fn plant(w: &World, card_id: &str, serial: &str) {
     sqlx::query("UPDATE cards SET cert_serial_hex = $1 WHERE id = $2")
         .bind(serial)
         .bind(card_id)
-        .execute(w.app.store.pool())
+        .execute(w.app.store_for_tests().pool())
         .await
         .unwrap();
 }
@@ -412,7 +412,7 @@ async fn every_revocation_entry_point_refuses_protected_certificates(w: &World) 
             .expect_err("refused");
         assert_eq!(e.code(), "E_RULE", "suspend {profile}: {e}");
         // The jobs: a renewal's supersession of the planted serial.
-        let mut tx = w.app.store.begin().await.unwrap();
+        let mut tx = w.app.store_for_tests().begin().await.unwrap();
         kmn_app::jobs::enqueue(
             &mut tx,
             &kmn_app::jobs::Job::RevokeSuperseded {
@@ -688,7 +688,7 @@ on_both!(
 async fn migration_0005_refuses_duplicates(w: &World, url: &str) {
     let (_, c1, s1) = w.issued_card(&w.nurse_a).await;
     let (_, c2, s2) = w.issued_card(&new_holder(w, 0).await).await;
-    let pool = w.app.store.pool();
+    let pool = w.app.store_for_tests().pool();
     let exec = |sql: String| async move {
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .execute(pool)
@@ -797,7 +797,7 @@ async fn issue8_station_cannot_abort_the_issuing_ca_over_tls() {
     let targets: Vec<(String, String)> = sqlx::query(
         "SELECT c.serial_hex, c.profile FROM certificates c WHERE c.profile <> 'user-card' ORDER BY c.profile",
     )
-    .fetch_all(app.store.pool())
+    .fetch_all(app.store_for_tests().pool())
     .await
     .unwrap()
     .into_iter()
@@ -976,11 +976,11 @@ async fn issue8_personalize_tells_the_operator_whether_the_certificate_was_revok
         let serial: String =
             sqlx::query("SELECT serial_hex FROM card_issuances WHERE application_id = $1")
                 .bind(&id)
-                .fetch_one(app.store.pool())
+                .fetch_one(app.store_for_tests().pool())
                 .await
                 .unwrap()
                 .get(0);
-        let mut tx = app.store.read().await.unwrap();
+        let mut tx = app.store_for_tests().read().await.unwrap();
         let c = tx.certificate(&serial).await.unwrap().unwrap();
         tx.rollback().await.unwrap();
         if revoked {

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use kmn_app::App;
 use kmn_app::ra::cards::{self, CardView, ReceiptChannel};
-use kmn_store::PinMailerRow;
+use kmn_app::views::PinMailer;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -52,8 +52,8 @@ pub struct PinMailerOut {
     pub destroyed_at: Option<String>,
 }
 
-impl From<PinMailerRow> for PinMailerOut {
-    fn from(m: PinMailerRow) -> Self {
+impl From<PinMailer> for PinMailerOut {
+    fn from(m: PinMailer) -> Self {
         Self {
             state_label: cards::mailer_state_label_ja(&m.state).into(),
             created_at: ts(m.created_at),

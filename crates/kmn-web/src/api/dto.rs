@@ -1,9 +1,10 @@
 //! Request and response bodies of the API. Requests refuse unknown fields; times are
 //! RFC 3339 in UTC; every code has its Japanese label beside it for people.
 
-use kmn_store::{
-    AffiliationRow, ApplicationRow, CardRow, ConsentRow, DocumentRow, FacilityRow, NoticeRow,
-    PersonRow, RoundRow,
+use kmn_app::views::{
+    Affiliation as AffiliationRow, Application as ApplicationRow, Card as CardRow,
+    Consent as ConsentRow, Document as DocumentRow, Facility as FacilityRow, Notice as NoticeRow,
+    Person as PersonRow, Round as RoundRow,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

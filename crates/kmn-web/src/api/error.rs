@@ -42,12 +42,6 @@ impl From<AppError> for ApiError {
     }
 }
 
-impl From<kmn_store::StoreError> for ApiError {
-    fn from(e: kmn_store::StoreError) -> Self {
-        Self(e.into())
-    }
-}
-
 /// The HTTP status of an application error.
 pub fn status_of(e: &AppError) -> StatusCode {
     match e {

@@ -95,7 +95,7 @@ pub async fn create_facility(
         &b.email,
     ))
     .unwrap_or_default();
-    let respond = |f: &kmn_store::FacilityRow| created(FacilityOut::from(f.clone()));
+    let respond = |f: &kmn_app::views::Facility| created(FacilityOut::from(f.clone()));
     let (app, a) = (&app, &a);
     idempotent(
         app,
@@ -145,7 +145,7 @@ pub async fn create_consent(
 ) -> ApiResult<Response> {
     let body =
         serde_json::to_string(&(&code, &b.kind, &b.version, &b.given_by)).unwrap_or_default();
-    let respond = |c: &kmn_store::ConsentRow| created(ConsentOut::from(c.clone()));
+    let respond = |c: &kmn_app::views::Consent| created(ConsentOut::from(c.clone()));
     let (app, a) = (&app, &a);
     idempotent(
         app,
@@ -210,7 +210,7 @@ pub async fn create_person(
         b.licence_checked,
     ))
     .unwrap_or_default();
-    let respond = |(p, aff): &(kmn_store::PersonRow, kmn_store::AffiliationRow)| {
+    let respond = |(p, aff): &(kmn_app::views::Person, kmn_app::views::Affiliation)| {
         created(PersonOut::new(p.clone(), vec![aff.clone()]))
     };
     let (app, a) = (&app, &a);
@@ -315,7 +315,7 @@ pub async fn list_applications(
         return Err(ApiError(kmn_app::AppError::Validation(errs)));
     }
     let l = limit(q.limit);
-    let f = kmn_store::ApplicationFilter {
+    let f = applications::ApplicationQuery {
         facility_code: q.facility.clone(),
         state: q.status.clone(),
         kind: q.kind.clone(),
@@ -352,7 +352,7 @@ pub async fn create_application(
         &b.target_card_id,
     ))
     .unwrap_or_default();
-    let respond = |r: &kmn_store::ApplicationRow| created(ApplicationOut::from(r.clone()));
+    let respond = |r: &kmn_app::views::Application| created(ApplicationOut::from(r.clone()));
     let (app, a) = (&app, &a);
     idempotent(
         app,
@@ -562,7 +562,7 @@ pub async fn upload_document(
         q.file_name,
         hex::encode(sha2::Sha256::digest(&body))
     );
-    let respond = |d: &kmn_store::DocumentRow| created(DocumentOut::from(d.clone()));
+    let respond = |d: &kmn_app::views::Document| created(DocumentOut::from(d.clone()));
     let (app, a) = (&app, &a);
     idempotent(
         app,
