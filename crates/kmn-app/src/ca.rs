@@ -188,7 +188,7 @@ pub fn new_serial() -> CertSerial {
 
 /// Loads the key behind a CA record: a software key file (decrypted with `passphrase`)
 /// or an HSM key (`pkcs11:`; the PIN comes from `KMN_HSM_PIN`/`KMN_HSM_PIN_FILE`).
-pub fn load_signer(
+pub(crate) fn load_signer(
     app: &App,
     ca: &CaRecord,
     passphrase: &str,
@@ -328,7 +328,7 @@ fn ca_subject(app: &App, cn: &str) -> Result<DistinguishedName, AppError> {
 
 /// Records the intent, signs and records the certificate, inside `tx`.
 #[allow(clippy::too_many_arguments)]
-pub async fn issue_in_tx(
+pub(crate) async fn issue_in_tx(
     tx: &mut Tx,
     issuer_name: &str,
     issuer: &IssuerInfo,
@@ -720,7 +720,11 @@ fn cleanup(repo_dir: &std::path::Path) {
 }
 
 /// `kmn ca sign-arl`: the root re-signs its CRL (the ARL). Loads the root key.
-pub async fn sign_arl(app: &App, operator: &str) -> Result<crl::Published, AppError> {
+pub async fn sign_arl(
+    app: &App,
+    admin: &crate::rights::CaAdmin,
+) -> Result<crl::Published, AppError> {
+    let operator = admin.name();
     let root = load_active_kind(app, CaKind::Root).await?;
     let mut tx = app.store.begin().await?;
     let next = Duration::days(app.cfg.ca.arl_next_update_days);
@@ -758,7 +762,7 @@ pub struct NewIssuing {
 /// `pkcs11:` key (`ca.hsm_module` overrides the module), the PIN from the environment.
 /// None when the active issuing CA's key is a software key. Refuses, naming what to
 /// set, when the key is in an HSM but no PIN is given.
-pub fn inherited_hsm(app: &App, active: &CaRecord) -> Result<Option<HsmParams>, AppError> {
+pub(crate) fn inherited_hsm(app: &App, active: &CaRecord) -> Result<Option<HsmParams>, AppError> {
     if !hsm::is_hsm_ref(&active.key_ref) {
         return Ok(None);
     }
@@ -797,10 +801,11 @@ pub async fn new_issuing(
     app: &App,
     key: KeyAlgorithm,
     years: i32,
-    operator: &str,
+    admin: &crate::rights::CaAdmin,
     passphrase: &str,
     hsm: Option<&HsmParams>,
 ) -> Result<NewIssuing, AppError> {
+    let operator = admin.name();
     if years < 10 {
         return Err(AppError::BadInput(format!(
             "the issuing CA must be valid at least 10 years, not {years}"
@@ -1007,8 +1012,9 @@ pub async fn revoke_issuing(
     target: &str,
     reason: kmn_domain::RevocationReason,
     comment: Option<&str>,
-    operator: &str,
+    admin: &crate::rights::CaAdmin,
 ) -> Result<RevokedIssuing, AppError> {
+    let operator = admin.name();
     use kmn_domain::RevocationReason as R;
     if !matches!(
         reason,

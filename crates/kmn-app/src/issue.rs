@@ -36,8 +36,9 @@ pub async fn issue_from_csr(
     csr_bytes: &[u8],
     profile: ProfileKind,
     validity: ValidityPeriod,
-    actor: &str,
+    admin: &crate::rights::CaAdmin,
 ) -> Result<Issued, AppError> {
+    let actor = admin.name();
     if !ProfileKind::END_ENTITY.contains(&profile) {
         return Err(AppError::BadInput(format!(
             "profile '{profile}' cannot be issued from a CSR (use user-card, operator or server)"

@@ -18,6 +18,46 @@
 //! | [`CaAdmin`] | the local CLI on the server | the center's rights, the center's station |
 //!
 //! The refusals (403) keep their Japanese messages.
+//!
+//! Code without the right does not compile (these run with the ordinary tests; the
+//! same cases with their exact compiler errors are in `tests/compile-fail/`, checked by
+//! trybuild, `cargo test --workspace --test rights -- --ignored`):
+//!
+//! ```compile_fail
+//! // An authenticated actor is not a right.
+//! async fn f(app: &kmn_app::App, a: &kmn_app::actor::Actor) {
+//!     let _ = kmn_app::ra::accounts::disable(app, a, "U000001").await;
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! // The right to read is not the right to act.
+//! async fn f(app: &kmn_app::App, r: &kmn_app::rights::Reader) {
+//!     let _ = kmn_app::ra::accounts::disable(app, r, "U000001").await;
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! // Outside kmn-app a capability cannot be made by hand.
+//! fn f(c: &kmn_app::rights::Center) -> kmn_app::rights::Supervisor {
+//!     kmn_app::rights::Supervisor { actor: c.actor().clone() }
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! // Dual control: the center cannot approve a proposal, only a supervisor.
+//! async fn f(app: &kmn_app::App, c: &kmn_app::rights::Center) {
+//!     let _ = kmn_app::proposal::approve(app, c, "P1", "00").await;
+//! }
+//! ```
+//!
+//! The control case compiles:
+//!
+//! ```
+//! async fn f(app: &kmn_app::App, c: &kmn_app::rights::Center) {
+//!     let _ = kmn_app::ra::accounts::disable(app, c, "U000001").await;
+//! }
+//! ```
 
 use crate::AppError;
 use crate::actor::{Actor, Role, Scope};

@@ -207,9 +207,9 @@ async fn split_run(b: &BenchCa, csrs: &[Csr], batch: usize) -> Result<Split> {
                 not_after,
                 policies: b.policies.for_profile(r.profile),
                 urls: Urls {
-                    crl: Some(repo::url(app, &repo::crl_file(&ca.name()))),
+                    crl: Some(repo::url(app, &repo::crl_file(ca.name()))),
                     ocsp: Some(format!("{}/ocsp", app.cfg.public_base_url)),
-                    ca_issuers: Some(repo::url(app, &repo::cert_file(&ca.name()))),
+                    ca_issuers: Some(repo::url(app, &repo::cert_file(ca.name()))),
                     cps: Some(format!("{}/repo/cps", app.cfg.public_base_url)),
                 },
                 alt_names: r.alt_names,
@@ -228,7 +228,7 @@ async fn split_run(b: &BenchCa, csrs: &[Csr], batch: usize) -> Result<Split> {
         for (tpl, _, linted) in &prepared {
             tx.insert_intent(
                 &tpl.serial.to_hex(),
-                &ca.name(),
+                ca.name(),
                 tpl.profile.as_str(),
                 linted.tbs(),
                 now,
@@ -262,7 +262,7 @@ async fn split_run(b: &BenchCa, csrs: &[Csr], batch: usize) -> Result<Split> {
             tx.insert_certificate(&NewCert {
                 serial_hex: &serial_hex,
                 serial: tpl.serial.as_bytes(),
-                ca_name: &ca.name(),
+                ca_name: ca.name(),
                 profile: tpl.profile.as_str(),
                 subject: &subject,
                 not_before: now,
@@ -313,7 +313,7 @@ async fn split_run(b: &BenchCa, csrs: &[Csr], batch: usize) -> Result<Split> {
         // COMMIT per batch.
         statements_per_cert: 7.0 + 4.0 / batch.max(1) as f64,
         intents_single_vs_multi: if batch > 1 {
-            Some(intents_experiment(app.store_for_tests().pool(), &ca.name(), batch).await?)
+            Some(intents_experiment(app.store_for_tests().pool(), ca.name(), batch).await?)
         } else {
             None
         },

@@ -8,7 +8,6 @@ use anyhow::{Context, Result, bail};
 use kmn_app::ca::{CeremonyParams, LoadedCa, Policies};
 use kmn_app::config::{CaConfig, Config};
 use kmn_app::{App, SystemClock};
-use kmn_store::CaKind;
 
 /// The passphrase file inside the bench's data dirs (`ca.passphrase_file`).
 /// `KMN_CA_PASSPHRASE` / `KMN_CA_PASSPHRASE_FILE` take precedence, as in `kmn`.
@@ -84,12 +83,7 @@ pub async fn make(dir: &Path, backend: &Backend, schema_tag: &str) -> Result<Ben
     }
     kmn_app::ca::init(&app, &CeremonyParams::default(), &pass).await?;
     let ca = kmn_app::ca::load_active(&app, kmn_app::views::CaKind::Issuing).await?;
-    let policies = {
-        let mut tx = app.store_for_tests().begin().await?;
-        let p = Policies::load(&mut tx).await?;
-        tx.rollback().await?;
-        p
-    };
+    let policies = Policies::current(&app).await?;
     Ok(BenchCa {
         app,
         ca,

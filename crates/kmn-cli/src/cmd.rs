@@ -277,7 +277,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     let r = match &cli.command {
         Command::Up { no_demo } => return up(&cli.data_dir, !*no_demo).await,
         Command::Serve => return serve(&cli.data_dir).await,
-        Command::Ca(c) => ca_cmd(&cli.data_dir, c, &who).await,
+        Command::Ca(c) => ca_cmd(&cli.data_dir, c, &admin).await,
         Command::Cert(c) => cert_cmd(&cli.data_dir, c, &admin).await,
         Command::Crl(CrlCommand::Publish) => crl_publish(&cli.data_dir, &who).await,
         Command::Verify(v) => return verify(&cli.data_dir, v).await,
@@ -353,7 +353,12 @@ impl Made {
     }
 }
 
-async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppError> {
+async fn ca_cmd(
+    data_dir: &Path,
+    c: &CaCommand,
+    admin: &kmn_app::rights::CaAdmin,
+) -> Result<(), AppError> {
+    let who = admin.name();
     match c {
         CaCommand::Init(a) => {
             let cfg = Config::load_or_default(data_dir)?;
@@ -445,7 +450,7 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
         }
         CaCommand::SignArl => {
             let app = open(data_dir).await?;
-            let p = ca::sign_arl(&app, who).await?;
+            let p = ca::sign_arl(&app, admin).await?;
             println!(
                 "ARL #{} of {} published: {} entries, next update {}",
                 p.number,
@@ -459,7 +464,7 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
             let app = open(data_dir).await?;
             let hsm = hsm.params()?;
             let pass = app.cfg.ca_passphrase(data_dir)?;
-            let made = ca::new_issuing(&app, *key, *years, who, &pass, hsm.as_ref()).await?;
+            let made = ca::new_issuing(&app, *key, *years, admin, &pass, hsm.as_ref()).await?;
             println!(
                 "New issuing CA {} (SHA-256 {}) is now active.",
                 made.issuing.0, made.issuing.1
@@ -476,8 +481,8 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
             comment,
         } => {
             let app = open(data_dir).await?;
-            let r =
-                ca::revoke_issuing(&app, target, reason.reason(), comment.as_deref(), who).await?;
+            let r = ca::revoke_issuing(&app, target, reason.reason(), comment.as_deref(), admin)
+                .await?;
             println!(
                 "Issuing CA {} (certificate {}) revoked at {} ({}).",
                 r.ca_name,
@@ -514,7 +519,7 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
                 kmn_letters::share_sheet_pdf(&font, &sheet)
                     .map_err(|e| AppError::Io(format!("分散鍵の用紙（PDF）を作れません: {e}")))
             };
-            let b = kmn_app::backup::backup(&app, out, who, Some(&render)).await?;
+            let b = kmn_app::backup::backup(&app, out, admin, Some(&render)).await?;
             println!(
                 "ルート鍵のバックアップを作成しました（バックアップID {}）。",
                 b.backup_id
@@ -556,7 +561,7 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
             };
             let pass = pass.as_ref().map(|p| p.as_str()).unwrap_or_default();
             let r =
-                kmn_app::backup::restore(&app, wrapped, shares, pass, who, *verify_only).await?;
+                kmn_app::backup::restore(&app, wrapped, shares, pass, admin, *verify_only).await?;
             let used = r
                 .custodians
                 .iter()
@@ -596,7 +601,8 @@ async fn cert_cmd(
             let bytes = std::fs::read(csr).map_err(|e| {
                 AppError::BadInput(format!("cannot read the CSR {}: {e}", csr.display()))
             })?;
-            let i = kmn_app::issue::issue_from_csr(&app, &bytes, *profile, *validity, who).await?;
+            let i =
+                kmn_app::issue::issue_from_csr(&app, &bytes, *profile, *validity, admin).await?;
             print!("{}", kmn_pki::cert::to_pem(&i.der));
             eprintln!("issued {profile} certificate");
             eprintln!("  serial      {}", i.serial_hex);
