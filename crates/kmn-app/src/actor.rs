@@ -102,139 +102,86 @@ impl Scope {
     }
 }
 
-/// An authenticated actor.
+/// An authenticated actor. Made only inside kmn-app: by [`authenticate`] from a client
+/// certificate, or for the local CLI by [`crate::rights::CaAdmin::local`]. A use case
+/// does not take an actor but the capability it needs ([`crate::rights`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Actor {
     /// Account id (or `cli:<user>` for the local CLI).
-    pub account_id: String,
+    pub(crate) account_id: String,
     /// Role.
-    pub role: Role,
+    pub(crate) role: Role,
     /// The facility a desk is bound to.
-    pub facility: Option<String>,
+    pub(crate) facility: Option<String>,
     /// The desk member's own holder id.
-    pub holder_id: Option<String>,
+    pub(crate) holder_id: Option<String>,
     /// Name for people.
-    pub display_name: String,
+    pub(crate) display_name: String,
+    /// The person behind the account (dual control compares persons, not accounts).
+    pub(crate) person_id: String,
 }
 
 impl Actor {
+    /// Account id (or `cli:<user>` for the local CLI).
+    pub fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    /// Role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The facility a desk is bound to.
+    pub fn facility(&self) -> Option<&str> {
+        self.facility.as_deref()
+    }
+
+    /// The desk member's own holder id.
+    pub fn holder_id(&self) -> Option<&str> {
+        self.holder_id.as_deref()
+    }
+
+    /// Name for people.
+    pub fn display_name(&self) -> &str {
+        &self.display_name
+    }
+
+    /// The person behind the account: one person with two accounts (two certificates)
+    /// is one person for dual control and separation of duties.
+    pub fn person_id(&self) -> &str {
+        &self.person_id
+    }
+
     /// The local CLI, run by the support center on the server (an operator).
-    pub fn cli(user: &str) -> Actor {
+    pub(crate) fn cli(user: &str) -> Actor {
         Actor {
             account_id: user.to_string(),
             role: Role::Operator,
             facility: None,
             holder_id: None,
             display_name: user.to_string(),
+            person_id: user.to_string(),
         }
     }
 
     /// The center's own personalization station (`kmn card personalize` on the server),
     /// acting for the local CLI user `cli`: a station, under the same name. Only the
     /// local CLI makes one; an operator's account is never a station (issue 8).
-    pub fn local_station(cli: &Actor) -> Actor {
+    pub(crate) fn local_station(cli: &Actor) -> Actor {
         Actor {
             account_id: cli.account_id.clone(),
             role: Role::Station,
             facility: None,
             holder_id: None,
             display_name: cli.display_name.clone(),
+            person_id: cli.person_id.clone(),
         }
     }
 
     /// Support-center staff (operator or supervisor).
     pub fn is_center(&self) -> bool {
         matches!(self.role, Role::Operator | Role::Supervisor)
-    }
-
-    /// Requires support-center staff.
-    pub fn require_center(&self) -> Result<(), AppError> {
-        if self.is_center() {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden(format!(
-                "この操作はサポートセンターのみ行えます（あなたの権限: {}）",
-                self.role.label_ja()
-            )))
-        }
-    }
-
-    /// Requires the right to act for `facility`: the center, or that facility's desk.
-    pub fn require_facility(&self, facility: &str) -> Result<(), AppError> {
-        match self.role {
-            Role::Operator | Role::Supervisor => Ok(()),
-            Role::FacilityDesk if self.facility.as_deref() == Some(facility) => Ok(()),
-            Role::FacilityDesk => Err(AppError::Forbidden("他の施設の情報は操作できません".into())),
-            _ => Err(AppError::Forbidden(format!(
-                "この操作は行えません（あなたの権限: {}）",
-                self.role.label_ja()
-            ))),
-        }
-    }
-
-    /// Requires the right to read `facility`'s data: the center, auditors, or its desk.
-    pub fn require_read(&self, facility: &str) -> Result<(), AppError> {
-        match self.role {
-            Role::Operator | Role::Supervisor | Role::Auditor => Ok(()),
-            Role::FacilityDesk if self.facility.as_deref() == Some(facility) => Ok(()),
-            Role::FacilityDesk => Err(AppError::Forbidden("他の施設の情報は閲覧できません".into())),
-            Role::Station => Err(AppError::Forbidden(
-                "発行端末はこの情報を閲覧できません".into(),
-            )),
-        }
-    }
-
-    /// The right to read facility data: the center and auditors everywhere, a desk its
-    /// own facility; stations none.
-    pub fn read_scope(&self) -> Result<Scope, AppError> {
-        match self.role {
-            Role::Operator | Role::Supervisor | Role::Auditor => Ok(Scope::All),
-            Role::FacilityDesk => self.desk_scope(),
-            Role::Station => Err(AppError::Forbidden(
-                "発行端末はこの情報を閲覧できません".into(),
-            )),
-        }
-    }
-
-    /// The right to act for facilities: the center everywhere, a desk for its own
-    /// facility; auditors and stations none.
-    pub fn act_scope(&self) -> Result<Scope, AppError> {
-        match self.role {
-            Role::Operator | Role::Supervisor => Ok(Scope::All),
-            Role::FacilityDesk => self.desk_scope(),
-            _ => Err(AppError::Forbidden(format!(
-                "この操作は行えません（あなたの権限: {}）",
-                self.role.label_ja()
-            ))),
-        }
-    }
-
-    fn desk_scope(&self) -> Result<Scope, AppError> {
-        self.facility
-            .clone()
-            .map(Scope::Facility)
-            .ok_or_else(|| AppError::Forbidden("窓口アカウントに施設が設定されていません".into()))
-    }
-
-    /// The facility a listing is limited to: a desk sees only its own.
-    pub fn scope(&self, requested: Option<&str>) -> Result<Option<String>, AppError> {
-        match self.role {
-            Role::FacilityDesk => {
-                let own = self.facility.clone().ok_or_else(|| {
-                    AppError::Forbidden("窓口アカウントに施設が設定されていません".into())
-                })?;
-                match requested {
-                    Some(r) if r != own => {
-                        Err(AppError::Forbidden("他の施設の情報は閲覧できません".into()))
-                    }
-                    _ => Ok(Some(own)),
-                }
-            }
-            Role::Station => Err(AppError::Forbidden(
-                "発行端末はこの情報を閲覧できません".into(),
-            )),
-            _ => Ok(requested.map(str::to_string)),
-        }
     }
 }
 
@@ -286,7 +233,13 @@ pub async fn authenticate(app: &App, cert_der: &[u8]) -> Result<Actor, AppError>
     }
     let role = Role::parse(&a.role)
         .ok_or_else(|| AppError::Internal(format!("unknown role {}", a.role)))?;
+    let person_id = a
+        .person_id
+        .clone()
+        .or_else(|| a.holder_id.clone())
+        .unwrap_or_else(|| a.id.clone());
     Ok(Actor {
+        person_id,
         account_id: a.id,
         role,
         facility: a.facility_code,

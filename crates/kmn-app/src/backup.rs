@@ -404,9 +404,10 @@ pub type SheetRenderer<'a> = &'a dyn Fn(&Share) -> Result<Vec<u8>, AppError>;
 pub async fn backup(
     app: &App,
     out: &Path,
-    operator: &str,
+    admin: &crate::rights::CaAdmin,
     render: Option<SheetRenderer<'_>>,
 ) -> Result<BackupOutcome, AppError> {
+    let operator = admin.name();
     let root = active_root(app).await?;
     let key_path = root_key_path(app, &root)?;
     let pem = std::fs::read_to_string(&key_path).map_err(|e| {
@@ -575,9 +576,10 @@ pub async fn restore(
     wrapped_file: &Path,
     share_files: &[PathBuf],
     passphrase: &str,
-    operator: &str,
+    admin: &crate::rights::CaAdmin,
     verify_only: bool,
 ) -> Result<RestoreOutcome, AppError> {
+    let operator = admin.name();
     let read = |p: &Path, what: &str| {
         std::fs::read_to_string(p)
             .map_err(|e| AppError::BadInput(format!("{what} {} を読めません（{e}）", p.display())))

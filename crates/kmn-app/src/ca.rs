@@ -105,7 +105,15 @@ impl Policies {
     }
 
     /// Loads them from the store.
-    pub async fn load(tx: &mut Tx) -> Result<Policies, AppError> {
+    pub async fn current(app: &App) -> Result<Policies, AppError> {
+        let mut tx = app.store.read().await?;
+        let p = Self::load(&mut tx).await;
+        tx.rollback().await?;
+        p
+    }
+
+    /// The policies recorded in the store.
+    pub(crate) async fn load(tx: &mut Tx) -> Result<Policies, AppError> {
         let arc = tx.setting("policy_arc").await?.ok_or_else(|| {
             AppError::CaState(
                 "no CA in this data dir: run `kmn ca init` (or `kmn up`) first".into(),
@@ -118,11 +126,28 @@ impl Policies {
 /// A loaded CA: its record, issuer facts and key.
 pub struct LoadedCa {
     /// The record.
-    pub record: CaRecord,
+    pub(crate) record: CaRecord,
     /// Facts for the builder and the lints.
     pub info: IssuerInfo,
     /// Its key.
     pub signer: Box<dyn Signer>,
+}
+
+impl LoadedCa {
+    /// Its short name.
+    pub fn name(&self) -> &str {
+        &self.record.name
+    }
+
+    /// Its certificate (DER).
+    pub fn cert_der(&self) -> &[u8] {
+        &self.record.cert_der
+    }
+
+    /// Its kind.
+    pub fn kind(&self) -> crate::views::CaKind {
+        self.record.kind.into()
+    }
 }
 
 /// Software CA keys this process has decrypted, shared by every [`LoadedCa`] of the
@@ -165,7 +190,7 @@ pub fn new_serial() -> CertSerial {
 
 /// Loads the key behind a CA record: a software key file (decrypted with `passphrase`)
 /// or an HSM key (`pkcs11:`; the PIN comes from `KMN_HSM_PIN`/`KMN_HSM_PIN_FILE`).
-pub fn load_signer(
+pub(crate) fn load_signer(
     app: &App,
     ca: &CaRecord,
     passphrase: &str,
@@ -205,7 +230,12 @@ pub fn load_signer(
 }
 
 /// Loads the active CA of a kind with its key.
-pub async fn load_active(app: &App, kind: CaKind) -> Result<LoadedCa, AppError> {
+pub async fn load_active(app: &App, kind: crate::views::CaKind) -> Result<LoadedCa, AppError> {
+    load_active_kind(app, kind.into()).await
+}
+
+/// [`load_active`] with the store's kind.
+pub(crate) async fn load_active_kind(app: &App, kind: CaKind) -> Result<LoadedCa, AppError> {
     let mut tx = app.store.read().await?;
     let rec = tx.active_ca(kind).await?;
     tx.rollback().await?;
@@ -217,7 +247,19 @@ pub async fn load_active(app: &App, kind: CaKind) -> Result<LoadedCa, AppError> 
 
 /// Loads a CA record's key: a software key with the configured passphrase, or an HSM
 /// key with the HSM user PIN (connected on its first signature).
-pub fn load_record(app: &App, rec: CaRecord) -> Result<LoadedCa, AppError> {
+pub async fn load_named(app: &App, name: &str) -> Result<LoadedCa, AppError> {
+    let mut tx = app.store.read().await?;
+    let cas = tx.list_cas().await;
+    tx.rollback().await?;
+    let rec = cas?
+        .into_iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| AppError::CaState(format!("no CA named {name}")))?;
+    load_record(app, rec)
+}
+
+/// Loads a CA record's key (see [`load_named`]).
+pub(crate) fn load_record(app: &App, rec: CaRecord) -> Result<LoadedCa, AppError> {
     let signer = if hsm::is_hsm_ref(&rec.key_ref) {
         Box::new(HsmCaKey::for_record(app, &rec)?) as Box<dyn Signer>
     } else {
@@ -288,7 +330,7 @@ pub(crate) fn ca_subject(app: &App, cn: &str) -> Result<DistinguishedName, AppEr
 
 /// Records the intent, signs and records the certificate, inside `tx`.
 #[allow(clippy::too_many_arguments)]
-pub async fn issue_in_tx(
+pub(crate) async fn issue_in_tx(
     tx: &mut Tx,
     issuer_name: &str,
     issuer: &IssuerInfo,
@@ -733,8 +775,12 @@ fn cleanup(repo_dir: &std::path::Path) {
 }
 
 /// `kmn ca sign-arl`: the root re-signs its CRL (the ARL). Loads the root key.
-pub async fn sign_arl(app: &App, operator: &str) -> Result<crl::Published, AppError> {
-    let root = load_active(app, CaKind::Root).await?;
+pub async fn sign_arl(
+    app: &App,
+    admin: &crate::rights::CaAdmin,
+) -> Result<crl::Published, AppError> {
+    let operator = admin.name();
+    let root = load_active_kind(app, CaKind::Root).await?;
     let mut tx = app.store.begin().await?;
     let next = Duration::days(app.cfg.ca.arl_next_update_days);
     let r = crl::publish_in_tx(
@@ -773,7 +819,7 @@ pub struct NewIssuing {
 /// `pkcs11:` key (`ca.hsm_module` overrides the module), the PIN from the environment.
 /// None when the active issuing CA's key is a software key. Refuses, naming what to
 /// set, when the key is in an HSM but no PIN is given.
-pub fn inherited_hsm(app: &App, active: &CaRecord) -> Result<Option<HsmParams>, AppError> {
+pub(crate) fn inherited_hsm(app: &App, active: &CaRecord) -> Result<Option<HsmParams>, AppError> {
     if !hsm::is_hsm_ref(&active.key_ref) {
         return Ok(None);
     }
@@ -812,10 +858,11 @@ pub async fn new_issuing(
     app: &App,
     key: KeyAlgorithm,
     years: i32,
-    operator: &str,
+    admin: &crate::rights::CaAdmin,
     passphrase: &str,
     hsm: Option<&HsmParams>,
 ) -> Result<NewIssuing, AppError> {
+    let operator = admin.name();
     if years < 10 {
         return Err(AppError::BadInput(format!(
             "the issuing CA must be valid at least 10 years, not {years}"
@@ -836,7 +883,7 @@ pub async fn new_issuing(
         _ => None,
     };
     let hsm = hsm.or(inherited.as_ref());
-    let root = load_active(app, CaKind::Root).await?;
+    let root = load_active_kind(app, CaKind::Root).await?;
     let generation = cas.iter().filter(|c| c.kind == CaKind::Issuing).count() + 1;
     let name = format!("kmn-issuing-g{generation}");
     let ocsp_name = format!("kmn-ocsp-g{generation}-1");
@@ -1040,8 +1087,9 @@ pub async fn revoke_issuing(
     target: &str,
     reason: kmn_domain::RevocationReason,
     comment: Option<&str>,
-    operator: &str,
+    admin: &crate::rights::CaAdmin,
 ) -> Result<RevokedIssuing, AppError> {
+    let operator = admin.name();
     use kmn_domain::RevocationReason as R;
     if !matches!(
         reason,
@@ -1051,7 +1099,7 @@ pub async fn revoke_issuing(
             "--reason {reason} is not a reason to revoke an issuing CA (key-compromise, ca-compromise, superseded, cessation-of-operation); nothing was revoked"
         )));
     }
-    let root = load_active(app, CaKind::Root).await?;
+    let root = load_active_kind(app, CaKind::Root).await?;
     let mut tx = app.store.begin().await?;
     let r = async {
         let cas = tx.list_cas().await?;
@@ -1169,7 +1217,7 @@ pub(crate) async fn new_audit_signer(
     app: &App,
     operator: &str,
 ) -> Result<crate::audit::KeyMade, AppError> {
-    let iss = load_active(app, CaKind::Issuing).await?;
+    let iss = load_active(app, crate::views::CaKind::Issuing).await?;
     let cas = {
         let mut tx = app.store.read().await?;
         let cas = tx.list_cas().await;

@@ -14,7 +14,7 @@ use kmn_store::CardRow;
 use kmn_token::{CardKeyAlg, CardSession, Module, SecretPin, SoPinDeriver};
 use sha2::Digest;
 
-use crate::actor::Actor;
+use crate::rights::{CaAdmin, Center};
 use crate::station::StationBackend;
 use crate::{App, AppError, secrets};
 
@@ -105,16 +105,18 @@ pub fn hash_code(code: &str) -> String {
 /// Personalizes a card for an approved application, at the center (local station).
 pub async fn personalize(
     app: &App,
-    actor: &Actor,
+    who: &CaAdmin,
     module_path: &Path,
     token: &TokenRef,
     application_id: &str,
     alg: CardKeyAlg,
     mailer: &MailerOut<'_>,
 ) -> Result<Personalized, AppError> {
-    actor.require_center()?;
-    let local = Actor::local_station(actor);
-    let station = crate::station::LocalStation { app, actor: &local };
+    let local = who.station();
+    let station = crate::station::LocalStation {
+        app,
+        station: &local,
+    };
     personalize_with(&station, module_path, token, application_id, alg, mailer).await
 }
 
@@ -283,7 +285,7 @@ pub struct Inspection {
     /// What the token says.
     pub token: kmn_token::CardInspection,
     /// The card record with that token serial, if any.
-    pub card: Option<CardRow>,
+    pub card: Option<crate::views::Card>,
     /// The certificate's status at the CA, per certificate on the card: (serial, subject, not after, status).
     pub certificates: Vec<(String, String, i64, String)>,
 }
@@ -326,7 +328,7 @@ pub async fn inspect(
     tx.rollback().await?;
     Ok(Inspection {
         token: ins,
-        card,
+        card: card.map(Into::into),
         certificates,
     })
 }
@@ -383,7 +385,7 @@ async fn card_on_reader(
 /// What an unlock produced.
 pub struct Unlocked {
     /// The card.
-    pub card: CardRow,
+    pub card: crate::views::Card,
     /// The new PIN mailer.
     pub mailer_path: PathBuf,
     /// Its record.
@@ -395,13 +397,13 @@ pub struct Unlocked {
 /// PIN (C_InitPIN) and makes a new PIN mailer with a new emergency revocation code.
 pub async fn unlock(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     module_path: &Path,
     token: &TokenRef,
     identity_check: &str,
     mailer: &MailerOut<'_>,
 ) -> Result<Unlocked, AppError> {
-    actor.require_center()?;
+    let actor = who.actor();
     let identity_check = identity_check.trim();
     if identity_check.chars().count() < 4 || identity_check.chars().any(char::is_control) {
         return Err(AppError::BadInput(
@@ -519,7 +521,7 @@ pub async fn unlock(
         ))
     })?;
     Ok(Unlocked {
-        card,
+        card: card.into(),
         mailer_path: path,
         mailer_id,
     })
@@ -529,12 +531,11 @@ pub async fn unlock(
 /// token is on the reader) and records the destruction.
 pub async fn destroy(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     card_id: &str,
     reader: Option<(&Path, &TokenRef)>,
 ) -> Result<crate::ra::cards::CardView, AppError> {
-    actor.require_center()?;
-    let view = crate::ra::cards::view(app, actor, card_id).await?;
+    let view = crate::ra::cards::view(app, &who.reader(), card_id).await?;
     let state: kmn_domain::CardState = view
         .card
         .state
@@ -565,5 +566,5 @@ pub async fn destroy(
         }
         None => "destroyed physically without a reader".to_string(),
     };
-    crate::ra::cards::record_destruction(app, actor, card_id, &detail).await
+    crate::ra::cards::record_destruction(app, who, card_id, &detail).await
 }

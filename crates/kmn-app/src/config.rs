@@ -39,6 +39,9 @@ pub struct Config {
     /// Issue card certificates on certificateHold and release them when the facility
     /// confirms receipt (第8条, DESIGN §4 Receipt). Off by default.
     pub hold_until_receipt: bool,
+    /// Hours a dual-control proposal waits for its second person before it expires
+    /// (issue 9; default 72, 1–720).
+    pub proposal_ttl_hours: i64,
     /// The support center's 24-hour telephone number, printed on PIN mailers for
     /// emergency revocation (第11条). Cards are not personalized until it is set.
     pub support_center_phone: String,
@@ -224,6 +227,7 @@ impl Default for Config {
             tls_key_file: "secrets/tls-server.key.pem".into(),
             renewal_overlap_days: kmn_domain::DEFAULT_RENEWAL_OVERLAP_DAYS,
             hold_until_receipt: false,
+            proposal_ttl_hours: 72,
             support_center_phone: String::new(),
             ca: CaConfig::default(),
             audit: AuditConfig::default(),
@@ -258,6 +262,7 @@ impl std::fmt::Debug for Config {
             .field("tls_key_file", &self.tls_key_file)
             .field("renewal_overlap_days", &self.renewal_overlap_days)
             .field("hold_until_receipt", &self.hold_until_receipt)
+            .field("proposal_ttl_hours", &self.proposal_ttl_hours)
             .field("support_center_phone", &self.support_center_phone)
             .field("ca", &self.ca)
             .field("audit", &self.audit)
@@ -453,6 +458,11 @@ impl Config {
         {
             return Err(AppError::Config(
                 "audit.checkpoint_interval_minutes must be 1..=1440, audit.seal_interval_seconds 1..=3600, and audit.checkpoint_dir set".into(),
+            ));
+        }
+        if !(1..=720).contains(&self.proposal_ttl_hours) {
+            return Err(AppError::Config(
+                "proposal_ttl_hours must be 1..=720".into(),
             ));
         }
         if !(0..=90).contains(&self.renewal_overlap_days) {

@@ -214,7 +214,7 @@ pub async fn publish_in_tx(
 }
 
 /// Commits a publication, or rolls it back on error.
-pub async fn finish(tx: Tx, r: Result<Published, AppError>) -> Result<Published, AppError> {
+pub(crate) async fn finish(tx: Tx, r: Result<Published, AppError>) -> Result<Published, AppError> {
     crate::finish(tx, r).await
 }
 

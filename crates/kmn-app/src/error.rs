@@ -58,6 +58,12 @@ pub enum AppError {
     /// approve it (HTTP 403).
     #[error("{0}")]
     SelfApproval(String),
+    /// Dual control: the proposal expired before a second person decided it (HTTP 409).
+    #[error("{0}")]
+    ProposalExpired(String),
+    /// Dual control: the proposal's content is not what the decider saw (HTTP 409).
+    #[error("{0}")]
+    ProposalAltered(String),
     /// Anything else.
     #[error("internal error: {0}")]
     Internal(String),
@@ -101,6 +107,8 @@ impl AppError {
             Self::Rule(_) => "E_RULE",
             Self::KeyUnavailable(_) => "E_CA_KEY_UNAVAILABLE",
             Self::SelfApproval(_) => "E_SELF_APPROVAL",
+            Self::ProposalExpired(_) => "E_PROPOSAL_EXPIRED",
+            Self::ProposalAltered(_) => "E_PROPOSAL_ALTERED",
             Self::Internal(_) => "E_INTERNAL",
         }
     }
@@ -122,6 +130,8 @@ impl AppError {
             Self::Rule(m) => Self::Rule(add(m)),
             Self::KeyUnavailable(m) => Self::KeyUnavailable(add(m)),
             Self::SelfApproval(m) => Self::SelfApproval(add(m)),
+            Self::ProposalExpired(m) => Self::ProposalExpired(add(m)),
+            Self::ProposalAltered(m) => Self::ProposalAltered(add(m)),
             Self::Internal(m) => Self::Internal(add(m)),
             e @ (Self::Lint(_) | Self::Validation(_)) => Self::Rule(add(e.message_ja())),
         }
@@ -151,7 +161,9 @@ impl AppError {
             Self::Unauthenticated(m)
             | Self::Forbidden(m)
             | Self::Rule(m)
-            | Self::SelfApproval(m) => m.clone(),
+            | Self::SelfApproval(m)
+            | Self::ProposalExpired(m)
+            | Self::ProposalAltered(m) => m.clone(),
             Self::KeyUnavailable(m) => m.clone(),
             Self::Internal(_) => {
                 "システムエラーが発生しました。サポートセンターに連絡してください。".into()

@@ -236,7 +236,7 @@ impl HsmCaKey {
     /// The key of a CA record whose `key_ref` is a `pkcs11:` URI. Nothing is opened
     /// yet: the first signature (or [`Signer::check`]) finds the token, logs in and
     /// checks the key against the certificate.
-    pub fn for_record(app: &App, rec: &CaRecord) -> Result<HsmCaKey, AppError> {
+    pub(crate) fn for_record(app: &App, rec: &CaRecord) -> Result<HsmCaKey, AppError> {
         let mut key_ref = HsmKeyRef::parse(&rec.key_ref).map_err(|e| {
             AppError::Config(format!(
                 "the key reference of {} is unusable: {e}",

@@ -36,8 +36,9 @@ pub async fn issue_from_csr(
     csr_bytes: &[u8],
     profile: ProfileKind,
     validity: ValidityPeriod,
-    actor: &str,
+    admin: &crate::rights::CaAdmin,
 ) -> Result<Issued, AppError> {
+    let actor = admin.name();
     if !ProfileKind::END_ENTITY.contains(&profile) {
         return Err(AppError::BadInput(format!(
             "profile '{profile}' cannot be issued from a CSR (use user-card, operator, server or station)"
@@ -77,7 +78,7 @@ pub async fn issue_from_csr(
             vec![]
         }
     };
-    let ca = ca::load_active(app, CaKind::Issuing).await?;
+    let ca = ca::load_active_kind(app, CaKind::Issuing).await?;
     issue_template(
         app,
         &ca,
@@ -313,4 +314,16 @@ fn unsigned_intents(ca_name: &str, serials: &[String], e: AppError) -> AppError 
         "{cause}。証明書は発行されていません。発行予定（シリアル番号 {}）と署名前の内容だけが記録され、署名されないまま残ります。原因を取り除いてから、もう一度発行してください（新しいシリアル番号で発行されます）",
         serials.join(", ")
     ))
+}
+
+/// A certificate this CA issued, by serial (`kmn cert show`; the local CLI).
+pub async fn certificate(
+    app: &App,
+    _right: &crate::rights::CaAdmin,
+    serial_hex: &str,
+) -> Result<Option<kmn_store::CertRecord>, AppError> {
+    let mut tx = app.store.read().await?;
+    let c = tx.certificate(serial_hex).await;
+    tx.rollback().await?;
+    Ok(c?)
 }

@@ -19,12 +19,15 @@ pub mod hsm;
 pub mod idempotency;
 pub mod issue;
 pub mod jobs;
+pub mod proposal;
 pub mod quickstart;
 pub mod ra;
 pub mod repo;
 pub mod revoke;
+pub mod rights;
 pub mod secrets;
 pub mod station;
+pub mod views;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -41,8 +44,8 @@ pub struct App {
     pub cfg: Config,
     /// The data dir.
     pub data_dir: PathBuf,
-    /// The store.
-    pub store: Store,
+    /// The store: only kmn-app's use cases reach it (issue 9 item 2, one door).
+    pub(crate) store: Store,
     /// The clock (a fake one in tests).
     pub clock: Arc<dyn Clock>,
     /// Software CA keys already decrypted by this process (scrypt costs about 25 ms a
@@ -146,6 +149,34 @@ impl App {
             clock,
             ca_keys: ca::KeyCache::default(),
         })
+    }
+
+    /// The store itself, for kmn-bench and the integration tests (feature
+    /// `test-support`); a use case is the only door for everything else.
+    #[cfg(feature = "test-support")]
+    #[doc(hidden)]
+    pub fn store_for_tests(&self) -> &Store {
+        &self.store
+    }
+
+    /// Closes the database connections (before the process hands the data dir over).
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
+    /// Checks the audit chain (`kmn audit verify`).
+    pub async fn verify_audit(&self) -> Result<views::AuditCheck, AppError> {
+        let r = self.store.verify_audit().await?;
+        Ok(views::AuditCheck {
+            events: r.events,
+            head: r.head,
+            problem: r.problem,
+        })
+    }
+
+    /// The database backend, for people (`Sqlite`, `Postgres`).
+    pub fn backend_name(&self) -> String {
+        format!("{:?}", self.store.backend())
     }
 
     /// Now, as Unix seconds.

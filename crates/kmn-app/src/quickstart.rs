@@ -108,7 +108,7 @@ pub async fn ensure_tls_cert(app: &App) -> Result<(), AppError> {
 pub async fn issue_tls_cert(app: &App, actor: &str) -> Result<String, AppError> {
     let cert_path = app.cfg.resolve(&app.data_dir, &app.cfg.tls_cert_file);
     let key_path = app.cfg.resolve(&app.data_dir, &app.cfg.tls_key_file);
-    let ca = ca::load_active(app, CaKind::Issuing).await?;
+    let ca = ca::load_active_kind(app, CaKind::Issuing).await?;
     let (key, pkcs8) = SoftwareKey::generate(KeyAlgorithm::P256)?;
     let mut subject = DistinguishedName::default();
     subject.push(kmn_pki::oid::AT_COUNTRY, "JP")?;
@@ -181,24 +181,27 @@ pub fn demo_facility_code() -> String {
 /// member's own card). Used by `kmn up`, the tests and the benchmarks.
 pub async fn demo_desk_card(
     app: &App,
-    center: &crate::actor::Actor,
+    center: &crate::rights::Center,
     facility: &str,
     holder_id: &str,
     display_name: &str,
     key: &SoftwareKey,
 ) -> Result<Vec<u8>, AppError> {
-    use crate::actor::{Actor, Role};
+    use crate::actor::Role;
     use crate::ra::applications;
-    let desk_actor = Actor {
+    use crate::rights::{Capability, Registrar};
+    let desk_actor = crate::actor::Actor {
         account_id: format!("demo:desk:{holder_id}"),
         role: Role::FacilityDesk,
         facility: Some(facility.to_string()),
         holder_id: Some(holder_id.to_string()),
         display_name: display_name.to_string(),
+        person_id: holder_id.to_string(),
     };
+    let desk = Registrar::from_actor(&desk_actor)?;
     let a = applications::create(
         app,
-        &desk_actor,
+        &desk,
         &applications::ApplicationInput {
             facility_code: facility.to_string(),
             holder_id: holder_id.to_string(),
@@ -210,13 +213,13 @@ pub async fn demo_desk_card(
     .await?;
     applications::act(
         app,
-        &desk_actor,
+        &desk,
         &a.id,
         kmn_domain::ApplicationAction::Submit,
         None,
     )
     .await?;
-    applications::act(
+    applications::review(
         app,
         center,
         &a.id,
@@ -225,16 +228,8 @@ pub async fn demo_desk_card(
     )
     .await?;
     let csr = kmn_pki::csr::build(&DistinguishedName::default().to_der(), key)?;
-    let (_, card) = applications::fulfil_from_csr(app, center, &a.id, &csr).await?;
-    let mut tx = app.store.begin().await?;
-    let c = tx
-        .certificate(card.cert_serial_hex.as_deref().unwrap_or_default())
-        .await?;
-    tx.rollback().await?;
-    Ok(
-        c.ok_or_else(|| AppError::Internal("the demo card has no certificate".into()))?
-            .der,
-    )
+    let (_, _, cert_der) = applications::fulfil_from_csr(app, center, &a.id, &csr).await?;
+    Ok(cert_der)
 }
 
 /// Seeds the demo (first run of `kmn up` without `--no-demo`): the CPS, the terms and the
@@ -242,9 +237,10 @@ pub async fn demo_desk_card(
 /// the desk member's card through the real application flow, and credentials for every
 /// role under `<data-dir>/demo/` (PEM, and PKCS#12 when the `openssl` tool is present).
 pub async fn seed_demo(app: &App) -> Result<DemoSeed, AppError> {
-    use crate::actor::{Actor, Role};
+    use crate::actor::Role;
     use crate::ra::{accounts, documents, facilities, persons};
-    let admin = Actor::cli("kmn-up");
+    let admin = crate::rights::Center::internal("kmn-up");
+    let center = admin.registrar();
     for (kind, text) in [
         (
             "cps",
@@ -287,7 +283,7 @@ pub async fn seed_demo(app: &App) -> Result<DemoSeed, AppError> {
     )
     .await?;
     for kind in ["cps", "terms", "privacy_policy"] {
-        facilities::consent(app, &admin, &code, kind, "demo-1", "窓口 花子").await?;
+        facilities::consent(app, &center, &code, kind, "demo-1", "窓口 花子").await?;
     }
     let mut desk_in = crate::ra::persons::PersonInput {
         facility_code: code.clone(),
@@ -301,18 +297,18 @@ pub async fn seed_demo(app: &App) -> Result<DemoSeed, AppError> {
         is_desk: true,
         licence_checked: false,
     };
-    let (desk, _) = persons::register(app, &admin, &desk_in).await?;
+    let (desk, _) = persons::register(app, &center, &desk_in).await?;
     desk_in.name_kanji = "看護 太郎".into();
     desk_in.name_kana = "カンゴ タロウ".into();
     desk_in.name_romaji = "Taro Kango".into();
     desk_in.profession = "nurse".into();
     desk_in.is_desk = false;
     desk_in.work_email = "taro@demo-hospital.example.jp".into();
-    persons::register(app, &admin, &desk_in).await?;
+    persons::register(app, &center, &desk_in).await?;
 
     let dir = app.data_dir.join("demo");
     secrets::ensure_dir(&dir, 0o700)?;
-    let ca = ca::load_active(app, CaKind::Issuing).await?;
+    let ca = ca::load_active_kind(app, CaKind::Issuing).await?;
     let root_pem = dir.join("root-ca.pem");
     {
         let mut tx = app.store.begin().await?;
@@ -371,6 +367,7 @@ pub async fn seed_demo(app: &App) -> Result<DemoSeed, AppError> {
                 cert_der: cert_der.clone(),
                 facility_code: facility,
                 holder_id: holder,
+                person_id: None,
             },
         )
         .await?;

@@ -57,7 +57,7 @@ fn kept_key(file: &str) -> String {
 
 /// Keeps a copy of the repository file just published (inside `tx`, with the
 /// publication), so that [`rebuild`] can restore it without the offline root key.
-pub async fn remember_published(
+pub(crate) async fn remember_published(
     app: &App,
     tx: &mut kmn_store::Tx,
     file: &str,

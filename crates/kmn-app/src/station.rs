@@ -9,9 +9,9 @@
 
 use kmn_token::{KeyFacts, SecretPin};
 
-use crate::actor::{Actor, Role};
 use crate::cards::token_err;
 use crate::ra::applications::{self, PersonalizationRecord};
+use crate::rights::Station;
 use crate::{App, AppError};
 
 /// What the station prints for an application.
@@ -121,35 +121,21 @@ pub trait StationBackend {
     }
 }
 
-/// Who may act as a station: a station account, or the center's own station
-/// ([`Actor::local_station`], made only by the local CLI). Support-center staff are not
-/// stations: an operator's or supervisor's account is refused here (issue 8).
-pub fn require_station(actor: &Actor) -> Result<(), AppError> {
-    if actor.role == Role::Station {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(format!(
-            "この操作は発行端末のみ行えます（あなたの権限: {}）",
-            actor.role.label_ja()
-        )))
-    }
-}
-
 /// The station working directly on the data dir.
 pub struct LocalStation<'a> {
     /// The app.
     pub app: &'a App,
-    /// Who acts: a station ([`Actor::local_station`] for the center's own).
-    pub actor: &'a Actor,
+    /// Who acts: a station ([`crate::rights::CaAdmin::station`] for the center's own).
+    pub station: &'a Station,
 }
 
 impl StationBackend for LocalStation<'_> {
     async fn target(&self, application_id: &str) -> Result<StationTarget, AppError> {
-        target(self.app, self.actor, application_id).await
+        target(self.app, self.station, application_id).await
     }
 
     async fn so_pin(&self, token_serial: &str) -> Result<SecretPin, AppError> {
-        so_pin(self.app, self.actor, token_serial).await
+        so_pin(self.app, self.station, token_serial).await
     }
 
     async fn issue(
@@ -158,7 +144,7 @@ impl StationBackend for LocalStation<'_> {
         csr_der: &[u8],
         key: &KeyReport,
     ) -> Result<StationIssued, AppError> {
-        issue(self.app, self.actor, application_id, csr_der, key).await
+        issue(self.app, self.station, application_id, csr_der, key).await
     }
 
     async fn complete(
@@ -166,12 +152,12 @@ impl StationBackend for LocalStation<'_> {
         application_id: &str,
         rec: &StationRecord,
     ) -> Result<(serde_json::Value, serde_json::Value), AppError> {
-        let (a, c) = complete(self.app, self.actor, application_id, rec, "center").await?;
+        let (a, c) = complete(self.app, self.station, application_id, rec, "center").await?;
         Ok((json(&a)?, json(&c)?))
     }
 
     async fn abort(&self, serial_hex: &str, why: &str) -> Result<(), AppError> {
-        abort(self.app, self.actor, serial_hex, why).await
+        abort(self.app, self.station, serial_hex, why).await
     }
 
     fn now(&self) -> time::OffsetDateTime {
@@ -186,10 +172,9 @@ fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, AppError> {
 /// The server side of [`StationBackend::target`].
 pub async fn target(
     app: &App,
-    actor: &Actor,
+    right: &Station,
     application_id: &str,
 ) -> Result<StationTarget, AppError> {
-    require_station(actor)?;
     if app.cfg.support_center_phone.is_empty() {
         return Err(AppError::Config(
             "PIN通知書に載せるサポートセンターの電話番号が設定されていません。kmn.toml の support_center_phone を設定してください（利用規約第11条の緊急連絡先）".into(),
@@ -199,7 +184,7 @@ pub async fn target(
     // The station sees the holder's name and facility: a read of personal data (G1).
     crate::audit::log_read(
         app,
-        actor,
+        right.actor(),
         "read",
         &format!("application:{}/station", t.application.id),
         Some(&t.facility.code),
@@ -216,8 +201,8 @@ pub async fn target(
 }
 
 /// The server side of [`StationBackend::so_pin`]: recorded in the audit log (the PIN is not).
-pub async fn so_pin(app: &App, actor: &Actor, token_serial: &str) -> Result<SecretPin, AppError> {
-    require_station(actor)?;
+pub async fn so_pin(app: &App, who: &Station, token_serial: &str) -> Result<SecretPin, AppError> {
+    let actor = who.actor();
     let serial = token_serial.trim();
     if serial.is_empty()
         || serial.len() > 32
@@ -251,7 +236,7 @@ pub async fn so_pin(app: &App, actor: &Actor, token_serial: &str) -> Result<Secr
     let pin = crate::cards::so_pin_deriver(app)?
         .so_pin(serial)
         .map_err(token_err)?;
-    if actor.role == Role::Station {
+    {
         let mut tx = app.store.begin().await?;
         let r = tx
             .append_audit(&kmn_store::NewAuditEvent {
@@ -278,12 +263,12 @@ pub async fn so_pin(app: &App, actor: &Actor, token_serial: &str) -> Result<Secr
 /// CKA_SENSITIVE), then issuance from the registry (on hold under `hold_until_receipt`).
 pub async fn issue(
     app: &App,
-    actor: &Actor,
+    who: &Station,
     application_id: &str,
     csr_der: &[u8],
     key: &KeyReport,
 ) -> Result<StationIssued, AppError> {
-    require_station(actor)?;
+    let actor = who.actor();
     if !(key.local && key.never_extractable && key.sensitive) {
         return Err(AppError::Rule(
             "カードの鍵がカード内で生成・保護されていないため、証明書を発行できません（CKA_LOCAL・CKA_NEVER_EXTRACTABLE・CKA_SENSITIVE）".into(),
@@ -345,12 +330,13 @@ pub async fn issue(
 /// other) is revoked.
 pub async fn complete(
     app: &App,
-    actor: &Actor,
+    who: &Station,
     application_id: &str,
     rec: &StationRecord,
     produced_by: &str,
-) -> Result<(kmn_store::ApplicationRow, kmn_store::CardRow), AppError> {
-    require_station(actor)?;
+) -> Result<(crate::views::Application, crate::views::Card), AppError> {
+    let r: Result<(kmn_store::ApplicationRow, kmn_store::CardRow), AppError> = async {
+    let actor = who.actor();
     let t = applications::load_for_issue(app, application_id).await?;
     // Absent and foreign serials get one answer; nothing is revoked for either.
     let cert = {
@@ -402,14 +388,17 @@ pub async fn complete(
     )
     .await
 }
+    .await;
+    r.map(|(a, c)| (a.into(), c.into()))
+}
 
 /// Revokes a certificate a station gives up on: only one issued to this station for an
 /// application and on no card (issue 8). Any other serial — a CA's, an OCSP signer's,
 /// an operator's, a server's, another station's, an absent one — gets one answer (403)
 /// and nothing is revoked; one already on a card is refused (422). Ok means revoked, now
 /// or before.
-pub async fn abort(app: &App, actor: &Actor, serial_hex: &str, why: &str) -> Result<(), AppError> {
-    require_station(actor)?;
+pub async fn abort(app: &App, who: &Station, serial_hex: &str, why: &str) -> Result<(), AppError> {
+    let actor = who.actor();
     let why = why.trim();
     applications::withdraw_unbound(
         app,

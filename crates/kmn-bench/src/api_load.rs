@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
-use kmn_app::actor::{Actor, Role};
+use kmn_app::actor::Role;
 use kmn_app::ra::{accounts, documents, facilities, persons};
+use kmn_app::rights::CaAdmin;
 use kmn_app::{App, Config, SystemClock};
 use kmn_domain::ValidityPeriod;
 use kmn_pki::keys::{KeyAlgorithm, Signer, SoftwareKey};
@@ -34,7 +35,7 @@ struct Identity {
 }
 
 async fn identity(app: &App, role: Role, facility: Option<&str>, cn: &str) -> Result<Identity> {
-    let ca = kmn_app::ca::load_active(app, kmn_store::CaKind::Issuing).await?;
+    let ca = kmn_app::ca::load_active(app, kmn_app::views::CaKind::Issuing).await?;
     let (k, pkcs8) = SoftwareKey::generate(KeyAlgorithm::P256)?;
     let der = match facility {
         // A desk logs in with the member's own card (issue 9 item 3).
@@ -51,8 +52,8 @@ async fn identity(app: &App, role: Role, facility: Option<&str>, cn: &str) -> Re
                 is_desk: true,
                 licence_checked: false,
             };
-            let admin = Actor::cli("bench");
-            let (desk, _) = persons::register(app, &admin, &input).await?;
+            let admin = CaAdmin::local(Some("bench")).center();
+            let (desk, _) = persons::register(app, &admin.registrar(), &input).await?;
             kmn_app::quickstart::demo_desk_card(app, &admin, code, &desk.holder_id, cn, &k).await?
         }
         None => {
@@ -76,20 +77,21 @@ async fn identity(app: &App, role: Role, facility: Option<&str>, cn: &str) -> Re
     };
     accounts::add(
         app,
-        &Actor::cli("bench"),
+        &CaAdmin::local(Some("bench")).center(),
         accounts::NewAccount {
             role,
             display_name: cn.into(),
             cert_der: der.clone(),
             facility_code: facility.map(str::to_string),
             holder_id: None,
+            person_id: None,
         },
     )
     .await?;
     Ok(Identity {
         chain: vec![
             CertificateDer::from(der),
-            CertificateDer::from(ca.record.cert_der.clone()),
+            CertificateDer::from(ca.cert_der().to_vec()),
         ],
         key: pkcs8.to_vec(),
     })
@@ -98,7 +100,7 @@ async fn identity(app: &App, role: Role, facility: Option<&str>, cn: &str) -> Re
 /// Inserts `n` holders affiliated to `facility` directly (one transaction, batched).
 async fn seed_holders(app: &App, facility: &str, n: usize) -> Result<Vec<String>> {
     let mut ids = Vec::with_capacity(n);
-    let mut tx = app.store.begin().await?;
+    let mut tx = app.store_for_tests().begin().await?;
     let now = app.now();
     let batch = 500;
     let mut i = 0;
@@ -257,7 +259,7 @@ pub async fn run(
     )
     .await?;
     kmn_app::quickstart::ensure_tls_cert(&app).await?;
-    let admin = Actor::cli("bench");
+    let admin = CaAdmin::local(Some("bench")).center();
     for kind in ["cps", "terms", "privacy_policy"] {
         documents::publish(&app, &admin, kind, "1", "d.txt", b"bench".to_vec()).await?;
     }
@@ -279,7 +281,7 @@ pub async fn run(
     )
     .await?;
     for kind in ["cps", "terms", "privacy_policy"] {
-        facilities::consent(&app, &admin, &code, kind, "1", "bench").await?;
+        facilities::consent(&app, &admin.registrar(), &code, kind, "1", "bench").await?;
     }
     let ids = seed_holders(&app, &code, holders)
         .await
@@ -287,7 +289,7 @@ pub async fn run(
     let desk = identity(&app, Role::FacilityDesk, Some(&code), "Bench Desk").await?;
     let op = identity(&app, Role::Operator, None, "Bench Operator").await?;
     let root = {
-        let mut tx = app.store.begin().await?;
+        let mut tx = app.store_for_tests().begin().await?;
         let r = tx
             .active_ca(kmn_store::CaKind::Root)
             .await?
@@ -353,7 +355,7 @@ pub async fn run(
             pct(&mut all[i], 0.99),
         ));
     }
-    app.store.close().await;
+    app.store_for_tests().close().await;
     Ok(LoadReport {
         backend: backend.into(),
         holders,

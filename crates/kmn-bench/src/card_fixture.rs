@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Result;
-use kmn_app::actor::Actor;
 use kmn_app::ra::applications;
+use kmn_app::rights::CaAdmin;
 use kmn_app::{App, SystemClock};
 use kmn_domain::ApplicationAction;
 
@@ -17,7 +17,7 @@ use kmn_domain::ApplicationAction;
 /// application ids, one per line.
 pub async fn draft_and_submit(data_dir: &Path, facility: &str, holders: &[String]) -> Result<()> {
     let app = App::open(data_dir, Arc::new(SystemClock)).await?;
-    let desk = Actor::cli("bench-desk");
+    let desk = CaAdmin::local(Some("bench-desk")).registrar();
     for h in holders {
         let a = applications::create(
             &app,

@@ -138,7 +138,7 @@ async fn insert_revoked(
 ) -> Result<()> {
     let ca = sql_quote(ca_name);
     let not_after = now + 5 * 365 * 86_400;
-    let mut tx = app.store.begin().await?;
+    let mut tx = app.store_for_tests().begin().await?;
     for chunk in revs.chunks(1000) {
         let mut intents = String::from(
             "INSERT INTO issuance_intents (serial_hex, ca_name, profile, tbs_der, created_at) VALUES ",
@@ -200,7 +200,7 @@ pub fn child_db(n: usize, runs: usize, publish: bool, keep: Option<PathBuf>) -> 
     };
     rt.block_on(async {
         let b = setup::make(&dir, &Backend::Sqlite, "crl").await?;
-        let name = b.ca.record.name.clone();
+        let name = b.ca.name().to_string();
         let now = b.app.now();
         let revs = revocations(n, now - 5, &mut Rng::from_time());
         let t = Instant::now();
@@ -214,7 +214,7 @@ pub fn child_db(n: usize, runs: usize, publish: bool, keep: Option<PathBuf>) -> 
         let mut alt_ms = Vec::new();
         for _ in 0..runs {
             let t = Instant::now();
-            let v = read_compact(b.app.store.pool(), &name, b.app.now()).await?;
+            let v = read_compact(b.app.store_for_tests().pool(), &name, b.app.now()).await?;
             alt_ms.push(t.elapsed().as_secs_f64() * 1e3);
             ensure!(v.len() == n, "read {} entries of {n}", v.len());
         }
@@ -235,7 +235,7 @@ pub fn child_db(n: usize, runs: usize, publish: bool, keep: Option<PathBuf>) -> 
 
         let mut read_ms = Vec::new();
         for _ in 0..runs {
-            let mut tx = b.app.store.begin().await?;
+            let mut tx = b.app.store_for_tests().begin().await?;
             let t = Instant::now();
             let rows = tx.crl_entries(&name, b.app.now()).await?;
             read_ms.push(t.elapsed().as_secs_f64() * 1e3);
@@ -248,14 +248,14 @@ pub fn child_db(n: usize, runs: usize, publish: bool, keep: Option<PathBuf>) -> 
         let mut pub_ms = Vec::new();
         if publish {
             for _ in 0..runs {
-                let mut tx = b.app.store.begin().await?;
+                let mut tx = b.app.store_for_tests().begin().await?;
                 tx.execute_raw(
                     "UPDATE cert_status SET first_crl_number = NULL, first_crl_published_at = NULL",
                 )
                 .await?;
                 tx.commit().await?;
                 let t = Instant::now();
-                let mut tx = b.app.store.begin().await?;
+                let mut tx = b.app.store_for_tests().begin().await?;
                 let p = kmn_app::crl::publish_in_tx(
                     &b.app,
                     &mut tx,

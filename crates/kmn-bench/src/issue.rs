@@ -207,9 +207,9 @@ async fn split_run(b: &BenchCa, csrs: &[Csr], batch: usize) -> Result<Split> {
                 not_after,
                 policies: b.policies.for_profile(r.profile),
                 urls: Urls {
-                    crl: Some(repo::url(app, &repo::crl_file(&ca.record.name))),
+                    crl: Some(repo::url(app, &repo::crl_file(ca.name()))),
                     ocsp: Some(format!("{}/ocsp", app.cfg.public_base_url)),
-                    ca_issuers: Some(repo::url(app, &repo::cert_file(&ca.record.name))),
+                    ca_issuers: Some(repo::url(app, &repo::cert_file(ca.name()))),
                     cps: Some(format!("{}/repo/cps", app.cfg.public_base_url)),
                 },
                 alt_names: r.alt_names,
@@ -224,11 +224,11 @@ async fn split_run(b: &BenchCa, csrs: &[Csr], batch: usize) -> Result<Split> {
             prepared.push((tpl, r.validity, linted));
         }
         c.lap(2, &mut t);
-        let mut tx = app.store.begin().await?;
+        let mut tx = app.store_for_tests().begin().await?;
         for (tpl, _, linted) in &prepared {
             tx.insert_intent(
                 &tpl.serial.to_hex(),
-                &ca.record.name,
+                ca.name(),
                 tpl.profile.as_str(),
                 linted.tbs(),
                 now,
@@ -244,7 +244,7 @@ async fn split_run(b: &BenchCa, csrs: &[Csr], batch: usize) -> Result<Split> {
             signed.push((tpl, validity, der));
         }
         c.lap(5, &mut t);
-        let mut tx = app.store.begin().await?;
+        let mut tx = app.store_for_tests().begin().await?;
         c.lap(9, &mut t);
         for (tpl, validity, der) in signed {
             let fp = kmn_pki::cert::fingerprint_sha256(&der);
@@ -253,7 +253,7 @@ async fn split_run(b: &BenchCa, csrs: &[Csr], batch: usize) -> Result<Split> {
             let summary = format!(
                 "issued {} certificate {serial_hex} for '{subject}' by {}, valid {} years until {}, SHA-256 {fp}",
                 tpl.profile,
-                ca.record.name,
+                ca.name(),
                 validity.years(),
                 kmn_domain::time_fmt::rfc3339(tpl.not_after)
             );
@@ -262,7 +262,7 @@ async fn split_run(b: &BenchCa, csrs: &[Csr], batch: usize) -> Result<Split> {
             tx.insert_certificate(&NewCert {
                 serial_hex: &serial_hex,
                 serial: tpl.serial.as_bytes(),
-                ca_name: &ca.record.name,
+                ca_name: ca.name(),
                 profile: tpl.profile.as_str(),
                 subject: &subject,
                 not_before: now,
@@ -292,7 +292,7 @@ async fn split_run(b: &BenchCa, csrs: &[Csr], batch: usize) -> Result<Split> {
     let n = csrs.len() as f64;
 
     // The floor: one prepared statement's round trip through the pool's connection.
-    let mut tx = app.store.begin().await?;
+    let mut tx = app.store_for_tests().begin().await?;
     let reps = 2000;
     let t = Instant::now();
     for _ in 0..reps {
@@ -313,7 +313,7 @@ async fn split_run(b: &BenchCa, csrs: &[Csr], batch: usize) -> Result<Split> {
         // COMMIT per batch.
         statements_per_cert: 7.0 + 4.0 / batch.max(1) as f64,
         intents_single_vs_multi: if batch > 1 {
-            Some(intents_experiment(app.store.pool(), &ca.record.name, batch).await?)
+            Some(intents_experiment(app.store_for_tests().pool(), ca.name(), batch).await?)
         } else {
             None
         },

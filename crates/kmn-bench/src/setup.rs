@@ -8,7 +8,6 @@ use anyhow::{Context, Result, bail};
 use kmn_app::ca::{CeremonyParams, LoadedCa, Policies};
 use kmn_app::config::{CaConfig, Config};
 use kmn_app::{App, SystemClock};
-use kmn_store::CaKind;
 
 /// The passphrase file inside the bench's data dirs (`ca.passphrase_file`).
 /// `KMN_CA_PASSPHRASE` / `KMN_CA_PASSPHRASE_FILE` take precedence, as in `kmn`.
@@ -51,7 +50,7 @@ pub async fn open_existing(dir: &Path) -> Result<(App, LoadedCa)> {
     let text = std::fs::read_to_string(dir.join("kmn.toml"))?;
     let cfg = Config::parse(&text).map_err(anyhow::Error::msg)?;
     let app = App::with_config(dir, cfg, Arc::new(SystemClock)).await?;
-    let ca = kmn_app::ca::load_active(&app, CaKind::Issuing).await?;
+    let ca = kmn_app::ca::load_active(&app, kmn_app::views::CaKind::Issuing).await?;
     Ok((app, ca))
 }
 
@@ -83,13 +82,8 @@ pub async fn make(dir: &Path, backend: &Backend, schema_tag: &str) -> Result<Ben
         bail!("KMN_CA_PASSPHRASE must have at least 12 characters");
     }
     kmn_app::ca::init(&app, &CeremonyParams::default(), &pass).await?;
-    let ca = kmn_app::ca::load_active(&app, CaKind::Issuing).await?;
-    let policies = {
-        let mut tx = app.store.begin().await?;
-        let p = Policies::load(&mut tx).await?;
-        tx.rollback().await?;
-        p
-    };
+    let ca = kmn_app::ca::load_active(&app, kmn_app::views::CaKind::Issuing).await?;
+    let policies = Policies::current(&app).await?;
     Ok(BenchCa {
         app,
         ca,
@@ -102,12 +96,12 @@ impl BenchCa {
     /// Drops the PostgreSQL schema (if any) and closes the store.
     pub async fn finish(self) -> Result<()> {
         if let Some(schema) = &self.pg_schema {
-            let mut tx = self.app.store.begin().await?;
+            let mut tx = self.app.store_for_tests().begin().await?;
             tx.execute_raw(&format!("DROP SCHEMA {schema} CASCADE"))
                 .await?;
             tx.commit().await?;
         }
-        self.app.store.close().await;
+        self.app.store_for_tests().close().await;
         Ok(())
     }
 }

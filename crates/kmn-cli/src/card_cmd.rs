@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use kmn_app::actor::Actor;
 use kmn_app::cards::{MailerOut, TokenRef, token_err};
 use kmn_app::ra::cards::{CardView, ReceiptChannel};
+use kmn_app::rights::CaAdmin;
 use kmn_app::{App, AppError};
 use kmn_token::SecretPin;
 use serde_json::json;
@@ -394,7 +394,7 @@ fn token_ref(label: &Option<String>, slot: &Option<u64>) -> TokenRef {
     }
 }
 
-pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> ExitCode {
+pub async fn card(data_dir: &Path, admin: &CaAdmin, c: &CardCommand, out: Out) -> ExitCode {
     // The holder's own command needs no data dir.
     if let CardCommand::ChangePin {
         module,
@@ -465,7 +465,7 @@ pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> 
             let p = tri!(
                 kmn_app::cards::personalize(
                     &app,
-                    actor,
+                    admin,
                     module,
                     &token_ref(token_label, slot),
                     application,
@@ -489,7 +489,7 @@ pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> 
             let mailer = MailerOut { font: &font, dir };
             batch(
                 &app,
-                actor,
+                admin,
                 module,
                 applications,
                 alg,
@@ -505,7 +505,10 @@ pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> 
             slot,
         } => inspect(&app, module, &token_ref(token_label, slot), out).await,
         CardCommand::Show { card } => {
-            let v = tri!(kmn_app::ra::cards::view(&app, actor, card).await, out);
+            let v = tri!(
+                kmn_app::ra::cards::view(&app, &admin.reader(), card).await,
+                out
+            );
             print(out, json!(v), || card_text(&v))
         }
         CardCommand::Ship {
@@ -514,7 +517,8 @@ pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> 
             tracking,
         } => {
             let v = tri!(
-                kmn_app::ra::cards::ship(&app, actor, card, method, tracking.as_deref()).await,
+                kmn_app::ra::cards::ship(&app, &admin.center(), card, method, tracking.as_deref())
+                    .await,
                 out
             );
             print(out, json!(v), || {
@@ -531,7 +535,7 @@ pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> 
         } => {
             let ch = tri!(ReceiptChannel::parse_out_of_band(channel), out);
             let v = tri!(
-                kmn_app::ra::cards::record_receipt(&app, actor, card, ch, note).await,
+                kmn_app::ra::cards::record_receipt(&app, &admin.center(), card, ch, note).await,
                 out
             );
             print(out, json!(v), || {
@@ -554,7 +558,7 @@ pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> 
                 )),
             };
             let v = tri!(
-                kmn_app::ra::cards::hand_over(&app, actor, card, to, at).await,
+                kmn_app::ra::cards::hand_over(&app, &admin.registrar(), card, to, at).await,
                 out
             );
             print(out, json!(v), || {
@@ -566,7 +570,7 @@ pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> 
         }
         CardCommand::LostInPost { card, note } => {
             let v = tri!(
-                kmn_app::ra::cards::lost_in_post(&app, actor, card, note).await,
+                kmn_app::ra::cards::lost_in_post(&app, &admin.center(), card, note).await,
                 out
             );
             print(out, json!(v), || {
@@ -585,7 +589,7 @@ pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> 
             let token = token_ref(token_label, slot);
             let reader = module.as_deref().map(|m| (m, &token));
             let v = tri!(
-                kmn_app::cards::destroy(&app, actor, card, reader).await,
+                kmn_app::cards::destroy(&app, &admin.center(), card, reader).await,
                 out
             );
             print(out, json!(v), || {
@@ -603,7 +607,8 @@ pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> 
         CardCommand::Suspend { card, reason } | CardCommand::Resume { card, reason } => {
             let suspend = matches!(c, CardCommand::Suspend { .. });
             let v = tri!(
-                kmn_app::ra::cards::suspend_or_resume(&app, actor, card, suspend, reason).await,
+                kmn_app::ra::cards::suspend_or_resume(&app, &admin.center(), card, suspend, reason)
+                    .await,
                 out
             );
             print(out, json!(v), || {
@@ -620,7 +625,7 @@ pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> 
         }
         CardCommand::Returned { card, note } => {
             let v = tri!(
-                kmn_app::ra::cards::record_return(&app, actor, card, note).await,
+                kmn_app::ra::cards::record_return(&app, &admin.center(), card, note).await,
                 out
             );
             print(out, json!(v), || {
@@ -632,7 +637,7 @@ pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> 
         }
         CardCommand::Mailers { state } => {
             let list = tri!(
-                kmn_app::ra::cards::list_mailers(&app, actor, state.as_deref()).await,
+                kmn_app::ra::cards::list_mailers(&app, &admin.center(), state.as_deref()).await,
                 out
             );
             print(out, json!(list), || {
@@ -655,7 +660,7 @@ pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> 
         }
         CardCommand::MailerDispatched { mailer } => {
             let m = tri!(
-                kmn_app::ra::cards::mailer_dispatched(&app, actor, mailer).await,
+                kmn_app::ra::cards::mailer_dispatched(&app, &admin.center(), mailer).await,
                 out
             );
             print(out, json!(m), || {
@@ -677,7 +682,7 @@ pub async fn card(data_dir: &Path, actor: &Actor, c: &CardCommand, out: Out) -> 
             let u = tri!(
                 kmn_app::cards::unlock(
                     &app,
-                    actor,
+                    &admin.center(),
                     module,
                     &token_ref(token_label, slot),
                     identity_check,
@@ -828,7 +833,7 @@ async fn inspect(app: &App, module: &Path, token: &TokenRef, out: Out) -> ExitCo
 #[allow(clippy::too_many_arguments)]
 async fn batch(
     app: &App,
-    actor: &Actor,
+    admin: &CaAdmin,
     module: &Path,
     named: &[String],
     alg: kmn_token::CardKeyAlg,
@@ -849,7 +854,7 @@ async fn batch(
     // are reported (カードが足りない) rather than silently waiting for the next batch.
     let ids: Vec<String> = if named.is_empty() {
         tri!(
-            kmn_app::ra::applications::approved_for_issue(app, actor, i64::MAX).await,
+            kmn_app::ra::applications::approved_for_issue(app, &admin.center(), i64::MAX).await,
             out
         )
     } else {
@@ -886,7 +891,7 @@ async fn batch(
             label: None,
             slot: Some(slot.slot_id),
         };
-        match kmn_app::cards::personalize(app, actor, module, &token, id, alg, mailer).await {
+        match kmn_app::cards::personalize(app, admin, module, &token, id, alg, mailer).await {
             Ok(p) => {
                 token_total += p.timings.token;
                 pdf_total += p.timings.pdf;

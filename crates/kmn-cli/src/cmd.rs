@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand, ValueEnum};
 use kmn_app::ca::{self, CeremonyParams};
+use kmn_app::views::CaKind;
 use kmn_app::{App, AppError, Config, SystemClock};
 use kmn_domain::{CertSerial, ProfileKind, RevocationReason, ValidityPeriod};
 use kmn_pki::keys::KeyAlgorithm;
-use kmn_store::CaKind;
 
 use crate::{Cli, Command};
 
@@ -264,10 +264,6 @@ pub struct VerifyArgs {
     cert: PathBuf,
 }
 
-fn actor(cli: &Cli) -> String {
-    kmn_app::actor::cli_actor(cli.actor.as_deref())
-}
-
 fn fail(e: &AppError) -> ExitCode {
     eprintln!("error: {e}");
     eprintln!("({})", e.code());
@@ -285,12 +281,13 @@ fn ts(t: i64) -> String {
 }
 
 pub async fn run(cli: Cli) -> ExitCode {
-    let who = actor(&cli);
+    let admin = kmn_app::rights::CaAdmin::local(cli.actor.as_deref());
+    let who = admin.name().to_string();
     let r = match &cli.command {
         Command::Up { no_demo } => return up(&cli.data_dir, !*no_demo).await,
         Command::Serve => return serve(&cli.data_dir).await,
-        Command::Ca(c) => ca_cmd(&cli.data_dir, c, &who).await,
-        Command::Cert(c) => cert_cmd(&cli.data_dir, c, &who).await,
+        Command::Ca(c) => ca_cmd(&cli.data_dir, c, &admin).await,
+        Command::Cert(c) => cert_cmd(&cli.data_dir, c, &admin).await,
         Command::Crl(CrlCommand::Publish) => crl_publish(&cli.data_dir, &who).await,
         Command::Verify(v) => return verify(&cli.data_dir, v).await,
         Command::Audit(AuditCommand::Verify) => return audit_verify(&cli.data_dir).await,
@@ -298,58 +295,22 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Audit(AuditCommand::Key) => audit_key(&cli.data_dir, &who).await,
         Command::Config(ConfigCommand::Check) => config_check(&cli.data_dir).await,
         Command::Facility { command, out } => {
-            return crate::ops::facility(
-                &cli.data_dir,
-                &kmn_app::actor::Actor::cli(&who),
-                command,
-                *out,
-            )
-            .await;
+            return crate::ops::facility(&cli.data_dir, &admin, command, *out).await;
         }
         Command::Person { command, out } => {
-            return crate::ops::person(
-                &cli.data_dir,
-                &kmn_app::actor::Actor::cli(&who),
-                command,
-                *out,
-            )
-            .await;
+            return crate::ops::person(&cli.data_dir, &admin, command, *out).await;
         }
         Command::Application { command, out } => {
-            return crate::ops::application(
-                &cli.data_dir,
-                &kmn_app::actor::Actor::cli(&who),
-                command,
-                *out,
-            )
-            .await;
+            return crate::ops::application(&cli.data_dir, &admin, command, *out).await;
         }
         Command::Account { command, out } => {
-            return crate::ops::account(
-                &cli.data_dir,
-                &kmn_app::actor::Actor::cli(&who),
-                command,
-                *out,
-            )
-            .await;
+            return crate::ops::account(&cli.data_dir, &admin, command, *out).await;
         }
         Command::Card { command, out } => {
-            return crate::ops::card(
-                &cli.data_dir,
-                &kmn_app::actor::Actor::cli(&who),
-                command,
-                *out,
-            )
-            .await;
+            return crate::ops::card(&cli.data_dir, &admin, command, *out).await;
         }
         Command::Document { command, out } => {
-            return crate::ops::document(
-                &cli.data_dir,
-                &kmn_app::actor::Actor::cli(&who),
-                command,
-                *out,
-            )
-            .await;
+            return crate::ops::document(&cli.data_dir, &admin, command, *out).await;
         }
     };
     match r {
@@ -403,7 +364,12 @@ impl Made {
     }
 }
 
-async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppError> {
+async fn ca_cmd(
+    data_dir: &Path,
+    c: &CaCommand,
+    admin: &kmn_app::rights::CaAdmin,
+) -> Result<(), AppError> {
+    let who = admin.name();
     match c {
         CaCommand::Init(a) => {
             let cfg = Config::load_or_default(data_dir)?;
@@ -447,7 +413,7 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
             let plan = match ca::ceremony_plan(&app) {
                 Ok(p) => p,
                 Err(e) => {
-                    app.store.close().await;
+                    app.close().await;
                     made.undo();
                     return Err(e);
                 }
@@ -461,7 +427,7 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
             let rec = match ca::init(&app, &params, &passphrase).await {
                 Ok(rec) => rec,
                 Err(e) => {
-                    app.store.close().await;
+                    app.close().await;
                     made.undo();
                     return Err(e);
                 }
@@ -507,7 +473,7 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
         }
         CaCommand::SignArl => {
             let app = open(data_dir).await?;
-            let p = ca::sign_arl(&app, who).await?;
+            let p = ca::sign_arl(&app, admin).await?;
             println!(
                 "ARL #{} of {} published: {} entries, next update {}",
                 p.number,
@@ -521,7 +487,7 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
             let app = open(data_dir).await?;
             let hsm = hsm.params()?;
             let pass = app.cfg.ca_passphrase(data_dir)?;
-            let made = ca::new_issuing(&app, *key, *years, who, &pass, hsm.as_ref()).await?;
+            let made = ca::new_issuing(&app, *key, *years, admin, &pass, hsm.as_ref()).await?;
             println!(
                 "New issuing CA {} (SHA-256 {}) is now active.",
                 made.issuing.0, made.issuing.1
@@ -539,8 +505,8 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
             comment,
         } => {
             let app = open(data_dir).await?;
-            let r =
-                ca::revoke_issuing(&app, target, reason.reason(), comment.as_deref(), who).await?;
+            let r = ca::revoke_issuing(&app, target, reason.reason(), comment.as_deref(), admin)
+                .await?;
             println!(
                 "Issuing CA {} (certificate {}) revoked at {} ({}).",
                 r.ca_name,
@@ -577,7 +543,7 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
                 kmn_letters::share_sheet_pdf(&font, &sheet)
                     .map_err(|e| AppError::Io(format!("分散鍵の用紙（PDF）を作れません: {e}")))
             };
-            let b = kmn_app::backup::backup(&app, out, who, Some(&render)).await?;
+            let b = kmn_app::backup::backup(&app, out, admin, Some(&render)).await?;
             println!(
                 "ルート鍵のバックアップを作成しました（バックアップID {}）。",
                 b.backup_id
@@ -619,7 +585,7 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
             };
             let pass = pass.as_ref().map(|p| p.as_str()).unwrap_or_default();
             let r =
-                kmn_app::backup::restore(&app, wrapped, shares, pass, who, *verify_only).await?;
+                kmn_app::backup::restore(&app, wrapped, shares, pass, admin, *verify_only).await?;
             let used = r
                 .custodians
                 .iter()
@@ -643,7 +609,12 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
     }
 }
 
-async fn cert_cmd(data_dir: &Path, c: &CertCommand, who: &str) -> Result<(), AppError> {
+async fn cert_cmd(
+    data_dir: &Path,
+    c: &CertCommand,
+    admin: &kmn_app::rights::CaAdmin,
+) -> Result<(), AppError> {
+    let who = admin.name();
     let app = open(data_dir).await?;
     match c {
         CertCommand::Issue {
@@ -654,7 +625,8 @@ async fn cert_cmd(data_dir: &Path, c: &CertCommand, who: &str) -> Result<(), App
             let bytes = std::fs::read(csr).map_err(|e| {
                 AppError::BadInput(format!("cannot read the CSR {}: {e}", csr.display()))
             })?;
-            let i = kmn_app::issue::issue_from_csr(&app, &bytes, *profile, *validity, who).await?;
+            let i =
+                kmn_app::issue::issue_from_csr(&app, &bytes, *profile, *validity, admin).await?;
             print!("{}", kmn_pki::cert::to_pem(&i.der));
             eprintln!("issued {profile} certificate");
             eprintln!("  serial      {}", i.serial_hex);
@@ -668,9 +640,7 @@ async fn cert_cmd(data_dir: &Path, c: &CertCommand, who: &str) -> Result<(), App
             Ok(())
         }
         CertCommand::Show { serial, pem } => {
-            let mut tx = app.store.begin().await?;
-            let c = tx.certificate(&serial.to_hex()).await?;
-            tx.rollback().await?;
+            let c = kmn_app::issue::certificate(&app, admin, &serial.to_hex()).await?;
             let c = c.ok_or_else(|| {
                 AppError::NotFound(format!(
                     "no certificate with serial {serial} was issued by this CA"
@@ -856,15 +826,10 @@ async fn config_check(data_dir: &Path) -> Result<(), AppError> {
     let cfg = Config::load(data_dir)?;
     let app = App::with_config(data_dir, cfg.clone(), Arc::new(SystemClock)).await?;
     println!("{cfg:#?}");
-    println!("database: reachable ({:?})", app.store.backend());
+    println!("database: reachable ({})", app.backend_name());
     let mut problems: Vec<AppError> = Vec::new();
     let mut refused_tokens: Vec<String> = Vec::new();
-    let cas = {
-        let mut tx = app.store.read().await?;
-        let cas = tx.list_cas().await;
-        tx.rollback().await?;
-        cas?
-    };
+    let cas = kmn_app::views::public::cas(&app).await?;
     let now = app.now();
     let live: Vec<_> = cas
         .into_iter()
@@ -917,7 +882,9 @@ async fn config_check(data_dir: &Path) -> Result<(), AppError> {
             );
             continue;
         }
-        let r = ca::load_record(&app, rec).and_then(|c| c.signer.check().map_err(AppError::from));
+        let r = ca::load_named(&app, &rec.name)
+            .await
+            .and_then(|c| c.signer.check().map_err(AppError::from));
         match r {
             Ok(()) => println!("CA key {name}: {key_ref}: usable"),
             Err(e) => {
@@ -1002,13 +969,7 @@ async fn serve(data_dir: &Path) -> ExitCode {
 async fn serve_app(app: App) -> ExitCode {
     // The issuing CAs' keys: CRLs must be signed within a second of a revocation.
     let mut cas = Vec::new();
-    let records = async {
-        let mut tx = app.store.begin().await?;
-        let cas = tx.list_cas().await?;
-        tx.rollback().await?;
-        Ok::<_, AppError>(cas)
-    }
-    .await;
+    let records = kmn_app::views::public::cas(&app).await;
     let records = match records {
         Ok(r) => r,
         Err(e) => return fail(&e),
@@ -1018,7 +979,7 @@ async fn serve_app(app: App) -> ExitCode {
         .into_iter()
         .filter(|c| c.kind == CaKind::Issuing && c.not_after > now)
     {
-        match ca::load_record(&app, rec) {
+        match ca::load_named(&app, &rec.name).await {
             Ok(c) => cas.push(c),
             Err(e) => return fail(&e),
         }
@@ -1032,10 +993,7 @@ async fn serve_app(app: App) -> ExitCode {
     // publisher retries every half second and logs each failure.
     for c in &cas {
         if let Err(e) = c.signer.check() {
-            eprintln!(
-                "kmn: warning: the key of {} cannot sign now: {e}",
-                c.record.name
-            );
+            eprintln!("kmn: warning: the key of {} cannot sign now: {e}", c.name());
         }
     }
     // The audit signer (issue 9 item 6): made when missing or expiring within 30 days.
@@ -1081,7 +1039,7 @@ async fn serve_app(app: App) -> ExitCode {
     let _ = publisher.await;
     let _ = worker.await;
     let _ = checkpoints.await;
-    app.store.close().await;
+    app.close().await;
     result
 }
 
@@ -1207,8 +1165,6 @@ async fn policy_from_data_dir(data_dir: &Path) -> Option<String> {
         return None;
     }
     let app = open(data_dir).await.ok()?;
-    let mut tx = app.store.begin().await.ok()?;
-    let p = ca::Policies::load(&mut tx).await.ok()?;
-    let _ = tx.rollback().await;
+    let p = ca::Policies::current(&app).await.ok()?;
     Some(p.user_card.to_string())
 }

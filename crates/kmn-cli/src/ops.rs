@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use kmn_app::actor::{Actor, Role};
+use kmn_app::actor::Role;
 use kmn_app::ra::{accounts, applications, documents, facilities, persons};
+use kmn_app::rights::CaAdmin;
 use kmn_app::{App, AppError, SystemClock};
 use kmn_domain::ApplicationAction;
 use serde_json::json;
@@ -157,6 +158,9 @@ pub enum AccountCommand {
         /// 窓口担当者の利用者ID（その方の利用中のカードの証明書で登録します）
         #[arg(long, requires = "facility")]
         holder: Option<String>,
+        /// この方の人としての識別子（担当者が複数の証明書・アカウントを持つとき同じ値を指定。二者承認は人で判定します）。窓口は利用者IDが使われます
+        #[arg(long)]
+        person: Option<String>,
     },
     /// アカウントの一覧
     List,
@@ -229,7 +233,7 @@ macro_rules! tri {
     };
 }
 
-pub async fn facility(data_dir: &Path, actor: &Actor, c: &FacilityCommand, out: Out) -> ExitCode {
+pub async fn facility(data_dir: &Path, admin: &CaAdmin, c: &FacilityCommand, out: Out) -> ExitCode {
     let app = tri!(open(data_dir).await, out);
     match c {
         FacilityCommand::Add {
@@ -254,13 +258,16 @@ pub async fn facility(data_dir: &Path, actor: &Actor, c: &FacilityCommand, out: 
                 phone: phone.clone(),
                 email: email.clone(),
             };
-            let f = tri!(facilities::register(&app, actor, &i).await, out);
+            let f = tri!(facilities::register(&app, &admin.center(), &i).await, out);
             print(out, serde_json::to_value(&f).unwrap_or_default(), || {
                 format!("施設 {} {} を登録しました。", f.code, f.name_kanji)
             })
         }
         FacilityCommand::List => {
-            let v = tri!(facilities::list(&app, actor, None, 10_000).await, out);
+            let v = tri!(
+                facilities::list(&app, &admin.reader(), None, 10_000).await,
+                out
+            );
             print(out, serde_json::to_value(&v).unwrap_or_default(), || {
                 let mut s = String::from("施設コード   種類        名称\n");
                 for f in &v {
@@ -276,10 +283,8 @@ pub async fn facility(data_dir: &Path, actor: &Actor, c: &FacilityCommand, out: 
             })
         }
         FacilityCommand::Show { code } => {
-            let f = tri!(facilities::get(&app, actor, code).await, out);
-            let mut tx = tri!(app.store.begin().await, out);
-            let consents = tri!(tx.consents(code).await, out);
-            let _ = tx.rollback().await;
+            let f = tri!(facilities::get(&app, &admin.reader(), code).await, out);
+            let consents = tri!(facilities::consents(&app, &admin.reader(), code).await, out);
             print(out, json!({"facility": f, "consents": consents}), || {
                 let mut s = format!(
                     "施設コード  {}\n名称        {}（{}）\n英字名称    {}\n所在地      〒{} {}\n電話        {}\n連絡先      {}\n状態        {}\n同意:\n",
@@ -315,7 +320,7 @@ pub async fn facility(data_dir: &Path, actor: &Actor, c: &FacilityCommand, out: 
             given_by,
         } => {
             let c = tri!(
-                facilities::consent(&app, actor, code, kind, version, given_by).await,
+                facilities::consent(&app, &admin.registrar(), code, kind, version, given_by).await,
                 out
             );
             print(out, serde_json::to_value(&c).unwrap_or_default(), || {
@@ -328,7 +333,7 @@ pub async fn facility(data_dir: &Path, actor: &Actor, c: &FacilityCommand, out: 
     }
 }
 
-pub async fn person(data_dir: &Path, actor: &Actor, c: &PersonCommand, out: Out) -> ExitCode {
+pub async fn person(data_dir: &Path, admin: &CaAdmin, c: &PersonCommand, out: Out) -> ExitCode {
     let app = tri!(open(data_dir).await, out);
     match c {
         PersonCommand::Add {
@@ -355,13 +360,13 @@ pub async fn person(data_dir: &Path, actor: &Actor, c: &PersonCommand, out: Out)
                 is_desk: *desk,
                 licence_checked: *licence_checked,
             };
-            let (p, _) = tri!(persons::register(&app, actor, &i).await, out);
+            let (p, _) = tri!(persons::register(&app, &admin.registrar(), &i).await, out);
             print(out, serde_json::to_value(&p).unwrap_or_default(), || {
                 format!("利用者 {} {} を登録しました。", p.holder_id, p.name_kanji)
             })
         }
         PersonCommand::Show { holder_id } => {
-            let (p, affs) = tri!(persons::get(&app, actor, holder_id).await, out);
+            let (p, affs) = tri!(persons::get(&app, &admin.reader(), holder_id).await, out);
             print(out, json!({"person": p, "affiliations": affs}), || {
                 let prof = p
                     .profession
@@ -395,7 +400,7 @@ pub async fn person(data_dir: &Path, actor: &Actor, c: &PersonCommand, out: Out)
         }
         PersonCommand::List { facility } => {
             let v = tri!(
-                persons::list(&app, actor, facility, None, 10_000).await,
+                persons::list(&app, &admin.reader(), facility, None, 10_000).await,
                 out
             );
             print(out, serde_json::to_value(&v).unwrap_or_default(), || {
@@ -415,12 +420,12 @@ pub async fn person(data_dir: &Path, actor: &Actor, c: &PersonCommand, out: Out)
 
 pub async fn application(
     data_dir: &Path,
-    actor: &Actor,
+    admin: &CaAdmin,
     c: &ApplicationCommand,
     out: Out,
 ) -> ExitCode {
     let app = tri!(open(data_dir).await, out);
-    let show_row = |a: &kmn_store::ApplicationRow| -> String {
+    let show_row = |a: &kmn_app::views::Application| -> String {
         let kind = kmn_domain::ApplicationKind::from_codes(&a.kind, a.kind_detail.as_deref())
             .map(|k| k.label_ja())
             .unwrap_or("");
@@ -439,7 +444,7 @@ pub async fn application(
             jst(a.updated_at)
         )
     };
-    let acted = |r: Result<kmn_store::ApplicationRow, AppError>, what: &str| -> ExitCode {
+    let acted = |r: Result<kmn_app::views::Application, AppError>, what: &str| -> ExitCode {
         match r {
             Ok(a) => {
                 let state = a
@@ -464,14 +469,14 @@ pub async fn application(
             kind,
             limit,
         } => {
-            let f = kmn_store::ApplicationFilter {
+            let f = applications::ApplicationQuery {
                 facility_code: facility.clone(),
                 state: status.clone(),
                 kind: kind.clone(),
                 limit: *limit,
                 ..Default::default()
             };
-            let v = tri!(applications::list(&app, actor, f).await, out);
+            let v = tri!(applications::list(&app, &admin.reader(), f).await, out);
             print(out, serde_json::to_value(&v).unwrap_or_default(), || {
                 let mut s: String = v.iter().map(|a| show_row(a) + "\n").collect();
                 s.push_str(&format!("{}件", v.len()));
@@ -479,7 +484,7 @@ pub async fn application(
             })
         }
         ApplicationCommand::Show { id } => {
-            let (a, rounds, docs) = tri!(applications::get(&app, actor, id).await, out);
+            let (a, rounds, docs) = tri!(applications::get(&app, &admin.reader(), id).await, out);
             print(
                 out,
                 json!({"application": a, "rounds": rounds, "documents": docs}),
@@ -514,17 +519,17 @@ pub async fn application(
             )
         }
         ApplicationCommand::Approve { id } => acted(
-            applications::act(&app, actor, id, ApplicationAction::Approve, None).await,
+            applications::review(&app, &admin.center(), id, ApplicationAction::Approve, None).await,
             "承認",
         ),
         ApplicationCommand::Complete { id } => acted(
-            applications::act(&app, actor, id, ApplicationAction::Fulfil, None).await,
+            applications::review(&app, &admin.center(), id, ApplicationAction::Fulfil, None).await,
             "完了",
         ),
         ApplicationCommand::Reject { id, reason } => acted(
-            applications::act(
+            applications::review(
                 &app,
-                actor,
+                &admin.center(),
                 id,
                 ApplicationAction::Reject {
                     reason: reason.clone(),
@@ -554,9 +559,9 @@ pub async fn application(
             }
             let defs = tri!(applications::deficiencies(&items), out);
             acted(
-                applications::act(
+                applications::review(
                     &app,
-                    actor,
+                    &admin.center(),
                     id,
                     ApplicationAction::Return { deficiencies: defs },
                     None,
@@ -568,7 +573,7 @@ pub async fn application(
     }
 }
 
-pub async fn account(data_dir: &Path, actor: &Actor, c: &AccountCommand, out: Out) -> ExitCode {
+pub async fn account(data_dir: &Path, admin: &CaAdmin, c: &AccountCommand, out: Out) -> ExitCode {
     let app = tri!(open(data_dir).await, out);
     match c {
         AccountCommand::Add {
@@ -577,6 +582,7 @@ pub async fn account(data_dir: &Path, actor: &Actor, c: &AccountCommand, out: Ou
             cert,
             facility,
             holder,
+            person,
         } => {
             let Some(role) = Role::parse(role) else {
                 return fail(
@@ -599,28 +605,10 @@ pub async fn account(data_dir: &Path, actor: &Actor, c: &AccountCommand, out: Ou
                 }
                 (None, Some(h)) => {
                     let fac = facility.clone().unwrap_or_default();
-                    let mut tx = tri!(app.store.begin().await, out);
-                    let cards = tri!(tx.live_cards(h, &fac).await, out);
-                    let serial = cards
-                        .iter()
-                        .find(|c| c.state == "active")
-                        .and_then(|c| c.cert_serial_hex.clone());
-                    let cert = match serial {
-                        Some(s) => tri!(tx.certificate(&s).await, out),
-                        None => None,
-                    };
-                    let _ = tx.rollback().await;
-                    match cert {
-                        Some(c) => c.der,
-                        None => {
-                            return fail(
-                                &AppError::NotFound(format!(
-                                    "{h} の施設 {fac} での利用中のカードがありません"
-                                )),
-                                out,
-                            );
-                        }
-                    }
+                    tri!(
+                        accounts::card_certificate(&app, &admin.center(), h, &fac).await,
+                        out
+                    )
                 }
                 (None, None) => {
                     return fail(
@@ -634,13 +622,14 @@ pub async fn account(data_dir: &Path, actor: &Actor, c: &AccountCommand, out: Ou
             let a = tri!(
                 accounts::add(
                     &app,
-                    actor,
+                    &admin.center(),
                     accounts::NewAccount {
                         role,
                         display_name: name.clone(),
                         cert_der: der,
                         facility_code: facility.clone(),
-                        holder_id: holder.clone()
+                        holder_id: holder.clone(),
+                        person_id: person.clone(),
                     }
                 )
                 .await,
@@ -657,7 +646,10 @@ pub async fn account(data_dir: &Path, actor: &Actor, c: &AccountCommand, out: Ou
             })
         }
         AccountCommand::List => {
-            let v = tri!(accounts::list_with_credentials(&app, actor).await, out);
+            let v = tri!(
+                accounts::list_with_credentials(&app, &admin.center()).await,
+                out
+            );
             print(out, serde_json::to_value(&v).unwrap_or_default(), || {
                 let mut s = String::new();
                 for c in &v {
@@ -703,7 +695,7 @@ pub async fn account(data_dir: &Path, actor: &Actor, c: &AccountCommand, out: Ou
             })
         }
         AccountCommand::Disable { id } => {
-            tri!(accounts::disable(&app, actor, id).await, out);
+            tri!(accounts::disable(&app, &admin.center(), id).await, out);
             print(out, json!({"id": id, "disabled": true}), || {
                 format!("アカウント {id} を無効にしました。")
             })
@@ -711,7 +703,7 @@ pub async fn account(data_dir: &Path, actor: &Actor, c: &AccountCommand, out: Ou
     }
 }
 
-pub async fn document(data_dir: &Path, actor: &Actor, c: &DocumentCommand, out: Out) -> ExitCode {
+pub async fn document(data_dir: &Path, admin: &CaAdmin, c: &DocumentCommand, out: Out) -> ExitCode {
     let app = tri!(open(data_dir).await, out);
     match c {
         DocumentCommand::Publish {
@@ -732,7 +724,7 @@ pub async fn document(data_dir: &Path, actor: &Actor, c: &DocumentCommand, out: 
                 .unwrap_or("document")
                 .to_string();
             let n = tri!(
-                documents::publish(&app, actor, kind, version, &name, bytes).await,
+                documents::publish(&app, &admin.center(), kind, version, &name, bytes).await,
                 out
             );
             print(

@@ -14,6 +14,7 @@ pub mod enum_codes;
 pub mod facility;
 pub mod notice;
 pub mod person;
+pub mod proposal;
 pub mod revocation;
 pub mod serde_util;
 pub mod serial;

@@ -38,6 +38,11 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0005_card_binding.sql"),
     },
     Migration {
+        version: 6,
+        sqlite: include_str!("../migrations/sqlite/0006_persons_and_proposals.sql"),
+        postgres: include_str!("../migrations/postgres/0006_persons_and_proposals.sql"),
+    },
+    Migration {
         version: 7,
         sqlite: include_str!("../migrations/sqlite/0007_audit_checkpoints.sql"),
         postgres: include_str!("../migrations/postgres/0007_audit_checkpoints.sql"),

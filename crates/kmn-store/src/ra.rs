@@ -183,6 +183,9 @@ pub struct AccountRow {
     pub disabled: i64,
     pub created_at: i64,
     pub created_by: String,
+    /// The person who holds the account (a desk: its holder id; center staff: given at
+    /// `kmn account add --person`, else the account's own id).
+    pub person_id: Option<String>,
 }
 
 /// A stored idempotent response.
@@ -876,7 +879,7 @@ impl Tx {
     pub async fn insert_account(&mut self, a: &AccountRow) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO accounts (id, role, display_name, cert_issuer, cert_fingerprint, facility_code, holder_id, disabled, \
-             created_at, created_by) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+             created_at, created_by, person_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
         )
         .bind(&a.id)
         .bind(&a.role)
@@ -888,6 +891,7 @@ impl Tx {
         .bind(a.disabled)
         .bind(a.created_at)
         .bind(&a.created_by)
+        .bind(&a.person_id)
         .execute(self.conn())
         .await
         .map_err(|e| conflict_or(e, "an account for this certificate already exists".into()))?;

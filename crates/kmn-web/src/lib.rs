@@ -31,7 +31,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use kmn_app::{App, AppError};
-use kmn_store::CaKind;
 
 /// How many database connections the routes that need no client certificate use at
 /// once (SQLite's pool has four): the rest stay free for the CRL publisher and the API.
@@ -91,12 +90,11 @@ async fn hsts(req: axum::extract::Request, next: axum::middleware::Next) -> Resp
 /// does not answer.
 async fn health(State(app): State<App>) -> Response {
     let r = async {
+        // A read through the public readers' gate (issue 9 item 4).
         let _gate = PUBLIC_READS.acquire().await;
-        let mut tx = app.store.read().await?;
-        let cas = tx.list_cas().await?;
         let mut crls = Vec::new();
-        for ca in cas.iter().filter(|c| c.kind != CaKind::OcspSigner) {
-            if let Some(c) = tx.last_crl(&ca.name).await? {
+        for c in kmn_app::views::public::last_crls(&app).await? {
+            {
                 crls.push(serde_json::json!({
                     "ca": c.ca_name,
                     "number": c.number,
@@ -106,7 +104,6 @@ async fn health(State(app): State<App>) -> Response {
                 }));
             }
         }
-        tx.rollback().await?;
         let degraded = kmn_app::health::degraded(&app).await?;
         Ok::<_, AppError>((crls, degraded))
     }
@@ -207,18 +204,11 @@ async fn audit_checkpoint(State(app): State<App>, Path(file): Path<String>) -> R
 
 /// A published CPS / terms / privacy policy: the current version, or a given one.
 async fn published_document(app: &App, kind: &str, version: Option<&str>) -> Response {
-    let r = async {
-        // A read: a public route never takes SQLite's write lock (issue 9 item 4).
+    // A read: a public route never takes SQLite's write lock (issue 9 item 4).
+    let r = {
         let _gate = PUBLIC_READS.acquire().await;
-        let mut tx = app.store.read().await?;
-        let d = match version {
-            Some(v) => tx.published_document(kind, v).await?,
-            None => tx.current_document(kind).await?,
-        };
-        tx.rollback().await?;
-        Ok::<_, kmn_store::StoreError>(d)
-    }
-    .await;
+        kmn_app::views::public::published_document(app, kind, version).await
+    };
     match r {
         Ok(Some(d)) => (
             [

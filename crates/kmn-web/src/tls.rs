@@ -25,9 +25,9 @@
 
 use std::sync::{Arc, RwLock};
 
+use kmn_app::views::CaKind;
 use kmn_app::{App, AppError};
 use kmn_domain::CertStatus;
-use kmn_store::CaKind;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
@@ -151,10 +151,11 @@ struct CaCerts {
 }
 
 async fn ca_certs(app: &App) -> Result<CaCerts, AppError> {
-    let mut tx = app.store.read().await?;
-    let root = tx.active_ca(CaKind::Root).await?;
-    let cas = tx.list_cas().await?;
-    tx.rollback().await?;
+    let cas = kmn_app::views::public::cas(app).await?;
+    let root = cas
+        .iter()
+        .find(|c| c.kind == CaKind::Root && c.active)
+        .cloned();
     let root = root.ok_or_else(|| AppError::CaState("no CA: run `kmn ca init` first".into()))?;
     let mut serials: Vec<String> = cas.iter().map(|c| c.serial_hex.clone()).collect();
     serials.sort();
@@ -294,20 +295,15 @@ enum OwnStatus {
 
 async fn own_status(app: &App, leaf: &[u8]) -> Result<OwnStatus, AppError> {
     let fp = kmn_pki::cert::fingerprint_sha256(leaf);
-    let mut tx = app.store.read().await?;
-    let rec = match tx.cert_status_by_fingerprint(&fp).await? {
-        Some((serial, _, _)) => tx.certificate(&serial).await?,
-        None => None,
-    };
-    tx.rollback().await?;
+    let rec = kmn_app::views::public::certificate_by_fingerprint(app, &fp).await?;
     let Some(rec) = rec else {
         return Ok(OwnStatus::Foreign);
     };
     let why = match rec.status {
         CertStatus::Valid => return Ok(OwnStatus::Good),
         CertStatus::OnHold => "on hold".to_string(),
-        CertStatus::Revoked => match &rec.revocation {
-            Some(r) => format!("revoked ({})", r.reason.rfc_name()),
+        CertStatus::Revoked => match &rec.revocation_reason {
+            Some(r) => format!("revoked ({})", r.rfc_name()),
             None => "revoked".to_string(),
         },
     };
@@ -338,14 +334,20 @@ struct Seen {
 }
 
 async fn crl_numbers(app: &App) -> Result<Vec<(String, i64)>, AppError> {
-    let mut tx = app.store.read().await?;
-    let cas = tx.list_cas().await?;
+    let last = kmn_app::views::public::last_crls(app).await?;
     let mut out = Vec::new();
-    for ca in cas.iter().filter(|c| c.kind != CaKind::OcspSigner) {
-        let n = tx.last_crl(&ca.name).await?.map(|c| c.number).unwrap_or(0);
+    for ca in kmn_app::views::public::cas(app)
+        .await?
+        .iter()
+        .filter(|c| c.kind != CaKind::OcspSigner)
+    {
+        let n = last
+            .iter()
+            .find(|c| c.ca_name == ca.name)
+            .map(|c| c.number)
+            .unwrap_or(0);
         out.push((ca.name.clone(), n));
     }
-    tx.rollback().await?;
     Ok(out)
 }
 

@@ -15,9 +15,10 @@ use kmn_store::{
 };
 use sha2::Digest;
 
-use crate::actor::Actor;
+use crate::actor::{Actor, Scope};
 use crate::error::FieldError;
 use crate::idempotency::{Idempotency, finish_once};
+use crate::rights::{Capability, Center, Reader, Registrar, Station};
 use crate::{App, AppError};
 
 /// Input for a new application.
@@ -98,10 +99,10 @@ async fn check_eligibility(
 /// Creates a draft (the facility's desk, or the center on its behalf).
 pub async fn create(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     i: &ApplicationInput,
-) -> Result<ApplicationRow, AppError> {
-    create_once(app, actor, i, None).await
+) -> Result<crate::views::Application, AppError> {
+    create_once(app, who, i, None).await
 }
 
 /// [`create`], recording an `Idempotency-Key` in the same transaction. Rights first
@@ -109,12 +110,13 @@ pub async fn create(
 /// desk gets one answer for absent and foreign), then validation of the other fields.
 pub async fn create_once(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     i: &ApplicationInput,
-    idem: Option<&Idempotency<'_, ApplicationRow>>,
-) -> Result<ApplicationRow, AppError> {
-    let scope = actor.act_scope()?;
-    actor.require_facility(&i.facility_code)?;
+    idem: Option<&Idempotency<'_, crate::views::Application>>,
+) -> Result<crate::views::Application, AppError> {
+    let actor = who.actor();
+    let scope = who.scope().clone();
+    who.require(&i.facility_code)?;
     let now = app.now();
     let mut errs = Vec::new();
     let kind = match ApplicationKind::from_codes(&i.kind, i.detail.as_deref()) {
@@ -226,21 +228,48 @@ pub async fn create_once(
         Ok(row)
     }
     .await;
-    finish_once(tx, actor, r, idem, now).await
+    finish_once(tx, actor, r.map(Into::into), idem, now).await
+}
+
+/// The support center's review of an application (approve, return, reject, and the
+/// fulfilment of a kind that issues no card).
+pub async fn review(
+    app: &App,
+    who: &Center,
+    id: &str,
+    action: ApplicationAction,
+    expected_version: Option<i64>,
+) -> Result<crate::views::Application, AppError> {
+    act(app, &who.registrar(), id, action, expected_version).await
 }
 
 /// The operator's and desk's actions on an application (everything but fulfilment of a
 /// card-issuing kind, which needs a certificate: [`fulfil_from_csr`]).
 pub async fn act(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     id: &str,
     action: ApplicationAction,
     expected_version: Option<i64>,
-) -> Result<ApplicationRow, AppError> {
-    let mut tx = app.store.begin().await?;
-    let r = act_in_tx(app, &mut tx, actor, id, action, expected_version, None).await;
-    super::finish(tx, r).await
+) -> Result<crate::views::Application, AppError> {
+    let r: Result<ApplicationRow, AppError> = async {
+        let actor = who.actor();
+        let mut tx = app.store.begin().await?;
+        let r = act_in_tx(
+            app,
+            &mut tx,
+            actor,
+            Some(who.scope()),
+            id,
+            action,
+            expected_version,
+            None,
+        )
+        .await;
+        super::finish(tx, r).await
+    }
+    .await;
+    r.map(Into::into)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -248,6 +277,7 @@ async fn act_in_tx(
     app: &App,
     tx: &mut Tx,
     actor: &Actor,
+    acting: Option<&Scope>,
     id: &str,
     action: ApplicationAction,
     expected_version: Option<i64>,
@@ -263,17 +293,20 @@ async fn act_in_tx(
     let scope = if let (ApplicationAction::Fulfil, Some(card)) = (&action, new_card) {
         if card.token_serial.is_some() {
             // A personalization station fulfils a card application with the card it made.
-            crate::station::require_station(actor)?;
+            Station::from_actor(actor)?;
         } else {
             // The demo's fulfilment from a bare CSR (`demo = true`).
-            actor.require_center()?;
+            Center::from_actor(actor)?;
         }
-        crate::actor::Scope::All
+        Scope::All
     } else if center_only {
-        actor.require_center()?;
-        crate::actor::Scope::All
+        Center::from_actor(actor)?;
+        Scope::All
     } else {
-        actor.act_scope()?
+        match acting {
+            Some(s) => s.clone(),
+            None => Registrar::from_actor(actor)?.scope().clone(),
+        }
     };
     let a = scope.visible(
         tx.application(id).await?,
@@ -513,12 +546,21 @@ async fn apply_effect(
 /// Separation of duties (第6条1): whoever drafted or filed an application may not
 /// approve it.
 async fn check_not_own(tx: &mut Tx, actor: &Actor, a: &ApplicationRow) -> Result<(), AppError> {
-    let filed = tx.rounds(&a.id).await?.iter().any(|r| {
-        r.actor == actor.account_id
-            && (r.action == ApplicationAction::Submit.kind().as_str()
-                || r.action == ApplicationAction::Resubmit.kind().as_str())
-    });
-    if a.created_by == actor.account_id || filed {
+    let mut involved = vec![a.created_by.clone()];
+    for r in tx.rounds(&a.id).await? {
+        if r.action == ApplicationAction::Submit.kind().as_str()
+            || r.action == ApplicationAction::Resubmit.kind().as_str()
+        {
+            involved.push(r.actor);
+        }
+    }
+    // Persons, not accounts: a second account of the same person is the same person.
+    let mut own = false;
+    for account in involved {
+        let person = tx.person_of_account(&account).await?.unwrap_or(account);
+        own |= person == actor.person_id;
+    }
+    if own {
         return Err(AppError::SelfApproval(format!(
             "申請 {} はあなたが作成または提出したため、あなたは承認できません。別の担当者が審査・承認してください（職務の分離）",
             a.id
@@ -593,16 +635,15 @@ async fn revoke_card(
 /// Rights first: the list is looked at only for a caller who may return.
 pub async fn return_for_correction(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     id: &str,
     items: &[(String, String, String)],
     expected_version: Option<i64>,
-) -> Result<ApplicationRow, AppError> {
-    actor.require_center()?;
+) -> Result<crate::views::Application, AppError> {
     let d = deficiencies(items)?;
-    act(
+    review(
         app,
-        actor,
+        who,
         id,
         ApplicationAction::Return { deficiencies: d },
         expected_version,
@@ -667,13 +708,15 @@ pub fn abbreviate(name: &str) -> String {
 /// Fulfils an approved card-issuing application from a CSR supplied by the caller —
 /// only in demo mode (`demo = true`); in production a personalization station makes the
 /// key on the card ([`crate::cards::personalize`]). The card goes straight to `active`.
+/// Returns the application, the card and its certificate (DER).
 pub async fn fulfil_from_csr(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     id: &str,
     csr: &[u8],
-) -> Result<(ApplicationRow, CardRow), AppError> {
-    actor.require_center()?;
+) -> Result<(crate::views::Application, crate::views::Card, Vec<u8>), AppError> {
+    let r: Result<(ApplicationRow, CardRow, Vec<u8>), AppError> = async {
+    let actor = who.actor();
     if !app.cfg.demo {
         return Err(AppError::Rule("CSR からの発行はデモモード（kmn.toml の demo = true）でのみ行えます。本番では発行端末でカードに鍵を生成します".into()));
     }
@@ -684,12 +727,17 @@ pub async fn fulfil_from_csr(
     let card_id = allocate_card_id(app).await?;
     let issued = issue_for(app, actor, &target, req.spki_der, false).await?;
     record_issuance(app, actor, &target.application.id, &issued, &card_id).await?;
-    record_fulfilment(app, actor, &target, &issued, CardEvent::DemoActivate, None).await
+    let (a, card) =
+        record_fulfilment(app, actor, &target, &issued, CardEvent::DemoActivate, None).await?;
+    Ok((a, card, issued.der))
+}
+    .await;
+    r.map(|(a, c, d)| (a.into(), c.into(), d))
 }
 
 /// What an approved card-issuing application's certificate is built from.
 #[derive(Clone, Debug)]
-pub struct IssueTarget {
+pub(crate) struct IssueTarget {
     /// The application.
     pub application: ApplicationRow,
     /// Its facility.
@@ -702,7 +750,7 @@ pub struct IssueTarget {
 
 /// Loads an application that may be fulfilled now: approved, of a card-issuing kind, and
 /// still eligible (第4条).
-pub async fn load_for_issue(app: &App, id: &str) -> Result<IssueTarget, AppError> {
+pub(crate) async fn load_for_issue(app: &App, id: &str) -> Result<IssueTarget, AppError> {
     let mut tx = app.store.begin().await?;
     let r = async {
         let a = tx
@@ -745,7 +793,7 @@ pub async fn load_for_issue(app: &App, id: &str) -> Result<IssueTarget, AppError
 
 /// Issues the holder's certificate for `spki_der`: the subject, the kanji SAN
 /// directoryName and hcRole come from the registry (DESIGN §4).
-pub async fn issue_for(
+pub(crate) async fn issue_for(
     app: &App,
     actor: &Actor,
     t: &IssueTarget,
@@ -776,7 +824,7 @@ pub async fn issue_for(
         .then(|| profession.hpki_role())
         .flatten()
         .map(str::to_string);
-    let ca = crate::ca::load_active(app, kmn_store::CaKind::Issuing).await?;
+    let ca = crate::ca::load_active_kind(app, kmn_store::CaKind::Issuing).await?;
     let policies = {
         let mut tx = app.store.read().await?;
         let p = crate::ca::Policies::load(&mut tx).await;
@@ -820,7 +868,7 @@ pub struct PersonalizationRecord<'a> {
 }
 
 /// Allocates a card id (a gap is left when personalization then fails).
-pub async fn allocate_card_id(app: &App) -> Result<String, AppError> {
+pub(crate) async fn allocate_card_id(app: &App) -> Result<String, AppError> {
     let mut tx = app.store.begin().await?;
     let r = tx.next_counter("card").await.map_err(AppError::from);
     let n = super::finish(tx, r).await?;
@@ -830,7 +878,7 @@ pub async fn allocate_card_id(app: &App) -> Result<String, AppError> {
 /// Records the card and completes the application; if that fails (someone else
 /// fulfilled it meanwhile), the certificate just issued is revoked so that no usable
 /// certificate is left without its card.
-pub async fn record_fulfilment(
+pub(crate) async fn record_fulfilment(
     app: &App,
     actor: &Actor,
     t: &IssueTarget,
@@ -895,6 +943,7 @@ pub async fn record_fulfilment(
             app,
             &mut tx,
             actor,
+            None,
             id,
             ApplicationAction::Fulfil,
             Some(a.version),
@@ -1046,7 +1095,7 @@ async fn bind_issuance(
 /// revoked (superseded) in the same transaction, by compare-and-set on its binding: at
 /// most one unbound certificate per application. If this fails, the new certificate is
 /// revoked (and the error says whether that worked).
-pub async fn record_issuance(
+pub(crate) async fn record_issuance(
     app: &App,
     actor: &Actor,
     application_id: &str,
@@ -1187,7 +1236,7 @@ pub enum Withdrawal {
 /// `issued_to`, when given): only that, never a certificate of another card or
 /// application. A serial that is not such a certificate is refused (403), one already on
 /// a card is refused (422).
-pub async fn withdraw_unbound(
+pub(crate) async fn withdraw_unbound(
     app: &App,
     serial_hex: &str,
     application_id: Option<&str>,
@@ -1230,7 +1279,7 @@ pub async fn withdraw_unbound(
 
 /// Revokes a card certificate this call has just issued, before it was recorded for any
 /// card or application (cessationOfOperation). The error says why nothing was revoked.
-pub async fn revoke_orphan(app: &App, serial_hex: &str, why: &str) -> Result<(), AppError> {
+pub(crate) async fn revoke_orphan(app: &App, serial_hex: &str, why: &str) -> Result<(), AppError> {
     let now = app.now();
     let mut tx = app.store.begin().await?;
     let r = async {
@@ -1262,85 +1311,139 @@ pub async fn revoke_orphan(app: &App, serial_hex: &str, why: &str) -> Result<(),
     crate::finish(tx, r).await
 }
 
+/// Filters for listing applications (a desk: its own facility only).
+#[derive(Clone, Debug, Default)]
+pub struct ApplicationQuery {
+    /// Facility code.
+    pub facility_code: Option<String>,
+    /// State code.
+    pub state: Option<String>,
+    /// Kind code.
+    pub kind: Option<String>,
+    /// Holder id.
+    pub holder_id: Option<String>,
+    /// Created at or after (Unix seconds).
+    pub created_from: Option<i64>,
+    /// Created at or before (Unix seconds).
+    pub created_to: Option<i64>,
+    /// Keyset pagination: ids after this one.
+    pub after_id: Option<String>,
+    /// Page size.
+    pub limit: i64,
+}
+
 /// An application with its rounds and documents; the read is logged (G1).
 pub async fn get(
     app: &App,
-    actor: &Actor,
+    who: &Reader,
     id: &str,
-) -> Result<(ApplicationRow, Vec<RoundRow>, Vec<DocumentRow>), AppError> {
-    let scope = actor.read_scope()?;
-    let mut tx = app.store.begin().await?;
-    let r = async {
-        let a = scope.visible(
-            tx.application(id).await?,
-            |a| &a.facility_code,
-            || AppError::NotFound(format!("申請 {id} はありません")),
-        )?;
-        let rounds = tx.rounds(id).await?;
-        let docs = tx.documents(id).await?;
-        tx.log_access(
-            app.now(),
-            &actor.account_id,
-            actor.role.as_str(),
-            "read",
-            &format!("application:{id}"),
-            Some(&a.facility_code),
-        )
-        .await?;
-        Ok((a, rounds, docs))
+) -> Result<
+    (
+        crate::views::Application,
+        Vec<crate::views::Round>,
+        Vec<crate::views::Document>,
+    ),
+    AppError,
+> {
+    let r: Result<(ApplicationRow, Vec<RoundRow>, Vec<DocumentRow>), AppError> = async {
+        let actor = who.actor();
+        let scope = who.scope().clone();
+        let mut tx = app.store.begin().await?;
+        let r = async {
+            let a = scope.visible(
+                tx.application(id).await?,
+                |a| &a.facility_code,
+                || AppError::NotFound(format!("申請 {id} はありません")),
+            )?;
+            let rounds = tx.rounds(id).await?;
+            let docs = tx.documents(id).await?;
+            tx.log_access(
+                app.now(),
+                &actor.account_id,
+                actor.role.as_str(),
+                "read",
+                &format!("application:{id}"),
+                Some(&a.facility_code),
+            )
+            .await?;
+            Ok((a, rounds, docs))
+        }
+        .await;
+        super::finish(tx, r).await
     }
     .await;
-    super::finish(tx, r).await
+    r.map(|(a, r, d)| {
+        (
+            a.into(),
+            r.into_iter().map(Into::into).collect(),
+            d.into_iter().map(Into::into).collect(),
+        )
+    })
 }
 
 /// Applications visible to the actor, filtered; the read is logged.
 pub async fn list(
     app: &App,
-    actor: &Actor,
-    mut f: ApplicationFilter,
-) -> Result<Vec<ApplicationRow>, AppError> {
-    f.facility_code = actor.scope(f.facility_code.as_deref())?;
-    let mut tx = app.store.begin().await?;
-    let r = async {
-        let v = tx.list_applications(&f).await?;
-        tx.log_access(
-            app.now(),
-            &actor.account_id,
-            actor.role.as_str(),
-            "list",
-            "applications",
-            f.facility_code.as_deref(),
-        )
-        .await?;
-        Ok(v)
+    who: &Reader,
+    q: ApplicationQuery,
+) -> Result<Vec<crate::views::Application>, AppError> {
+    let r: Result<Vec<ApplicationRow>, AppError> = async {
+        let actor = who.actor();
+        let f = ApplicationFilter {
+            facility_code: who.listing(q.facility_code.as_deref())?,
+            state: q.state,
+            kind: q.kind,
+            holder_id: q.holder_id,
+            created_from: q.created_from,
+            created_to: q.created_to,
+            after_id: q.after_id,
+            limit: q.limit,
+        };
+        let mut tx = app.store.begin().await?;
+        let r = async {
+            let v = tx.list_applications(&f).await?;
+            tx.log_access(
+                app.now(),
+                &actor.account_id,
+                actor.role.as_str(),
+                "list",
+                "applications",
+                f.facility_code.as_deref(),
+            )
+            .await?;
+            Ok(v)
+        }
+        .await;
+        super::finish(tx, r).await
     }
     .await;
-    super::finish(tx, r).await
+    r.map(|v| v.into_iter().map(Into::into).collect())
 }
 
 /// Attaches a scanned form (PDF ≤ 10 MiB), stored in the database with its hash
 /// (第18条3: kept 6 years from the card's issue date).
 pub async fn add_document(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     id: &str,
     file_name: &str,
     bytes: &[u8],
-) -> Result<DocumentRow, AppError> {
-    add_document_once(app, actor, id, file_name, bytes, None).await
+) -> Result<crate::views::Document, AppError> {
+    add_document_once(app, who, id, file_name, bytes, None).await
 }
 
 /// [`add_document`], recording an `Idempotency-Key` in the same transaction. Rights
 /// first, then the application (absent and foreign answer alike), then the file.
 pub async fn add_document_once(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     id: &str,
     file_name: &str,
     bytes: &[u8],
-    idem: Option<&Idempotency<'_, DocumentRow>>,
-) -> Result<DocumentRow, AppError> {
-    let scope = actor.act_scope()?;
+    idem: Option<&Idempotency<'_, crate::views::Document>>,
+) -> Result<crate::views::Document, AppError> {
+    let actor = who.actor();
+    let scope = who.scope().clone();
     let now = app.now();
     let mut tx = app.store.begin().await?;
     let r = async {
@@ -1389,48 +1492,52 @@ pub async fn add_document_once(
         Ok(d)
     }
     .await;
-    finish_once(tx, actor, r, idem, now).await
+    finish_once(tx, actor, r.map(Into::into), idem, now).await
 }
 
 /// A document's bytes; the read is logged.
 pub async fn document(
     app: &App,
-    actor: &Actor,
+    who: &Reader,
     doc_id: &str,
-) -> Result<(DocumentRow, Vec<u8>), AppError> {
-    let scope = actor.read_scope()?;
-    let mut tx = app.store.begin().await?;
-    let r = async {
-        let not_found = || AppError::NotFound(format!("書類 {doc_id} はありません"));
-        let (d, bytes) = tx.document_bytes(doc_id).await?.ok_or_else(not_found)?;
-        let a = scope.visible(
-            tx.application(&d.application_id).await?,
-            |a| &a.facility_code,
-            not_found,
-        )?;
-        tx.log_access(
-            app.now(),
-            &actor.account_id,
-            actor.role.as_str(),
-            "read",
-            &format!("document:{doc_id}"),
-            Some(&a.facility_code),
-        )
-        .await?;
-        Ok((d, bytes))
+) -> Result<(crate::views::Document, Vec<u8>), AppError> {
+    let r: Result<(DocumentRow, Vec<u8>), AppError> = async {
+        let actor = who.actor();
+        let scope = who.scope().clone();
+        let mut tx = app.store.begin().await?;
+        let r = async {
+            let not_found = || AppError::NotFound(format!("書類 {doc_id} はありません"));
+            let (d, bytes) = tx.document_bytes(doc_id).await?.ok_or_else(not_found)?;
+            let a = scope.visible(
+                tx.application(&d.application_id).await?,
+                |a| &a.facility_code,
+                not_found,
+            )?;
+            tx.log_access(
+                app.now(),
+                &actor.account_id,
+                actor.role.as_str(),
+                "read",
+                &format!("document:{doc_id}"),
+                Some(&a.facility_code),
+            )
+            .await?;
+            Ok((d, bytes))
+        }
+        .await;
+        super::finish(tx, r).await
     }
     .await;
-    super::finish(tx, r).await
+    r.map(|(d, b)| (d.into(), b))
 }
 
 /// Approved applications that issue a card, oldest first, at most `limit` (the queue of
 /// `kmn card personalize-batch`).
 pub async fn approved_for_issue(
     app: &App,
-    actor: &Actor,
+    _right: &Center,
     limit: i64,
 ) -> Result<Vec<String>, AppError> {
-    actor.require_center()?;
     let mut out = Vec::new();
     let mut after: Option<String> = None;
     let mut tx = app.store.read().await?;

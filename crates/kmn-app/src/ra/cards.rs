@@ -9,10 +9,11 @@
 //! after the commit that records its destruction.
 
 use kmn_domain::{CardEffect, CardEvent, CardState, RevocationReason};
-use kmn_store::{CardRow, DeliveryRow, NewAuditEvent, PinMailerRow, Revocation, Tx};
+use kmn_store::{CardRow, NewAuditEvent, PinMailerRow, Revocation, Tx};
 
 use super::finish;
-use crate::actor::{Actor, Role};
+use crate::actor::Actor;
+use crate::rights::{Center, Reader, Registrar};
 use crate::{App, AppError};
 
 /// How a receipt reached the center.
@@ -72,11 +73,11 @@ pub fn mailer_state_label_ja(state: &str) -> &'static str {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct CardView {
     /// The card.
-    pub card: CardRow,
+    pub card: crate::views::Card,
     /// Shipping, receipt and handover.
-    pub delivery: DeliveryRow,
+    pub delivery: crate::views::Delivery,
     /// PIN mailers, oldest first.
-    pub pin_mailers: Vec<PinMailerRow>,
+    pub pin_mailers: Vec<crate::views::PinMailer>,
     /// The certificate's status at the CA (`valid`, `on_hold`, `revoked`), if any.
     pub certificate_status: Option<String>,
 }
@@ -121,8 +122,8 @@ async fn load_visible_card(
 }
 
 /// Loads a card with everything known about its delivery; the read is logged (G1).
-pub async fn view(app: &App, actor: &Actor, card_id: &str) -> Result<CardView, AppError> {
-    let scope = actor.read_scope()?;
+pub async fn view(app: &App, who: &Reader, card_id: &str) -> Result<CardView, AppError> {
+    let scope = who.scope().clone();
     let mut tx = app.store.read().await?;
     let r = async {
         let card = load_visible_card(&mut tx, &scope, card_id).await?;
@@ -133,7 +134,7 @@ pub async fn view(app: &App, actor: &Actor, card_id: &str) -> Result<CardView, A
     let v = r?;
     crate::audit::log_read(
         app,
-        actor,
+        who.actor(),
         "read",
         &format!("card:{}/delivery", v.card.id),
         Some(&v.card.facility_code),
@@ -144,34 +145,33 @@ pub async fn view(app: &App, actor: &Actor, card_id: &str) -> Result<CardView, A
 
 /// One card (a card of another facility is answered like an absent one); the read is
 /// logged (G1).
-pub async fn get(app: &App, actor: &Actor, card_id: &str) -> Result<CardRow, AppError> {
-    let scope = actor.read_scope()?;
+pub async fn get(app: &App, who: &Reader, card_id: &str) -> Result<crate::views::Card, AppError> {
     let mut tx = app.store.read().await?;
-    let r = load_visible_card(&mut tx, &scope, card_id).await;
+    let r = load_visible_card(&mut tx, who.scope(), card_id).await;
     tx.rollback().await?;
     let card = r?;
     crate::audit::log_read(
         app,
-        actor,
+        who.actor(),
         "read",
         &format!("card:{}", card.id),
         Some(&card.facility_code),
     )
     .await?;
-    Ok(card)
+    Ok(card.into())
 }
 
-/// Cards the actor may see (a desk: its facility's), by holder, after a card id, at
+/// Cards the caller may see (a desk: its facility's), by holder, after a card id, at
 /// most `limit`; the read is logged (G1).
 pub async fn list(
     app: &App,
-    actor: &Actor,
+    who: &Reader,
     facility: Option<&str>,
     holder: Option<&str>,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<CardRow>, AppError> {
-    let scope = actor.scope(facility)?;
+) -> Result<Vec<crate::views::Card>, AppError> {
+    let scope = who.listing(facility)?;
     let mut tx = app.store.read().await?;
     let v = tx.list_cards(scope.as_deref(), holder, after, limit).await;
     tx.rollback().await?;
@@ -180,8 +180,8 @@ pub async fn list(
         Some(h) => format!("person:{h}/cards"),
         None => "cards".to_string(),
     };
-    crate::audit::log_read(app, actor, "list", &object, scope.as_deref()).await?;
-    Ok(v)
+    crate::audit::log_read(app, who.actor(), "list", &object, scope.as_deref()).await?;
+    Ok(v.into_iter().map(Into::into).collect())
 }
 
 async fn view_in_tx(tx: &mut Tx, card: CardRow) -> Result<CardView, AppError> {
@@ -195,9 +195,9 @@ async fn view_in_tx(tx: &mut Tx, card: CardRow) -> Result<CardView, AppError> {
         None => None,
     };
     Ok(CardView {
-        card,
-        delivery,
-        pin_mailers,
+        card: card.into(),
+        delivery: delivery.into(),
+        pin_mailers: pin_mailers.into_iter().map(Into::into).collect(),
         certificate_status,
     })
 }
@@ -506,12 +506,12 @@ pub fn shred(path: &std::path::Path) {
 /// The center records that a personalized card was sent (第7条).
 pub async fn ship(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     card_id: &str,
     method: &str,
     tracking_number: Option<&str>,
 ) -> Result<CardView, AppError> {
-    actor.require_center()?;
+    let actor = who.actor();
     let method = clean("発送方法", method, 100)?;
     if method.is_empty() {
         return Err(AppError::BadInput(
@@ -554,15 +554,10 @@ pub async fn ship(
 /// `hold_until_receipt`, the certificate's hold.
 pub async fn confirm_receipt_by_serial(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     token_serial: &str,
 ) -> Result<CardView, AppError> {
-    if !(actor.is_center() || actor.role == Role::FacilityDesk) {
-        return Err(AppError::Forbidden(format!(
-            "受領確認は施設窓口またはサポートセンターが行います（あなたの権限: {}）",
-            actor.role.label_ja()
-        )));
-    }
+    let actor = who.actor();
     let serial = clean("カードのシリアル番号", token_serial, 32)?;
     if serial.is_empty() {
         return Err(AppError::BadInput(
@@ -579,14 +574,11 @@ pub async fn confirm_receipt_by_serial(
                 ))
             })?;
             // A desk of another facility learns nothing about the card.
-            if actor.role == Role::FacilityDesk
-                && actor.facility.as_deref() != Some(card.facility_code.as_str())
-            {
+            if !who.scope().admits(&card.facility_code) {
                 return Err(AppError::NotFound(format!(
                     "シリアル番号 {serial} の利用者カードは見つかりません。カード裏面の番号をご確認ください"
                 )));
             }
-            actor.require_facility(&card.facility_code)?;
             let card = transition(
                 app,
                 tx,
@@ -609,12 +601,12 @@ pub async fn confirm_receipt_by_serial(
 /// whose desk has no card yet (第8条1).
 pub async fn record_receipt(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     card_id: &str,
     channel: ReceiptChannel,
     note: &str,
 ) -> Result<CardView, AppError> {
-    actor.require_center()?;
+    let actor = who.actor();
     if channel == ReceiptChannel::Desk {
         return Err(AppError::BadInput(
             "窓口での受領確認は施設窓口のアカウントで行ってください".into(),
@@ -661,13 +653,14 @@ pub async fn record_receipt(
 /// the future).
 pub async fn hand_over(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     card_id: &str,
     handed_to: &str,
     at: Option<i64>,
 ) -> Result<CardView, AppError> {
+    let actor = who.actor();
     // Rights first, then the card (absent and foreign answer alike), then the input.
-    let scope = actor.act_scope()?;
+    let scope = who.scope().clone();
     let mut tx = app.store.begin().await?;
     let mut after = AfterCommit::default();
     let r = async {
@@ -730,11 +723,11 @@ pub async fn hand_over(
 /// revoked (keyCompromise, 第11条) and its PIN mailer, never sent, destroyed.
 pub async fn lost_in_post(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     card_id: &str,
     note: &str,
 ) -> Result<CardView, AppError> {
-    actor.require_center()?;
+    let actor = who.actor();
     let note = clean("紛失の状況", note, 200)?;
     if note.is_empty() {
         return Err(AppError::BadInput(
@@ -776,12 +769,12 @@ async fn step(
 /// the next CRL at once) or lifts the suspension (the hold is released).
 pub async fn suspend_or_resume(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     card_id: &str,
     suspend: bool,
     reason: &str,
 ) -> Result<CardView, AppError> {
-    actor.require_center()?;
+    let actor = who.actor();
     let reason = clean("理由", reason, 200)?;
     if reason.is_empty() {
         return Err(AppError::BadInput("理由を入力してください".into()));
@@ -798,11 +791,11 @@ pub async fn suspend_or_resume(
 /// card that turned up. It can then be destroyed.
 pub async fn record_return(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     card_id: &str,
     note: &str,
 ) -> Result<CardView, AppError> {
-    actor.require_center()?;
+    let actor = who.actor();
     let note = clean("返却の記録", note, 200)?;
     step(app, actor, card_id, CardEvent::ConfirmReturn, &note).await
 }
@@ -812,21 +805,22 @@ pub async fn record_return(
 /// The token itself is wiped by `kmn card destroy` before this is recorded.
 pub async fn record_destruction(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     card_id: &str,
     detail: &str,
 ) -> Result<CardView, AppError> {
-    actor.require_center()?;
+    let actor = who.actor();
     step(app, actor, card_id, CardEvent::Destroy, detail).await
 }
 
 /// The center records that a released PIN mailer was sent to the facility.
 pub async fn mailer_dispatched(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     mailer_id: &str,
-) -> Result<PinMailerRow, AppError> {
-    actor.require_center()?;
+) -> Result<crate::views::PinMailer, AppError> {
+    let r: Result<PinMailerRow, AppError> = async {
+    let actor = who.actor();
     let mut tx = app.store.begin().await?;
     let r = async {
         let m = tx.pin_mailer(mailer_id).await?.ok_or_else(|| {
@@ -861,25 +855,31 @@ pub async fn mailer_dispatched(
     .await;
     finish(tx, r).await
 }
+    .await;
+    r.map(Into::into)
+}
 
 /// PIN mailers in a state (`held`, `released`, `dispatched`, `destroyed`; all when None).
 pub async fn list_mailers(
     app: &App,
-    actor: &Actor,
+    right: &Center,
     state: Option<&str>,
-) -> Result<Vec<PinMailerRow>, AppError> {
-    actor.require_center()?;
-    if let Some(s) = state
-        && !matches!(s, "held" | "released" | "dispatched" | "destroyed")
-    {
-        return Err(AppError::BadInput(format!(
-            "PIN通知書の状態 '{s}' はありません（held, released, dispatched, destroyed）"
-        )));
+) -> Result<Vec<crate::views::PinMailer>, AppError> {
+    let r: Result<Vec<PinMailerRow>, AppError> = async {
+        if let Some(s) = state
+            && !matches!(s, "held" | "released" | "dispatched" | "destroyed")
+        {
+            return Err(AppError::BadInput(format!(
+                "PIN通知書の状態 '{s}' はありません（held, released, dispatched, destroyed）"
+            )));
+        }
+        let mut tx = app.store.read().await?;
+        let r = tx.list_pin_mailers(state, 1000).await;
+        tx.rollback().await?;
+        Ok(r?)
     }
-    let mut tx = app.store.read().await?;
-    let r = tx.list_pin_mailers(state, 1000).await;
-    tx.rollback().await?;
+    .await;
     let v = r?;
-    crate::audit::log_read(app, actor, "list", "pin_mailers", None).await?;
-    Ok(v)
+    crate::audit::log_read(app, right.actor(), "list", "pin_mailers", None).await?;
+    Ok(v.into_iter().map(Into::into).collect())
 }

@@ -5,7 +5,7 @@
 use kmn_store::{NewAuditEvent, PublishedDocumentRow};
 use sha2::Digest;
 
-use crate::actor::Actor;
+use crate::rights::Center;
 use crate::{App, AppError};
 
 /// The document kinds.
@@ -23,13 +23,13 @@ pub fn kind_label(kind: &str) -> &'static str {
 /// Publishes a new version; notifies every active facility.
 pub async fn publish(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     kind: &str,
     version: &str,
     file_name: &str,
     bytes: Vec<u8>,
 ) -> Result<usize, AppError> {
-    actor.require_center()?;
+    let actor = who.actor();
     if !KINDS.contains(&kind) {
         return Err(AppError::BadInput(format!(
             "文書の種類 '{kind}' は使えません（cps, terms, privacy_policy）"

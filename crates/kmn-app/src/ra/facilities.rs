@@ -5,9 +5,9 @@ use kmn_domain::{
 };
 use kmn_store::{ConsentRow, FacilityRow, NewAuditEvent};
 
-use crate::actor::Actor;
 use crate::error::FieldError;
 use crate::idempotency::{Idempotency, finish_once};
+use crate::rights::{Center, Reader, Registrar};
 use crate::{App, AppError};
 
 /// Input for registering a facility (strings as entered; validated here).
@@ -39,7 +39,7 @@ fn check<T, E: std::fmt::Display>(
 }
 
 /// Validates a facility input into a row.
-pub fn validate(i: &FacilityInput, now: i64) -> Result<FacilityRow, AppError> {
+pub(crate) fn validate(i: &FacilityInput, now: i64) -> Result<FacilityRow, AppError> {
     let mut errs = Vec::new();
     let code = check(&mut errs, "code", FacilityCode::parse(&i.code));
     let kind = check(&mut errs, "kind", i.kind.parse::<FacilityKind>());
@@ -99,20 +99,20 @@ pub fn validate(i: &FacilityInput, now: i64) -> Result<FacilityRow, AppError> {
 /// Registers a facility (support center).
 pub async fn register(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     i: &FacilityInput,
-) -> Result<FacilityRow, AppError> {
-    register_once(app, actor, i, None).await
+) -> Result<crate::views::Facility, AppError> {
+    register_once(app, who, i, None).await
 }
 
 /// [`register`], recording an `Idempotency-Key` in the same transaction.
 pub async fn register_once(
     app: &App,
-    actor: &Actor,
+    who: &Center,
     i: &FacilityInput,
-    idem: Option<&Idempotency<'_, FacilityRow>>,
-) -> Result<FacilityRow, AppError> {
-    actor.require_center()?;
+    idem: Option<&Idempotency<'_, crate::views::Facility>>,
+) -> Result<crate::views::Facility, AppError> {
+    let actor = who.actor();
     let now = app.now();
     let row = validate(i, now)?;
     let mut tx = app.store.begin().await?;
@@ -139,56 +139,65 @@ pub async fn register_once(
         Ok::<_, AppError>(row.clone())
     }
     .await;
-    finish_once(tx, actor, r, idem, now).await
+    finish_once(tx, actor, r.map(Into::into), idem, now).await
 }
 
 /// A facility, for those who may read it.
-pub async fn get(app: &App, actor: &Actor, code: &str) -> Result<FacilityRow, AppError> {
-    actor.require_read(code)?;
-    let mut tx = app.store.begin().await?;
-    let f = tx.facility(code).await?;
-    tx.rollback().await?;
-    f.ok_or_else(|| AppError::NotFound(format!("施設 {code} は登録されていません")))
+pub async fn get(app: &App, who: &Reader, code: &str) -> Result<crate::views::Facility, AppError> {
+    let r: Result<FacilityRow, AppError> = async {
+        who.require(code)?;
+        let mut tx = app.store.begin().await?;
+        let f = tx.facility(code).await?;
+        tx.rollback().await?;
+        f.ok_or_else(|| AppError::NotFound(format!("施設 {code} は登録されていません")))
+    }
+    .await;
+    r.map(Into::into)
 }
 
 /// Facilities visible to the actor.
 pub async fn list(
     app: &App,
-    actor: &Actor,
+    who: &Reader,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<FacilityRow>, AppError> {
-    let scope = actor.scope(None)?;
-    let mut tx = app.store.begin().await?;
-    let v = tx.list_facilities(scope.as_deref(), after, limit).await?;
-    tx.rollback().await?;
-    Ok(v)
+) -> Result<Vec<crate::views::Facility>, AppError> {
+    let r: Result<Vec<FacilityRow>, AppError> = async {
+        let scope = who.listing(None)?;
+        let mut tx = app.store.begin().await?;
+        let v = tx.list_facilities(scope.as_deref(), after, limit).await?;
+        tx.rollback().await?;
+        Ok(v)
+    }
+    .await;
+    r.map(|v| v.into_iter().map(Into::into).collect())
 }
 
 /// Records a facility's consent to a published document version (第2条2, 第1条7):
 /// the desk of that facility, or the center recording a consent given on paper.
 pub async fn consent(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     code: &str,
     kind: &str,
     version: &str,
     given_by: &str,
-) -> Result<ConsentRow, AppError> {
-    consent_once(app, actor, code, kind, version, given_by, None).await
+) -> Result<crate::views::Consent, AppError> {
+    consent_once(app, who, code, kind, version, given_by, None).await
 }
 
 /// [`consent`], recording an `Idempotency-Key` in the same transaction.
 pub async fn consent_once(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     code: &str,
     kind: &str,
     version: &str,
     given_by: &str,
-    idem: Option<&Idempotency<'_, ConsentRow>>,
-) -> Result<ConsentRow, AppError> {
-    actor.require_facility(code)?;
+    idem: Option<&Idempotency<'_, crate::views::Consent>>,
+) -> Result<crate::views::Consent, AppError> {
+    let actor = who.actor();
+    who.require(code)?;
     let now = app.now();
     let mut errs = Vec::new();
     if !["cps", "terms", "privacy_policy"].contains(&kind) {
@@ -252,12 +261,15 @@ pub async fn consent_once(
         Ok(row)
     }
     .await;
-    finish_once(tx, actor, r, idem, now).await
+    finish_once(tx, actor, r.map(Into::into), idem, now).await
 }
 
 /// Whether a facility may apply now: active and consented to the current CPS and terms
 /// and to the use of personal data (第2条2, 第1条7). The error names what is missing.
-pub async fn check_may_apply(tx: &mut kmn_store::Tx, code: &str) -> Result<FacilityRow, AppError> {
+pub(crate) async fn check_may_apply(
+    tx: &mut kmn_store::Tx,
+    code: &str,
+) -> Result<FacilityRow, AppError> {
     let f = tx
         .facility(code)
         .await?
@@ -293,4 +305,21 @@ pub async fn check_may_apply(tx: &mut kmn_store::Tx, code: &str) -> Result<Facil
     kmn_domain::consent_is_current(&consents, &cps.version, &terms.version)
         .map_err(|e| AppError::Rule(e.to_string()))?;
     Ok(f)
+}
+
+/// A facility's recorded consents (第2条2), for those who may read it.
+pub async fn consents(
+    app: &App,
+    who: &Reader,
+    code: &str,
+) -> Result<Vec<crate::views::Consent>, AppError> {
+    let r: Result<Vec<ConsentRow>, AppError> = async {
+        who.require(code)?;
+        let mut tx = app.store.read().await?;
+        let v = tx.consents(code).await;
+        tx.rollback().await?;
+        Ok(v?)
+    }
+    .await;
+    r.map(|v| v.into_iter().map(Into::into).collect())
 }

@@ -4,11 +4,10 @@
 
 use kmn_store::{NoticeRow, Tx};
 
-use crate::actor::Actor;
-use crate::{App, AppError};
+use crate::AppError;
 
 /// Writes a notice (and its mail when the facility has an address).
-pub async fn notify(
+pub(crate) async fn notify(
     tx: &mut Tx,
     facility_code: &str,
     kind: &str,
@@ -43,19 +42,19 @@ pub async fn notify(
     Ok(id)
 }
 
-/// Notices to the actor's facility (the center: any, or one facility); the read is
-/// logged (G1: notices name holders).
+/// Notices to the caller's facility (the center and auditors: any, or one facility); the
+/// read is logged (G1: notices name holders).
 pub async fn list(
-    app: &App,
-    actor: &Actor,
+    app: &crate::App,
+    who: &crate::rights::Reader,
     facility: Option<&str>,
     limit: i64,
-) -> Result<Vec<NoticeRow>, AppError> {
-    let scope = actor.scope(facility)?;
+) -> Result<Vec<crate::views::Notice>, AppError> {
+    let facility = who.listing(facility)?;
     let mut tx = app.store.read().await?;
-    let v = tx.notices(scope.as_deref(), limit).await;
+    let v = tx.notices(facility.as_deref(), limit).await;
     tx.rollback().await?;
-    let v = v?;
-    crate::audit::log_read(app, actor, "list", "notices", scope.as_deref()).await?;
-    Ok(v)
+    let v: Vec<NoticeRow> = v?;
+    crate::audit::log_read(app, who.actor(), "list", "notices", facility.as_deref()).await?;
+    Ok(v.into_iter().map(Into::into).collect())
 }

@@ -4,9 +4,9 @@
 use kmn_domain::{DateOfBirth, HolderId, KanaName, KanjiName, Profession, RomajiName, WorkEmail};
 use kmn_store::{AffiliationRow, NewAuditEvent, PersonRow};
 
-use crate::actor::Actor;
 use crate::error::FieldError;
 use crate::idempotency::{Idempotency, finish_once};
+use crate::rights::{Reader, Registrar};
 use crate::{App, AppError};
 
 /// Input for registering a person at a facility.
@@ -39,20 +39,21 @@ fn push<T, E: std::fmt::Display>(
 /// Registers a person and the affiliation to the facility (desk of that facility or center).
 pub async fn register(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     i: &PersonInput,
-) -> Result<(PersonRow, AffiliationRow), AppError> {
-    register_once(app, actor, i, None).await
+) -> Result<(crate::views::Person, crate::views::Affiliation), AppError> {
+    register_once(app, who, i, None).await
 }
 
 /// [`register`], recording an `Idempotency-Key` in the same transaction.
 pub async fn register_once(
     app: &App,
-    actor: &Actor,
+    who: &Registrar,
     i: &PersonInput,
-    idem: Option<&Idempotency<'_, (PersonRow, AffiliationRow)>>,
-) -> Result<(PersonRow, AffiliationRow), AppError> {
-    actor.require_facility(&i.facility_code)?;
+    idem: Option<&Idempotency<'_, (crate::views::Person, crate::views::Affiliation)>>,
+) -> Result<(crate::views::Person, crate::views::Affiliation), AppError> {
+    let actor = who.actor();
+    who.require(&i.facility_code)?;
     let now_t = app.clock.now();
     let now = now_t.unix_timestamp();
     let mut errs = Vec::new();
@@ -70,7 +71,7 @@ pub async fn register_once(
         Profession::from_code(&i.profession),
     );
     let email = push(&mut errs, "work_email", WorkEmail::parse(&i.work_email));
-    if i.licence_checked && !actor.is_center() {
+    if i.licence_checked && !who.is_center() {
         errs.push(FieldError::new(
             "licence_checked",
             "資格の確認（免許証の照合）はサポートセンターのみ記録できます",
@@ -127,7 +128,7 @@ pub async fn register_once(
         Ok((p, a))
     }
     .await;
-    finish_once(tx, actor, r, idem, now).await
+    finish_once(tx, actor, r.map(|(p, a)| (p.into(), a.into())), idem, now).await
 }
 
 /// A person with affiliations; the read is logged. Rights first: a station is refused
@@ -136,61 +137,72 @@ pub async fn register_once(
 /// absent one.
 pub async fn get(
     app: &App,
-    actor: &Actor,
+    who: &Reader,
     holder_id: &str,
-) -> Result<(PersonRow, Vec<AffiliationRow>), AppError> {
-    let scope = actor.read_scope()?;
-    let mut tx = app.store.begin().await?;
-    let r = async {
-        let not_found = || AppError::NotFound(format!("利用者 {holder_id} は登録されていません"));
-        let p = tx.person(holder_id).await?.ok_or_else(not_found)?;
-        let affs: Vec<AffiliationRow> = tx
-            .affiliations(holder_id)
-            .await?
-            .into_iter()
-            .filter(|a| scope.admits(&a.facility_code))
-            .collect();
-        if scope.facility().is_some() && affs.is_empty() {
-            return Err(not_found());
+) -> Result<(crate::views::Person, Vec<crate::views::Affiliation>), AppError> {
+    let r: Result<(PersonRow, Vec<AffiliationRow>), AppError> = async {
+        let actor = who.actor();
+        let scope = who.scope().clone();
+        let mut tx = app.store.begin().await?;
+        let r = async {
+            let not_found =
+                || AppError::NotFound(format!("利用者 {holder_id} は登録されていません"));
+            let p = tx.person(holder_id).await?.ok_or_else(not_found)?;
+            let affs: Vec<AffiliationRow> = tx
+                .affiliations(holder_id)
+                .await?
+                .into_iter()
+                .filter(|a| scope.admits(&a.facility_code))
+                .collect();
+            if scope.facility().is_some() && affs.is_empty() {
+                return Err(not_found());
+            }
+            tx.log_access(
+                app.now(),
+                &actor.account_id,
+                actor.role.as_str(),
+                "read",
+                &format!("person:{holder_id}"),
+                affs.first().map(|a| a.facility_code.as_str()),
+            )
+            .await?;
+            Ok((p, affs))
         }
-        tx.log_access(
-            app.now(),
-            &actor.account_id,
-            actor.role.as_str(),
-            "read",
-            &format!("person:{holder_id}"),
-            affs.first().map(|a| a.facility_code.as_str()),
-        )
-        .await?;
-        Ok((p, affs))
+        .await;
+        super::finish(tx, r).await
     }
     .await;
-    super::finish(tx, r).await
+    r.map(|(p, a)| (p.into(), a.into_iter().map(Into::into).collect()))
 }
 
 /// People of a facility; the read is logged.
 pub async fn list(
     app: &App,
-    actor: &Actor,
+    who: &Reader,
     facility: &str,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<PersonRow>, AppError> {
-    actor.require_read(facility)?;
-    let mut tx = app.store.begin().await?;
-    let r = async {
-        let v = tx.persons_of_facility(facility, after, limit).await?;
-        tx.log_access(
-            app.now(),
-            &actor.account_id,
-            actor.role.as_str(),
-            "list",
-            &format!("persons:{facility}"),
-            Some(facility),
-        )
-        .await?;
-        Ok(v)
+) -> Result<Vec<crate::views::Person>, AppError> {
+    let r: Result<Vec<PersonRow>, AppError> = async {
+        let actor = who.actor();
+        who.require(facility)?;
+        let mut tx = app.store.begin().await?;
+        let r = async {
+            let v = tx.persons_of_facility(facility, after, limit).await?;
+            tx.log_access(
+                app.now(),
+                &actor.account_id,
+                actor.role.as_str(),
+                "list",
+                &format!("persons:{facility}"),
+                Some(facility),
+            )
+            .await?;
+            Ok(v)
+        }
+        .await;
+        super::finish(tx, r).await
     }
     .await;
-    super::finish(tx, r).await
+    r.map(|v| v.into_iter().map(Into::into).collect())
 }

@@ -33,6 +33,7 @@ async fn add(
             cert_der: cert.to_vec(),
             facility_code: facility.map(str::to_string),
             holder_id: holder.map(str::to_string),
+            person_id: None,
         },
     )
     .await
@@ -76,7 +77,7 @@ async fn issue9_accounts_bind_only_certificates_of_the_right_profile() {
     // A desk: a card of that facility's desk staff — not a nurse's card (第17条) …
     let (_, card_id, serial) = w.issued_card(&w.nurse_a).await;
     let nurse_cert = {
-        let mut tx = w.app.store.read().await.unwrap();
+        let mut tx = w.app.store_for_tests().read().await.unwrap();
         let c = tx.certificate(&serial).await.unwrap().unwrap();
         tx.rollback().await.unwrap();
         c.der

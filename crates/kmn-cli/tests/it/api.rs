@@ -183,7 +183,7 @@ async fn happy_path(w: &World) {
         )
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    let mut tx = w.app.store.begin().await.unwrap();
+    let mut tx = w.app.store_for_tests().begin().await.unwrap();
     let cert = tx.certificate(&serial).await.unwrap().unwrap();
     let card = tx.card(&card_id).await.unwrap().unwrap();
     tx.rollback().await.unwrap();
@@ -220,7 +220,7 @@ async fn happy_path(w: &World) {
         "{v}"
     );
     // Mail for every notice, in the outbox of the same transaction.
-    let mut tx = w.app.store.begin().await.unwrap();
+    let mut tx = w.app.store_for_tests().begin().await.unwrap();
     let mail = tx.unsent_mail(100).await.unwrap();
     tx.rollback().await.unwrap();
     assert!(
@@ -330,7 +330,7 @@ async fn art3_4_art25_card_never_moves_to_another_person() {
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert!(msg(&v).contains("第25条"), "{v}");
     // And the database refuses it too.
-    let mut tx = w.app.store.begin().await.unwrap();
+    let mut tx = w.app.store_for_tests().begin().await.unwrap();
     let r = tx
         .execute_raw(&format!(
             "UPDATE cards SET holder_id = '{}' WHERE id = '{card_id}'",
@@ -367,7 +367,7 @@ async fn art14_reissue_for_loss_is_fee_bearing_and_revokes_for_key_compromise() 
         )
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    let mut tx = w.app.store.begin().await.unwrap();
+    let mut tx = w.app.store_for_tests().begin().await.unwrap();
     let c = tx.certificate(&serial).await.unwrap().unwrap();
     tx.rollback().await.unwrap();
     assert_eq!(
@@ -424,7 +424,7 @@ async fn art4_2_renewal_overlaps_then_the_predecessor_is_superseded_by_a_job() {
     let status = |serial: String| {
         let app = w.app.clone();
         async move {
-            let mut tx = app.store.begin().await.unwrap();
+            let mut tx = app.store_for_tests().begin().await.unwrap();
             let c = tx.certificate(&serial).await.unwrap().unwrap();
             tx.rollback().await.unwrap();
             c.status
@@ -446,7 +446,7 @@ async fn art4_2_renewal_overlaps_then_the_predecessor_is_superseded_by_a_job() {
         status(old_serial.clone()).await,
         kmn_domain::CertStatus::Revoked
     );
-    let mut tx = w.app.store.begin().await.unwrap();
+    let mut tx = w.app.store_for_tests().begin().await.unwrap();
     let c = tx.certificate(&old_serial).await.unwrap().unwrap();
     let jobs = tx.jobs_of_kind("revoke_superseded").await.unwrap();
     tx.rollback().await.unwrap();
@@ -467,7 +467,7 @@ async fn art4_2_renewal_overlaps_then_the_predecessor_is_superseded_by_a_job() {
 async fn jobs_with_expired_leases_are_taken_over_and_idempotent() {
     let w = sqlite_world().await;
     let now = w.app.now();
-    let mut tx = w.app.store.begin().await.unwrap();
+    let mut tx = w.app.store_for_tests().begin().await.unwrap();
     let job = kmn_app::jobs::Job::RevokeSuperseded {
         serial_hex: "0102030405060708090a".into(),
         card_id: "C-none".into(),
@@ -499,7 +499,7 @@ async fn jobs_with_expired_leases_are_taken_over_and_idempotent() {
         1,
         "taken over after the lease expired: {r:?}"
     );
-    let mut tx = w.app.store.begin().await.unwrap();
+    let mut tx = w.app.store_for_tests().begin().await.unwrap();
     assert!(
         !tx.complete_job(&claimed[0].id, "dead-worker", now)
             .await
@@ -838,7 +838,7 @@ async fn g1_every_read_of_personal_data_is_in_the_access_log() {
         .await;
     // Another facility's person is answered like an absent one (issue 8, item 5).
     assert_eq!(st, StatusCode::NOT_FOUND);
-    let mut tx = w.app.store.begin().await.unwrap();
+    let mut tx = w.app.store_for_tests().begin().await.unwrap();
     let log = tx
         .access_log_for(&format!("person:{}", w.nurse_a))
         .await
@@ -1313,7 +1313,7 @@ async fn suspended_card_is_on_hold_until_resumed() {
         .unwrap();
     assert_eq!(v.card.state, "suspended");
     assert_eq!(v.certificate_status.as_deref(), Some("on_hold"));
-    let mut tx = w.app.store.read().await.unwrap();
+    let mut tx = w.app.store_for_tests().read().await.unwrap();
     let ca = tx
         .active_ca(kmn_store::CaKind::Issuing)
         .await
@@ -1430,7 +1430,7 @@ async fn issue8_rights_before_existence_for_persons_and_handover() {
     }
     // A person at both facilities: desk A sees the person and only A's affiliation.
     {
-        let mut tx = w.app.store.begin().await.unwrap();
+        let mut tx = w.app.store_for_tests().begin().await.unwrap();
         tx.insert_affiliation(&kmn_store::AffiliationRow {
             holder_id: w.nurse_a.clone(),
             facility_code: w.fac_b.clone(),
@@ -1943,7 +1943,7 @@ async fn issue8_idempotency_key_concurrent_duplicates_commit_once_postgres() {
 async fn art16_public_repository_reads_do_not_wait_for_the_write_lock() {
     use tower::ServiceExt;
     let w = sqlite_world().await;
-    let writer = w.app.store.begin().await.unwrap();
+    let writer = w.app.store_for_tests().begin().await.unwrap();
     let req = axum::http::Request::get("/repo/cps")
         .body(axum::body::Body::empty())
         .unwrap();
@@ -1997,7 +1997,7 @@ async fn personal_data_reads_logged_and_sealed(w: &World) {
         let (st, v) = w.call(Some(who), Method::GET, &uri, None).await;
         assert_eq!(st, StatusCode::OK, "{uri}: {v}");
     }
-    let mut tx = w.app.store.read().await.unwrap();
+    let mut tx = w.app.store_for_tests().read().await.unwrap();
     let mut roles = Vec::new();
     for object in [
         format!("application:{id}/station"),
@@ -2035,7 +2035,7 @@ async fn personal_data_reads_logged_and_sealed(w: &World) {
             .unwrap(),
         0
     );
-    let mut tx = w.app.store.read().await.unwrap();
+    let mut tx = w.app.store_for_tests().read().await.unwrap();
     let seals = tx.audit_events(Some(kmn_store::SEAL_ACTION)).await.unwrap();
     tx.rollback().await.unwrap();
     assert_eq!(seals.len(), 1, "{seals:?}");
@@ -2054,11 +2054,11 @@ async fn personal_data_reads_logged_and_sealed(w: &World) {
     );
 
     // Someone with database rights deletes a sealed read: the seal no longer matches.
-    let drop = match w.app.store.backend() {
+    let drop = match w.app.store_for_tests().backend() {
         kmn_store::Backend::Sqlite => "DROP TRIGGER access_log_append_only_d;",
         kmn_store::Backend::Postgres => "DROP TRIGGER access_log_append_only ON access_log;",
     };
-    let mut tx = w.app.store.begin().await.unwrap();
+    let mut tx = w.app.store_for_tests().begin().await.unwrap();
     tx.execute_raw(drop).await.unwrap();
     tx.execute_raw(&format!(
         "DELETE FROM access_log WHERE object = 'card:{card}'"
@@ -2083,4 +2083,50 @@ async fn issue9_personal_data_reads_are_logged_and_sealed_postgres() {
     if let Some(url) = pg_url("audit_reads").await {
         personal_data_reads_logged_and_sealed(&World::new(&url).await).await;
     }
+}
+
+/// Issue 9 item 1: the right is checked before the body is parsed — a caller without
+/// the right gets 403 for malformed JSON too (it used to get 400), on every route that
+/// takes a JSON body; a caller with the right still gets 400.
+#[tokio::test]
+async fn issue9_rights_before_the_body_is_parsed() {
+    let w = sqlite_world().await;
+    let (_, a) = w.draft_new(&w.nurse_a, 3).await;
+    let id = a["id"].as_str().unwrap().to_string();
+    let routes = [
+        ("/api/v1/facilities".to_string(), "auditor"),
+        ("/api/v1/applications".to_string(), "auditor"),
+        ("/api/v1/persons".to_string(), "station"),
+        (format!("/api/v1/applications/{id}/return"), "desk_a"),
+        (format!("/api/v1/applications/{id}/reject"), "auditor"),
+        (format!("/api/v1/applications/{id}/fulfil"), "desk_a"),
+        ("/api/v1/station/so-pin".to_string(), "operator"),
+    ];
+    for (uri, who) in &routes {
+        let (st, v) = w
+            .raw(
+                who,
+                Method::POST,
+                uri,
+                "application/json",
+                b"{not json".to_vec(),
+            )
+            .await;
+        assert_eq!(
+            (st, v["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("E_FORBIDDEN")),
+            "{who} {uri}: {v}"
+        );
+    }
+    // With the right, the same body is a bad request.
+    let (st, _) = w
+        .raw(
+            "operator",
+            Method::POST,
+            "/api/v1/applications",
+            "application/json",
+            b"{not json".to_vec(),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
 }

@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use kmn_app::actor::{Actor, Role};
+use kmn_app::actor::Role;
 use kmn_app::ra::{accounts, documents, facilities, persons};
+use kmn_app::rights::{Capability, Center, Station};
 use kmn_app::{App, FixedClock};
 use kmn_domain::{ProfileKind, ValidityPeriod};
 use kmn_pki::keys::{KeyAlgorithm, Signer, SoftwareKey};
 use kmn_pki::name::DistinguishedName;
-use kmn_store::CaKind;
 use serde_json::{Value, json};
 use time::macros::datetime;
 use tower::ServiceExt;
@@ -47,8 +47,8 @@ pub struct World {
     pub _dir: tempfile::TempDir,
 }
 
-pub fn admin() -> Actor {
-    Actor::cli("cli:test")
+pub fn admin() -> Center {
+    kmn_app::rights::CaAdmin::local(Some("cli:test")).center()
 }
 
 pub fn person_input(
@@ -73,13 +73,13 @@ pub fn person_input(
     }
 }
 
-async fn cert_for(app: &App, cn: &str, profile: ProfileKind) -> Vec<u8> {
+pub async fn cert_for(app: &App, cn: &str, profile: ProfileKind) -> Vec<u8> {
     let alt = if profile == ProfileKind::Server {
         vec![kmn_pki::ext::AltName::Dns(cn.to_string())]
     } else {
         vec![]
     };
-    let ca = kmn_app::ca::load_active(app, CaKind::Issuing)
+    let ca = kmn_app::ca::load_active(app, kmn_app::views::CaKind::Issuing)
         .await
         .unwrap();
     let (k, _) = SoftwareKey::generate(KeyAlgorithm::P256).unwrap();
@@ -161,14 +161,14 @@ impl World {
             .await
             .unwrap();
             for kind in ["cps", "terms", "privacy_policy"] {
-                facilities::consent(&app, &a, code, kind, "2.00", "窓口 太郎")
+                facilities::consent(&app, &a.registrar(), code, kind, "2.00", "窓口 太郎")
                     .await
                     .unwrap();
             }
         }
         let (nurse_a, _) = persons::register(
             &app,
-            &a,
+            &a.registrar(),
             &person_input(
                 &fac_a,
                 "山田 花子",
@@ -182,7 +182,7 @@ impl World {
         .unwrap();
         let (nurse_b, _) = persons::register(
             &app,
-            &a,
+            &a.registrar(),
             &person_input(
                 &fac_b,
                 "佐藤 次郎",
@@ -196,7 +196,7 @@ impl World {
         .unwrap();
         let (doctor_a, _) = persons::register(
             &app,
-            &a,
+            &a.registrar(),
             &person_input(
                 &fac_a,
                 "鈴木 一郎",
@@ -210,7 +210,7 @@ impl World {
         .unwrap();
         let (unpermitted_a, _) = persons::register(
             &app,
-            &a,
+            &a.registrar(),
             &person_input(
                 &fac_a,
                 "田中 三郎",
@@ -231,7 +231,9 @@ impl World {
             true,
         );
         desk_a_in.is_desk = true;
-        let (desk_a, _) = persons::register(&app, &a, &desk_a_in).await.unwrap();
+        let (desk_a, _) = persons::register(&app, &a.registrar(), &desk_a_in)
+            .await
+            .unwrap();
         let mut desk_b_in = person_input(
             &fac_b,
             "窓口 二子",
@@ -241,7 +243,9 @@ impl World {
             true,
         );
         desk_b_in.is_desk = true;
-        let (desk_b, _) = persons::register(&app, &a, &desk_b_in).await.unwrap();
+        let (desk_b, _) = persons::register(&app, &a.registrar(), &desk_b_in)
+            .await
+            .unwrap();
 
         let mut certs = std::collections::HashMap::new();
         for (name, role, fac, holder) in [
@@ -285,6 +289,7 @@ impl World {
                     cert_der: der.clone(),
                     facility_code: fac,
                     holder_id: holder,
+                    person_id: None,
                 },
             )
             .await
@@ -416,7 +421,7 @@ impl World {
         ] {
             v.push(
                 sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {t}")))
-                    .fetch_one(self.app.store.pool())
+                    .fetch_one(self.app.store_for_tests().pool())
                     .await
                     .unwrap()
                     .get::<i64, _>(0),
@@ -517,17 +522,18 @@ impl World {
     }
 
     /// The station account as an actor.
-    pub async fn station(&self) -> Actor {
-        kmn_app::actor::authenticate(&self.app, &self.certs["station"])
+    pub async fn station(&self) -> Station {
+        let a = kmn_app::actor::authenticate(&self.app, &self.certs["station"])
             .await
-            .unwrap()
+            .unwrap();
+        Station::from_actor(&a).unwrap()
     }
 
     /// A certificate issued to `station` for an approved application (a software key,
     /// reported as made on the card).
     pub async fn station_issue(
         &self,
-        station: &Actor,
+        station: &Station,
         id: &str,
     ) -> kmn_app::station::StationIssued {
         let (key, _) =

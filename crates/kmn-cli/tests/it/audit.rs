@@ -17,26 +17,26 @@ async fn prepared() -> Env {
 
 async fn tamper(env: &Env, sql: &str) {
     let app = env.app().await;
-    let mut tx = app.store.begin().await.unwrap();
+    let mut tx = app.store_for_tests().begin().await.unwrap();
     tx.execute_raw("DROP TRIGGER IF EXISTS audit_events_append_only_u; DROP TRIGGER IF EXISTS audit_events_append_only_d;")
         .await
         .unwrap();
     tx.execute_raw(sql).await.unwrap();
     tx.commit().await.unwrap();
-    app.store.close().await;
+    app.store_for_tests().close().await;
 }
 
 #[tokio::test]
 async fn g1_audit_log_is_append_only_in_sql() {
     let env = prepared().await;
     let app = env.app().await;
-    let mut tx = app.store.begin().await.unwrap();
+    let mut tx = app.store_for_tests().begin().await.unwrap();
     let r = tx
         .execute_raw("UPDATE audit_events SET summary = 'x' WHERE seq = 1")
         .await;
     assert!(r.is_err(), "the trigger must refuse an update");
     tx.rollback().await.unwrap();
-    let mut tx = app.store.begin().await.unwrap();
+    let mut tx = app.store_for_tests().begin().await.unwrap();
     assert!(
         tx.execute_raw("DELETE FROM certificates").await.is_err(),
         "certificates are append-only"
@@ -93,10 +93,10 @@ async fn g1_truncated_tail_is_detected() {
 
 async fn last_actor(env: &Env, action: &str) -> String {
     let app = env.app().await;
-    let mut tx = app.store.begin().await.unwrap();
+    let mut tx = app.store_for_tests().begin().await.unwrap();
     let events = tx.audit_events(Some(action)).await.unwrap();
     tx.rollback().await.unwrap();
-    app.store.close().await;
+    app.store_for_tests().close().await;
     events.last().expect("an event").actor.clone()
 }
 

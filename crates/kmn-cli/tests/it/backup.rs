@@ -81,7 +81,7 @@ async fn design6_root_key_restored_from_three_of_five_shares_signs_again() {
     }
     // Each share file names its custodian, the threshold and the root's fingerprint.
     let app = env.app().await;
-    let mut tx = app.store.begin().await.unwrap();
+    let mut tx = app.store_for_tests().begin().await.unwrap();
     let root = tx
         .active_ca(kmn_store::CaKind::Root)
         .await
@@ -194,7 +194,7 @@ async fn design6_root_key_restored_from_three_of_five_shares_signs_again() {
     assert_eq!(std::fs::read(&key_file).unwrap(), kept);
 
     // Audited, and the chain is intact.
-    let mut tx = app.store.begin().await.unwrap();
+    let mut tx = app.store_for_tests().begin().await.unwrap();
     let backups = tx.audit_events(Some("ca.backup")).await.unwrap();
     let restores = tx.audit_events(Some("ca.restore")).await.unwrap();
     tx.rollback().await.unwrap();
@@ -321,10 +321,10 @@ async fn restored(env: &Env, db_url: Option<&str>) -> Env {
             "VACUUM INTO '{}'",
             to.display()
         )))
-        .execute(app.store.pool())
+        .execute(app.store_for_tests().pool())
         .await
         .unwrap();
-        app.store.close().await;
+        app.store_for_tests().close().await;
     }
     match db_url {
         Some(u) => new.env("KMN_DATABASE_URL", u),

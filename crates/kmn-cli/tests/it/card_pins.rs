@@ -288,7 +288,7 @@ async fn art9_unlock_after_identity_check_sets_new_pin_and_mailer() {
     // The audit log: the unlock with the identity check, never the PIN; the chain holds.
     {
         let app = env.app().await;
-        let mut tx = app.store.begin().await.unwrap();
+        let mut tx = app.store_for_tests().begin().await.unwrap();
         let ev = tx.audit_events(Some("card.unlock")).await.unwrap();
         tx.rollback().await.unwrap();
         assert_eq!(ev.len(), 1);

@@ -82,16 +82,16 @@ pub(crate) async fn approved_applications(
 ) -> Vec<String> {
     env.init(&[]);
     let app = env.app().await;
-    let admin = kmn_app::actor::Actor::cli("test");
+    let admin = kmn_app::rights::CaAdmin::local(Some("test"));
     for kind in ["cps", "terms", "privacy_policy"] {
-        kmn_app::ra::documents::publish(&app, &admin, kind, "1", "d.txt", b"x".to_vec())
+        kmn_app::ra::documents::publish(&app, &admin.center(), kind, "1", "d.txt", b"x".to_vec())
             .await
             .unwrap();
     }
     let code = crate::api_fixture::facility_code(1, 555);
     kmn_app::ra::facilities::register(
         &app,
-        &admin,
+        &admin.center(),
         &kmn_app::ra::facilities::FacilityInput {
             code: code.clone(),
             kind: "clinic".into(),
@@ -107,7 +107,7 @@ pub(crate) async fn approved_applications(
     .await
     .unwrap();
     for kind in ["cps", "terms", "privacy_policy"] {
-        kmn_app::ra::facilities::consent(&app, &admin, &code, kind, "1", "窓口")
+        kmn_app::ra::facilities::consent(&app, &admin.registrar(), &code, kind, "1", "窓口")
             .await
             .unwrap();
     }
@@ -138,7 +138,7 @@ pub(crate) async fn more_approved_applications_as(
     desk: bool,
 ) -> Vec<String> {
     let app = env.app().await;
-    let admin = kmn_app::actor::Actor::cli("test");
+    let admin = kmn_app::rights::CaAdmin::local(Some("test")).registrar();
     let code = crate::api_fixture::facility_code(1, 555);
     let mut ids = Vec::new();
     for (kanji, kana, romaji) in holders {
@@ -166,7 +166,7 @@ pub(crate) async fn more_approved_applications_as(
         ] {
             // Separation of duties: someone else approves what was filed.
             let who = if act == kmn_domain::ApplicationAction::Approve {
-                kmn_app::actor::Actor::cli("cli:supervisor")
+                kmn_app::rights::CaAdmin::local(Some("cli:supervisor")).registrar()
             } else {
                 admin.clone()
             };
@@ -203,7 +203,7 @@ async fn r1_art7_art9_personalize_a_card_on_a_token() {
     // The personalization is in the audit log, with the card's fulfilment.
     {
         let app = env.app().await;
-        let mut tx = app.store.begin().await.unwrap();
+        let mut tx = app.store_for_tests().begin().await.unwrap();
         let ev = tx.audit_events(Some("card.personalize")).await.unwrap();
         tx.rollback().await.unwrap();
         assert_eq!(ev.len(), 1);

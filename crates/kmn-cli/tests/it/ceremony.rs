@@ -34,7 +34,7 @@ pub(crate) async fn make(env: &Env, init_args: &[&str]) -> Artifacts {
     )
     .unwrap();
     let app = env.app().await;
-    let mut tx = app.store.begin().await.unwrap();
+    let mut tx = app.store_for_tests().begin().await.unwrap();
     let ocsp_rec = tx.active_ca(CaKind::OcspSigner).await.unwrap().unwrap();
     let audit_rec = tx.active_ca(CaKind::AuditSigner).await.unwrap().unwrap();
     tx.rollback().await.unwrap();
@@ -305,7 +305,7 @@ async fn design4_ceremony_record_in_audit_log_and_second_init_refused() {
     let env = Env::new();
     env.init(&[]);
     let app = env.app().await;
-    let mut tx = app.store.begin().await.unwrap();
+    let mut tx = app.store_for_tests().begin().await.unwrap();
     let events = tx.audit_events(Some("ca.init")).await.unwrap();
     tx.rollback().await.unwrap();
     assert_eq!(events.len(), 1);
@@ -703,7 +703,7 @@ async fn root_revokes_issuing_ca(db_url: Option<&str>) {
     let rows = sqlx::query(
         "SELECT actor, object, summary FROM audit_events WHERE action = 'ca.revoke_issuing'",
     )
-    .fetch_all(app.store.pool())
+    .fetch_all(app.store_for_tests().pool())
     .await
     .unwrap();
     assert_eq!(rows.len(), 1);

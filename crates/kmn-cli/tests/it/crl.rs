@@ -29,7 +29,7 @@ async fn ca_app(url: Option<String>) -> (tempfile::TempDir, Arc<FixedClock>, App
 
 /// The first-CRL evidence of a certificate: (number, published at).
 async fn first_crl(app: &App, serial: &str) -> (Option<i64>, Option<i64>) {
-    let mut tx = app.store.read().await.unwrap();
+    let mut tx = app.store_for_tests().read().await.unwrap();
     let c = tx.certificate(serial).await.unwrap().unwrap();
     tx.rollback().await.unwrap();
     let r = c.revocation.expect("revoked");
@@ -65,7 +65,7 @@ async fn expired_before_any_crl(url: Option<String>) {
         !kmn_app::crl::due(&app, "kmn-issuing-g1").await.unwrap(),
         "an expired revocation no CRL will list does not make a CRL due"
     );
-    app.store.close().await;
+    app.store_for_tests().close().await;
 }
 
 #[tokio::test]
@@ -129,7 +129,9 @@ mod faults {
             })
         };
         set_crl_before_stamp(&app.data_dir, Some(hook));
-        let issuing = ca::load_active(&app, CaKind::Issuing).await.unwrap();
+        let issuing = ca::load_active(&app, kmn_app::views::CaKind::Issuing)
+            .await
+            .unwrap();
         let spki = issuing.info.spki_der.clone();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let publisher = tokio::spawn(kmn_app::crl::publisher_loop(
@@ -151,7 +153,7 @@ mod faults {
             let b = b.clone();
             tokio::spawn(async move { revoke(&app, &req(&b, RevocationReason::Superseded)).await })
         };
-        let pg = app.store.backend() == Backend::Postgres;
+        let pg = app.store_for_tests().backend() == Backend::Postgres;
         if pg {
             tokio::time::timeout(Duration::from_secs(10), &mut revoking)
                 .await
@@ -203,7 +205,7 @@ mod faults {
         assert_eq!(bn, Some(n + 1), "CRL {n} does not list B");
         assert!(bat.is_some());
         assert!(!kmn_app::crl::due(&app, "kmn-issuing-g1").await.unwrap());
-        app.store.close().await;
+        app.store_for_tests().close().await;
     }
 
     #[tokio::test]

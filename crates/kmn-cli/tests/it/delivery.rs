@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use kmn_app::actor::{Actor, Role};
+use kmn_app::rights::Registrar;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName};
 
 use crate::cards::{approved_application, softhsm};
@@ -29,14 +29,12 @@ fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
 }
 
-fn desk(facility: &str) -> Actor {
-    Actor {
-        account_id: "desk-test".into(),
-        role: Role::FacilityDesk,
-        facility: Some(facility.into()),
-        holder_id: None,
-        display_name: "窓口".into(),
-    }
+/// A registrar limited to one facility, as its desk is.
+fn desk(facility: &str) -> Registrar {
+    kmn_app::rights::CaAdmin::local(Some("desk-test"))
+        .registrar()
+        .within(facility)
+        .unwrap()
 }
 
 /// A TLS server (rustls) that requires a client certificate chaining to the root of
@@ -439,7 +437,7 @@ async fn art8_delivery_with_hold_until_receipt_on_a_token() {
     assert_eq!(view.pin_mailers[0].state, "dispatched");
 
     // Every step is in the audit log, the chain verifies, and the PIN is nowhere.
-    let mut tx = app.store.read().await.unwrap();
+    let mut tx = app.store_for_tests().read().await.unwrap();
     let mut actions = Vec::new();
     for a in [
         "card.ship",
@@ -520,7 +518,7 @@ async fn art8_art11_card_lost_in_post_is_revoked_and_its_mailer_destroyed() {
         "{crl}"
     );
     let app = env.app().await;
-    let mut tx = app.store.read().await.unwrap();
+    let mut tx = app.store_for_tests().read().await.unwrap();
     let notices = tx
         .notices(Some(v["card"]["facility_code"].as_str().unwrap()), 50)
         .await

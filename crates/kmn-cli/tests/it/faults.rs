@@ -39,7 +39,7 @@ fn personalize_failing(
 /// Issued, revoked and card counts, and the application's state.
 async fn ledger(env: &Env, app_id: &str) -> (i64, usize, usize, String) {
     let app = env.app().await;
-    let mut tx = app.store.read().await.unwrap();
+    let mut tx = app.store_for_tests().read().await.unwrap();
     let ca = tx
         .active_ca(kmn_store::CaKind::Issuing)
         .await

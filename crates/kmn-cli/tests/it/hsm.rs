@@ -142,7 +142,7 @@ fn private_keys(listing: &str) -> Vec<(String, String, String)> {
 async fn count(app: &kmn_app::App, table: &str) -> i64 {
     use sqlx::Row;
     sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-        .fetch_one(app.store.pool())
+        .fetch_one(app.store_for_tests().pool())
         .await
         .unwrap()
         .get(0)
@@ -181,7 +181,7 @@ async fn design6_ceremony_with_hsm_keys_passes_pkilint_and_openssl_and_keys_neve
     let out = env.ok(&["audit", "verify"]);
     assert!(out.contains("checkpoint #2"), "{out}");
     let app = env.app().await;
-    let mut tx = app.store.begin().await.unwrap();
+    let mut tx = app.store_for_tests().begin().await.unwrap();
     let cas = tx.list_cas().await.unwrap();
     tx.rollback().await.unwrap();
     for c in &cas {
@@ -284,7 +284,7 @@ async fn ca_key_token_missing_gives_clear_error() {
         use sqlx::Row;
         let n: i64 = sqlx::query("SELECT COUNT(*) FROM issuance_intents WHERE serial_hex = $1")
             .bind(&serial)
-            .fetch_one(app.store.pool())
+            .fetch_one(app.store_for_tests().pool())
             .await
             .unwrap()
             .get(0);
@@ -335,7 +335,7 @@ async fn design6_new_issuing_ca_key_generated_in_hsm() {
             .exists()
     );
     let app = env.app().await;
-    let mut tx = app.store.begin().await.unwrap();
+    let mut tx = app.store_for_tests().begin().await.unwrap();
     let g2 = tx
         .active_ca(kmn_store::CaKind::Issuing)
         .await
@@ -525,7 +525,7 @@ async fn issue8_new_issuing_ca_inherits_the_hsm_and_gets_its_own_ocsp_signer() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(secrets, vec!["kmn-root-g1.key.pem".to_string()]);
-    let mut tx = app.store.begin().await.unwrap();
+    let mut tx = app.store_for_tests().begin().await.unwrap();
     let cas = tx.list_cas().await.unwrap();
     tx.rollback().await.unwrap();
     let g2 = cas.iter().find(|c| c.name == "kmn-issuing-g2").unwrap();

@@ -12,11 +12,13 @@ mod cards;
 mod ceremony;
 mod crl;
 mod delivery;
+mod door;
 #[cfg(feature = "fault-points")]
 mod faults;
 mod hsm;
 mod listeners;
 mod ops;
+mod proposal;
 mod serve;
 mod station;
 mod story;

@@ -121,7 +121,7 @@ async fn operator_cli_registers_reviews_and_answers_in_japanese() {
     let app = env.app().await;
     let a = kmn_app::ra::applications::create(
         &app,
-        &kmn_app::actor::Actor::cli("desk"),
+        &kmn_app::rights::CaAdmin::local(Some("desk")).registrar(),
         &kmn_app::ra::applications::ApplicationInput {
             facility_code: code.clone(),
             holder_id: holder.clone(),
@@ -134,7 +134,7 @@ async fn operator_cli_registers_reviews_and_answers_in_japanese() {
     .unwrap();
     kmn_app::ra::applications::act(
         &app,
-        &kmn_app::actor::Actor::cli("desk"),
+        &kmn_app::rights::CaAdmin::local(Some("desk")).registrar(),
         &a.id,
         kmn_domain::ApplicationAction::Submit,
         None,
@@ -216,4 +216,36 @@ async fn operator_cli_registers_reviews_and_answers_in_japanese() {
     env.ok(&["account", "disable", "U000001"]);
     let out = env.ok(&["account", "list"]);
     assert!(out.contains("（無効）"), "{out}");
+
+    // Issue 9: a second certificate of the same person is bound to that person.
+    let csr = env.csr("op2", "p256", "/C=JP/O=Center/CN=Operator Two B", &[]);
+    let (pem2, _) = env.issue("op2", &csr, "operator", "3y");
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "account",
+        "add",
+        "--json",
+        "--role",
+        "supervisor",
+        "--name",
+        "担当 二郎",
+        "--person",
+        "staff-jiro",
+        "--cert",
+        pem2.to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert_eq!(v["person_id"], "staff-jiro", "{v}");
+    let o = env.run(&[
+        "account",
+        "add",
+        "--role",
+        "operator",
+        "--name",
+        "x",
+        "--person",
+        "two words",
+        "--cert",
+        pem.to_str().unwrap(),
+    ]);
+    assert_fails(&o, 1, "--person");
 }

@@ -269,7 +269,7 @@ async fn art16_revocation_by_another_process_is_published_within_seconds() {
         std::thread::sleep(Duration::from_millis(100));
     }
     // The revocation records when the first CRL listing it was published (第23条3).
-    let mut tx = app.store.begin().await.unwrap();
+    let mut tx = app.store_for_tests().begin().await.unwrap();
     let c = tx.certificate(&serial).await.unwrap().unwrap();
     tx.rollback().await.unwrap();
     let r = c.revocation.unwrap();
@@ -355,7 +355,7 @@ async fn issue9_serve_signs_a_checkpoint_after_a_revocation_and_publishes_it() {
     let (_, serial) = env.issue("u", &csr, "user-card", "3y");
     env.ok(&["cert", "revoke", &serial, "--reason", "key-compromise"]);
     let app = env.app().await;
-    let mut tx = app.store.read().await.unwrap();
+    let mut tx = app.store_for_tests().read().await.unwrap();
     let (head, _) = tx.audit_head().await.unwrap();
     tx.rollback().await.unwrap();
     let started = Instant::now();

@@ -17,7 +17,7 @@ async fn station_personalizes_a_card_through_the_api() {
     // An approved application at the demo facility (the server process is running on the
     // same SQLite file; WAL lets this process write next to it).
     let app = server.app().await;
-    let admin = kmn_app::actor::Actor::cli("test");
+    let admin = kmn_app::rights::CaAdmin::local(Some("test")).registrar();
     let code = kmn_app::quickstart::demo_facility_code();
     let (p, _) = kmn_app::ra::persons::register(
         &app,
@@ -52,7 +52,7 @@ async fn station_personalizes_a_card_through_the_api() {
     ] {
         // Separation of duties: someone else approves what was filed.
         let who = if act == kmn_domain::ApplicationAction::Approve {
-            kmn_app::actor::Actor::cli("cli:supervisor")
+            kmn_app::rights::CaAdmin::local(Some("cli:supervisor")).registrar()
         } else {
             admin.clone()
         };
@@ -135,7 +135,7 @@ async fn station_personalizes_a_card_through_the_api() {
         !station.data_dir().join("secrets/so-pin-master").exists(),
         "the master secret stays on the server"
     );
-    let view = kmn_app::ra::cards::view(&app, &admin, &card_id)
+    let view = kmn_app::ra::cards::view(&app, &admin.reader(), &card_id)
         .await
         .unwrap();
     assert_eq!(
@@ -148,7 +148,7 @@ async fn station_personalizes_a_card_through_the_api() {
         view.pin_mailers[0].produced_by, "center",
         "held at the station"
     );
-    let mut tx = app.store.read().await.unwrap();
+    let mut tx = app.store_for_tests().read().await.unwrap();
     let so = tx.audit_events(Some("station.so_pin")).await.unwrap();
     tx.rollback().await.unwrap();
     assert!(
@@ -169,13 +169,7 @@ async fn station_personalizes_a_card_through_the_api() {
         "card, issuing CA and root: {objs}"
     );
     // A station never gets the SO PIN of a card in use.
-    let station_actor = kmn_app::actor::Actor {
-        account_id: "U-station".into(),
-        role: kmn_app::actor::Role::Station,
-        facility: None,
-        holder_id: None,
-        display_name: "発行端末".into(),
-    };
+    let station_actor = kmn_app::rights::CaAdmin::local(Some("U-station")).station();
     let e = kmn_app::station::so_pin(&app, &station_actor, &token_serial)
         .await
         .map(|_| ())
@@ -223,7 +217,7 @@ async fn protected(w: &World) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = sqlx::query(
         "SELECT serial_hex, profile FROM certificates WHERE profile IN ('root', 'issuing-ca', 'ocsp-signer') ORDER BY profile",
     )
-    .fetch_all(w.app.store.pool())
+    .fetch_all(w.app.store_for_tests().pool())
     .await
     .unwrap()
     .into_iter()
@@ -236,14 +230,14 @@ async fn protected(w: &World) -> Vec<(String, String)> {
 }
 
 async fn status(w: &World, serial: &str) -> kmn_domain::CertStatus {
-    let mut tx = w.app.store.read().await.unwrap();
+    let mut tx = w.app.store_for_tests().read().await.unwrap();
     let c = tx.certificate(serial).await.unwrap().unwrap();
     tx.rollback().await.unwrap();
     c.status
 }
 
 async fn revocation(w: &World, serial: &str) -> Option<kmn_store::RevocationInfo> {
-    let mut tx = w.app.store.read().await.unwrap();
+    let mut tx = w.app.store_for_tests().read().await.unwrap();
     let c = tx.certificate(serial).await.unwrap().unwrap();
     tx.rollback().await.unwrap();
     c.revocation
@@ -313,7 +307,7 @@ async fn plant(w: &World, card_id: &str, serial: &str) {
     sqlx::query("UPDATE cards SET cert_serial_hex = $1 WHERE id = $2")
         .bind(serial)
         .bind(card_id)
-        .execute(w.app.store.pool())
+        .execute(w.app.store_for_tests().pool())
         .await
         .unwrap();
 }
@@ -335,7 +329,7 @@ async fn new_holder(w: &World, n: usize) -> String {
     let (k, kana, r) = K[n % K.len()];
     let (p, _) = kmn_app::ra::persons::register(
         &w.app,
-        &crate::api_fixture::admin(),
+        &crate::api_fixture::admin().registrar(),
         &crate::api_fixture::person_input(
             &w.fac_a,
             &format!("検証 {k}"),
@@ -418,7 +412,7 @@ async fn every_revocation_entry_point_refuses_protected_certificates(w: &World) 
             .expect_err("refused");
         assert_eq!(e.code(), "E_RULE", "suspend {profile}: {e}");
         // The jobs: a renewal's supersession of the planted serial.
-        let mut tx = w.app.store.begin().await.unwrap();
+        let mut tx = w.app.store_for_tests().begin().await.unwrap();
         kmn_app::jobs::enqueue(
             &mut tx,
             &kmn_app::jobs::Job::RevokeSuperseded {
@@ -536,10 +530,7 @@ async fn station_aborts_only_its_own_unbound_certificate(w: &World) {
     assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
     let r = revocation(w, &serial).await.unwrap();
     assert_eq!(r.reason, kmn_domain::RevocationReason::CessationOfOperation);
-    assert_eq!(
-        r.requested_by.as_deref(),
-        Some(w.station().await.account_id.as_str())
-    );
+    assert_eq!(r.requested_by.as_deref(), Some(w.station().await.account()));
     let (st, _) = abort(w, "station", &serial).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     // Once on a card, a station cannot revoke it.
@@ -697,7 +688,7 @@ on_both!(
 async fn migration_0005_refuses_duplicates(w: &World, url: &str) {
     let (_, c1, s1) = w.issued_card(&w.nurse_a).await;
     let (_, c2, s2) = w.issued_card(&new_holder(w, 0).await).await;
-    let pool = w.app.store.pool();
+    let pool = w.app.store_for_tests().pool();
     let exec = |sql: String| async move {
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .execute(pool)
@@ -806,7 +797,7 @@ async fn issue8_station_cannot_abort_the_issuing_ca_over_tls() {
     let targets: Vec<(String, String)> = sqlx::query(
         "SELECT c.serial_hex, c.profile FROM certificates c WHERE c.profile <> 'user-card' ORDER BY c.profile",
     )
-    .fetch_all(app.store.pool())
+    .fetch_all(app.store_for_tests().pool())
     .await
     .unwrap()
     .into_iter()
@@ -864,7 +855,7 @@ async fn issue8_station_cannot_abort_the_issuing_ca_over_tls() {
 /// and whose `abort` goes to the center as `abort_as` (the center's real answer).
 struct LostAnswer<'a> {
     inner: kmn_app::station::LocalStation<'a>,
-    abort_as: &'a kmn_app::actor::Actor,
+    abort_as: &'a kmn_app::rights::Station,
 }
 
 impl kmn_app::station::StationBackend for LostAnswer<'_> {
@@ -914,11 +905,8 @@ async fn personalize_truth_child() {
     let app = kmn_app::App::open(&data_dir, std::sync::Arc::new(kmn_app::SystemClock))
         .await
         .unwrap();
-    let station = kmn_app::actor::Actor::local_station(&kmn_app::actor::Actor::cli("cli:test"));
-    let other = kmn_app::actor::Actor {
-        account_id: "U-other-station".into(),
-        ..station.clone()
-    };
+    let station = kmn_app::rights::CaAdmin::local(Some("cli:test")).station();
+    let other = kmn_app::rights::CaAdmin::local(Some("U-other-station")).station();
     let abort_as = if std::env::var("KMN_TEST_ABORT").unwrap() == "own" {
         &station
     } else {
@@ -927,7 +915,7 @@ async fn personalize_truth_child() {
     let backend = LostAnswer {
         inner: kmn_app::station::LocalStation {
             app: &app,
-            actor: &station,
+            station: &station,
         },
         abort_as,
     };
@@ -988,11 +976,11 @@ async fn issue8_personalize_tells_the_operator_whether_the_certificate_was_revok
         let serial: String =
             sqlx::query("SELECT serial_hex FROM card_issuances WHERE application_id = $1")
                 .bind(&id)
-                .fetch_one(app.store.pool())
+                .fetch_one(app.store_for_tests().pool())
                 .await
                 .unwrap()
                 .get(0);
-        let mut tx = app.store.read().await.unwrap();
+        let mut tx = app.store_for_tests().read().await.unwrap();
         let c = tx.certificate(&serial).await.unwrap().unwrap();
         tx.rollback().await.unwrap();
         if revoked {

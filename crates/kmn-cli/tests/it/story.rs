@@ -10,7 +10,6 @@ use kmn_app::{App, AppError, FixedClock};
 use kmn_domain::{ProfileKind, RevocationReason, ValidityPeriod};
 use kmn_pki::keys::{KeyAlgorithm, Signer, SoftwareKey};
 use kmn_pki::name::DistinguishedName;
-use kmn_store::CaKind;
 use time::Duration;
 use time::macros::datetime;
 
@@ -30,13 +29,8 @@ pub(crate) async fn issue_n(
     n: usize,
     validity: ValidityPeriod,
 ) -> Result<Vec<String>, AppError> {
-    let ca = ca::load_active(app, CaKind::Issuing).await?;
-    let policies = {
-        let mut tx = app.store.begin().await?;
-        let p = Policies::load(&mut tx).await;
-        tx.rollback().await?;
-        p?
-    };
+    let ca = ca::load_active(app, kmn_app::views::CaKind::Issuing).await?;
+    let policies = Policies::current(app).await?;
     let mut reqs = Vec::new();
     for i in 0..n {
         let (k, _) = SoftwareKey::generate(KeyAlgorithm::P256).unwrap();
@@ -87,7 +81,7 @@ async fn story(url: &str) {
 
     // 第3条4: certificates are append-only; a status never leaves 'revoked'.
     {
-        let mut tx = app.store.begin().await.unwrap();
+        let mut tx = app.store_for_tests().begin().await.unwrap();
         let r = tx
             .execute_raw(&format!(
                 "UPDATE certificates SET subject = 'someone else' WHERE serial_hex = '{}'",
@@ -110,7 +104,7 @@ async fn story(url: &str) {
     );
     assert!(matches!(a.err().or(b.err()), Some(AppError::Conflict(_))));
     {
-        let mut tx = app.store.begin().await.unwrap();
+        let mut tx = app.store_for_tests().begin().await.unwrap();
         let r = tx
             .execute_raw(&format!(
                 "UPDATE cert_status SET status = 'valid' WHERE serial_hex = '{}'",
@@ -150,7 +144,7 @@ async fn story(url: &str) {
 
     // The revocation's evidence (第23条3).
     {
-        let mut tx = app.store.begin().await.unwrap();
+        let mut tx = app.store_for_tests().begin().await.unwrap();
         let c = tx.certificate(&serials[0]).await.unwrap().unwrap();
         tx.rollback().await.unwrap();
         let r = c.revocation.unwrap();
@@ -170,9 +164,9 @@ async fn story(url: &str) {
     issue_n(&app, 1, ValidityPeriod::Years3).await.unwrap();
 
     // The audit log is intact and complete.
-    let report = app.store.verify_audit().await.unwrap();
+    let report = app.store_for_tests().verify_audit().await.unwrap();
     assert_eq!(report.problem, None);
-    let mut tx = app.store.begin().await.unwrap();
+    let mut tx = app.store_for_tests().begin().await.unwrap();
     let issued = tx.audit_events(Some("cert.issue")).await.unwrap().len();
     let revoked = tx.audit_events(Some("cert.revoke")).await.unwrap().len();
     tx.rollback().await.unwrap();
@@ -181,7 +175,7 @@ async fn story(url: &str) {
         "5 + 1 user cards; the ceremony's certificates are in ca.init"
     );
     assert_eq!(revoked, 1);
-    app.store.close().await;
+    app.store_for_tests().close().await;
 }
 
 #[tokio::test]

@@ -346,20 +346,20 @@ pub async fn snapshot(app: &App) -> Snapshot {
         "settings",
     ] {
         let n: i64 = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {t}")))
-            .fetch_one(app.store.pool())
+            .fetch_one(app.store_for_tests().pool())
             .await
             .unwrap()
             .get(0);
         rows.push((t.to_string(), n));
     }
     let revoked: i64 = sqlx::query("SELECT COUNT(*) FROM cert_status WHERE status = 'revoked'")
-        .fetch_one(app.store.pool())
+        .fetch_one(app.store_for_tests().pool())
         .await
         .unwrap()
         .get(0);
     rows.push(("revoked".into(), revoked));
     let crl_state = sqlx::query("SELECT ca_name, last_number, last_this_update, last_published_number FROM crl_state ORDER BY ca_name")
-        .fetch_all(app.store.pool())
+        .fetch_all(app.store_for_tests().pool())
         .await
         .unwrap()
         .iter()

@@ -7,12 +7,12 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use kmn_app::App;
 use kmn_app::ra::cards::{self, CardView, ReceiptChannel};
-use kmn_store::PinMailerRow;
+use kmn_app::views::PinMailer;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiJson;
-use super::auth::Caller;
+use super::auth::{AsCenter, AsReader, AsReceiver, AsRegistrar, Right};
 use super::dto::{CardOut, ts};
 use super::error::{ApiError, ErrorBody};
 
@@ -52,8 +52,8 @@ pub struct PinMailerOut {
     pub destroyed_at: Option<String>,
 }
 
-impl From<PinMailerRow> for PinMailerOut {
-    fn from(m: PinMailerRow) -> Self {
+impl From<PinMailer> for PinMailerOut {
+    fn from(m: PinMailer) -> Self {
         Self {
             state_label: cards::mailer_state_label_ja(&m.state).into(),
             created_at: ts(m.created_at),
@@ -157,7 +157,7 @@ pub struct LostInPostIn {
     responses((status = 200, body = CardDeliveryOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_card_delivery(
     State(app): State<App>,
-    Caller(a): Caller,
+    Right(a): AsReader,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CardDeliveryOut>> {
     Ok(Json(cards::view(&app, &a, &id).await?.into()))
@@ -168,7 +168,7 @@ pub async fn get_card_delivery(
     responses((status = 200, body = CardDeliveryOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn ship_card(
     State(app): State<App>,
-    Caller(a): Caller,
+    Right(a): AsCenter,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<ShipIn>,
 ) -> ApiResult<Json<CardDeliveryOut>> {
@@ -186,7 +186,7 @@ pub async fn ship_card(
     responses((status = 200, body = CardDeliveryOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn confirm_card_receipt(
     State(app): State<App>,
-    Caller(a): Caller,
+    AsReceiver(a): AsReceiver,
     ApiJson(b): ApiJson<ReceiptIn>,
 ) -> ApiResult<Json<CardDeliveryOut>> {
     Ok(Json(
@@ -201,11 +201,10 @@ pub async fn confirm_card_receipt(
     responses((status = 200, body = CardDeliveryOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn record_card_receipt(
     State(app): State<App>,
-    Caller(a): Caller,
+    Right(a): AsCenter,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<OutOfBandReceiptIn>,
 ) -> ApiResult<Json<CardDeliveryOut>> {
-    a.require_center()?;
     let ch = ReceiptChannel::parse_out_of_band(&b.channel)?;
     Ok(Json(
         cards::record_receipt(&app, &a, &id, ch, &b.note)
@@ -219,7 +218,7 @@ pub async fn record_card_receipt(
     responses((status = 200, body = CardDeliveryOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn record_card_handover(
     State(app): State<App>,
-    Caller(a): Caller,
+    Right(a): AsRegistrar,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<HandoverIn>,
 ) -> ApiResult<Json<CardDeliveryOut>> {
@@ -248,7 +247,7 @@ pub async fn record_card_handover(
     responses((status = 200, body = CardDeliveryOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn record_card_lost_in_post(
     State(app): State<App>,
-    Caller(a): Caller,
+    Right(a): AsCenter,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<LostInPostIn>,
 ) -> ApiResult<Json<CardDeliveryOut>> {
@@ -270,7 +269,7 @@ pub struct MailerQuery {
     responses((status = 200, body = Vec<PinMailerOut>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_pin_mailers(
     State(app): State<App>,
-    Caller(a): Caller,
+    Right(a): AsCenter,
     Query(q): Query<MailerQuery>,
 ) -> ApiResult<Json<Vec<PinMailerOut>>> {
     Ok(Json(
@@ -287,7 +286,7 @@ pub async fn list_pin_mailers(
     responses((status = 200, body = PinMailerOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn record_pin_mailer_dispatched(
     State(app): State<App>,
-    Caller(a): Caller,
+    Right(a): AsCenter,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PinMailerOut>> {
     Ok(Json(cards::mailer_dispatched(&app, &a, &id).await?.into()))

@@ -1,9 +1,10 @@
 //! Request and response bodies of the API. Requests refuse unknown fields; times are
 //! RFC 3339 in UTC; every code has its Japanese label beside it for people.
 
-use kmn_store::{
-    AffiliationRow, ApplicationRow, CardRow, ConsentRow, DocumentRow, FacilityRow, NoticeRow,
-    PersonRow, RoundRow,
+use kmn_app::views::{
+    Affiliation as AffiliationRow, Application as ApplicationRow, Card as CardRow,
+    Consent as ConsentRow, Document as DocumentRow, Facility as FacilityRow, Notice as NoticeRow,
+    Person as PersonRow, Round as RoundRow,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -463,11 +464,11 @@ impl From<NoticeRow> for NoticeOut {
 impl From<&kmn_app::actor::Actor> for WhoAmI {
     fn from(a: &kmn_app::actor::Actor) -> Self {
         Self {
-            account_id: a.account_id.clone(),
-            role: a.role.as_str().into(),
-            role_label: a.role.label_ja().into(),
-            facility_code: a.facility.clone(),
-            display_name: a.display_name.clone(),
+            account_id: a.account_id().into(),
+            role: a.role().as_str().into(),
+            role_label: a.role().label_ja().into(),
+            facility_code: a.facility().map(str::to_string),
+            display_name: a.display_name().into(),
         }
     }
 }

@@ -42,12 +42,6 @@ impl From<AppError> for ApiError {
     }
 }
 
-impl From<kmn_store::StoreError> for ApiError {
-    fn from(e: kmn_store::StoreError) -> Self {
-        Self(e.into())
-    }
-}
-
 /// The HTTP status of an application error.
 pub fn status_of(e: &AppError) -> StatusCode {
     match e {
@@ -58,7 +52,10 @@ pub fn status_of(e: &AppError) -> StatusCode {
         AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         AppError::Forbidden(_) | AppError::SelfApproval(_) => StatusCode::FORBIDDEN,
         AppError::NotFound(_) => StatusCode::NOT_FOUND,
-        AppError::Conflict(_) | AppError::CaState(_) => StatusCode::CONFLICT,
+        AppError::Conflict(_)
+        | AppError::CaState(_)
+        | AppError::ProposalExpired(_)
+        | AppError::ProposalAltered(_) => StatusCode::CONFLICT,
         AppError::Unavailable(_) | AppError::KeyUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ApiJson;
-use super::auth::Caller;
+use super::auth::{AsStation, Right};
 use super::dto::{ApplicationOut, CardOut};
 use super::error::{ApiError, ErrorBody};
 
@@ -107,7 +107,7 @@ pub struct AbortIn {
     responses((status = 200, body = StationTargetOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn station_get_application(
     State(app): State<App>,
-    Caller(a): Caller,
+    Right(a): AsStation,
     Path(id): Path<String>,
 ) -> ApiResult<Json<StationTargetOut>> {
     let t = station::target(&app, &a, &id).await?;
@@ -126,7 +126,7 @@ pub async fn station_get_application(
     responses((status = 200, body = SoPinOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn station_so_pin(
     State(app): State<App>,
-    Caller(a): Caller,
+    Right(a): AsStation,
     ApiJson(b): ApiJson<SoPinIn>,
 ) -> ApiResult<Json<SoPinOut>> {
     let pin = station::so_pin(&app, &a, &b.token_serial).await?;
@@ -140,11 +140,10 @@ pub async fn station_so_pin(
     responses((status = 200, body = StationIssuedOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn station_issue_certificate(
     State(app): State<App>,
-    Caller(a): Caller,
+    Right(a): AsStation,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<StationCsrIn>,
 ) -> ApiResult<Json<StationIssuedOut>> {
-    station::require_station(&a)?;
     let csr = kmn_pki::cert::pem_or_der(b.csr_pem.as_bytes(), "CERTIFICATE REQUEST")
         .map_err(|e| kmn_app::AppError::BadInput(format!("csr_pem を読めません: {e}")))?;
     let key = KeyReport {
@@ -167,11 +166,10 @@ pub async fn station_issue_certificate(
     responses((status = 200, body = StationCardOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn station_record_card(
     State(app): State<App>,
-    Caller(a): Caller,
+    Right(a): AsStation,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<StationCardIn>,
 ) -> ApiResult<Json<StationCardOut>> {
-    station::require_station(&a)?;
     let rec = StationRecord {
         card_id: b.card_id,
         serial_hex: b.serial_hex,
@@ -181,7 +179,7 @@ pub async fn station_record_card(
         mailer_file: b.mailer_file,
         mailer_sha256: b.mailer_sha256,
     };
-    let (application, card) = station::complete(&app, &a, &id, &rec, &a.account_id).await?;
+    let (application, card) = station::complete(&app, &a, &id, &rec, a.account()).await?;
     Ok(Json(StationCardOut {
         application: application.into(),
         card: card.into(),
@@ -194,7 +192,7 @@ pub async fn station_record_card(
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn station_abort_certificate(
     State(app): State<App>,
-    Caller(a): Caller,
+    Right(a): AsStation,
     Path(serial): Path<String>,
     ApiJson(b): ApiJson<AbortIn>,
 ) -> ApiResult<axum::http::StatusCode> {
