@@ -1,9 +1,10 @@
 //! kmn-pki: X.509 for the Kumamoto Medical Network CA.
 //!
-//! Profiles (root, issuing CA, OCSP signer, user card, operator, TLS server), the
-//! lint-before-sign issuance pipeline ([`cert::prepare`] → store → [`cert::sign`]), the
-//! streaming CRL encoder ([`crl`]), CSR parsing ([`csr`]) and the [`keys::Signer`] trait
-//! with software keys. Everything is DER written by [`derw`] and read back by [`parse`].
+//! Profiles ([`profile`]: root, issuing CA, OCSP signer, user card, operator, TLS server),
+//! the lint-before-sign issuance pipeline ([`cert::prepare`] → store → [`cert::sign`]),
+//! the streaming CRL encoder and its read-back ([`crl`]), CSR parsing ([`csr`]) and the
+//! [`keys::Signer`] trait with software keys. Everything is DER written by [`derw`] and
+//! read back by [`parse`].
 #![forbid(unsafe_code)]
 
 pub mod cert;
@@ -17,6 +18,7 @@ pub mod lint;
 pub mod name;
 pub mod oid;
 pub mod parse;
+pub mod profile;
 
 pub use lint::LintFailure;
 
