@@ -298,8 +298,6 @@ async fn transition(
                 )
                 .await?;
             }
-            #[allow(unreachable_patterns)]
-            _ => {}
         }
     }
     audit(
