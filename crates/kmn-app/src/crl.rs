@@ -37,9 +37,8 @@ pub struct Published {
 /// The fields of a DER CRL that publication checks: (number, thisUpdate), with the
 /// signature verified against `spki` ([`kmn_pki::crl::read_back`]).
 pub fn check_crl(der: &[u8], spki: &[u8]) -> Result<(i64, OffsetDateTime), AppError> {
-    let r = kmn_pki::crl::read_back(der, spki).map_err(|e| {
-        AppError::Internal(format!("the published CRL does not read back: {e}"))
-    })?;
+    let r = kmn_pki::crl::read_back(der, spki)
+        .map_err(|e| AppError::Internal(format!("the published CRL does not read back: {e}")))?;
     Ok((r.number.0, r.this_update))
 }
 

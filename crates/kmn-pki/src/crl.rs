@@ -341,9 +341,8 @@ pub struct ReadBack {
 /// same for an empty CRL and for a million entries (plus one hash of the bytes).
 pub fn read_back(der: &[u8], issuer_spki: &[u8]) -> Result<ReadBack, PkiError> {
     let c = crate::parse::crl(der)?;
-    crate::csr::verify_signature(issuer_spki, c.signature_alg, c.tbs, c.signature).map_err(
-        |_| PkiError::BadInput("its signature does not verify with the CA key".into()),
-    )?;
+    crate::csr::verify_signature(issuer_spki, c.signature_alg, c.tbs, c.signature)
+        .map_err(|_| PkiError::BadInput("its signature does not verify with the CA key".into()))?;
     let number = c
         .number()?
         .ok_or_else(|| PkiError::BadInput("no cRLNumber".into()))?;
@@ -542,7 +541,10 @@ mod tests {
         let e = read_back(&crl.der, other.spki_der()).unwrap_err();
         assert!(e.to_string().contains("signature"), "{e}");
         for n in 0..crl.der.len() {
-            assert!(read_back(&crl.der[..n], &iss.spki_der).is_err(), "cut at {n}");
+            assert!(
+                read_back(&crl.der[..n], &iss.spki_der).is_err(),
+                "cut at {n}"
+            );
         }
         for i in 0..crl.der.len() {
             let mut m = crl.der.clone();
@@ -562,7 +564,10 @@ mod tests {
         for (value, want) in [
             (vec![0x02, 0x01, 0x80], None),
             (vec![0x02, 0x09, 0x00, 0xff, 0, 0, 0, 0, 0, 0, 0], None),
-            (vec![0x02, 0x08, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], Some(i64::MAX)),
+            (
+                vec![0x02, 0x08, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+                Some(i64::MAX),
+            ),
             (vec![0x02, 0x02, 0x00, 0x80], Some(128)),
         ] {
             e.value = Box::leak(value.into_boxed_slice());

@@ -295,7 +295,9 @@ pub fn crl(der: &[u8]) -> Result<CrlHead<'_>, PkiError> {
     let [tbs_t, alg, sig] = derr::children_n::<3>(outer.content, "CertificateList")
         .map_err(|_| bad_crl("expected tbsCertList, signatureAlgorithm, signature"))?;
     if tbs_t.tag != tag::SEQUENCE || alg.tag != tag::SEQUENCE {
-        return Err(bad_crl("tbsCertList and signatureAlgorithm must be SEQUENCEs"));
+        return Err(bad_crl(
+            "tbsCertList and signatureAlgorithm must be SEQUENCEs",
+        ));
     }
     let signature = match (sig.tag, sig.content.split_first()) {
         (tag::BIT_STRING, Some((0, bits))) => bits,
@@ -384,9 +386,7 @@ impl CrlHead<'_> {
             return Err(bad_crl("cRLNumber out of range"));
         }
         Ok(Some(
-            digits
-                .iter()
-                .fold(0i64, |a, b| (a << 8) | i64::from(*b)),
+            digits.iter().fold(0i64, |a, b| (a << 8) | i64::from(*b)),
         ))
     }
 }

@@ -248,7 +248,10 @@ mod tests {
         let attrs = parse::name_attributes(&der).unwrap();
         assert_eq!(attrs.len(), 2);
         assert_eq!(attrs[0][0].1, derw::tag::UTF8_STRING);
-        assert_eq!(std::str::from_utf8(attrs[0][0].2).unwrap().chars().count(), 64);
+        assert_eq!(
+            std::str::from_utf8(attrs[0][0].2).unwrap().chars().count(),
+            64
+        );
         assert_eq!(std::str::from_utf8(attrs[1][0].2).unwrap(), "山田 太郎");
     }
 }

@@ -239,7 +239,10 @@ impl Tx {
     /// Runs the `UPDATE … WHERE … state = $old` of a compare-and-set and tells whether it
     /// changed exactly one row; `false` means the row was not in the expected state
     /// (someone else acted first).
-    pub(crate) async fn compare_and_set(&mut self, update: CasQuery<'_>) -> Result<bool, StoreError> {
+    pub(crate) async fn compare_and_set(
+        &mut self,
+        update: CasQuery<'_>,
+    ) -> Result<bool, StoreError> {
         Ok(update.execute(self.conn()).await?.rows_affected() == 1)
     }
 

@@ -791,8 +791,10 @@ impl Tx {
         .bind(version)
         .bind(to)
         .bind(at);
-        self.compare_and_set_or_conflict(update, || format!("card {id} was changed by someone else"))
-            .await
+        self.compare_and_set_or_conflict(update, || {
+            format!("card {id} was changed by someone else")
+        })
+        .await
     }
 
     // --- notices and mail ------------------------------------------------------------

@@ -169,15 +169,21 @@ fn issue9_hostile_json_bodies_get_their_documented_answer_and_never_panic() {
         types: Vec::new(),
         failures: Vec::new(),
     };
-    assert!(r.files.len() >= 200, "the corpus is missing: {}", corpus_dir().display());
+    assert!(
+        r.files.len() >= 200,
+        "the corpus is missing: {}",
+        corpus_dir().display()
+    );
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     visit_all(&mut r);
     std::panic::set_hook(hook);
     for f in &r.files {
         if !r.types.contains(&f.ty.as_str()) {
-            r.failures
-                .push(format!("{}/{}: no request body type is called {}", f.ty, f.name, f.ty));
+            r.failures.push(format!(
+                "{}/{}: no request body type is called {}",
+                f.ty, f.name, f.ty
+            ));
         }
     }
     assert!(
