@@ -91,14 +91,16 @@ impl Policies {
     pub fn for_profile(&self, p: ProfileKind) -> Vec<PolicyOid> {
         match p {
             ProfileKind::UserCard => vec![self.user_card.clone()],
-            ProfileKind::Operator => vec![self.operator.clone()],
+            // A station is the center's own equipment: the operator policy (the issuing
+            // CA asserts no other, and a new policy would need a new issuing CA).
+            ProfileKind::Operator | ProfileKind::Station => vec![self.operator.clone()],
             ProfileKind::Server => vec![self.server.clone()],
             ProfileKind::IssuingCa => vec![
                 self.user_card.clone(),
                 self.operator.clone(),
                 self.server.clone(),
             ],
-            ProfileKind::Root | ProfileKind::OcspSigner => vec![],
+            ProfileKind::Root | ProfileKind::OcspSigner | ProfileKind::AuditSigner => vec![],
         }
     }
 
@@ -276,7 +278,7 @@ pub fn ceremony_plan(app: &App) -> Result<Vec<String>, AppError> {
     ])
 }
 
-fn ca_subject(app: &App, cn: &str) -> Result<DistinguishedName, AppError> {
+pub(crate) fn ca_subject(app: &App, cn: &str) -> Result<DistinguishedName, AppError> {
     let mut dn = DistinguishedName::default();
     dn.push(oid::AT_COUNTRY, "JP")?;
     dn.push(oid::AT_ORGANIZATION, &app.cfg.organization)?;
@@ -334,6 +336,11 @@ pub struct CeremonyRecord {
     pub issuing: (String, String),
     /// OCSP signer name and fingerprint.
     pub ocsp: (String, String),
+    /// Audit signer name and fingerprint.
+    pub audit: (String, String),
+    /// The first signed checkpoint of the audit log (None when it could not be signed:
+    /// the reason is logged, and `kmn serve` or `kmn audit checkpoint` signs one).
+    pub checkpoint: Option<crate::audit::Checkpoint>,
     /// The policy arc.
     pub policy_arc: String,
     /// Files written.
@@ -451,7 +458,12 @@ pub async fn init(
         }
     }
     let secrets_dir = app.data_dir.join("secrets");
-    for n in ["kmn-root-g1", "kmn-issuing-g1", "kmn-ocsp-g1-1"] {
+    for n in [
+        "kmn-root-g1",
+        "kmn-issuing-g1",
+        "kmn-ocsp-g1-1",
+        "kmn-audit-g1-1",
+    ] {
         if secrets_dir.join(format!("{n}.key.pem")).exists() {
             return Err(AppError::CaState(format!(
                 "secrets/{n}.key.pem already exists: a second ceremony is refused"
@@ -500,7 +512,17 @@ pub async fn init(
             return Err(e);
         }
     };
-    let new_keys = [&iss_key, &ocsp_key];
+    // The audit signer (issue 9 item 6): where the OCSP signer's key is, same algorithm.
+    let audit_key = match NewKey::make(p.ocsp_key, "kmn-audit-g1-1", &secrets_dir, passphrase, hsm)
+    {
+        Ok(k) => k,
+        Err(e) => {
+            iss_key.discard();
+            ocsp_key.discard();
+            return Err(e);
+        }
+    };
+    let new_keys = [&iss_key, &ocsp_key, &audit_key];
     let key_files: Vec<&KeyFile> = std::iter::once(&root_file)
         .chain(new_keys.iter().filter_map(|k| k.file()))
         .collect();
@@ -575,10 +597,18 @@ pub async fn init(
         };
         let ocsp_der = issue_in_tx(&mut tx, iss_name, &iss_info, iss_key.signer(), &ocsp_t, &Expectations::default(), CertStatus::Valid, now).await?;
 
+        // Audit signer: signs the audit log's checkpoints.
+        let audit_name = "kmn-audit-g1-1";
+        let (audit_t, audit_expect) = crate::audit::signer_template(app, iss_name, iss_t.not_after, "G1", audit_key.signer().spki_der(), now_t)?;
+        let audit_der = issue_in_tx(&mut tx, iss_name, &iss_info, iss_key.signer(), &audit_t, &audit_expect, CertStatus::Valid, now).await?;
+        let audit_ref = audit_key.key_ref(audit_name);
+        crate::audit::record_signer(&mut tx, audit_name, iss_name, &audit_t, &audit_der, &audit_ref, p.ocsp_key.as_str(), now).await?;
+
         let key_refs = vec![
             (root_name.to_string(), format!("file:secrets/{root_name}.key.pem")),
             (iss_name.to_string(), iss_key.key_ref(iss_name)),
             (ocsp_name.to_string(), ocsp_key.key_ref(ocsp_name)),
+            (audit_name.to_string(), audit_ref.clone()),
         ];
         let records = [
             (root_name, CaKind::Root, None, &root_t, &root_der, p.root_key, &key_refs[0].1),
@@ -621,13 +651,15 @@ pub async fn init(
             root: (root_name.into(), cert::fingerprint_sha256(&root_der)),
             issuing: (iss_name.into(), cert::fingerprint_sha256(&iss_der)),
             ocsp: (ocsp_name.into(), cert::fingerprint_sha256(&ocsp_der)),
+            audit: (audit_name.into(), cert::fingerprint_sha256(&audit_der)),
+            checkpoint: None,
             policy_arc: policies.arc.to_string(),
             files: files.iter().map(|f| f.display().to_string()).collect(),
             key_refs,
         };
         let summary = format!(
-            "key ceremony: root {} ({}, SHA-256 {}), issuing CA {} ({}, SHA-256 {}), OCSP signer {} ({}, SHA-256 {}), policy arc {}, ARL #{}, CRL #{}; keys: {}",
-            root_name, p.root_key, rec.root.1, iss_name, p.issuing_key, rec.issuing.1, ocsp_name, p.ocsp_key, rec.ocsp.1,
+            "key ceremony: root {} ({}, SHA-256 {}), issuing CA {} ({}, SHA-256 {}), OCSP signer {} ({}, SHA-256 {}), audit signer {} ({}, SHA-256 {}), policy arc {}, ARL #{}, CRL #{}; keys: {}",
+            root_name, p.root_key, rec.root.1, iss_name, p.issuing_key, rec.issuing.1, ocsp_name, p.ocsp_key, rec.ocsp.1, audit_name, p.ocsp_key, rec.audit.1,
             rec.policy_arc, arl.number, first.number,
             rec.key_refs.iter().map(|(n, r)| format!("{n} {r}")).collect::<Vec<_>>().join(", ")
         );
@@ -640,7 +672,7 @@ pub async fn init(
             summary: &summary,
         })
         .await?;
-        Ok::<_, AppError>(rec)
+        Ok::<_, AppError>((rec, audit_der, audit_ref))
     }
     .await;
     let undo = || {
@@ -651,8 +683,31 @@ pub async fn init(
         cleanup(&repo_dir);
     };
     match result {
-        Ok(rec) => match tx.commit().await {
-            Ok(()) => Ok(rec),
+        Ok((mut rec, audit_der, audit_ref)) => match tx.commit().await {
+            Ok(()) => {
+                // The first checkpoint, signed with the key in hand (the passphrase
+                // need not be configured yet).
+                let audit_rec = CaRecord {
+                    name: rec.audit.0.clone(),
+                    kind: CaKind::AuditSigner,
+                    issuer_name: Some(rec.issuing.0.clone()),
+                    serial_hex: String::new(),
+                    cert_der: audit_der,
+                    key_ref: audit_ref,
+                    algorithm: p.ocsp_key.as_str().into(),
+                    not_before: now,
+                    not_after: now,
+                    active: true,
+                    created_at: now,
+                };
+                match crate::audit::checkpoint_with(app, &audit_rec, audit_key.signer()).await {
+                    Ok(c) => rec.checkpoint = Some(c),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the first audit checkpoint could not be signed")
+                    }
+                }
+                Ok(rec)
+            }
             Err(e) => {
                 undo();
                 Err(e.into())
@@ -708,6 +763,8 @@ pub struct NewIssuing {
     pub issuing: (String, String),
     /// Its own OCSP signer and its fingerprint.
     pub ocsp: (String, String),
+    /// Its audit signer (now the active one) and its fingerprint.
+    pub audit: (String, String),
     /// Where each new key is (CA name, `file:…` or `pkcs11:…`).
     pub key_refs: Vec<(String, String)>,
 }
@@ -783,6 +840,7 @@ pub async fn new_issuing(
     let generation = cas.iter().filter(|c| c.kind == CaKind::Issuing).count() + 1;
     let name = format!("kmn-issuing-g{generation}");
     let ocsp_name = format!("kmn-ocsp-g{generation}-1");
+    let audit_name = format!("kmn-audit-g{generation}-1");
     let ocsp_alg = cas
         .iter()
         .rev()
@@ -792,7 +850,7 @@ pub async fn new_issuing(
     let now_t = app.clock.now();
     let now = now_t.unix_timestamp();
     let secrets_dir = app.data_dir.join("secrets");
-    for n in [&name, &ocsp_name] {
+    for n in [&name, &ocsp_name, &audit_name] {
         let key_path = secrets_dir.join(format!("{n}.key.pem"));
         if key_path.exists() {
             return Err(AppError::CaState(format!(
@@ -811,6 +869,15 @@ pub async fn new_issuing(
             return Err(e);
         }
     };
+    let audit_key = match NewKey::make(ocsp_alg, &audit_name, &secrets_dir, passphrase, hsm) {
+        Ok(k) => k,
+        Err(e) => {
+            new_key.discard();
+            ocsp_key.discard();
+            return Err(e);
+        }
+    };
+    let audit_ref = audit_key.key_ref(&audit_name);
     let k = new_key.signer();
     let key_ref = new_key.key_ref(&name);
     let ocsp_ref = ocsp_key.key_ref(&ocsp_name);
@@ -894,7 +961,13 @@ pub async fn new_issuing(
         .await?;
         tx.activate_ca(CaKind::OcspSigner, &ocsp_name).await?;
 
-        for f in [new_key.file(), ocsp_key.file()].into_iter().flatten() {
+        // Its audit signer, which becomes the active one.
+        let (audit_t, audit_expect) = crate::audit::signer_template(app, &name, t.not_after, &format!("G{generation}"), audit_key.signer().spki_der(), now_t)?;
+        let audit_der = issue_in_tx(&mut tx, &name, &info, k, &audit_t, &audit_expect, CertStatus::Valid, now).await?;
+        crate::audit::record_signer(&mut tx, &audit_name, &name, &audit_t, &audit_der, &audit_ref, ocsp_alg.as_str(), now).await?;
+        let audit_fp = cert::fingerprint_sha256(&audit_der);
+
+        for f in [new_key.file(), ocsp_key.file(), audit_key.file()].into_iter().flatten() {
             secrets::write_atomic(&f.path, f.pem.as_bytes(), 0o600)?;
         }
         repo::publish(app, &repo::cert_file(&name), &der)?;
@@ -907,19 +980,21 @@ pub async fn new_issuing(
             action: "ca.new_issuing",
             object: &format!("ca:{name}"),
             facility: None,
-            summary: &format!("root {root_name} signed issuing CA {name} ({key}, SHA-256 {fp}, key {key_ref}); it is now the active issuing CA; its OCSP signer {ocsp_name} ({ocsp_alg}, SHA-256 {ocsp_fp}, key {ocsp_ref})"),
+            summary: &format!("root {root_name} signed issuing CA {name} ({key}, SHA-256 {fp}, key {key_ref}); it is now the active issuing CA; its OCSP signer {ocsp_name} ({ocsp_alg}, SHA-256 {ocsp_fp}, key {ocsp_ref}); its audit signer {audit_name} ({ocsp_alg}, SHA-256 {audit_fp}, key {audit_ref})"),
         })
         .await?;
         Ok::<_, AppError>(NewIssuing {
             issuing: (name.clone(), fp),
             ocsp: (ocsp_name.clone(), ocsp_fp),
-            key_refs: vec![(name.clone(), key_ref.clone()), (ocsp_name.clone(), ocsp_ref.clone())],
+            audit: (audit_name.clone(), audit_fp),
+            key_refs: vec![(name.clone(), key_ref.clone()), (ocsp_name.clone(), ocsp_ref.clone()), (audit_name.clone(), audit_ref.clone())],
         })
     }
     .await;
     let undo = || {
         new_key.discard();
         ocsp_key.discard();
+        audit_key.discard();
         let _ = std::fs::remove_file(app.repo_dir().join(repo::cert_file(&name)));
         let _ = std::fs::remove_file(app.repo_dir().join(repo::crl_file(&name)));
     };
@@ -1084,4 +1159,123 @@ pub async fn revoke_issuing(
     }
     .await;
     crate::finish(tx, r).await
+}
+
+/// A new audit signer under the active issuing CA (`kmn audit key`, and `kmn serve` for
+/// a data dir made before audit signers existed or whose signer expires soon): its key
+/// where the issuing CA's key is (the same HSM token, or a software key encrypted with
+/// the CA passphrase), certified through the lint-before-sign path, and active at once.
+pub(crate) async fn new_audit_signer(
+    app: &App,
+    operator: &str,
+) -> Result<crate::audit::KeyMade, AppError> {
+    let iss = load_active(app, CaKind::Issuing).await?;
+    let cas = {
+        let mut tx = app.store.read().await?;
+        let cas = tx.list_cas().await;
+        tx.rollback().await?;
+        cas?
+    };
+    let hsm = inherited_hsm(app, &iss.record)?;
+    let generation = iss
+        .record
+        .name
+        .strip_prefix("kmn-issuing-")
+        .unwrap_or(&iss.record.name)
+        .to_string();
+    let secrets_dir = app.data_dir.join("secrets");
+    let taken = |n: &str| {
+        cas.iter().any(|c| c.name == n) || secrets_dir.join(format!("{n}.key.pem")).exists()
+    };
+    let name = (1..)
+        .map(|k| format!("kmn-audit-{generation}-{k}"))
+        .find(|n| !taken(n))
+        .unwrap_or_default();
+    let alg = cas
+        .iter()
+        .rev()
+        .find(|c| c.kind == CaKind::OcspSigner)
+        .and_then(|c| c.algorithm.parse::<KeyAlgorithm>().ok())
+        .unwrap_or(KeyAlgorithm::P256);
+    let passphrase = if hsm.is_some() {
+        zeroize::Zeroizing::new(String::new())
+    } else {
+        app.cfg.ca_passphrase(&app.data_dir)?
+    };
+    secrets::ensure_dir(&secrets_dir, 0o700)?;
+    let key = NewKey::make(alg, &name, &secrets_dir, passphrase.as_str(), hsm.as_ref())?;
+    let key_ref = key.key_ref(&name);
+    let now_t = app.clock.now();
+    let now = now_t.unix_timestamp();
+    let mut tx = app.store.begin().await?;
+    let r = async {
+        let (t, expect) = crate::audit::signer_template(
+            app,
+            &iss.record.name,
+            iss.info.not_after,
+            &generation.to_uppercase(),
+            key.signer().spki_der(),
+            now_t,
+        )?;
+        let der = issue_in_tx(
+            &mut tx,
+            &iss.record.name,
+            &iss.info,
+            iss.signer.as_ref(),
+            &t,
+            &expect,
+            CertStatus::Valid,
+            now,
+        )
+        .await?;
+        crate::audit::record_signer(
+            &mut tx,
+            &name,
+            &iss.record.name,
+            &t,
+            &der,
+            &key_ref,
+            alg.as_str(),
+            now,
+        )
+        .await?;
+        if let Some(f) = key.file() {
+            secrets::write_atomic(&f.path, f.pem.as_bytes(), 0o600)?;
+        }
+        let fp = cert::fingerprint_sha256(&der);
+        tx.append_audit(&NewAuditEvent {
+            at: now,
+            actor: operator,
+            action: "audit.key",
+            object: &format!("ca:{name}"),
+            facility: None,
+            summary: &format!(
+                "issuing CA {} certified the audit signer {name} ({alg}, SHA-256 {fp}, key {key_ref}, until {}); it signs the audit log's checkpoints from now on",
+                iss.record.name,
+                kmn_domain::time_fmt::rfc3339(t.not_after)
+            ),
+        })
+        .await?;
+        Ok::<_, AppError>(crate::audit::KeyMade {
+            name: name.clone(),
+            fingerprint: fp,
+            key_ref: key_ref.clone(),
+            not_after: t.not_after,
+        })
+    }
+    .await;
+    match r {
+        Ok(made) => match tx.commit().await {
+            Ok(()) => Ok(made),
+            Err(e) => {
+                key.discard();
+                Err(e.into())
+            }
+        },
+        Err(e) => {
+            let _ = tx.rollback().await;
+            key.discard();
+            Err(e)
+        }
+    }
 }

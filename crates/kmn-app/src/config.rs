@@ -44,6 +44,151 @@ pub struct Config {
     pub support_center_phone: String,
     /// CA settings.
     pub ca: CaConfig,
+    /// Audit-log checkpoints.
+    pub audit: AuditConfig,
+    /// Limits of the HTTP and HTTPS listeners (issue 9 item 4).
+    pub listen: ListenConfig,
+}
+
+/// `[listen]`: what each listener (HTTP and HTTPS alike) allows a client, so that slow,
+/// idle, oversized or too frequent requests cannot exhaust the server.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListenConfig {
+    /// A request head (request line and headers) must arrive complete within this many
+    /// seconds of its first byte, and the first one within this many seconds of the
+    /// connection being made (or of the TLS handshake ending). Default 10.
+    pub header_read_timeout_secs: u64,
+    /// A connection on which no byte moves either way for this many seconds is closed:
+    /// an idle keep-alive connection, a stalled request body, a client that stops
+    /// reading its response. Default 60.
+    pub idle_timeout_secs: u64,
+    /// The TLS handshake of the HTTPS listener must end within this many seconds of the
+    /// connection being made. Default 10.
+    pub tls_handshake_timeout_secs: u64,
+    /// Open connections per listener; one more is refused (HTTP: `503` with
+    /// `Retry-After`; HTTPS: closed) after waiting a quarter of a second for a free slot.
+    /// Default 512.
+    pub max_connections: u32,
+    /// The largest JSON request body of the API, KiB. Default 64.
+    pub json_body_limit_kib: u64,
+    /// The largest document upload (PDF), MiB; documents themselves are at most 10 MiB.
+    /// Default 12.
+    pub document_body_limit_mib: u64,
+    /// Requests per minute per client address on the routes that need no client
+    /// certificate (`/health`, `/repo/…`, `/api/v1/openapi.json`, `/api/v1/health`).
+    /// Default 600.
+    pub public_requests_per_minute: u32,
+    /// How many of those a client address may send at once before the rate applies.
+    /// Default 120.
+    pub public_burst: u32,
+    /// Requests per minute per client certificate on the HTTPS listener (hospitals sit
+    /// behind one NAT: authenticated callers are limited per account, not per address).
+    /// Default 600.
+    pub account_requests_per_minute: u32,
+    /// How many of those a client certificate may send at once. Default 120.
+    pub account_burst: u32,
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            tls_handshake_timeout_secs: 10,
+            max_connections: 512,
+            json_body_limit_kib: 64,
+            document_body_limit_mib: 12,
+            public_requests_per_minute: 600,
+            public_burst: 120,
+            account_requests_per_minute: 600,
+            account_burst: 120,
+        }
+    }
+}
+
+impl ListenConfig {
+    /// Checks the ranges (each problem named by its key).
+    pub fn validate(&self) -> Result<(), AppError> {
+        let secs = [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+            (
+                "tls_handshake_timeout_secs",
+                self.tls_handshake_timeout_secs,
+            ),
+        ];
+        for (key, v) in secs {
+            if !(1..=3600).contains(&v) {
+                return Err(AppError::Config(format!(
+                    "listen.{key} must be 1..=3600 seconds (is {v})"
+                )));
+            }
+        }
+        if !(1..=65_536).contains(&self.max_connections) {
+            return Err(AppError::Config(format!(
+                "listen.max_connections must be 1..=65536 (is {})",
+                self.max_connections
+            )));
+        }
+        if !(1..=1024).contains(&self.json_body_limit_kib) {
+            return Err(AppError::Config(format!(
+                "listen.json_body_limit_kib must be 1..=1024 (is {})",
+                self.json_body_limit_kib
+            )));
+        }
+        let doc_min = kmn_domain::MAX_DOCUMENT_BYTES.div_ceil(1024 * 1024);
+        if !(doc_min..=64).contains(&self.document_body_limit_mib) {
+            return Err(AppError::Config(format!(
+                "listen.document_body_limit_mib must be {doc_min}..=64 (documents are up to {doc_min} MiB; is {})",
+                self.document_body_limit_mib
+            )));
+        }
+        for (key, v) in [
+            (
+                "public_requests_per_minute",
+                self.public_requests_per_minute,
+            ),
+            ("public_burst", self.public_burst),
+            (
+                "account_requests_per_minute",
+                self.account_requests_per_minute,
+            ),
+            ("account_burst", self.account_burst),
+        ] {
+            if !(1..=1_000_000).contains(&v) {
+                return Err(AppError::Config(format!(
+                    "listen.{key} must be 1..=1000000 (is {v})"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `[audit]`: signed checkpoints of the audit log (issue 9 item 6).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Where the signed checkpoint files are kept, outside the database (relative to the
+    /// data dir, or absolute: another disk, a host mount, a write-once share).
+    /// `KMN_AUDIT_CHECKPOINT_DIR` overrides it.
+    pub checkpoint_dir: String,
+    /// `kmn serve` signs a checkpoint at least this often when the chain moved, minutes
+    /// (besides after every CRL publication, i.e. after every revocation).
+    pub checkpoint_interval_minutes: i64,
+    /// `kmn serve` seals the reads of personal data into the chain this often, seconds.
+    pub seal_interval_seconds: i64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_dir: "audit-checkpoints".into(),
+            checkpoint_interval_minutes: 60,
+            seal_interval_seconds: 60,
+        }
+    }
 }
 
 /// `[ca]`.
@@ -81,6 +226,8 @@ impl Default for Config {
             hold_until_receipt: false,
             support_center_phone: String::new(),
             ca: CaConfig::default(),
+            audit: AuditConfig::default(),
+            listen: ListenConfig::default(),
         }
     }
 }
@@ -113,6 +260,8 @@ impl std::fmt::Debug for Config {
             .field("hold_until_receipt", &self.hold_until_receipt)
             .field("support_center_phone", &self.support_center_phone)
             .field("ca", &self.ca)
+            .field("audit", &self.audit)
+            .field("listen", &self.listen)
             .finish()
     }
 }
@@ -212,8 +361,8 @@ impl Config {
         let body = toml::to_string_pretty(self).expect("config serialises");
         format!(
             "# kmn-pki configuration. Environment variables KMN_DATABASE_URL, KMN_PUBLIC_BASE_URL,\n\
-             # KMN_ORGANIZATION, KMN_HTTP_LISTEN, KMN_HTTPS_LISTEN, KMN_REPOSITORY_DIR, KMN_DEMO, KMN_HOLD_UNTIL_RECEIPT and\n\
-             # KMN_SUPPORT_CENTER_PHONE override these values; secrets may also come from KMN_…_FILE.\n{body}"
+             # KMN_ORGANIZATION, KMN_HTTP_LISTEN, KMN_HTTPS_LISTEN, KMN_REPOSITORY_DIR, KMN_DEMO, KMN_HOLD_UNTIL_RECEIPT,\n\
+             # KMN_SUPPORT_CENTER_PHONE and KMN_AUDIT_CHECKPOINT_DIR override these values; secrets may also come from KMN_…_FILE.\n{body}"
         )
     }
 
@@ -242,6 +391,9 @@ impl Config {
         }
         if let Some(v) = env("KMN_SUPPORT_CENTER_PHONE") {
             self.support_center_phone = v;
+        }
+        if let Some(v) = env("KMN_AUDIT_CHECKPOINT_DIR") {
+            self.audit.checkpoint_dir = v;
         }
         if let Some(v) = env("KMN_HOLD_UNTIL_RECEIPT") {
             self.hold_until_receipt = matches!(v.as_str(), "1" | "true" | "yes");
@@ -295,6 +447,14 @@ impl Config {
                     .into(),
             ));
         }
+        if !(1..=24 * 60).contains(&self.audit.checkpoint_interval_minutes)
+            || !(1..=3600).contains(&self.audit.seal_interval_seconds)
+            || self.audit.checkpoint_dir.is_empty()
+        {
+            return Err(AppError::Config(
+                "audit.checkpoint_interval_minutes must be 1..=1440, audit.seal_interval_seconds 1..=3600, and audit.checkpoint_dir set".into(),
+            ));
+        }
         if !(0..=90).contains(&self.renewal_overlap_days) {
             return Err(AppError::Config(
                 "renewal_overlap_days must be 0..=90".into(),
@@ -305,7 +465,7 @@ impl Config {
                 "ca.arl_next_update_days must be 1..=400".into(),
             ));
         }
-        Ok(())
+        self.listen.validate()
     }
 
     /// The database URL with relative SQLite paths resolved inside the data dir.
@@ -331,6 +491,16 @@ impl Config {
     /// The repository directory.
     pub fn repository_dir(&self, data_dir: &Path) -> PathBuf {
         let p = Path::new(&self.repository_dir);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            data_dir.join(p)
+        }
+    }
+
+    /// Where the audit checkpoint files are kept (`audit.checkpoint_dir`).
+    pub fn checkpoint_dir(&self, data_dir: &Path) -> PathBuf {
+        let p = Path::new(&self.audit.checkpoint_dir);
         if p.is_absolute() {
             p.to_path_buf()
         } else {
@@ -397,6 +567,31 @@ mod tests {
         c.ca.crl_interval_hours = 25;
         c.ca.crl_next_update_hours = 48;
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn issue9_listener_limits_have_defaults_and_are_checked() {
+        let c = Config::parse("[listen]\nidle_timeout_secs = 5\n").unwrap();
+        assert_eq!(c.listen.idle_timeout_secs, 5);
+        assert_eq!(c.listen.header_read_timeout_secs, 10);
+        assert_eq!(c.listen.json_body_limit_kib, 64);
+        assert_eq!(c.listen.document_body_limit_mib, 12);
+        c.validate().unwrap();
+        assert!(Config::parse("[listen]\nidle_timeot_secs = 5\n").is_err());
+        for bad in [
+            "header_read_timeout_secs = 0",
+            "tls_handshake_timeout_secs = 3601",
+            "max_connections = 0",
+            "json_body_limit_kib = 0",
+            "document_body_limit_mib = 9",
+            "public_burst = 0",
+            "account_requests_per_minute = 0",
+        ] {
+            let c = Config::parse(&format!("[listen]\n{bad}\n")).unwrap();
+            let e = c.validate().unwrap_err().to_string();
+            let key = bad.split(' ').next().unwrap();
+            assert!(e.contains(&format!("listen.{key}")), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub async fn issue_from_csr(
 ) -> Result<Issued, AppError> {
     if !ProfileKind::END_ENTITY.contains(&profile) {
         return Err(AppError::BadInput(format!(
-            "profile '{profile}' cannot be issued from a CSR (use user-card, operator or server)"
+            "profile '{profile}' cannot be issued from a CSR (use user-card, operator, server or station)"
         )));
     }
     let req = csr::parse_and_verify(csr_bytes)?;

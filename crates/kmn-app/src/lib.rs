@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actor;
+pub mod audit;
 pub mod backup;
 pub mod ca;
 pub mod cards;

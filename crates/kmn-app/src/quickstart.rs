@@ -174,13 +174,76 @@ pub fn demo_facility_code() -> String {
     )
 }
 
+/// A desk member's card certificate in demo mode (`demo = true`): a real new-card
+/// application, drafted and filed by the desk, approved by `center` (separation of
+/// duties) and fulfilled from a CSR signed with `key` — the card is `active`, so the
+/// certificate can be bound to a desk account (issue 9 item 3: a desk logs in with the
+/// member's own card). Used by `kmn up`, the tests and the benchmarks.
+pub async fn demo_desk_card(
+    app: &App,
+    center: &crate::actor::Actor,
+    facility: &str,
+    holder_id: &str,
+    display_name: &str,
+    key: &SoftwareKey,
+) -> Result<Vec<u8>, AppError> {
+    use crate::actor::{Actor, Role};
+    use crate::ra::applications;
+    let desk_actor = Actor {
+        account_id: format!("demo:desk:{holder_id}"),
+        role: Role::FacilityDesk,
+        facility: Some(facility.to_string()),
+        holder_id: Some(holder_id.to_string()),
+        display_name: display_name.to_string(),
+    };
+    let a = applications::create(
+        app,
+        &desk_actor,
+        &applications::ApplicationInput {
+            facility_code: facility.to_string(),
+            holder_id: holder_id.to_string(),
+            kind: "new".into(),
+            validity_years: Some(5),
+            ..Default::default()
+        },
+    )
+    .await?;
+    applications::act(
+        app,
+        &desk_actor,
+        &a.id,
+        kmn_domain::ApplicationAction::Submit,
+        None,
+    )
+    .await?;
+    applications::act(
+        app,
+        center,
+        &a.id,
+        kmn_domain::ApplicationAction::Approve,
+        None,
+    )
+    .await?;
+    let csr = kmn_pki::csr::build(&DistinguishedName::default().to_der(), key)?;
+    let (_, card) = applications::fulfil_from_csr(app, center, &a.id, &csr).await?;
+    let mut tx = app.store.begin().await?;
+    let c = tx
+        .certificate(card.cert_serial_hex.as_deref().unwrap_or_default())
+        .await?;
+    tx.rollback().await?;
+    Ok(
+        c.ok_or_else(|| AppError::Internal("the demo card has no certificate".into()))?
+            .der,
+    )
+}
+
 /// Seeds the demo (first run of `kmn up` without `--no-demo`): the CPS, the terms and the
 /// privacy policy (demo texts), a consenting demo facility with a desk member and a nurse,
 /// the desk member's card through the real application flow, and credentials for every
 /// role under `<data-dir>/demo/` (PEM, and PKCS#12 when the `openssl` tool is present).
 pub async fn seed_demo(app: &App) -> Result<DemoSeed, AppError> {
     use crate::actor::{Actor, Role};
-    use crate::ra::{accounts, applications, documents, facilities, persons};
+    use crate::ra::{accounts, documents, facilities, persons};
     let admin = Actor::cli("kmn-up");
     for (kind, text) in [
         (
@@ -274,52 +337,7 @@ pub async fn seed_demo(app: &App) -> Result<DemoSeed, AppError> {
     ] {
         let (key, pkcs8) = SoftwareKey::generate(KeyAlgorithm::P256)?;
         let cert_der = if role == Role::FacilityDesk {
-            // The desk logs in with her own card: a real application, drafted and filed
-            // by the desk, approved by someone else (separation of duties) and fulfilled.
-            let desk_actor = crate::actor::Actor {
-                account_id: "quickstart:desk".into(),
-                role: Role::FacilityDesk,
-                facility: Some(code.clone()),
-                holder_id: Some(desk.holder_id.clone()),
-                display_name: "窓口 花子".into(),
-            };
-            let a = applications::create(
-                app,
-                &desk_actor,
-                &applications::ApplicationInput {
-                    facility_code: code.clone(),
-                    holder_id: desk.holder_id.clone(),
-                    kind: "new".into(),
-                    validity_years: Some(5),
-                    ..Default::default()
-                },
-            )
-            .await?;
-            applications::act(
-                app,
-                &desk_actor,
-                &a.id,
-                kmn_domain::ApplicationAction::Submit,
-                None,
-            )
-            .await?;
-            applications::act(
-                app,
-                &admin,
-                &a.id,
-                kmn_domain::ApplicationAction::Approve,
-                None,
-            )
-            .await?;
-            let csr = kmn_pki::csr::build(&DistinguishedName::default().to_der(), &key)?;
-            let (_, card) = applications::fulfil_from_csr(app, &admin, &a.id, &csr).await?;
-            let mut tx = app.store.begin().await?;
-            let c = tx
-                .certificate(card.cert_serial_hex.as_deref().unwrap_or_default())
-                .await?;
-            tx.rollback().await?;
-            c.ok_or_else(|| AppError::Internal("the demo card has no certificate".into()))?
-                .der
+            demo_desk_card(app, &admin, &code, &desk.holder_id, "窓口 花子", &key).await?
         } else {
             let mut subject = DistinguishedName::default();
             subject.push(kmn_pki::oid::AT_COUNTRY, "JP")?;
@@ -331,7 +349,7 @@ pub async fn seed_demo(app: &App) -> Result<DemoSeed, AppError> {
             issue::issue_template(
                 app,
                 &ca,
-                ProfileKind::Operator,
+                crate::ra::accounts::credential_profile(role),
                 ValidityPeriod::Years3,
                 subject,
                 key.spki_der().to_vec(),

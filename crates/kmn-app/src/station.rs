@@ -196,6 +196,15 @@ pub async fn target(
         ));
     }
     let t = applications::load_for_issue(app, application_id).await?;
+    // The station sees the holder's name and facility: a read of personal data (G1).
+    crate::audit::log_read(
+        app,
+        actor,
+        "read",
+        &format!("application:{}/station", t.application.id),
+        Some(&t.facility.code),
+    )
+    .await?;
     Ok(StationTarget {
         application_id: t.application.id,
         holder_id: t.person.holder_id,

@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
 use kmn_app::actor::{Actor, Role};
-use kmn_app::ra::{accounts, documents, facilities};
+use kmn_app::ra::{accounts, documents, facilities, persons};
 use kmn_app::{App, Config, SystemClock};
-use kmn_domain::{ProfileKind, ValidityPeriod};
+use kmn_domain::ValidityPeriod;
 use kmn_pki::keys::{KeyAlgorithm, Signer, SoftwareKey};
 use kmn_pki::name::DistinguishedName;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
@@ -36,33 +36,51 @@ struct Identity {
 async fn identity(app: &App, role: Role, facility: Option<&str>, cn: &str) -> Result<Identity> {
     let ca = kmn_app::ca::load_active(app, kmn_store::CaKind::Issuing).await?;
     let (k, pkcs8) = SoftwareKey::generate(KeyAlgorithm::P256)?;
-    let mut dn = DistinguishedName::default();
-    dn.push(kmn_pki::oid::AT_COUNTRY, "JP")?;
-    dn.push(kmn_pki::oid::AT_COMMON_NAME, cn)?;
-    let profile = if role == Role::FacilityDesk {
-        ProfileKind::UserCard
-    } else {
-        ProfileKind::Operator
+    let der = match facility {
+        // A desk logs in with the member's own card (issue 9 item 3).
+        Some(code) => {
+            let input = persons::PersonInput {
+                facility_code: code.into(),
+                name_kanji: "窓口 試験".into(),
+                name_kana: "マドグチ シケン".into(),
+                name_romaji: "Shiken Madoguchi".into(),
+                date_of_birth: "1980-04-01".into(),
+                profession: "medical_clerk".into(),
+                work_email: "desk@example.jp".into(),
+                permitted: true,
+                is_desk: true,
+                licence_checked: false,
+            };
+            let admin = Actor::cli("bench");
+            let (desk, _) = persons::register(app, &admin, &input).await?;
+            kmn_app::quickstart::demo_desk_card(app, &admin, code, &desk.holder_id, cn, &k).await?
+        }
+        None => {
+            let mut dn = DistinguishedName::default();
+            dn.push(kmn_pki::oid::AT_COUNTRY, "JP")?;
+            dn.push(kmn_pki::oid::AT_COMMON_NAME, cn)?;
+            kmn_app::issue::issue_template(
+                app,
+                &ca,
+                accounts::credential_profile(role),
+                ValidityPeriod::Years3,
+                dn,
+                k.spki_der().to_vec(),
+                vec![],
+                None,
+                "bench",
+            )
+            .await?
+            .der
+        }
     };
-    let issued = kmn_app::issue::issue_template(
-        app,
-        &ca,
-        profile,
-        ValidityPeriod::Years3,
-        dn,
-        k.spki_der().to_vec(),
-        vec![],
-        None,
-        "bench",
-    )
-    .await?;
     accounts::add(
         app,
         &Actor::cli("bench"),
         accounts::NewAccount {
             role,
             display_name: cn.into(),
-            cert_der: issued.der.clone(),
+            cert_der: der.clone(),
             facility_code: facility.map(str::to_string),
             holder_id: None,
         },
@@ -70,7 +88,7 @@ async fn identity(app: &App, role: Role, facility: Option<&str>, cn: &str) -> Re
     .await?;
     Ok(Identity {
         chain: vec![
-            CertificateDer::from(issued.der),
+            CertificateDer::from(der),
             CertificateDer::from(ca.record.cert_der.clone()),
         ],
         key: pkcs8.to_vec(),
@@ -214,6 +232,13 @@ pub async fn run(
         https_listen: "127.0.0.1:0".into(),
         ca: kmn_app::config::CaConfig {
             passphrase_file: Some("passphrase".into()),
+            ..Default::default()
+        },
+        // The load comes from one desk and one operator: measure the server, not the
+        // per-account rate limit.
+        listen: kmn_app::config::ListenConfig {
+            account_requests_per_minute: 1_000_000,
+            account_burst: 1_000_000,
             ..Default::default()
         },
         ..Config::default()

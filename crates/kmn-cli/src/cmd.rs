@@ -140,7 +140,7 @@ pub enum CertCommand {
         /// The CSR (PEM or DER).
         #[arg(long)]
         csr: PathBuf,
-        /// Profile: user-card, operator, server.
+        /// Profile: user-card, operator, server, station (a personalization station).
         #[arg(long, default_value = "user-card")]
         profile: ProfileKind,
         /// Validity: 3y or 5y (第10条).
@@ -182,8 +182,17 @@ pub enum CrlCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Check the hash chain: detects edited, deleted, inserted or reordered events.
+    /// Check the hash chain (edited, deleted, inserted or reordered events), the seals of
+    /// the access log, and the chain against the newest signed checkpoint file (a rewound
+    /// or rewritten chain). Exit 1 on any problem.
     Verify,
+    /// Seal the reads logged so far and sign a checkpoint of the audit log now (with the
+    /// audit signer's key: the CA passphrase, or the HSM PIN).
+    Checkpoint,
+    /// Make a new audit signer under the active issuing CA (a data dir made before audit
+    /// signers existed, or to renew it; `kmn serve` also does this at start when none is
+    /// valid for 30 more days).
+    Key,
 }
 
 #[derive(Subcommand, Debug)]
@@ -285,6 +294,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Crl(CrlCommand::Publish) => crl_publish(&cli.data_dir, &who).await,
         Command::Verify(v) => return verify(&cli.data_dir, v).await,
         Command::Audit(AuditCommand::Verify) => return audit_verify(&cli.data_dir).await,
+        Command::Audit(AuditCommand::Checkpoint) => audit_checkpoint(&cli.data_dir, &who).await,
+        Command::Audit(AuditCommand::Key) => audit_key(&cli.data_dir, &who).await,
         Command::Config(ConfigCommand::Check) => config_check(&cli.data_dir).await,
         Command::Facility { command, out } => {
             return crate::ops::facility(
@@ -469,6 +480,18 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
                 rec.issuing.0, rec.issuing.1
             );
             println!("  OCSP signer  {}  SHA-256 {}", rec.ocsp.0, rec.ocsp.1);
+            println!("  audit signer {}  SHA-256 {}", rec.audit.0, rec.audit.1);
+            match &rec.checkpoint {
+                Some(c) => println!(
+                    "  checkpoint   #{} of the audit log (event {}) -> {}",
+                    c.number,
+                    c.event_seq,
+                    c.path.display()
+                ),
+                None => println!(
+                    "  checkpoint   not signed yet (see the log); `kmn audit checkpoint` signs one"
+                ),
+            }
             println!(
                 "  policy arc   {} (user cards .1, operators .2, servers .3)",
                 rec.policy_arc
@@ -504,6 +527,7 @@ async fn ca_cmd(data_dir: &Path, c: &CaCommand, who: &str) -> Result<(), AppErro
                 made.issuing.0, made.issuing.1
             );
             println!("  OCSP signer  {}  SHA-256 {}", made.ocsp.0, made.ocsp.1);
+            println!("  audit signer {}  SHA-256 {}", made.audit.0, made.audit.1);
             for (name, key_ref) in &made.key_refs {
                 println!("  key          {name}  {key_ref}");
             }
@@ -776,19 +800,53 @@ async fn audit_verify(data_dir: &Path) -> ExitCode {
         Ok(a) => a,
         Err(e) => return fail(&e),
     };
-    match app.store.verify_audit().await {
-        Ok(r) => match r.problem {
-            None => {
-                println!("audit log intact: {} events, head {}", r.events, r.head);
-                ExitCode::SUCCESS
+    match kmn_app::audit::verify(&app).await {
+        Ok(r) => {
+            for l in &r.checked {
+                println!("{l}");
             }
-            Some(p) => {
+            for w in &r.warnings {
+                eprintln!("warning: {w}");
+            }
+            for p in &r.problems {
                 eprintln!("audit log BROKEN: {p}");
+            }
+            if r.problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
                 ExitCode::from(1)
             }
-        },
-        Err(e) => fail(&e.into()),
+        }
+        Err(e) => fail(&e),
     }
+}
+
+async fn audit_checkpoint(data_dir: &Path, who: &str) -> Result<(), AppError> {
+    let app = open(data_dir).await?;
+    let c = kmn_app::audit::checkpoint(&app, who).await?;
+    println!(
+        "checkpoint #{} of the audit log: event {}, head {}, signed {} by {} -> {}",
+        c.number,
+        c.event_seq,
+        c.head_hash,
+        kmn_domain::time_fmt::rfc3339(c.signed_at),
+        c.signer,
+        c.path.display()
+    );
+    Ok(())
+}
+
+async fn audit_key(data_dir: &Path, who: &str) -> Result<(), AppError> {
+    let app = open(data_dir).await?;
+    let k = kmn_app::audit::new_key(&app, who).await?;
+    println!(
+        "audit signer {} (SHA-256 {}, key {}, until {}) is now active",
+        k.name,
+        k.fingerprint,
+        k.key_ref,
+        kmn_domain::time_fmt::rfc3339(k.not_after)
+    );
+    Ok(())
 }
 
 /// `kmn config check`: every problem is printed, and the command fails (with the first
@@ -980,6 +1038,14 @@ async fn serve_app(app: App) -> ExitCode {
             );
         }
     }
+    // The audit signer (issue 9 item 6): made when missing or expiring within 30 days.
+    match kmn_app::audit::ensure_key(&app, "system:serve").await {
+        Ok(Some(k)) => println!("kmn: new audit signer {} (key {})", k.name, k.key_ref),
+        Ok(None) => {}
+        Err(e) => eprintln!(
+            "kmn: warning: no audit signer could be made, checkpoints will not be signed: {e}"
+        ),
+    }
     let running = match kmn_web::start(app.clone()).await {
         Ok(r) => r,
         Err(e) => return fail(&e),
@@ -998,6 +1064,10 @@ async fn serve_app(app: App) -> ExitCode {
         cas,
         stop_rx.clone(),
     ));
+    let checkpoints = tokio::spawn(kmn_app::audit::checkpoint_loop(
+        app.clone(),
+        stop_rx.clone(),
+    ));
     let worker = tokio::spawn(kmn_app::jobs::worker_loop(app.clone(), stop_rx));
     let result = tokio::select! {
         r = running.done => match r {
@@ -1010,6 +1080,7 @@ async fn serve_app(app: App) -> ExitCode {
     let _ = stop_tx.send(true);
     let _ = publisher.await;
     let _ = worker.await;
+    let _ = checkpoints.await;
     app.store.close().await;
     result
 }

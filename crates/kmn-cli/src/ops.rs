@@ -657,18 +657,24 @@ pub async fn account(data_dir: &Path, actor: &Actor, c: &AccountCommand, out: Ou
             })
         }
         AccountCommand::List => {
-            if let Err(e) = actor.require_center() {
-                return fail(&e, out);
-            }
-            let mut tx = tri!(app.store.begin().await, out);
-            let v = tri!(tx.list_accounts().await, out);
-            let _ = tx.rollback().await;
+            let v = tri!(accounts::list_with_credentials(&app, actor).await, out);
             print(out, serde_json::to_value(&v).unwrap_or_default(), || {
                 let mut s = String::new();
-                for a in &v {
+                for c in &v {
+                    let a = &c.account;
                     let role = Role::parse(&a.role).map(|r| r.label_ja()).unwrap_or("");
+                    let expiry = c
+                        .cert_not_after
+                        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+                        .map(kmn_domain::time_fmt::ja_date)
+                        .unwrap_or_else(|| "-".into());
+                    let status = match c.cert_status.as_deref() {
+                        Some("revoked") => "（失効）",
+                        Some("on_hold") => "（保留中）",
+                        _ => "",
+                    };
                     s.push_str(&format!(
-                        "{}  {:<14}  {}  {}{}\n",
+                        "{}  {:<14}  {}  {}{}\n    証明書 {}（{}）有効期限 {}{}  鍵: {}\n",
                         a.id,
                         role,
                         a.display_name,
@@ -677,7 +683,19 @@ pub async fn account(data_dir: &Path, actor: &Actor, c: &AccountCommand, out: Ou
                             "  （無効）"
                         } else {
                             ""
-                        }
+                        },
+                        c.cert_serial_hex.as_deref().unwrap_or("-"),
+                        c.cert_profile
+                            .as_deref()
+                            .and_then(|p| p.parse::<kmn_domain::ProfileKind>().ok())
+                            .map(kmn_domain::ProfileKind::label_ja)
+                            .unwrap_or("不明"),
+                        expiry,
+                        status,
+                        c.key_location
+                            .as_ref()
+                            .map(|k| k.label_ja())
+                            .unwrap_or_else(|| "不明".into()),
                     ));
                 }
                 s.push_str(&format!("{}件", v.len()));

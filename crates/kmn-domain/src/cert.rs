@@ -12,12 +12,19 @@ pub enum ProfileKind {
     IssuingCa,
     /// Delegated OCSP signer (RFC 6960 §4.2.2.2).
     OcspSigner,
+    /// The signer of the audit log's checkpoints (CMS, RFC 5652; id-kp-documentSigning,
+    /// RFC 9336).
+    AuditSigner,
     /// A holder's card certificate (client authentication to the network).
     UserCard,
     /// A support-center operator's certificate (portal and API).
     Operator,
     /// A TLS server certificate for the network's own services.
     Server,
+    /// A personalization station's client certificate (発行端末, `kmn card personalize
+    /// --server`): its own profile, so that an account of role station takes nothing else
+    /// and no station certificate can act as an operator (issue 9 item 3).
+    Station,
 }
 
 impl ProfileKind {
@@ -27,14 +34,31 @@ impl ProfileKind {
             Self::Root => "root",
             Self::IssuingCa => "issuing-ca",
             Self::OcspSigner => "ocsp-signer",
+            Self::AuditSigner => "audit-signer",
             Self::UserCard => "user-card",
             Self::Operator => "operator",
             Self::Server => "server",
+            Self::Station => "station",
+        }
+    }
+
+    /// The label people see.
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            Self::Root => "ルート認証局",
+            Self::IssuingCa => "発行認証局",
+            Self::OcspSigner => "OCSP応答署名者",
+            Self::AuditSigner => "監査ログ署名者",
+            Self::UserCard => "利用者カード",
+            Self::Operator => "担当者証明書",
+            Self::Server => "サーバー（TLS）",
+            Self::Station => "発行端末",
         }
     }
 
     /// Profiles for end-entity certificates, the ones `kmn cert issue` accepts.
-    pub const END_ENTITY: [ProfileKind; 3] = [Self::UserCard, Self::Operator, Self::Server];
+    pub const END_ENTITY: [ProfileKind; 4] =
+        [Self::UserCard, Self::Operator, Self::Server, Self::Station];
 }
 
 impl FromStr for ProfileKind {
@@ -44,12 +68,14 @@ impl FromStr for ProfileKind {
             "root" => Self::Root,
             "issuing-ca" => Self::IssuingCa,
             "ocsp-signer" => Self::OcspSigner,
+            "audit-signer" => Self::AuditSigner,
             "user-card" => Self::UserCard,
             "operator" => Self::Operator,
             "server" => Self::Server,
+            "station" => Self::Station,
             other => {
                 return Err(format!(
-                    "unknown profile '{other}' (known: user-card, operator, server)"
+                    "unknown profile '{other}' (known: user-card, operator, server, station)"
                 ));
             }
         })

@@ -14,6 +14,7 @@ pub mod enum_codes;
 pub mod facility;
 pub mod notice;
 pub mod person;
+pub mod revocation;
 pub mod serde_util;
 pub mod serial;
 pub mod time_fmt;
@@ -42,5 +43,8 @@ pub use notice::NoticeKind;
 pub use person::{
     DateOfBirth, HolderId, KanaName, KanjiName, PROFESSIONS, PersonDataError, Profession,
     ProfessionEntry, RomajiName, WorkEmail,
+};
+pub use revocation::{
+    AssociationGround, EmergencyCause, RevocationChannel, RevocationGrounds, UnknownGrounds,
 };
 pub use serial::{CertSerial, CrlNumber, SerialParseError};

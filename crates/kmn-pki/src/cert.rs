@@ -64,8 +64,10 @@ pub fn build_tbs(t: &CertTemplate, issuer: &IssuerInfo) -> Result<Vec<u8>, PkiEr
         ProfileKind::Root => exts.push(ext::basic_constraints_ca(None)),
         ProfileKind::IssuingCa => exts.push(ext::basic_constraints_ca(Some(0))),
         ProfileKind::OcspSigner
+        | ProfileKind::AuditSigner
         | ProfileKind::UserCard
         | ProfileKind::Operator
+        | ProfileKind::Station
         | ProfileKind::Server => {}
     }
     exts.push(ext::key_usage(&profile_key_usage(t.profile, &t.spki_der)));

@@ -312,18 +312,7 @@ pub fn build_and_sign(
 
 /// invalidityDate is always GeneralizedTime (RFC 5280 §5.3.2).
 fn write_generalized(out: &mut Vec<u8>, t: OffsetDateTime) {
-    let s = format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    out.push(tag::GENERALIZED_TIME);
-    out.push(s.len() as u8);
-    out.extend_from_slice(s.as_bytes());
+    derw::write_generalized_time(out, t);
 }
 
 /// What [`read_back`] found in a published CRL.

@@ -229,6 +229,31 @@ pub fn write_time(out: &mut Vec<u8>, t: OffsetDateTime) {
     out.extend_from_slice(&digits[..=n]);
 }
 
+/// GeneralizedTime in UTC, seconds, no fraction (RFC 5280 §4.1.2.5.2): for the fields
+/// that are GeneralizedTime whatever the year (CRL invalidityDate, every OCSP time).
+pub fn generalized_time(t: OffsetDateTime) -> Vec<u8> {
+    let mut v = Vec::with_capacity(17);
+    write_generalized_time(&mut v, t);
+    v
+}
+
+/// Appends [`generalized_time`] to a buffer.
+pub fn write_generalized_time(out: &mut Vec<u8>, t: OffsetDateTime) {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let s = format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    out.push(tag::GENERALIZED_TIME);
+    out.push(s.len() as u8);
+    out.extend_from_slice(s.as_bytes());
+}
+
 /// Encoded size of [`time`] for `t`.
 pub fn time_len(t: OffsetDateTime) -> usize {
     let y = t.to_offset(time::UtcOffset::UTC).year();

@@ -1,13 +1,16 @@
 //! kmn-pki: X.509 for the Kumamoto Medical Network CA.
 //!
-//! Profiles ([`profile`]: root, issuing CA, OCSP signer, user card, operator, TLS server),
-//! the lint-before-sign issuance pipeline ([`cert::prepare`] → store → [`cert::sign`]),
-//! the streaming CRL encoder and its read-back ([`crl`]), CSR parsing ([`csr`]) and the
-//! [`keys::Signer`] trait with software keys. Everything is DER written by [`derw`] and
-//! read back by [`parse`].
+//! Profiles ([`profile`]: root, issuing CA, OCSP signer, audit signer, user card,
+//! operator, station, TLS server), the lint-before-sign issuance pipeline
+//! ([`cert::prepare`] → store → [`cert::sign`]), the streaming CRL encoder and its
+//! read-back ([`crl`]), CSR parsing ([`csr`]), the [`keys::Signer`] trait with software
+//! keys, and the CMS SignedData of the audit checkpoints ([`cms`], [`checkpoint`]).
+//! Everything is DER written by [`derw`] and read back by [`parse`].
 #![forbid(unsafe_code)]
 
 pub mod cert;
+pub mod checkpoint;
+pub mod cms;
 pub mod crl;
 pub mod csr;
 pub mod derr;
@@ -16,6 +19,7 @@ pub mod ext;
 pub mod keys;
 pub mod lint;
 pub mod name;
+pub mod ocsp;
 pub mod oid;
 pub mod parse;
 pub mod profile;

@@ -439,9 +439,11 @@ fn lint_extensions(
             format!("certificatePolicies must be {want_policies:?}, found {got_policies:?}"),
         ));
     }
-    if profile != ProfileKind::Root
-        && profile != ProfileKind::OcspSigner
-        && want_policies.is_empty()
+    // The signers (OCSP, audit) carry no policy: they certify no one.
+    if !matches!(
+        profile,
+        ProfileKind::Root | ProfileKind::OcspSigner | ProfileKind::AuditSigner
+    ) && want_policies.is_empty()
     {
         return Err(fail(
             "e_policies_profile",
@@ -626,6 +628,35 @@ mod tests {
         let c = crate::parse::cert(&der).unwrap();
         crate::csr::verify_signature(&iss.spki_der, c.signature_alg, c.tbs.raw, c.signature)
             .unwrap();
+    }
+
+    /// Issue 9 item 6: the audit signer carries digitalSignature, id-kp-documentSigning
+    /// (RFC 9336) and no certificatePolicies; a policy it does not need is refused.
+    #[test]
+    fn issue9_audit_signer_profile_signs_documents_without_a_policy() {
+        let (_, iss) = issuer();
+        let (leaf, _) = SoftwareKey::generate(KeyAlgorithm::P256).unwrap();
+        let mut t = card(leaf.spki_der().to_vec());
+        t.profile = ProfileKind::AuditSigner;
+        t.policies = vec![];
+        t.urls.ocsp = None;
+        t.urls.cps = None;
+        let no_policy = Expectations {
+            policies: vec![],
+            validity: None,
+            require_urls: true,
+        };
+        let linted = prepare(&t, &iss, &no_policy).unwrap();
+        let tbs = crate::parse::tbs(linted.tbs()).unwrap();
+        let eku = tbs.ext(&oid::EXT_EXT_KEY_USAGE).unwrap();
+        assert!(
+            eku.value
+                .windows(oid::KP_DOCUMENT_SIGNING.as_bytes().len())
+                .any(|w| w == oid::KP_DOCUMENT_SIGNING.as_bytes())
+        );
+        assert!(tbs.ext(&oid::EXT_CERT_POLICIES).is_none());
+        t.policies = vec![policy()];
+        assert_eq!(rule(prepare(&t, &iss, &no_policy)), "e_policies_profile");
     }
 
     #[test]

@@ -95,6 +95,19 @@ oids! {
     KP_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
     /// id-kp-OCSPSigning.
     KP_OCSP_SIGNING = "1.3.6.1.5.5.7.3.9";
+    /// id-kp-documentSigning (RFC 9336): the audit signer (and later revocation receipts).
+    KP_DOCUMENT_SIGNING = "1.3.6.1.5.5.7.3.36";
+
+    /// id-data (RFC 5652 §4).
+    CMS_DATA = "1.2.840.113549.1.7.1";
+    /// id-signedData (RFC 5652 §5).
+    CMS_SIGNED_DATA = "1.2.840.113549.1.7.2";
+    /// id-contentType signed attribute (RFC 5652 §11.1).
+    CMS_CONTENT_TYPE = "1.2.840.113549.1.9.3";
+    /// id-messageDigest signed attribute (RFC 5652 §11.2).
+    CMS_MESSAGE_DIGEST = "1.2.840.113549.1.9.4";
+    /// id-signingTime signed attribute (RFC 5652 §11.3).
+    CMS_SIGNING_TIME = "1.2.840.113549.1.9.5";
     /// id-ad-ocsp.
     AD_OCSP = "1.3.6.1.5.5.7.48.1";
     /// id-ad-caIssuers.

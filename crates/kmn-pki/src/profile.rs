@@ -61,7 +61,11 @@ impl IssuerInfo {
 pub fn profile_key_usage(profile: ProfileKind, spki_der: &[u8]) -> Vec<u8> {
     match profile {
         ProfileKind::Root | ProfileKind::IssuingCa => vec![ku::KEY_CERT_SIGN, ku::CRL_SIGN],
-        ProfileKind::OcspSigner | ProfileKind::UserCard | ProfileKind::Operator => {
+        ProfileKind::OcspSigner
+        | ProfileKind::AuditSigner
+        | ProfileKind::UserCard
+        | ProfileKind::Operator
+        | ProfileKind::Station => {
             vec![ku::DIGITAL_SIGNATURE]
         }
         ProfileKind::Server => {
@@ -79,7 +83,10 @@ pub fn profile_eku(profile: ProfileKind) -> Vec<const_oid::ObjectIdentifier> {
     match profile {
         ProfileKind::Root | ProfileKind::IssuingCa => vec![],
         ProfileKind::OcspSigner => vec![oid::KP_OCSP_SIGNING],
-        ProfileKind::UserCard | ProfileKind::Operator => vec![oid::KP_CLIENT_AUTH],
+        ProfileKind::AuditSigner => vec![oid::KP_DOCUMENT_SIGNING],
+        ProfileKind::UserCard | ProfileKind::Operator | ProfileKind::Station => {
+            vec![oid::KP_CLIENT_AUTH]
+        }
         ProfileKind::Server => vec![oid::KP_SERVER_AUTH],
     }
 }

@@ -105,6 +105,13 @@ fn read_crl_pki_checked(b: &[u8]) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// kmn-pki's CMS SignedData reader and the audit checkpoint record (issue 9 item 6).
+fn read_cms(b: &[u8]) -> Result<(), String> {
+    let v = kmn_pki::cms::verify(b).map_err(|e| e.to_string())?;
+    kmn_pki::checkpoint::AuditCheckpoint::from_der(&v.content).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
 fn read_cert_verify(b: &[u8]) -> Result<(), String> {
     kmn_verify::load_pem_or_der_bundle(b)
         .map(|_| ())
@@ -139,6 +146,24 @@ fn verify_paths(b: &[u8]) -> Result<(), String> {
         .and(as_inter)
         .and(as_crl)
         .and(as_self)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// What the OCSP responder does with a request body (POST, or GET after base64): read
+/// it, then match its CertID against an issuer.
+fn read_ocsp_request(b: &[u8]) -> Result<(), String> {
+    let r = kmn_pki::ocsp::parse_request(b).map_err(|e| e.to_string())?;
+    let _ = r.cert_id.serial_hex();
+    let root = first_der(VERIFY_ROOT);
+    let issuer = kmn_pki::ocsp::IssuerHashes::from_cert(&root).map_err(|e| e.to_string())?;
+    let _ = issuer.matches(&r.cert_id);
+    Ok(())
+}
+
+/// An OCSP response read back (the evidence of a revocation, issue 10 item 6).
+fn read_ocsp_response(b: &[u8]) -> Result<(), String> {
+    kmn_pki::ocsp::parse_response(b)
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
@@ -198,6 +223,12 @@ const READERS: &[Entry] = &[
         refuses: &["csr/", "cert/", "crl/", "der/"],
     },
     Entry {
+        name: "kmn_pki CMS SignedData + audit checkpoint",
+        read: read_cms,
+        whole: true,
+        refuses: &["csr/", "cert/", "crl/", "der/"],
+    },
+    Entry {
         name: "kmn_verify certificate bundle (PEM/DER)",
         read: read_cert_verify,
         whole: true,
@@ -214,6 +245,18 @@ const READERS: &[Entry] = &[
         read: verify_paths,
         whole: true,
         refuses: &["csr/", "cert/", "crl/", "der/"],
+    },
+    Entry {
+        name: "kmn_pki OCSP request (parse_request + issuer match)",
+        read: read_ocsp_request,
+        whole: true,
+        refuses: &["ocsp/", "csr/", "cert/", "crl/", "der/"],
+    },
+    Entry {
+        name: "kmn_pki OCSP response (parse_response)",
+        read: read_ocsp_response,
+        whole: true,
+        refuses: &["ocsp/", "csr/", "cert/", "crl/", "der/"],
     },
 ];
 
@@ -318,6 +361,10 @@ fn issue8_truncated_and_corrupted_samples_never_panic() {
             pss_csr(&pss_params(&derw::oid(&oid::SHA256), 32)).0,
         ),
         ("kmn-verify root", first_der(VERIFY_ROOT)),
+        (
+            "OCSP request",
+            ocsp_request(&[ocsp_single(&[0x01, 0x02])], true),
+        ),
         ("kmn-verify CRL", first_der(VERIFY_CRL)),
     ];
     let mut failures = Vec::new();
@@ -377,6 +424,45 @@ fn write_hostile_corpus() {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, bytes).unwrap();
     }
+}
+
+fn sha1_alg() -> Vec<u8> {
+    seq(&[&derw::oid(&const_oid::ObjectIdentifier::new_unwrap(
+        "1.3.14.3.2.26",
+    ))])
+}
+
+/// A CertID with `hash_len`-octet issuer hashes.
+fn ocsp_cert_id(alg: &[u8], hash_len: usize, serial: &[u8]) -> Vec<u8> {
+    seq(&[
+        alg,
+        &derw::octets(&vec![0x11; hash_len]),
+        &derw::octets(&vec![0x22; hash_len]),
+        serial,
+    ])
+}
+
+/// One Request (a SHA-1 CertID for `serial`).
+fn ocsp_single(serial: &[u8]) -> Vec<u8> {
+    seq(&[&ocsp_cert_id(&sha1_alg(), 20, &derw::uint(serial))])
+}
+
+/// An OCSPRequest holding `requests`, with a nonce extension when asked.
+fn ocsp_request(requests: &[Vec<u8>], nonce: bool) -> Vec<u8> {
+    let refs: Vec<&[u8]> = requests.iter().map(|r| r.as_slice()).collect();
+    let list = seq(&refs);
+    let tbs = if nonce {
+        let ext = seq(&[
+            &derw::oid(&const_oid::ObjectIdentifier::new_unwrap(
+                "1.3.6.1.5.5.7.48.1.2",
+            )),
+            &derw::octets(&derw::octets(&[7; 16])),
+        ]);
+        seq(&[&list, &derw::explicit(2, &seq(&[&ext]))])
+    } else {
+        seq(&[&list])
+    };
+    seq(&[&tbs])
 }
 
 fn first_der(pem: &[u8]) -> Vec<u8> {
@@ -1756,6 +1842,135 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
         v
     }));
     c.push(("der/garbage.bin", garbage(5, 4096)));
+
+    // ---- OCSP requests (issue 10 item 5) -------------------------------------------------
+    let one = ocsp_single(&[0x01, 0x02]);
+    c.push(("ocsp/empty.der", Vec::new()));
+    c.push(("ocsp/empty-sequence.der", seq(&[])));
+    c.push(("ocsp/empty-request-list.der", ocsp_request(&[], false)));
+    c.push((
+        "ocsp/two-requests.der",
+        ocsp_request(&[one.clone(), one.clone()], false),
+    ));
+    c.push(("ocsp/thousand-requests.der", {
+        let many: Vec<Vec<u8>> = (0..1000).map(|_| one.clone()).collect();
+        ocsp_request(&many, false)
+    }));
+    c.push(("ocsp/truncated.der", {
+        let v = ocsp_request(std::slice::from_ref(&one), true);
+        v[..v.len() - 3].to_vec()
+    }));
+    c.push(("ocsp/trailing-garbage.der", {
+        let mut v = ocsp_request(std::slice::from_ref(&one), false);
+        v.extend_from_slice(&[0x00, 0x00]);
+        v
+    }));
+    c.push((
+        "ocsp/md5-cert-id.der",
+        ocsp_request(
+            &[seq(&[&ocsp_cert_id(
+                &seq(&[
+                    &derw::oid(&const_oid::ObjectIdentifier::new_unwrap(
+                        "1.2.840.113549.2.5",
+                    )),
+                    &derw::null(),
+                ]),
+                16,
+                &derw::uint(&[1]),
+            )])],
+            false,
+        ),
+    ));
+    c.push((
+        "ocsp/sha256-with-sha1-lengths.der",
+        ocsp_request(
+            &[seq(&[&ocsp_cert_id(
+                &seq(&[&derw::oid(&oid::SHA256)]),
+                20,
+                &derw::uint(&[1]),
+            )])],
+            false,
+        ),
+    ));
+    c.push((
+        "ocsp/serial-empty.der",
+        ocsp_request(
+            &[seq(&[&ocsp_cert_id(
+                &sha1_alg(),
+                20,
+                &t(tag::INTEGER, &[]),
+            )])],
+            false,
+        ),
+    ));
+    c.push((
+        "ocsp/serial-30-octets.der",
+        ocsp_request(
+            &[seq(&[&ocsp_cert_id(
+                &sha1_alg(),
+                20,
+                &t(tag::INTEGER, &[0x11; 30]),
+            )])],
+            false,
+        ),
+    ));
+    c.push((
+        "ocsp/serial-non-minimal.der",
+        ocsp_request(
+            &[seq(&[&ocsp_cert_id(
+                &sha1_alg(),
+                20,
+                &t(tag::INTEGER, &[0x00, 0x01]),
+            )])],
+            false,
+        ),
+    ));
+    c.push((
+        "ocsp/hash-params-not-null.der",
+        ocsp_request(
+            &[seq(&[&ocsp_cert_id(
+                &seq(&[&derw::oid(&oid::SHA256), &derw::octets(&[1])]),
+                32,
+                &derw::uint(&[1]),
+            )])],
+            false,
+        ),
+    ));
+    c.push(("ocsp/version-2.der", {
+        let tbs = seq(&[&derw::explicit(0, &derw::uint(&[1])), &seq(&[&one])]);
+        seq(&[&tbs])
+    }));
+    c.push(("ocsp/nonce-extension-broken.der", {
+        let tbs = seq(&[
+            &seq(&[&one]),
+            &derw::explicit(2, &seq(&[&seq(&[&t(tag::OID, &[0x80])])])),
+        ]);
+        seq(&[&tbs])
+    }));
+    c.push(("ocsp/request-list-not-a-sequence.der", {
+        let tbs = seq(&[&derw::constructed(tag::SET, &[&one])]);
+        seq(&[&tbs])
+    }));
+    c.push(("ocsp/signature-twice.der", {
+        let tbs = seq(&[&seq(&[&one])]);
+        seq(&[
+            &tbs,
+            &derw::explicit(0, &seq(&[])),
+            &derw::explicit(0, &seq(&[])),
+        ])
+    }));
+    c.push(("ocsp/nested-cert-id-10000-deep.der", {
+        ocsp_request(&[seq(&[&nested(10_000, &one)])], false)
+    }));
+    c.push((
+        "ocsp/base64-text.b64",
+        b"MEMwQTA/MD0wOzAJBgUrDgMCGgUABBQ=".to_vec(),
+    ));
+    c.push((
+        "ocsp/http-request-line.txt",
+        b"GET /ocsp/MEMwQTA HTTP/1.1\r\n".to_vec(),
+    ));
+    c.push(("ocsp/garbage.der", garbage(11, 2048)));
     c.push(("der/zeros-odd-length.bin", vec![0; 63]));
     c.push(("der/ff.bin", vec![0xff; 64]));
 

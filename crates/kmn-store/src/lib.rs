@@ -25,7 +25,11 @@ pub(crate) type CasQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArgumen
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
 
-pub use audit::{AuditEvent, AuditReport, NewAuditEvent};
+pub use audit::GENESIS as AUDIT_GENESIS;
+pub use audit::{
+    AccessRow, AuditEvent, AuditReport, CheckpointRow, NewAuditEvent, SEAL_ACTION, SealReport,
+    Sealed, access_batch_hash,
+};
 pub use delivery::{DeliveryRow, PinMailerRow};
 pub use issuance::{CardIssuanceRow, IssuanceState};
 pub use jobs::JobRow;

@@ -37,6 +37,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_card_binding.sql"),
         postgres: include_str!("../migrations/postgres/0005_card_binding.sql"),
     },
+    Migration {
+        version: 7,
+        sqlite: include_str!("../migrations/sqlite/0007_audit_checkpoints.sql"),
+        postgres: include_str!("../migrations/postgres/0007_audit_checkpoints.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {

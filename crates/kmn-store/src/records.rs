@@ -15,6 +15,9 @@ pub enum CaKind {
     Issuing,
     /// Delegated OCSP signer.
     OcspSigner,
+    /// The signer of the audit log's checkpoints (not a CA: an end-entity key certified
+    /// by the issuing CA, kept here like the OCSP signer's).
+    AuditSigner,
 }
 
 impl CaKind {
@@ -23,12 +26,14 @@ impl CaKind {
             Self::Root => "root",
             Self::Issuing => "issuing",
             Self::OcspSigner => "ocsp_signer",
+            Self::AuditSigner => "audit_signer",
         }
     }
     fn parse(s: &str) -> Self {
         match s {
             "root" => Self::Root,
             "issuing" => Self::Issuing,
+            "audit_signer" => Self::AuditSigner,
             _ => Self::OcspSigner,
         }
     }
@@ -227,9 +232,11 @@ fn profile_label_ja(profile: &str) -> &'static str {
         "root" => "ルート認証局",
         "issuing-ca" => "発行認証局",
         "ocsp-signer" => "OCSP応答署名者",
+        "audit-signer" => "監査ログ署名者",
         "operator" => "担当者（操作用）",
         "server" => "サーバー（TLS）",
         "user-card" => "利用者カード",
+        "station" => "発行端末",
         _ => "不明な種類",
     }
 }

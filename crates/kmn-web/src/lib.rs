@@ -1,20 +1,29 @@
 //! kmn-web: the two listeners (DESIGN §7a).
 //!
 //! - `http://…`: the repository (`/repo/<ca>.crt`, `/repo/<ca>.crl` as DER with their
-//!   media types, short HTTP caching) and `/health`.
+//!   media types, short HTTP caching, the audit log's signed checkpoints at
+//!   `/repo/audit/checkpoints/{latest,<n>}.p7s`) and `/health`.
 //! - `https://…`: the API (`/api/v1/…`) and, in later work, the portal. Client
 //!   certificates are optional at the TLS layer (so the application can answer 401/403
 //!   with a reason) and verified against this CA's root, the path built with the issuing
 //!   CAs' certificates the server holds ([`tls`]).
+//!
+//! Both hold under abuse (issue 9 item 4): header-read, idle and TLS handshake timeouts
+//! and a cap on open connections ([`listen`]), request rates per address where no client
+//! certificate is needed and per certificate where one is ([`limit`]), body limits per
+//! API route ([`api::router`]). The routes that need no certificate only read the
+//! database (never SQLite's write lock), through at most [`PUBLIC_READERS`] connections
+//! at once, so that a flood of them cannot starve the CRL publisher.
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod limit;
+pub mod listen;
 pub mod tls;
 
 pub use tls::tls_config;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -23,6 +32,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use kmn_app::{App, AppError};
 use kmn_store::CaKind;
+
+/// How many database connections the routes that need no client certificate use at
+/// once (SQLite's pool has four): the rest stay free for the CRL publisher and the API.
+pub const PUBLIC_READERS: usize = 2;
+
+static PUBLIC_READS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(PUBLIC_READERS);
 
 /// The running listeners.
 pub struct Running {
@@ -40,18 +55,24 @@ pub fn http_router(app: App) -> Router {
         .route("/health", get(health))
         .route("/repo/{file}", get(repo_file))
         .route("/repo/{kind}/{version}", get(repo_document_version))
+        .route("/repo/audit/checkpoints/{file}", get(audit_checkpoint))
         .with_state(app)
 }
 
 /// The HTTPS router: the API.
 pub fn https_router(app: App) -> Router {
+    https_routes(app).layer(axum::middleware::from_fn(hsts))
+}
+
+/// The HTTPS routes, without the HSTS header (added outside the rate limit in [`start`],
+/// so that a `429` carries it too).
+fn https_routes(app: App) -> Router {
     let (api, _) = api::router(app.clone());
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/repo/{file}", get(repo_file))
         .with_state(app)
         .merge(api)
-        .layer(axum::middleware::from_fn(hsts))
 }
 
 /// Every HTTPS response tells browsers to use HTTPS only (a year, subdomains included).
@@ -70,6 +91,7 @@ async fn hsts(req: axum::extract::Request, next: axum::middleware::Next) -> Resp
 /// does not answer.
 async fn health(State(app): State<App>) -> Response {
     let r = async {
+        let _gate = PUBLIC_READS.acquire().await;
         let mut tx = app.store.read().await?;
         let cas = tx.list_cas().await?;
         let mut crls = Vec::new();
@@ -150,10 +172,44 @@ async fn repo_file(State(app): State<App>, Path(file): Path<String>) -> Response
     }
 }
 
+/// `/repo/audit/checkpoints/latest.p7s` and `/repo/audit/checkpoints/<n>.p7s`: the
+/// signed checkpoints of the audit log (CMS SignedData), read from the checkpoint
+/// directory: public, read-only, no database.
+async fn audit_checkpoint(State(app): State<App>, Path(file): Path<String>) -> Response {
+    let dir = kmn_app::audit::checkpoint_dir(&app);
+    let (name, cache) = if file == kmn_app::audit::LATEST {
+        (file.clone(), "public, max-age=60")
+    } else {
+        match file.strip_suffix(".p7s").and_then(|n| {
+            (!n.is_empty() && n.len() <= 12 && n.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| n.parse::<u64>().ok())
+                .flatten()
+        }) {
+            Some(n) => (kmn_app::audit::file_name(n), "public, max-age=86400"),
+            None => return (StatusCode::NOT_FOUND, "not found\n").into_response(),
+        }
+    };
+    match tokio::fs::read(dir.join(name)).await {
+        Ok(bytes) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/pkcs7-mime; smime-type=signed-data",
+                ),
+                (header::CACHE_CONTROL, cache),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => (StatusCode::NOT_FOUND, "not found\n").into_response(),
+    }
+}
+
 /// A published CPS / terms / privacy policy: the current version, or a given one.
 async fn published_document(app: &App, kind: &str, version: Option<&str>) -> Response {
     let r = async {
         // A read: a public route never takes SQLite's write lock (issue 9 item 4).
+        let _gate = PUBLIC_READS.acquire().await;
         let mut tx = app.store.read().await?;
         let d = match version {
             Some(v) => tx.published_document(kind, v).await?,
@@ -197,7 +253,8 @@ async fn repo_document_version(
     published_document(&app, &kind, Some(&version)).await
 }
 
-/// Binds both listeners and starts serving.
+/// Binds both listeners and starts serving, within the limits of `[listen]`
+/// ([`listen`], [`limit`]).
 pub async fn start(app: App) -> Result<Running, AppError> {
     let (tls, watch) = tls::start_config(&app).await?;
     let http_addr: SocketAddr = app
@@ -213,36 +270,29 @@ pub async fn start(app: App) -> Result<Running, AppError> {
     let http = tokio::net::TcpListener::bind(http_addr)
         .await
         .map_err(|e| AppError::Config(format!("cannot listen on {http_addr}: {e}")))?;
-    let https = std::net::TcpListener::bind(https_addr)
+    let https = tokio::net::TcpListener::bind(https_addr)
+        .await
         .map_err(|e| AppError::Config(format!("cannot listen on {https_addr}: {e}")))?;
-    https
-        .set_nonblocking(true)
-        .map_err(|e| AppError::Io(e.to_string()))?;
     let http_bound = http.local_addr().map_err(|e| AppError::Io(e.to_string()))?;
     let https_bound = https
         .local_addr()
         .map_err(|e| AppError::Io(e.to_string()))?;
-    let http_app = http_router(app.clone());
-    let https_app = https_router(app.clone());
-    let rustls_cfg = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls));
-    tokio::spawn(tls::watch(app.clone(), rustls_cfg.clone(), watch));
-    let https_server = axum_server::tls_rustls::from_tcp_rustls(https, rustls_cfg)
-        .map_err(|e| AppError::Io(e.to_string()))?;
+    let rates = limit::RateLimits::new(&app.cfg.listen);
+    let limits = listen::Limits::from(&app.cfg.listen);
+    let rate_layer = axum::middleware::from_fn_with_state(rates, limit::rate_limit);
+    let http_app = http_router(app.clone()).layer(rate_layer.clone());
+    let https_app = https_routes(app.clone())
+        .layer(rate_layer)
+        .layer(axum::middleware::from_fn(hsts));
+    let server_tls = tls::ServerTls::new(tls);
+    tokio::spawn(tls::watch(app.clone(), server_tls.clone(), watch));
     let done = tokio::spawn(async move {
-        let a = tokio::spawn(async move {
-            axum::serve(http, http_app)
-                .await
-                .map_err(|e| format!("http listener: {e}"))
-        });
-        let b = tokio::spawn(async move {
-            https_server
-                .serve(https_app.into_make_service())
-                .await
-                .map_err(|e| format!("https listener: {e}"))
-        });
+        let a = tokio::spawn(listen::serve_http(http, http_app, limits.clone()));
+        let b = tokio::spawn(listen::serve_https(https, https_app, server_tls, limits));
+        // The accept loops run until the process ends; a panic in one ends the server.
         tokio::select! {
-            r = a => r.map_err(|e| e.to_string())?,
-            r = b => r.map_err(|e| e.to_string())?,
+            r = a => r.map_err(|e| format!("http listener: {e}")),
+            r = b => r.map_err(|e| format!("https listener: {e}")),
         }
     });
     Ok(Running {

@@ -23,9 +23,8 @@
 //!   the log that says which certificate and why. Installing a valid certificate and key
 //!   in the configured files resumes HTTPS without a restart.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-use axum_server::tls_rustls::RustlsConfig;
 use kmn_app::{App, AppError};
 use kmn_domain::CertStatus;
 use kmn_store::CaKind;
@@ -39,6 +38,28 @@ const WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The actor recorded for a certificate the demo listener issues to replace a revoked one.
 const RENEWAL_ACTOR: &str = "system:tls-renewal";
+
+/// The rustls configuration the HTTPS listener uses for its next handshake; [`watch`]
+/// swaps it (connections already made keep theirs).
+#[derive(Clone)]
+pub struct ServerTls(Arc<RwLock<Arc<rustls::ServerConfig>>>);
+
+impl ServerTls {
+    /// Holds `config`.
+    pub fn new(config: rustls::ServerConfig) -> Self {
+        ServerTls(Arc::new(RwLock::new(Arc::new(config))))
+    }
+
+    /// The configuration for a handshake starting now.
+    pub fn current(&self) -> Arc<rustls::ServerConfig> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the configuration for handshakes from now on.
+    pub fn reload_from_config(&self, config: Arc<rustls::ServerConfig>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = config;
+    }
+}
 
 /// A client-certificate verifier that builds the path from the server's own issuing-CA
 /// certificates as well as those the client sent.
@@ -427,7 +448,7 @@ pub struct Watch(Seen);
 /// Watches the CRL publications, the CA certificates and the certificate file; swaps the
 /// listener's configuration when they change what it should serve. Runs until the
 /// process ends.
-pub async fn watch(app: App, rustls: RustlsConfig, start: Watch) {
+pub async fn watch(app: App, rustls: ServerTls, start: Watch) {
     let mut seen = start.0;
     loop {
         tokio::time::sleep(WATCH_INTERVAL).await;

@@ -3,6 +3,8 @@
 
 use kmn_store::{AccountRow, NewAuditEvent};
 
+use kmn_domain::ProfileKind;
+
 use crate::actor::{Actor, Role};
 use crate::{App, AppError};
 
@@ -40,26 +42,7 @@ pub async fn add(app: &App, actor: &Actor, a: NewAccount) -> Result<AccountRow, 
     let now = app.now();
     let mut tx = app.store.begin().await?;
     let r = async {
-        if tx.cert_status_by_fingerprint(&fp).await?.is_none() {
-            return Err(AppError::BadInput(
-                "この証明書は本認証局が発行したものではありません".into(),
-            ));
-        }
-        if let Some(code) = &a.facility_code {
-            if tx.facility(code).await?.is_none() {
-                return Err(AppError::NotFound(format!(
-                    "施設 {code} は登録されていません"
-                )));
-            }
-            if let Some(h) = &a.holder_id {
-                let aff = tx.affiliations(h).await?;
-                if !aff.iter().any(|x| &x.facility_code == code) {
-                    return Err(AppError::BadInput(format!(
-                        "{h} は施設 {code} に所属していません"
-                    )));
-                }
-            }
-        }
+        let holder_id = check_credential(&mut tx, &a, &fp, now).await?;
         let n = tx.next_counter("account").await?;
         let row = AccountRow {
             id: format!("U{n:06}"),
@@ -68,7 +51,7 @@ pub async fn add(app: &App, actor: &Actor, a: NewAccount) -> Result<AccountRow, 
             cert_issuer: parsed.tbs.issuer_text(),
             cert_fingerprint: fp.clone(),
             facility_code: a.facility_code.clone(),
-            holder_id: a.holder_id.clone(),
+            holder_id,
             disabled: 0,
             created_at: now,
             created_by: actor.account_id.clone(),
@@ -97,6 +80,101 @@ pub async fn add(app: &App, actor: &Actor, a: NewAccount) -> Result<AccountRow, 
     crate::finish(tx, r).await
 }
 
+/// The certificate profile an account of `role` logs in with (issue 9 item 3, MHLW
+/// guideline G2: possession and knowledge): center staff and auditors with an operator
+/// certificate, a desk with the desk member's own card, a station with a station
+/// certificate.
+pub fn credential_profile(role: Role) -> ProfileKind {
+    match role {
+        Role::Operator | Role::Supervisor | Role::Auditor => ProfileKind::Operator,
+        Role::FacilityDesk => ProfileKind::UserCard,
+        Role::Station => ProfileKind::Station,
+    }
+}
+
+/// Checks that the certificate fits the account: issued by this CA, neither revoked nor
+/// expired, of the role's profile; for a desk, the user card of a member of that
+/// facility's desk staff (第17条). Returns the desk member's holder id.
+async fn check_credential(
+    tx: &mut kmn_store::Tx,
+    a: &NewAccount,
+    fp: &str,
+    now: i64,
+) -> Result<Option<String>, AppError> {
+    let Some((serial, status, not_after)) = tx.cert_status_by_fingerprint(fp).await? else {
+        return Err(AppError::BadInput(
+            "この証明書は本認証局が発行したものではありません".into(),
+        ));
+    };
+    if status == "revoked" {
+        return Err(AppError::BadInput(format!(
+            "証明書（シリアル {serial}）は失効しているため、アカウントに登録できません"
+        )));
+    }
+    if not_after < now {
+        return Err(AppError::BadInput(format!(
+            "証明書（シリアル {serial}）は有効期限が切れているため、アカウントに登録できません"
+        )));
+    }
+    let cert = tx
+        .certificate(&serial)
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("certificate {serial} has no record")))?;
+    let want = credential_profile(a.role);
+    if cert.profile != want.as_str() {
+        let have = cert
+            .profile
+            .parse::<ProfileKind>()
+            .map(ProfileKind::label_ja)
+            .unwrap_or("不明な種類");
+        return Err(AppError::BadInput(format!(
+            "{}のアカウントには{}の証明書が必要です（指定された証明書は{}の証明書です）",
+            a.role.label_ja(),
+            want.label_ja(),
+            have
+        )));
+    }
+    let Some(code) = &a.facility_code else {
+        return Ok(None);
+    };
+    if tx.facility(code).await?.is_none() {
+        return Err(AppError::NotFound(format!(
+            "施設 {code} は登録されていません"
+        )));
+    }
+    // A desk logs in with the member's own card: the card that holds this certificate.
+    let card = tx.card_by_cert_serial(&serial).await?.ok_or_else(|| {
+        AppError::BadInput(format!(
+            "証明書（シリアル {serial}）はどの利用者カードにも登録されていません。窓口担当者ご本人の利用者カードの証明書を指定してください"
+        ))
+    })?;
+    if &card.facility_code != code {
+        return Err(AppError::BadInput(format!(
+            "この利用者カード（{}）は施設 {} のカードです。施設 {code} の窓口アカウントには使えません",
+            card.id, card.facility_code
+        )));
+    }
+    if let Some(h) = &a.holder_id
+        && h != &card.holder_id
+    {
+        return Err(AppError::BadInput(format!(
+            "この利用者カード（{}）は {} のカードです（指定された利用者: {h}）",
+            card.id, card.holder_id
+        )));
+    }
+    let aff = tx.affiliations(&card.holder_id).await?;
+    let is_desk = aff
+        .iter()
+        .any(|x| &x.facility_code == code && x.is_desk != 0 && x.permitted != 0);
+    if !is_desk {
+        return Err(AppError::BadInput(format!(
+            "{} は施設 {code} の窓口担当者として登録されていません（第17条）。利用者情報で窓口担当者に指定してから登録してください",
+            card.holder_id
+        )));
+    }
+    Ok(Some(card.holder_id))
+}
+
 /// Disables an account.
 pub async fn disable(app: &App, actor: &Actor, id: &str) -> Result<(), AppError> {
     actor.require_center()?;
@@ -123,4 +201,94 @@ pub async fn disable(app: &App, actor: &Actor, id: &str) -> Result<(), AppError>
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Where an account's private key lives, as far as the CA knows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum KeyLocation {
+    /// Generated on a card or token at personalization (its serial as read then).
+    Token {
+        /// The token's serial number.
+        token_serial: String,
+    },
+    /// Issued from a CSR: the key is wherever the requester made it (a software key
+    /// file in the demo's credentials); the CA never saw it.
+    Csr,
+}
+
+impl KeyLocation {
+    /// The words people read.
+    pub fn label_ja(&self) -> String {
+        match self {
+            Self::Token { token_serial } => {
+                format!("ICカード・トークン（シリアル {token_serial}）")
+            }
+            Self::Csr => {
+                "CSR から発行（鍵は申請者の手元。トークン上とは確認されていません）".into()
+            }
+        }
+    }
+}
+
+/// An account with the certificate it logs in with (`kmn account list`, issue 9 item 3).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AccountCredentials {
+    /// The account.
+    #[serde(flatten)]
+    pub account: AccountRow,
+    /// The certificate's serial (hex), when the certificate is on record.
+    pub cert_serial_hex: Option<String>,
+    /// Its profile (`operator`, `user-card`, `station`).
+    pub cert_profile: Option<String>,
+    /// valid, on_hold or revoked.
+    pub cert_status: Option<String>,
+    /// notAfter, Unix seconds.
+    pub cert_not_after: Option<i64>,
+    /// Where the key lives.
+    pub key_location: Option<KeyLocation>,
+}
+
+/// Every account with its certificate, its expiry and where its key lives (support-center
+/// staff only).
+pub async fn list_with_credentials(
+    app: &App,
+    actor: &Actor,
+) -> Result<Vec<AccountCredentials>, AppError> {
+    actor.require_center()?;
+    let mut tx = app.store.read().await?;
+    let r = async {
+        let mut out = Vec::new();
+        for account in tx.list_accounts().await? {
+            let status = tx
+                .cert_status_by_fingerprint(&account.cert_fingerprint)
+                .await?;
+            let (mut serial, mut profile, mut st, mut not_after, mut key) =
+                (None, None, None, None, None);
+            if let Some((s, status, na)) = status {
+                let cert = tx.certificate(&s).await?;
+                let card = tx.card_by_cert_serial(&s).await?;
+                key = Some(match card.and_then(|c| c.token_serial) {
+                    Some(token_serial) => KeyLocation::Token { token_serial },
+                    None => KeyLocation::Csr,
+                });
+                profile = cert.map(|c| c.profile);
+                serial = Some(s);
+                st = Some(status);
+                not_after = Some(na);
+            }
+            out.push(AccountCredentials {
+                account,
+                cert_serial_hex: serial,
+                cert_profile: profile,
+                cert_status: st,
+                cert_not_after: not_after,
+                key_location: key,
+            });
+        }
+        Ok(out)
+    }
+    .await;
+    let _ = tx.rollback().await;
+    r
 }

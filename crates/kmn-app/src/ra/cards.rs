@@ -120,7 +120,7 @@ async fn load_visible_card(
     )
 }
 
-/// Loads a card with everything known about its delivery.
+/// Loads a card with everything known about its delivery; the read is logged (G1).
 pub async fn view(app: &App, actor: &Actor, card_id: &str) -> Result<CardView, AppError> {
     let scope = actor.read_scope()?;
     let mut tx = app.store.read().await?;
@@ -130,7 +130,58 @@ pub async fn view(app: &App, actor: &Actor, card_id: &str) -> Result<CardView, A
     }
     .await;
     tx.rollback().await?;
-    r
+    let v = r?;
+    crate::audit::log_read(
+        app,
+        actor,
+        "read",
+        &format!("card:{}/delivery", v.card.id),
+        Some(&v.card.facility_code),
+    )
+    .await?;
+    Ok(v)
+}
+
+/// One card (a card of another facility is answered like an absent one); the read is
+/// logged (G1).
+pub async fn get(app: &App, actor: &Actor, card_id: &str) -> Result<CardRow, AppError> {
+    let scope = actor.read_scope()?;
+    let mut tx = app.store.read().await?;
+    let r = load_visible_card(&mut tx, &scope, card_id).await;
+    tx.rollback().await?;
+    let card = r?;
+    crate::audit::log_read(
+        app,
+        actor,
+        "read",
+        &format!("card:{}", card.id),
+        Some(&card.facility_code),
+    )
+    .await?;
+    Ok(card)
+}
+
+/// Cards the actor may see (a desk: its facility's), by holder, after a card id, at
+/// most `limit`; the read is logged (G1).
+pub async fn list(
+    app: &App,
+    actor: &Actor,
+    facility: Option<&str>,
+    holder: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<CardRow>, AppError> {
+    let scope = actor.scope(facility)?;
+    let mut tx = app.store.read().await?;
+    let v = tx.list_cards(scope.as_deref(), holder, after, limit).await;
+    tx.rollback().await?;
+    let v = v?;
+    let object = match holder {
+        Some(h) => format!("person:{h}/cards"),
+        None => "cards".to_string(),
+    };
+    crate::audit::log_read(app, actor, "list", &object, scope.as_deref()).await?;
+    Ok(v)
 }
 
 async fn view_in_tx(tx: &mut Tx, card: CardRow) -> Result<CardView, AppError> {
@@ -826,5 +877,7 @@ pub async fn list_mailers(
     let mut tx = app.store.read().await?;
     let r = tx.list_pin_mailers(state, 1000).await;
     tx.rollback().await?;
-    Ok(r?)
+    let v = r?;
+    crate::audit::log_read(app, actor, "list", "pin_mailers", None).await?;
+    Ok(v)
 }

@@ -4,7 +4,8 @@
 
 use kmn_store::{NoticeRow, Tx};
 
-use crate::AppError;
+use crate::actor::Actor;
+use crate::{App, AppError};
 
 /// Writes a notice (and its mail when the facility has an address).
 pub async fn notify(
@@ -40,4 +41,21 @@ pub async fn notify(
     )
     .await?;
     Ok(id)
+}
+
+/// Notices to the actor's facility (the center: any, or one facility); the read is
+/// logged (G1: notices name holders).
+pub async fn list(
+    app: &App,
+    actor: &Actor,
+    facility: Option<&str>,
+    limit: i64,
+) -> Result<Vec<NoticeRow>, AppError> {
+    let scope = actor.scope(facility)?;
+    let mut tx = app.store.read().await?;
+    let v = tx.notices(scope.as_deref(), limit).await;
+    tx.rollback().await?;
+    let v = v?;
+    crate::audit::log_read(app, actor, "list", "notices", scope.as_deref()).await?;
+    Ok(v)
 }

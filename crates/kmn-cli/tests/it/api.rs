@@ -753,17 +753,20 @@ async fn filters_and_pagination() {
     let q = |uri: String| async move { wr.call(Some("operator"), Method::GET, &uri, None).await.1 };
     let a1id = a1["id"].as_str().unwrap().to_string();
     let b1id = b1["id"].as_str().unwrap().to_string();
+    // The fixture's own: the desk members' card applications (fulfilled), A then B.
+    let fixture = ids(&q("/api/v1/applications?status=fulfilled".into()).await);
+    assert_eq!(fixture.len(), 2, "{fixture:?}");
     assert_eq!(
         ids(&q("/api/v1/applications?status=submitted".into()).await),
         vec![a1id.clone()]
     );
     assert_eq!(
         ids(&q(format!("/api/v1/applications?facility={}", w.fac_b)).await),
-        vec![b1id.clone()]
+        vec![fixture[1].clone(), b1id.clone()]
     );
     assert_eq!(
         ids(&q("/api/v1/applications?kind=new".into()).await).len(),
-        2
+        4
     );
     assert_eq!(
         ids(&q("/api/v1/applications?kind=renewal".into()).await).len(),
@@ -775,16 +778,16 @@ async fn filters_and_pagination() {
     );
     assert_eq!(
         ids(&q("/api/v1/applications?to=2026-11-26T02:00:00Z".into()).await),
-        vec![a1id.clone()]
+        vec![fixture[0].clone(), fixture[1].clone(), a1id.clone()]
     );
-    let p1 = q("/api/v1/applications?limit=1".into()).await;
-    assert_eq!(ids(&p1), vec![a1id.clone()]);
+    let p1 = q("/api/v1/applications?limit=2".into()).await;
+    assert_eq!(ids(&p1), fixture);
     let p2 = q(format!(
-        "/api/v1/applications?limit=1&after={}",
+        "/api/v1/applications?limit=2&after={}",
         p1["next"].as_str().unwrap()
     ))
     .await;
-    assert_eq!(ids(&p2), vec![b1id.clone()]);
+    assert_eq!(ids(&p2), vec![a1id.clone(), b1id.clone()]);
     assert!(p2["next"].is_null());
     let (st, v) = w
         .call(
@@ -799,7 +802,7 @@ async fn filters_and_pagination() {
     let (_, v) = w
         .call(Some("desk_a"), Method::GET, "/api/v1/applications", None)
         .await;
-    assert_eq!(ids(&v), vec![a1id]);
+    assert_eq!(ids(&v), vec![fixture[0].clone(), a1id]);
     let (st, _) = w
         .call(
             Some("desk_a"),
@@ -1960,4 +1963,127 @@ async fn art16_public_repository_reads_do_not_wait_for_the_write_lock() {
         r.status()
     );
     writer.rollback().await.unwrap();
+}
+
+/// Issue 9 item 6: the reads the access log missed — a card, the cards list, a card's
+/// delivery view, the notices, PIN mailers and the station's application view — are
+/// logged, sealed into the audit chain in a batch, and a sealed read deleted later is
+/// detected.
+async fn personal_data_reads_logged_and_sealed(w: &World) {
+    let id = w.approved_new("desk_a", &w.nurse_a, 5).await;
+    let (st, v) = w
+        .call(
+            Some("station"),
+            Method::GET,
+            &format!("/api/v1/station/applications/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let (st, v) = w
+        .call(
+            Some("operator"),
+            Method::POST,
+            &format!("/api/v1/applications/{id}/fulfil"),
+            Some(json!({"csr_pem": csr_pem()})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let card = v["card"]["id"].as_str().unwrap().to_string();
+    for (who, uri) in [
+        ("desk_a", format!("/api/v1/cards/{card}")),
+        ("desk_a", format!("/api/v1/cards?holder={}", w.nurse_a)),
+        ("auditor", format!("/api/v1/cards/{card}/delivery")),
+        ("desk_a", "/api/v1/notices".to_string()),
+        ("operator", "/api/v1/pin-mailers".to_string()),
+    ] {
+        let (st, v) = w.call(Some(who), Method::GET, &uri, None).await;
+        assert_eq!(st, StatusCode::OK, "{uri}: {v}");
+    }
+    let mut tx = w.app.store.read().await.unwrap();
+    let mut roles = Vec::new();
+    for object in [
+        format!("application:{id}/station"),
+        format!("card:{card}"),
+        format!("person:{}/cards", w.nurse_a),
+        format!("card:{card}/delivery"),
+        "notices".to_string(),
+        "pin_mailers".to_string(),
+    ] {
+        let log = tx.access_log_for(&object).await.unwrap();
+        assert_eq!(log.len(), 1, "{object}: {log:?}");
+        roles.push(log[0].2.clone());
+    }
+    tx.rollback().await.unwrap();
+    assert_eq!(
+        roles,
+        [
+            "station",
+            "facility_desk",
+            "facility_desk",
+            "auditor",
+            "facility_desk",
+            "operator"
+        ]
+    );
+
+    // Sealed into the chain in one batch, and checked.
+    let sealed = kmn_app::audit::seal_access_log(&w.app, "test")
+        .await
+        .unwrap();
+    assert!(sealed >= 6, "{sealed}");
+    assert_eq!(
+        kmn_app::audit::seal_access_log(&w.app, "test")
+            .await
+            .unwrap(),
+        0
+    );
+    let mut tx = w.app.store.read().await.unwrap();
+    let seals = tx.audit_events(Some(kmn_store::SEAL_ACTION)).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(seals.len(), 1, "{seals:?}");
+    assert!(
+        seals[0]
+            .summary
+            .contains(&format!("{sealed} reads of personal data sealed"))
+    );
+    let r = kmn_app::audit::verify(&w.app).await.unwrap();
+    assert!(r.problems.is_empty(), "{r:?}");
+    assert!(
+        r.checked.iter().any(|l| l.contains(&format!(
+            "{sealed} reads of personal data sealed by 1 seals; 0 not sealed"
+        ))),
+        "{r:?}"
+    );
+
+    // Someone with database rights deletes a sealed read: the seal no longer matches.
+    let drop = match w.app.store.backend() {
+        kmn_store::Backend::Sqlite => "DROP TRIGGER access_log_append_only_d;",
+        kmn_store::Backend::Postgres => "DROP TRIGGER access_log_append_only ON access_log;",
+    };
+    let mut tx = w.app.store.begin().await.unwrap();
+    tx.execute_raw(drop).await.unwrap();
+    tx.execute_raw(&format!(
+        "DELETE FROM access_log WHERE object = 'card:{card}'"
+    ))
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let r = kmn_app::audit::verify(&w.app).await.unwrap();
+    assert!(
+        r.problems.iter().any(|p| p.contains("was deleted")),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn issue9_personal_data_reads_are_logged_and_sealed() {
+    personal_data_reads_logged_and_sealed(&sqlite_world().await).await;
+}
+
+#[tokio::test]
+async fn issue9_personal_data_reads_are_logged_and_sealed_postgres() {
+    if let Some(url) = pg_url("audit_reads").await {
+        personal_data_reads_logged_and_sealed(&World::new(&url).await).await;
+    }
 }

@@ -263,12 +263,19 @@ impl World {
             ("station", Role::Station, None, None),
             ("revoked", Role::Operator, None, None),
         ] {
-            let profile = if role == Role::FacilityDesk {
-                ProfileKind::UserCard
-            } else {
-                ProfileKind::Operator
+            let der = match (&fac, &holder) {
+                // A desk logs in with the member's own card (issue 9 item 3).
+                (Some(f), Some(h)) => {
+                    let (k, _) = SoftwareKey::generate(KeyAlgorithm::P256).unwrap();
+                    kmn_app::quickstart::demo_desk_card(&app, &a, f, h, name, &k)
+                        .await
+                        .unwrap()
+                }
+                _ => {
+                    let profile = accounts::credential_profile(role);
+                    cert_for(&app, &format!("Test {name}"), profile).await
+                }
             };
-            let der = cert_for(&app, &format!("Test {name}"), profile).await;
             accounts::add(
                 &app,
                 &a,

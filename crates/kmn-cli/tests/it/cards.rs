@@ -119,18 +119,34 @@ pub(crate) async fn more_approved_applications(
     env: &Env,
     holders: &[(&str, &str, &str)],
 ) -> Vec<String> {
+    more_approved_applications_as(env, holders, false).await
+}
+
+/// A data dir with an approved new-card application of a member of the clinic's desk
+/// staff (第17条), whose card can log in to a desk account; returns its id.
+pub(crate) async fn approved_desk_application(env: &Env) -> String {
+    approved_applications(env, &[]).await;
+    more_approved_applications_as(env, &[("阿蘇 花子", "アソ ハナコ", "Hanako Aso")], true)
+        .await
+        .remove(0)
+}
+
+/// [`more_approved_applications`], the holders being desk staff when `desk`.
+pub(crate) async fn more_approved_applications_as(
+    env: &Env,
+    holders: &[(&str, &str, &str)],
+    desk: bool,
+) -> Vec<String> {
     let app = env.app().await;
     let admin = kmn_app::actor::Actor::cli("test");
     let code = crate::api_fixture::facility_code(1, 555);
     let mut ids = Vec::new();
     for (kanji, kana, romaji) in holders {
-        let (p, _) = kmn_app::ra::persons::register(
-            &app,
-            &admin,
-            &crate::api_fixture::person_input(&code, kanji, kana, romaji, "nurse", true),
-        )
-        .await
-        .unwrap();
+        let mut input = crate::api_fixture::person_input(&code, kanji, kana, romaji, "nurse", true);
+        input.is_desk = desk;
+        let (p, _) = kmn_app::ra::persons::register(&app, &admin, &input)
+            .await
+            .unwrap();
         let a = kmn_app::ra::applications::create(
             &app,
             &admin,

@@ -1,7 +1,7 @@
 //! The ceremony and issuance produce artifacts that pkilint and OpenSSL accept: root,
-//! issuing CA, OCSP signer, user-card, operator and server certificates, the ARL, an
-//! empty CRL and a CRL with entries; and so does every artifact of `kmn up` (the demo
-//! credentials and the TLS server certificate included).
+//! issuing CA, OCSP signer, audit signer, user-card, operator and server certificates,
+//! the ARL, an empty CRL and a CRL with entries; and so does every artifact of `kmn up`
+//! (the demo credentials and the TLS server certificate included).
 
 use std::path::PathBuf;
 
@@ -13,6 +13,7 @@ pub(crate) struct Artifacts {
     root: PathBuf,
     issuing: PathBuf,
     ocsp: PathBuf,
+    audit: PathBuf,
     pub(crate) user: PathBuf,
     operator: PathBuf,
     server: PathBuf,
@@ -36,9 +37,12 @@ pub(crate) async fn make(env: &Env, init_args: &[&str]) -> Artifacts {
     let app = env.app().await;
     let mut tx = app.store.begin().await.unwrap();
     let ocsp_rec = tx.active_ca(CaKind::OcspSigner).await.unwrap().unwrap();
+    let audit_rec = tx.active_ca(CaKind::AuditSigner).await.unwrap().unwrap();
     tx.rollback().await.unwrap();
     let ocsp = env.path("ocsp.pem");
     std::fs::write(&ocsp, kmn_pki::cert::to_pem(&ocsp_rec.cert_der)).unwrap();
+    let audit = env.path("audit-signer.pem");
+    std::fs::write(&audit, kmn_pki::cert::to_pem(&audit_rec.cert_der)).unwrap();
 
     let ucsr = env.csr(
         "user",
@@ -93,6 +97,7 @@ pub(crate) async fn make(env: &Env, init_args: &[&str]) -> Artifacts {
         root,
         issuing,
         ocsp,
+        audit,
         user,
         operator,
         server,
@@ -109,6 +114,7 @@ pub(crate) fn check_all(a: &Artifacts) {
         &a.root,
         &a.issuing,
         &a.ocsp,
+        &a.audit,
         &a.user,
         &a.operator,
         &a.server,
@@ -119,7 +125,7 @@ pub(crate) fn check_all(a: &Artifacts) {
         "lint_pkix_signer_signee_cert_chain",
         &[&s(&a.root), &s(&a.issuing)],
     );
-    for c in [&a.ocsp, &a.user, &a.operator, &a.server] {
+    for c in [&a.ocsp, &a.audit, &a.user, &a.operator, &a.server] {
         pkilint(
             "lint_pkix_signer_signee_cert_chain",
             &[&s(&a.issuing), &s(c)],
@@ -144,7 +150,11 @@ pub(crate) fn check_all(a: &Artifacts) {
         .concat(),
     )
     .unwrap();
-    for (c, purpose) in [(&a.user, "sslclient"), (&a.server, "sslserver")] {
+    for (c, purpose) in [
+        (&a.user, "sslclient"),
+        (&a.server, "sslserver"),
+        (&a.audit, "any"),
+    ] {
         let (ok, out) = tool(
             "openssl",
             &[
@@ -455,7 +465,8 @@ async fn design4_ceremony_record_in_audit_log_and_second_init_refused() {
     let secrets = std::fs::read_dir(env.data_dir().join("secrets"))
         .unwrap()
         .count();
-    assert_eq!(secrets, 3);
+    // Root, issuing CA, OCSP signer and audit signer (issue 9 item 6).
+    assert_eq!(secrets, 4);
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(env.data_dir().join("secrets/kmn-root-g1.key.pem"))
         .unwrap()

@@ -169,6 +169,17 @@ async fn design6_ceremony_with_hsm_keys_passes_pkilint_and_openssl_and_keys_neve
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(secrets, vec!["kmn-root-g1.key.pem".to_string()]);
+    // The audit signer's key on the token signs checkpoints (issue 9 item 6): the first
+    // at the ceremony, one more in a later process.
+    assert!(
+        env.data_dir()
+            .join("audit-checkpoints/00000001.p7s")
+            .exists()
+    );
+    let out = env.ok(&["audit", "checkpoint"]);
+    assert!(out.contains("by kmn-audit-g1-1"), "{out}");
+    let out = env.ok(&["audit", "verify"]);
+    assert!(out.contains("checkpoint #2"), "{out}");
     let app = env.app().await;
     let mut tx = app.store.begin().await.unwrap();
     let cas = tx.list_cas().await.unwrap();
@@ -185,12 +196,16 @@ async fn design6_ceremony_with_hsm_keys_passes_pkilint_and_openssl_and_keys_neve
         }
     }
 
-    // On the token: the two keys, sensitive, never extractable, generated there, and
-    // good for signing only.
+    // On the token: the three keys (issuing CA, OCSP signer, audit signer), sensitive,
+    // never extractable, generated there, and good for signing only.
     let keys = private_keys(&h.list_objects(label));
     let mut labels: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
     labels.sort_unstable();
-    assert_eq!(labels, vec!["kmn-issuing-g1", "kmn-ocsp-g1-1"], "{keys:?}");
+    assert_eq!(
+        labels,
+        vec!["kmn-audit-g1-1", "kmn-issuing-g1", "kmn-ocsp-g1-1"],
+        "{keys:?}"
+    );
     for (l, usage, access) in &keys {
         assert!(
             access.contains("sensitive")
@@ -334,11 +349,15 @@ async fn design6_new_issuing_ca_key_generated_in_hsm() {
         "{}",
         g2.key_ref
     );
-    // The new CA's key and its own OCSP signer's, both on the token.
+    // The new CA's key, its own OCSP signer's and its audit signer's, all on the token.
     let keys = private_keys(&h.list_objects(label));
     let mut labels: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
     labels.sort_unstable();
-    assert_eq!(labels, vec!["kmn-issuing-g2", "kmn-ocsp-g2-1"], "{keys:?}");
+    assert_eq!(
+        labels,
+        vec!["kmn-audit-g2-1", "kmn-issuing-g2", "kmn-ocsp-g2-1"],
+        "{keys:?}"
+    );
     assert!(
         keys.iter().all(|k| k.2.contains("never extractable")),
         "{keys:?}"
@@ -417,7 +436,7 @@ async fn hsm_options_need_the_pin_from_the_environment() {
     // With the right PIN the ceremony runs: nothing of the failed one was left behind.
     let env = env.env("KMN_HSM_PIN_FILE", h.pin_file.to_str().unwrap());
     env.init(&h.init_args(label));
-    assert_eq!(private_keys(&h.list_objects(label)).len(), 2);
+    assert_eq!(private_keys(&h.list_objects(label)).len(), 3);
 }
 
 #[tokio::test]
@@ -525,6 +544,8 @@ async fn issue8_new_issuing_ca_inherits_the_hsm_and_gets_its_own_ocsp_signer() {
     assert_eq!(
         labels,
         vec![
+            "kmn-audit-g1-1",
+            "kmn-audit-g2-1",
             "kmn-issuing-g1",
             "kmn-issuing-g2",
             "kmn-ocsp-g1-1",

@@ -1,6 +1,7 @@
 //! Integration tests of kmn-pki: the real `kmn` binary, real SQLite and PostgreSQL,
 //! OpenSSL and pkilint on real output. One binary, modules per topic.
 
+mod accounts;
 mod api;
 mod api_fixture;
 mod audit;
@@ -14,6 +15,7 @@ mod delivery;
 #[cfg(feature = "fault-points")]
 mod faults;
 mod hsm;
+mod listeners;
 mod ops;
 mod serve;
 mod station;

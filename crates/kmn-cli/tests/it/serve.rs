@@ -342,3 +342,48 @@ async fn issue8_data_dir_and_database_are_private_under_umask_000() {
     }
     drop(srv);
 }
+
+/// Issue 9 item 6: `kmn serve` signs a checkpoint of the audit log after a revocation
+/// (once its CRL is published), and serves the checkpoints read-only over HTTP.
+#[tokio::test]
+async fn issue9_serve_signs_a_checkpoint_after_a_revocation_and_publishes_it() {
+    let env = Env::new();
+    let srv = start(&env);
+    let pass = std::fs::read_to_string(env.data_dir().join("secrets/ca-passphrase")).unwrap();
+    let env = env.env("KMN_CA_PASSPHRASE", pass.trim());
+    let csr = env.csr("u", "p256", "/C=JP/O=Clinic/CN=Taro", &[]);
+    let (_, serial) = env.issue("u", &csr, "user-card", "3y");
+    env.ok(&["cert", "revoke", &serial, "--reason", "key-compromise"]);
+    let app = env.app().await;
+    let mut tx = app.store.read().await.unwrap();
+    let (head, _) = tx.audit_head().await.unwrap();
+    tx.rollback().await.unwrap();
+    let started = Instant::now();
+    loop {
+        let (status, headers, body) = get(&srv.http, "/repo/audit/checkpoints/latest.p7s");
+        if status == 200 {
+            assert!(
+                headers.contains("content-type: application/pkcs7-mime; smime-type=signed-data"),
+                "{headers}"
+            );
+            let f = kmn_app::audit::read_checkpoint(&body).unwrap();
+            if f.record.event_seq as i64 >= head {
+                let (s, _, numbered) = get(
+                    &srv.http,
+                    &format!("/repo/audit/checkpoints/{}.p7s", f.record.number),
+                );
+                assert_eq!((s, numbered), (200, body));
+                break;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no checkpoint covered the revocation"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(get(&srv.http, "/repo/audit/checkpoints/../kmn.db").0, 404);
+    assert_eq!(get(&srv.http, "/repo/audit/checkpoints/999.p7s").0, 404);
+    let out = env.ok(&["audit", "verify"]);
+    assert!(out.contains("with the signed hash"), "{out}");
+}

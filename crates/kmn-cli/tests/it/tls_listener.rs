@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::cards::{approved_application, pin_from_mailer, pkcs11_tool, softhsm, with_softhsm};
+use crate::cards::{pin_from_mailer, pkcs11_tool, softhsm, with_softhsm};
 use crate::support::{Env, in_ci, tool};
 
 /// A running `kmn up`, its HTTPS address and everything it logged.
@@ -281,12 +281,13 @@ async fn issue8_a_card_that_sends_only_its_own_certificate_logs_in() {
     };
     let (env, softhsm_conf) = with_softhsm(Env::new());
     let m = module.to_str().unwrap();
-    let id = approved_application(&env).await;
+    let id = crate::cards::approved_desk_application(&env).await;
     let (g1_card, facility) = desk_card(&env, &env, &softhsm_conf, m, &engine, &id);
     env.ok(&["ca", "new-issuing"]);
-    let id = crate::cards::more_approved_applications(
+    let id = crate::cards::more_approved_applications_as(
         &env,
         &[("菊池 一郎", "キクチ イチロウ", "Ichiro Kikuchi")],
+        true,
     )
     .await
     .remove(0);

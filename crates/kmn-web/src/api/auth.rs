@@ -2,34 +2,17 @@
 //! connection without a certificate so that the application can answer 401/403 with a
 //! reason; every request maps the certificate to an account and checks its status.
 
-use std::sync::Arc;
-
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::middleware::Next;
-use axum::response::Response;
-use axum_server::tls::TlsInfo;
 use kmn_app::actor::Actor;
 use kmn_app::{App, AppError};
 
 use super::error::ApiError;
 
-/// The client certificate of the connection (DER), put into the request by
-/// [`peer_cert_layer`] (or by tests).
+/// The client certificate of the connection (DER), put into every request of a TLS
+/// connection by the HTTPS listener ([`crate::listen`]) (or by tests).
 #[derive(Clone, Debug)]
 pub struct PeerCert(pub Vec<u8>);
-
-/// Middleware: copies the first peer certificate of the TLS session into [`PeerCert`].
-pub async fn peer_cert_layer(mut req: Request, next: Next) -> Response {
-    let cert = req
-        .extensions()
-        .get::<Arc<TlsInfo>>()
-        .and_then(|t| t.peer_certificates.first().cloned());
-    if let Some(c) = cert {
-        req.extensions_mut().insert(PeerCert(c));
-    }
-    next.run(req).await
-}
 
 /// The authenticated caller of a request.
 #[derive(Clone, Debug)]

@@ -99,15 +99,41 @@ pub struct ProtocolError {
     pub code: &'static str,
     /// For people, in Japanese.
     pub message: String,
+    /// Seconds for the `Retry-After` header (`429`).
+    pub retry_after: Option<u64>,
 }
 
 impl ProtocolError {
+    /// 429: too many requests from this address (or this account); `Retry-After`
+    /// says when the next one is accepted.
+    pub fn rate_limited(secs: u64) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "E_RATE_LIMITED",
+            message: format!(
+                "短時間に要求が集中しています。{secs}秒ほど待ってからもう一度お試しください"
+            ),
+            retry_after: Some(secs),
+        }
+    }
+
+    /// 413 for a JSON body over the limit (`listen.json_body_limit_kib`).
+    pub fn json_too_large() -> Self {
+        Self {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "E_TOO_LARGE",
+            message: "送信された JSON が大きすぎます。内容をご確認ください".into(),
+            retry_after: None,
+        }
+    }
+
     /// 415: the body's media type is not the one the route takes.
     pub fn media_type(expected: &str) -> Self {
         Self {
             status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
             code: "E_MEDIA_TYPE",
             message: format!("Content-Type: {expected} で送信してください"),
+            retry_after: None,
         }
     }
 
@@ -135,6 +161,10 @@ impl ProtocolError {
                 ("E_UNAUTHENTICATED", "クライアント証明書で認証してください")
             }
             StatusCode::FORBIDDEN => ("E_FORBIDDEN", "この操作は行えません"),
+            StatusCode::TOO_MANY_REQUESTS => (
+                "E_RATE_LIMITED",
+                "短時間に要求が集中しています。しばらく待ってからもう一度お試しください",
+            ),
             s if s.is_server_error() => (
                 "E_INTERNAL",
                 "システムエラーが発生しました。サポートセンターに連絡してください。",
@@ -148,6 +178,7 @@ impl ProtocolError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 }
@@ -159,7 +190,12 @@ impl IntoResponse for ProtocolError {
             message: self.message,
             fields: vec![],
         };
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        resp
     }
 }
 
@@ -190,7 +226,7 @@ pub fn json_rejection(r: JsonRejection) -> Response {
             return ProtocolError::media_type("application/json").into_response();
         }
         JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return ProtocolError::for_status(StatusCode::PAYLOAD_TOO_LARGE).into_response();
+            return ProtocolError::json_too_large().into_response();
         }
         JsonRejection::JsonSyntaxError(_) => {
             AppError::BadInput("JSON の形式が正しくありません".into())

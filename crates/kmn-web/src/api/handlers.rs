@@ -563,18 +563,16 @@ pub async fn list_cards(
     Caller(a): Caller,
     Query(q): Query<CardQuery>,
 ) -> ApiResult<Json<Page<CardOut>>> {
-    let scope = a.scope(q.facility.as_deref())?;
     let l = limit(q.limit);
-    let mut tx = app.store.begin().await?;
-    let v = tx
-        .list_cards(
-            scope.as_deref(),
-            q.holder.as_deref(),
-            q.after.as_deref(),
-            l + 1,
-        )
-        .await?;
-    tx.rollback().await?;
+    let v = kmn_app::ra::cards::list(
+        &app,
+        &a,
+        q.facility.as_deref(),
+        q.holder.as_deref(),
+        q.after.as_deref(),
+        l + 1,
+    )
+    .await?;
     Ok(Json(page(
         v.into_iter().map(CardOut::from).collect(),
         l,
@@ -591,16 +589,7 @@ pub async fn get_card(
     Path(id): Path<String>,
 ) -> ApiResult<Json<CardOut>> {
     // Rights first; a card of another facility is answered like an absent one.
-    let scope = a.read_scope()?;
-    let mut tx = app.store.read().await?;
-    let c = tx.card(&id).await?;
-    tx.rollback().await?;
-    let c = scope.visible(
-        c,
-        |c| &c.facility_code,
-        || kmn_app::AppError::NotFound(format!("利用者カード {id} はありません")),
-    )?;
-    Ok(Json(c.into()))
+    Ok(Json(kmn_app::ra::cards::get(&app, &a, &id).await?.into()))
 }
 
 /// Notice filters.
@@ -619,9 +608,6 @@ pub async fn list_notices(
     Caller(a): Caller,
     Query(q): Query<NoticeQuery>,
 ) -> ApiResult<Json<Vec<NoticeOut>>> {
-    let scope = a.scope(q.facility.as_deref())?;
-    let mut tx = app.store.begin().await?;
-    let v = tx.notices(scope.as_deref(), limit(q.limit)).await?;
-    tx.rollback().await?;
+    let v = kmn_app::ra::notify::list(&app, &a, q.facility.as_deref(), limit(q.limit)).await?;
     Ok(Json(v.into_iter().map(Into::into).collect()))
 }

@@ -202,7 +202,10 @@ fn json_reply((status, body): (u16, String)) -> Response {
         version = "1",
         description = "くまもとメディカルネットワーク 利用者カード認証局 — registration authority API. \
 Authenticate with a client certificate issued by this CA (operators: operator certificate; \
-facility desks: their own card). Errors carry a stable `code` and a Japanese `message`."
+facility desks: their own card). Errors carry a stable `code` and a Japanese `message`. \
+Requests are rate-limited per client certificate (per address without one): over the limit, \
+429 with `Retry-After` and code `E_RATE_LIMITED`. A JSON body over the limit (64 KiB by \
+default) is 413 with code `E_TOO_LARGE`."
     ),
     tags(
         (name = "meta", description = "Who am I"),
@@ -216,9 +219,18 @@ facility desks: their own card). Errors carry a stable `code` and a Japanese `me
 )]
 struct ApiDoc;
 
-/// The API routes and their OpenAPI document.
+/// The API routes and their OpenAPI document. Request bodies are limited per route
+/// (`[listen]`): document uploads to `document_body_limit_mib`, every other (JSON) body
+/// to `json_body_limit_kib`.
 pub fn router(app: App) -> (axum::Router, utoipa::openapi::OpenApi) {
+    use axum::extract::DefaultBodyLimit;
     use handlers::*;
+    let json_limit = app.cfg.listen.json_body_limit_kib as usize * 1024;
+    let document_limit = app.cfg.listen.document_body_limit_mib as usize * 1024 * 1024;
+    // The innermost limit wins: uploads get theirs, everything else the JSON one.
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(upload_document))
+        .layer(DefaultBodyLimit::max(document_limit));
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(whoami))
         .routes(routes!(list_facilities, create_facility))
@@ -237,7 +249,7 @@ pub fn router(app: App) -> (axum::Router, utoipa::openapi::OpenApi) {
         .routes(routes!(return_application))
         .routes(routes!(reject_application))
         .routes(routes!(fulfil_from_csr))
-        .routes(routes!(upload_document))
+        .merge(uploads)
         .routes(routes!(get_document))
         .routes(routes!(list_cards))
         .routes(routes!(get_card))
@@ -255,6 +267,7 @@ pub fn router(app: App) -> (axum::Router, utoipa::openapi::OpenApi) {
         .routes(routes!(station::station_record_card))
         .routes(routes!(station::station_abort_certificate))
         .routes(routes!(list_notices))
+        .layer(DefaultBodyLimit::max(json_limit))
         .with_state(app)
         .split_for_parts();
     let doc = api.clone();
@@ -264,8 +277,6 @@ pub fn router(app: App) -> (axum::Router, utoipa::openapi::OpenApi) {
             axum::routing::get(move || async move { Json(doc) }),
         )
         .fallback(not_found)
-        .layer(axum::extract::DefaultBodyLimit::max(12 * 1024 * 1024))
-        .layer(axum::middleware::from_fn(api_layer))
-        .layer(axum::middleware::from_fn(auth::peer_cert_layer));
+        .layer(axum::middleware::from_fn(api_layer));
     (router, api)
 }
