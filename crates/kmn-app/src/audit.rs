@@ -429,15 +429,18 @@ fn check_signer(app: &App, f: &CheckpointFile) -> Result<String, String> {
     )
     .map_err(|e| format!("its signer's certificate does not chain to the root: {e}"))?;
     let c = parse::cert(&f.signed.signer_cert).map_err(|e| e.to_string())?;
-    let eku_ok = c.tbs.ext("2.5.29.37").is_some_and(|e| {
-        kmn_pki::derr::read_one(e.value, kmn_pki::derw::tag::SEQUENCE)
-            .and_then(|s| kmn_pki::derr::children(s.content))
-            .map(|v| {
-                v.iter()
-                    .any(|o| o.content == kmn_pki::oid::KP_DOCUMENT_SIGNING.as_bytes())
-            })
-            .unwrap_or(false)
-    });
+    let eku_ok = c
+        .tbs
+        .ext(&kmn_pki::oid::EXT_EXT_KEY_USAGE)
+        .is_some_and(|e| {
+            kmn_pki::derr::read_one(e.value, kmn_pki::derw::tag::SEQUENCE)
+                .and_then(|s| kmn_pki::derr::children(s.content))
+                .map(|v| {
+                    v.iter()
+                        .any(|o| o.content == kmn_pki::oid::KP_DOCUMENT_SIGNING.as_bytes())
+                })
+                .unwrap_or(false)
+        });
     if !eku_ok {
         return Err(
             "its signer's certificate is not an audit signer's (no id-kp-documentSigning)".into(),

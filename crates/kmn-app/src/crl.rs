@@ -11,9 +11,7 @@ use std::path::PathBuf;
 use kmn_domain::{CrlNumber, RevocationReason};
 use kmn_pki::cert::IssuerInfo;
 use kmn_pki::crl::{CrlEntry, CrlParams, build_and_sign};
-use kmn_pki::derw::tag;
 use kmn_pki::keys::Signer;
-use kmn_pki::{derr, parse};
 use kmn_store::{CaKind, CrlRecord, NewAuditEvent, Tx};
 use time::{Duration, OffsetDateTime};
 
@@ -37,40 +35,11 @@ pub struct Published {
 }
 
 /// The fields of a DER CRL that publication checks: (number, thisUpdate), with the
-/// signature verified against `spki`. Reads only the top-level fields, so it costs the
-/// same for an empty CRL and for a million entries (plus one hash of the bytes).
+/// signature verified against `spki` ([`kmn_pki::crl::read_back`]).
 pub fn check_crl(der: &[u8], spki: &[u8]) -> Result<(i64, OffsetDateTime), AppError> {
-    let bad = |w: &str| AppError::Internal(format!("the published CRL does not read back: {w}"));
-    let outer = derr::read_one(der, tag::SEQUENCE).map_err(|e| bad(&e.to_string()))?;
-    let parts = derr::children(outer.content).map_err(|e| bad(&e.to_string()))?;
-    if parts.len() != 3 {
-        return Err(bad("not a CertificateList"));
-    }
-    kmn_pki::csr::verify_signature(
-        spki,
-        parts[1].raw,
-        parts[0].raw,
-        parts[2].content.get(1..).unwrap_or_default(),
-    )
-    .map_err(|_| bad("its signature does not verify with the CA key"))?;
-    let fields = derr::children(parts[0].content).map_err(|e| bad(&e.to_string()))?;
-    let this_update = parse::time_field(&fields[3])
-        .map_err(|e| bad(&e.to_string()))?
-        .at;
-    let exts = fields
-        .iter()
-        .find(|f| f.tag == 0xa0)
-        .ok_or_else(|| bad("no extensions"))?;
-    let seq = derr::read_one(exts.content, tag::SEQUENCE).map_err(|e| bad(&e.to_string()))?;
-    for e in derr::children(seq.content).map_err(|e| bad(&e.to_string()))? {
-        let e = parse::extension(e).map_err(|e| bad(&e.to_string()))?;
-        if e.oid == "2.5.29.20" {
-            let n = derr::read_one(e.value, tag::INTEGER).map_err(|e| bad(&e.to_string()))?;
-            let v = n.content.iter().fold(0i64, |a, b| (a << 8) | i64::from(*b));
-            return Ok((v, this_update));
-        }
-    }
-    Err(bad("no cRLNumber"))
+    let r = kmn_pki::crl::read_back(der, spki)
+        .map_err(|e| AppError::Internal(format!("the published CRL does not read back: {e}")))?;
+    Ok((r.number.0, r.this_update))
 }
 
 /// The CRL number of the file currently in the repository, if any (a crash between the
@@ -78,19 +47,7 @@ pub fn check_crl(der: &[u8], spki: &[u8]) -> Result<(i64, OffsetDateTime), AppEr
 /// the signature: a forged file could only make numbers skip ahead, which is harmless.
 fn number_on_disk(app: &App, ca_name: &str) -> Option<i64> {
     let der = std::fs::read(app.repo_dir().join(repo::crl_file(ca_name))).ok()?;
-    let outer = derr::read_one(&der, tag::SEQUENCE).ok()?;
-    let tbs = derr::read(outer.content).ok()?.0;
-    let fields = derr::children(tbs.content).ok()?;
-    let exts = fields.iter().find(|f| f.tag == 0xa0)?;
-    let seq = derr::read_one(exts.content, tag::SEQUENCE).ok()?;
-    for e in derr::children(seq.content).ok()? {
-        let e = parse::extension(e).ok()?;
-        if e.oid == "2.5.29.20" {
-            let n = derr::read_one(e.value, tag::INTEGER).ok()?;
-            return Some(n.content.iter().fold(0i64, |a, b| (a << 8) | i64::from(*b)));
-        }
-    }
-    None
+    kmn_pki::crl::number_unchecked(&der).map(|n| n.0)
 }
 
 /// Builds, signs and publishes the CRL of `ca_name` inside `tx` (which the caller commits).

@@ -160,19 +160,5 @@ pub async fn rebuild(app: &App) -> Result<Vec<Rebuilt>, AppError> {
 
 /// The cRLNumber of a DER CRL (unchecked: only to compare with another copy).
 fn crl_number(der: &[u8]) -> Option<i64> {
-    use kmn_pki::derr;
-    use kmn_pki::derw::tag;
-    let outer = derr::read_one(der, tag::SEQUENCE).ok()?;
-    let tbs = derr::read(outer.content).ok()?.0;
-    let fields = derr::children(tbs.content).ok()?;
-    let exts = fields.iter().find(|f| f.tag == 0xa0)?;
-    let seq = derr::read_one(exts.content, tag::SEQUENCE).ok()?;
-    for e in derr::children(seq.content).ok()? {
-        let e = kmn_pki::parse::extension(e).ok()?;
-        if e.oid == "2.5.29.20" {
-            let n = derr::read_one(e.value, tag::INTEGER).ok()?;
-            return Some(n.content.iter().fold(0i64, |a, b| (a << 8) | i64::from(*b)));
-        }
-    }
-    None
+    kmn_pki::crl::number_unchecked(der).map(|n| n.0)
 }

@@ -608,7 +608,11 @@ impl ApplicationState {
                             reason: ReturnReason::Reissue,
                         });
                     }
-                    _ => {}
+                    ApplicationKind::Reissue { .. }
+                    | ApplicationKind::New
+                    | ApplicationKind::Discontinuation { .. }
+                    | ApplicationKind::LossReport
+                    | ApplicationKind::InfoChange => {}
                 }
                 if let Some(fee) = kind.fee() {
                     effects.push(E::RecordFee { kind: fee });

@@ -10,51 +10,13 @@
 use kmn_domain::{CertSerial, ProfileKind};
 use time::OffsetDateTime;
 
-use crate::ext::{self, AltName, PolicyOid, ku};
+use crate::ext::{self, AltName, PolicyOid};
 use crate::keys::{SignatureAlgorithm, Signer};
 use crate::name::DistinguishedName;
-use crate::{PkiError, derw, lint, oid, parse};
+use crate::profile::{profile_eku, profile_key_usage};
+use crate::{PkiError, derw, lint};
 
-/// What the lints and the builder need to know about the issuing CA.
-#[derive(Clone, Debug)]
-pub struct IssuerInfo {
-    /// The CA's subject Name, byte for byte from its certificate.
-    pub subject_der: Vec<u8>,
-    /// The CA's key identifier (its SKI).
-    pub key_id: Vec<u8>,
-    /// The CA's SubjectPublicKeyInfo.
-    pub spki_der: Vec<u8>,
-    /// The CA's notBefore.
-    pub not_before: OffsetDateTime,
-    /// The CA's notAfter.
-    pub not_after: OffsetDateTime,
-    /// The algorithm the CA's key signs with.
-    pub signature_algorithm: SignatureAlgorithm,
-}
-
-impl IssuerInfo {
-    /// Reads the issuer's facts from its certificate.
-    pub fn from_cert(
-        cert_der: &[u8],
-        signature_algorithm: SignatureAlgorithm,
-    ) -> Result<Self, PkiError> {
-        let c = parse::cert(cert_der)?;
-        let key_id = match c.tbs.ext("2.5.29.14") {
-            Some(e) => crate::derr::read_one(e.value, derw::tag::OCTET_STRING)?
-                .content
-                .to_vec(),
-            None => ext::key_identifier(c.tbs.spki)?,
-        };
-        Ok(Self {
-            subject_der: c.tbs.subject.to_vec(),
-            key_id,
-            spki_der: c.tbs.spki.to_vec(),
-            not_before: c.tbs.not_before.at,
-            not_after: c.tbs.not_after.at,
-            signature_algorithm,
-        })
-    }
-}
+pub use crate::profile::IssuerInfo;
 
 /// The URLs certificates point to (DESIGN §7a: from `public_base_url`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -94,40 +56,6 @@ pub struct CertTemplate {
     pub hc_role: Option<String>,
 }
 
-/// The key usage bits a profile requires (RFC 5280 §4.2.1.3).
-pub fn profile_key_usage(profile: ProfileKind, spki_der: &[u8]) -> Vec<u8> {
-    match profile {
-        ProfileKind::Root | ProfileKind::IssuingCa => vec![ku::KEY_CERT_SIGN, ku::CRL_SIGN],
-        ProfileKind::OcspSigner
-        | ProfileKind::AuditSigner
-        | ProfileKind::UserCard
-        | ProfileKind::Operator
-        | ProfileKind::Station => {
-            vec![ku::DIGITAL_SIGNATURE]
-        }
-        ProfileKind::Server => {
-            if matches!(parse::key_info(spki_der), Ok(parse::KeyInfo::Rsa { .. })) {
-                vec![ku::DIGITAL_SIGNATURE, ku::KEY_ENCIPHERMENT]
-            } else {
-                vec![ku::DIGITAL_SIGNATURE]
-            }
-        }
-    }
-}
-
-/// The extended key usage a profile requires (none for CAs).
-pub fn profile_eku(profile: ProfileKind) -> Vec<const_oid::ObjectIdentifier> {
-    match profile {
-        ProfileKind::Root | ProfileKind::IssuingCa => vec![],
-        ProfileKind::OcspSigner => vec![oid::KP_OCSP_SIGNING],
-        ProfileKind::AuditSigner => vec![oid::KP_DOCUMENT_SIGNING],
-        ProfileKind::UserCard | ProfileKind::Operator | ProfileKind::Station => {
-            vec![oid::KP_CLIENT_AUTH]
-        }
-        ProfileKind::Server => vec![oid::KP_SERVER_AUTH],
-    }
-}
-
 /// Builds the DER TBSCertificate for a template under an issuer.
 pub fn build_tbs(t: &CertTemplate, issuer: &IssuerInfo) -> Result<Vec<u8>, PkiError> {
     let own_kid = ext::key_identifier(&t.spki_der)?;
@@ -135,7 +63,12 @@ pub fn build_tbs(t: &CertTemplate, issuer: &IssuerInfo) -> Result<Vec<u8>, PkiEr
     match t.profile {
         ProfileKind::Root => exts.push(ext::basic_constraints_ca(None)),
         ProfileKind::IssuingCa => exts.push(ext::basic_constraints_ca(Some(0))),
-        _ => {}
+        ProfileKind::OcspSigner
+        | ProfileKind::AuditSigner
+        | ProfileKind::UserCard
+        | ProfileKind::Operator
+        | ProfileKind::Station
+        | ProfileKind::Server => {}
     }
     exts.push(ext::key_usage(&profile_key_usage(t.profile, &t.spki_der)));
     let eku = profile_eku(t.profile);

@@ -315,6 +315,44 @@ fn write_generalized(out: &mut Vec<u8>, t: OffsetDateTime) {
     derw::write_generalized_time(out, t);
 }
 
+/// What [`read_back`] found in a published CRL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadBack {
+    /// cRLNumber.
+    pub number: CrlNumber,
+    /// thisUpdate.
+    pub this_update: OffsetDateTime,
+}
+
+/// Reads a published CRL back before it is reported as published (DESIGN §5): the
+/// signature must verify with the issuer's key `issuer_spki`, and the CRL must carry a
+/// cRLNumber. Reads only the top-level fields ([`crate::parse::crl`]), so it costs the
+/// same for an empty CRL and for a million entries (plus one hash of the bytes).
+pub fn read_back(der: &[u8], issuer_spki: &[u8]) -> Result<ReadBack, PkiError> {
+    let c = crate::parse::crl(der)?;
+    crate::csr::verify_signature(issuer_spki, c.signature_alg, c.tbs, c.signature)
+        .map_err(|_| PkiError::BadInput("its signature does not verify with the CA key".into()))?;
+    let number = c
+        .number()?
+        .ok_or_else(|| PkiError::BadInput("no cRLNumber".into()))?;
+    Ok(ReadBack {
+        number: CrlNumber(number),
+        this_update: c.this_update.at,
+    })
+}
+
+/// The cRLNumber of a DER CRL, without checking its signature: only to compare with
+/// another copy, or to keep a number from being used twice (a forged file can only make
+/// numbers skip ahead). `None` when the bytes are no CRL or it has no usable number.
+pub fn number_unchecked(der: &[u8]) -> Option<CrlNumber> {
+    crate::parse::crl(der)
+        .ok()?
+        .number()
+        .ok()
+        .flatten()
+        .map(CrlNumber)
+}
+
 /// PEM for a CRL.
 pub fn to_pem(der: &[u8]) -> String {
     crate::cert::pem_encode("X509 CRL", der)
@@ -464,6 +502,67 @@ mod tests {
             rule(build_and_sign(&params(), &[a, a], &iss, &k)),
             "e_crl_entries_unique_sorted"
         );
+    }
+
+    #[test]
+    fn design5_a_published_crl_reads_back_its_number_and_this_update() {
+        let (k, iss) = issuer();
+        let e = CrlEntry::new(&[1], at(1), RevocationReason::Superseded, None).unwrap();
+        for entries in [vec![], vec![e]] {
+            let crl = build_and_sign(&params(), &entries, &iss, &k).unwrap();
+            let r = read_back(&crl.der, &iss.spki_der).unwrap();
+            assert_eq!(r.number, CrlNumber(5));
+            assert_eq!(r.this_update, params().this_update);
+            assert_eq!(number_unchecked(&crl.der), Some(CrlNumber(5)));
+            let head = crate::parse::crl(&crl.der).unwrap();
+            assert_eq!(head.version, 1);
+            assert_eq!(head.issuer, iss.subject_der.as_slice());
+            assert_eq!(head.next_update.unwrap().at, params().next_update);
+            assert_eq!(head.revoked.is_some(), !entries.is_empty());
+        }
+    }
+
+    #[test]
+    fn design5_read_back_refuses_another_key_a_truncation_and_a_changed_octet() {
+        let (k, iss) = issuer();
+        let crl = build_and_sign(&params(), &[], &iss, &k).unwrap();
+        let (other, _) = SoftwareKey::generate(KeyAlgorithm::P256).unwrap();
+        let e = read_back(&crl.der, other.spki_der()).unwrap_err();
+        assert!(e.to_string().contains("signature"), "{e}");
+        for n in 0..crl.der.len() {
+            assert!(
+                read_back(&crl.der[..n], &iss.spki_der).is_err(),
+                "cut at {n}"
+            );
+        }
+        for i in 0..crl.der.len() {
+            let mut m = crl.der.clone();
+            m[i] ^= 0x01;
+            assert!(read_back(&m, &iss.spki_der).is_err(), "octet {i} changed");
+        }
+    }
+
+    #[test]
+    fn rfc5280_5_2_3_crl_numbers_beyond_i64_or_negative_are_not_read() {
+        let (k, iss) = issuer();
+        let crl = build_and_sign(&params(), &[], &iss, &k).unwrap();
+        let head = crate::parse::crl(&crl.der).unwrap();
+        let mut e = head.extensions[1].clone();
+        assert!(e.is(&oid::EXT_CRL_NUMBER));
+        let mut h = head.clone();
+        for (value, want) in [
+            (vec![0x02, 0x01, 0x80], None),
+            (vec![0x02, 0x09, 0x00, 0xff, 0, 0, 0, 0, 0, 0, 0], None),
+            (
+                vec![0x02, 0x08, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+                Some(i64::MAX),
+            ),
+            (vec![0x02, 0x02, 0x00, 0x80], Some(128)),
+        ] {
+            e.value = Box::leak(value.into_boxed_slice());
+            h.extensions = vec![e.clone()];
+            assert_eq!(h.number().ok().flatten(), want);
+        }
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! kmn-pki: X.509 for the Kumamoto Medical Network CA.
 //!
-//! Profiles (root, issuing CA, OCSP signer, audit signer, user card, operator, TLS
-//! server), the lint-before-sign issuance pipeline ([`cert::prepare`] → store →
-//! [`cert::sign`]), the streaming CRL encoder ([`crl`]), CSR parsing ([`csr`]), the
-//! [`keys::Signer`] trait with software keys, and the CMS SignedData of the audit
-//! checkpoints ([`cms`], [`checkpoint`]). Everything is DER written by [`derw`] and read back by [`parse`].
+//! Profiles ([`profile`]: root, issuing CA, OCSP signer, audit signer, user card,
+//! operator, station, TLS server), the lint-before-sign issuance pipeline
+//! ([`cert::prepare`] → store → [`cert::sign`]), the streaming CRL encoder and its
+//! read-back ([`crl`]), CSR parsing ([`csr`]), the [`keys::Signer`] trait with software
+//! keys, and the CMS SignedData of the audit checkpoints ([`cms`], [`checkpoint`]).
+//! Everything is DER written by [`derw`] and read back by [`parse`].
 #![forbid(unsafe_code)]
 
 pub mod cert;
@@ -21,6 +22,7 @@ pub mod name;
 pub mod ocsp;
 pub mod oid;
 pub mod parse;
+pub mod profile;
 
 pub use lint::LintFailure;
 

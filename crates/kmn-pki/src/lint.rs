@@ -11,10 +11,10 @@ use std::collections::HashSet;
 
 use kmn_domain::{ProfileKind, ValidityPeriod};
 
-use crate::cert::{IssuerInfo, profile_eku, profile_key_usage};
 use crate::derw::tag;
 use crate::ext::PolicyOid;
 use crate::parse::{self, KeyInfo, Tbs};
+use crate::profile::{IssuerInfo, profile_eku, profile_key_usage};
 use crate::{PkiError, derr, derw, name, oid};
 
 /// A lint that failed: the rule's stable name and what was wrong.
@@ -271,23 +271,23 @@ fn lint_extensions(
             ));
         }
     }
-    let allowed: &[&str] = &[
-        "2.5.29.19",
-        "2.5.29.15",
-        "2.5.29.37",
-        "2.5.29.14",
-        "2.5.29.35",
-        "2.5.29.17",
-        "2.5.29.9",
-        "2.5.29.32",
-        "2.5.29.31",
-        "1.3.6.1.5.5.7.1.1",
-        "1.3.6.1.5.5.7.48.1.5",
+    let allowed = [
+        oid::EXT_BASIC_CONSTRAINTS,
+        oid::EXT_KEY_USAGE,
+        oid::EXT_EXT_KEY_USAGE,
+        oid::EXT_SUBJECT_KEY_ID,
+        oid::EXT_AUTHORITY_KEY_ID,
+        oid::EXT_SUBJECT_ALT_NAME,
+        oid::EXT_SUBJECT_DIRECTORY_ATTRIBUTES,
+        oid::EXT_CERT_POLICIES,
+        oid::EXT_CRL_DP,
+        oid::EXT_AUTHORITY_INFO_ACCESS,
+        oid::EXT_OCSP_NOCHECK,
     ];
     if let Some(e) = tbs
         .extensions
         .iter()
-        .find(|e| !allowed.contains(&e.oid.as_str()))
+        .find(|e| !allowed.iter().any(|o| e.is(o)))
     {
         return Err(fail(
             "e_extension_known",
@@ -296,7 +296,7 @@ fn lint_extensions(
     }
 
     // basicConstraints (RFC 5280 §4.2.1.9).
-    match (is_ca, tbs.ext("2.5.29.19")) {
+    match (is_ca, tbs.ext(&oid::EXT_BASIC_CONSTRAINTS)) {
         (true, Some(e)) => {
             let bc = derr::read_one(e.value, tag::SEQUENCE)?;
             let f = derr::children(bc.content)?;
@@ -324,7 +324,7 @@ fn lint_extensions(
 
     // keyUsage (§4.2.1.3): present, critical, exactly the profile's bits.
     let ku = tbs
-        .ext("2.5.29.15")
+        .ext(&oid::EXT_KEY_USAGE)
         .ok_or_else(|| fail("e_key_usage_present", "keyUsage is missing"))?;
     let want = derw::named_bits(&profile_key_usage(profile, tbs.spki));
     if !ku.critical || ku.value != want.as_slice() {
@@ -336,7 +336,7 @@ fn lint_extensions(
 
     // extKeyUsage (§4.2.1.12).
     let eku_want = profile_eku(profile);
-    match tbs.ext("2.5.29.37") {
+    match tbs.ext(&oid::EXT_EXT_KEY_USAGE) {
         None if eku_want.is_empty() => {}
         None => return Err(fail("e_eku_profile", "extKeyUsage is missing")),
         Some(_) if eku_want.is_empty() => {
@@ -363,7 +363,7 @@ fn lint_extensions(
 
     // SKI / AKI (§4.2.1.1, §4.2.1.2).
     let ski = tbs
-        .ext("2.5.29.14")
+        .ext(&oid::EXT_SUBJECT_KEY_ID)
         .ok_or_else(|| fail("e_ski_present", "subjectKeyIdentifier is missing"))?;
     let kid = crate::ext::key_identifier(tbs.spki)?;
     if derr::read_one(ski.value, tag::OCTET_STRING)?.content != kid.as_slice() || ski.critical {
@@ -373,7 +373,7 @@ fn lint_extensions(
         ));
     }
     let aki = tbs
-        .ext("2.5.29.35")
+        .ext(&oid::EXT_AUTHORITY_KEY_ID)
         .ok_or_else(|| fail("e_aki_present", "authorityKeyIdentifier is missing"))?;
     let aki_seq = derr::read_one(aki.value, tag::SEQUENCE)?;
     let aki_f = derr::children(aki_seq.content)?;
@@ -395,7 +395,7 @@ fn lint_extensions(
     }
 
     // certificatePolicies (§4.2.1.4): exactly the expected OIDs; never anyPolicy or HPKI.
-    let got_policies = match tbs.ext("2.5.29.32") {
+    let got_policies = match tbs.ext(&oid::EXT_CERT_POLICIES) {
         None => vec![],
         Some(e) => {
             let seq = derr::read_one(e.value, tag::SEQUENCE)?;
@@ -454,7 +454,7 @@ fn lint_extensions(
     // CRL DP and AIA over HTTP (§4.2.1.13, §4.2.2.1).
     if expect.require_urls && profile != ProfileKind::Root && profile != ProfileKind::OcspSigner {
         let dp = tbs
-            .ext("2.5.29.31")
+            .ext(&oid::EXT_CRL_DP)
             .ok_or_else(|| fail("e_crl_dp_present", "cRLDistributionPoints is missing"))?;
         if !contains_http_uri(dp.value) {
             return Err(fail(
@@ -463,7 +463,7 @@ fn lint_extensions(
             ));
         }
         let aia = tbs
-            .ext("1.3.6.1.5.5.7.1.1")
+            .ext(&oid::EXT_AUTHORITY_INFO_ACCESS)
             .ok_or_else(|| fail("e_aia_present", "authorityInfoAccess is missing"))?;
         if !contains_http_uri(aia.value) {
             return Err(fail(
@@ -474,13 +474,13 @@ fn lint_extensions(
     }
 
     // OCSP signer (RFC 6960 §4.2.2.2): ocsp-nocheck, no CRL DP/AIA.
-    if profile == ProfileKind::OcspSigner && tbs.ext("1.3.6.1.5.5.7.48.1.5").is_none() {
+    if profile == ProfileKind::OcspSigner && tbs.ext(&oid::EXT_OCSP_NOCHECK).is_none() {
         return Err(fail(
             "e_ocsp_signer_nocheck",
             "the OCSP signer needs id-pkix-ocsp-nocheck",
         ));
     }
-    if profile != ProfileKind::OcspSigner && tbs.ext("1.3.6.1.5.5.7.48.1.5").is_some() {
+    if profile != ProfileKind::OcspSigner && tbs.ext(&oid::EXT_OCSP_NOCHECK).is_some() {
         return Err(fail(
             "e_ocsp_nocheck_only_for_signer",
             "only the OCSP signer carries ocsp-nocheck",
@@ -488,7 +488,7 @@ fn lint_extensions(
     }
 
     // subjectAltName: required for servers; directoryName values are UTF8String.
-    match tbs.ext("2.5.29.17") {
+    match tbs.ext(&oid::EXT_SUBJECT_ALT_NAME) {
         None if profile == ProfileKind::Server => {
             return Err(fail(
                 "e_server_san_present",
@@ -648,13 +648,13 @@ mod tests {
         };
         let linted = prepare(&t, &iss, &no_policy).unwrap();
         let tbs = crate::parse::tbs(linted.tbs()).unwrap();
-        let eku = tbs.ext("2.5.29.37").unwrap();
+        let eku = tbs.ext(&oid::EXT_EXT_KEY_USAGE).unwrap();
         assert!(
             eku.value
                 .windows(oid::KP_DOCUMENT_SIGNING.as_bytes().len())
                 .any(|w| w == oid::KP_DOCUMENT_SIGNING.as_bytes())
         );
-        assert!(tbs.ext("2.5.29.32").is_none());
+        assert!(tbs.ext(&oid::EXT_CERT_POLICIES).is_none());
         t.policies = vec![policy()];
         assert_eq!(rule(prepare(&t, &iss, &no_policy)), "e_policies_profile");
     }

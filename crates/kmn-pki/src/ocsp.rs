@@ -448,7 +448,7 @@ impl<'a> Responder<'a> {
         }
         let eku = c
             .tbs
-            .ext(&oid::EXT_EXT_KEY_USAGE.to_string())
+            .ext(&oid::EXT_EXT_KEY_USAGE)
             .map(|e| e.value)
             .ok_or_else(|| {
                 fail(

@@ -4,17 +4,20 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
+use const_oid::ObjectIdentifier as Oid;
 use time::OffsetDateTime;
 
 use crate::derr::{self, Tlv};
 use crate::derw::tag;
-use crate::{PkiError, name};
+use crate::{PkiError, name, oid};
 
 /// One extension.
 #[derive(Clone, Debug)]
 pub struct Ext<'a> {
     /// Dotted OID.
     pub oid: String,
+    /// The OID's content octets (compare with [`Ext::is`]).
+    pub oid_der: &'a [u8],
     /// Criticality.
     pub critical: bool,
     /// The OCTET STRING's content.
@@ -170,6 +173,7 @@ pub fn extension<'a>(e: Tlv<'a>) -> Result<Ext<'a>, PkiError> {
     }
     Ok(Ext {
         oid: derr::oid_to_string(id.content)?,
+        oid_der: id.content,
         critical: crit,
         value: val.content,
     })
@@ -224,10 +228,17 @@ pub fn time_field(t: &Tlv<'_>) -> Result<TimeField, PkiError> {
     })
 }
 
+impl Ext<'_> {
+    /// Whether this is the extension `oid` (one of [`crate::oid`]'s constants).
+    pub fn is(&self, oid: &Oid) -> bool {
+        self.oid_der == oid.as_bytes()
+    }
+}
+
 impl Tbs<'_> {
-    /// The extension with this dotted OID.
-    pub fn ext(&self, oid: &str) -> Option<&Ext<'_>> {
-        self.extensions.iter().find(|e| e.oid == oid)
+    /// The extension `oid` (one of [`crate::oid`]'s constants), if present.
+    pub fn ext(&self, oid: &Oid) -> Option<&Ext<'_>> {
+        self.extensions.iter().find(|e| e.is(oid))
     }
 
     /// The serial as lowercase hex of its unsigned value.
@@ -247,6 +258,136 @@ impl Tbs<'_> {
     /// The issuer as text.
     pub fn issuer_text(&self) -> String {
         name::display_name_der(self.issuer)
+    }
+}
+
+/// The top-level fields of a CertificateList (RFC 5280 §5.1), read without walking the
+/// revoked certificates: it costs the same for an empty CRL and for a million entries.
+#[derive(Clone, Debug)]
+pub struct CrlHead<'a> {
+    /// The TBSCertList, whole (what the signature covers).
+    pub tbs: &'a [u8],
+    /// 0 = v1 (no version field), 1 = v2.
+    pub version: u8,
+    /// The issuer Name, whole.
+    pub issuer: &'a [u8],
+    /// thisUpdate.
+    pub this_update: TimeField,
+    /// nextUpdate, if present.
+    pub next_update: Option<TimeField>,
+    /// The revokedCertificates SEQUENCE's content, unread (absent when empty).
+    pub revoked: Option<&'a [u8]>,
+    /// The CRL extensions in order.
+    pub extensions: Vec<Ext<'a>>,
+    /// The outer signatureAlgorithm, whole.
+    pub signature_alg: &'a [u8],
+    /// The signature bits (without the unused-bits octet).
+    pub signature: &'a [u8],
+}
+
+fn bad_crl(what: &str) -> PkiError {
+    PkiError::BadInput(format!("malformed CRL: {what}"))
+}
+
+/// Parses the top-level fields of a DER CertificateList (RFC 5280 §5.1).
+pub fn crl(der: &[u8]) -> Result<CrlHead<'_>, PkiError> {
+    let outer = derr::read_one(der, tag::SEQUENCE)?;
+    let [tbs_t, alg, sig] = derr::children_n::<3>(outer.content, "CertificateList")
+        .map_err(|_| bad_crl("expected tbsCertList, signatureAlgorithm, signature"))?;
+    if tbs_t.tag != tag::SEQUENCE || alg.tag != tag::SEQUENCE {
+        return Err(bad_crl(
+            "tbsCertList and signatureAlgorithm must be SEQUENCEs",
+        ));
+    }
+    let signature = match (sig.tag, sig.content.split_first()) {
+        (tag::BIT_STRING, Some((0, bits))) => bits,
+        _ => return Err(bad_crl("signature is not a BIT STRING")),
+    };
+    let mut parts = derr::children(tbs_t.content)?.into_iter().peekable();
+    let mut version = 0u8;
+    if let Some(p) = parts.peek()
+        && p.tag == tag::INTEGER
+    {
+        version = match p.content {
+            [1] => 1,
+            _ => return Err(bad_crl("the version must be v2 when present")),
+        };
+        parts.next();
+    }
+    let mut next = |what: &str| {
+        parts
+            .next()
+            .ok_or_else(|| bad_crl(&format!("missing {what}")))
+    };
+    if next("signature")?.tag != tag::SEQUENCE {
+        return Err(bad_crl("signature has the wrong type"));
+    }
+    let issuer = next("issuer")?;
+    if issuer.tag != tag::SEQUENCE {
+        return Err(bad_crl("issuer is not a Name"));
+    }
+    let this_update = time_field(&next("thisUpdate")?)?;
+    let (mut next_update, mut revoked, mut extensions) = (None, None, Vec::new());
+    let mut seen = 0u8; // 1: nextUpdate, 2: revokedCertificates, 3: extensions (in order)
+    for p in parts {
+        let order = match p.tag {
+            tag::UTC_TIME | tag::GENERALIZED_TIME => 1,
+            tag::SEQUENCE => 2,
+            0xa0 => 3,
+            _ => return Err(bad_crl("unexpected field after thisUpdate")),
+        };
+        if order <= seen {
+            return Err(bad_crl("fields out of order or repeated"));
+        }
+        seen = order;
+        match order {
+            1 => next_update = Some(time_field(&p)?),
+            2 => revoked = Some(p.content),
+            _ => {
+                if version != 1 {
+                    return Err(bad_crl("extensions need a v2 CRL"));
+                }
+                let seq = derr::read_one(p.content, tag::SEQUENCE)?;
+                for e in derr::children(seq.content)? {
+                    extensions.push(extension(e)?);
+                }
+            }
+        }
+    }
+    Ok(CrlHead {
+        tbs: tbs_t.raw,
+        version,
+        issuer: issuer.raw,
+        this_update,
+        next_update,
+        revoked,
+        extensions,
+        signature_alg: alg.raw,
+        signature,
+    })
+}
+
+impl CrlHead<'_> {
+    /// The cRLNumber (RFC 5280 §5.2.3): `Ok(None)` when the CRL has none; an error when
+    /// it is malformed, negative, or beyond what this CA counts to (`i64`).
+    pub fn number(&self) -> Result<Option<i64>, PkiError> {
+        let Some(e) = self.extensions.iter().find(|e| e.is(&oid::EXT_CRL_NUMBER)) else {
+            return Ok(None);
+        };
+        let n = derr::read_one(e.value, tag::INTEGER)?;
+        let digits = match n.content {
+            [] => return Err(bad_crl("empty cRLNumber")),
+            [first, ..] if first & 0x80 != 0 => return Err(bad_crl("negative cRLNumber")),
+            [0, rest @ ..] => rest,
+            all => all,
+        };
+        if digits.len() > 8 || (digits.len() == 8 && digits.first().is_some_and(|b| b & 0x80 != 0))
+        {
+            return Err(bad_crl("cRLNumber out of range"));
+        }
+        Ok(Some(
+            digits.iter().fold(0i64, |a, b| (a << 8) | i64::from(*b)),
+        ))
     }
 }
 

@@ -87,6 +87,24 @@ fn read_der_pki(b: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// kmn-pki's read-back of a published CRL (issue 9 item 7): the top-level fields and the
+/// number, unchecked.
+fn read_crl_pki(b: &[u8]) -> Result<(), String> {
+    let _ = kmn_pki::crl::number_unchecked(b);
+    let head = parse::crl(b).map_err(|e| e.to_string())?;
+    head.number().map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// The same with the signature checked against a CA key, as the publisher does.
+fn read_crl_pki_checked(b: &[u8]) -> Result<(), String> {
+    let inter = kmn_verify::load_pem_or_der_bundle(VERIFY_INTER).map_err(|e| e.to_string())?;
+    let ca = inter.first().ok_or("no CA certificate")?;
+    let c = parse::cert(ca).map_err(|e| e.to_string())?;
+    kmn_pki::crl::read_back(b, c.tbs.spki)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 /// kmn-pki's CMS SignedData reader and the audit checkpoint record (issue 9 item 6).
 fn read_cms(b: &[u8]) -> Result<(), String> {
     let v = kmn_pki::cms::verify(b).map_err(|e| e.to_string())?;
@@ -191,6 +209,18 @@ const READERS: &[Entry] = &[
         read: read_der_pki,
         whole: false,
         refuses: &["der/"],
+    },
+    Entry {
+        name: "kmn_pki CRL read-back (parse::crl, number)",
+        read: read_crl_pki,
+        whole: true,
+        refuses: &[],
+    },
+    Entry {
+        name: "kmn_pki CRL read-back with the signature (crl::read_back)",
+        read: read_crl_pki_checked,
+        whole: true,
+        refuses: &["csr/", "cert/", "crl/", "der/"],
     },
     Entry {
         name: "kmn_pki CMS SignedData + audit checkpoint",

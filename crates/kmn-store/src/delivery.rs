@@ -271,21 +271,13 @@ impl Tx {
         let sql = format!(
             "UPDATE pin_mailers SET state = $3, {column} = $4, version = version + 1 WHERE id = $1 AND state = $2"
         );
-        let n = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let update = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id)
             .bind(from)
             .bind(to)
-            .bind(at)
-            .execute(self.conn())
-            .await?
-            .rows_affected();
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!(
-                "PIN mailer {id} is no longer {from}"
-            )))
-        }
+            .bind(at);
+        self.compare_and_set_or_conflict(update, || format!("PIN mailer {id} is no longer {from}"))
+            .await
     }
 
     // --- certificate hold --------------------------------------------------------------
@@ -337,17 +329,14 @@ impl Tx {
         let Some(ca) = ca else {
             return Ok(false);
         };
-        let n = sqlx::query(
+        let update = sqlx::query(
             "UPDATE cert_status SET status = $3, updated_at = $4 WHERE serial_hex = $1 AND status = $2",
         )
         .bind(serial_hex)
         .bind(from)
         .bind(to)
-        .bind(at)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
-        if n != 1 {
+        .bind(at);
+        if !self.compare_and_set(update).await? {
             return Ok(false);
         }
         self.note_status_change(&ca).await?;

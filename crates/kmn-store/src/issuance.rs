@@ -119,23 +119,19 @@ impl Tx {
                 "a certificate does not go back to unbound".into(),
             ));
         }
-        let n = sqlx::query(
+        let update = sqlx::query(
             "UPDATE card_issuances SET state = $3, updated_at = $4 \
              WHERE serial_hex = $1 AND application_id = $2 AND state = 'unbound'",
         )
         .bind(serial_hex)
         .bind(application_id)
         .bind(to.as_str())
-        .bind(at)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!(
+        .bind(at);
+        self.compare_and_set_or_conflict(update, || {
+            format!(
                 "certificate {serial_hex} is no longer an unbound certificate of application {application_id}"
-            )))
-        }
+            )
+        })
+        .await
     }
 }

@@ -77,18 +77,15 @@ impl Tx {
         .await?;
         let mut claimed = Vec::new();
         for j in candidates {
-            let n = sqlx::query(
+            let update = sqlx::query(
                 "UPDATE jobs SET state = 'running', lease_owner = $2, lease_until = $3, attempts = attempts + 1 \
                  WHERE id = $1 AND ((state = 'pending' AND run_at <= $4) OR (state = 'running' AND lease_until < $4))",
             )
             .bind(&j.id)
             .bind(owner)
             .bind(now + lease_secs)
-            .bind(now)
-            .execute(self.conn())
-            .await?
-            .rows_affected();
-            if n == 1 {
+            .bind(now);
+            if self.compare_and_set(update).await? {
                 claimed.push(JobRow {
                     state: "running".into(),
                     lease_owner: Some(owner.into()),
@@ -108,17 +105,14 @@ impl Tx {
         owner: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        Ok(sqlx::query(
+        let update = sqlx::query(
             "UPDATE jobs SET state = 'done', finished_at = $3, lease_owner = NULL, lease_until = NULL \
              WHERE id = $1 AND state = 'running' AND lease_owner = $2",
         )
         .bind(id)
         .bind(owner)
-        .bind(now)
-        .execute(self.conn())
-        .await?
-        .rows_affected()
-            == 1)
+        .bind(now);
+        self.compare_and_set(update).await
     }
 
     /// Records a failure; the job runs again at `retry_at` (or fails for good after 10
@@ -130,18 +124,15 @@ impl Tx {
         error: &str,
         retry_at: i64,
     ) -> Result<bool, StoreError> {
-        Ok(sqlx::query(
+        let update = sqlx::query(
             "UPDATE jobs SET state = CASE WHEN attempts >= 10 THEN 'failed' ELSE 'pending' END, run_at = $4, last_error = $3, \
              lease_owner = NULL, lease_until = NULL WHERE id = $1 AND state = 'running' AND lease_owner = $2",
         )
         .bind(id)
         .bind(owner)
         .bind(error)
-        .bind(retry_at)
-        .execute(self.conn())
-        .await?
-        .rows_affected()
-            == 1)
+        .bind(retry_at);
+        self.compare_and_set(update).await
     }
 
     /// Jobs of a kind (for tests and the operator's view).

@@ -20,6 +20,9 @@ mod records;
 
 use std::time::Duration;
 
+/// The `UPDATE` of a compare-and-set, with its arguments bound ([`Tx::compare_and_set`]).
+pub(crate) type CasQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
+
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row, Transaction};
 
@@ -237,6 +240,30 @@ impl Tx {
 
     pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
         &mut self.tx
+    }
+
+    /// Runs the `UPDATE … WHERE … state = $old` of a compare-and-set and tells whether it
+    /// changed exactly one row; `false` means the row was not in the expected state
+    /// (someone else acted first).
+    pub(crate) async fn compare_and_set(
+        &mut self,
+        update: CasQuery<'_>,
+    ) -> Result<bool, StoreError> {
+        Ok(update.execute(self.conn()).await?.rows_affected() == 1)
+    }
+
+    /// A compare-and-set whose zero rows is a [`StoreError::Conflict`] with the message
+    /// `conflict` makes.
+    pub(crate) async fn compare_and_set_or_conflict(
+        &mut self,
+        update: CasQuery<'_>,
+        conflict: impl FnOnce() -> String,
+    ) -> Result<(), StoreError> {
+        if self.compare_and_set(update).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(conflict()))
+        }
     }
 
     /// Runs a statement (used by tests to simulate tampering with the database).

@@ -531,7 +531,7 @@ impl Tx {
         decided_by: Option<&str>,
         reject_reason: Option<&str>,
     ) -> Result<(), StoreError> {
-        let n = sqlx::query(
+        let update = sqlx::query(
             "UPDATE applications SET state = $4, version = version + 1, updated_at = $5, \
              decided_by = COALESCE($6, decided_by), decided_at = CASE WHEN $6 IS NULL THEN decided_at ELSE $5 END, \
              reject_reason = COALESCE($7, reject_reason) WHERE id = $1 AND state = $2 AND version = $3",
@@ -542,17 +542,11 @@ impl Tx {
         .bind(to)
         .bind(at)
         .bind(decided_by)
-        .bind(reject_reason)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!(
-                "application {id} was changed by someone else"
-            )))
-        }
+        .bind(reject_reason);
+        self.compare_and_set_or_conflict(update, || {
+            format!("application {id} was changed by someone else")
+        })
+        .await
     }
 
     /// Links the card that fulfilled an application.
@@ -792,24 +786,18 @@ impl Tx {
         to: &str,
         at: i64,
     ) -> Result<(), StoreError> {
-        let n = sqlx::query(
+        let update = sqlx::query(
             "UPDATE cards SET state = $4, version = version + 1, updated_at = $5 WHERE id = $1 AND state = $2 AND version = $3",
         )
         .bind(id)
         .bind(from)
         .bind(version)
         .bind(to)
-        .bind(at)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!(
-                "card {id} was changed by someone else"
-            )))
-        }
+        .bind(at);
+        self.compare_and_set_or_conflict(update, || {
+            format!("card {id} was changed by someone else")
+        })
+        .await
     }
 
     // --- notices and mail ------------------------------------------------------------
@@ -922,12 +910,9 @@ impl Tx {
 
     /// Disables an account.
     pub async fn disable_account(&mut self, id: &str) -> Result<(), StoreError> {
-        let n = sqlx::query("UPDATE accounts SET disabled = 1 WHERE id = $1 AND disabled = 0")
-            .bind(id)
-            .execute(self.conn())
-            .await?
-            .rows_affected();
-        if n == 1 {
+        let update =
+            sqlx::query("UPDATE accounts SET disabled = 1 WHERE id = $1 AND disabled = 0").bind(id);
+        if self.compare_and_set(update).await? {
             Ok(())
         } else {
             Err(StoreError::NotFound(format!("no enabled account {id}")))

@@ -617,7 +617,7 @@ impl Tx {
                 }
             }
         }
-        let n = sqlx::query(
+        let update = sqlx::query(
             "UPDATE cert_status SET status = 'revoked', reason = $2, revoked_at = $3, invalidity_date = $4, \
              article = $5, comment = $6, requested_by = $7, request_received_at = $8, updated_at = $3 \
              WHERE serial_hex = $1 AND status IN ('valid', 'on_hold')",
@@ -629,11 +629,8 @@ impl Tx {
         .bind(r.article)
         .bind(r.comment)
         .bind(r.requested_by)
-        .bind(r.request_received_at)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
-        if n == 1 {
+        .bind(r.request_received_at);
+        if self.compare_and_set(update).await? {
             return Ok(());
         }
         let exists = sqlx::query("SELECT status FROM cert_status WHERE serial_hex = $1")
@@ -691,24 +688,18 @@ impl Tx {
         new_number: CrlNumber,
         this_update: i64,
     ) -> Result<(), StoreError> {
-        let n = sqlx::query(
+        let update = sqlx::query(
             "UPDATE crl_state SET last_number = $3, last_this_update = $4 \
              WHERE ca_name = $1 AND last_number = $2 AND last_this_update <= $4 AND $3 > last_number",
         )
         .bind(ca_name)
         .bind(expected_last.0)
         .bind(new_number.0)
-        .bind(this_update)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!(
-                "CRL number {new_number} of {ca_name} was taken by another publisher"
-            )))
-        }
+        .bind(this_update);
+        self.compare_and_set_or_conflict(update, || {
+            format!("CRL number {new_number} of {ca_name} was taken by another publisher")
+        })
+        .await
     }
 
     /// The entries of the next CRL: revoked and on-hold certificates of `ca_name` that
@@ -783,16 +774,13 @@ impl Tx {
         crl: &CrlRecord,
         first_listed: &[String],
     ) -> Result<bool, StoreError> {
-        let n = sqlx::query(
+        let update = sqlx::query(
             "UPDATE crl_state SET last_published_number = $2, status_changes_published = status_changes \
              WHERE ca_name = $1 AND last_published_number < $2",
         )
         .bind(&crl.ca_name)
-        .bind(crl.number)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
-        if n == 0 {
+        .bind(crl.number);
+        if !self.compare_and_set(update).await? {
             return Ok(false);
         }
         sqlx::query(

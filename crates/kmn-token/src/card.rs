@@ -781,7 +781,7 @@ fn cert_object_template(
 fn key_id_of_cert(cert_der: &[u8]) -> Result<Vec<u8>, TokenError> {
     let c = kmn_pki::parse::cert(cert_der)
         .map_err(|e| TokenError::BadInput(format!("証明書を解釈できません: {e}")))?;
-    if let Some(e) = c.tbs.ext("2.5.29.14")
+    if let Some(e) = c.tbs.ext(&kmn_pki::oid::EXT_SUBJECT_KEY_ID)
         && let Ok(t) = kmn_pki::derr::read_one(e.value, kmn_pki::derw::tag::OCTET_STRING)
     {
         return Ok(t.content.to_vec());

@@ -537,8 +537,6 @@ async fn apply_effect(
             })
             .await?;
         }
-        #[allow(unreachable_patterns)]
-        _ => {}
     }
     Ok(())
 }
@@ -667,44 +665,6 @@ pub fn deficiencies(items: &[(String, String, String)]) -> Result<Vec<Deficiency
     Ok(out)
 }
 
-/// Shortens a romaji name to the profile's 64 characters (DESIGN §4): common words first,
-/// then truncation at a word boundary.
-pub fn abbreviate(name: &str) -> String {
-    const MAX: usize = kmn_pki::name::MAX_VALUE_CHARS;
-    if name.chars().count() <= MAX {
-        return name.to_string();
-    }
-    let mut s = name.to_string();
-    for (long, short) in [
-        ("Medical Corporation", "MC"),
-        ("Incorporated", "Inc."),
-        ("Corporation", "Corp."),
-        ("Association", "Assn."),
-        ("Foundation", "Fdn."),
-        ("University", "Univ."),
-        ("Hospital", "Hosp."),
-        ("Medical", "Med."),
-        ("Pharmacy", "Pharm."),
-        ("Clinic", "Clin."),
-        ("Center", "Ctr."),
-        ("Centre", "Ctr."),
-        ("Kumamoto", "Kmt."),
-    ] {
-        if s.chars().count() <= MAX {
-            break;
-        }
-        s = s.replace(long, short);
-    }
-    if s.chars().count() > MAX {
-        let cut: String = s.chars().take(MAX).collect();
-        s = match cut.rfind(' ') {
-            Some(i) if i > MAX / 2 => cut[..i].to_string(),
-            _ => cut,
-        };
-    }
-    s
-}
-
 /// Fulfils an approved card-issuing application from a CSR supplied by the caller —
 /// only in demo mode (`demo = true`); in production a personalization station makes the
 /// key on the card ([`crate::cards::personalize`]). The card goes straight to `active`.
@@ -800,24 +760,16 @@ pub(crate) async fn issue_for(
     spki_der: Vec<u8>,
     on_hold: bool,
 ) -> Result<crate::issue::Issued, AppError> {
-    let mut subject = kmn_pki::name::DistinguishedName::default();
-    subject.push(kmn_pki::oid::AT_COUNTRY, "JP")?;
-    subject.push(
-        kmn_pki::oid::AT_ORGANIZATION,
-        &abbreviate(&t.facility.name_romaji),
-    )?;
-    subject.push(kmn_pki::oid::AT_ORG_UNIT, &t.facility.code)?;
-    subject.push(
-        kmn_pki::oid::AT_COMMON_NAME,
-        &abbreviate(&t.person.name_romaji),
-    )?;
-    subject.push(kmn_pki::oid::AT_SERIAL_NUMBER, &t.person.holder_id)?;
-    let mut kanji = kmn_pki::name::DistinguishedName::default();
-    kanji.push(
-        kmn_pki::oid::AT_ORGANIZATION,
-        &t.facility.name_kanji.chars().take(64).collect::<String>(),
-    )?;
-    kanji.push(kmn_pki::oid::AT_COMMON_NAME, &t.person.name_kanji)?;
+    let names = kmn_pki::profile::UserCardNames {
+        facility_romaji: &t.facility.name_romaji,
+        facility_code: &t.facility.code,
+        facility_kanji: &t.facility.name_kanji,
+        holder_romaji: &t.person.name_romaji,
+        holder_kanji: &t.person.name_kanji,
+        holder_id: &t.person.holder_id,
+    };
+    let subject = names.subject()?;
+    let kanji = names.kanji_alt_name()?;
     let profession = Profession::from_code(&t.person.profession)
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let hc_role = (t.person.licence_checked != 0)
@@ -836,7 +788,7 @@ pub(crate) async fn issue_for(
         validity: t.validity,
         subject,
         spki_der,
-        alt_names: vec![kmn_pki::ext::AltName::Directory(kanji.to_der())],
+        alt_names: vec![kanji],
         hc_role,
         on_hold,
     };
@@ -1567,19 +1519,4 @@ pub async fn approved_for_issue(
     .await;
     tx.rollback().await?;
     r.map(|()| out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::abbreviate;
-
-    #[test]
-    fn design4_long_romaji_names_are_abbreviated_to_64() {
-        let long =
-            "Social Medical Corporation Kumamoto Central Hospital Foundation Rehabilitation Center";
-        let s = abbreviate(long);
-        assert!(s.chars().count() <= 64, "{s}");
-        assert!(s.starts_with("Social MC"), "{s}");
-        assert_eq!(abbreviate("Short Clinic"), "Short Clinic");
-    }
 }

@@ -349,8 +349,6 @@ async fn transition(
                 )
                 .await?;
             }
-            #[allow(unreachable_patterns)]
-            _ => {}
         }
     }
     audit(

@@ -121,7 +121,10 @@ async fn happy_path(w: &World) {
             && subject.contains(&format!("serialNumber={}", w.nurse_a)),
         "{subject}"
     );
-    let san = c.tbs.ext("2.5.29.17").expect("SAN directoryName");
+    let san = c
+        .tbs
+        .ext(&kmn_pki::oid::EXT_SUBJECT_ALT_NAME)
+        .expect("SAN directoryName");
     assert!(String::from_utf8_lossy(san.value).contains("山田　花子"));
     let nb = c.tbs.not_before.at;
     assert_eq!(

@@ -11,6 +11,8 @@ use kmn_app::views::PinMailer;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+pub use kmn_api_types::{HandoverIn, LostInPostIn, OutOfBandReceiptIn, ReceiptIn, ShipIn};
+
 use super::ApiJson;
 use super::auth::{AsCenter, AsReader, AsReceiver, AsRegistrar, Right};
 use super::dto::{CardOut, ts};
@@ -107,49 +109,6 @@ impl From<CardView> for CardDeliveryOut {
             pin_mailers: v.pin_mailers.into_iter().map(Into::into).collect(),
         }
     }
-}
-
-/// Shipping.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ShipIn {
-    /// How it was sent (e.g. 簡易書留).
-    pub method: String,
-    pub tracking_number: Option<String>,
-}
-
-/// The desk's receipt, by the serial printed on the card.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReceiptIn {
-    pub token_serial: String,
-}
-
-/// A receipt the center received on paper or by phone.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OutOfBandReceiptIn {
-    /// `paper` or `phone`.
-    pub channel: String,
-    /// Who called, the slip's number, …
-    pub note: String,
-}
-
-/// The handover to the holder.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HandoverIn {
-    /// The name of the holder who received it (checked against the registry).
-    pub handed_to: String,
-    /// When (RFC 3339); now when absent.
-    pub handed_over_at: Option<String>,
-}
-
-/// A loss in the post.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LostInPostIn {
-    pub note: String,
 }
 
 /// A card with its delivery record.

@@ -6,8 +6,14 @@ use kmn_app::views::{
     Consent as ConsentRow, Document as DocumentRow, Facility as FacilityRow, Notice as NoticeRow,
     Person as PersonRow, Round as RoundRow,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
+
+// The request bodies live in kmn-api-types (fuzzed on their own, issue 9 item 5).
+pub use kmn_api_types::{
+    ActionIn, ApplicationIn, ConsentIn, DeficiencyIo, FacilityIn, FulfilIn, PersonIn, RejectIn,
+    ReturnIn,
+};
 
 pub(crate) fn ts(t: i64) -> String {
     kmn_domain::time_fmt::rfc3339(
@@ -36,26 +42,6 @@ pub struct WhoAmI {
     pub role_label: String,
     pub facility_code: Option<String>,
     pub display_name: String,
-}
-
-/// A facility to register.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FacilityIn {
-    /// 医療機関コード or 介護保険事業所番号 (10 digits).
-    pub code: String,
-    /// hospital, clinic, dental_clinic, pharmacy, care_facility, visiting_nursing, other.
-    pub kind: String,
-    pub name_kanji: String,
-    /// Full-width katakana.
-    pub name_kana: String,
-    /// As entered (never generated).
-    pub name_romaji: String,
-    pub postal_code: String,
-    pub address: String,
-    pub phone: String,
-    /// Where notices are mailed.
-    pub email: String,
 }
 
 /// A facility.
@@ -96,18 +82,6 @@ impl From<FacilityRow> for FacilityOut {
     }
 }
 
-/// A consent to record (第2条2).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ConsentIn {
-    /// cps, terms or privacy_policy.
-    pub kind: String,
-    /// The published version consented to.
-    pub version: String,
-    /// Who consented for the facility.
-    pub given_by: String,
-}
-
 /// A recorded consent.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsentOut {
@@ -128,31 +102,6 @@ impl From<ConsentRow> for ConsentOut {
             given_by: c.given_by,
         }
     }
-}
-
-/// A person to register at a facility.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PersonIn {
-    pub facility_code: String,
-    pub name_kanji: String,
-    /// Full-width katakana.
-    pub name_kana: String,
-    pub name_romaji: String,
-    /// YYYY-MM-DD.
-    pub date_of_birth: String,
-    /// A profession code (e.g. nurse, pharmacist; doctor exists but cannot apply).
-    pub profession: String,
-    pub work_email: String,
-    /// Permitted to use the network (第4条1).
-    #[serde(default)]
-    pub permitted: bool,
-    /// A member of the facility desk (第17条).
-    #[serde(default)]
-    pub is_desk: bool,
-    /// Qualification checked against the licence (center only).
-    #[serde(default)]
-    pub licence_checked: bool,
 }
 
 /// A person.
@@ -204,22 +153,6 @@ impl PersonOut {
             affiliations: affs.into_iter().map(Into::into).collect(),
         }
     }
-}
-
-/// A new application (draft).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ApplicationIn {
-    pub facility_code: String,
-    pub holder_id: String,
-    /// new, renewal, reissue, discontinuation, loss_report, info_change.
-    pub kind: String,
-    /// reissue: lost, damaged, facility_renamed, holder_renamed, defective; discontinuation: left_facility, stopped_using.
-    pub detail: Option<String>,
-    /// 3 or 5, for kinds that issue a card (第10条).
-    pub validity_years: Option<i64>,
-    /// The card a renewal, reissue, discontinuation or loss report is about.
-    pub target_card_id: Option<String>,
 }
 
 /// An application.
@@ -315,15 +248,6 @@ impl From<RoundRow> for RoundOut {
     }
 }
 
-/// A deficiency (第6条2): the field, the problem, what to do.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeficiencyIo {
-    pub field: String,
-    pub problem: String,
-    pub action: String,
-}
-
 /// An attached document (metadata).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentOut {
@@ -359,38 +283,6 @@ pub struct ApplicationDetail {
     pub application: ApplicationOut,
     pub rounds: Vec<RoundOut>,
     pub documents: Vec<DocumentOut>,
-}
-
-/// A plain action on a version.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ActionIn {
-    /// The version acted on (from `ApplicationOut.version`); stale versions are refused.
-    pub version: Option<i64>,
-}
-
-/// Return with deficiencies (第6条2).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReturnIn {
-    pub version: Option<i64>,
-    pub deficiencies: Vec<DeficiencyIo>,
-}
-
-/// Reject with a reason.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RejectIn {
-    pub version: Option<i64>,
-    pub reason: String,
-}
-
-/// Fulfil from a CSR (demo mode only).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FulfilIn {
-    /// PEM `CERTIFICATE REQUEST`.
-    pub csr_pem: String,
 }
 
 /// A fulfilled application with its card.

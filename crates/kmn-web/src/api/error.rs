@@ -200,7 +200,8 @@ impl IntoResponse for ProtocolError {
 /// error where serde names the field, never a Rust type or serde's English.
 pub fn json_rejection(r: JsonRejection) -> Response {
     let text = r.body_text();
-    // serde: "unknown field `foo`, expected one of …" / "missing field `bar`"
+    // serde: "unknown field `foo`, expected one of …" / "missing field `bar`" /
+    // "duplicate field `baz`"
     let field = |marker: &str| -> Option<String> {
         let i = text.find(marker)? + marker.len();
         let rest = text.get(i..)?;
@@ -235,6 +236,11 @@ pub fn json_rejection(r: JsonRejection) -> Response {
                 )])
             } else if let Some(f) = field("missing field `") {
                 AppError::Validation(vec![FieldError::new(f, "必須項目です")])
+            } else if let Some(f) = field("duplicate field `") {
+                AppError::Validation(vec![FieldError::new(
+                    f,
+                    "この項目が重複しています（一度だけ指定してください）",
+                )])
             } else if let Some(f) = path() {
                 AppError::Validation(vec![FieldError::new(
                     f,

@@ -8,6 +8,9 @@ pub mod error;
 pub mod handlers;
 pub mod station;
 
+#[cfg(test)]
+mod hostile_bodies;
+
 use axum::Json;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode};

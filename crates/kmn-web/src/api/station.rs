@@ -8,8 +8,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use kmn_app::App;
 use kmn_app::station::{self, KeyReport, StationRecord};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
+
+pub use kmn_api_types::{AbortIn, KeyReportIn, SoPinIn, StationCardIn, StationCsrIn};
 
 use super::ApiJson;
 use super::auth::{AsStation, Right};
@@ -29,37 +31,10 @@ pub struct StationTargetOut {
     pub support_center_phone: String,
 }
 
-/// The token whose SO PIN is wanted.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SoPinIn {
-    pub token_serial: String,
-}
-
 /// The per-card SO PIN (never logged or stored).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SoPinOut {
     pub so_pin: String,
-}
-
-/// The key's attributes on the card, as `check_card_key` read them.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct KeyReportIn {
-    /// `rsa2048` or `p256`.
-    pub alg: String,
-    pub local: bool,
-    pub never_extractable: bool,
-    pub sensitive: bool,
-}
-
-/// A CSR signed on the card.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StationCsrIn {
-    /// PEM `CERTIFICATE REQUEST`.
-    pub csr_pem: String,
-    pub key: KeyReportIn,
 }
 
 /// The certificate for the card, its chain and the card id.
@@ -72,34 +47,11 @@ pub struct StationIssuedOut {
     pub card_id: String,
 }
 
-/// The finished card: the card id and serial the center issued to this station for the
-/// application (any other is refused).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StationCardIn {
-    pub card_id: String,
-    pub serial_hex: String,
-    pub token_serial: String,
-    /// `salt$sha256` of the emergency revocation code.
-    pub revocation_code_hash: String,
-    pub summary: String,
-    /// Where the station keeps the PIN mailer.
-    pub mailer_file: String,
-    pub mailer_sha256: String,
-}
-
 /// The fulfilled application and its card.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StationCardOut {
     pub application: ApplicationOut,
     pub card: CardOut,
-}
-
-/// Why the station gives a certificate up.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AbortIn {
-    pub reason: String,
 }
 
 /// What the station prints for an approved application.

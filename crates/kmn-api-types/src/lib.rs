@@ -1,0 +1,255 @@
+//! The request bodies of the API (`/api/v1`, kmn-web): what a client sends, so untrusted
+//! input. They are kept in this small crate, beside nothing but serde and utoipa, so that
+//! the fuzz target `json` (`fuzz/`, issue 9 item 5) decodes the very types the handlers
+//! decode without building the server; kmn-web re-exports each one where its handler is.
+//!
+//! Every body refuses unknown fields; times are RFC 3339. The handlers decode them with
+//! axum's `Json` (serde_json + serde_path_to_error) and map a refusal to the documented
+//! Japanese error body (`kmn_web::api::error::json_rejection`). [`visit_all`] lists them
+//! all, for the fuzz target and the replay of the corpus `tests/hostile/json/`.
+#![forbid(unsafe_code)]
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Something done with every request body type (decode a corpus file, fuzz).
+pub trait BodyVisitor {
+    /// Called once per type with its name (the type's name, which is also the name of its
+    /// folder in `tests/hostile/json/`).
+    fn visit<T: DeserializeOwned + 'static>(&mut self, name: &'static str);
+}
+
+/// Calls `v` with every request body type of the API.
+pub fn visit_all<V: BodyVisitor>(v: &mut V) {
+    v.visit::<FacilityIn>("FacilityIn");
+    v.visit::<ConsentIn>("ConsentIn");
+    v.visit::<PersonIn>("PersonIn");
+    v.visit::<ApplicationIn>("ApplicationIn");
+    v.visit::<ActionIn>("ActionIn");
+    v.visit::<ReturnIn>("ReturnIn");
+    v.visit::<RejectIn>("RejectIn");
+    v.visit::<FulfilIn>("FulfilIn");
+    v.visit::<ShipIn>("ShipIn");
+    v.visit::<ReceiptIn>("ReceiptIn");
+    v.visit::<OutOfBandReceiptIn>("OutOfBandReceiptIn");
+    v.visit::<HandoverIn>("HandoverIn");
+    v.visit::<LostInPostIn>("LostInPostIn");
+    v.visit::<SoPinIn>("SoPinIn");
+    v.visit::<StationCsrIn>("StationCsrIn");
+    v.visit::<StationCardIn>("StationCardIn");
+    v.visit::<AbortIn>("AbortIn");
+}
+
+// --- registry (kmn-web `api::dto`) ---------------------------------------------------
+
+/// A facility to register.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FacilityIn {
+    /// 医療機関コード or 介護保険事業所番号 (10 digits).
+    pub code: String,
+    /// hospital, clinic, dental_clinic, pharmacy, care_facility, visiting_nursing, other.
+    pub kind: String,
+    pub name_kanji: String,
+    /// Full-width katakana.
+    pub name_kana: String,
+    /// As entered (never generated).
+    pub name_romaji: String,
+    pub postal_code: String,
+    pub address: String,
+    pub phone: String,
+    /// Where notices are mailed.
+    pub email: String,
+}
+
+/// A consent to record (第2条2).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentIn {
+    /// cps, terms or privacy_policy.
+    pub kind: String,
+    /// The published version consented to.
+    pub version: String,
+    /// Who consented for the facility.
+    pub given_by: String,
+}
+
+/// A person to register at a facility.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PersonIn {
+    pub facility_code: String,
+    pub name_kanji: String,
+    /// Full-width katakana.
+    pub name_kana: String,
+    pub name_romaji: String,
+    /// YYYY-MM-DD.
+    pub date_of_birth: String,
+    /// A profession code (e.g. nurse, pharmacist; doctor exists but cannot apply).
+    pub profession: String,
+    pub work_email: String,
+    /// Permitted to use the network (第4条1).
+    #[serde(default)]
+    pub permitted: bool,
+    /// A member of the facility desk (第17条).
+    #[serde(default)]
+    pub is_desk: bool,
+    /// Qualification checked against the licence (center only).
+    #[serde(default)]
+    pub licence_checked: bool,
+}
+
+/// A new application (draft).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationIn {
+    pub facility_code: String,
+    pub holder_id: String,
+    /// new, renewal, reissue, discontinuation, loss_report, info_change.
+    pub kind: String,
+    /// reissue: lost, damaged, facility_renamed, holder_renamed, defective; discontinuation: left_facility, stopped_using.
+    pub detail: Option<String>,
+    /// 3 or 5, for kinds that issue a card (第10条).
+    pub validity_years: Option<i64>,
+    /// The card a renewal, reissue, discontinuation or loss report is about.
+    pub target_card_id: Option<String>,
+}
+
+/// A deficiency (第6条2): the field, the problem, what to do.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeficiencyIo {
+    pub field: String,
+    pub problem: String,
+    pub action: String,
+}
+
+/// A plain action on a version.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionIn {
+    /// The version acted on (from `ApplicationOut.version`); stale versions are refused.
+    pub version: Option<i64>,
+}
+
+/// Return with deficiencies (第6条2).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnIn {
+    pub version: Option<i64>,
+    pub deficiencies: Vec<DeficiencyIo>,
+}
+
+/// Reject with a reason.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectIn {
+    pub version: Option<i64>,
+    pub reason: String,
+}
+
+/// Fulfil from a CSR (demo mode only).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FulfilIn {
+    /// PEM `CERTIFICATE REQUEST`.
+    pub csr_pem: String,
+}
+
+// --- card delivery (kmn-web `api::delivery`) ----------------------------------------
+
+/// Shipping.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShipIn {
+    /// How it was sent (e.g. 簡易書留).
+    pub method: String,
+    pub tracking_number: Option<String>,
+}
+
+/// The desk's receipt, by the serial printed on the card.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptIn {
+    pub token_serial: String,
+}
+
+/// A receipt the center received on paper or by phone.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutOfBandReceiptIn {
+    /// `paper` or `phone`.
+    pub channel: String,
+    /// Who called, the slip's number, …
+    pub note: String,
+}
+
+/// The handover to the holder.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandoverIn {
+    /// The name of the holder who received it (checked against the registry).
+    pub handed_to: String,
+    /// When (RFC 3339); now when absent.
+    pub handed_over_at: Option<String>,
+}
+
+/// A loss in the post.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LostInPostIn {
+    pub note: String,
+}
+
+// --- personalization stations (kmn-web `api::station`) -------------------------------
+
+/// The token whose SO PIN is wanted.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SoPinIn {
+    pub token_serial: String,
+}
+
+/// The key's attributes on the card, as `check_card_key` read them.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyReportIn {
+    /// `rsa2048` or `p256`.
+    pub alg: String,
+    pub local: bool,
+    pub never_extractable: bool,
+    pub sensitive: bool,
+}
+
+/// A CSR signed on the card.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StationCsrIn {
+    /// PEM `CERTIFICATE REQUEST`.
+    pub csr_pem: String,
+    pub key: KeyReportIn,
+}
+
+/// The finished card: the card id and serial the center issued to this station for the
+/// application (any other is refused).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StationCardIn {
+    pub card_id: String,
+    pub serial_hex: String,
+    pub token_serial: String,
+    /// `salt$sha256` of the emergency revocation code.
+    pub revocation_code_hash: String,
+    pub summary: String,
+    /// Where the station keeps the PIN mailer.
+    pub mailer_file: String,
+    pub mailer_sha256: String,
+}
+
+/// Why the station gives a certificate up.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AbortIn {
+    pub reason: String,
+}
