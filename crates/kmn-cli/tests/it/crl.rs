@@ -92,7 +92,7 @@ mod faults {
     use kmn_app::fault::{CrlHook, CrlPause, set_crl_before_stamp};
     use kmn_app::revoke::revoke;
     use kmn_domain::RevocationReason;
-    use kmn_store::{Backend, CaKind};
+    use kmn_store::Backend;
 
     use super::{ca_app, first_crl, lists};
     use crate::story::{issue_n, req};

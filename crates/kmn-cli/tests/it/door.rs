@@ -103,3 +103,22 @@ fn issue9_kmn_app_reexports_nothing_of_the_store() {
         }
     }
 }
+
+/// The server's rights come only from the authenticated caller: kmn-web never makes the
+/// local CA administrator's capability (`CaAdmin::local`, which the CLI on the server
+/// uses) nor an internal one, so no route can act with rights its caller lacks.
+#[test]
+fn issue9_the_server_never_makes_a_ca_administrator() {
+    let ws = workspace();
+    let mut files = Vec::new();
+    rust_files(&ws.join("crates/kmn-web/src"), &mut files);
+    assert!(!files.is_empty());
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert!(
+            !text.contains("CaAdmin") && !text.contains("::internal("),
+            "{} makes a capability of its own",
+            f.display()
+        );
+    }
+}
