@@ -39,21 +39,6 @@ fn bad(what: &str) -> PkiError {
     PkiError::BadInput(format!("malformed audit checkpoint: {what}"))
 }
 
-/// GeneralizedTime `YYYYMMDDHHMMSSZ`.
-fn generalized_time(t: OffsetDateTime) -> Vec<u8> {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    let s = format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    derw::tlv(tag::GENERALIZED_TIME, s.as_bytes())
-}
-
 fn read_u64(t: &derr::Tlv<'_>, what: &str) -> Result<u64, PkiError> {
     let c = match t.content {
         [0, rest @ ..] if !rest.is_empty() => rest,
@@ -80,7 +65,7 @@ impl AuditCheckpoint {
             &derw::uint_u64(self.number),
             &derw::uint_u64(self.event_seq),
             &derw::octets(&self.head_hash),
-            &generalized_time(self.signed_at),
+            &derw::generalized_time(self.signed_at),
             &derw::octets(&self.previous),
         ])
     }
