@@ -39,8 +39,9 @@ use sha2::Digest;
 use time::{Duration, OffsetDateTime};
 
 use crate::actor::Actor;
+use crate::ca::repo;
 use crate::ca::{self, LoadedCa};
-use crate::{App, AppError, repo, secrets};
+use crate::{App, AppError, secrets};
 
 /// The newest checkpoint's file name, next to the numbered ones.
 pub const LATEST: &str = "latest.p7s";

@@ -207,6 +207,9 @@ pub struct CaConfig {
     pub crl_interval_hours: i64,
     /// nextUpdate of the root's CRL (ARL), days.
     pub arl_next_update_days: i64,
+    /// nextUpdate − thisUpdate of a pre-signed OCSP response, hours (issue 10: 4 days,
+    /// signed again half-way, and at once on every status change).
+    pub ocsp_validity_hours: i64,
     /// The PKCS#11 module of the HSM on this machine, when it is not where the ceremony
     /// recorded it (the `module-path` of each HSM key's `pkcs11:` reference). The HSM user
     /// PIN comes from `KMN_HSM_PIN` or `KMN_HSM_PIN_FILE` only.
@@ -243,6 +246,7 @@ impl Default for CaConfig {
             crl_next_update_hours: 48,
             crl_interval_hours: 24,
             arl_next_update_days: 365,
+            ocsp_validity_hours: 96,
             hsm_module: None,
         }
     }
@@ -277,6 +281,7 @@ impl std::fmt::Debug for CaConfig {
             .field("passphrase_file", &self.passphrase_file)
             .field("crl_next_update_hours", &self.crl_next_update_hours)
             .field("crl_interval_hours", &self.crl_interval_hours)
+            .field("ocsp_validity_hours", &self.ocsp_validity_hours)
             .field("arl_next_update_days", &self.arl_next_update_days)
             .field("hsm_module", &self.hsm_module)
             .finish()
@@ -449,6 +454,12 @@ impl Config {
         {
             return Err(AppError::Config(
                 "ca.crl_interval_hours must be 1..=24 (第16条) and below ca.crl_next_update_hours"
+                    .into(),
+            ));
+        }
+        if !(2..=24 * 7).contains(&self.ca.ocsp_validity_hours) {
+            return Err(AppError::Config(
+                "ca.ocsp_validity_hours must be 2..=168 (a response is signed again half-way)"
                     .into(),
             ));
         }

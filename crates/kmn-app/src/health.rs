@@ -3,7 +3,8 @@
 
 use kmn_store::CaKind;
 
-use crate::{App, AppError, ca, hsm, repo};
+use crate::ca::{self, hsm, repo};
+use crate::{App, AppError};
 
 /// One reason the service is degraded.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

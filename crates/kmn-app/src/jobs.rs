@@ -3,7 +3,7 @@
 //! was lost (a crash, an expired lease) does no harm when it runs again. Tested with a
 //! fake clock. Later work adds CRL scheduling and mail sending as job kinds.
 
-use kmn_store::{JobRow, NewAuditEvent, Revocation, StoreError, Tx};
+use kmn_store::{JobRow, NewAuditEvent, Tx};
 
 use crate::{App, AppError};
 
@@ -98,39 +98,53 @@ async fn execute(app: &App, j: &JobRow) -> Result<(), AppError> {
             let now = app.now();
             let mut tx = app.store.begin().await?;
             let r = async {
-                let res = tx
-                    .revoke(&Revocation {
+                let card = tx.card(&card_id).await?;
+                let done = crate::ca::revoke::revoke_in_tx(
+                    &mut tx,
+                    &crate::ca::revoke::Order {
                         serial_hex: &serial_hex,
-                        reason: kmn_domain::RevocationReason::Superseded,
-                        revoked_at: now,
-                        invalidity_date: None,
-                        article: Some("第14条"),
-                        comment: Some(&format!("更新申請 {application_id} により置換え")),
+                        grounds: kmn_domain::RevocationGrounds::Renewal,
+                        channel: kmn_domain::RevocationChannel::Job,
+                        comment: Some(&format!(
+                            "更新申請 {application_id} の重複期間の終了により利用者カード {card_id} を置換え"
+                        )),
                         requested_by: "system:jobs",
-                        request_received_at: now,
-                    })
-                    .await;
-                match res {
-                    Ok(()) => {}
-                    // Already revoked (by an operator, or by an earlier run): nothing to do.
-                    Err(StoreError::Conflict(_)) => return Ok(()),
-                    Err(e) => return Err(AppError::from(e)),
-                }
-                if let Some(card) = tx.card(&card_id).await?
-                    && card.state != "expired"
-                    && kmn_store::LIVE_CARD_STATES.contains(&card.state.as_str())
-                {
-                    tx.transition_card(&card_id, &card.state, card.version, "return_requested", now).await?;
-                }
-                tx.append_audit(&NewAuditEvent {
-                    at: now,
-                    actor: "system:jobs",
-                    action: "cert.revoke",
-                    object: &format!("cert:{serial_hex}"),
-                    facility: None,
-                    summary: &format!("renewal {application_id}: the predecessor {serial_hex} of card {card_id} revoked (superseded) after the overlap"),
-                })
+                        received_at: now,
+                        invalidity_date: None,
+                        facility: card.as_ref().map(|c| c.facility_code.as_str()),
+                    },
+                    now,
+                )
                 .await?;
+                // Already revoked (by an operator, or by an earlier run): nothing to do.
+                if done == crate::ca::revoke::Outcome::AlreadyRevoked {
+                    return Ok(());
+                }
+                // The old card is asked back (第15条1(3)) through the card's own
+                // transitions: a state that allows no return request is left as it is.
+                if let Some(card) = card {
+                    let from: kmn_domain::CardState = card
+                        .state
+                        .parse()
+                        .map_err(|e: kmn_domain::UnknownCode| AppError::Internal(e.to_string()))?;
+                    if let Ok(t) = from.apply(kmn_domain::CardEvent::RequestReturn) {
+                        tx.transition_card(&card_id, from.as_str(), card.version, t.state.as_str(), now)
+                            .await?;
+                        tx.append_audit(&NewAuditEvent {
+                            at: now,
+                            actor: "system:jobs",
+                            action: "card.request_return",
+                            object: &format!("card:{card_id}"),
+                            facility: Some(&card.facility_code),
+                            summary: &format!(
+                                "renewal {application_id}: card {card_id} asked back ({} → {})",
+                                from.as_str(),
+                                t.state.as_str()
+                            ),
+                        })
+                        .await?;
+                    }
+                }
                 Ok::<_, AppError>(())
             }
             .await;

@@ -5,25 +5,18 @@
 
 pub mod actor;
 pub mod audit;
-pub mod backup;
 pub mod ca;
-pub mod cards;
 pub mod clock;
 pub mod config;
-pub mod crl;
 pub mod error;
 #[cfg(feature = "fault-points")]
 pub mod fault;
 pub mod health;
-pub mod hsm;
 pub mod idempotency;
-pub mod issue;
 pub mod jobs;
 pub mod proposal;
 pub mod quickstart;
 pub mod ra;
-pub mod repo;
-pub mod revoke;
 pub mod rights;
 pub mod secrets;
 pub mod station;

@@ -12,9 +12,10 @@ use kmn_pki::keys::{KeyAlgorithm, Signer, SoftwareKey};
 use kmn_pki::name::DistinguishedName;
 use kmn_store::CaKind;
 
+use crate::ca::issue;
 use crate::ca::{self, CeremonyParams};
 use crate::config::Config;
-use crate::{App, AppError, Clock, issue, secrets};
+use crate::{App, AppError, Clock, secrets};
 
 /// What the first run made (None when everything existed).
 #[derive(Clone, Debug)]

@@ -310,6 +310,8 @@ pub struct Account {
     /// The person who holds the account (a desk: its holder id; center staff: given at
     /// `kmn account add --person`, else the account's own id).
     pub person_id: Option<String>,
+    /// The token the key was generated on (`kmn account enrol`, issue 9 item 3).
+    pub token_serial: Option<String>,
 }
 
 impl From<kmn_store::AccountRow> for Account {
@@ -326,6 +328,7 @@ impl From<kmn_store::AccountRow> for Account {
             created_at: r.created_at,
             created_by: r.created_by,
             person_id: r.person_id,
+            token_serial: r.token_serial,
         }
     }
 }

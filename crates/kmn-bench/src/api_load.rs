@@ -60,7 +60,7 @@ async fn identity(app: &App, role: Role, facility: Option<&str>, cn: &str) -> Re
             let mut dn = DistinguishedName::default();
             dn.push(kmn_pki::oid::AT_COUNTRY, "JP")?;
             dn.push(kmn_pki::oid::AT_COMMON_NAME, cn)?;
-            kmn_app::issue::issue_template(
+            kmn_app::ca::issue::issue_template(
                 app,
                 &ca,
                 accounts::credential_profile(role),
@@ -297,7 +297,7 @@ pub async fn run(
         tx.rollback().await?;
         CertificateDer::from(r.cert_der)
     };
-    let running = kmn_web::start(app.clone()).await?;
+    let running = kmn_web::start(app.clone(), None).await?;
     let addr = running.https_addr;
     let desk = Arc::new(desk);
     let op = Arc::new(op);

@@ -104,7 +104,7 @@ pub fn child_build(data_dir: &Path, n: usize, runs: usize) -> Result<()> {
         der_len = crl.der.len();
         if n <= 100_000 && ms.len() == 1 {
             // The CRL reads back with the publisher's own check.
-            kmn_app::crl::check_crl(&crl.der, &ca.info.spki_der)?;
+            kmn_app::ca::crl::check_crl(&crl.der, &ca.info.spki_der)?;
         }
     }
     let hwm = vm_hwm_mb();
@@ -256,7 +256,7 @@ pub fn child_db(n: usize, runs: usize, publish: bool, keep: Option<PathBuf>) -> 
                 tx.commit().await?;
                 let t = Instant::now();
                 let mut tx = b.app.store_for_tests().begin().await?;
-                let p = kmn_app::crl::publish_in_tx(
+                let p = kmn_app::ca::crl::publish_in_tx(
                     &b.app,
                     &mut tx,
                     &name,

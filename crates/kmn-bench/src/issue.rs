@@ -1,13 +1,13 @@
 //! (b) Bulk issuance: CSR in → certificate stored durably, on a current_thread runtime,
-//! through `kmn_app::issue::issue_batch`; and a copy of that pipeline with a timer
+//! through `kmn_app::ca::issue::issue_batch`; and a copy of that pipeline with a timer
 //! around each step, to show where the time goes.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, ensure};
-use kmn_app::issue::{IssueRequest, issue_batch};
-use kmn_app::repo;
+use kmn_app::ca::issue::{IssueRequest, issue_batch};
+use kmn_app::ca::repo;
 use kmn_domain::{CertStatus, ProfileKind, ValidityPeriod};
 use kmn_pki::cert::{CertTemplate, Urls};
 use kmn_pki::lint::Expectations;

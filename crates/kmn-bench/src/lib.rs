@@ -3,7 +3,7 @@
 //! `bench/run` (or `cargo bench -p kmn-bench`) prints, from one run:
 //! (a) the crypto limit of issuance, 1 / (t_verify + t_sign), for RSA-2048 and P-256
 //! CSRs under a P-256 CA ([`crypto`]); (b) bulk issuance through
-//! `kmn_app::issue::issue_batch` on one current_thread runtime, SQLite and PostgreSQL,
+//! `kmn_app::ca::issue::issue_batch` on one current_thread runtime, SQLite and PostgreSQL,
 //! batch sizes 1, 64 and 256, with a per-step split ([`issue`]); (c) CRL build + sign
 //! time and peak memory, one size per process, the database read and publication end
 //! to end ([`crl`]); and OpenSSL on the same machine as the peer baseline ([`peer`]).

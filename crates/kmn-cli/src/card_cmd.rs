@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use kmn_app::cards::{MailerOut, TokenRef, token_err};
-use kmn_app::ra::cards::{CardView, ReceiptChannel};
+use kmn_app::ra::delivery::{CardView, ReceiptChannel};
 use kmn_app::rights::CaAdmin;
+use kmn_app::station::personalization::{MailerOut, TokenRef, token_err};
 use kmn_app::{App, AppError};
 use kmn_token::SecretPin;
 use serde_json::json;
@@ -201,7 +201,7 @@ pub enum CardCommand {
     },
 }
 
-fn key_alg(key: &str) -> Result<kmn_token::CardKeyAlg, AppError> {
+pub(crate) fn key_alg(key: &str) -> Result<kmn_token::CardKeyAlg, AppError> {
     match key {
         "rsa2048" => Ok(kmn_token::CardKeyAlg::Rsa2048),
         "p256" => Ok(kmn_token::CardKeyAlg::P256),
@@ -212,7 +212,7 @@ fn key_alg(key: &str) -> Result<kmn_token::CardKeyAlg, AppError> {
 }
 
 /// The font (checked before any card is touched) and the mailer directory.
-fn mailer_setup(
+pub(crate) fn mailer_setup(
     data_dir: &Path,
     dir: &Option<PathBuf>,
 ) -> Result<(kmn_letters::Font, PathBuf), AppError> {
@@ -380,7 +380,7 @@ fn card_text(v: &CardView) -> String {
         s.push_str(&format!(
             "PIN通知書   {}  {}  {}\n",
             m.id,
-            kmn_app::ra::cards::mailer_state_label_ja(&m.state),
+            kmn_app::ra::delivery::mailer_state_label_ja(&m.state),
             m.file_name
         ));
     }
@@ -394,9 +394,11 @@ fn token_ref(label: &Option<String>, slot: &Option<u64>) -> TokenRef {
     }
 }
 
+/// `kmn card …`: one function per subcommand. The holder's `change-pin` and a remote
+/// station's `personalize --server` need no data dir; every other subcommand opens it.
 pub async fn card(data_dir: &Path, admin: &CaAdmin, c: &CardCommand, out: Out) -> ExitCode {
-    // The holder's own command needs no data dir.
-    if let CardCommand::ChangePin {
+    use CardCommand as C;
+    if let C::ChangePin {
         module,
         token_label,
         slot,
@@ -412,8 +414,7 @@ pub async fn card(data_dir: &Path, admin: &CaAdmin, c: &CardCommand, out: Out) -
             out,
         );
     }
-    // A remote station needs no data dir either: the center is the server.
-    if let CardCommand::Personalize {
+    if let C::Personalize {
         module,
         token_label,
         slot,
@@ -426,31 +427,29 @@ pub async fn card(data_dir: &Path, admin: &CaAdmin, c: &CardCommand, out: Out) -
         server_ca: Some(server_ca),
     } = c
     {
-        let alg = tri!(key_alg(key), out);
-        let (font, dir) = tri!(mailer_setup(data_dir, mailer_dir), out);
-        let mailer = MailerOut { font: &font, dir };
-        let center = tri!(
-            crate::station_client::RemoteStation::new(server, cert, key_file, server_ca),
-            out
-        );
-        let p = tri!(
-            kmn_app::cards::personalize_with(
-                &center,
-                module,
-                &token_ref(token_label, slot),
-                application,
-                alg,
-                &mailer
-            )
-            .await,
-            out
-        );
-        return personalized(out, application, &p);
+        let station = Remote {
+            server,
+            cert,
+            key_file,
+            server_ca,
+        };
+        let token = token_ref(token_label, slot);
+        return personalize_remote(
+            data_dir,
+            &station,
+            module,
+            &token,
+            application,
+            key,
+            mailer_dir,
+            out,
+        )
+        .await;
     }
     let app = tri!(open(data_dir).await, out);
     match c {
-        CardCommand::ChangePin { .. } => unreachable!("handled above"),
-        CardCommand::Personalize {
+        C::ChangePin { .. } => unreachable!("handled above: needs no data dir"),
+        C::Personalize {
             module,
             token_label,
             slot,
@@ -459,255 +458,463 @@ pub async fn card(data_dir: &Path, admin: &CaAdmin, c: &CardCommand, out: Out) -
             mailer_dir,
             ..
         } => {
-            let alg = tri!(key_alg(key), out);
-            let (font, dir) = tri!(mailer_setup(data_dir, mailer_dir), out);
-            let mailer = MailerOut { font: &font, dir };
-            let p = tri!(
-                kmn_app::cards::personalize(
-                    &app,
-                    admin,
-                    module,
-                    &token_ref(token_label, slot),
-                    application,
-                    alg,
-                    &mailer
-                )
-                .await,
-                out
-            );
-            personalized(out, application, &p)
+            let token = token_ref(token_label, slot);
+            personalize(
+                &app,
+                data_dir,
+                admin,
+                module,
+                &token,
+                application,
+                key,
+                mailer_dir,
+                out,
+            )
+            .await
         }
-        CardCommand::PersonalizeBatch {
+        C::PersonalizeBatch {
             module,
             applications,
             key,
             mailer_dir,
             no_progress,
         } => {
-            let alg = tri!(key_alg(key), out);
-            let (font, dir) = tri!(mailer_setup(data_dir, mailer_dir), out);
-            let mailer = MailerOut { font: &font, dir };
-            batch(
+            personalize_batch(
                 &app,
+                data_dir,
                 admin,
                 module,
                 applications,
-                alg,
-                &mailer,
-                !*no_progress && !out.json,
+                key,
+                mailer_dir,
+                *no_progress,
                 out,
             )
             .await
         }
-        CardCommand::Inspect {
+        C::Inspect {
             module,
             token_label,
             slot,
         } => inspect(&app, module, &token_ref(token_label, slot), out).await,
-        CardCommand::Show { card } => {
-            let v = tri!(
-                kmn_app::ra::cards::view(&app, &admin.reader(), card).await,
-                out
-            );
-            print(out, json!(v), || card_text(&v))
-        }
-        CardCommand::Ship {
+        C::Show { card } => show(&app, admin, card, out).await,
+        C::Ship {
             card,
             method,
             tracking,
-        } => {
-            let v = tri!(
-                kmn_app::ra::cards::ship(&app, &admin.center(), card, method, tracking.as_deref())
-                    .await,
-                out
-            );
-            print(out, json!(v), || {
-                format!(
-                    "利用者カード {card} の発送を記録しました。施設の受領確認を待っています。\n{}",
-                    card_text(&v)
-                )
-            })
-        }
-        CardCommand::Receipt {
+        } => ship(&app, admin, card, method, tracking.as_deref(), out).await,
+        C::Receipt {
             card,
             channel,
             note,
-        } => {
-            let ch = tri!(ReceiptChannel::parse_out_of_band(channel), out);
-            let v = tri!(
-                kmn_app::ra::cards::record_receipt(&app, &admin.center(), card, ch, note).await,
-                out
-            );
-            print(out, json!(v), || {
-                format!(
-                    "利用者カード {card} の受領を記録しました。PIN通知書を発送できます。\n{}",
-                    card_text(&v)
-                )
-            })
-        }
-        CardCommand::Handover { card, to, at } => {
-            let at = match at {
-                None => None,
-                Some(t) => Some(tri!(
-                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                        .map(|t| t.unix_timestamp())
-                        .map_err(|_| AppError::BadInput(format!(
-                            "交付日時 '{t}' を読めません（例 2026-11-26T10:00:00+09:00）"
-                        ))),
-                    out
-                )),
-            };
-            let v = tri!(
-                kmn_app::ra::cards::hand_over(&app, &admin.registrar(), card, to, at).await,
-                out
-            );
-            print(out, json!(v), || {
-                format!(
-                    "利用者カード {card} の交付を記録しました。\n{}",
-                    card_text(&v)
-                )
-            })
-        }
-        CardCommand::LostInPost { card, note } => {
-            let v = tri!(
-                kmn_app::ra::cards::lost_in_post(&app, &admin.center(), card, note).await,
-                out
-            );
-            print(out, json!(v), || {
-                format!(
-                    "利用者カード {card} を配送中の紛失として記録し、証明書を失効させました（keyCompromise）。PIN通知書は廃棄しました。\n次回のCRLに掲載されます。\n{}",
-                    card_text(&v)
-                )
-            })
-        }
-        CardCommand::Destroy {
+        } => receipt(&app, admin, card, channel, note, out).await,
+        C::Handover { card, to, at } => handover(&app, admin, card, to, at.as_deref(), out).await,
+        C::LostInPost { card, note } => lost_in_post(&app, admin, card, note, out).await,
+        C::Destroy {
             card,
             module,
             token_label,
             slot,
         } => {
-            let token = token_ref(token_label, slot);
-            let reader = module.as_deref().map(|m| (m, &token));
-            let v = tri!(
-                kmn_app::cards::destroy(&app, &admin.center(), card, reader).await,
-                out
-            );
-            print(out, json!(v), || {
-                format!(
-                    "利用者カード {card} を廃棄し、記録しました（利用規約第15条）。{}\n{}",
-                    if module.is_some() {
-                        "カードの内容は消去済みです。"
-                    } else {
-                        ""
-                    },
-                    card_text(&v)
-                )
-            })
+            destroy(
+                &app,
+                admin,
+                card,
+                module.as_deref(),
+                &token_ref(token_label, slot),
+                out,
+            )
+            .await
         }
-        CardCommand::Suspend { card, reason } | CardCommand::Resume { card, reason } => {
-            let suspend = matches!(c, CardCommand::Suspend { .. });
-            let v = tri!(
-                kmn_app::ra::cards::suspend_or_resume(&app, &admin.center(), card, suspend, reason)
-                    .await,
-                out
-            );
-            print(out, json!(v), || {
-                format!(
-                    "利用者カード {card} の{}。\n{}",
-                    if suspend {
-                        "利用を停止しました（証明書は保留となり、CRLに掲載されます）"
-                    } else {
-                        "利用停止を解除しました"
-                    },
-                    card_text(&v)
-                )
-            })
+        C::Suspend { card, reason } => {
+            suspend_or_resume(&app, admin, card, true, reason, out).await
         }
-        CardCommand::Returned { card, note } => {
-            let v = tri!(
-                kmn_app::ra::cards::record_return(&app, &admin.center(), card, note).await,
-                out
-            );
-            print(out, json!(v), || {
-                format!(
-                    "利用者カード {card} の返却を記録しました。`kmn card destroy {card}` で廃棄してください。\n{}",
-                    card_text(&v)
-                )
-            })
+        C::Resume { card, reason } => {
+            suspend_or_resume(&app, admin, card, false, reason, out).await
         }
-        CardCommand::Mailers { state } => {
-            let list = tri!(
-                kmn_app::ra::cards::list_mailers(&app, &admin.center(), state.as_deref()).await,
-                out
-            );
-            print(out, json!(list), || {
-                if list.is_empty() {
-                    return "該当するPIN通知書はありません".into();
-                }
-                let mut s = String::new();
-                for m in &list {
-                    s.push_str(&format!(
-                        "{}  カード {}  {}  {}  {}\n",
-                        m.id,
-                        m.card_id,
-                        kmn_app::ra::cards::mailer_state_label_ja(&m.state),
-                        jst(m.created_at),
-                        m.file_name
-                    ));
-                }
-                s
-            })
-        }
-        CardCommand::MailerDispatched { mailer } => {
-            let m = tri!(
-                kmn_app::ra::cards::mailer_dispatched(&app, &admin.center(), mailer).await,
-                out
-            );
-            print(out, json!(m), || {
-                format!(
-                    "PIN通知書 {} の発送を記録しました（カード {}）",
-                    m.id, m.card_id
-                )
-            })
-        }
-        CardCommand::Unlock {
+        C::Returned { card, note } => returned(&app, admin, card, note, out).await,
+        C::Mailers { state } => mailers(&app, admin, state.as_deref(), out).await,
+        C::MailerDispatched { mailer } => mailer_dispatched(&app, admin, mailer, out).await,
+        C::Unlock {
             module,
             token_label,
             slot,
             identity_check,
             mailer_dir,
         } => {
-            let (font, dir) = tri!(mailer_setup(data_dir, mailer_dir), out);
-            let mailer = MailerOut { font: &font, dir };
-            let u = tri!(
-                kmn_app::cards::unlock(
-                    &app,
-                    &admin.center(),
-                    module,
-                    &token_ref(token_label, slot),
-                    identity_check,
-                    &mailer
-                )
-                .await,
-                out
-            );
-            print(
+            let token = token_ref(token_label, slot);
+            unlock(
+                &app,
+                data_dir,
+                admin,
+                module,
+                &token,
+                identity_check,
+                mailer_dir,
                 out,
-                json!({"card": u.card, "pin_mailer": u.mailer_path, "pin_mailer_id": u.mailer_id}),
-                || {
-                    format!(
-                        "利用者カード {} のPINを再設定しました。新しいPIN通知書: {}（{}）\n緊急失効コードも新しくなりました。",
-                        u.card.id,
-                        u.mailer_path.display(),
-                        u.mailer_id
-                    )
-                },
             )
+            .await
         }
     }
 }
 
-fn personalized(out: Out, application: &str, p: &kmn_app::cards::Personalized) -> ExitCode {
+/// The center's station endpoints, for `personalize --server`.
+struct Remote<'a> {
+    server: &'a str,
+    cert: &'a Path,
+    key_file: &'a Path,
+    server_ca: &'a Path,
+}
+
+/// `kmn card personalize --server …`: a station without the data dir.
+#[allow(clippy::too_many_arguments)]
+async fn personalize_remote(
+    data_dir: &Path,
+    station: &Remote<'_>,
+    module: &Path,
+    token: &TokenRef,
+    application: &str,
+    key: &str,
+    mailer_dir: &Option<PathBuf>,
+    out: Out,
+) -> ExitCode {
+    let alg = tri!(key_alg(key), out);
+    let (font, dir) = tri!(mailer_setup(data_dir, mailer_dir), out);
+    let mailer = MailerOut { font: &font, dir };
+    let center = tri!(
+        crate::station_client::RemoteStation::new(
+            station.server,
+            station.cert,
+            station.key_file,
+            station.server_ca
+        ),
+        out
+    );
+    let p = tri!(
+        kmn_app::station::personalization::personalize_with(
+            &center,
+            module,
+            token,
+            application,
+            alg,
+            &mailer
+        )
+        .await,
+        out
+    );
+    personalized(out, application, &p)
+}
+
+/// `kmn card personalize`: a station on the server itself.
+#[allow(clippy::too_many_arguments)]
+async fn personalize(
+    app: &App,
+    data_dir: &Path,
+    admin: &CaAdmin,
+    module: &Path,
+    token: &TokenRef,
+    application: &str,
+    key: &str,
+    mailer_dir: &Option<PathBuf>,
+    out: Out,
+) -> ExitCode {
+    let alg = tri!(key_alg(key), out);
+    let (font, dir) = tri!(mailer_setup(data_dir, mailer_dir), out);
+    let mailer = MailerOut { font: &font, dir };
+    let p = tri!(
+        kmn_app::station::personalization::personalize(
+            app,
+            admin,
+            module,
+            token,
+            application,
+            alg,
+            &mailer
+        )
+        .await,
+        out
+    );
+    personalized(out, application, &p)
+}
+
+/// `kmn card personalize-batch`.
+#[allow(clippy::too_many_arguments)]
+async fn personalize_batch(
+    app: &App,
+    data_dir: &Path,
+    admin: &CaAdmin,
+    module: &Path,
+    applications: &[String],
+    key: &str,
+    mailer_dir: &Option<PathBuf>,
+    no_progress: bool,
+    out: Out,
+) -> ExitCode {
+    let alg = tri!(key_alg(key), out);
+    let (font, dir) = tri!(mailer_setup(data_dir, mailer_dir), out);
+    let mailer = MailerOut { font: &font, dir };
+    batch(
+        app,
+        admin,
+        module,
+        applications,
+        alg,
+        &mailer,
+        !no_progress && !out.json,
+        out,
+    )
+    .await
+}
+
+/// `kmn card show`.
+async fn show(app: &App, admin: &CaAdmin, card: &str, out: Out) -> ExitCode {
+    let v = tri!(
+        kmn_app::ra::delivery::view(app, &admin.reader(), card).await,
+        out
+    );
+    print(out, json!(v), || card_text(&v))
+}
+
+/// `kmn card ship`.
+async fn ship(
+    app: &App,
+    admin: &CaAdmin,
+    card: &str,
+    method: &str,
+    tracking: Option<&str>,
+    out: Out,
+) -> ExitCode {
+    let v = tri!(
+        kmn_app::ra::delivery::ship(app, &admin.center(), card, method, tracking).await,
+        out
+    );
+    print(out, json!(v), || {
+        format!(
+            "利用者カード {card} の発送を記録しました。施設の受領確認を待っています。\n{}",
+            card_text(&v)
+        )
+    })
+}
+
+/// `kmn card receipt`: a receipt reported by telephone or on paper.
+async fn receipt(
+    app: &App,
+    admin: &CaAdmin,
+    card: &str,
+    channel: &str,
+    note: &str,
+    out: Out,
+) -> ExitCode {
+    let ch = tri!(ReceiptChannel::parse_out_of_band(channel), out);
+    let v = tri!(
+        kmn_app::ra::delivery::record_receipt(app, &admin.center(), card, ch, note).await,
+        out
+    );
+    print(out, json!(v), || {
+        format!(
+            "利用者カード {card} の受領を記録しました。PIN通知書を発送できます。\n{}",
+            card_text(&v)
+        )
+    })
+}
+
+/// `kmn card handover`.
+async fn handover(
+    app: &App,
+    admin: &CaAdmin,
+    card: &str,
+    to: &str,
+    at: Option<&str>,
+    out: Out,
+) -> ExitCode {
+    let at = match at {
+        None => None,
+        Some(t) => Some(tri!(
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .map(|t| t.unix_timestamp())
+                .map_err(|_| AppError::BadInput(format!(
+                    "交付日時 '{t}' を読めません（例 2026-11-26T10:00:00+09:00）"
+                ))),
+            out
+        )),
+    };
+    let v = tri!(
+        kmn_app::ra::delivery::hand_over(app, &admin.registrar(), card, to, at).await,
+        out
+    );
+    print(out, json!(v), || {
+        format!(
+            "利用者カード {card} の交付を記録しました。\n{}",
+            card_text(&v)
+        )
+    })
+}
+
+/// `kmn card lost-in-post`.
+async fn lost_in_post(app: &App, admin: &CaAdmin, card: &str, note: &str, out: Out) -> ExitCode {
+    let v = tri!(
+        kmn_app::ra::delivery::lost_in_post(app, &admin.center(), card, note).await,
+        out
+    );
+    print(out, json!(v), || {
+        format!(
+            "利用者カード {card} を配送中の紛失として記録し、証明書を失効させました（keyCompromise）。PIN通知書は廃棄しました。\n次回のCRLに掲載されます。\n{}",
+            card_text(&v)
+        )
+    })
+}
+
+/// `kmn card destroy`, wiping the card when it is in the reader.
+async fn destroy(
+    app: &App,
+    admin: &CaAdmin,
+    card: &str,
+    module: Option<&Path>,
+    token: &TokenRef,
+    out: Out,
+) -> ExitCode {
+    let reader = module.map(|m| (m, token));
+    let v = tri!(
+        kmn_app::station::personalization::destroy(app, &admin.center(), card, reader).await,
+        out
+    );
+    print(out, json!(v), || {
+        format!(
+            "利用者カード {card} を廃棄し、記録しました（利用規約第15条）。{}\n{}",
+            if module.is_some() {
+                "カードの内容は消去済みです。"
+            } else {
+                ""
+            },
+            card_text(&v)
+        )
+    })
+}
+
+/// `kmn card suspend` and `kmn card resume`.
+async fn suspend_or_resume(
+    app: &App,
+    admin: &CaAdmin,
+    card: &str,
+    suspend: bool,
+    reason: &str,
+    out: Out,
+) -> ExitCode {
+    let v = tri!(
+        kmn_app::ra::delivery::suspend_or_resume(app, &admin.center(), card, suspend, reason).await,
+        out
+    );
+    print(out, json!(v), || {
+        format!(
+            "利用者カード {card} の{}。\n{}",
+            if suspend {
+                "利用を停止しました（証明書は保留となり、CRLに掲載されます）"
+            } else {
+                "利用停止を解除しました"
+            },
+            card_text(&v)
+        )
+    })
+}
+
+/// `kmn card returned`.
+async fn returned(app: &App, admin: &CaAdmin, card: &str, note: &str, out: Out) -> ExitCode {
+    let v = tri!(
+        kmn_app::ra::delivery::record_return(app, &admin.center(), card, note).await,
+        out
+    );
+    print(out, json!(v), || {
+        format!(
+            "利用者カード {card} の返却を記録しました。`kmn card destroy {card}` で廃棄してください。\n{}",
+            card_text(&v)
+        )
+    })
+}
+
+/// `kmn card mailers`.
+async fn mailers(app: &App, admin: &CaAdmin, state: Option<&str>, out: Out) -> ExitCode {
+    let list = tri!(
+        kmn_app::ra::delivery::list_mailers(app, &admin.center(), state).await,
+        out
+    );
+    print(out, json!(list), || {
+        if list.is_empty() {
+            return "該当するPIN通知書はありません".into();
+        }
+        let mut s = String::new();
+        for m in &list {
+            s.push_str(&format!(
+                "{}  カード {}  {}  {}  {}\n",
+                m.id,
+                m.card_id,
+                kmn_app::ra::delivery::mailer_state_label_ja(&m.state),
+                jst(m.created_at),
+                m.file_name
+            ));
+        }
+        s
+    })
+}
+
+/// `kmn card mailer-dispatched`.
+async fn mailer_dispatched(app: &App, admin: &CaAdmin, mailer: &str, out: Out) -> ExitCode {
+    let m = tri!(
+        kmn_app::ra::delivery::mailer_dispatched(app, &admin.center(), mailer).await,
+        out
+    );
+    print(out, json!(m), || {
+        format!(
+            "PIN通知書 {} の発送を記録しました（カード {}）",
+            m.id, m.card_id
+        )
+    })
+}
+
+/// `kmn card unlock`: a new PIN and emergency code after the holder's identity was checked.
+#[allow(clippy::too_many_arguments)]
+async fn unlock(
+    app: &App,
+    data_dir: &Path,
+    admin: &CaAdmin,
+    module: &Path,
+    token: &TokenRef,
+    identity_check: &str,
+    mailer_dir: &Option<PathBuf>,
+    out: Out,
+) -> ExitCode {
+    let (font, dir) = tri!(mailer_setup(data_dir, mailer_dir), out);
+    let mailer = MailerOut { font: &font, dir };
+    let u = tri!(
+        kmn_app::station::personalization::unlock(
+            app,
+            &admin.center(),
+            module,
+            token,
+            identity_check,
+            &mailer
+        )
+        .await,
+        out
+    );
+    print(
+        out,
+        json!({"card": u.card, "pin_mailer": u.mailer_path, "pin_mailer_id": u.mailer_id}),
+        || {
+            format!(
+                "利用者カード {} のPINを再設定しました。新しいPIN通知書: {}（{}）\n緊急失効コードも新しくなりました。",
+                u.card.id,
+                u.mailer_path.display(),
+                u.mailer_id
+            )
+        },
+    )
+}
+
+fn personalized(
+    out: Out,
+    application: &str,
+    p: &kmn_app::station::personalization::Personalized,
+) -> ExitCode {
     print(
         out,
         json!({"card": p.card, "application": p.application, "token_serial": p.token_serial, "pin_mailer": p.mailer_path}),
@@ -776,7 +983,10 @@ fn change_pin(
 }
 
 async fn inspect(app: &App, module: &Path, token: &TokenRef, out: Out) -> ExitCode {
-    let i = tri!(kmn_app::cards::inspect(app, module, token).await, out);
+    let i = tri!(
+        kmn_app::station::personalization::inspect(app, module, token).await,
+        out
+    );
     let objects: Vec<_> = i
         .token
         .objects
@@ -891,7 +1101,11 @@ async fn batch(
             label: None,
             slot: Some(slot.slot_id),
         };
-        match kmn_app::cards::personalize(app, admin, module, &token, id, alg, mailer).await {
+        match kmn_app::station::personalization::personalize(
+            app, admin, module, &token, id, alg, mailer,
+        )
+        .await
+        {
             Ok(p) => {
                 token_total += p.timings.token;
                 pdf_total += p.timings.pdf;

@@ -98,7 +98,7 @@ impl HsmArgs {
             (Some(m), Some(t)) => Ok(Some(ca::HsmParams {
                 module: m.clone(),
                 token_label: t.clone(),
-                pin: kmn_app::hsm::pin_from_env()?,
+                pin: kmn_app::ca::hsm::pin_from_env()?,
             })),
             _ => Ok(None),
         }
@@ -162,12 +162,10 @@ pub enum CertCommand {
         /// key-compromise | privilege-withdrawn | superseded | affiliation-changed | cessation-of-operation
         #[arg(long)]
         reason: RevocationReason,
-        /// Free text kept with the revocation.
+        /// Free text kept with the revocation. (The terms' grounds — 第11条, 第12条 … —
+        /// go through the RA's paths, which record the article themselves.)
         #[arg(long)]
         comment: Option<String>,
-        /// The article of the terms behind it, e.g. 第12条(2).
-        #[arg(long)]
-        article: Option<String>,
         /// key-compromise only: the last time the key was known safe (RFC 3339).
         #[arg(long)]
         invalidity_date: Option<String>,
@@ -528,7 +526,7 @@ async fn ca_cmd(
             let font = kmn_letters::Font::load_default()
                 .map_err(|e| AppError::Config(format!("分散鍵の用紙（PDF）を作れません: {e}")))?;
             let org = app.cfg.organization.clone();
-            let render = |s: &kmn_app::backup::Share| {
+            let render = |s: &kmn_app::ca::backup::Share| {
                 let sheet = kmn_letters::ShareSheet {
                     custodian: s.custodian,
                     shares: s.shares,
@@ -543,7 +541,7 @@ async fn ca_cmd(
                 kmn_letters::share_sheet_pdf(&font, &sheet)
                     .map_err(|e| AppError::Io(format!("分散鍵の用紙（PDF）を作れません: {e}")))
             };
-            let b = kmn_app::backup::backup(&app, out, admin, Some(&render)).await?;
+            let b = kmn_app::ca::backup::backup(&app, out, admin, Some(&render)).await?;
             println!(
                 "ルート鍵のバックアップを作成しました（バックアップID {}）。",
                 b.backup_id
@@ -561,8 +559,8 @@ async fn ca_cmd(
             }
             println!(
                 "{}人中{}人の分散鍵で復元できます（5つのうちどの3つの組み合わせでも復元できることを確認済み）。",
-                kmn_app::backup::SHARES,
-                kmn_app::backup::THRESHOLD
+                kmn_app::ca::backup::SHARES,
+                kmn_app::ca::backup::THRESHOLD
             );
             println!(
                 "各保管者に分散鍵のファイルと印刷した用紙を渡し、このディレクトリの分散鍵は削除してください。"
@@ -584,8 +582,8 @@ async fn ca_cmd(
                 false => Some(app.cfg.ca_passphrase(data_dir)?),
             };
             let pass = pass.as_ref().map(|p| p.as_str()).unwrap_or_default();
-            let r =
-                kmn_app::backup::restore(&app, wrapped, shares, pass, admin, *verify_only).await?;
+            let r = kmn_app::ca::backup::restore(&app, wrapped, shares, pass, admin, *verify_only)
+                .await?;
             let used = r
                 .custodians
                 .iter()
@@ -625,8 +623,8 @@ async fn cert_cmd(
             let bytes = std::fs::read(csr).map_err(|e| {
                 AppError::BadInput(format!("cannot read the CSR {}: {e}", csr.display()))
             })?;
-            let i =
-                kmn_app::issue::issue_from_csr(&app, &bytes, *profile, *validity, admin).await?;
+            let i = kmn_app::ca::issue::issue_from_csr(&app, &bytes, *profile, *validity, admin)
+                .await?;
             print!("{}", kmn_pki::cert::to_pem(&i.der));
             eprintln!("issued {profile} certificate");
             eprintln!("  serial      {}", i.serial_hex);
@@ -640,7 +638,7 @@ async fn cert_cmd(
             Ok(())
         }
         CertCommand::Show { serial, pem } => {
-            let c = kmn_app::issue::certificate(&app, admin, &serial.to_hex()).await?;
+            let c = kmn_app::ca::issue::certificate(&app, admin, &serial.to_hex()).await?;
             let c = c.ok_or_else(|| {
                 AppError::NotFound(format!(
                     "no certificate with serial {serial} was issued by this CA"
@@ -699,7 +697,6 @@ async fn cert_cmd(
             serial,
             reason,
             comment,
-            article,
             invalidity_date,
         } => {
             let inv = match invalidity_date {
@@ -709,18 +706,17 @@ async fn cert_cmd(
                         .map_err(|_| AppError::BadInput(format!("--invalidity-date '{s}' is not RFC 3339 (e.g. 2026-11-26T09:00:00+09:00)")))?,
                 ),
             };
-            let req = kmn_app::revoke::RevokeRequest {
+            let req = kmn_app::ca::revoke::RevokeRequest {
                 serial: serial.clone(),
                 reason: *reason,
                 comment: comment.clone(),
-                article: article.clone(),
                 invalidity_date: inv,
                 received_at: None,
                 requested_by: who.to_string(),
             };
-            let at = kmn_app::revoke::revoke(&app, &req).await?;
+            let at = kmn_app::ca::revoke::revoke(&app, &req).await?;
             println!("revoked {} at {} ({})", serial, ts(at), reason.rfc_name());
-            match kmn_app::crl::publish_all(&app, who).await {
+            match kmn_app::ca::crl::publish_all(&app, who).await {
                 Ok(ps) => {
                     for p in ps {
                         println!(
@@ -748,10 +744,10 @@ async fn crl_publish(data_dir: &Path, who: &str) -> Result<(), AppError> {
     let app = open(data_dir).await?;
     // The whole repository comes from the database: CA certificates and the root's ARL
     // first (a data dir restored from a backup has none), then fresh issuing CRLs.
-    for r in kmn_app::repo::rebuild(&app).await? {
+    for r in kmn_app::ca::repo::rebuild(&app).await? {
         println!("{} restored -> {}", r.what, r.path.display());
     }
-    for p in kmn_app::crl::publish_all(&app, who).await? {
+    for p in kmn_app::ca::crl::publish_all(&app, who).await? {
         println!(
             "CRL #{} of {} published: {} entries, this update {}, next update {} -> {}",
             p.number,
@@ -837,7 +833,7 @@ async fn config_check(data_dir: &Path) -> Result<(), AppError> {
         .collect();
     let online_software = live
         .iter()
-        .any(|c| c.kind != CaKind::Root && !kmn_app::hsm::is_hsm_ref(&c.key_ref));
+        .any(|c| c.kind != CaKind::Root && !kmn_app::ca::hsm::is_hsm_ref(&c.key_ref));
     match cfg.ca_passphrase(data_dir) {
         Ok(_) => println!("CA passphrase: available"),
         // Not needed to serve when every online key is in the HSM (the root is offline).
@@ -865,7 +861,7 @@ async fn config_check(data_dir: &Path) -> Result<(), AppError> {
             );
             continue;
         }
-        if !kmn_app::hsm::is_hsm_ref(&key_ref)
+        if !kmn_app::ca::hsm::is_hsm_ref(&key_ref)
             && problems
                 .iter()
                 .any(|p| matches!(p, AppError::Passphrase(_) | AppError::Config(_)))
@@ -873,7 +869,7 @@ async fn config_check(data_dir: &Path) -> Result<(), AppError> {
             println!("CA key {name}: {key_ref}: not checked (no usable CA passphrase)");
             continue;
         }
-        let token = kmn_app::hsm::HsmKeyRef::parse(&key_ref)
+        let token = kmn_app::ca::hsm::HsmKeyRef::parse(&key_ref)
             .ok()
             .map(|r| r.token);
         if let Some(t) = token.as_ref().filter(|t| refused_tokens.contains(t)) {
@@ -1004,20 +1000,26 @@ async fn serve_app(app: App) -> ExitCode {
             "kmn: warning: no audit signer could be made, checkpoints will not be signed: {e}"
         ),
     }
-    let running = match kmn_web::start(app.clone()).await {
+    // The OCSP signers (issue 10 item 5): responses are signed ahead, never on request.
+    let responders = match kmn_app::ca::ocsp::load(&app).await {
+        Ok(r) => std::sync::Arc::new(r),
+        Err(e) => return fail(&e),
+    };
+    let running = match kmn_web::start(app.clone(), Some(responders.clone())).await {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    // Only what is served (OCSP and the portal come later: issues #10 and #12).
+    // Only what is served (the portal comes later: issue #12).
     println!(
         "kmn: repository and health at http://{}/",
         running.http_addr
     );
+    println!("kmn: OCSP at http://{}/ocsp", running.http_addr);
     println!("kmn: API at https://{}/api/v1/", running.https_addr);
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let publisher = tokio::spawn(kmn_app::crl::publisher_loop(
+    let publisher = tokio::spawn(kmn_app::ca::crl::publisher_loop(
         app.clone(),
         cas,
         stop_rx.clone(),
@@ -1026,6 +1028,20 @@ async fn serve_app(app: App) -> ExitCode {
         app.clone(),
         stop_rx.clone(),
     ));
+    let ocsp_signer = {
+        let app = app.clone();
+        let stop = stop_rx.clone();
+        tokio::spawn(async move {
+            // The loop owns its responders; the routes share theirs (same keys, loaded
+            // once each).
+            match kmn_app::ca::ocsp::load(&app).await {
+                Ok(r) => kmn_app::ca::ocsp::signer_loop(app, r, stop).await,
+                Err(e) => {
+                    tracing::error!(error = %e, "no OCSP signer: OCSP responses are not signed")
+                }
+            }
+        })
+    };
     let worker = tokio::spawn(kmn_app::jobs::worker_loop(app.clone(), stop_rx));
     let result = tokio::select! {
         r = running.done => match r {
@@ -1038,6 +1054,7 @@ async fn serve_app(app: App) -> ExitCode {
     let _ = stop_tx.send(true);
     let _ = publisher.await;
     let _ = worker.await;
+    let _ = ocsp_signer.await;
     let _ = checkpoints.await;
     app.close().await;
     result

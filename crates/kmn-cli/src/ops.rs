@@ -162,10 +162,51 @@ pub enum AccountCommand {
         #[arg(long)]
         person: Option<String>,
     },
-    /// アカウントの一覧
+    /// サポートセンター職員（運用担当者・運用責任者・監査担当者）のICカード（トークン）を
+    /// 発行し、アカウントを登録する。鍵はトークン内で生成され、PIN通知書（PDF）を作成します
+    Enrol {
+        /// operator, supervisor, auditor
+        #[arg(long)]
+        role: String,
+        /// 表示名（証明書の CN にも使います）
+        #[arg(long)]
+        name: String,
+        /// この方の人としての識別子（英数字と - _ .、28文字以内。二者承認は人で判定します）
+        #[arg(long)]
+        person: String,
+        /// PKCS#11 モジュール（カードリーダーのドライバ、テストでは SoftHSM2）
+        #[arg(long)]
+        module: PathBuf,
+        /// トークンのラベル（省略時はリーダーの唯一のトークン）
+        #[arg(long)]
+        token_label: Option<String>,
+        /// スロット番号
+        #[arg(long)]
+        slot: Option<u64>,
+        /// 鍵の種類: rsa2048, p256
+        #[arg(long, default_value = "p256")]
+        key: String,
+        /// PIN通知書の出力先（省略時は <data-dir>/mailers）
+        #[arg(long)]
+        mailer_dir: Option<PathBuf>,
+        /// 更新するアカウント（新しいトークンの登録と同時に、古いアカウントを無効にし証明書を失効させます）
+        #[arg(long)]
+        replaces: Option<String>,
+    },
+    /// アカウントの一覧（証明書、有効期限、鍵の保管場所）
     List,
     /// アカウントを無効にする
     Disable { id: String },
+    /// アカウントを無効にし、その証明書を失効させる（トークンの紛失・退職など）。CRL をすぐに公開します
+    Revoke {
+        id: String,
+        /// key-compromise（紛失・盗難・漏えいのおそれ）、cessation（退職・担当終了）、affiliation-changed（異動）
+        #[arg(long)]
+        reason: String,
+        /// 理由の説明（監査ログに残ります）
+        #[arg(long)]
+        comment: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -694,11 +735,123 @@ pub async fn account(data_dir: &Path, admin: &CaAdmin, c: &AccountCommand, out: 
                 s
             })
         }
+        AccountCommand::Enrol {
+            role,
+            name,
+            person,
+            module,
+            token_label,
+            slot,
+            key,
+            mailer_dir,
+            replaces,
+        } => {
+            let Some(role) = Role::parse(role) else {
+                return fail(
+                    &AppError::BadInput(format!(
+                        "権限 '{role}' はありません（operator, supervisor, auditor）"
+                    )),
+                    out,
+                );
+            };
+            let alg = tri!(crate::card_cmd::key_alg(key), out);
+            let (font, dir) = tri!(crate::card_cmd::mailer_setup(data_dir, mailer_dir), out);
+            let mailer = kmn_app::station::personalization::MailerOut { font: &font, dir };
+            let token = kmn_app::station::personalization::TokenRef {
+                label: token_label.clone(),
+                slot: *slot,
+            };
+            let e = kmn_app::station::operator::OperatorEnrolment {
+                role,
+                display_name: name.clone(),
+                person_id: person.clone(),
+                replaces: replaces.clone(),
+            };
+            let done = tri!(
+                kmn_app::station::operator::enrol(&app, admin, module, &token, &e, alg, &mailer)
+                    .await,
+                out
+            );
+            let published = if done.replaced.is_some() {
+                publish_after_revocation(&app, admin).await
+            } else {
+                None
+            };
+            print(out, json!(done), || {
+                let mut s = format!(
+                    "アカウント {}（{}、{}）を登録しました。トークン {} に鍵を生成し、証明書 {} を書き込みました。\nPIN通知書: {}（本人に手渡し、PIN変更後に破棄するよう伝えてください）",
+                    done.account.id,
+                    done.account.display_name,
+                    role.label_ja(),
+                    done.token_serial,
+                    done.cert_serial_hex,
+                    done.mailer_path.display()
+                );
+                if let Some(old) = &done.replaced {
+                    s.push_str(&format!(
+                        "\n古いアカウント {old} は無効にし、その証明書は失効させました（superseded）。"
+                    ));
+                    s.push_str(published.as_deref().unwrap_or(""));
+                }
+                s
+            })
+        }
+        AccountCommand::Revoke {
+            id,
+            reason,
+            comment,
+        } => {
+            let reason = tri!(
+                kmn_app::station::operator::parse_credential_reason(reason),
+                out
+            );
+            let serial = tri!(
+                kmn_app::station::operator::revoke_credential(&app, admin, id, reason, comment)
+                    .await,
+                out
+            );
+            let published = publish_after_revocation(&app, admin).await;
+            print(
+                out,
+                json!({"id": id, "disabled": true, "revoked_serial": serial, "reason": reason.rfc_name()}),
+                || {
+                    format!(
+                        "アカウント {id} を無効にし、証明書 {serial} を失効させました（{}）。{}",
+                        reason.rfc_name(),
+                        published.as_deref().unwrap_or("")
+                    )
+                },
+            )
+        }
         AccountCommand::Disable { id } => {
             tri!(accounts::disable(&app, &admin.center(), id).await, out);
             print(out, json!({"id": id, "disabled": true}), || {
                 format!("アカウント {id} を無効にしました。")
             })
+        }
+    }
+}
+
+/// Publishes the CRLs at once after a revocation (第16条); says so when it could not
+/// (the revocation stays recorded and `kmn serve` publishes it as soon as it can).
+async fn publish_after_revocation(app: &kmn_app::App, admin: &CaAdmin) -> Option<String> {
+    match kmn_app::ca::crl::publish_all(app, admin.name()).await {
+        Ok(ps) => Some(
+            ps.iter()
+                .map(|p| {
+                    format!(
+                        "\nCRL #{}（{}）を公開しました（{}件）。",
+                        p.number, p.ca_name, p.entries
+                    )
+                })
+                .collect(),
+        ),
+        Err(e) => {
+            eprintln!(
+                "警告: 失効は記録しましたが、CRL を公開できませんでした: {}。`kmn serve` ができ次第公開します（または `kmn crl publish`）",
+                e.message_ja()
+            );
+            None
         }
     }
 }

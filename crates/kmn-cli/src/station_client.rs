@@ -208,6 +208,7 @@ impl StationBackend for RemoteStation {
             facility_code: field(&v, "facility_code")?,
             facility_name_kanji: field(&v, "facility_name_kanji")?,
             support_center_phone: field(&v, "support_center_phone")?,
+            kind: kmn_letters::MailerKind::UserCard,
         })
     }
 

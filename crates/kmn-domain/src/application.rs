@@ -435,11 +435,11 @@ pub enum ApplicationEffect {
     },
     /// Start issuing the new card (第6条1: only after approval; 第7条).
     Issue,
-    /// Revoke the subject card's certificate (a no-op if it is already revoked).
+    /// Revoke the subject card's certificate (a no-op if it is already revoked). The
+    /// grounds decide the RFC 5280 reason and the article (issue 10 item 1).
     Revoke {
-        /// RFC 5280 reason.
-        #[serde(with = "crate::serde_util::revocation_reason")]
-        reason: RevocationReason,
+        /// Why.
+        grounds: crate::revocation::RevocationGrounds,
     },
     /// Ask the facility to return the subject card (第13条, 第15条).
     RequestCardReturn {
@@ -555,21 +555,23 @@ impl ApplicationState {
                     ApplicationKind::Reissue { cause } => {
                         if cause == ReissueCause::Lost {
                             effects.push(E::Revoke {
-                                reason: RevocationReason::KeyCompromise,
+                                grounds: crate::revocation::RevocationGrounds::Reissue(cause),
                             });
                         }
                         effects.push(E::Issue);
                     }
                     ApplicationKind::Discontinuation { reason } => {
                         effects.push(E::Revoke {
-                            reason: reason.revocation_reason(),
+                            grounds: crate::revocation::RevocationGrounds::Discontinuation(reason),
                         });
                         effects.push(E::RequestCardReturn {
                             reason: ReturnReason::Discontinuation,
                         });
                     }
                     ApplicationKind::LossReport => effects.push(E::Revoke {
-                        reason: RevocationReason::KeyCompromise,
+                        grounds: crate::revocation::RevocationGrounds::Emergency(
+                            crate::revocation::EmergencyCause::Lost,
+                        ),
                     }),
                     ApplicationKind::InfoChange => {}
                 }
@@ -602,7 +604,7 @@ impl ApplicationState {
                     ApplicationKind::Renewal => effects.push(E::ScheduleSupersession),
                     ApplicationKind::Reissue { cause } if cause.old_card_returnable() => {
                         effects.push(E::Revoke {
-                            reason: cause.revocation_reason(),
+                            grounds: crate::revocation::RevocationGrounds::Reissue(cause),
                         });
                         effects.push(E::RequestCardReturn {
                             reason: ReturnReason::Reissue,
@@ -994,7 +996,9 @@ mod tests {
             t.effects[1..],
             [
                 E::Revoke {
-                    reason: RevocationReason::AffiliationChanged
+                    grounds: crate::revocation::RevocationGrounds::Discontinuation(
+                        DiscontinuationReason::LeftFacility
+                    )
                 },
                 E::RequestCardReturn {
                     reason: ReturnReason::Discontinuation
@@ -1051,8 +1055,12 @@ mod tests {
                 .apply(ApplicationKind::Reissue { cause }, A::Fulfil)
                 .unwrap();
             assert!(t.effects.contains(&E::Revoke {
-                reason: RevocationReason::Superseded
+                grounds: crate::revocation::RevocationGrounds::Reissue(cause)
             }));
+            assert_eq!(
+                crate::revocation::RevocationGrounds::Reissue(cause).reason(),
+                RevocationReason::Superseded
+            );
             assert!(t.effects.contains(&E::RequestCardReturn {
                 reason: ReturnReason::Reissue
             }));
@@ -1063,7 +1071,7 @@ mod tests {
         };
         let t = S::Submitted.apply(lost, A::Approve).unwrap();
         assert!(t.effects.contains(&E::Revoke {
-            reason: RevocationReason::KeyCompromise
+            grounds: crate::revocation::RevocationGrounds::Reissue(ReissueCause::Lost)
         }));
         let t = S::Approved.apply(lost, A::Fulfil).unwrap();
         assert!(
@@ -1104,7 +1112,9 @@ mod tests {
         assert_eq!(
             t.effects[1..],
             [E::Revoke {
-                reason: RevocationReason::KeyCompromise
+                grounds: crate::revocation::RevocationGrounds::Emergency(
+                    crate::revocation::EmergencyCause::Lost
+                )
             }]
         );
     }

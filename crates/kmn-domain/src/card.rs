@@ -24,11 +24,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cert::RevocationReason;
 use crate::enum_codes::coded_enum;
 use crate::facility::FacilityCode;
 use crate::notice::NoticeKind;
 use crate::person::HolderId;
+use crate::revocation::{EmergencyCause, RevocationGrounds};
 
 coded_enum! {
     /// Where a card is (DESIGN §3).
@@ -161,11 +161,11 @@ pub const TRANSITIONS: &[(CardState, CardEvent, CardState)] = &[
 #[serde(tag = "effect", rename_all = "snake_case")]
 pub enum CardEffect {
     /// Revoke the card's certificate (a no-op if it is already revoked; the app treats
-    /// [`crate::cert::CertStatusError::AlreadyRevoked`] as done).
+    /// [`crate::cert::CertStatusError::AlreadyRevoked`] as done). The grounds decide the
+    /// RFC 5280 reason and the article (issue 10 item 1).
     Revoke {
-        /// RFC 5280 reason.
-        #[serde(with = "crate::serde_util::revocation_reason")]
-        reason: RevocationReason,
+        /// Why.
+        grounds: RevocationGrounds,
     },
     /// Put the certificate on hold (certificateHold in the next CRL) while the card is
     /// suspended. A no-op when the certificate is not valid.
@@ -269,7 +269,11 @@ fn effects(from: CardState, event: CardEvent) -> Vec<CardEffect> {
         // 第11条: emergency revocation; before receipt the PIN was never sent (第8条).
         Ev::ReportLost | Ev::LostInPost => {
             let mut v = vec![E::Revoke {
-                reason: RevocationReason::KeyCompromise,
+                grounds: if event == Ev::LostInPost {
+                    RevocationGrounds::LostInPost
+                } else {
+                    RevocationGrounds::Emergency(EmergencyCause::Lost)
+                },
             }];
             if from == St::Shipped {
                 v.push(E::DestroyPinMailer);
@@ -289,7 +293,7 @@ fn effects(from: CardState, event: CardEvent) -> Vec<CardEffect> {
                 // Spoiled at the station: its certificate was issued and must not live on.
                 vec![
                     E::Revoke {
-                        reason: RevocationReason::Superseded,
+                        grounds: RevocationGrounds::IssuanceAbandoned,
                     },
                     E::DestroyPinMailer,
                 ]
@@ -304,7 +308,7 @@ fn effects(from: CardState, event: CardEvent) -> Vec<CardEffect> {
             let mut v = Vec::new();
             if certificate_may_be_valid(from) {
                 v.push(E::Revoke {
-                    reason: RevocationReason::CessationOfOperation,
+                    grounds: RevocationGrounds::Termination,
                 });
             }
             if matches!(from, St::Personalized | St::Shipped) {
@@ -511,7 +515,7 @@ mod tests {
             t.effects,
             vec![
                 E::Revoke {
-                    reason: RevocationReason::KeyCompromise
+                    grounds: RevocationGrounds::LostInPost
                 },
                 E::DestroyPinMailer,
                 E::NotifyFacility {
@@ -538,9 +542,13 @@ mod tests {
             assert_eq!(
                 t.effects[0],
                 E::Revoke {
-                    reason: RevocationReason::KeyCompromise
+                    grounds: RevocationGrounds::Emergency(EmergencyCause::Lost)
                 },
                 "{from:?}"
+            );
+            assert_eq!(
+                RevocationGrounds::Emergency(EmergencyCause::Lost).reason(),
+                crate::cert::RevocationReason::KeyCompromise
             );
         }
     }
@@ -553,7 +561,7 @@ mod tests {
             }
             let t = from.apply(Ev::Terminate).unwrap();
             let revokes = t.effects.contains(&E::Revoke {
-                reason: RevocationReason::CessationOfOperation,
+                grounds: RevocationGrounds::Termination,
             });
             assert_eq!(revokes, certificate_may_be_valid(*from), "{from:?}");
         }
@@ -563,7 +571,7 @@ mod tests {
     fn art15_spoiled_card_revoked_and_returned_card_destruction_notified() {
         let t = St::Personalized.apply(Ev::Destroy).unwrap();
         assert!(t.effects.contains(&E::Revoke {
-            reason: RevocationReason::Superseded
+            grounds: RevocationGrounds::IssuanceAbandoned
         }));
         let t = St::Returned.apply(Ev::Destroy).unwrap();
         assert_eq!(

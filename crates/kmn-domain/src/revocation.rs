@@ -113,6 +113,9 @@ pub enum RevocationGrounds {
     /// A certificate issued for a card that was never completed (the station could not
     /// finish it, or the fulfilment failed): no card ever held it.
     IssuanceAbandoned,
+    /// A second certificate was issued for the same application before the first was
+    /// bound to a card: the first is superseded (at most one unbound per application).
+    IssuanceRepeated,
     /// The CA administrator's one-step path (`kmn cert revoke`, DESIGN §8) for the
     /// center's own certificates (operator, OCSP signer, server), with the RFC 5280
     /// reason given; the CPS, not the terms, governs these.
@@ -128,6 +131,19 @@ const ADMINISTRATIVE_REASONS: [RevocationReason; 5] = [
     RevocationReason::AffiliationChanged,
     RevocationReason::CessationOfOperation,
 ];
+
+impl serde::Serialize for RevocationGrounds {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.code())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RevocationGrounds {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(d)?;
+        Self::parse(&code).map_err(serde::de::Error::custom)
+    }
+}
 
 /// Why grounds could not be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -145,6 +161,7 @@ impl RevocationGrounds {
             Self::Reissue(c) => c.revocation_reason(),
             Self::Return(r) => r.revocation_reason(),
             Self::Termination | Self::IssuanceAbandoned => RevocationReason::CessationOfOperation,
+            Self::IssuanceRepeated => RevocationReason::Superseded,
             Self::Administrative(r) => r,
         }
     }
@@ -161,7 +178,9 @@ impl RevocationGrounds {
             Self::Return(r) => format!("第15条1({})", r.item()),
             Self::LostInPost => "第8条".into(),
             Self::Termination => "第27条3".into(),
-            Self::IssuanceAbandoned | Self::Administrative(_) => return None,
+            Self::IssuanceAbandoned | Self::IssuanceRepeated | Self::Administrative(_) => {
+                return None;
+            }
         })
     }
 
@@ -177,6 +196,7 @@ impl RevocationGrounds {
             Self::LostInPost => "配送中の紛失".into(),
             Self::Termination => "本サービスの廃止".into(),
             Self::IssuanceAbandoned => "発行処理の中断".into(),
+            Self::IssuanceRepeated => "発行のやり直し（先に発行した証明書の置換え）".into(),
             Self::Administrative(r) => format!("認証局管理者による失効（{}）", r.label_ja()),
         }
     }
@@ -194,6 +214,7 @@ impl RevocationGrounds {
             Self::LostInPost => "lost_in_post".into(),
             Self::Termination => "termination".into(),
             Self::IssuanceAbandoned => "issuance_abandoned".into(),
+            Self::IssuanceRepeated => "issuance_repeated".into(),
             Self::Administrative(r) => format!("administrative:{}", r.as_str()),
         }
     }
@@ -224,6 +245,7 @@ impl RevocationGrounds {
             ("lost_in_post", None) => Self::LostInPost,
             ("termination", None) => Self::Termination,
             ("issuance_abandoned", None) => Self::IssuanceAbandoned,
+            ("issuance_repeated", None) => Self::IssuanceRepeated,
             _ => return Err(unknown()),
         };
         Ok(g)
@@ -245,7 +267,10 @@ impl RevocationGrounds {
     pub fn card_must_return(self) -> bool {
         match self {
             Self::Emergency(EmergencyCause::FearedMisuse) => true,
-            Self::Emergency(_) | Self::LostInPost | Self::IssuanceAbandoned => false,
+            Self::Emergency(_)
+            | Self::LostInPost
+            | Self::IssuanceAbandoned
+            | Self::IssuanceRepeated => false,
             Self::Reissue(ReissueCause::Lost) => false,
             Self::Association(_)
             | Self::Discontinuation(_)
@@ -331,6 +356,7 @@ mod tests {
             RevocationGrounds::LostInPost,
             RevocationGrounds::Termination,
             RevocationGrounds::IssuanceAbandoned,
+            RevocationGrounds::IssuanceRepeated,
             RevocationGrounds::Administrative(RevocationReason::KeyCompromise),
             RevocationGrounds::Administrative(RevocationReason::Superseded),
         ]);

@@ -42,9 +42,24 @@ pub enum LetterError {
     Pdf(String),
 }
 
+/// What the PIN mailer is for: a holder's card, or a support-center staff member's
+/// operator token (issue 9 item 3), which has no emergency code — a lost operator token
+/// is reported to the CA's supervisor, who revokes it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailerKind {
+    /// 利用者カード (a holder of a facility).
+    #[default]
+    UserCard,
+    /// 運用担当者用ICカード (support-center staff: operator, supervisor, auditor).
+    OperatorToken,
+}
+
 /// Data printed on a PIN mailer.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PinMailer {
+    /// A holder's card or an operator token.
+    pub kind: MailerKind,
     pub holder_name_kanji: String,
     pub holder_id: String,
     pub facility_name_kanji: String,
@@ -61,6 +76,7 @@ pub struct PinMailer {
 impl fmt::Debug for PinMailer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PinMailer")
+            .field("kind", &self.kind)
             .field("holder_name_kanji", &self.holder_name_kanji)
             .field("holder_id", &self.holder_id)
             .field("facility_name_kanji", &self.facility_name_kanji)
@@ -307,7 +323,8 @@ pub fn pin_mailer_pdf(font: &Font, m: &PinMailer) -> Result<Vec<u8>, LetterError
     if m.initial_pin.trim().is_empty() {
         return Err(LetterError::Pdf("初期PINが空です".into()));
     }
-    if m.emergency_revocation_code.trim().is_empty() {
+    let operator = m.kind == MailerKind::OperatorToken;
+    if !operator && m.emergency_revocation_code.trim().is_empty() {
         return Err(LetterError::Pdf("緊急失効コードが空です".into()));
     }
     for (field, value, secret) in [
@@ -320,10 +337,17 @@ pub fn pin_mailer_pdf(font: &Font, m: &PinMailer) -> Result<Vec<u8>, LetterError
         ("初期PIN", &m.initial_pin, true),
         ("緊急失効コード", &m.emergency_revocation_code, true),
     ] {
+        if operator && field == "緊急失効コード" {
+            continue;
+        }
         font.check_glyphs(field, value, secret)?;
     }
 
-    let title = "利用者カード 初期PIN（パスワード）のお知らせ";
+    let title = if operator {
+        "運用担当者用ICカード 初期PIN（パスワード）のお知らせ"
+    } else {
+        "利用者カード 初期PIN（パスワード）のお知らせ"
+    };
     let mut doc = PdfDocument::new(title);
     let font_id = doc.add_font(&font.parsed);
     let mut p = Page {
@@ -337,10 +361,14 @@ pub fn pin_mailer_pdf(font: &Font, m: &PinMailer) -> Result<Vec<u8>, LetterError
     let date = format!("発行日　{}", japanese_date(m.issued_on));
     let dw = font.text_width(&date, BODY);
     p.line(PAGE_W - MARGIN - dw, BODY, 16.0, &date);
-    let sender = format!(
-        "{}（施設コード：{}）",
-        m.facility_name_kanji, m.facility_code
-    );
+    let sender = if operator {
+        m.facility_name_kanji.clone()
+    } else {
+        format!(
+            "{}（施設コード：{}）",
+            m.facility_name_kanji, m.facility_code
+        )
+    };
     let sw = font.text_width(&sender, BODY);
     p.line(PAGE_W - MARGIN - sw, BODY, 30.0, &sender);
 
@@ -356,18 +384,31 @@ pub fn pin_mailer_pdf(font: &Font, m: &PinMailer) -> Result<Vec<u8>, LetterError
         CONTENT_W,
         0.0,
         BODY,
-        "　利用者カードの受領を確認いたしましたので、カードの初期PIN（パスワード）をお知らせします。以下の注意事項をよくお読みのうえ、大切にお取り扱いください。",
+        if operator {
+            "　認証局の運用に使うICカード（操作者証明書）を発行しましたので、初期PIN（パスワード）をお知らせします。以下の注意事項をよくお読みのうえ、大切にお取り扱いください。"
+        } else {
+            "　利用者カードの受領を確認いたしましたので、カードの初期PIN（パスワード）をお知らせします。以下の注意事項をよくお読みのうえ、大切にお取り扱いください。"
+        },
     );
     p.y -= 8.0;
 
     // Holder / card details.
-    let rows = [
-        ("利用者氏名", m.holder_name_kanji.as_str()),
-        ("利用者ID", &m.holder_id),
-        ("カード番号", &m.card_id),
-        ("施設名", &m.facility_name_kanji),
-        ("施設コード", &m.facility_code),
-    ];
+    let rows: Vec<(&str, &str)> = if operator {
+        vec![
+            ("氏名", m.holder_name_kanji.as_str()),
+            ("本人識別子", &m.holder_id),
+            ("アカウント", &m.card_id),
+            ("所属", &m.facility_name_kanji),
+        ]
+    } else {
+        vec![
+            ("利用者氏名", m.holder_name_kanji.as_str()),
+            ("利用者ID", &m.holder_id),
+            ("カード番号", &m.card_id),
+            ("施設名", &m.facility_name_kanji),
+            ("施設コード", &m.facility_code),
+        ]
+    };
     for (label, value) in rows {
         let y = p.y;
         p.text_at(MARGIN + 10.0, y, BODY, label);
@@ -399,6 +440,42 @@ pub fn pin_mailer_pdf(font: &Font, m: &PinMailer) -> Result<Vec<u8>, LetterError
         "・PINは他人に知られないよう秘密にしてください。家族や職場の同僚にも教えないでください。PINをカードに書いたり、カードと一緒に保管したりしないでください（利用規約第9条）。",
     ] {
         p.paragraph(MARGIN + 8.0, CONTENT_W - 8.0, BODY, BODY, t);
+    }
+
+    if operator {
+        // 2. A lost operator token: the supervisor revokes it.
+        p.heading("2. 紛失・盗難のとき");
+        p.paragraph(
+            MARGIN + 8.0,
+            CONTENT_W - 8.0,
+            0.0,
+            BODY,
+            "ICカードを紛失したり盗まれたりした場合は、時間帯にかかわらず、すぐに認証局の運用責任者へ連絡してください。運用責任者がアカウントを停止し、証明書を失効させます。",
+        );
+        p.heading("3. 連絡先（24時間受付）");
+        p.line(
+            MARGIN + 8.0,
+            14.0,
+            26.0,
+            &format!("電話番号　{}", m.support_phone),
+        );
+        p.heading("4. このお知らせの取扱い");
+        p.paragraph(
+            MARGIN + 8.0,
+            CONTENT_W - 8.0,
+            BODY,
+            BODY,
+            "・このお知らせは、ICカードとは別の場所に保管し、PINを変更した後はシュレッダーにかけるなどして確実に破棄してください。",
+        );
+        let footer = format!("{}　認証局運用責任者", m.facility_name_kanji);
+        let fw = font.text_width(&footer, 9.0);
+        p.text_at(PAGE_W - MARGIN - fw, MARGIN - 20.0, 9.0, &footer);
+        if p.y < MARGIN {
+            return Err(LetterError::Pdf(
+                "内容が1ページに収まりません（氏名や所属名が長すぎます）".into(),
+            ));
+        }
+        return save_one_page(doc, p.ops);
     }
 
     // 2. Emergency revocation code.
@@ -654,6 +731,7 @@ mod tests {
 
     pub(crate) fn sample() -> PinMailer {
         PinMailer {
+            kind: MailerKind::UserCard,
             holder_name_kanji: "山田 花子".into(),
             holder_id: "U-0012345".into(),
             facility_name_kanji: "医療法人 青葉会 みなと中央病院".into(),

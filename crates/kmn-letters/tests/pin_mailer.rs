@@ -16,6 +16,7 @@ fn skip(why: &str) {
 
 fn mailer() -> PinMailer {
     PinMailer {
+        kind: kmn_letters::MailerKind::UserCard,
         holder_name_kanji: "山田 花子".into(),
         holder_id: "U-0012345".into(),
         facility_name_kanji: "医療法人 青葉会 みなと中央病院".into(),
@@ -87,4 +88,58 @@ fn pin_mailer_renders_and_reads_back() {
             "pdftotext output lacks an expected item ({needle})"
         );
     }
+}
+
+/// Issue 9 item 3: an operator token's mailer names the token and the account, carries the
+/// PIN, and has no emergency code (a lost operator token is reported to the supervisor).
+#[test]
+fn issue9_operator_token_mailer_has_the_pin_and_no_emergency_code() {
+    let font = match Font::load_default() {
+        Ok(f) => f,
+        Err(e) => return skip(&format!("font missing: {e}")),
+    };
+    let m = PinMailer {
+        kind: kmn_letters::MailerKind::OperatorToken,
+        holder_name_kanji: "熊本 一郎".into(),
+        holder_id: "staff-0007".into(),
+        facility_name_kanji: "熊本県医師会 認証局".into(),
+        facility_code: String::new(),
+        card_id: "U000012".into(),
+        initial_pin: "90817263".into(),
+        emergency_revocation_code: String::new(),
+        issued_on: time::macros::date!(2026 - 12 - 7),
+        support_phone: "096-000-0000".into(),
+    };
+    let pdf = pin_mailer_pdf(&font, &m).expect("render");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("operator.pdf");
+    std::fs::write(&path, &pdf).unwrap();
+    let out = match Command::new("pdftotext")
+        .arg("-layout")
+        .arg(&path)
+        .arg("-")
+        .output()
+    {
+        Ok(o) if o.status.success() => o,
+        _ => return skip("pdftotext not runnable; apt-get install poppler-utils"),
+    };
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    for needle in [
+        "運用担当者用ICカード",
+        "熊本 一郎",
+        "U000012",
+        "90817263",
+        "2026年12月7日",
+        "認証局の運用責任者",
+    ] {
+        assert!(text.contains(needle), "operator mailer lacks {needle}");
+    }
+    assert!(
+        !text.contains("緊急失効コード"),
+        "an operator token has no emergency code"
+    );
+    assert!(
+        !text.contains("利用者カード"),
+        "an operator token is not a holder's card"
+    );
 }

@@ -14,6 +14,7 @@ mod delivery;
 mod issuance;
 mod jobs;
 mod migrate;
+mod ocsp;
 mod proposal;
 mod ra;
 mod records;
@@ -34,6 +35,7 @@ pub use audit::{
 pub use delivery::{DeliveryRow, PinMailerRow};
 pub use issuance::{CardIssuanceRow, IssuanceState};
 pub use jobs::JobRow;
+pub use ocsp::{OcspDue, OcspResponseRow, StoredOcspResponse};
 pub use proposal::{ProposalDecision, ProposalRow};
 pub use ra::*;
 pub use records::*;

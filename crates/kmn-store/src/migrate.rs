@@ -47,6 +47,21 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_audit_checkpoints.sql"),
         postgres: include_str!("../migrations/postgres/0007_audit_checkpoints.sql"),
     },
+    Migration {
+        version: 8,
+        sqlite: include_str!("../migrations/sqlite/0008_operator_tokens.sql"),
+        postgres: include_str!("../migrations/postgres/0008_operator_tokens.sql"),
+    },
+    Migration {
+        version: 9,
+        sqlite: include_str!("../migrations/sqlite/0009_revocation_grounds.sql"),
+        postgres: include_str!("../migrations/postgres/0009_revocation_grounds.sql"),
+    },
+    Migration {
+        version: 10,
+        sqlite: include_str!("../migrations/sqlite/0010_ocsp_responses.sql"),
+        postgres: include_str!("../migrations/postgres/0010_ocsp_responses.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {

@@ -186,6 +186,9 @@ pub struct AccountRow {
     /// The person who holds the account (a desk: its holder id; center staff: given at
     /// `kmn account add --person`, else the account's own id).
     pub person_id: Option<String>,
+    /// The token the key was generated on (`kmn account enrol`); None for a desk (its
+    /// card is on record) and for CSR-issued credentials (demo, stations).
+    pub token_serial: Option<String>,
 }
 
 /// A stored idempotent response.
@@ -867,7 +870,7 @@ impl Tx {
     pub async fn insert_account(&mut self, a: &AccountRow) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO accounts (id, role, display_name, cert_issuer, cert_fingerprint, facility_code, holder_id, disabled, \
-             created_at, created_by, person_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+             created_at, created_by, person_id, token_serial) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
         )
         .bind(&a.id)
         .bind(&a.role)
@@ -880,6 +883,7 @@ impl Tx {
         .bind(a.created_at)
         .bind(&a.created_by)
         .bind(&a.person_id)
+        .bind(&a.token_serial)
         .execute(self.conn())
         .await
         .map_err(|e| conflict_or(e, "an account for this certificate already exists".into()))?;
@@ -897,6 +901,29 @@ impl Tx {
                 .fetch_optional(self.conn())
                 .await?,
         )
+    }
+
+    /// An account by id.
+    pub async fn account(&mut self, id: &str) -> Result<Option<AccountRow>, StoreError> {
+        Ok(
+            sqlx::query_as::<_, AccountRow>("SELECT * FROM accounts WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.conn())
+                .await?,
+        )
+    }
+
+    /// The enabled account whose key is on the token with this serial.
+    pub async fn enabled_account_by_token_serial(
+        &mut self,
+        serial: &str,
+    ) -> Result<Option<AccountRow>, StoreError> {
+        Ok(sqlx::query_as::<_, AccountRow>(
+            "SELECT * FROM accounts WHERE token_serial = $1 AND disabled = 0 ORDER BY id LIMIT 1",
+        )
+        .bind(serial)
+        .fetch_optional(self.conn())
+        .await?)
     }
 
     /// All accounts.

@@ -130,6 +130,10 @@ pub struct RevocationInfo {
     pub first_crl_number: Option<i64>,
     /// When that CRL was published.
     pub first_crl_published_at: Option<i64>,
+    /// The grounds (`kmn_domain::RevocationGrounds::code`); None before migration 9.
+    pub grounds: Option<String>,
+    /// The channel (`kmn_domain::RevocationChannel`); None before migration 9.
+    pub channel: Option<String>,
 }
 
 /// A new certificate to record.
@@ -178,6 +182,10 @@ pub struct Revocation<'a> {
     pub requested_by: &'a str,
     /// When the request arrived.
     pub request_received_at: i64,
+    /// The grounds (`kmn_domain::RevocationGrounds::code`), e.g. `emergency:lost`.
+    pub grounds: Option<&'a str>,
+    /// The channel (`kmn_domain::RevocationChannel`), e.g. `desk`.
+    pub channel: Option<&'a str>,
 }
 
 /// Who revokes (issue 8): the one revocation function refuses certificates that are not
@@ -310,7 +318,7 @@ const STAMP_CHUNK: usize = 1000;
 
 const CERT_COLUMNS: &str = "c.serial_hex, c.ca_name, c.profile, c.subject, c.not_before, c.not_after, \
      c.fingerprint_sha256, c.der, c.issued_at, s.status, s.reason, s.revoked_at, s.invalidity_date, \
-     s.article, s.comment, s.requested_by, s.request_received_at, s.first_crl_number, s.first_crl_published_at";
+     s.article, s.comment, s.requested_by, s.request_received_at, s.first_crl_number, s.first_crl_published_at, s.grounds, s.channel";
 
 fn cert_from_row(r: &AnyRow) -> Result<CertRecord, StoreError> {
     let status_s: String = r.get("status");
@@ -329,6 +337,8 @@ fn cert_from_row(r: &AnyRow) -> Result<CertRecord, StoreError> {
             request_received_at: r.get("request_received_at"),
             first_crl_number: r.get("first_crl_number"),
             first_crl_published_at: r.get("first_crl_published_at"),
+            grounds: r.get("grounds"),
+            channel: r.get("channel"),
         }),
         _ => None,
     };
@@ -619,7 +629,8 @@ impl Tx {
         }
         let update = sqlx::query(
             "UPDATE cert_status SET status = 'revoked', reason = $2, revoked_at = $3, invalidity_date = $4, \
-             article = $5, comment = $6, requested_by = $7, request_received_at = $8, updated_at = $3 \
+             article = $5, comment = $6, requested_by = $7, request_received_at = $8, updated_at = $3, \
+             grounds = $9, channel = $10 \
              WHERE serial_hex = $1 AND status IN ('valid', 'on_hold')",
         )
         .bind(r.serial_hex)
@@ -629,7 +640,9 @@ impl Tx {
         .bind(r.article)
         .bind(r.comment)
         .bind(r.requested_by)
-        .bind(r.request_received_at);
+        .bind(r.request_received_at)
+        .bind(r.grounds)
+        .bind(r.channel);
         if self.compare_and_set(update).await? {
             return Ok(());
         }

@@ -2,7 +2,8 @@
 //!
 //! - `http://…`: the repository (`/repo/<ca>.crt`, `/repo/<ca>.crl` as DER with their
 //!   media types, short HTTP caching, the audit log's signed checkpoints at
-//!   `/repo/audit/checkpoints/{latest,<n>}.p7s`) and `/health`.
+//!   `/repo/audit/checkpoints/{latest,<n>}.p7s`), the OCSP responder (`POST /ocsp`,
+//!   `GET /ocsp/{base64}`, [`ocsp`]) and `/health`.
 //! - `https://…`: the API (`/api/v1/…`) and, in later work, the portal. Client
 //!   certificates are optional at the TLS layer (so the application can answer 401/403
 //!   with a reason) and verified against this CA's root, the path built with the issuing
@@ -19,6 +20,7 @@
 pub mod api;
 pub mod limit;
 pub mod listen;
+pub mod ocsp;
 pub mod tls;
 
 pub use tls::tls_config;
@@ -48,14 +50,18 @@ pub struct Running {
     pub done: tokio::task::JoinHandle<Result<(), String>>,
 }
 
-/// The HTTP router: repository and health.
-pub fn http_router(app: App) -> Router {
-    Router::new()
+/// The HTTP router: repository, health and, given the responders, OCSP.
+pub fn http_router(app: App, ocsp: Option<ocsp::Ocsp>) -> Router {
+    let r = Router::new()
         .route("/health", get(health))
         .route("/repo/{file}", get(repo_file))
         .route("/repo/{kind}/{version}", get(repo_document_version))
         .route("/repo/audit/checkpoints/{file}", get(audit_checkpoint))
-        .with_state(app)
+        .with_state(app.clone());
+    match ocsp {
+        Some(o) => r.merge(ocsp::router(app, o)),
+        None => r,
+    }
 }
 
 /// The HTTPS router: the API.
@@ -245,7 +251,7 @@ async fn repo_document_version(
 
 /// Binds both listeners and starts serving, within the limits of `[listen]`
 /// ([`listen`], [`limit`]).
-pub async fn start(app: App) -> Result<Running, AppError> {
+pub async fn start(app: App, ocsp: Option<ocsp::Ocsp>) -> Result<Running, AppError> {
     let (tls, watch) = tls::start_config(&app).await?;
     let http_addr: SocketAddr = app
         .cfg
@@ -270,7 +276,7 @@ pub async fn start(app: App) -> Result<Running, AppError> {
     let rates = limit::RateLimits::new(&app.cfg.listen);
     let limits = listen::Limits::from(&app.cfg.listen);
     let rate_layer = axum::middleware::from_fn_with_state(rates, limit::rate_limit);
-    let http_app = http_router(app.clone()).layer(rate_layer.clone());
+    let http_app = http_router(app.clone(), ocsp).layer(rate_layer.clone());
     let https_app = https_routes(app.clone())
         .layer(rate_layer)
         .layer(axum::middleware::from_fn(hsts));

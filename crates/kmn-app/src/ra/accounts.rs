@@ -63,6 +63,16 @@ pub async fn add(
                 "窓口アカウントの人の識別子は利用者ID（--holder）です".into(),
             ));
         }
+        // Support-center staff hold their operator certificate on a token (MHLW G2:
+        // possession and knowledge): `kmn account enrol` makes the token and the account
+        // together. A certificate from a CSR — a key in a file — is for the demo only.
+        if credential_profile(a.role) == ProfileKind::Operator && !app.cfg.demo {
+            return Err(AppError::Rule(format!(
+                "{}のアカウントは、ICカード（トークン）上で鍵を生成した担当者証明書でのみ作成できます。`kmn account enrol --role {} --module …` でトークンを発行してください（ファイルの鍵による証明書はデモ環境 demo = true でのみ使えます）",
+                a.role.label_ja(),
+                a.role.as_str()
+            )));
+        }
         let fp = kmn_pki::cert::fingerprint_sha256(&a.cert_der);
         let now = app.now();
         let mut tx = app.store.begin().await?;
@@ -96,6 +106,7 @@ pub async fn add(
                 disabled: 0,
                 created_at: now,
                 created_by: actor.account_id.clone(),
+                token_serial: None,
             };
             tx.insert_account(&row).await.map_err(|e| match e {
                 kmn_store::StoreError::Conflict(_) => {
@@ -314,10 +325,15 @@ pub async fn list_with_credentials(
             if let Some((s, status, na)) = status {
                 let cert = tx.certificate(&s).await?;
                 let card = tx.card_by_cert_serial(&s).await?;
-                key = Some(match card.and_then(|c| c.token_serial) {
-                    Some(token_serial) => KeyLocation::Token { token_serial },
-                    None => KeyLocation::Csr,
-                });
+                key = Some(
+                    match card
+                        .and_then(|c| c.token_serial)
+                        .or(account.token_serial.clone())
+                    {
+                        Some(token_serial) => KeyLocation::Token { token_serial },
+                        None => KeyLocation::Csr,
+                    },
+                );
                 profile = cert.map(|c| c.profile);
                 serial = Some(s);
                 st = Some(status);

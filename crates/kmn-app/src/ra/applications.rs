@@ -11,7 +11,7 @@ use kmn_domain::{
 };
 use kmn_store::{
     ApplicationFilter, ApplicationRow, CardRow, DocumentRow, IssuanceState, NewAuditEvent,
-    Revocation, RoundRow, Tx,
+    RoundRow, Tx,
 };
 use sha2::Digest;
 
@@ -463,9 +463,9 @@ async fn apply_effect(
             .await?;
         }
         ApplicationEffect::Issue => {}
-        ApplicationEffect::Revoke { reason } => {
+        ApplicationEffect::Revoke { grounds } => {
             if let Some(card_id) = &a.target_card_id {
-                revoke_card(tx, actor, card_id, *reason, &a.id, now).await?;
+                revoke_card(tx, actor, card_id, *grounds, a, now).await?;
             }
         }
         ApplicationEffect::RequestCardReturn { reason } => {
@@ -567,56 +567,38 @@ async fn check_not_own(tx: &mut Tx, actor: &Actor, a: &ApplicationRow) -> Result
     Ok(())
 }
 
-/// Revokes the certificate of a card (a no-op when it is already revoked) and moves the
-/// card to `lost` for a key compromise.
+/// Revokes the certificate of a card (a no-op when it is already revoked) through the
+/// one revocation path, with the application's creation as the request's arrival, and
+/// moves the card to `lost` for a key compromise.
 async fn revoke_card(
     tx: &mut Tx,
     actor: &Actor,
     card_id: &str,
-    reason: RevocationReason,
-    application_id: &str,
+    grounds: kmn_domain::RevocationGrounds,
+    a: &ApplicationRow,
     now: i64,
 ) -> Result<(), AppError> {
     let Some(card) = tx.card(card_id).await? else {
         return Ok(());
     };
     if let Some(serial) = &card.cert_serial_hex {
-        let r = tx
-            .revoke(&Revocation {
+        crate::ca::revoke::revoke_in_tx(
+            tx,
+            &crate::ca::revoke::Order {
                 serial_hex: serial,
-                reason,
-                revoked_at: now,
-                invalidity_date: None,
-                article: Some(match reason {
-                    RevocationReason::KeyCompromise => "第11条",
-                    RevocationReason::Superseded => "第14条",
-                    _ => "第13条",
-                }),
-                comment: Some(&format!("申請 {application_id}")),
+                grounds,
+                channel: kmn_domain::RevocationChannel::Application,
+                comment: Some(&format!("申請 {}（利用者カード {card_id}）", a.id)),
                 requested_by: &actor.account_id,
-                request_received_at: now,
-            })
-            .await;
-        match r {
-            Ok(()) => {
-                tx.append_audit(&NewAuditEvent {
-                    at: now,
-                    actor: &actor.account_id,
-                    action: "cert.revoke",
-                    object: &format!("cert:{serial}"),
-                    facility: Some(&card.facility_code),
-                    summary: &format!(
-                        "card {card_id} revoked ({}) by application {application_id}",
-                        reason.rfc_name()
-                    ),
-                })
-                .await?;
-            }
-            Err(kmn_store::StoreError::Conflict(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
+                received_at: a.created_at,
+                invalidity_date: None,
+                facility: Some(&card.facility_code),
+            },
+            now,
+        )
+        .await?;
     }
-    if reason == RevocationReason::KeyCompromise {
+    if grounds.reason() == RevocationReason::KeyCompromise {
         let st: CardState = card
             .state
             .parse()
@@ -667,7 +649,7 @@ pub fn deficiencies(items: &[(String, String, String)]) -> Result<Vec<Deficiency
 
 /// Fulfils an approved card-issuing application from a CSR supplied by the caller —
 /// only in demo mode (`demo = true`); in production a personalization station makes the
-/// key on the card ([`crate::cards::personalize`]). The card goes straight to `active`.
+/// key on the card ([`crate::station::personalization::personalize`]). The card goes straight to `active`.
 /// Returns the application, the card and its certificate (DER).
 pub async fn fulfil_from_csr(
     app: &App,
@@ -759,7 +741,7 @@ pub(crate) async fn issue_for(
     t: &IssueTarget,
     spki_der: Vec<u8>,
     on_hold: bool,
-) -> Result<crate::issue::Issued, AppError> {
+) -> Result<crate::ca::issue::Issued, AppError> {
     let names = kmn_pki::profile::UserCardNames {
         facility_romaji: &t.facility.name_romaji,
         facility_code: &t.facility.code,
@@ -783,7 +765,7 @@ pub(crate) async fn issue_for(
         tx.rollback().await?;
         p?
     };
-    let req = crate::issue::IssueRequest {
+    let req = crate::ca::issue::IssueRequest {
         profile: kmn_domain::ProfileKind::UserCard,
         validity: t.validity,
         subject,
@@ -792,7 +774,7 @@ pub(crate) async fn issue_for(
         hc_role,
         on_hold,
     };
-    let mut out = crate::issue::issue_batch(
+    let mut out = crate::ca::issue::issue_batch(
         app,
         &ca,
         &policies,
@@ -834,7 +816,7 @@ pub(crate) async fn record_fulfilment(
     app: &App,
     actor: &Actor,
     t: &IssueTarget,
-    issued: &crate::issue::Issued,
+    issued: &crate::ca::issue::Issued,
     event: CardEvent,
     personalization: Option<&PersonalizationRecord<'_>>,
 ) -> Result<(ApplicationRow, CardRow), AppError> {
@@ -963,7 +945,7 @@ pub(crate) async fn record_fulfilment(
                 &issued.serial_hex,
                 Some(id),
                 Some(&actor.account_id),
-                RevocationReason::CessationOfOperation,
+                kmn_domain::RevocationGrounds::IssuanceAbandoned,
                 &why,
                 "system:fulfil",
             )
@@ -987,7 +969,7 @@ async fn bind_issuance(
     tx: &mut Tx,
     actor: &Actor,
     a: &ApplicationRow,
-    issued: &crate::issue::Issued,
+    issued: &crate::ca::issue::Issued,
     personalization: Option<&PersonalizationRecord<'_>>,
     now: i64,
 ) -> Result<String, AppError> {
@@ -1051,7 +1033,7 @@ pub(crate) async fn record_issuance(
     app: &App,
     actor: &Actor,
     application_id: &str,
-    issued: &crate::issue::Issued,
+    issued: &crate::ca::issue::Issued,
     card_id: &str,
 ) -> Result<(), AppError> {
     let now = app.now();
@@ -1071,7 +1053,7 @@ pub(crate) async fn record_issuance(
             withdraw_in_tx(
                 &mut tx,
                 &prev,
-                RevocationReason::Superseded,
+                kmn_domain::RevocationGrounds::IssuanceRepeated,
                 &format!(
                     "申請 {application_id} に新しい証明書 {} を発行したため置換え",
                     issued.serial_hex
@@ -1127,7 +1109,7 @@ pub(crate) async fn record_issuance(
 async fn withdraw_in_tx(
     tx: &mut Tx,
     iss: &kmn_store::CardIssuanceRow,
-    reason: RevocationReason,
+    grounds: kmn_domain::RevocationGrounds,
     why: &str,
     requested_by: &str,
     now: i64,
@@ -1141,36 +1123,24 @@ async fn withdraw_in_tx(
             )),
             other => other.into(),
         })?;
-    match tx
-        .revoke(&Revocation {
+    // Revoked already (by the CA administrator): withdrawn all the same.
+    crate::ca::revoke::revoke_in_tx(
+        tx,
+        &crate::ca::revoke::Order {
             serial_hex: serial,
-            reason,
-            revoked_at: now,
-            invalidity_date: None,
-            article: None,
-            comment: Some(why),
+            grounds,
+            channel: kmn_domain::RevocationChannel::Station,
+            comment: Some(&format!(
+                "申請 {} のカード {} の未登録の証明書: {why}",
+                iss.application_id, iss.card_id
+            )),
             requested_by,
-            request_received_at: now,
-        })
-        .await
-    {
-        // Revoked already (by the CA administrator): withdrawn all the same.
-        Ok(()) | Err(kmn_store::StoreError::Conflict(_)) => {}
-        Err(e) => return Err(e.into()),
-    }
-    tx.append_audit(&NewAuditEvent {
-        at: now,
-        actor: requested_by,
-        action: "cert.revoke",
-        object: &format!("cert:{serial}"),
-        facility: None,
-        summary: &format!(
-            "unbound certificate {serial} of application {} (card id {}) revoked ({}): {why}",
-            iss.application_id,
-            iss.card_id,
-            reason.rfc_name()
-        ),
-    })
+            received_at: now,
+            invalidity_date: None,
+            facility: None,
+        },
+        now,
+    )
     .await?;
     Ok(())
 }
@@ -1193,7 +1163,7 @@ pub(crate) async fn withdraw_unbound(
     serial_hex: &str,
     application_id: Option<&str>,
     issued_to: Option<&str>,
-    reason: RevocationReason,
+    grounds: kmn_domain::RevocationGrounds,
     why: &str,
     requested_by: &str,
 ) -> Result<Withdrawal, AppError> {
@@ -1222,7 +1192,7 @@ pub(crate) async fn withdraw_unbound(
         if iss.is(IssuanceState::Withdrawn) {
             return Ok(Withdrawal::AlreadyRevoked);
         }
-        withdraw_in_tx(&mut tx, &iss, reason, why, requested_by, now).await?;
+        withdraw_in_tx(&mut tx, &iss, grounds, why, requested_by, now).await?;
         Ok(Withdrawal::Revoked)
     }
     .await;
@@ -1235,28 +1205,28 @@ pub(crate) async fn revoke_orphan(app: &App, serial_hex: &str, why: &str) -> Res
     let now = app.now();
     let mut tx = app.store.begin().await?;
     let r = async {
-        tx.revoke(&Revocation {
-            serial_hex,
-            reason: RevocationReason::CessationOfOperation,
-            revoked_at: now,
-            invalidity_date: None,
-            article: None,
-            comment: Some(why),
-            requested_by: "system:fulfil",
-            request_received_at: now,
-        })
+        let done = crate::ca::revoke::revoke_in_tx(
+            &mut tx,
+            &crate::ca::revoke::Order {
+                serial_hex,
+                grounds: kmn_domain::RevocationGrounds::IssuanceAbandoned,
+                channel: kmn_domain::RevocationChannel::Station,
+                comment: Some(&format!(
+                    "どのカード・申請にも記録されなかった証明書: {why}"
+                )),
+                requested_by: "system:fulfil",
+                received_at: now,
+                invalidity_date: None,
+                facility: None,
+            },
+            now,
+        )
         .await?;
-        tx.append_audit(&NewAuditEvent {
-            at: now,
-            actor: "system:fulfil",
-            action: "cert.revoke",
-            object: &format!("cert:{serial_hex}"),
-            facility: None,
-            summary: &format!(
-                "orphaned certificate {serial_hex} revoked (cessationOfOperation): {why}"
-            ),
-        })
-        .await?;
+        if done == crate::ca::revoke::Outcome::AlreadyRevoked {
+            return Err(AppError::Conflict(format!(
+                "certificate {serial_hex} is already revoked"
+            )));
+        }
         Ok::<_, AppError>(())
     }
     .await;

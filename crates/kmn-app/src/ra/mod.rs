@@ -3,7 +3,7 @@
 
 pub mod accounts;
 pub mod applications;
-pub mod cards;
+pub mod delivery;
 pub mod documents;
 pub mod facilities;
 pub mod notify;

@@ -206,7 +206,9 @@ async fn happy_path(w: &World) {
             .any(|n| n["kind"] == "card_return_requested")
     );
     assert!(
-        kmn_app::crl::due(&w.app, "kmn-issuing-g1").await.unwrap(),
+        kmn_app::ca::crl::due(&w.app, "kmn-issuing-g1")
+            .await
+            .unwrap(),
         "第16条: the revocation makes a CRL due"
     );
     let (st, v) = w
@@ -1307,11 +1309,11 @@ async fn suspended_card_is_on_hold_until_resumed() {
     let w = sqlite_world().await;
     let (_, card, serial) = w.issued_card(&w.nurse_a).await;
     let admin = crate::api_fixture::admin();
-    let e = kmn_app::ra::cards::suspend_or_resume(&w.app, &admin, &card, true, " ")
+    let e = kmn_app::ra::delivery::suspend_or_resume(&w.app, &admin, &card, true, " ")
         .await
         .unwrap_err();
     assert!(e.to_string().contains("理由"), "{e}");
-    let v = kmn_app::ra::cards::suspend_or_resume(&w.app, &admin, &card, true, "所属先の調査中")
+    let v = kmn_app::ra::delivery::suspend_or_resume(&w.app, &admin, &card, true, "所属先の調査中")
         .await
         .unwrap();
     assert_eq!(v.card.state, "suspended");
@@ -1334,14 +1336,14 @@ async fn suspended_card_is_on_hold_until_resumed() {
         "a CRL is due at once"
     );
     tx.rollback().await.unwrap();
-    let v = kmn_app::ra::cards::suspend_or_resume(&w.app, &admin, &card, false, "調査終了")
+    let v = kmn_app::ra::delivery::suspend_or_resume(&w.app, &admin, &card, false, "調査終了")
         .await
         .unwrap();
     assert_eq!(v.card.state, "active");
     assert_eq!(v.certificate_status.as_deref(), Some("valid"));
     // Resuming an active card is refused.
     assert!(
-        kmn_app::ra::cards::suspend_or_resume(&w.app, &admin, &card, false, "x")
+        kmn_app::ra::delivery::suspend_or_resume(&w.app, &admin, &card, false, "x")
             .await
             .is_err()
     );
@@ -1952,7 +1954,7 @@ async fn art16_public_repository_reads_do_not_wait_for_the_write_lock() {
         .unwrap();
     let r = tokio::time::timeout(
         std::time::Duration::from_secs(10),
-        kmn_web::http_router(w.app.clone()).oneshot(req),
+        kmn_web::http_router(w.app.clone(), None).oneshot(req),
     )
     .await
     .expect("/repo/cps waited for the write lock")

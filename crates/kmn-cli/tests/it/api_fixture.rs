@@ -86,7 +86,7 @@ pub async fn cert_for(app: &App, cn: &str, profile: ProfileKind) -> Vec<u8> {
     let mut dn = DistinguishedName::default();
     dn.push(kmn_pki::oid::AT_COUNTRY, "JP").unwrap();
     dn.push(kmn_pki::oid::AT_COMMON_NAME, cn).unwrap();
-    kmn_app::issue::issue_template(
+    kmn_app::ca::issue::issue_template(
         app,
         &ca,
         profile,
@@ -304,13 +304,12 @@ impl World {
             .unwrap()
             .tbs
             .serial_hex();
-        kmn_app::revoke::revoke(
+        kmn_app::ca::revoke::revoke(
             &app,
-            &kmn_app::revoke::RevokeRequest {
+            &kmn_app::ca::revoke::RevokeRequest {
                 serial: revoked_serial.parse().unwrap(),
                 reason: kmn_domain::RevocationReason::KeyCompromise,
                 comment: None,
-                article: None,
                 invalidity_date: None,
                 received_at: None,
                 requested_by: "test".into(),
@@ -510,7 +509,7 @@ impl World {
             card_id: issued.card_id.clone(),
             serial_hex: issued.serial_hex.clone(),
             token_serial: token_serial.into(),
-            revocation_code_hash: kmn_app::cards::hash_code("123456789012"),
+            revocation_code_hash: kmn_app::station::personalization::hash_code("123456789012"),
             summary: "test station".into(),
             mailer_file: "/nonexistent/mailer.pdf".into(),
             mailer_sha256: "00".into(),

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
+use kmn_app::ca::revoke::revoke;
 use kmn_app::ca::{self, CeremonyParams};
-use kmn_app::revoke::revoke;
 use kmn_app::{App, FixedClock};
 use kmn_domain::{RevocationReason, ValidityPeriod};
 use time::Duration;
@@ -52,7 +52,7 @@ async fn expired_before_any_crl(url: Option<String>) {
         .await
         .unwrap();
     clock.advance(Duration::days(3 * 366 + 30));
-    let p = kmn_app::crl::publish_all(&app, "test").await.unwrap();
+    let p = kmn_app::ca::crl::publish_all(&app, "test").await.unwrap();
     assert_eq!((p[0].number, p[0].entries), (2, 0));
     let der = std::fs::read(&p[0].path).unwrap();
     assert!(!lists(&der, &serials[0]));
@@ -62,7 +62,7 @@ async fn expired_before_any_crl(url: Option<String>) {
         "CRL 2 does not list the expired revocation, so it is not its first CRL"
     );
     assert!(
-        !kmn_app::crl::due(&app, "kmn-issuing-g1").await.unwrap(),
+        !kmn_app::ca::crl::due(&app, "kmn-issuing-g1").await.unwrap(),
         "an expired revocation no CRL will list does not make a CRL due"
     );
     app.store_for_tests().close().await;
@@ -89,8 +89,8 @@ mod faults {
     use std::time::{Duration, Instant};
 
     use kmn_app::ca;
+    use kmn_app::ca::revoke::revoke;
     use kmn_app::fault::{CrlHook, CrlPause, set_crl_before_stamp};
-    use kmn_app::revoke::revoke;
     use kmn_domain::RevocationReason;
     use kmn_store::Backend;
 
@@ -134,7 +134,7 @@ mod faults {
             .unwrap();
         let spki = issuing.info.spki_der.clone();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let publisher = tokio::spawn(kmn_app::crl::publisher_loop(
+        let publisher = tokio::spawn(kmn_app::ca::crl::publisher_loop(
             app.clone(),
             vec![issuing],
             stop_rx,
@@ -181,7 +181,7 @@ mod faults {
         let crl_path = paused.path.clone();
         let next = loop {
             if let Ok(der) = std::fs::read(&crl_path)
-                && let Ok((number, _)) = kmn_app::crl::check_crl(&der, &spki)
+                && let Ok((number, _)) = kmn_app::ca::crl::check_crl(&der, &spki)
                 && number > n
                 && lists(&der, &b)
             {
@@ -204,7 +204,7 @@ mod faults {
         let (bn, bat) = first_crl(&app, &b).await;
         assert_eq!(bn, Some(n + 1), "CRL {n} does not list B");
         assert!(bat.is_some());
-        assert!(!kmn_app::crl::due(&app, "kmn-issuing-g1").await.unwrap());
+        assert!(!kmn_app::ca::crl::due(&app, "kmn-issuing-g1").await.unwrap());
         app.store_for_tests().close().await;
     }
 

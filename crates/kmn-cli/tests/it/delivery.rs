@@ -376,27 +376,29 @@ async fn art8_delivery_with_hold_until_receipt_on_a_token() {
     ]);
     let app = env.app().await;
     let other = desk("131000000");
-    let e = kmn_app::ra::cards::confirm_receipt_by_serial(&app, &other, &token_serial)
+    let e = kmn_app::ra::delivery::confirm_receipt_by_serial(&app, &other, &token_serial)
         .await
         .unwrap_err();
     assert!(
         matches!(e, kmn_app::AppError::NotFound(_)),
         "another facility's desk learns nothing: {e}"
     );
-    let e = kmn_app::ra::cards::confirm_receipt_by_serial(&app, &desk(&facility), "NOSUCHSERIAL")
-        .await
-        .unwrap_err();
+    let e =
+        kmn_app::ra::delivery::confirm_receipt_by_serial(&app, &desk(&facility), "NOSUCHSERIAL")
+            .await
+            .unwrap_err();
     assert!(e.to_string().contains("見つかりません"), "{e}");
-    let view = kmn_app::ra::cards::confirm_receipt_by_serial(&app, &desk(&facility), &token_serial)
-        .await
-        .unwrap();
+    let view =
+        kmn_app::ra::delivery::confirm_receipt_by_serial(&app, &desk(&facility), &token_serial)
+            .await
+            .unwrap();
     assert_eq!(view.card.state, "received");
     assert_eq!(view.certificate_status.as_deref(), Some("valid"));
     assert_eq!(view.pin_mailers[0].state, "released");
     assert_eq!(view.delivery.receipt_channel.as_deref(), Some("desk"));
     // A second confirmation is refused (the card is no longer in the post).
     assert!(
-        kmn_app::ra::cards::confirm_receipt_by_serial(&app, &desk(&facility), &token_serial)
+        kmn_app::ra::delivery::confirm_receipt_by_serial(&app, &desk(&facility), &token_serial)
             .await
             .is_err()
     );
@@ -425,13 +427,14 @@ async fn art8_delivery_with_hold_until_receipt_on_a_token() {
     // The mailer goes out; the desk hands the card to the holder herself.
     let out = env.ok(&["card", "mailer-dispatched", &mailer_id]);
     assert!(out.contains("発送を記録しました"), "{out}");
-    let e = kmn_app::ra::cards::hand_over(&app, &desk(&facility), &card_id, "熊本 太郎", None)
+    let e = kmn_app::ra::delivery::hand_over(&app, &desk(&facility), &card_id, "熊本 太郎", None)
         .await
         .unwrap_err();
     assert!(e.to_string().contains("一致しません"), "{e}");
-    let view = kmn_app::ra::cards::hand_over(&app, &desk(&facility), &card_id, "阿蘇　花子", None)
-        .await
-        .unwrap();
+    let view =
+        kmn_app::ra::delivery::hand_over(&app, &desk(&facility), &card_id, "阿蘇　花子", None)
+            .await
+            .unwrap();
     assert_eq!(view.card.state, "handed_over");
     assert_eq!(view.delivery.handed_over_to.as_deref(), Some("阿蘇　花子"));
     assert_eq!(view.pin_mailers[0].state, "dispatched");

@@ -188,7 +188,7 @@ async fn design6_ceremony_with_hsm_keys_passes_pkilint_and_openssl_and_keys_neve
         match c.name.as_str() {
             "kmn-root-g1" => assert_eq!(c.key_ref, "file:secrets/kmn-root-g1.key.pem"),
             name => {
-                let r = kmn_app::hsm::HsmKeyRef::parse(&c.key_ref).unwrap();
+                let r = kmn_app::ca::hsm::HsmKeyRef::parse(&c.key_ref).unwrap();
                 assert_eq!((r.token.as_str(), r.object.as_str()), (label, name));
                 assert_eq!(r.id.len(), 16, "{}", c.key_ref);
                 assert!(r.module_path.exists(), "{}", c.key_ref);
@@ -533,7 +533,7 @@ async fn issue8_new_issuing_ca_inherits_the_hsm_and_gets_its_own_ocsp_signer() {
     assert_eq!(ocsp.kind, kmn_store::CaKind::OcspSigner);
     assert_eq!(ocsp.issuer_name.as_deref(), Some("kmn-issuing-g2"));
     for (c, object) in [(g2, "kmn-issuing-g2"), (ocsp, "kmn-ocsp-g2-1")] {
-        let r = kmn_app::hsm::HsmKeyRef::parse(&c.key_ref).unwrap();
+        let r = kmn_app::ca::hsm::HsmKeyRef::parse(&c.key_ref).unwrap();
         assert_eq!((r.token.as_str(), r.object.as_str()), (label, object));
     }
     let mut labels: Vec<String> = private_keys(&h.list_objects(label))

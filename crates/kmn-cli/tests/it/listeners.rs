@@ -300,13 +300,12 @@ async fn issue9_slow_client_is_closed_while_others_are_served_and_the_crl_goes_o
     let csr = admin.csr("u", "p256", "/C=JP/O=Clinic/CN=Slow Loris", &[]);
     let (_, serial) = admin.issue("u", &csr, "user-card", "3y");
     let app = env.app().await;
-    kmn_app::revoke::revoke(
+    kmn_app::ca::revoke::revoke(
         &app,
-        &kmn_app::revoke::RevokeRequest {
+        &kmn_app::ca::revoke::RevokeRequest {
             serial: serial.parse().unwrap(),
             reason: kmn_domain::RevocationReason::KeyCompromise,
             comment: None,
-            article: Some("第11条".into()),
             invalidity_date: None,
             received_at: None,
             requested_by: "test".into(),

@@ -17,6 +17,8 @@ mod door;
 mod faults;
 mod hsm;
 mod listeners;
+mod ocsp;
+mod operator_tokens;
 mod ops;
 mod proposal;
 mod serve;

@@ -174,23 +174,11 @@ async fn operator_cli_registers_reviews_and_answers_in_japanese() {
     assert_eq!(v["code"], "E_CONFLICT");
     assert!(v["message"].as_str().unwrap().contains("差戻し"), "{v}");
 
-    // Accounts: a certificate of this CA, listed and disabled.
+    // Accounts: outside the demo, staff certificates come on tokens only (`kmn account
+    // enrol`, issue 9 item 3; operator_tokens.rs); a station's certificate from a CSR is
+    // bound, listed and disabled.
     let csr = env.csr("op", "p256", "/C=JP/O=Center/CN=Operator Two", &[]);
-    let (pem, _) = env.issue("op", &csr, "operator", "3y");
-    let out = env.ok(&[
-        "account",
-        "add",
-        "--role",
-        "operator",
-        "--name",
-        "担当 二郎",
-        "--cert",
-        pem.to_str().unwrap(),
-    ]);
-    assert!(
-        out.contains("U000001") && out.contains("サポートセンター担当者"),
-        "{out}"
-    );
+    let (op_pem, _) = env.issue("op", &csr, "operator", "3y");
     let o = env.run(&[
         "account",
         "add",
@@ -198,6 +186,30 @@ async fn operator_cli_registers_reviews_and_answers_in_japanese() {
         "operator",
         "--name",
         "担当 二郎",
+        "--cert",
+        op_pem.to_str().unwrap(),
+    ]);
+    assert_fails(&o, 1, "kmn account enrol --role operator");
+    let csr = env.csr("st", "p256", "/C=JP/O=Center/CN=Station Two", &[]);
+    let (pem, _) = env.issue("st", &csr, "station", "3y");
+    let out = env.ok(&[
+        "account",
+        "add",
+        "--role",
+        "station",
+        "--name",
+        "発行端末 2号機",
+        "--cert",
+        pem.to_str().unwrap(),
+    ]);
+    assert!(out.contains("U000001") && out.contains("発行端末"), "{out}");
+    let o = env.run(&[
+        "account",
+        "add",
+        "--role",
+        "station",
+        "--name",
+        "発行端末 2号機",
         "--cert",
         pem.to_str().unwrap(),
     ]);
@@ -218,16 +230,16 @@ async fn operator_cli_registers_reviews_and_answers_in_japanese() {
     assert!(out.contains("（無効）"), "{out}");
 
     // Issue 9: a second certificate of the same person is bound to that person.
-    let csr = env.csr("op2", "p256", "/C=JP/O=Center/CN=Operator Two B", &[]);
-    let (pem2, _) = env.issue("op2", &csr, "operator", "3y");
+    let csr = env.csr("st2", "p256", "/C=JP/O=Center/CN=Station Two B", &[]);
+    let (pem2, _) = env.issue("st2", &csr, "station", "3y");
     let v: serde_json::Value = serde_json::from_str(&env.ok(&[
         "account",
         "add",
         "--json",
         "--role",
-        "supervisor",
+        "station",
         "--name",
-        "担当 二郎",
+        "発行端末 2号機B",
         "--person",
         "staff-jiro",
         "--cert",
@@ -239,7 +251,7 @@ async fn operator_cli_registers_reviews_and_answers_in_japanese() {
         "account",
         "add",
         "--role",
-        "operator",
+        "station",
         "--name",
         "x",
         "--person",

@@ -238,13 +238,12 @@ async fn art16_revocation_by_another_process_is_published_within_seconds() {
     let (_, serial) = env.issue("u", &csr, "user-card", "3y");
     // Revoke through the library only: no CRL is published by this process.
     let app = env.app().await;
-    kmn_app::revoke::revoke(
+    kmn_app::ca::revoke::revoke(
         &app,
-        &kmn_app::revoke::RevokeRequest {
+        &kmn_app::ca::revoke::RevokeRequest {
             serial: serial.parse().unwrap(),
             reason: kmn_domain::RevocationReason::KeyCompromise,
             comment: None,
-            article: Some("第11条".into()),
             invalidity_date: None,
             received_at: None,
             requested_by: "test".into(),

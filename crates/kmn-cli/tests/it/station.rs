@@ -135,7 +135,7 @@ async fn station_personalizes_a_card_through_the_api() {
         !station.data_dir().join("secrets/so-pin-master").exists(),
         "the master secret stays on the server"
     );
-    let view = kmn_app::ra::cards::view(&app, &admin.reader(), &card_id)
+    let view = kmn_app::ra::delivery::view(&app, &admin.reader(), &card_id)
         .await
         .unwrap();
     assert_eq!(
@@ -284,7 +284,7 @@ async fn record_card(
         &format!("/api/v1/station/applications/{id}/card"),
         Some(
             json!({"card_id": card_id, "serial_hex": serial, "token_serial": token,
-            "revocation_code_hash": kmn_app::cards::hash_code("123456789012"),
+            "revocation_code_hash": kmn_app::station::personalization::hash_code("123456789012"),
             "summary": "test", "mailer_file": "/station/m.pdf", "mailer_sha256": "00"}),
         ),
     )
@@ -406,7 +406,7 @@ async fn every_revocation_entry_point_refuses_protected_certificates(w: &World) 
             "loss report {profile}: {v}"
         );
         // RA: suspension (certificateHold) of the same card.
-        let e = kmn_app::ra::cards::suspend_or_resume(&w.app, &admin, &card, true, "テスト")
+        let e = kmn_app::ra::delivery::suspend_or_resume(&w.app, &admin, &card, true, "テスト")
             .await
             .map(|_| ())
             .expect_err("refused");
@@ -437,7 +437,7 @@ async fn every_revocation_entry_point_refuses_protected_certificates(w: &World) 
                 &format!("TOK{}", &serial[..8]),
             )
             .await;
-        kmn_app::ra::cards::ship(&w.app, &admin, &pcard, "簡易書留", None)
+        kmn_app::ra::delivery::ship(&w.app, &admin, &pcard, "簡易書留", None)
             .await
             .unwrap();
         plant(w, &pcard, serial).await;
@@ -464,13 +464,12 @@ async fn every_revocation_entry_point_refuses_protected_certificates(w: &World) 
     // The CA administrator's own path: a CA certificate is a root act, refused in English;
     // the OCSP signer, an operator's and the server's certificate may be revoked there.
     for (serial, profile) in &targets {
-        let e = kmn_app::revoke::revoke(
+        let e = kmn_app::ca::revoke::revoke(
             &w.app,
-            &kmn_app::revoke::RevokeRequest {
+            &kmn_app::ca::revoke::RevokeRequest {
                 serial: serial.parse().unwrap(),
                 reason: kmn_domain::RevocationReason::KeyCompromise,
                 comment: None,
-                article: None,
                 invalidity_date: None,
                 received_at: None,
                 requested_by: "cli:admin".into(),
@@ -922,13 +921,13 @@ async fn personalize_truth_child() {
     let font = kmn_letters::Font::load_default().unwrap();
     let dir = data_dir.join("mailers");
     kmn_app::secrets::ensure_dir(&dir, 0o700).unwrap();
-    let e = kmn_app::cards::personalize_with(
+    let e = kmn_app::station::personalization::personalize_with(
         &backend,
         &crate::cards::softhsm().unwrap(),
-        &kmn_app::cards::TokenRef::default(),
+        &kmn_app::station::personalization::TokenRef::default(),
         &id,
         kmn_token::CardKeyAlg::P256,
-        &kmn_app::cards::MailerOut { font: &font, dir },
+        &kmn_app::station::personalization::MailerOut { font: &font, dir },
     )
     .await
     .map(|_| ())

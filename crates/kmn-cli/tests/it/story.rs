@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use kmn_app::ca::issue::{self, IssueRequest};
+use kmn_app::ca::revoke::{RevokeRequest, revoke};
 use kmn_app::ca::{self, CeremonyParams, Policies};
-use kmn_app::issue::{self, IssueRequest};
-use kmn_app::revoke::{RevokeRequest, revoke};
 use kmn_app::{App, AppError, FixedClock};
 use kmn_domain::{ProfileKind, RevocationReason, ValidityPeriod};
 use kmn_pki::keys::{KeyAlgorithm, Signer, SoftwareKey};
@@ -53,7 +53,6 @@ pub(crate) fn req(serial: &str, reason: RevocationReason) -> RevokeRequest {
         serial: serial.parse().unwrap(),
         reason,
         comment: None,
-        article: None,
         invalidity_date: None,
         received_at: None,
         requested_by: "story".into(),
@@ -115,28 +114,28 @@ async fn story(url: &str) {
     }
 
     // A revocation makes a CRL due at once (第16条).
-    assert!(kmn_app::crl::due(&app, "kmn-issuing-g1").await.unwrap());
-    let p1 = kmn_app::crl::publish_all(&app, "story").await.unwrap();
+    assert!(kmn_app::ca::crl::due(&app, "kmn-issuing-g1").await.unwrap());
+    let p1 = kmn_app::ca::crl::publish_all(&app, "story").await.unwrap();
     assert_eq!(p1[0].number, 2);
     assert_eq!(p1[0].entries, 1);
-    assert!(!kmn_app::crl::due(&app, "kmn-issuing-g1").await.unwrap());
+    assert!(!kmn_app::ca::crl::due(&app, "kmn-issuing-g1").await.unwrap());
 
     // The clock goes back: thisUpdate never does; the number still rises.
     clock.advance(-Duration::hours(2));
-    let p2 = kmn_app::crl::publish_all(&app, "story").await.unwrap();
+    let p2 = kmn_app::ca::crl::publish_all(&app, "story").await.unwrap();
     assert_eq!(p2[0].number, 3);
     assert_eq!(p2[0].this_update, p1[0].this_update);
 
     // 24 hours later a CRL is due even without revocations (第16条).
     clock.advance(Duration::hours(2) + Duration::hours(23));
-    assert!(!kmn_app::crl::due(&app, "kmn-issuing-g1").await.unwrap());
+    assert!(!kmn_app::ca::crl::due(&app, "kmn-issuing-g1").await.unwrap());
     clock.advance(Duration::hours(1));
-    assert!(kmn_app::crl::due(&app, "kmn-issuing-g1").await.unwrap());
+    assert!(kmn_app::ca::crl::due(&app, "kmn-issuing-g1").await.unwrap());
 
     // Two publishers at once never use one number twice.
     let (x, y) = tokio::join!(
-        kmn_app::crl::publish_all(&app, "a"),
-        kmn_app::crl::publish_all(&app, "b")
+        kmn_app::ca::crl::publish_all(&app, "a"),
+        kmn_app::ca::crl::publish_all(&app, "b")
     );
     let mut numbers = vec![x.unwrap()[0].number, y.unwrap()[0].number];
     numbers.sort();

@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use kmn_app::App;
-use kmn_app::ra::cards::{self, CardView, ReceiptChannel};
+use kmn_app::ra::delivery::{self, CardView, ReceiptChannel};
 use kmn_app::views::PinMailer;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -57,7 +57,7 @@ pub struct PinMailerOut {
 impl From<PinMailer> for PinMailerOut {
     fn from(m: PinMailer) -> Self {
         Self {
-            state_label: cards::mailer_state_label_ja(&m.state).into(),
+            state_label: delivery::mailer_state_label_ja(&m.state).into(),
             created_at: ts(m.created_at),
             released_at: m.released_at.map(ts),
             dispatched_at: m.dispatched_at.map(ts),
@@ -119,7 +119,7 @@ pub async fn get_card_delivery(
     Right(a): AsReader,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CardDeliveryOut>> {
-    Ok(Json(cards::view(&app, &a, &id).await?.into()))
+    Ok(Json(delivery::view(&app, &a, &id).await?.into()))
 }
 
 /// Records shipping (support center, 第7条).
@@ -132,7 +132,7 @@ pub async fn ship_card(
     ApiJson(b): ApiJson<ShipIn>,
 ) -> ApiResult<Json<CardDeliveryOut>> {
     Ok(Json(
-        cards::ship(&app, &a, &id, &b.method, b.tracking_number.as_deref())
+        delivery::ship(&app, &a, &id, &b.method, b.tracking_number.as_deref())
             .await?
             .into(),
     ))
@@ -149,7 +149,7 @@ pub async fn confirm_card_receipt(
     ApiJson(b): ApiJson<ReceiptIn>,
 ) -> ApiResult<Json<CardDeliveryOut>> {
     Ok(Json(
-        cards::confirm_receipt_by_serial(&app, &a, &b.token_serial)
+        delivery::confirm_receipt_by_serial(&app, &a, &b.token_serial)
             .await?
             .into(),
     ))
@@ -166,7 +166,7 @@ pub async fn record_card_receipt(
 ) -> ApiResult<Json<CardDeliveryOut>> {
     let ch = ReceiptChannel::parse_out_of_band(&b.channel)?;
     Ok(Json(
-        cards::record_receipt(&app, &a, &id, ch, &b.note)
+        delivery::record_receipt(&app, &a, &id, ch, &b.note)
             .await?
             .into(),
     ))
@@ -194,7 +194,7 @@ pub async fn record_card_handover(
         ),
     };
     Ok(Json(
-        cards::hand_over(&app, &a, &id, &b.handed_to, at)
+        delivery::hand_over(&app, &a, &id, &b.handed_to, at)
             .await?
             .into(),
     ))
@@ -211,7 +211,7 @@ pub async fn record_card_lost_in_post(
     ApiJson(b): ApiJson<LostInPostIn>,
 ) -> ApiResult<Json<CardDeliveryOut>> {
     Ok(Json(
-        cards::lost_in_post(&app, &a, &id, &b.note).await?.into(),
+        delivery::lost_in_post(&app, &a, &id, &b.note).await?.into(),
     ))
 }
 
@@ -232,7 +232,7 @@ pub async fn list_pin_mailers(
     Query(q): Query<MailerQuery>,
 ) -> ApiResult<Json<Vec<PinMailerOut>>> {
     Ok(Json(
-        cards::list_mailers(&app, &a, q.state.as_deref())
+        delivery::list_mailers(&app, &a, q.state.as_deref())
             .await?
             .into_iter()
             .map(Into::into)
@@ -248,5 +248,7 @@ pub async fn record_pin_mailer_dispatched(
     Right(a): AsCenter,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PinMailerOut>> {
-    Ok(Json(cards::mailer_dispatched(&app, &a, &id).await?.into()))
+    Ok(Json(
+        delivery::mailer_dispatched(&app, &a, &id).await?.into(),
+    ))
 }

@@ -618,7 +618,7 @@ pub async fn list_cards(
     Query(q): Query<CardQuery>,
 ) -> ApiResult<Json<Page<CardOut>>> {
     let l = limit(q.limit);
-    let v = kmn_app::ra::cards::list(
+    let v = kmn_app::ra::delivery::list(
         &app,
         &a,
         q.facility.as_deref(),
@@ -644,7 +644,7 @@ pub async fn get_card(
 ) -> ApiResult<Json<CardOut>> {
     // Rights first (the extractor); a card of another facility is answered like an
     // absent one.
-    let c = kmn_app::ra::cards::get(&app, &a, &id).await?;
+    let c = kmn_app::ra::delivery::get(&app, &a, &id).await?;
     Ok(Json(c.into()))
 }
 

@@ -8,8 +8,8 @@
 //! mailers, notices) and the audit event commit together. A mailer file is deleted only
 //! after the commit that records its destruction.
 
-use kmn_domain::{CardEffect, CardEvent, CardState, RevocationReason};
-use kmn_store::{CardRow, NewAuditEvent, PinMailerRow, Revocation, Tx};
+use kmn_domain::{CardEffect, CardEvent, CardState};
+use kmn_store::{CardRow, NewAuditEvent, PinMailerRow, Tx};
 
 use super::finish;
 use crate::actor::Actor;
@@ -235,8 +235,8 @@ async fn transition(
         })?;
     for effect in &t.effects {
         match effect {
-            CardEffect::Revoke { reason } => {
-                revoke_certificate(tx, actor, card, *reason, now).await?;
+            CardEffect::Revoke { grounds } => {
+                revoke_certificate(tx, actor, card, *grounds, now).await?;
             }
             CardEffect::HoldCertificate => {
                 if let Some(serial) = &card.cert_serial_hex
@@ -421,53 +421,39 @@ async fn audit(
     Ok(())
 }
 
+/// A card step's revocation, through the one revocation path (already revoked: nothing
+/// more to do).
 async fn revoke_certificate(
     tx: &mut Tx,
     actor: &Actor,
     card: &CardRow,
-    reason: RevocationReason,
+    grounds: kmn_domain::RevocationGrounds,
     now: i64,
 ) -> Result<(), AppError> {
     let Some(serial) = &card.cert_serial_hex else {
         return Ok(());
     };
-    let r = tx
-        .revoke(&Revocation {
+    let channel = match grounds {
+        kmn_domain::RevocationGrounds::Termination => kmn_domain::RevocationChannel::Job,
+        kmn_domain::RevocationGrounds::IssuanceAbandoned => kmn_domain::RevocationChannel::Station,
+        _ => kmn_domain::RevocationChannel::Delivery,
+    };
+    crate::ca::revoke::revoke_in_tx(
+        tx,
+        &crate::ca::revoke::Order {
             serial_hex: serial,
-            reason,
-            revoked_at: now,
-            invalidity_date: None,
-            article: Some(match reason {
-                RevocationReason::KeyCompromise => "第11条",
-                RevocationReason::CessationOfOperation => "第27条",
-                _ => "第15条",
-            }),
+            grounds,
+            channel,
             comment: Some(&format!("利用者カード {}", card.id)),
             requested_by: &actor.account_id,
-            request_received_at: now,
-        })
-        .await;
-    match r {
-        Ok(()) => {
-            audit(
-                tx,
-                actor,
-                "cert.revoke",
-                &format!("cert:{serial}"),
-                card,
-                &format!(
-                    "certificate {serial} of card {} revoked ({})",
-                    card.id,
-                    reason.rfc_name()
-                ),
-                now,
-            )
-            .await
-        }
-        // Already revoked: nothing more to do.
-        Err(kmn_store::StoreError::Conflict(_)) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+            received_at: now,
+            invalidity_date: None,
+            facility: Some(&card.facility_code),
+        },
+        now,
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Commits one card step (or rolls it back) and deletes destroyed mailer files after

@@ -10,8 +10,9 @@ use kmn_pki::lint::Expectations;
 use kmn_pki::name::DistinguishedName;
 use kmn_store::{CaKind, NewAuditEvent};
 
+use crate::ca::repo;
 use crate::ca::{self, Policies};
-use crate::{App, AppError, repo};
+use crate::{App, AppError};
 
 /// An issued certificate.
 #[derive(Clone, Debug)]

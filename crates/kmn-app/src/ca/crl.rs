@@ -15,7 +15,8 @@ use kmn_pki::keys::Signer;
 use kmn_store::{CaKind, CrlRecord, NewAuditEvent, Tx};
 use time::{Duration, OffsetDateTime};
 
-use crate::{App, AppError, repo, secrets};
+use crate::ca::repo;
+use crate::{App, AppError, secrets};
 
 /// A published CRL.
 #[derive(Clone, Debug)]

@@ -6,8 +6,16 @@
 //! The root key is always a software key (offline, backed up with `kmn ca backup`,
 //! DESIGN §6). The issuing CA's and the OCSP signer's keys are software keys or, with
 //! [`HsmParams`], generated in a PKCS#11 token; the CA record's `key_ref` says which
-//! (`file:secrets/…` or a `pkcs11:` URI, see [`crate::hsm`]), so every later process
+//! (`file:secrets/…` or a `pkcs11:` URI, see [`crate::ca::hsm`]), so every later process
 //! loads the right signer.
+
+pub mod backup;
+pub mod crl;
+pub mod hsm;
+pub mod issue;
+pub mod ocsp;
+pub mod repo;
+pub mod revoke;
 
 use kmn_domain::{CertSerial, CertStatus, ProfileKind};
 use kmn_pki::cert::{self, CertTemplate, IssuerInfo, Urls};
@@ -19,9 +27,9 @@ use kmn_pki::oid;
 use kmn_store::{CaKind, CaRecord, NewAuditEvent, NewCert, Tx};
 use time::{Duration, OffsetDateTime};
 
-pub use crate::hsm::HsmParams;
-use crate::hsm::{self, HsmCaKey};
-use crate::{App, AppError, crl, repo, secrets};
+use crate::{App, AppError, secrets};
+use hsm::HsmCaKey;
+pub use hsm::HsmParams;
 
 /// Ceremony parameters (all lifetimes and algorithms are choices of the ceremony).
 #[derive(Clone, Debug)]
@@ -1162,6 +1170,9 @@ pub async fn revoke_issuing(
             comment,
             requested_by: operator,
             request_received_at: now,
+            // The root's act: not a ground of the terms (the CPS governs it).
+            grounds: None,
+            channel: Some(kmn_domain::RevocationChannel::CaAdministrator.as_str()),
         })
         .await
         .map_err(|e| match e {

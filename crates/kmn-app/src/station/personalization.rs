@@ -245,7 +245,7 @@ pub async fn personalize_with<B: StationBackend>(
         }
         Err(e) => {
             if let Some(p) = &written {
-                crate::ra::cards::shred(p);
+                crate::ra::delivery::shred(p);
             }
             let wiped = kmn_token::wipe(&module, slot, &so_pin, "KMN blank").is_ok();
             let cert = match &issued_serial {
@@ -345,6 +345,7 @@ fn write_mailer(
     file_name: &str,
 ) -> Result<(PathBuf, String), AppError> {
     let letter = kmn_letters::PinMailer {
+        kind: target.kind,
         holder_name_kanji: target.holder_name_kanji.clone(),
         holder_id: target.holder_id.clone(),
         facility_name_kanji: target.facility_name_kanji.clone(),
@@ -463,6 +464,7 @@ pub async fn unlock(
         facility_code: card.facility_code.clone(),
         facility_name_kanji: facility,
         support_center_phone: app.cfg.support_center_phone.clone(),
+        kind: kmn_letters::MailerKind::UserCard,
     };
     let (path, sha256) = write_mailer(
         mailer,
@@ -474,7 +476,7 @@ pub async fn unlock(
         &format!("{}-pin-mailer-{mailer_id}.pdf", card.id),
     )?;
     if let Err(e) = kmn_token::unlock_with_so(&module, slot, &so_pin, &pin) {
-        crate::ra::cards::shred(&path);
+        crate::ra::delivery::shred(&path);
         return Err(token_err(e));
     }
     // The card now has the new PIN: record it. A failure here leaves a card whose PIN is
@@ -534,8 +536,8 @@ pub async fn destroy(
     who: &Center,
     card_id: &str,
     reader: Option<(&Path, &TokenRef)>,
-) -> Result<crate::ra::cards::CardView, AppError> {
-    let view = crate::ra::cards::view(app, &who.reader(), card_id).await?;
+) -> Result<crate::ra::delivery::CardView, AppError> {
+    let view = crate::ra::delivery::view(app, &who.reader(), card_id).await?;
     let state: kmn_domain::CardState = view
         .card
         .state
@@ -566,5 +568,5 @@ pub async fn destroy(
         }
         None => "destroyed physically without a reader".to_string(),
     };
-    crate::ra::cards::record_destruction(app, who, card_id, &detail).await
+    crate::ra::delivery::record_destruction(app, who, card_id, &detail).await
 }

@@ -7,11 +7,14 @@
 //! the station endpoints of the API, so the CA keys and the SO-PIN master secret stay on
 //! the server while the user PIN and the PIN mailer never leave the station.
 
+pub mod operator;
+pub mod personalization;
+
 use kmn_token::{KeyFacts, SecretPin};
 
-use crate::cards::token_err;
 use crate::ra::applications::{self, PersonalizationRecord};
 use crate::rights::Station;
+use crate::station::personalization::token_err;
 use crate::{App, AppError};
 
 /// What the station prints for an application.
@@ -29,6 +32,9 @@ pub struct StationTarget {
     pub facility_name_kanji: String,
     /// The support center's telephone number for the mailer (第11条).
     pub support_center_phone: String,
+    /// A holder's card, or a support-center staff member's operator token.
+    #[serde(default)]
+    pub kind: kmn_letters::MailerKind,
 }
 
 /// What the station reports about the key on the card (from `check_card_key`); the CA
@@ -197,6 +203,7 @@ pub async fn target(
         facility_code: t.facility.code,
         facility_name_kanji: t.facility.name_kanji,
         support_center_phone: app.cfg.support_center_phone.clone(),
+        kind: kmn_letters::MailerKind::UserCard,
     })
 }
 
@@ -233,7 +240,7 @@ pub async fn so_pin(app: &App, who: &Station, token_serial: &str) -> Result<Secr
             )));
         }
     }
-    let pin = crate::cards::so_pin_deriver(app)?
+    let pin = crate::station::personalization::so_pin_deriver(app)?
         .so_pin(serial)
         .map_err(token_err)?;
     {
@@ -269,12 +276,35 @@ pub async fn issue(
     key: &KeyReport,
 ) -> Result<StationIssued, AppError> {
     let actor = who.actor();
+    let t = applications::load_for_issue(app, application_id).await?;
+    let spki_der = accept_card_key(csr_der, key)?;
+    // The center allocates the card id, before the certificate: a failure here leaves
+    // only a gap in the numbers.
+    let card_id = applications::allocate_card_id(app).await?;
+    let issued =
+        applications::issue_for(app, actor, &t, spki_der, app.cfg.hold_until_receipt).await?;
+    // Recorded as issued to this station for this application with that card id; a
+    // previous unbound certificate of the application is revoked (superseded).
+    applications::record_issuance(app, actor, application_id, &issued, &card_id).await?;
+    let chain = chain_of(app, &issued.ca_name).await?;
+    Ok(StationIssued {
+        serial_hex: issued.serial_hex,
+        der: issued.der,
+        chain,
+        card_id,
+    })
+}
+
+/// What the CA checks of a key generated on a card or token before it certifies it:
+/// the station's report of the key's attributes (CKA_LOCAL, CKA_NEVER_EXTRACTABLE,
+/// CKA_SENSITIVE), proof of possession (the CSR verifies with its own key), and what the
+/// CA can see in the key itself (size, exponent 65537, ROCA). Returns the key (SPKI DER).
+pub(crate) fn accept_card_key(csr_der: &[u8], key: &KeyReport) -> Result<Vec<u8>, AppError> {
     if !(key.local && key.never_extractable && key.sensitive) {
         return Err(AppError::Rule(
             "カードの鍵がカード内で生成・保護されていないため、証明書を発行できません（CKA_LOCAL・CKA_NEVER_EXTRACTABLE・CKA_SENSITIVE）".into(),
         ));
     }
-    let t = applications::load_for_issue(app, application_id).await?;
     let req = kmn_pki::csr::parse_and_verify(csr_der)
         .map_err(|e| AppError::BadInput(format!("CSR を検証できません（カードでの署名）: {e}")))?;
     kmn_pki::lint::lint_key(&req.spki_der)
@@ -286,41 +316,28 @@ pub async fn issue(
             "カードの鍵に ROCA 脆弱性（CVE-2017-15361）の特徴があります。このカードは使用できません".into(),
         ));
     }
-    // The center allocates the card id, before the certificate: a failure here leaves
-    // only a gap in the numbers.
-    let card_id = applications::allocate_card_id(app).await?;
-    let issued =
-        applications::issue_for(app, actor, &t, req.spki_der, app.cfg.hold_until_receipt).await?;
-    // Recorded as issued to this station for this application with that card id; a
-    // previous unbound certificate of the application is revoked (superseded).
-    applications::record_issuance(app, actor, application_id, &issued, &card_id).await?;
-    // The chain from the records: loading the CA again would decrypt its key once more
-    // (scrypt, about 25 ms a card; docs/PERFORMANCE.md).
-    let (issuer, root) = {
-        let mut tx = app.store.read().await?;
-        let r = async {
-            let cas = tx.list_cas().await?;
-            let root = tx.active_ca(kmn_store::CaKind::Root).await?;
-            Ok::<_, AppError>((cas, root))
-        }
-        .await;
-        tx.rollback().await?;
-        let (cas, root) = r?;
-        let issuer = cas
-            .into_iter()
-            .find(|c| c.name == issued.ca_name)
-            .ok_or_else(|| AppError::CaState(format!("no CA {}", issued.ca_name)))?;
-        (
-            issuer,
-            root.ok_or_else(|| AppError::CaState("no root".into()))?,
-        )
-    };
-    Ok(StationIssued {
-        serial_hex: issued.serial_hex,
-        der: issued.der,
-        chain: vec![issuer.cert_der, root.cert_der],
-        card_id,
-    })
+    Ok(req.spki_der)
+}
+
+/// The chain written on a card beside its certificate: the issuing CA `ca_name` and the
+/// root, from the records (loading the CA again would decrypt its key once more: scrypt,
+/// about 25 ms a card; docs/PERFORMANCE.md).
+pub(crate) async fn chain_of(app: &App, ca_name: &str) -> Result<Vec<Vec<u8>>, AppError> {
+    let mut tx = app.store.read().await?;
+    let r = async {
+        let cas = tx.list_cas().await?;
+        let root = tx.active_ca(kmn_store::CaKind::Root).await?;
+        Ok::<_, AppError>((cas, root))
+    }
+    .await;
+    tx.rollback().await?;
+    let (cas, root) = r?;
+    let issuer = cas
+        .into_iter()
+        .find(|c| c.name == ca_name)
+        .ok_or_else(|| AppError::CaState(format!("no CA {ca_name}")))?;
+    let root = root.ok_or_else(|| AppError::CaState("no root".into()))?;
+    Ok(vec![issuer.cert_der, root.cert_der])
 }
 
 /// The server side of [`StationBackend::complete`]: the card, its mailer record, the
@@ -362,7 +379,7 @@ pub async fn complete(
             }
         }
     };
-    let issued = crate::issue::Issued {
+    let issued = crate::ca::issue::Issued {
         serial_hex: cert.serial_hex.clone(),
         der: cert.der.clone(),
         subject: cert.subject.clone(),
@@ -405,7 +422,7 @@ pub async fn abort(app: &App, who: &Station, serial_hex: &str, why: &str) -> Res
         serial_hex,
         None,
         Some(&actor.account_id),
-        kmn_domain::RevocationReason::CessationOfOperation,
+        kmn_domain::RevocationGrounds::IssuanceAbandoned,
         &format!(
             "発行端末 {} がカードを完成できなかったため無効化: {}",
             actor.account_id,

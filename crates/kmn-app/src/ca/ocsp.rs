@@ -1,0 +1,285 @@
+//! The OCSP responder (RFC 6960, issue 10 item 5): nothing is signed on the request path.
+//!
+//! - [`Responders`]: per issuing CA, its delegated OCSP signer (DESIGN §4: EKU OCSPSigning
+//!   only, id-pkix-ocsp-nocheck), loaded once by `kmn serve`.
+//! - [`refresh`]: signs, ahead of any request, a response per certificate and CertID
+//!   hash (SHA-1 and SHA-256) — for a new certificate, after every status change
+//!   (revocation, hold, release), and half-way through a response's validity
+//!   (`ca.ocsp_validity_hours`, 96 h) — and stores them in the database, so every
+//!   instance serves the same bytes. `kmn serve` runs it every 100 ms
+//!   ([`signer_loop`]); each response is linted before it is signed
+//!   ([`kmn_pki::ocsp::prepare`]) and never reaches past its signer's notAfter.
+//! - [`answer`]: the request path — parse (one request per requestList), find the
+//!   issuer by its hashes, read the stored response. A serial this CA never issued, or
+//!   another issuer: `unauthorized`; malformed: `malformedRequest`; a certificate issued
+//!   a moment ago whose response is not signed yet: `tryLater`. Nonces are ignored
+//!   (RFC 8954: pre-signed responses carry none).
+
+use kmn_domain::RevocationReason;
+use kmn_pki::keys::Signer;
+use kmn_pki::ocsp::{self, CertId, HashAlg, IssuerHashes, ResponseParams, ResponseStatus};
+use kmn_store::{CaKind, OcspResponseRow};
+use time::{Duration, OffsetDateTime};
+
+use crate::{App, AppError};
+
+/// How many certificates one pass of [`refresh`] signs at most, per issuing CA.
+pub const REFRESH_BATCH: i64 = 500;
+
+/// One issuing CA and its OCSP signer.
+pub struct Responder {
+    /// The issuing CA's record name.
+    pub ca_name: String,
+    /// The OCSP signer's record name.
+    pub signer_name: String,
+    hashes: IssuerHashes,
+    signer: Box<dyn Signer>,
+    cert_der: Vec<u8>,
+}
+
+impl std::fmt::Debug for Responder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Responder")
+            .field("ca_name", &self.ca_name)
+            .field("signer_name", &self.signer_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The responders of every issuing CA that has an OCSP signer.
+#[derive(Debug, Default)]
+pub struct Responders(pub Vec<Responder>);
+
+/// Loads, for every issuing CA not yet expired, its newest valid OCSP signer (key and
+/// certificate). An issuing CA without one is named in the error.
+pub async fn load(app: &App) -> Result<Responders, AppError> {
+    let mut tx = app.store.read().await?;
+    let cas = tx.list_cas().await;
+    tx.rollback().await?;
+    let cas = cas?;
+    let now = app.now();
+    let mut out = Vec::new();
+    for issuing in cas
+        .iter()
+        .filter(|c| c.kind == CaKind::Issuing && c.not_after > now)
+    {
+        let Some(rec) = cas
+            .iter()
+            .filter(|c| {
+                c.kind == CaKind::OcspSigner
+                    && c.issuer_name.as_deref() == Some(issuing.name.as_str())
+                    && c.not_before <= now
+                    && c.not_after > now
+            })
+            .max_by_key(|c| c.not_after)
+        else {
+            return Err(AppError::CaState(format!(
+                "the issuing CA {} has no valid OCSP signer: OCSP cannot answer for it",
+                issuing.name
+            )));
+        };
+        let loaded = crate::ca::load_record(app, rec.clone())?;
+        // Checks the signer's certificate and key before anything is signed with it.
+        ocsp::Responder::new(loaded.signer.as_ref(), &rec.cert_der)?;
+        out.push(Responder {
+            ca_name: issuing.name.clone(),
+            signer_name: rec.name.clone(),
+            hashes: IssuerHashes::from_cert(&issuing.cert_der)?,
+            signer: loaded.signer,
+            cert_der: rec.cert_der.clone(),
+        });
+    }
+    Ok(Responders(out))
+}
+
+fn at(t: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Signs and stores the responses that are missing, stale or due (at most
+/// [`REFRESH_BATCH`] certificates per issuing CA); returns how many certificates got new
+/// responses.
+pub async fn refresh(app: &App, responders: &Responders) -> Result<usize, AppError> {
+    let mut done = 0;
+    for r in &responders.0 {
+        let now = app.now();
+        let due = {
+            let mut tx = app.store.read().await?;
+            let d = tx.ocsp_due(&r.ca_name, now, REFRESH_BATCH).await;
+            tx.rollback().await?;
+            d?
+        };
+        if due.is_empty() {
+            continue;
+        }
+        let responder = ocsp::Responder::new(r.signer.as_ref(), &r.cert_der)?;
+        let produced = at(now);
+        let validity = Duration::hours(app.cfg.ca.ocsp_validity_hours);
+        // Never past the signer's notAfter (rotating the signer before that is the CA
+        // administrator's `kmn ca new-ocsp-signer`, not yet built: docs/ADMIN.md).
+        let next_update = (produced + validity).min(responder.not_after());
+        if next_update <= produced + Duration::hours(1) {
+            tracing::error!(signer = %r.signer_name, "the OCSP signer expires within the hour: responses can no longer be signed");
+        }
+        let refresh_at = now + (next_update.unix_timestamp() - now) / 2;
+        let mut signed = Vec::with_capacity(due.len() * 2);
+        for d in &due {
+            let status = match d.status.as_str() {
+                "valid" => ocsp::CertStatus::Good,
+                "revoked" => ocsp::CertStatus::Revoked {
+                    at: at(d.revoked_at.unwrap_or(d.status_version)),
+                    reason: d
+                        .reason
+                        .and_then(|c| u8::try_from(c).ok())
+                        .and_then(RevocationReason::from_code)
+                        .ok_or_else(|| {
+                            AppError::Internal(format!(
+                                "certificate {} is revoked without a reason code",
+                                d.serial_hex
+                            ))
+                        })?,
+                },
+                // On hold (第8条, a suspension): revoked with certificateHold, since the
+                // hold was placed (RFC 6960 §2.2).
+                "on_hold" => ocsp::CertStatus::Revoked {
+                    at: at(d.status_version),
+                    reason: RevocationReason::CertificateHold,
+                },
+                other => {
+                    return Err(AppError::Internal(format!(
+                        "certificate {} has an unknown status {other}",
+                        d.serial_hex
+                    )));
+                }
+            };
+            let serial = hex::decode(&d.serial_hex).map_err(|e| {
+                AppError::Internal(format!("serial {} is not hex: {e}", d.serial_hex))
+            })?;
+            for hash in [HashAlg::Sha1, HashAlg::Sha256] {
+                let params = ResponseParams {
+                    cert_id: CertId::new(hash, &r.hashes, &serial),
+                    status,
+                    produced_at: produced,
+                    this_update: produced,
+                    next_update,
+                };
+                let der = ocsp::prepare(&params, &responder, &r.hashes)?.sign(&responder)?;
+                signed.push((d, hash, der));
+            }
+        }
+        let mut tx = app.store.begin().await?;
+        let w = async {
+            for (d, hash, der) in &signed {
+                tx.put_ocsp_response(&OcspResponseRow {
+                    serial_hex: &d.serial_hex,
+                    hash_alg: hash.as_str(),
+                    ca_name: &r.ca_name,
+                    status: if d.status == "valid" {
+                        "good"
+                    } else {
+                        "revoked"
+                    },
+                    status_version: d.status_version,
+                    der,
+                    produced_at: now,
+                    this_update: now,
+                    next_update: next_update.unix_timestamp(),
+                    refresh_at,
+                    signer: &r.signer_name,
+                })
+                .await?;
+            }
+            Ok::<_, AppError>(())
+        }
+        .await;
+        crate::finish(tx, w).await?;
+        done += due.len();
+    }
+    Ok(done)
+}
+
+/// `kmn serve`'s OCSP signer: every 100 ms, [`refresh`] (a revocation reaches OCSP
+/// within about 100 ms of its commit, from any process or instance).
+pub async fn signer_loop(
+    app: App,
+    responders: Responders,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        match refresh(&app, &responders).await {
+            Ok(n) if n >= usize::try_from(REFRESH_BATCH).unwrap_or(usize::MAX) => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "OCSP responses could not be signed; retrying"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// An answer of the responder: the DER body and, for a successful response, its
+/// nextUpdate (for `Cache-Control`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The `OCSPResponse` DER.
+    pub der: Vec<u8>,
+    /// nextUpdate of a successful response.
+    pub next_update: Option<i64>,
+    /// What was answered, for the log: `good`, `revoked`, or the error status.
+    pub outcome: &'static str,
+}
+
+fn refusal(status: ResponseStatus, outcome: &'static str) -> Answer {
+    Answer {
+        der: ocsp::unsigned(status),
+        next_update: None,
+        outcome,
+    }
+}
+
+/// The request path: answers one OCSP request from the stored responses (a read; never
+/// a signature, never SQLite's write lock).
+pub async fn answer(app: &App, responders: &Responders, request_der: &[u8]) -> Answer {
+    let req = match ocsp::parse_request(request_der) {
+        Ok(r) => r,
+        Err(_) => return refusal(ResponseStatus::MalformedRequest, "malformedRequest"),
+    };
+    let Some(r) = responders.0.iter().find(|r| r.hashes.matches(&req.cert_id)) else {
+        return refusal(ResponseStatus::Unauthorized, "unauthorized");
+    };
+    let Some(serial_hex) = req.cert_id.serial_hex() else {
+        return refusal(ResponseStatus::Unauthorized, "unauthorized");
+    };
+    let r = async {
+        let mut tx = app.store.read().await?;
+        let stored = tx
+            .ocsp_response(&serial_hex, req.cert_id.hash.as_str())
+            .await;
+        let issued = match &stored {
+            Ok(None) => tx.issued_end_entity(&r.ca_name, &serial_hex).await,
+            _ => Ok(false),
+        };
+        tx.rollback().await?;
+        Ok::<_, AppError>((stored?, issued?))
+    }
+    .await;
+    match r {
+        Ok((Some(s), _)) if s.next_update > app.now() => Answer {
+            outcome: if s.status == "good" {
+                "good"
+            } else {
+                "revoked"
+            },
+            der: s.der,
+            next_update: Some(s.next_update),
+        },
+        // Issued a moment ago (or its response lapsed): the signer loop is on it.
+        Ok((Some(_), _) | (None, true)) => refusal(ResponseStatus::TryLater, "tryLater"),
+        Ok((None, false)) => refusal(ResponseStatus::Unauthorized, "unauthorized"),
+        Err(e) => {
+            tracing::error!(error = %e, "OCSP lookup failed");
+            refusal(ResponseStatus::TryLater, "tryLater")
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! The OCSP responder of `kmn serve` (issue 10 item 5, RFC 6960): pre-signed responses
+//! answered over POST and GET, checked with `openssl ocsp` and pkilint; a revocation
+//! committed by another process reaches OCSP at once; unknown serials and other issuers
+//! are `unauthorized`, garbage is `malformedRequest`, nothing crashes.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::serve::{get, start};
+use crate::support::{Env, tool, venv_bin};
+
+/// A plain HTTP/1.0 POST: (status, headers, body).
+fn post(base: &str, path: &str, ctype: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+    let addr = base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&buf[..split]).to_string();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head.to_lowercase(), buf[split + 4..].to_vec())
+}
+
+/// The unsigned OCSPResponse of an error status (RFC 6960 §4.2.1).
+fn unsigned(code: u8) -> Vec<u8> {
+    vec![0x30, 0x03, 0x0a, 0x01, code]
+}
+
+/// `openssl ocsp` against the server: (verified, output).
+fn openssl_ocsp(url: &str, iss: &str, root: &str, cert: &str, extra: &[&str]) -> (bool, String) {
+    let mut args = vec!["ocsp", "-issuer", iss];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[
+        "-cert",
+        cert,
+        "-url",
+        url,
+        "-CAfile",
+        root,
+        "-verify_other",
+        iss,
+        "-no_nonce",
+    ]);
+    tool("openssl", &args)
+}
+
+#[tokio::test]
+async fn issue10_ocsp_answers_from_presigned_responses_and_sees_a_revocation_at_once() {
+    let env = Env::new();
+    let srv = start(&env);
+    let pass = std::fs::read_to_string(env.data_dir().join("secrets/ca-passphrase")).unwrap();
+    let env = env.env("KMN_CA_PASSPHRASE", pass.trim());
+    let csr = env.csr("u", "p256", "/C=JP/O=Clinic/CN=Taro", &[]);
+    let (pem, serial) = env.issue("u", &csr, "user-card", "3y");
+    let root = env.pem_of(&env.repo("kmn-root-g1.crt"), "cert");
+    let iss = env.pem_of(&env.repo("kmn-issuing-g1.crt"), "cert");
+    let (root, iss, pem) = (
+        root.to_str().unwrap().to_string(),
+        iss.to_str().unwrap().to_string(),
+        pem.to_str().unwrap().to_string(),
+    );
+    let url = format!("{}/ocsp", srv.http);
+
+    // `good`, with SHA-1 and SHA-256 CertIDs, once the signer loop has signed it (it runs
+    // every 100 ms; until then the answer is tryLater).
+    let started = Instant::now();
+    let resp1 = env.path("good-sha1.der");
+    loop {
+        let (ok, out) = openssl_ocsp(
+            &url,
+            &iss,
+            &root,
+            &pem,
+            &["-respout", resp1.to_str().unwrap()],
+        );
+        if ok && out.contains(": good") {
+            assert!(out.contains("Response verify OK"), "{out}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no good response: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let resp256 = env.path("good-sha256.der");
+    let (ok, out) = openssl_ocsp(
+        &url,
+        &iss,
+        &root,
+        &pem,
+        &["-sha256", "-respout", resp256.to_str().unwrap()],
+    );
+    assert!(
+        ok && out.contains(": good") && out.contains("Response verify OK"),
+        "{out}"
+    );
+    // Every response passes pkilint.
+    if let Some(bin) = venv_bin("lint_ocsp_response") {
+        for r in [&resp1, &resp256] {
+            let o = std::process::Command::new(&bin)
+                .args(["lint", "-s", "ERROR", "--document-format", "DER"])
+                .arg(r)
+                .output()
+                .unwrap();
+            let out = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            assert!(
+                o.status.success() && !out.contains("(ERROR)") && !out.contains("(FATAL)"),
+                "pkilint: {out}"
+            );
+        }
+    }
+
+    // GET with the request in base64 (percent-encoded `/`, `+`, `=`) answers the same
+    // pre-signed bytes as POST, with a short Cache-Control.
+    let req = env.path("req.der");
+    let (ok, out) = tool(
+        "openssl",
+        &[
+            "ocsp",
+            "-issuer",
+            &iss,
+            "-cert",
+            &pem,
+            "-no_nonce",
+            "-reqout",
+            req.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}");
+    let req_der = std::fs::read(&req).unwrap();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&req_der);
+    let encoded = b64
+        .replace('/', "%2F")
+        .replace('+', "%2B")
+        .replace('=', "%3D");
+    let (st, head, body) = get(&srv.http, &format!("/ocsp/{encoded}"));
+    assert_eq!(st, 200);
+    assert!(
+        head.contains("content-type: application/ocsp-response"),
+        "{head}"
+    );
+    assert!(head.contains("cache-control: max-age="), "{head}");
+    assert_eq!(
+        body,
+        std::fs::read(&resp1).unwrap(),
+        "GET and POST answer the same bytes"
+    );
+    let (st, _, body2) = post(&srv.http, "/ocsp", "application/ocsp-request", &req_der);
+    assert_eq!((st, &body2), (200, &body));
+
+    // Bad input: garbage, truncated, bad base64, another issuer, a serial never issued.
+    let (_, head, b) = post(&srv.http, "/ocsp", "application/ocsp-request", b"garbage");
+    assert_eq!(b, unsigned(1), "malformedRequest");
+    assert!(head.contains("cache-control: no-store"), "{head}");
+    let (_, _, b) = post(
+        &srv.http,
+        "/ocsp",
+        "application/ocsp-request",
+        &req_der[..req_der.len() / 2],
+    );
+    assert_eq!(b, unsigned(1));
+    assert_eq!(get(&srv.http, "/ocsp/%%%not-base64").2, unsigned(1));
+    let (st, _, _) = post(
+        &srv.http,
+        "/ocsp",
+        "application/ocsp-request",
+        &vec![0x30; 64 * 1024],
+    );
+    assert_eq!(st, 413, "a huge request is refused before it is read");
+    let (ok, out) = tool(
+        "openssl",
+        &[
+            "ocsp",
+            "-issuer",
+            &iss,
+            "-serial",
+            "0x0102030405",
+            "-url",
+            &url,
+            "-no_nonce",
+        ],
+    );
+    assert!(!ok || out.contains("unauthorized"), "{out}");
+    assert!(out.contains("unauthorized"), "an unknown serial: {out}");
+    let (_, out) = tool(
+        "openssl",
+        &[
+            "ocsp",
+            "-issuer",
+            &root,
+            "-cert",
+            &pem,
+            "-url",
+            &url,
+            "-no_nonce",
+        ],
+    );
+    assert!(out.contains("unauthorized"), "another issuer: {out}");
+
+    // A revocation committed by another process: OCSP says revoked at once.
+    let app = env.app().await;
+    kmn_app::ca::revoke::revoke(
+        &app,
+        &kmn_app::ca::revoke::RevokeRequest {
+            serial: serial.parse().unwrap(),
+            reason: kmn_domain::RevocationReason::KeyCompromise,
+            comment: Some("OCSP test".into()),
+            invalidity_date: None,
+            received_at: None,
+            requested_by: "test".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    loop {
+        let (ok, out) = openssl_ocsp(&url, &iss, &root, &pem, &["-sha256"]);
+        if out.contains(": revoked") {
+            assert!(ok && out.contains("Response verify OK"), "{out}");
+            assert!(out.contains("Reason: keyCompromise"), "{out}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the revocation did not reach OCSP: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (ok, out) = openssl_ocsp(&url, &iss, &root, &pem, &[]);
+    assert!(ok && out.contains(": revoked"), "SHA-1 too: {out}");
+}
