@@ -35,6 +35,9 @@ pub fn visit_all<V: BodyVisitor>(v: &mut V) {
     v.visit::<OutOfBandReceiptIn>("OutOfBandReceiptIn");
     v.visit::<HandoverIn>("HandoverIn");
     v.visit::<LostInPostIn>("LostInPostIn");
+    v.visit::<EmergencyRevocationIn>("EmergencyRevocationIn");
+    v.visit::<RevocationProposalIn>("RevocationProposalIn");
+    v.visit::<ProposalDecisionIn>("ProposalDecisionIn");
     v.visit::<SoPinIn>("SoPinIn");
     v.visit::<StationCsrIn>("StationCsrIn");
     v.visit::<StationCardIn>("StationCardIn");
@@ -199,6 +202,52 @@ pub struct HandoverIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LostInPostIn {
+    pub note: String,
+}
+
+/// A proposal to revoke on the association's own grounds (第12条), under dual control:
+/// named cards, or every live card of one facility (bulk).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationProposalIn {
+    /// `breach` (1), `compromise` (2), `misuse` (3), `untrue_data` (4), `unpaid_fees` (5),
+    /// `other` (6): the item of 第12条.
+    pub ground: String,
+    /// The cards (ids as printed).
+    #[serde(default)]
+    pub card_ids: Vec<String>,
+    /// Or: every card of this facility whose certificate is valid now (frozen when
+    /// proposed).
+    pub facility_code: Option<String>,
+    /// Whether the cards must come back (第15条).
+    #[serde(default)]
+    pub card_must_return: bool,
+    /// Why (4 to 500 characters).
+    pub note: String,
+}
+
+/// A supervisor's decision on a proposal: the SHA-256 of the content they saw, and for a
+/// rejection the reason.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalDecisionIn {
+    /// `content_sha256` of the proposal as shown.
+    pub content_sha256: String,
+    /// A rejection's reason.
+    pub reason: Option<String>,
+}
+
+/// An emergency revocation (第11条): the card is revoked at once.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencyRevocationIn {
+    /// `lost`, `stolen` or `feared_misuse` (e.g. the PIN may have leaked).
+    pub reason: String,
+    /// The last time the card was known to be safe (RFC 3339): the certificate's
+    /// invalidityDate.
+    pub last_known_safe: Option<String>,
+    /// Where and how (free text, up to 500 characters).
+    #[serde(default)]
     pub note: String,
 }
 

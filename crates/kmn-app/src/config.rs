@@ -42,6 +42,9 @@ pub struct Config {
     /// Hours a dual-control proposal waits for its second person before it expires
     /// (issue 9; default 72, 1–720).
     pub proposal_ttl_hours: i64,
+    /// An alert goes to the center when one account takes this many emergency
+    /// revocations within an hour (第11条, issue 10; default 5).
+    pub emergency_alert_per_hour: i64,
     /// The support center's 24-hour telephone number, printed on PIN mailers for
     /// emergency revocation (第11条). Cards are not personalized until it is set.
     pub support_center_phone: String,
@@ -231,6 +234,7 @@ impl Default for Config {
             renewal_overlap_days: kmn_domain::DEFAULT_RENEWAL_OVERLAP_DAYS,
             hold_until_receipt: false,
             proposal_ttl_hours: 72,
+            emergency_alert_per_hour: 5,
             support_center_phone: String::new(),
             ca: CaConfig::default(),
             audit: AuditConfig::default(),
@@ -267,6 +271,7 @@ impl std::fmt::Debug for Config {
             .field("renewal_overlap_days", &self.renewal_overlap_days)
             .field("hold_until_receipt", &self.hold_until_receipt)
             .field("proposal_ttl_hours", &self.proposal_ttl_hours)
+            .field("emergency_alert_per_hour", &self.emergency_alert_per_hour)
             .field("support_center_phone", &self.support_center_phone)
             .field("ca", &self.ca)
             .field("audit", &self.audit)
@@ -469,6 +474,11 @@ impl Config {
         {
             return Err(AppError::Config(
                 "audit.checkpoint_interval_minutes must be 1..=1440, audit.seal_interval_seconds 1..=3600, and audit.checkpoint_dir set".into(),
+            ));
+        }
+        if !(1..=1000).contains(&self.emergency_alert_per_hour) {
+            return Err(AppError::Config(
+                "emergency_alert_per_hour must be 1..=1000".into(),
             ));
         }
         if !(1..=720).contains(&self.proposal_ttl_hours) {

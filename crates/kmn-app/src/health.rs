@@ -10,7 +10,7 @@ use crate::{App, AppError};
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Degraded {
     /// Stable code: `hsm_unavailable`, `ca_certificate_missing`, `arl_missing`,
-    /// `crl_missing`, `cps_unpublished`.
+    /// `crl_missing`, `cps_unpublished`, `ocsp_signer_missing`, `ocsp_signer_expiring`.
     pub reason: &'static str,
     /// The CA or document it is about.
     pub object: String,
@@ -69,6 +69,45 @@ pub async fn degraded(app: &App) -> Result<Vec<Degraded>, AppError> {
                 object: c.name.clone(),
                 detail,
             });
+        }
+    }
+    // OCSP (issue 10): each issuing CA's newest OCSP signer must outlive a response's
+    // validity, else responses get shorter and, at its notAfter, stop.
+    let validity = app.cfg.ca.ocsp_validity_hours * 3600;
+    for issuing in cas
+        .iter()
+        .filter(|c| c.kind == CaKind::Issuing && c.not_after > now)
+    {
+        let signer = cas
+            .iter()
+            .filter(|c| {
+                c.kind == CaKind::OcspSigner
+                    && c.issuer_name.as_deref() == Some(issuing.name.as_str())
+                    && c.not_after > now
+            })
+            .max_by_key(|c| c.not_after);
+        match signer {
+            None => out.push(Degraded {
+                reason: "ocsp_signer_missing",
+                object: issuing.name.clone(),
+                detail: format!(
+                    "{} has no valid OCSP signer: OCSP answers nothing for its certificates",
+                    issuing.name
+                ),
+            }),
+            Some(s) if s.not_after - now < 2 * validity => out.push(Degraded {
+                reason: "ocsp_signer_expiring",
+                object: s.name.clone(),
+                detail: format!(
+                    "the OCSP signer {} of {} expires on {}: responses are cut short at its notAfter; make a new signer before then (docs/ADMIN.md, OCSP)",
+                    s.name,
+                    issuing.name,
+                    time::OffsetDateTime::from_unix_timestamp(s.not_after)
+                        .map(kmn_domain::time_fmt::rfc3339)
+                        .unwrap_or_default()
+                ),
+            }),
+            Some(_) => {}
         }
     }
     if cps.is_none() {

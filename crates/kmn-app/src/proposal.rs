@@ -99,7 +99,23 @@ pub async fn propose(
     kind: &str,
     payload: &serde_json::Value,
 ) -> Result<Proposal, AppError> {
-    let actor = who.actor();
+    let now = app.now();
+    let ttl = app.cfg.proposal_ttl_hours;
+    let mut tx = app.store.begin().await?;
+    let r = propose_in_tx(&mut tx, who.actor(), kind, payload, now, ttl).await;
+    crate::finish(tx, r).await
+}
+
+/// [`propose`] inside the caller's transaction (a use case that must put its act to a
+/// supervisor in the same commit, e.g. an emergency revocation taken by telephone).
+pub(crate) async fn propose_in_tx(
+    tx: &mut kmn_store::Tx,
+    actor: &crate::actor::Actor,
+    kind: &str,
+    payload: &serde_json::Value,
+    now: i64,
+    ttl_hours: i64,
+) -> Result<Proposal, AppError> {
     let kind = kind.trim();
     if kind.is_empty() || kind.len() > 64 || !kind.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(AppError::BadInput(format!(
@@ -108,9 +124,8 @@ pub async fn propose(
     }
     // serde_json's map is ordered by key: this text is canonical.
     let payload = serde_json::to_string(payload).map_err(|e| AppError::Internal(e.to_string()))?;
-    let now = app.now();
     let id = format!("P{}", hex::encode(crate::ca::new_serial().as_bytes()));
-    let expires_at = now + app.cfg.proposal_ttl_hours.max(1) * 3600;
+    let expires_at = now + ttl_hours.max(1) * 3600;
     let canonical =
         rules::canonical_content(&id, kind, &actor.person_id, now, expires_at, &payload)
             .map_err(|e| AppError::BadInput(e.to_string()))?;
@@ -129,8 +144,7 @@ pub async fn propose(
         decided_at: None,
         note: None,
     };
-    let mut tx = app.store.begin().await?;
-    let r = async {
+    {
         tx.insert_proposal(&row).await?;
         tx.append_audit(&NewAuditEvent {
             at: now,
@@ -146,8 +160,6 @@ pub async fn propose(
         .await?;
         view(row.clone())
     }
-    .await;
-    crate::finish(tx, r).await
 }
 
 /// A proposal, for support-center staff.
@@ -204,10 +216,46 @@ async fn decide(
     to: ProposalState,
     note: Option<&str>,
 ) -> Result<Proposal, AppError> {
-    let actor = who.actor();
     let now = app.now();
     let mut tx = app.store.begin().await?;
-    let r = async {
+    let r = decide_in_tx(&mut tx, who, id, seen_sha256, to, note, now).await;
+    match crate::finish(tx, r).await? {
+        (p, Ok(())) => Ok(p),
+        (_, Err(e)) => Err(refusal(e)),
+    }
+}
+
+/// Approves in the caller's transaction, so that what the approval does commits with it
+/// (e.g. 第12条: the revocations, the return requests and the notices). The outer error
+/// rolls back; the inner one (the proposal found expired, which is recorded) is for the
+/// caller to commit and then return.
+pub(crate) async fn approve_in_tx(
+    tx: &mut kmn_store::Tx,
+    who: &Supervisor,
+    id: &str,
+    seen_sha256: &str,
+    now: i64,
+) -> Result<Result<Approved, AppError>, AppError> {
+    let (p, outcome) =
+        decide_in_tx(tx, who, id, seen_sha256, ProposalState::Approved, None, now).await?;
+    Ok(match outcome {
+        Ok(()) => Ok(Approved(p)),
+        Err(e) => Err(refusal(e)),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn decide_in_tx(
+    tx: &mut kmn_store::Tx,
+    who: &Supervisor,
+    id: &str,
+    seen_sha256: &str,
+    to: ProposalState,
+    note: Option<&str>,
+    now: i64,
+) -> Result<(Proposal, Result<(), ProposalRefusal>), AppError> {
+    let actor = who.actor();
+    {
         let p = tx
             .proposal(id)
             .await?
@@ -284,10 +332,5 @@ async fn decide(
             ..p
         };
         Ok((decided, outcome))
-    }
-    .await;
-    match crate::finish(tx, r).await? {
-        (p, Ok(())) => Ok(p),
-        (_, Err(e)) => Err(refusal(e)),
     }
 }

@@ -118,6 +118,33 @@ pub enum CardCommand {
         #[arg(long)]
         at: Option<String>,
     },
+    /// 電話で受けた緊急失効（利用規約第11条）: 証明書をただちに失効させて CRL を公開し、
+    /// 運用責任者の事後確認に回します。電話をかけてきた方・折り返し番号・本人確認の方法を記録します
+    EmergencyRevoke {
+        /// カード番号（PIN通知書のカード番号、例 C00000002。大文字小文字とハイフンは区別しません）
+        card: String,
+        /// lost（紛失）、stolen（盗難）、feared_misuse（不正使用のおそれ）
+        #[arg(long)]
+        reason: String,
+        /// 電話をかけてきた方（氏名と利用者との関係）
+        #[arg(long)]
+        caller: String,
+        /// 折り返しの電話番号
+        #[arg(long)]
+        callback: String,
+        /// 本人確認の方法（確認した事項）
+        #[arg(long)]
+        identity_check: String,
+        /// 最後に安全が確認できた日時（RFC 3339、例 2026-12-07T09:00:00+09:00）
+        #[arg(long)]
+        last_known_safe: Option<String>,
+        /// 電話を受けた日時（RFC 3339、省略時は今）
+        #[arg(long)]
+        received_at: Option<String>,
+        /// 状況の説明
+        #[arg(long, default_value = "")]
+        note: String,
+    },
     /// 配送中の紛失を記録する: 証明書を失効（keyCompromise）し、PIN通知書を廃棄します
     LostInPost {
         card: String,
@@ -510,6 +537,34 @@ pub async fn card(data_dir: &Path, admin: &CaAdmin, c: &CardCommand, out: Out) -
         } => receipt(&app, admin, card, channel, note, out).await,
         C::Handover { card, to, at } => handover(&app, admin, card, to, at.as_deref(), out).await,
         C::LostInPost { card, note } => lost_in_post(&app, admin, card, note, out).await,
+        C::EmergencyRevoke {
+            card,
+            reason,
+            caller,
+            callback,
+            identity_check,
+            last_known_safe,
+            received_at,
+            note,
+        } => {
+            let call = kmn_app::ra::emergency::PhoneCall {
+                caller: caller.clone(),
+                callback: callback.clone(),
+                identity_check: identity_check.clone(),
+                received_at: tri!(rfc3339_opt("--received-at", received_at.as_deref()), out),
+            };
+            emergency_revoke(
+                &app,
+                admin,
+                card,
+                reason,
+                last_known_safe.as_deref(),
+                note,
+                &call,
+                out,
+            )
+            .await
+        }
         C::Destroy {
             card,
             module,
@@ -747,6 +802,77 @@ async fn handover(
             "利用者カード {card} の交付を記録しました。\n{}",
             card_text(&v)
         )
+    })
+}
+
+/// An optional RFC 3339 time, Unix seconds.
+fn rfc3339_opt(what: &str, t: Option<&str>) -> Result<Option<i64>, AppError> {
+    t.map(|t| {
+        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+            .map(|t| t.unix_timestamp())
+            .map_err(|_| {
+                AppError::BadInput(format!(
+                    "{what} '{t}' を読めません（例 2026-12-07T09:00:00+09:00）"
+                ))
+            })
+    })
+    .transpose()
+}
+
+/// `kmn card emergency-revoke`: the telephone path of 第11条.
+#[allow(clippy::too_many_arguments)]
+async fn emergency_revoke(
+    app: &App,
+    admin: &CaAdmin,
+    card: &str,
+    reason: &str,
+    last_known_safe: Option<&str>,
+    note: &str,
+    call: &kmn_app::ra::emergency::PhoneCall,
+    out: Out,
+) -> ExitCode {
+    let cause = tri!(
+        reason.parse::<kmn_domain::EmergencyCause>().map_err(|_| AppError::BadInput(format!(
+            "緊急失効の理由 '{reason}' は使えません。lost（紛失）、stolen（盗難）、feared_misuse（不正使用のおそれ）のいずれかです"
+        ))),
+        out
+    );
+    let report = kmn_app::ra::emergency::EmergencyReport {
+        cause,
+        last_known_safe: tri!(rfc3339_opt("--last-known-safe", last_known_safe), out),
+        note: note.to_string(),
+    };
+    let r = tri!(
+        kmn_app::ra::emergency::by_phone(app, &admin.center(), card, &report, call).await,
+        out
+    );
+    let published = crate::ops::publish_after_revocation(app, admin).await;
+    print(out, json!(r), || {
+        let mut s = format!(
+            "利用者カード {} の証明書（シリアル {}）をただちに失効させました（{}、利用規約第11条）。{}",
+            r.card.card.id,
+            r.serial_hex,
+            r.grounds_label,
+            published.as_deref().unwrap_or("")
+        );
+        if let Some(p) = &r.review_proposal {
+            s.push_str(&format!(
+                "\n電話による失効のため、運用責任者の事後確認に回しました（提案 {p}）。"
+            ));
+        }
+        match (&r.draft_application, &r.draft_error) {
+            (Some(a), _) => s.push_str(&format!(
+                "\n紛失届の下書き {a} を作成しました。施設の窓口に記入と提出を依頼してください。"
+            )),
+            (None, Some(e)) => s.push_str(&format!("\n紛失届の下書きは作成できませんでした: {e}")),
+            (None, None) => {}
+        }
+        if r.alert {
+            s.push_str(
+                "\n注意: このアカウントによる1時間以内の緊急失効が多いため、警告を記録しました。",
+            );
+        }
+        s
     })
 }
 

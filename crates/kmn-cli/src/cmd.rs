@@ -680,6 +680,19 @@ async fn cert_cmd(
                 if let Some(a) = &r.article {
                     println!("article      {a}");
                 }
+                if let Some(g) = &r.grounds {
+                    let label = kmn_domain::RevocationGrounds::parse(g)
+                        .map(kmn_domain::RevocationGrounds::label_ja)
+                        .unwrap_or_default();
+                    println!("grounds      {g} ({label})");
+                }
+                if let Some(ch) = &r.channel {
+                    let label = ch
+                        .parse::<kmn_domain::RevocationChannel>()
+                        .map(|c| c.label_ja())
+                        .unwrap_or_default();
+                    println!("channel      {ch} ({label})");
+                }
                 if let Some(t) = r.invalidity_date {
                     println!("invalid from {}", ts(t));
                 }

@@ -834,7 +834,10 @@ pub async fn account(data_dir: &Path, admin: &CaAdmin, c: &AccountCommand, out: 
 
 /// Publishes the CRLs at once after a revocation (第16条); says so when it could not
 /// (the revocation stays recorded and `kmn serve` publishes it as soon as it can).
-async fn publish_after_revocation(app: &kmn_app::App, admin: &CaAdmin) -> Option<String> {
+pub(crate) async fn publish_after_revocation(
+    app: &kmn_app::App,
+    admin: &CaAdmin,
+) -> Option<String> {
     match kmn_app::ca::crl::publish_all(app, admin.name()).await {
         Ok(ps) => Some(
             ps.iter()

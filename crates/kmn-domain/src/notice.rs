@@ -43,5 +43,8 @@ coded_enum! {
         CardDestroyed = "card_destroyed" => "利用者カード廃棄完了のお知らせ",
         /// A card passed its validity period (第10条3).
         CardExpired = "card_expired" => "有効期限切れのお知らせ",
+        /// The association revoked certificates on its own grounds (第12条), under dual
+        /// control.
+        CertificateRevokedByAssociation = "certificate_revoked_by_association" => "電子証明書失効のお知らせ（本会の決定）",
     }
 }

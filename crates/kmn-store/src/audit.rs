@@ -161,6 +161,24 @@ impl Tx {
         Ok(())
     }
 
+    /// How many events of `action` by `actor` since `since` (an alert's count).
+    pub async fn count_audit_events_since(
+        &mut self,
+        action: &str,
+        actor: &str,
+        since: i64,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query(
+            "SELECT COUNT(*) FROM audit_events WHERE action = $1 AND actor = $2 AND at >= $3",
+        )
+        .bind(action)
+        .bind(actor)
+        .bind(since)
+        .fetch_one(self.conn())
+        .await?
+        .get::<i64, _>(0))
+    }
+
     /// Events in order (for reports and tests), optionally filtered by action.
     pub async fn audit_events(
         &mut self,

@@ -33,7 +33,9 @@ pub struct OcspResponseRow<'a> {
     pub hash_alg: &'a str,
     /// The issuing CA.
     pub ca_name: &'a str,
-    /// The status stated (`good`, `revoked`).
+    /// The certificate's status it was built from (`valid`, `on_hold`, `revoked`):
+    /// with `status_version`, what tells a stale response (two changes within one
+    /// second have the same `updated_at`).
     pub status: &'a str,
     /// The `cert_status.updated_at` it was built from.
     pub status_version: i64,
@@ -58,7 +60,7 @@ pub struct StoredOcspResponse {
     pub der: Vec<u8>,
     /// nextUpdate.
     pub next_update: i64,
-    /// The status stated.
+    /// The certificate's status it was built from (`valid`, `on_hold`, `revoked`).
     pub status: String,
 }
 
@@ -77,7 +79,8 @@ impl Tx {
              LEFT JOIN ocsp_responses r ON r.serial_hex = s.serial_hex AND r.hash_alg = 'sha256' \
              WHERE s.ca_name = $1 AND s.not_after > $2 \
                AND c.profile NOT IN ('root', 'issuing-ca') \
-               AND (r.serial_hex IS NULL OR r.status_version <> s.updated_at OR r.refresh_at <= $2) \
+               AND (r.serial_hex IS NULL OR r.status <> s.status OR r.status_version <> s.updated_at \
+                    OR r.refresh_at <= $2) \
              ORDER BY s.updated_at LIMIT $3",
         )
         .bind(ca_name)

@@ -174,11 +174,7 @@ pub async fn refresh(app: &App, responders: &Responders) -> Result<usize, AppErr
                     serial_hex: &d.serial_hex,
                     hash_alg: hash.as_str(),
                     ca_name: &r.ca_name,
-                    status: if d.status == "valid" {
-                        "good"
-                    } else {
-                        "revoked"
-                    },
+                    status: &d.status,
                     status_version: d.status_version,
                     der,
                     produced_at: now,
@@ -266,7 +262,7 @@ pub async fn answer(app: &App, responders: &Responders, request_der: &[u8]) -> A
     .await;
     match r {
         Ok((Some(s), _)) if s.next_update > app.now() => Answer {
-            outcome: if s.status == "good" {
+            outcome: if s.status == "valid" {
                 "good"
             } else {
                 "revoked"

@@ -82,13 +82,13 @@ pub struct CardView {
     pub certificate_status: Option<String>,
 }
 
-fn state_of(card: &CardRow) -> Result<CardState, AppError> {
+pub(super) fn state_of(card: &CardRow) -> Result<CardState, AppError> {
     card.state
         .parse()
         .map_err(|e: kmn_domain::UnknownCode| AppError::Internal(e.to_string()))
 }
 
-fn clean(field: &str, v: &str, max: usize) -> Result<String, AppError> {
+pub(super) fn clean(field: &str, v: &str, max: usize) -> Result<String, AppError> {
     let v = v.trim();
     if v.chars().count() > max {
         return Err(AppError::BadInput(format!(
@@ -109,7 +109,7 @@ async fn load_card(tx: &mut Tx, card_id: &str) -> Result<CardRow, AppError> {
 
 /// Loads a card within the caller's reach: a card of another facility is answered
 /// exactly like an absent one.
-async fn load_visible_card(
+pub(super) async fn load_visible_card(
     tx: &mut Tx,
     scope: &crate::actor::Scope,
     card_id: &str,
@@ -204,13 +204,13 @@ async fn view_in_tx(tx: &mut Tx, card: CardRow) -> Result<CardView, AppError> {
 
 /// Files to delete once the transaction that destroyed their mailers has committed.
 #[derive(Default)]
-struct AfterCommit {
+pub(super) struct AfterCommit {
     delete_mailers: Vec<String>,
 }
 
 /// Applies `event` to `card` inside `tx` and carries out its effects. Returns the card
 /// as it is now.
-async fn transition(
+pub(super) async fn transition(
     app: &App,
     tx: &mut Tx,
     actor: &Actor,
@@ -458,7 +458,7 @@ async fn revoke_certificate(
 
 /// Commits one card step (or rolls it back) and deletes destroyed mailer files after
 /// the commit.
-async fn done(
+pub(super) async fn done(
     mut tx: Tx,
     r: Result<CardRow, AppError>,
     after: AfterCommit,
@@ -467,6 +467,20 @@ async fn done(
         Ok(card) => view_in_tx(&mut tx, card).await,
         Err(e) => Err(e),
     };
+    let v = finish(tx, r).await?;
+    for name in after.delete_mailers {
+        shred(std::path::Path::new(&name));
+    }
+    Ok(v)
+}
+
+/// Commits (or rolls back) a transaction that may have destroyed mailers, then deletes
+/// their files.
+pub(super) async fn finish_with<T>(
+    tx: Tx,
+    r: Result<T, AppError>,
+    after: AfterCommit,
+) -> Result<T, AppError> {
     let v = finish(tx, r).await?;
     for name in after.delete_mailers {
         shred(std::path::Path::new(&name));

@@ -3,8 +3,10 @@
 
 pub mod accounts;
 pub mod applications;
+pub mod association;
 pub mod delivery;
 pub mod documents;
+pub mod emergency;
 pub mod facilities;
 pub mod notify;
 pub mod persons;

@@ -965,6 +965,11 @@ async fn authorization_matrix_from_openapi() {
         ("record_card_receipt",          [422, 422, 403, 403, 403, 403, 0]),
         ("record_card_handover",         [422, 422, 403, 422, 404, 403, 0]),
         ("record_card_lost_in_post",     [422, 422, 403, 403, 403, 403, 0]),
+        ("emergency_revocation",         [422, 422, 403, 422, 422, 403, 0]),
+        ("create_revocation_proposal",   [422, 422, 403, 403, 403, 403, 0]),
+        ("get_proposal",                 [404, 404, 403, 403, 403, 403, 0]),
+        ("approve_proposal",             [403, 404, 403, 403, 403, 403, 0]),
+        ("reject_proposal",              [403, 404, 403, 403, 403, 403, 0]),
         ("list_pin_mailers",             [200, 200, 403, 403, 403, 403, 0]),
         ("record_pin_mailer_dispatched", [404, 404, 403, 403, 403, 403, 0]),
         ("station_get_application",      [403, 403, 403, 403, 403, 422, 0]),
@@ -1050,6 +1055,12 @@ async fn authorization_matrix_from_openapi() {
                 "record_card_receipt" => Some(json!({"channel": "phone", "note": "x"})),
                 "record_card_handover" => Some(json!({"handed_to": "x"})),
                 "record_card_lost_in_post" => Some(json!({"note": "x"})),
+                // An invalid reason: the rights are tried without revoking anything.
+                "emergency_revocation" => Some(json!({"reason": "bored"})),
+                "create_revocation_proposal" => Some(json!({"ground": "bored", "note": "x"})),
+                "approve_proposal" | "reject_proposal" => {
+                    Some(json!({"content_sha256": "00", "reason": "x"}))
+                }
                 "station_so_pin" => Some(json!({"token_serial": "ABC123"})),
                 "station_issue_certificate" => Some(
                     json!({"csr_pem": "x", "key": {"alg": "rsa2048", "local": true, "never_extractable": true, "sensitive": true}}),

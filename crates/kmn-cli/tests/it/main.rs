@@ -4,6 +4,7 @@
 mod accounts;
 mod api;
 mod api_fixture;
+mod association;
 mod audit;
 mod backup;
 mod bad_input;
@@ -13,6 +14,7 @@ mod ceremony;
 mod crl;
 mod delivery;
 mod door;
+mod emergency;
 #[cfg(feature = "fault-points")]
 mod faults;
 mod hsm;

@@ -243,3 +243,119 @@ async fn issue10_ocsp_answers_from_presigned_responses_and_sees_a_revocation_at_
     let (ok, out) = openssl_ocsp(&url, &iss, &root, &pem, &[]);
     assert!(ok && out.contains(": revoked"), "SHA-1 too: {out}");
 }
+
+/// Issue 10's lost-card story, the telephone way: a card in use → the support center
+/// takes the call (`kmn card emergency-revoke`, the card number typed loosely) → OCSP
+/// says revoked (keyCompromise) and the CRL lists the serial; the evidence has the call's
+/// time, the revocation time and the first CRL that listed it.
+#[tokio::test]
+async fn art11_lost_card_story_by_phone_reaches_ocsp_and_the_crl() {
+    let env = Env::new();
+    let srv = start(&env);
+    let pass = std::fs::read_to_string(env.data_dir().join("secrets/ca-passphrase")).unwrap();
+    let env = env.env("KMN_CA_PASSPHRASE", pass.trim());
+    let app = env.app().await;
+    // The demo's desk card (窓口 花子), in use.
+    let cards = kmn_app::ra::delivery::list(
+        &app,
+        &crate::api_fixture::admin().reader(),
+        None,
+        None,
+        None,
+        10,
+    )
+    .await
+    .unwrap();
+    let card = cards.first().expect("the demo desk card").clone();
+    let serial = card.cert_serial_hex.clone().unwrap();
+    let pem = env.path("card.pem");
+    std::fs::write(&pem, env.ok(&["cert", "show", "--pem", &serial])).unwrap();
+    let root = env.pem_of(&env.repo("kmn-root-g1.crt"), "cert");
+    let iss = env.pem_of(&env.repo("kmn-issuing-g1.crt"), "cert");
+    let (root, iss, pem) = (
+        root.to_str().unwrap().to_string(),
+        iss.to_str().unwrap().to_string(),
+        pem.to_str().unwrap().to_string(),
+    );
+    let url = format!("{}/ocsp", srv.http);
+    let started = Instant::now();
+    loop {
+        let (_, out) = openssl_ocsp(&url, &iss, &root, &pem, &[]);
+        if out.contains(": good") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{out}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The call: refused without how identity was checked, then taken.
+    let typed = format!("{}-{}", &card.id[..5], &card.id[5..]).to_lowercase();
+    let o = env.run(&[
+        "card",
+        "emergency-revoke",
+        &typed,
+        "--reason",
+        "lost",
+        "--caller",
+        "本人",
+        "--callback",
+        "090-0000-0000",
+        "--identity-check",
+        "",
+    ]);
+    crate::support::assert_fails(&o, 1, "本人確認の方法");
+    let out = env.ok(&[
+        "card",
+        "emergency-revoke",
+        &typed,
+        "--reason",
+        "lost",
+        "--caller",
+        "窓口 花子（本人）",
+        "--callback",
+        "090-0000-0000",
+        "--identity-check",
+        "生年月日と勤務先施設名を確認",
+        "--note",
+        "駅で紛失",
+    ]);
+    assert!(
+        out.contains("ただちに失効させました") && out.contains("事後確認") && out.contains("CRL #"),
+        "{out}"
+    );
+    let revoked_at = Instant::now();
+    loop {
+        let (ok, out) = openssl_ocsp(&url, &iss, &root, &pem, &["-sha256"]);
+        if out.contains(": revoked") {
+            assert!(ok && out.contains("Reason: keyCompromise"), "{out}");
+            break;
+        }
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(5),
+            "OCSP did not see it: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let serial_bytes = hex::decode(&serial).unwrap();
+    let (_, _, crl) = get(&srv.http, "/repo/kmn-issuing-g1.crl");
+    assert!(
+        crl.windows(serial_bytes.len())
+            .any(|w| w == serial_bytes.as_slice()),
+        "the CRL lists the serial"
+    );
+    // The evidence (第23条3).
+    let mut tx = app.store_for_tests().read().await.unwrap();
+    let c = tx.certificate(&serial).await.unwrap().unwrap();
+    tx.rollback().await.unwrap();
+    let r = c.revocation.unwrap();
+    assert_eq!(r.grounds.as_deref(), Some("emergency:lost"));
+    assert_eq!(r.channel.as_deref(), Some("phone"));
+    assert!(r.request_received_at.unwrap() <= r.revoked_at);
+    assert!(r.first_crl_number.is_some() && r.first_crl_published_at.is_some());
+    let shown = env.ok(&["cert", "show", &serial]);
+    assert!(
+        shown.contains("grounds      emergency:lost (緊急失効（紛失）)")
+            && shown.contains("channel      phone (電話受付（サポートセンター）)")
+            && shown.contains("article      第11条"),
+        "{shown}"
+    );
+}

@@ -57,6 +57,8 @@ pub type AsRegistrar = Right<Registrar>;
 pub type AsReader = Right<Reader>;
 /// A personalization station.
 pub type AsStation = Right<Station>;
+/// A supervisor of the support center (the second person of dual control).
+pub type AsSupervisor = Right<kmn_app::rights::Supervisor>;
 
 /// The right to confirm a card's receipt (第8条1): a desk or the center, refused with the
 /// receipt's own message.

@@ -11,7 +11,9 @@ use kmn_app::views::PinMailer;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-pub use kmn_api_types::{HandoverIn, LostInPostIn, OutOfBandReceiptIn, ReceiptIn, ShipIn};
+pub use kmn_api_types::{
+    EmergencyRevocationIn, HandoverIn, LostInPostIn, OutOfBandReceiptIn, ReceiptIn, ShipIn,
+};
 
 use super::ApiJson;
 use super::auth::{AsCenter, AsReader, AsReceiver, AsRegistrar, Right};
@@ -213,6 +215,84 @@ pub async fn record_card_lost_in_post(
     Ok(Json(
         delivery::lost_in_post(&app, &a, &id, &b.note).await?.into(),
     ))
+}
+
+/// What an emergency revocation did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmergencyRevocationOut {
+    /// The card, as it is now.
+    pub card: CardDeliveryOut,
+    /// The revoked certificate's serial (hex).
+    pub serial_hex: String,
+    /// When it was revoked.
+    pub revoked_at: String,
+    /// `emergency:lost`, `emergency:stolen` or `emergency:feared_misuse`.
+    pub grounds: String,
+    /// The grounds in Japanese.
+    pub grounds_label: String,
+    /// The loss report (紛失届) drafted for the desk to complete.
+    pub draft_application: Option<String>,
+    /// Why no loss report could be drafted (the revocation stands).
+    pub draft_error: Option<String>,
+    /// Whether this account revoked many cards within the hour (the center is alerted).
+    pub alert: bool,
+}
+
+/// Emergency revocation (第11条): the facility's desk, for a card of its own facility (or
+/// the center), revokes at once — no review first. The CRL follows within a second and
+/// OCSP within about 100 ms; a loss report is drafted for the desk to complete.
+#[utoipa::path(post, path = "/api/v1/cards/{id}/emergency-revocation", tag = "cards", operation_id = "emergency_revocation", params(("id" = String, Path)), request_body = EmergencyRevocationIn,
+    responses((status = 200, body = EmergencyRevocationOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn emergency_revocation(
+    State(app): State<App>,
+    Right(a): AsRegistrar,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<EmergencyRevocationIn>,
+) -> ApiResult<Json<EmergencyRevocationOut>> {
+    let cause = b.reason.parse::<kmn_domain::EmergencyCause>().map_err(|_| {
+        ApiError::from(kmn_app::AppError::Validation(vec![
+            kmn_app::error::FieldError::new(
+                "reason",
+                "緊急失効の理由は lost（紛失）、stolen（盗難）、feared_misuse（不正使用のおそれ）のいずれかです",
+            ),
+        ]))
+    })?;
+    let last_known_safe = match &b.last_known_safe {
+        None => None,
+        Some(t) => Some(
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| {
+                    ApiError::from(kmn_app::AppError::Validation(vec![
+                        kmn_app::error::FieldError::new(
+                            "last_known_safe",
+                            "日時は RFC 3339 で指定してください（例 2026-12-07T09:00:00+09:00）",
+                        ),
+                    ]))
+                })?
+                .unix_timestamp(),
+        ),
+    };
+    let r = kmn_app::ra::emergency::by_desk(
+        &app,
+        &a,
+        &id,
+        &kmn_app::ra::emergency::EmergencyReport {
+            cause,
+            last_known_safe,
+            note: b.note,
+        },
+    )
+    .await?;
+    Ok(Json(EmergencyRevocationOut {
+        card: r.card.into(),
+        serial_hex: r.serial_hex,
+        revoked_at: ts(r.revoked_at),
+        grounds: r.grounds,
+        grounds_label: r.grounds_label,
+        draft_application: r.draft_application,
+        draft_error: r.draft_error,
+        alert: r.alert,
+    }))
 }
 
 /// PIN mailer filter.

@@ -6,6 +6,7 @@ pub mod delivery;
 pub mod dto;
 pub mod error;
 pub mod handlers;
+pub mod proposals;
 pub mod station;
 
 #[cfg(test)]
@@ -214,6 +215,7 @@ default) is 413 with code `E_TOO_LARGE`."
         (name = "applications", description = "利用申請 and review (第5・6条)"),
         (name = "cards", description = "利用者カード: delivery, receipt and handover (第7・8条), PIN mailers"),
         (name = "notices", description = "Notices to facilities"),
+        (name = "proposals", description = "Dual control: a revocation on the association's grounds (第12条) proposed by one person, decided by a supervisor who is another"),
         (name = "station", description = "Personalization stations (role station): SO PIN, certificate for a CSR signed on the card, card record"),
     )
 )]
@@ -259,6 +261,11 @@ pub fn router(app: App) -> (axum::Router, utoipa::openapi::OpenApi) {
         .routes(routes!(delivery::record_card_receipt))
         .routes(routes!(delivery::record_card_handover))
         .routes(routes!(delivery::record_card_lost_in_post))
+        .routes(routes!(delivery::emergency_revocation))
+        .routes(routes!(proposals::create_revocation_proposal))
+        .routes(routes!(proposals::get_proposal))
+        .routes(routes!(proposals::approve_proposal))
+        .routes(routes!(proposals::reject_proposal))
         .routes(routes!(delivery::list_pin_mailers))
         .routes(routes!(delivery::record_pin_mailer_dispatched))
         .routes(routes!(station::station_get_application))

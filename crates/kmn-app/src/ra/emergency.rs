@@ -1,0 +1,318 @@
+//! Emergency revocation (第11条, issue 10 item 2): a card lost, stolen, or feared
+//! misused is revoked at once, at any hour, without a review first — by the facility's
+//! desk for its own holders' cards ([`by_desk`]), or by a support-center operator
+//! taking a telephone call ([`by_phone`]: the caller, the callback number and how
+//! identity was checked are recorded, and every such revocation is put to a supervisor
+//! for review afterwards, as a `Proposal` of kind [`PHONE_REVIEW_KIND`]).
+//!
+//! One transaction: the certificate revoked through the one revocation path
+//! ([`crate::ca::revoke::revoke_in_tx`]: grounds `emergency:<cause>`, keyCompromise,
+//! 第11条, the channel, when the request arrived, the last time the card was known safe
+//! as invalidityDate), the card moved through its own transitions (lost or stolen:
+//! `lost`, its unsent PIN mailer destroyed; feared misuse: asked back, 第15条), the
+//! facility's notice and the audit event. The CRL (within a second) and OCSP (within
+//! about 100 ms) follow from `kmn serve`. After the commit a loss report (紛失届) is
+//! drafted for the desk to complete. One account revoking many cards within an hour
+//! raises an alert (`alert.emergency_revocations` in the audit log, and the log).
+
+use kmn_domain::{CardEvent, CardState, EmergencyCause, RevocationChannel, RevocationGrounds};
+use kmn_store::NewAuditEvent;
+
+use super::delivery::{AfterCommit, clean, done, load_visible_card, state_of, transition};
+use crate::actor::Actor;
+use crate::ca::revoke::{Order, Outcome, revoke_in_tx};
+use crate::rights::{Center, Registrar};
+use crate::{App, AppError};
+
+/// The proposal kind of the supervisor's review of a telephone revocation.
+pub const PHONE_REVIEW_KIND: &str = "emergency_revocation_review";
+
+/// What the reporter says.
+#[derive(Clone, Debug)]
+pub struct EmergencyReport {
+    /// Lost, stolen, or misuse feared (第11条).
+    pub cause: EmergencyCause,
+    /// The last time the card was known to be safe (invalidityDate), Unix seconds.
+    pub last_known_safe: Option<i64>,
+    /// Free text (where and how it was lost, …).
+    pub note: String,
+}
+
+/// A telephone call to the support center.
+#[derive(Clone, Debug)]
+pub struct PhoneCall {
+    /// Who called (name, and their relation to the holder).
+    pub caller: String,
+    /// The number to call back.
+    pub callback: String,
+    /// How the caller's identity was checked.
+    pub identity_check: String,
+    /// When the call came in (defaults to now).
+    pub received_at: Option<i64>,
+}
+
+/// What an emergency revocation did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct EmergencyRevocation {
+    /// The card, as it is now.
+    pub card: super::delivery::CardView,
+    /// The revoked certificate.
+    pub serial_hex: String,
+    /// Revocation time (Unix seconds).
+    pub revoked_at: i64,
+    /// The grounds' code (`emergency:lost`, …).
+    pub grounds: String,
+    /// The grounds as people read them.
+    pub grounds_label: String,
+    /// The loss report drafted for the desk to complete (lost or stolen).
+    pub draft_application: Option<String>,
+    /// Why no loss report could be drafted, if so (the revocation stands).
+    pub draft_error: Option<String>,
+    /// The supervisor's review of a telephone revocation.
+    pub review_proposal: Option<String>,
+    /// Whether this account revoked many cards within the hour (an alert was raised).
+    pub alert: bool,
+}
+
+/// The facility's desk (or the center) revokes a card of its own facility at once.
+pub async fn by_desk(
+    app: &App,
+    who: &Registrar,
+    card_id: &str,
+    r: &EmergencyReport,
+) -> Result<EmergencyRevocation, AppError> {
+    run(app, who.actor(), who, card_id, r, None).await
+}
+
+/// A support-center operator revokes at once on a telephone call; the act is put to a
+/// supervisor for review.
+pub async fn by_phone(
+    app: &App,
+    who: &Center,
+    card_id: &str,
+    r: &EmergencyReport,
+    call: &PhoneCall,
+) -> Result<EmergencyRevocation, AppError> {
+    run(app, who.actor(), &who.registrar(), card_id, r, Some(call)).await
+}
+
+/// A card number as people type it: case and hyphens ignored (C00000002, c-0000-0002).
+pub fn normalize_card_id(s: &str) -> String {
+    s.trim()
+        .chars()
+        .filter(|c| !matches!(c, '-' | ' ' | '　'))
+        .collect::<String>()
+        .to_uppercase()
+}
+
+async fn run(
+    app: &App,
+    actor: &Actor,
+    registrar: &Registrar,
+    card_id: &str,
+    r: &EmergencyReport,
+    call: Option<&PhoneCall>,
+) -> Result<EmergencyRevocation, AppError> {
+    let card_id = normalize_card_id(card_id);
+    let note = clean("状況の説明", &r.note, 500)?;
+    let now = app.now();
+    if let Some(t) = r.last_known_safe
+        && t > now
+    {
+        return Err(AppError::BadInput(
+            "最後に安全が確認できた日時に未来の日時は指定できません".into(),
+        ));
+    }
+    let call = match call {
+        None => None,
+        Some(c) => {
+            let caller = clean("電話をかけてきた方", &c.caller, 100)?;
+            let callback = clean("折り返しの電話番号", &c.callback, 40)?;
+            let identity = clean("本人確認の方法", &c.identity_check, 200)?;
+            if caller.is_empty() || callback.is_empty() || identity.chars().count() < 4 {
+                return Err(AppError::BadInput(
+                    "電話での緊急失効には、電話をかけてきた方、折り返しの電話番号、本人確認の方法（確認した事項）が必要です".into(),
+                ));
+            }
+            if c.received_at.is_some_and(|t| t > now) {
+                return Err(AppError::BadInput(
+                    "電話を受けた日時に未来の日時は指定できません".into(),
+                ));
+            }
+            Some((caller, callback, identity, c.received_at.unwrap_or(now)))
+        }
+    };
+    let grounds = RevocationGrounds::Emergency(r.cause);
+    let channel = if call.is_some() {
+        RevocationChannel::Phone
+    } else {
+        RevocationChannel::Desk
+    };
+    let mut tx = app.store.begin().await?;
+    let mut after = AfterCommit::default();
+    let res = async {
+        let card = load_visible_card(&mut tx, registrar.scope(), &card_id).await?;
+        let serial = card.cert_serial_hex.clone().ok_or_else(|| {
+            AppError::Rule(format!(
+                "利用者カード {card_id} にはまだ証明書がありません（失効させるものがありません）"
+            ))
+        })?;
+        let comment = match &call {
+            None => format!("窓口からの緊急失効（{}）: {note}", r.cause.label_ja()),
+            Some((caller, callback, identity, _)) => format!(
+                "電話による緊急失効（{}）: 架電者 {caller}、折り返し {callback}、本人確認 {identity}。{note}",
+                r.cause.label_ja()
+            ),
+        };
+        let outcome = revoke_in_tx(
+            &mut tx,
+            &Order {
+                serial_hex: &serial,
+                grounds,
+                channel,
+                comment: Some(&comment),
+                requested_by: &actor.account_id,
+                received_at: call.as_ref().map_or(now, |c| c.3),
+                invalidity_date: r.last_known_safe,
+                facility: Some(&card.facility_code),
+            },
+            now,
+        )
+        .await?;
+        if outcome == Outcome::AlreadyRevoked {
+            return Err(AppError::Conflict(format!(
+                "利用者カード {card_id} の証明書（シリアル {serial}）は既に失効しています"
+            )));
+        }
+        // The card's own transitions: a lost or stolen card is `lost` (its unsent PIN
+        // mailer destroyed, the facility notified); one feared misused is asked back.
+        let event = match r.cause {
+            EmergencyCause::Lost | EmergencyCause::Stolen => CardEvent::ReportLost,
+            EmergencyCause::FearedMisuse => CardEvent::RequestReturn,
+        };
+        let from: CardState = state_of(&card)?;
+        let card = if from.apply(event).is_ok() {
+            transition(
+                app,
+                &mut tx,
+                actor,
+                &card,
+                event,
+                &format!("緊急失効（{}、{}）", r.cause.label_ja(), channel.label_ja()),
+                &mut after,
+            )
+            .await?
+        } else {
+            card
+        };
+        let review = match &call {
+            None => None,
+            Some((caller, callback, identity, received)) => Some(
+                crate::proposal::propose_in_tx(
+                    &mut tx,
+                    actor,
+                    PHONE_REVIEW_KIND,
+                    &serde_json::json!({
+                        "card_id": card_id,
+                        "serial_hex": serial,
+                        "cause": r.cause.as_str(),
+                        "caller": caller,
+                        "callback": callback,
+                        "identity_check": identity,
+                        "call_received_at": received,
+                        "revoked_at": now,
+                        "operator": actor.account_id,
+                    }),
+                    now,
+                    app.cfg.proposal_ttl_hours,
+                )
+                .await?
+                .id,
+            ),
+        };
+        let recent = tx
+            .count_audit_events_since("card.emergency_revocation", &actor.account_id, now - 3600)
+            .await?
+            + 1;
+        tx.append_audit(&NewAuditEvent {
+            at: now,
+            actor: &actor.account_id,
+            action: "card.emergency_revocation",
+            object: &format!("card:{card_id}"),
+            facility: Some(&card.facility_code),
+            summary: &format!(
+                "card {card_id}: certificate {serial} revoked at once ({}, {}){}",
+                grounds.code(),
+                channel.as_str(),
+                review
+                    .as_ref()
+                    .map(|p| format!(", put to a supervisor as {p}"))
+                    .unwrap_or_default()
+            ),
+        })
+        .await?;
+        let alert = recent >= app.cfg.emergency_alert_per_hour;
+        if alert {
+            tracing::warn!(account = %actor.account_id, count = recent, "many emergency revocations by one account within an hour");
+            tx.append_audit(&NewAuditEvent {
+                at: now,
+                actor: "system:alert",
+                action: "alert.emergency_revocations",
+                object: &format!("account:{}", actor.account_id),
+                facility: Some(&card.facility_code),
+                summary: &format!(
+                    "account {} took {recent} emergency revocations within an hour (alert at {})",
+                    actor.account_id, app.cfg.emergency_alert_per_hour
+                ),
+            })
+            .await?;
+        }
+        Ok((card, serial, review, alert))
+    }
+    .await;
+    let (card, serial, review, alert) = match res {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = tx.rollback().await;
+            return Err(e);
+        }
+    };
+    let facility = card.facility_code.clone();
+    let holder = card.holder_id.clone();
+    let view = done(tx, Ok(card), after).await?;
+    // The loss report, drafted for the desk to complete (the revocation stands whatever
+    // happens here).
+    let (draft_application, draft_error) = match r.cause {
+        EmergencyCause::FearedMisuse => (None, None),
+        EmergencyCause::Lost | EmergencyCause::Stolen => {
+            match super::applications::create(
+                app,
+                registrar,
+                &super::applications::ApplicationInput {
+                    facility_code: facility,
+                    holder_id: holder,
+                    kind: "loss_report".into(),
+                    detail: None,
+                    validity_years: None,
+                    target_card_id: Some(card_id.clone()),
+                },
+            )
+            .await
+            {
+                Ok(a) => (Some(a.id), None),
+                Err(e) => (None, Some(e.message_ja())),
+            }
+        }
+    };
+    Ok(EmergencyRevocation {
+        card: view,
+        serial_hex: serial,
+        revoked_at: now,
+        grounds: grounds.code(),
+        grounds_label: grounds.label_ja(),
+        draft_application,
+        draft_error,
+        review_proposal: review,
+        alert,
+    })
+}

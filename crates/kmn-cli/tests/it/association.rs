@@ -1,0 +1,254 @@
+//! Revocation by the association (第12条, issue 10 item 3) over the API, under dual
+//! control: an operator proposes; the proposer's own right, an operator's approval, an
+//! altered or expired proposal are refused with nothing revoked; a supervisor who is
+//! another person approves, and the revocation, the return request and the notice are
+//! one transaction. A bulk revocation freezes the facility's cards when proposed.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::api_fixture::World;
+use crate::support::pg_url;
+
+async fn sqlite_world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ra.db").display());
+    let w = World::new(&url).await;
+    std::mem::forget(dir);
+    w
+}
+
+async fn status(w: &World, serial: &str) -> kmn_store::CertRecord {
+    let mut tx = w.app.store_for_tests().read().await.unwrap();
+    let c = tx.certificate(serial).await.unwrap().unwrap();
+    tx.rollback().await.unwrap();
+    c
+}
+
+fn code(v: &Value) -> &str {
+    v["code"].as_str().unwrap_or_default()
+}
+
+async fn story(w: &World) {
+    let (_, card, serial) = w.issued_card(&w.nurse_a).await;
+    // An unknown ground, or neither cards nor a facility: refused.
+    let (st, v) = w
+        .call(
+            Some("operator"),
+            Method::POST,
+            "/api/v1/revocation-proposals",
+            Some(json!({"ground": "bored", "card_ids": [card], "note": "理由の説明"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (st, v) = w
+        .call(
+            Some("operator"),
+            Method::POST,
+            "/api/v1/revocation-proposals",
+            Some(json!({"ground": "unpaid_fees", "note": "理由の説明"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    // The operator proposes 第12条(5), the card to come back.
+    let (st, p) = w
+        .call(
+            Some("operator"),
+            Method::POST,
+            "/api/v1/revocation-proposals",
+            Some(json!({"ground": "unpaid_fees", "card_ids": [card.to_lowercase()], "card_must_return": true, "note": "6か月分のサービス料金が未払い"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+    let id = p["id"].as_str().unwrap().to_string();
+    let sha = p["content_sha256"].as_str().unwrap().to_string();
+    assert_eq!(p["payload"]["article"], "第12条(5)", "{p}");
+    assert_eq!(p["payload"]["cards"][0]["card_id"], card.as_str(), "{p}");
+    let approve = format!("/api/v1/proposals/{id}/approve");
+    // Not by an operator; not with content other than what was proposed.
+    let (st, v) = w
+        .call(
+            Some("operator"),
+            Method::POST,
+            &approve,
+            Some(json!({"content_sha256": sha})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+    let (st, v) = w
+        .call(
+            Some("supervisor"),
+            Method::POST,
+            &approve,
+            Some(json!({"content_sha256": "00".repeat(32)})),
+        )
+        .await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::CONFLICT, "E_PROPOSAL_ALTERED"),
+        "{v}"
+    );
+    assert!(
+        status(w, &serial).await.revocation.is_none(),
+        "nothing revoked yet"
+    );
+    // A supervisor who is another person: revoked, asked back, notified — at once.
+    let (st, d) = w
+        .call(
+            Some("supervisor"),
+            Method::POST,
+            &approve,
+            Some(json!({"content_sha256": sha})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{d}");
+    assert_eq!(d["revoked"], json!([serial]), "{d}");
+    assert_eq!(d["returns_requested"], 1, "{d}");
+    assert_eq!(d["facilities_notified"], 1, "{d}");
+    assert_eq!(d["proposal"]["state"], "approved", "{d}");
+    let c = status(w, &serial).await;
+    let r = c.revocation.unwrap();
+    assert_eq!(r.reason, kmn_domain::RevocationReason::PrivilegeWithdrawn);
+    assert_eq!(r.article.as_deref(), Some("第12条(5)"));
+    assert_eq!(r.grounds.as_deref(), Some("association:unpaid_fees"));
+    assert_eq!(r.channel.as_deref(), Some("proposal"));
+    let (_, cv) = w
+        .call(
+            Some("desk_a"),
+            Method::GET,
+            &format!("/api/v1/cards/{card}"),
+            None,
+        )
+        .await;
+    assert_eq!(cv["state"], "return_requested", "{cv}");
+    let (_, notices) = w
+        .call(Some("desk_a"), Method::GET, "/api/v1/notices", None)
+        .await;
+    assert!(
+        notices
+            .to_string()
+            .contains("certificate_revoked_by_association"),
+        "{notices}"
+    );
+    // Decided once: a second approval is a conflict.
+    let (st, v) = w
+        .call(
+            Some("supervisor"),
+            Method::POST,
+            &approve,
+            Some(json!({"content_sha256": sha})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+
+    // The supervisor cannot approve what they proposed themselves.
+    let (_, desk_card_b, desk_serial_b) = {
+        let (a, c, s) = w.issued_card(&w.nurse_a).await;
+        (a, c, s)
+    };
+    let (st, p) = w
+        .call(
+            Some("supervisor"),
+            Method::POST,
+            "/api/v1/revocation-proposals",
+            Some(json!({"ground": "breach", "card_ids": [desk_card_b], "note": "規約違反の確認"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+    let (st, v) = w
+        .call(
+            Some("supervisor"),
+            Method::POST,
+            &format!("/api/v1/proposals/{}/approve", p["id"].as_str().unwrap()),
+            Some(json!({"content_sha256": p["content_sha256"]})),
+        )
+        .await;
+    assert_eq!(code(&v), "E_SELF_APPROVAL", "{st} {v}");
+    // … and an expired proposal is refused, nothing revoked.
+    w.clock.advance(time::Duration::hours(73));
+    let (st, v) = w
+        .call(
+            Some("supervisor"),
+            Method::POST,
+            &format!("/api/v1/proposals/{}/approve", p["id"].as_str().unwrap()),
+            Some(json!({"content_sha256": p["content_sha256"]})),
+        )
+        .await;
+    assert_eq!(code(&v), "E_PROPOSAL_EXPIRED", "{st} {v}");
+    assert!(status(w, &desk_serial_b).await.revocation.is_none());
+}
+
+#[tokio::test]
+async fn art12_association_revocation_needs_another_supervisor_and_is_one_transaction() {
+    story(&sqlite_world().await).await;
+}
+
+#[tokio::test]
+async fn art12_association_revocation_needs_another_supervisor_and_is_one_transaction_postgres() {
+    if let Some(url) = pg_url("association").await {
+        story(&World::new(&url).await).await;
+    }
+}
+
+#[tokio::test]
+async fn art12_bulk_revocation_of_a_facility_freezes_its_cards_when_proposed() {
+    let w = sqlite_world().await;
+    // Facility B's live cards: the desk member's own card (the fixture's) and a nurse's.
+    let id = w.approved_new("desk_b", &w.nurse_b, 3).await;
+    let (st, v) = w
+        .call(
+            Some("operator"),
+            Method::POST,
+            &format!("/api/v1/applications/{id}/fulfil"),
+            Some(json!({"csr_pem": crate::api_fixture::csr_pem()})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let (st, p) = w
+        .call(
+            Some("operator"),
+            Method::POST,
+            "/api/v1/revocation-proposals",
+            Some(json!({"ground": "other", "facility_code": w.fac_b, "card_must_return": true, "note": "施設がネットワークから退会"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+    let frozen: Vec<String> = p["payload"]["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["serial_hex"].as_str().unwrap().to_string())
+        .collect();
+    assert!(frozen.len() >= 2, "{p}");
+    let (st, d) = w
+        .call(
+            Some("supervisor"),
+            Method::POST,
+            &format!("/api/v1/proposals/{}/approve", p["id"].as_str().unwrap()),
+            Some(json!({"content_sha256": p["content_sha256"]})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{d}");
+    let mut revoked: Vec<String> = d["revoked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    revoked.sort();
+    let mut want = frozen.clone();
+    want.sort();
+    assert_eq!(revoked, want, "exactly the frozen set");
+    for s in &frozen {
+        let r = status(&w, s).await.revocation.unwrap();
+        assert_eq!(r.article.as_deref(), Some("第12条(6)"));
+    }
+    // Facility A's cards are untouched.
+    let (_, a) = w
+        .call(Some("desk_a"), Method::GET, "/api/v1/whoami", None)
+        .await;
+    assert_eq!(
+        a["role"], "facility_desk",
+        "facility A's desk still logs in: {a}"
+    );
+}
