@@ -288,8 +288,9 @@ pub struct StationCardIn {
     pub card_id: String,
     pub serial_hex: String,
     pub token_serial: String,
-    /// `salt$sha256` of the emergency revocation code.
-    pub revocation_code_hash: String,
+    /// The emergency revocation code printed on the PIN mailer (12 digits): the center
+    /// keeps it only as an HMAC under its pepper (第11条, issue 10).
+    pub revocation_code: String,
     pub summary: String,
     /// Where the station keeps the PIN mailer.
     pub mailer_file: String,

@@ -165,6 +165,20 @@ impl Actor {
         }
     }
 
+    /// A card's holder acting with the emergency code of their PIN mailer (第11条), with
+    /// no account: `holder:<holder id>`. It reaches no capability (its role is never
+    /// checked: the emergency form's use case takes none); the audit names it a holder.
+    pub(crate) fn holder(holder_id: &str) -> Actor {
+        Actor {
+            account_id: format!("holder:{holder_id}"),
+            role: Role::FacilityDesk,
+            facility: None,
+            holder_id: Some(holder_id.to_string()),
+            display_name: "利用者本人".into(),
+            person_id: holder_id.to_string(),
+        }
+    }
+
     /// The center's own personalization station (`kmn card personalize` on the server),
     /// acting for the local CLI user `cli`: a station, under the same name. Only the
     /// local CLI makes one; an operator's account is never a station (issue 8).

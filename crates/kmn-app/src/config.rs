@@ -25,6 +25,9 @@ pub struct Config {
     pub http_listen: String,
     /// HTTPS listener (API, portal).
     pub https_listen: String,
+    /// HTTPS listener of the holders' emergency revocation form (第11条): the same
+    /// certificate, no client certificate asked for.
+    pub emergency_listen: String,
     /// Where CRLs and CA certificates are published (relative to the data dir).
     pub repository_dir: String,
     /// The association's name in romaji, for CA subjects.
@@ -227,6 +230,7 @@ impl Default for Config {
             public_base_url: "http://127.0.0.1:8080".into(),
             http_listen: "127.0.0.1:8080".into(),
             https_listen: "127.0.0.1:8443".into(),
+            emergency_listen: "127.0.0.1:8444".into(),
             repository_dir: "repo".into(),
             organization: "Kumamoto Medical Association".into(),
             tls_cert_file: "secrets/tls-server.crt.pem".into(),
@@ -264,6 +268,7 @@ impl std::fmt::Debug for Config {
             .field("public_base_url", &self.public_base_url)
             .field("http_listen", &self.http_listen)
             .field("https_listen", &self.https_listen)
+            .field("emergency_listen", &self.emergency_listen)
             .field("repository_dir", &self.repository_dir)
             .field("organization", &self.organization)
             .field("tls_cert_file", &self.tls_cert_file)
@@ -376,7 +381,7 @@ impl Config {
         let body = toml::to_string_pretty(self).expect("config serialises");
         format!(
             "# kmn-pki configuration. Environment variables KMN_DATABASE_URL, KMN_PUBLIC_BASE_URL,\n\
-             # KMN_ORGANIZATION, KMN_HTTP_LISTEN, KMN_HTTPS_LISTEN, KMN_REPOSITORY_DIR, KMN_DEMO, KMN_HOLD_UNTIL_RECEIPT,\n\
+             # KMN_ORGANIZATION, KMN_HTTP_LISTEN, KMN_HTTPS_LISTEN, KMN_EMERGENCY_LISTEN, KMN_REPOSITORY_DIR, KMN_DEMO, KMN_HOLD_UNTIL_RECEIPT,\n\
              # KMN_SUPPORT_CENTER_PHONE and KMN_AUDIT_CHECKPOINT_DIR override these values; secrets may also come from KMN_…_FILE.\n{body}"
         )
     }
@@ -397,6 +402,9 @@ impl Config {
         }
         if let Some(v) = env("KMN_HTTPS_LISTEN") {
             self.https_listen = v;
+        }
+        if let Some(v) = env("KMN_EMERGENCY_LISTEN") {
+            self.emergency_listen = v;
         }
         if let Some(v) = env("KMN_REPOSITORY_DIR") {
             self.repository_dir = v;
@@ -437,6 +445,7 @@ impl Config {
         for (name, v) in [
             ("http_listen", &self.http_listen),
             ("https_listen", &self.https_listen),
+            ("emergency_listen", &self.emergency_listen),
         ] {
             if v.parse::<std::net::SocketAddr>().is_err() {
                 return Err(AppError::Config(format!(

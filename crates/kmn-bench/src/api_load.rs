@@ -232,6 +232,7 @@ pub async fn run(
         database_url: database_url.into(),
         http_listen: "127.0.0.1:0".into(),
         https_listen: "127.0.0.1:0".into(),
+        emergency_listen: "127.0.0.1:0".into(),
         ca: kmn_app::config::CaConfig {
             passphrase_file: Some("passphrase".into()),
             ..Default::default()

@@ -1013,6 +1013,12 @@ async fn serve_app(app: App) -> ExitCode {
             "kmn: warning: no audit signer could be made, checkpoints will not be signed: {e}"
         ),
     }
+    // Emergency codes kept before issue 10 as bare salted hashes are wrapped in the HMAC.
+    match kmn_app::ra::emergency::wrap_legacy_codes(&app).await {
+        Ok(0) => {}
+        Ok(n) => println!("kmn: {n} emergency codes wrapped in the center's HMAC"),
+        Err(e) => return fail(&e),
+    }
     // The OCSP signers (issue 10 item 5): responses are signed ahead, never on request.
     let responders = match kmn_app::ca::ocsp::load(&app).await {
         Ok(r) => std::sync::Arc::new(r),
@@ -1029,6 +1035,10 @@ async fn serve_app(app: App) -> ExitCode {
     );
     println!("kmn: OCSP at http://{}/ocsp", running.http_addr);
     println!("kmn: API at https://{}/api/v1/", running.https_addr);
+    println!(
+        "kmn: emergency revocation form for holders (no client certificate) at https://{}/emergency",
+        running.emergency_addr
+    );
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

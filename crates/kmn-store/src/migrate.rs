@@ -62,6 +62,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_ocsp_responses.sql"),
         postgres: include_str!("../migrations/postgres/0010_ocsp_responses.sql"),
     },
+    Migration {
+        version: 11,
+        sqlite: include_str!("../migrations/sqlite/0011_emergency_attempts.sql"),
+        postgres: include_str!("../migrations/postgres/0011_emergency_attempts.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {

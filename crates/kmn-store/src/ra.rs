@@ -752,6 +752,74 @@ impl Tx {
         Ok(())
     }
 
+    /// Replaces a card's stored emergency code by compare-and-set (wrapping a legacy
+    /// hash, or using the code up: `new` None). Returns whether it was replaced.
+    pub async fn replace_card_revocation_code(
+        &mut self,
+        id: &str,
+        old: &str,
+        new: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let q = sqlx::query(
+            "UPDATE cards SET revocation_code_hash = $3 WHERE id = $1 AND revocation_code_hash = $2",
+        )
+        .bind(id)
+        .bind(old)
+        .bind(new);
+        self.compare_and_set(q).await
+    }
+
+    /// A card's stored emergency code (its sealed form), if any.
+    pub async fn card_revocation_code(&mut self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query("SELECT revocation_code_hash FROM cards WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.conn())
+                .await?
+                .and_then(|r| r.get::<Option<String>, _>(0)),
+        )
+    }
+
+    /// Cards whose emergency code is still a bare salted hash (before issue 10): (id, hash).
+    pub async fn cards_with_legacy_codes(&mut self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, revocation_code_hash FROM cards WHERE revocation_code_hash IS NOT NULL \
+             AND revocation_code_hash NOT LIKE 'hmac1$%'",
+        )
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Wrong emergency codes typed for this card number (0 when none).
+    pub async fn emergency_failures(&mut self, card_number: &str) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("SELECT failures FROM emergency_attempts WHERE card_number = $1")
+                .bind(card_number)
+                .fetch_optional(self.conn())
+                .await?
+                .map(|r| r.get::<i64, _>(0))
+                .unwrap_or(0),
+        )
+    }
+
+    /// Counts one more wrong code for this card number.
+    pub async fn record_emergency_failure(
+        &mut self,
+        card_number: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO emergency_attempts (card_number, failures, last_at) VALUES ($1, 1, $2) \
+             ON CONFLICT (card_number) DO UPDATE SET failures = emergency_attempts.failures + 1, last_at = $2",
+        )
+        .bind(card_number)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
     /// Records the token serial of a personalized card.
     pub async fn set_card_token_serial(
         &mut self,

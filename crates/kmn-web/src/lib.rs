@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod emergency;
 pub mod limit;
 pub mod listen;
 pub mod ocsp;
@@ -46,6 +47,8 @@ pub struct Running {
     pub http_addr: SocketAddr,
     /// Bound address of the HTTPS listener.
     pub https_addr: SocketAddr,
+    /// Bound address of the holders' emergency form (HTTPS, no client certificate).
+    pub emergency_addr: SocketAddr,
     /// Resolves when a listener stops (an error) — normally never.
     pub done: tokio::task::JoinHandle<Result<(), String>>,
 }
@@ -269,6 +272,17 @@ pub async fn start(app: App, ocsp: Option<ocsp::Ocsp>) -> Result<Running, AppErr
     let https = tokio::net::TcpListener::bind(https_addr)
         .await
         .map_err(|e| AppError::Config(format!("cannot listen on {https_addr}: {e}")))?;
+    let emergency_addr: SocketAddr = app
+        .cfg
+        .emergency_listen
+        .parse()
+        .map_err(|_| AppError::Config("bad emergency_listen".into()))?;
+    let emergency = tokio::net::TcpListener::bind(emergency_addr)
+        .await
+        .map_err(|e| AppError::Config(format!("cannot listen on {emergency_addr}: {e}")))?;
+    let emergency_bound = emergency
+        .local_addr()
+        .map_err(|e| AppError::Io(e.to_string()))?;
     let http_bound = http.local_addr().map_err(|e| AppError::Io(e.to_string()))?;
     let https_bound = https
         .local_addr()
@@ -278,22 +292,34 @@ pub async fn start(app: App, ocsp: Option<ocsp::Ocsp>) -> Result<Running, AppErr
     let rate_layer = axum::middleware::from_fn_with_state(rates, limit::rate_limit);
     let http_app = http_router(app.clone(), ocsp).layer(rate_layer.clone());
     let https_app = https_routes(app.clone())
-        .layer(rate_layer)
+        .layer(rate_layer.clone())
+        .layer(axum::middleware::from_fn(hsts));
+    let emergency_app = emergency::router(app.clone())
+        .layer(rate_layer.clone())
         .layer(axum::middleware::from_fn(hsts));
     let server_tls = tls::ServerTls::new(tls);
+    let public_tls = server_tls.without_client_auth();
     tokio::spawn(tls::watch(app.clone(), server_tls.clone(), watch));
     let done = tokio::spawn(async move {
         let a = tokio::spawn(listen::serve_http(http, http_app, limits.clone()));
+        let c = tokio::spawn(listen::serve_https(
+            emergency,
+            emergency_app,
+            public_tls,
+            limits.clone(),
+        ));
         let b = tokio::spawn(listen::serve_https(https, https_app, server_tls, limits));
         // The accept loops run until the process ends; a panic in one ends the server.
         tokio::select! {
             r = a => r.map_err(|e| format!("http listener: {e}")),
             r = b => r.map_err(|e| format!("https listener: {e}")),
+            r = c => r.map_err(|e| format!("emergency listener: {e}")),
         }
     });
     Ok(Running {
         http_addr: http_bound,
         https_addr: https_bound,
+        emergency_addr: emergency_bound,
         done,
     })
 }

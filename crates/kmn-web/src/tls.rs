@@ -40,24 +40,80 @@ const WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 const RENEWAL_ACTOR: &str = "system:tls-renewal";
 
 /// The rustls configuration the HTTPS listener uses for its next handshake; [`watch`]
-/// swaps it (connections already made keep theirs).
+/// swaps it (connections already made keep theirs). A view made by
+/// [`ServerTls::without_client_auth`] serves the same certificate without ever sending
+/// a CertificateRequest (the holders' emergency form: a phone's browser must not offer a
+/// certificate picker), following every reload.
 #[derive(Clone)]
-pub struct ServerTls(Arc<RwLock<Arc<rustls::ServerConfig>>>);
+pub struct ServerTls {
+    config: Arc<RwLock<Arc<rustls::ServerConfig>>>,
+    no_client_auth: bool,
+    derived: Arc<std::sync::Mutex<Option<Derived>>>,
+}
+
+/// The configuration without client authentication derived from one base configuration
+/// (keyed by the base's address, so that a reload derives a new one).
+type Derived = (usize, Arc<rustls::ServerConfig>);
 
 impl ServerTls {
     /// Holds `config`.
     pub fn new(config: rustls::ServerConfig) -> Self {
-        ServerTls(Arc::new(RwLock::new(Arc::new(config))))
+        ServerTls {
+            config: Arc::new(RwLock::new(Arc::new(config))),
+            no_client_auth: false,
+            derived: Arc::default(),
+        }
+    }
+
+    /// The same certificate, no client certificates asked for.
+    pub fn without_client_auth(&self) -> Self {
+        ServerTls {
+            config: self.config.clone(),
+            no_client_auth: true,
+            derived: Arc::default(),
+        }
     }
 
     /// The configuration for a handshake starting now.
     pub fn current(&self) -> Arc<rustls::ServerConfig> {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+        let base = self
+            .config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if !self.no_client_auth {
+            return base;
+        }
+        let key = Arc::as_ptr(&base) as usize;
+        let mut d = self.derived.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((k, c)) = d.as_ref()
+            && *k == key
+        {
+            return c.clone();
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let public = match rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+        {
+            Ok(b) => {
+                let mut c = b
+                    .with_no_client_auth()
+                    .with_cert_resolver(base.cert_resolver.clone());
+                c.alpn_protocols = base.alpn_protocols.clone();
+                Arc::new(c)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "no TLS configuration without client authentication");
+                return base;
+            }
+        };
+        *d = Some((key, public.clone()));
+        public
     }
 
     /// Replaces the configuration for handshakes from now on.
     pub fn reload_from_config(&self, config: Arc<rustls::ServerConfig>) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = config;
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = config;
     }
 }
 

@@ -363,7 +363,11 @@ pub(super) async fn transition(
             from.as_str(),
             t.state.as_str(),
             actor.account_id,
-            actor.role.as_str(),
+            if actor.account_id.starts_with("holder:") {
+                "holder"
+            } else {
+                actor.role.as_str()
+            },
             if detail.is_empty() {
                 String::new()
             } else {

@@ -96,6 +96,274 @@ pub async fn by_phone(
     run(app, who.actor(), &who.registrar(), card_id, r, Some(call)).await
 }
 
+// --- The emergency code (第11条): kept as an HMAC under the center's pepper -------------
+
+/// Wrong codes for one card number before the form stops answering for it (then the
+/// support center's telephone number is shown).
+pub const MAX_CODE_FAILURES: i64 = 5;
+
+/// The center's pepper for emergency codes: `KMN_EMERGENCY_CODE_PEPPER(_FILE)`, or
+/// `<data-dir>/secrets/emergency-code-pepper` (made on first use, 32 random bytes, mode
+/// 0600). A database alone does not let anyone test codes offline.
+pub fn code_pepper(app: &App) -> Result<Vec<u8>, AppError> {
+    if let Some(p) = crate::config::env_or_file("KMN_EMERGENCY_CODE_PEPPER")? {
+        return Ok(p.into_bytes());
+    }
+    let path = app.data_dir.join("secrets/emergency-code-pepper");
+    match std::fs::read(&path) {
+        Ok(b) => Ok(b),
+        Err(_) => {
+            crate::secrets::ensure_dir(&app.data_dir.join("secrets"), 0o700)?;
+            let mut b = [0u8; 32];
+            aws_lc_rs::rand::fill(&mut b)
+                .map_err(|_| AppError::Internal("no randomness".into()))?;
+            let hex = hex::encode(b);
+            crate::secrets::write_atomic(&path, hex.as_bytes(), 0o600)?;
+            Ok(hex.into_bytes())
+        }
+    }
+}
+
+fn inner_hash(salt: &[u8], code: &str) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest([salt, code.as_bytes()].concat()).to_vec()
+}
+
+fn mac(pepper: &[u8], inner: &[u8]) -> Vec<u8> {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, pepper);
+    aws_lc_rs::hmac::sign(&key, inner).as_ref().to_vec()
+}
+
+/// The stored form of a new emergency code: `hmac1$<salt>$<HMAC-SHA256(pepper,
+/// SHA-256(salt ‖ code))>`, hex. A plain HMAC, not a slow KDF: a flood of guesses must
+/// not delay the 1 s CRL on two cores; the per-card lockout bounds the guesses.
+pub fn seal_code(pepper: &[u8], code: &str) -> Result<String, AppError> {
+    let mut salt = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut salt).map_err(|_| AppError::Internal("no randomness".into()))?;
+    Ok(format!(
+        "hmac1${}${}",
+        hex::encode(salt),
+        hex::encode(mac(pepper, &inner_hash(&salt, code)))
+    ))
+}
+
+/// Wraps a salted hash stored before issue 10 (`<salt>$<SHA-256(salt ‖ code)>`) in the
+/// HMAC; None for a value that is neither.
+pub fn wrap_legacy_code(pepper: &[u8], stored: &str) -> Option<String> {
+    let (salt, inner) = stored.split_once('$')?;
+    let (salt_b, inner_b) = (hex::decode(salt).ok()?, hex::decode(inner).ok()?);
+    if salt_b.len() != 16 || inner_b.len() != 32 {
+        return None;
+    }
+    Some(format!(
+        "hmac1${salt}${}",
+        hex::encode(mac(pepper, &inner_b))
+    ))
+}
+
+/// Whether `code` is the one sealed in `stored` (constant time in the MAC).
+pub fn code_matches(pepper: &[u8], stored: &str, code: &str) -> bool {
+    let mut parts = stored.splitn(3, '$');
+    let (Some("hmac1"), Some(salt), Some(tag)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let (Ok(salt), Ok(tag)) = (hex::decode(salt), hex::decode(tag)) else {
+        return false;
+    };
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, pepper);
+    aws_lc_rs::hmac::verify(&key, &inner_hash(&salt, code), &tag).is_ok()
+}
+
+/// Wraps every stored legacy hash in the HMAC (`kmn serve` at start); returns how many.
+pub async fn wrap_legacy_codes(app: &App) -> Result<usize, AppError> {
+    let pepper = code_pepper(app)?;
+    let mut tx = app.store.begin().await?;
+    let r = async {
+        let mut n = 0;
+        for (id, old) in tx.cards_with_legacy_codes().await? {
+            if let Some(new) = wrap_legacy_code(&pepper, &old)
+                && tx
+                    .replace_card_revocation_code(&id, &old, Some(&new))
+                    .await?
+            {
+                n += 1;
+            }
+        }
+        Ok::<_, AppError>(n)
+    }
+    .await;
+    crate::finish(tx, r).await
+}
+
+/// How long a form token of the holder's form is accepted, seconds.
+pub const FORM_TOKEN_SECS: i64 = 30 * 60;
+
+fn form_mac(pepper: &[u8], at: i64) -> aws_lc_rs::hmac::Tag {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, pepper);
+    aws_lc_rs::hmac::sign(&key, format!("emergency-form|{at}").as_bytes())
+}
+
+/// A token for the holder's form (its time and an HMAC of it under the pepper): a post
+/// without a fresh one is refused.
+pub fn form_token(app: &App) -> Result<String, AppError> {
+    let pepper = code_pepper(app)?;
+    let at = app.now();
+    Ok(format!(
+        "{at}.{}",
+        hex::encode(form_mac(&pepper, at).as_ref())
+    ))
+}
+
+/// Whether a form token is ours and at most [`FORM_TOKEN_SECS`] old.
+pub fn form_token_ok(app: &App, token: &str) -> bool {
+    let Some((at, mac)) = token.split_once('.') else {
+        return false;
+    };
+    let (Ok(at), Ok(mac)) = (at.parse::<i64>(), hex::decode(mac)) else {
+        return false;
+    };
+    let now = app.now();
+    if at > now || now - at > FORM_TOKEN_SECS {
+        return false;
+    }
+    let Ok(pepper) = code_pepper(app) else {
+        return false;
+    };
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &pepper);
+    aws_lc_rs::hmac::verify(&key, format!("emergency-form|{at}").as_bytes(), &mac).is_ok()
+}
+
+/// What the holder's form answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HolderAnswer {
+    /// Revoked now: the card id and when.
+    Revoked {
+        /// Card id.
+        card_id: String,
+        /// Revocation time.
+        revoked_at: i64,
+    },
+    /// The card was revoked before (a correct code, used or not).
+    AlreadyRevoked {
+        /// Card id.
+        card_id: String,
+    },
+    /// An unknown card number or a wrong code — one answer for both.
+    Refused,
+    /// Too many wrong codes for this card number: call the support center.
+    LockedOut,
+}
+
+/// The holder revokes their own card with the card number and the emergency code printed
+/// on the PIN mailer (第11条). An unknown card and a wrong code get the same answer and
+/// the same work (an HMAC and a write); after [`MAX_CODE_FAILURES`] wrong codes for a
+/// card number the form answers [`HolderAnswer::LockedOut`] whatever is typed. The code
+/// is single-use. `from` (the client's address) goes into the audit event.
+pub async fn by_holder(
+    app: &App,
+    card_number: &str,
+    code: &str,
+    cause: EmergencyCause,
+    from: &str,
+) -> Result<HolderAnswer, AppError> {
+    let number = normalize_card_id(card_number);
+    let number: String = number.chars().take(32).collect();
+    let code: String = code
+        .chars()
+        .filter(|c| !matches!(c, '-' | ' ' | '　'))
+        .take(64)
+        .collect();
+    let pepper = code_pepper(app)?;
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let r = async {
+        if tx.emergency_failures(&number).await? >= MAX_CODE_FAILURES {
+            return Ok(HolderAnswer::LockedOut);
+        }
+        let card = tx.card(&number).await?;
+        let stored = match &card {
+            Some(c) => tx.card_revocation_code(&c.id).await?,
+            None => None,
+        };
+        // The same HMAC whether or not there is a card.
+        let ok = code_matches(
+            &pepper,
+            stored
+                .as_deref()
+                .unwrap_or("hmac1$00000000000000000000000000000000$00"),
+            &code,
+        );
+        let (Some(card), true) = (card, ok) else {
+            tx.record_emergency_failure(&number, now).await?;
+            return Ok(HolderAnswer::Refused);
+        };
+        let Some(serial) = card.cert_serial_hex.clone() else {
+            return Ok(HolderAnswer::AlreadyRevoked { card_id: card.id });
+        };
+        // Single use: the code is spent with the revocation, in this transaction.
+        tx.replace_card_revocation_code(&card.id, stored.as_deref().unwrap_or_default(), None)
+            .await?;
+        let actor = Actor::holder(&card.holder_id);
+        let outcome = revoke_in_tx(
+            &mut tx,
+            &Order {
+                serial_hex: &serial,
+                grounds: RevocationGrounds::Emergency(cause),
+                channel: RevocationChannel::Holder,
+                comment: Some(&format!(
+                    "利用者本人の緊急失効フォーム（{}、接続元 {from}）",
+                    cause.label_ja()
+                )),
+                requested_by: &actor.account_id,
+                received_at: now,
+                invalidity_date: None,
+                facility: Some(&card.facility_code),
+            },
+            now,
+        )
+        .await?;
+        if outcome == Outcome::AlreadyRevoked {
+            return Ok(HolderAnswer::AlreadyRevoked { card_id: card.id });
+        }
+        let event = match cause {
+            EmergencyCause::Lost | EmergencyCause::Stolen => CardEvent::ReportLost,
+            EmergencyCause::FearedMisuse => CardEvent::RequestReturn,
+        };
+        let mut after = AfterCommit::default();
+        if state_of(&card)?.apply(event).is_ok() {
+            transition(
+                app,
+                &mut tx,
+                &actor,
+                &card,
+                event,
+                &format!("利用者本人による緊急失効（{}）", cause.label_ja()),
+                &mut after,
+            )
+            .await?;
+        }
+        tx.append_audit(&NewAuditEvent {
+            at: now,
+            actor: &actor.account_id,
+            action: "card.emergency_revocation",
+            object: &format!("card:{}", card.id),
+            facility: Some(&card.facility_code),
+            summary: &format!(
+                "card {}: certificate {serial} revoked at once by its holder with the emergency code ({}, holder, from {from})",
+                card.id,
+                RevocationGrounds::Emergency(cause).code()
+            ),
+        })
+        .await?;
+        Ok(HolderAnswer::Revoked {
+            card_id: card.id,
+            revoked_at: now,
+        })
+    }
+    .await;
+    crate::finish(tx, r).await
+}
+
 /// A card number as people type it: case and hyphens ignored (C00000002, c-0000-0002).
 pub fn normalize_card_id(s: &str) -> String {
     s.trim()
@@ -315,4 +583,41 @@ async fn run(
         review_proposal: review,
         alert,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 第11条, issue 10: the code is kept as an HMAC under the pepper; a salted hash kept
+    /// before is wrapped and still matches its code.
+    #[test]
+    fn art11_emergency_code_is_sealed_under_the_pepper_and_legacy_hashes_are_wrapped() {
+        let pepper = b"pepper of the center";
+        let sealed = seal_code(pepper, "123456789012").unwrap();
+        assert!(sealed.starts_with("hmac1$") && !sealed.contains("123456789012"));
+        assert!(code_matches(pepper, &sealed, "123456789012"));
+        assert!(!code_matches(pepper, &sealed, "123456789013"));
+        assert!(!code_matches(b"another pepper", &sealed, "123456789012"));
+        let salt = [7u8; 16];
+        let legacy = format!(
+            "{}${}",
+            hex::encode(salt),
+            hex::encode(inner_hash(&salt, "111122223333"))
+        );
+        assert!(
+            !code_matches(pepper, &legacy, "111122223333"),
+            "bare hashes are not accepted"
+        );
+        let wrapped = wrap_legacy_code(pepper, &legacy).unwrap();
+        assert!(code_matches(pepper, &wrapped, "111122223333"));
+        assert_eq!(wrap_legacy_code(pepper, "junk"), None);
+        assert_eq!(wrap_legacy_code(pepper, &sealed), None);
+    }
+
+    #[test]
+    fn art11_card_numbers_are_read_as_people_type_them() {
+        assert_eq!(normalize_card_id(" c-0000-0002 "), "C00000002");
+        assert_eq!(normalize_card_id("Ｃ00000002"), "Ｃ00000002".to_uppercase());
+    }
 }

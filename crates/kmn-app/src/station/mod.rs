@@ -87,8 +87,9 @@ pub struct StationRecord {
     pub serial_hex: String,
     /// Token serial.
     pub token_serial: String,
-    /// Salted hash of the emergency revocation code (the code itself stays in the mailer).
-    pub revocation_code_hash: String,
+    /// The emergency revocation code printed on the mailer (12 digits), sent over the
+    /// station's mTLS channel; the center keeps only its HMAC under the pepper.
+    pub revocation_code: String,
     /// What was done, for the audit log.
     pub summary: String,
     /// The PIN mailer's path at the station.
@@ -388,10 +389,18 @@ pub async fn complete(
             .map_err(|e| AppError::Internal(e.to_string()))?,
         fingerprint_sha256: cert.fingerprint_sha256.clone(),
     };
+    // The code itself came over the station's mTLS channel; only its HMAC is kept.
+    let code = rec.revocation_code.trim();
+    if code.len() != 12 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AppError::BadInput(
+            "緊急失効コードは12桁の数字です（発行端末から送られた値が正しくありません）".into(),
+        ));
+    }
+    let sealed = crate::ra::emergency::seal_code(&crate::ra::emergency::code_pepper(app)?, code)?;
     let record = PersonalizationRecord {
         card_id: &rec.card_id,
         token_serial: &rec.token_serial,
-        revocation_code_hash: &rec.revocation_code_hash,
+        revocation_code_hash: &sealed,
         summary: &rec.summary,
         mailer: Some((&rec.mailer_file, &rec.mailer_sha256, produced_by)),
     };

@@ -94,14 +94,6 @@ pub struct TokenRef {
     pub slot: Option<u64>,
 }
 
-/// A salted SHA-256 of the emergency revocation code: `salt$hash`, hex.
-pub fn hash_code(code: &str) -> String {
-    let mut salt = [0u8; 16];
-    let _ = aws_lc_rs::rand::fill(&mut salt);
-    let h = sha2::Sha256::digest([&salt[..], code.as_bytes()].concat());
-    format!("{}${}", hex::encode(salt), hex::encode(h))
-}
-
 /// Personalizes a card for an approved application, at the center (local station).
 pub async fn personalize(
     app: &App,
@@ -214,7 +206,7 @@ pub async fn personalize_with<B: StationBackend>(
             card_id: issued.card_id.clone(),
             serial_hex: issued.serial_hex.clone(),
             token_serial: serial.clone(),
-            revocation_code_hash: hash_code(code.expose()),
+            revocation_code: code.expose().to_string(),
             summary: format!(
                 "personalized on token {} ({} key generated on the card, checks passed: local, never extractable, sensitive{}), certificate {}",
                 serial,
@@ -482,10 +474,11 @@ pub async fn unlock(
     // The card now has the new PIN: record it. A failure here leaves a card whose PIN is
     // in the mailer just written, so the path is reported either way.
     let now = app.now();
+    let sealed =
+        crate::ra::emergency::seal_code(&crate::ra::emergency::code_pepper(app)?, code.expose())?;
     let mut tx = app.store.begin().await?;
     let r = async {
-        tx.set_card_revocation_code(&card.id, &hash_code(code.expose()))
-            .await?;
+        tx.set_card_revocation_code(&card.id, &sealed).await?;
         tx.insert_pin_mailer(&kmn_store::PinMailerRow {
             id: mailer_id.clone(),
             card_id: card.id.clone(),

@@ -1066,7 +1066,7 @@ async fn authorization_matrix_from_openapi() {
                     json!({"csr_pem": "x", "key": {"alg": "rsa2048", "local": true, "never_extractable": true, "sensitive": true}}),
                 ),
                 "station_record_card" => Some(
-                    json!({"card_id": "C0", "serial_hex": "00", "token_serial": "x", "revocation_code_hash": "x", "summary": "x", "mailer_file": "x", "mailer_sha256": "x"}),
+                    json!({"card_id": "C0", "serial_hex": "00", "token_serial": "x", "revocation_code": "x", "summary": "x", "mailer_file": "x", "mailer_sha256": "x"}),
                 ),
                 "station_abort_certificate" => Some(json!({"reason": "x"})),
                 _ => None,

@@ -509,7 +509,7 @@ impl World {
             card_id: issued.card_id.clone(),
             serial_hex: issued.serial_hex.clone(),
             token_serial: token_serial.into(),
-            revocation_code_hash: kmn_app::station::personalization::hash_code("123456789012"),
+            revocation_code: "123456789012".into(),
             summary: "test station".into(),
             mailer_file: "/nonexistent/mailer.pdf".into(),
             mailer_sha256: "00".into(),

@@ -17,6 +17,7 @@ mod door;
 mod emergency;
 #[cfg(feature = "fault-points")]
 mod faults;
+mod holder_emergency;
 mod hsm;
 mod listeners;
 mod ocsp;

@@ -13,6 +13,8 @@ pub(crate) struct Server {
     pub child: Child,
     pub http: String,
     pub https: String,
+    /// The holders' emergency form listener (`https://127.0.0.1:PORT`).
+    pub emergency: String,
 }
 
 impl Drop for Server {
@@ -32,11 +34,16 @@ pub(crate) fn start(env: &Env) -> Server {
     let mut child = c.spawn().expect("kmn up");
     let out = child.stdout.take().unwrap();
     let mut lines = BufReader::new(out).lines();
-    let (mut http, mut https) = (String::new(), String::new());
-    while http.is_empty() || https.is_empty() {
+    let (mut http, mut https, mut emergency) = (String::new(), String::new(), String::new());
+    while http.is_empty() || https.is_empty() || emergency.is_empty() {
         let l = lines.next().expect("kmn up printed its URLs").unwrap();
         if let Some(u) = l.strip_prefix("kmn: repository and health at ") {
             http = u.trim_end_matches('/').to_string();
+        }
+        if let Some(u) =
+            l.strip_prefix("kmn: emergency revocation form for holders (no client certificate) at ")
+        {
+            emergency = u.trim_end_matches("/emergency").to_string();
         }
         if let Some(u) = l.strip_prefix("kmn: API at ") {
             https = u
@@ -46,7 +53,12 @@ pub(crate) fn start(env: &Env) -> Server {
         }
     }
     std::thread::spawn(move || for _ in lines {});
-    Server { child, http, https }
+    Server {
+        child,
+        http,
+        https,
+        emergency,
+    }
 }
 
 /// A plain HTTP/1.0 GET: (status, headers, body).
@@ -311,6 +323,7 @@ async fn issue8_data_dir_and_database_are_private_under_umask_000() {
         child,
         http: String::new(),
         https: String::new(),
+        emergency: String::new(),
     };
     let mode = |p: &std::path::Path| {
         std::fs::symlink_metadata(p)

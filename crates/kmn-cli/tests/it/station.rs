@@ -284,7 +284,7 @@ async fn record_card(
         &format!("/api/v1/station/applications/{id}/card"),
         Some(
             json!({"card_id": card_id, "serial_hex": serial, "token_serial": token,
-            "revocation_code_hash": kmn_app::station::personalization::hash_code("123456789012"),
+            "revocation_code": "123456789012",
             "summary": "test", "mailer_file": "/station/m.pdf", "mailer_sha256": "00"}),
         ),
     )

@@ -53,6 +53,7 @@ impl Env {
             .env("KMN_ACTOR", "test-admin")
             .env("KMN_LOG", "warn")
             .env("KMN_SUPPORT_CENTER_PHONE", "096-000-0000")
+            .env("KMN_EMERGENCY_LISTEN", "127.0.0.1:0")
             // What `kmn ca init` refuses to guess outside demo mode (the defaults).
             .env("KMN_PUBLIC_BASE_URL", "http://127.0.0.1:8080")
             .env("KMN_ORGANIZATION", "Kumamoto Medical Association")

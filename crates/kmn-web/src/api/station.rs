@@ -126,7 +126,7 @@ pub async fn station_record_card(
         card_id: b.card_id,
         serial_hex: b.serial_hex,
         token_serial: b.token_serial,
-        revocation_code_hash: b.revocation_code_hash,
+        revocation_code: b.revocation_code,
         summary: b.summary,
         mailer_file: b.mailer_file,
         mailer_sha256: b.mailer_sha256,
