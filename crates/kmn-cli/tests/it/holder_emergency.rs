@@ -23,17 +23,7 @@ async fn art11_holder_revokes_with_the_mailer_code_and_ocsp_and_crl_follow() {
     let env = env.env("KMN_CA_PASSPHRASE", pass.trim());
     let app = env.app().await;
     // The demo desk card, given the emergency code printed on its (test) mailer.
-    let cards = kmn_app::ra::delivery::list(
-        &app,
-        &crate::api_fixture::admin().reader(),
-        None,
-        None,
-        None,
-        10,
-    )
-    .await
-    .unwrap();
-    let card = cards.first().expect("the demo desk card").clone();
+    let card = crate::serve::demo_desk_card(&app).await;
     let serial = card.cert_serial_hex.clone().unwrap();
     {
         let pepper = kmn_app::ra::emergency::code_pepper(&app).unwrap();
@@ -191,19 +181,13 @@ async fn art11_holder_revokes_with_the_mailer_code_and_ocsp_and_crl_follow() {
         assert!(started.elapsed() < Duration::from_secs(5), "{out}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let serial_bytes = hex::decode(&serial).unwrap();
-    let started = Instant::now();
-    loop {
-        let (_, _, crl) = get(&srv.http, "/repo/kmn-issuing-g1.crl");
-        if crl
-            .windows(serial_bytes.len())
-            .any(|w| w == serial_bytes.as_slice())
-        {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(5), "not on the CRL");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    crate::serve::wait_until_on_crl(
+        || get(&srv.http, "/repo/kmn-issuing-g1.crl").2,
+        &serial,
+        Instant::now(),
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+    );
     let mut tx = app.store_for_tests().read().await.unwrap();
     let c = tx.certificate(&serial).await.unwrap().unwrap();
     let spent = tx.card_revocation_code(&card.id).await.unwrap();

@@ -300,36 +300,18 @@ async fn issue9_slow_client_is_closed_while_others_are_served_and_the_crl_goes_o
     let csr = admin.csr("u", "p256", "/C=JP/O=Clinic/CN=Slow Loris", &[]);
     let (_, serial) = admin.issue("u", &csr, "user-card", "3y");
     let app = env.app().await;
-    kmn_app::ca::revoke::revoke(
-        &app,
-        &kmn_app::ca::revoke::RevokeRequest {
-            serial: serial.parse().unwrap(),
-            reason: kmn_domain::RevocationReason::KeyCompromise,
-            comment: None,
-            invalidity_date: None,
-            received_at: None,
-            requested_by: "test".into(),
+    crate::serve::revoke_elsewhere(&app, &serial).await;
+    let published = crate::serve::wait_until_on_crl(
+        || {
+            let (st, _, crl) = get_timely(&srv.http, "/repo/kmn-issuing-g1.crl");
+            assert_eq!(st, 200);
+            crl
         },
-    )
-    .await
-    .unwrap();
-    let committed = Instant::now();
-    let serial_bytes = hex::decode(&serial).unwrap();
-    let published = loop {
-        let (st, _, crl) = get_timely(&srv.http, "/repo/kmn-issuing-g1.crl");
-        assert_eq!(st, 200);
-        if crl
-            .windows(serial_bytes.len())
-            .any(|w| w == serial_bytes.as_slice())
-        {
-            break committed.elapsed();
-        }
-        assert!(
-            committed.elapsed() < Duration::from_secs(10),
-            "the revocation never reached the served CRL"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+        &serial,
+        Instant::now(),
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+    );
 
     for t in slow {
         let closed = t

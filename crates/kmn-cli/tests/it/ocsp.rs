@@ -213,19 +213,7 @@ async fn issue10_ocsp_answers_from_presigned_responses_and_sees_a_revocation_at_
 
     // A revocation committed by another process: OCSP says revoked at once.
     let app = env.app().await;
-    kmn_app::ca::revoke::revoke(
-        &app,
-        &kmn_app::ca::revoke::RevokeRequest {
-            serial: serial.parse().unwrap(),
-            reason: kmn_domain::RevocationReason::KeyCompromise,
-            comment: Some("OCSP test".into()),
-            invalidity_date: None,
-            received_at: None,
-            requested_by: "test".into(),
-        },
-    )
-    .await
-    .unwrap();
+    crate::serve::revoke_elsewhere(&app, &serial).await;
     let started = Instant::now();
     loop {
         let (ok, out) = openssl_ocsp(&url, &iss, &root, &pem, &["-sha256"]);
@@ -256,17 +244,7 @@ async fn art11_lost_card_story_by_phone_reaches_ocsp_and_the_crl() {
     let env = env.env("KMN_CA_PASSPHRASE", pass.trim());
     let app = env.app().await;
     // The demo's desk card (窓口 花子), in use.
-    let cards = kmn_app::ra::delivery::list(
-        &app,
-        &crate::api_fixture::admin().reader(),
-        None,
-        None,
-        None,
-        10,
-    )
-    .await
-    .unwrap();
-    let card = cards.first().expect("the demo desk card").clone();
+    let card = crate::serve::demo_desk_card(&app).await;
     let serial = card.cert_serial_hex.clone().unwrap();
     let pem = env.path("card.pem");
     std::fs::write(&pem, env.ok(&["cert", "show", "--pem", &serial])).unwrap();
@@ -335,11 +313,9 @@ async fn art11_lost_card_story_by_phone_reaches_ocsp_and_the_crl() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let serial_bytes = hex::decode(&serial).unwrap();
     let (_, _, crl) = get(&srv.http, "/repo/kmn-issuing-g1.crl");
     assert!(
-        crl.windows(serial_bytes.len())
-            .any(|w| w == serial_bytes.as_slice()),
+        crate::serve::crl_lists(&crl, &serial),
         "the CRL lists the serial"
     );
     // The evidence (第23条3).

@@ -61,6 +61,68 @@ pub(crate) fn start(env: &Env) -> Server {
     }
 }
 
+/// Revokes `serial` through the library (another process than the server: no CRL is
+/// published by this one), with the CA administrator's grounds (keyCompromise).
+pub(crate) async fn revoke_elsewhere(app: &kmn_app::App, serial: &str) {
+    kmn_app::ca::revoke::revoke(
+        app,
+        &kmn_app::ca::revoke::RevokeRequest {
+            serial: serial.parse().unwrap(),
+            reason: kmn_domain::RevocationReason::KeyCompromise,
+            comment: None,
+            invalidity_date: None,
+            received_at: None,
+            requested_by: "test".into(),
+        },
+    )
+    .await
+    .unwrap();
+}
+
+/// The demo's desk card (窓口 花子, in use) of a `kmn up` data dir.
+pub(crate) async fn demo_desk_card(app: &kmn_app::App) -> kmn_app::views::Card {
+    kmn_app::ra::delivery::list(
+        app,
+        &crate::api_fixture::admin().reader(),
+        None,
+        None,
+        None,
+        10,
+    )
+    .await
+    .unwrap()
+    .first()
+    .expect("the demo desk card")
+    .clone()
+}
+
+/// Whether the DER CRL `crl` holds the serial's octets.
+pub(crate) fn crl_lists(crl: &[u8], serial: &str) -> bool {
+    let s = hex::decode(serial).unwrap();
+    crl.windows(s.len()).any(|w| w == s.as_slice())
+}
+
+/// Polls the served CRL of the first issuing CA every `every` until it lists `serial`;
+/// returns how long that took from `since`, or panics after `within`.
+pub(crate) fn wait_until_on_crl(
+    fetch: impl Fn() -> Vec<u8>,
+    serial: &str,
+    since: Instant,
+    within: Duration,
+    every: Duration,
+) -> Duration {
+    loop {
+        if crl_lists(&fetch(), serial) {
+            return since.elapsed();
+        }
+        assert!(
+            since.elapsed() < within,
+            "the revocation of {serial} never reached the served CRL"
+        );
+        std::thread::sleep(every);
+    }
+}
+
 /// A plain HTTP/1.0 GET: (status, headers, body).
 pub(crate) fn get(base: &str, path: &str) -> (u16, String, Vec<u8>) {
     let addr = base.trim_start_matches("http://");
@@ -250,35 +312,14 @@ async fn art16_revocation_by_another_process_is_published_within_seconds() {
     let (_, serial) = env.issue("u", &csr, "user-card", "3y");
     // Revoke through the library only: no CRL is published by this process.
     let app = env.app().await;
-    kmn_app::ca::revoke::revoke(
-        &app,
-        &kmn_app::ca::revoke::RevokeRequest {
-            serial: serial.parse().unwrap(),
-            reason: kmn_domain::RevocationReason::KeyCompromise,
-            comment: None,
-            invalidity_date: None,
-            received_at: None,
-            requested_by: "test".into(),
-        },
-    )
-    .await
-    .unwrap();
-    let started = Instant::now();
-    let serial_bytes = hex::decode(&serial).unwrap();
-    loop {
-        let (_, _, crl) = get(&srv.http, "/repo/kmn-issuing-g1.crl");
-        if crl
-            .windows(serial_bytes.len())
-            .any(|w| w == serial_bytes.as_slice())
-        {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the server did not publish the revocation"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    revoke_elsewhere(&app, &serial).await;
+    wait_until_on_crl(
+        || get(&srv.http, "/repo/kmn-issuing-g1.crl").2,
+        &serial,
+        Instant::now(),
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+    );
     // The revocation records when the first CRL listing it was published (第23条3).
     let mut tx = app.store_for_tests().begin().await.unwrap();
     let c = tx.certificate(&serial).await.unwrap().unwrap();
