@@ -1051,20 +1051,12 @@ async fn serve_app(app: App) -> ExitCode {
         app.clone(),
         stop_rx.clone(),
     ));
-    let ocsp_signer = {
-        let app = app.clone();
-        let stop = stop_rx.clone();
-        tokio::spawn(async move {
-            // The loop owns its responders; the routes share theirs (same keys, loaded
-            // once each).
-            match kmn_app::ca::ocsp::load(&app).await {
-                Ok(r) => kmn_app::ca::ocsp::signer_loop(app, r, stop).await,
-                Err(e) => {
-                    tracing::error!(error = %e, "no OCSP signer: OCSP responses are not signed")
-                }
-            }
-        })
-    };
+    // The signer loop and the routes share the responders and their cache.
+    let ocsp_signer = tokio::spawn(kmn_app::ca::ocsp::signer_loop(
+        app.clone(),
+        responders.clone(),
+        stop_rx.clone(),
+    ));
     let worker = tokio::spawn(kmn_app::jobs::worker_loop(app.clone(), stop_rx));
     let result = tokio::select! {
         r = running.done => match r {

@@ -131,6 +131,20 @@ impl Tx {
         Ok(done.rows_affected() > 0)
     }
 
+    /// The responses signed at or after `since` (serial, hash): what an instance drops
+    /// from its in-memory cache, whoever signed them.
+    pub async fn ocsp_signed_since(
+        &mut self,
+        since: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT serial_hex, hash_alg FROM ocsp_responses WHERE produced_at >= $1")
+                .bind(since)
+                .fetch_all(self.conn())
+                .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     /// The stored response for a certificate and CertID hash.
     pub async fn ocsp_response(
         &mut self,

@@ -19,3 +19,5 @@ CREATE TABLE ocsp_responses (
     PRIMARY KEY (serial_hex, hash_alg)
 );
 CREATE INDEX ocsp_responses_refresh ON ocsp_responses (refresh_at);
+-- What changed since a moment: each instance drops those from its in-memory cache.
+CREATE INDEX ocsp_responses_produced ON ocsp_responses (produced_at);
