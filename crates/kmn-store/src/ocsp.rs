@@ -51,6 +51,8 @@ pub struct OcspResponseRow<'a> {
     pub refresh_at: i64,
     /// The OCSP signer's CA record name.
     pub signer: &'a str,
+    /// When it is written (Unix seconds).
+    pub stored_at: i64,
 }
 
 /// A stored response, as the request path reads it.
@@ -107,12 +109,13 @@ impl Tx {
     pub async fn put_ocsp_response(&mut self, r: &OcspResponseRow<'_>) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "INSERT INTO ocsp_responses (serial_hex, hash_alg, ca_name, status, status_version, der, \
-             produced_at, this_update, next_update, refresh_at, signer) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) \
+             produced_at, this_update, next_update, refresh_at, signer, stored_at) \
+             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) \
              ON CONFLICT (serial_hex, hash_alg) DO UPDATE SET ca_name = excluded.ca_name, \
              status = excluded.status, status_version = excluded.status_version, der = excluded.der, \
              produced_at = excluded.produced_at, this_update = excluded.this_update, \
-             next_update = excluded.next_update, refresh_at = excluded.refresh_at, signer = excluded.signer \
+             next_update = excluded.next_update, refresh_at = excluded.refresh_at, signer = excluded.signer, \
+             stored_at = excluded.stored_at \
              WHERE ocsp_responses.status_version <= excluded.status_version",
         )
         .bind(r.serial_hex)
@@ -126,19 +129,20 @@ impl Tx {
         .bind(r.next_update)
         .bind(r.refresh_at)
         .bind(r.signer)
+        .bind(r.stored_at)
         .execute(self.conn())
         .await?;
         Ok(done.rows_affected() > 0)
     }
 
-    /// The responses signed at or after `since` (serial, hash): what an instance drops
+    /// The responses stored at or after `since` (serial, hash): what an instance drops
     /// from its in-memory cache, whoever signed them.
     pub async fn ocsp_signed_since(
         &mut self,
         since: i64,
     ) -> Result<Vec<(String, String)>, StoreError> {
         let rows =
-            sqlx::query("SELECT serial_hex, hash_alg FROM ocsp_responses WHERE produced_at >= $1")
+            sqlx::query("SELECT serial_hex, hash_alg FROM ocsp_responses WHERE stored_at >= $1")
                 .bind(since)
                 .fetch_all(self.conn())
                 .await?;

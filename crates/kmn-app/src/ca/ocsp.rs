@@ -64,7 +64,7 @@ type CacheKey = (String, &'static str);
 #[derive(Debug, Default)]
 pub struct Cache {
     map: std::sync::Mutex<std::collections::HashMap<CacheKey, Cached>>,
-    /// producedAt (Unix seconds) up to which changes have been dropped.
+    /// When (Unix seconds) the last look at the stored responses was.
     seen: std::sync::atomic::AtomicI64,
 }
 
@@ -109,7 +109,9 @@ fn hash_name(h: HashAlg) -> &'static str {
 pub async fn sync_cache(app: &App, responders: &Responders) -> Result<(), AppError> {
     use std::sync::atomic::Ordering;
     let cache = &responders.1;
-    let since = cache.seen.load(Ordering::Relaxed);
+    // Two seconds back: a write committed just after the last look, stamped a moment
+    // before it, is still seen (and clocks of instances drift a little).
+    let since = cache.seen.load(Ordering::Relaxed) - 2;
     let now = app.now();
     let mut tx = app.store.read().await?;
     let changed = tx.ocsp_signed_since(since).await;
@@ -117,7 +119,6 @@ pub async fn sync_cache(app: &App, responders: &Responders) -> Result<(), AppErr
     for (serial, hash) in changed? {
         cache.drop_key(&serial, &hash);
     }
-    // The same second again next time: a response signed later in it is dropped too.
     cache.seen.store(now, Ordering::Relaxed);
     Ok(())
 }
@@ -161,7 +162,12 @@ pub async fn load(app: &App) -> Result<Responders, AppError> {
             cert_der: rec.cert_der.clone(),
         });
     }
-    Ok(Responders(out, Cache::default()))
+    // The cache starts empty: changes before now do not concern it.
+    let cache = Cache {
+        seen: std::sync::atomic::AtomicI64::new(now),
+        ..Cache::default()
+    };
+    Ok(Responders(out, cache))
 }
 
 fn at(t: i64) -> OffsetDateTime {
@@ -240,6 +246,7 @@ pub async fn refresh(app: &App, responders: &Responders) -> Result<usize, AppErr
             }
         }
         let mut tx = app.store.begin().await?;
+        let stored_at = app.now();
         let w = async {
             for (d, hash, der) in &signed {
                 tx.put_ocsp_response(&OcspResponseRow {
@@ -254,6 +261,7 @@ pub async fn refresh(app: &App, responders: &Responders) -> Result<usize, AppErr
                     next_update: next_update.unix_timestamp(),
                     refresh_at,
                     signer: &r.signer_name,
+                    stored_at,
                 })
                 .await?;
             }

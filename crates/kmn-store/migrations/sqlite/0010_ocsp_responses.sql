@@ -16,8 +16,11 @@ CREATE TABLE ocsp_responses (
     next_update BIGINT NOT NULL,
     refresh_at BIGINT NOT NULL,
     signer TEXT NOT NULL,
+    -- When this row was written (not producedAt: a batch signed on an HSM may take
+    -- seconds before it is stored): what other instances' caches go by.
+    stored_at BIGINT NOT NULL,
     PRIMARY KEY (serial_hex, hash_alg)
 );
 CREATE INDEX ocsp_responses_refresh ON ocsp_responses (refresh_at);
 -- What changed since a moment: each instance drops those from its in-memory cache.
-CREATE INDEX ocsp_responses_produced ON ocsp_responses (produced_at);
+CREATE INDEX ocsp_responses_stored ON ocsp_responses (stored_at);
