@@ -124,7 +124,8 @@ pub async fn sync_cache(app: &App, responders: &Responders) -> Result<(), AppErr
 }
 
 /// Loads, for every issuing CA not yet expired, its newest valid OCSP signer (key and
-/// certificate). An issuing CA without one is named in the error.
+/// certificate). An issuing CA without one is left out (logged; `/health` names it), so
+/// an expired signer does not stop the repository, the CRLs and the API.
 pub async fn load(app: &App) -> Result<Responders, AppError> {
     let mut tx = app.store.read().await?;
     let cas = tx.list_cas().await;
@@ -146,10 +147,10 @@ pub async fn load(app: &App) -> Result<Responders, AppError> {
             })
             .max_by_key(|c| c.not_after)
         else {
-            return Err(AppError::CaState(format!(
-                "the issuing CA {} has no valid OCSP signer: OCSP cannot answer for it",
-                issuing.name
-            )));
+            // OCSP answers `unauthorized` for this CA's certificates; everything else is
+            // served (and /health says `ocsp_signer_missing`).
+            tracing::error!(ca = %issuing.name, "no valid OCSP signer: OCSP cannot answer for this CA's certificates");
+            continue;
         };
         let loaded = crate::ca::load_record(app, rec.clone())?;
         // Checks the signer's certificate and key before anything is signed with it.
