@@ -140,7 +140,30 @@ async fn health(State(app): State<App>) -> Response {
 }
 
 /// Serves `<name>.crt` and `<name>.crl` from the repository directory.
-async fn repo_file(State(app): State<App>, Path(file): Path<String>) -> Response {
+/// A strong entity tag of repository bytes (a CRL or a certificate): relying parties
+/// refetch with `If-None-Match` and get `304 Not Modified` while nothing changed
+/// (issue 10 item 4).
+fn etag_of(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("\"{}\"", hex::encode(&sha2::Sha256::digest(bytes)[..16]))
+}
+
+/// Whether an `If-None-Match` header names this entity tag (or `*`).
+fn not_modified(headers: &axum::http::HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == etag || t == "*")
+}
+
+async fn repo_file(
+    State(app): State<App>,
+    Path(file): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
     if kmn_app::ra::documents::KINDS.contains(&file.as_str()) {
         return published_document(&app, &file, None).await;
     }
@@ -165,10 +188,22 @@ async fn repo_file(State(app): State<App>, Path(file): Path<String>) -> Response
             } else {
                 "public, max-age=3600"
             };
+            let etag = etag_of(&bytes);
+            if not_modified(&headers, &etag) {
+                return (
+                    StatusCode::NOT_MODIFIED,
+                    [
+                        (header::ETAG, etag.as_str()),
+                        (header::CACHE_CONTROL, cache),
+                    ],
+                )
+                    .into_response();
+            }
             (
                 [
                     (header::CONTENT_TYPE, media),
                     (header::CACHE_CONTROL, cache),
+                    (header::ETAG, etag.as_str()),
                 ],
                 bytes,
             )

@@ -157,6 +157,27 @@ async fn quick_start_serves_repository_health_and_https() {
         "{head}"
     );
     assert_eq!(body, std::fs::read(env.repo("kmn-issuing-g1.crl")).unwrap());
+    // Issue 10: relying parties refetch cheaply — the same bytes answer 304 to their ETag.
+    let etag = head
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .expect("an ETag")
+        .trim()
+        .to_string();
+    let addr = srv.http.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET /repo/kmn-issuing-g1.crl HTTP/1.0\r\nHost: {addr}\r\nIf-None-Match: {etag}\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let text = String::from_utf8_lossy(&buf);
+    assert!(
+        text.starts_with("HTTP/1.0 304") || text.starts_with("HTTP/1.1 304"),
+        "{text}"
+    );
     let (st, head, body) = get(&srv.http, "/repo/kmn-root-g1.crt");
     assert_eq!(st, 200);
     assert!(
