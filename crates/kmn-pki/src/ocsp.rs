@@ -500,6 +500,12 @@ pub struct ResponseParams {
     pub next_update: OffsetDateTime,
 }
 
+/// An `OCSPRequest` for one CertID, unsigned, without a nonce (what a relying party sends;
+/// for tests, the benchmark and kmn-verify).
+pub fn request_der(id: &CertId) -> Vec<u8> {
+    derw::seq(&[&derw::seq(&[&derw::seq(&[&derw::seq(&[&id.to_der()])])])])
+}
+
 /// A ResponseData that passed the lints: the only thing [`LintedResponse::sign`] takes.
 #[derive(Debug)]
 pub struct LintedResponse {

@@ -67,6 +67,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_emergency_attempts.sql"),
         postgres: include_str!("../migrations/postgres/0011_emergency_attempts.sql"),
     },
+    Migration {
+        version: 12,
+        sqlite: include_str!("../migrations/sqlite/0012_cert_status_updated.sql"),
+        postgres: include_str!("../migrations/postgres/0012_cert_status_updated.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {

@@ -103,6 +103,85 @@ impl Tx {
             .collect())
     }
 
+    /// End-entity certificates of `ca_name`, not expired at `now`, whose status changed
+    /// (or which were issued) at or after `since`, oldest first, at most `limit` — each
+    /// with whether its stored SHA-256 response is missing or stale. An index range on
+    /// `(ca_name, updated_at)`, not a scan of every certificate.
+    pub async fn ocsp_changed_since(
+        &mut self,
+        ca_name: &str,
+        since: i64,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<(OcspDue, bool)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.serial_hex, s.ca_name, s.status, s.reason, s.revoked_at, s.updated_at, \
+                    r.status, r.status_version \
+             FROM cert_status s JOIN certificates c ON c.serial_hex = s.serial_hex \
+             LEFT JOIN ocsp_responses r ON r.serial_hex = s.serial_hex AND r.hash_alg = 'sha256' \
+             WHERE s.ca_name = $1 AND s.updated_at >= $2 AND s.not_after > $3 \
+               AND c.profile NOT IN ('root', 'issuing-ca') \
+             ORDER BY s.updated_at LIMIT $4",
+        )
+        .bind(ca_name)
+        .bind(since)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let due = OcspDue {
+                    serial_hex: r.get(0),
+                    ca_name: r.get(1),
+                    status: r.get(2),
+                    reason: r.get(3),
+                    revoked_at: r.get(4),
+                    status_version: r.get(5),
+                };
+                let stored_status: Option<String> = r.get(6);
+                let stored_version: Option<i64> = r.get(7);
+                let stale = stored_status.as_deref() != Some(due.status.as_str())
+                    || stored_version != Some(due.status_version);
+                (due, stale)
+            })
+            .collect())
+    }
+
+    /// Certificates of `ca_name` whose responses are due for their half-way refresh
+    /// (the index on `refresh_at`), not expired at `now`, at most `limit`.
+    pub async fn ocsp_refresh_due(
+        &mut self,
+        ca_name: &str,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<OcspDue>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.serial_hex, s.ca_name, s.status, s.reason, s.revoked_at, s.updated_at \
+             FROM ocsp_responses r JOIN cert_status s ON s.serial_hex = r.serial_hex \
+             WHERE r.hash_alg = 'sha256' AND r.refresh_at <= $2 AND r.ca_name = $1 \
+               AND s.not_after > $2 \
+             ORDER BY r.refresh_at LIMIT $3",
+        )
+        .bind(ca_name)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| OcspDue {
+                serial_hex: r.get(0),
+                ca_name: r.get(1),
+                status: r.get(2),
+                reason: r.get(3),
+                revoked_at: r.get(4),
+                status_version: r.get(5),
+            })
+            .collect())
+    }
+
     /// Stores a signed response, replacing the one it renews — unless a response built
     /// from a newer status is already there (another instance signed it first): the
     /// newest status always wins. Returns whether it was written.

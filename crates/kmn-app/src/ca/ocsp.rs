@@ -26,6 +26,17 @@ use crate::{App, AppError};
 /// How many certificates one pass of [`refresh`] signs at most, per issuing CA.
 pub const REFRESH_BATCH: i64 = 500;
 
+/// How many recently changed certificates one pass looks at (an index range).
+pub const CHANGE_SCAN: i64 = 2000;
+
+/// A pass looks at the changes of the last seconds again: a transaction stamped a moment
+/// before it committed is still seen.
+pub const CHANGE_OVERLAP_SECS: i64 = 5;
+
+/// How often the full scan runs, as a safety net for what the index range missed (a
+/// transaction that committed more than [`CHANGE_OVERLAP_SECS`] after its stamp).
+pub const FULL_SCAN_SECS: i64 = 60;
+
 /// One issuing CA and its OCSP signer.
 pub struct Responder {
     /// The issuing CA's record name.
@@ -35,6 +46,10 @@ pub struct Responder {
     hashes: IssuerHashes,
     signer: Box<dyn Signer>,
     cert_der: Vec<u8>,
+    /// `updated_at` up to which status changes have been looked at.
+    watermark: std::sync::atomic::AtomicI64,
+    /// When the last full scan ran.
+    last_full: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for Responder {
@@ -161,6 +176,8 @@ pub async fn load(app: &App) -> Result<Responders, AppError> {
             hashes: IssuerHashes::from_cert(&issuing.cert_der)?,
             signer: loaded.signer,
             cert_der: rec.cert_der.clone(),
+            watermark: std::sync::atomic::AtomicI64::new(0),
+            last_full: std::sync::atomic::AtomicI64::new(0),
         });
     }
     // The cache starts empty: changes before now do not concern it.
@@ -184,7 +201,7 @@ pub async fn refresh(app: &App, responders: &Responders) -> Result<usize, AppErr
         let now = app.now();
         let due = {
             let mut tx = app.store.read().await?;
-            let d = tx.ocsp_due(&r.ca_name, now, REFRESH_BATCH).await;
+            let d = due_now(&mut tx, r, now).await;
             tx.rollback().await?;
             d?
         };
@@ -276,6 +293,57 @@ pub async fn refresh(app: &App, responders: &Responders) -> Result<usize, AppErr
         done += due.len();
     }
     Ok(done)
+}
+
+/// What to sign now for one issuing CA: the certificates changed since the last look (an
+/// index range over `updated_at`, looking [`CHANGE_OVERLAP_SECS`] back), those due for
+/// their half-way refresh (the index on `refresh_at`), and every [`FULL_SCAN_SECS`] — or
+/// when one second holds more changes than a look takes — the full scan.
+async fn due_now(
+    tx: &mut kmn_store::Tx,
+    r: &Responder,
+    now: i64,
+) -> Result<Vec<kmn_store::OcspDue>, AppError> {
+    use std::sync::atomic::Ordering;
+    let since = r.watermark.load(Ordering::Relaxed) - CHANGE_OVERLAP_SECS;
+    let changed = tx
+        .ocsp_changed_since(&r.ca_name, since, now, CHANGE_SCAN)
+        .await?;
+    let mut full = now - r.last_full.load(Ordering::Relaxed) >= FULL_SCAN_SECS;
+    let limit = usize::try_from(REFRESH_BATCH).unwrap_or(usize::MAX);
+    let stale = changed.iter().filter(|(_, s)| *s).count();
+    if stale > limit {
+        // More to sign than one pass signs: look from the same point again next time.
+    } else if i64::try_from(changed.len()).unwrap_or(i64::MAX) >= CHANGE_SCAN {
+        let first = changed.first().map_or(0, |(d, _)| d.status_version);
+        let last = changed.last().map_or(0, |(d, _)| d.status_version);
+        if first == last {
+            // More changes in one second than a look takes: the full scan this time.
+            full = true;
+        } else {
+            r.watermark.store(last, Ordering::Relaxed);
+        }
+    } else {
+        r.watermark.store(now, Ordering::Relaxed);
+    }
+    let mut due: Vec<kmn_store::OcspDue> = changed
+        .into_iter()
+        .filter(|(_, stale)| *stale)
+        .map(|(d, _)| d)
+        .take(limit)
+        .collect();
+    if due.len() < limit {
+        let left = i64::try_from(limit - due.len()).unwrap_or(0);
+        due.extend(tx.ocsp_refresh_due(&r.ca_name, now, left).await?);
+    }
+    if full && due.len() < limit {
+        r.last_full.store(now, Ordering::Relaxed);
+        due.extend(tx.ocsp_due(&r.ca_name, now, REFRESH_BATCH).await?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    due.retain(|d| seen.insert(d.serial_hex.clone()));
+    due.truncate(limit);
+    Ok(due)
 }
 
 /// `kmn serve`'s OCSP signer: every 100 ms, [`refresh`] (a revocation reaches OCSP

@@ -335,3 +335,65 @@ async fn art11_lost_card_story_by_phone_reaches_ocsp_and_the_crl() {
         "{shown}"
     );
 }
+
+/// The signer loop's pass and the request path on both backends (issue 10 item 5): a new
+/// certificate gets its responses in one pass, a revocation makes them stale and the next
+/// pass answers `revoked`; an unknown serial is `unauthorized`.
+async fn presigned_story(w: &crate::api_fixture::World) {
+    use kmn_app::ca::ocsp;
+    let (_, _, serial) = w.issued_card(&w.nurse_a).await;
+    let responders = ocsp::load(&w.app).await.unwrap();
+    assert!(ocsp::refresh(&w.app, &responders).await.unwrap() >= 1);
+    let iss = {
+        let mut tx = w.app.store_for_tests().read().await.unwrap();
+        let ca = tx
+            .active_ca(kmn_store::CaKind::Issuing)
+            .await
+            .unwrap()
+            .unwrap();
+        tx.rollback().await.unwrap();
+        ca.cert_der
+    };
+    let hashes = kmn_pki::ocsp::IssuerHashes::from_cert(&iss).unwrap();
+    let request = |serial: &str| {
+        let id = kmn_pki::ocsp::CertId::new(
+            kmn_pki::ocsp::HashAlg::Sha256,
+            &hashes,
+            &hex::decode(serial).unwrap(),
+        );
+        kmn_pki::ocsp::request_der(&id)
+    };
+    let a = ocsp::answer(&w.app, &responders, &request(&serial)).await;
+    assert_eq!(a.outcome, "good", "{a:?}");
+    crate::serve::revoke_elsewhere(&w.app, &serial).await;
+    ocsp::refresh(&w.app, &responders).await.unwrap();
+    let a = ocsp::answer(&w.app, &responders, &request(&serial)).await;
+    assert_eq!(a.outcome, "revoked", "{a:?}");
+    let parsed = kmn_pki::ocsp::parse_response(&a.der).unwrap();
+    assert!(
+        matches!(
+            parsed.single.unwrap().status,
+            Some(kmn_pki::ocsp::CertStatus::Revoked {
+                reason: kmn_domain::RevocationReason::KeyCompromise,
+                ..
+            })
+        ),
+        "a revoked response"
+    );
+    let a = ocsp::answer(&w.app, &responders, &request("0102030405")).await;
+    assert_eq!(a.outcome, "unauthorized");
+}
+
+#[tokio::test]
+async fn issue10_presigned_responses_follow_a_revocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ra.db").display());
+    presigned_story(&crate::api_fixture::World::new(&url).await).await;
+}
+
+#[tokio::test]
+async fn issue10_presigned_responses_follow_a_revocation_postgres() {
+    if let Some(url) = crate::support::pg_url("ocsp_presigned").await {
+        presigned_story(&crate::api_fixture::World::new(&url).await).await;
+    }
+}
