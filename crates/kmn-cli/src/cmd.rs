@@ -999,7 +999,7 @@ async fn serve_app(app: App) -> ExitCode {
         ));
     }
     // An HSM key that cannot sign now does not stop the repository and the API: the
-    // publisher retries every half second and logs each failure.
+    // publisher retries every 200 ms and logs each failure.
     for c in &cas {
         if let Err(e) = c.signer.check() {
             eprintln!("kmn: warning: the key of {} cannot sign now: {e}", c.name());

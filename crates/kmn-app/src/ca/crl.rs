@@ -233,7 +233,7 @@ pub async fn due(app: &App, ca_name: &str) -> Result<bool, AppError> {
     Ok(pending > 0 || age >= app.cfg.ca.crl_interval_hours * 3600)
 }
 
-/// The publisher of `kmn serve`: every half second, for each issuing CA, publishes a CRL
+/// The publisher of `kmn serve`: every 200 ms, for each issuing CA, publishes a CRL
 /// when one is due (a new revocation, from any process or instance, or 24 h since the
 /// last). On SQLite this short poll is the cross-process wake-up (DESIGN §7).
 pub async fn publisher_loop(
@@ -279,7 +279,7 @@ pub async fn publisher_loop(
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
             _ = stop.changed() => return,
         }
     }
