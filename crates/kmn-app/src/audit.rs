@@ -218,7 +218,13 @@ fn no_signer() -> AppError {
 
 /// `kmn audit checkpoint`: seals the reads logged so far, then signs the chain's head
 /// with the active audit signer.
-pub async fn checkpoint(app: &App, actor: &str) -> Result<Checkpoint, AppError> {
+/// `kmn audit checkpoint`: the CA administrator signs a checkpoint on demand.
+pub async fn checkpoint(app: &App, who: &crate::rights::CaAdmin) -> Result<Checkpoint, AppError> {
+    checkpoint_as(app, who.name()).await
+}
+
+/// Signs a checkpoint as `actor`.
+async fn checkpoint_as(app: &App, actor: &str) -> Result<Checkpoint, AppError> {
     let signer = load_signer(app).await?.ok_or_else(no_signer)?;
     seal_access_log(app, actor).await?;
     checkpoint_with(app, &signer.record, signer.signer.as_ref()).await
@@ -694,10 +700,10 @@ pub async fn ensure_key(app: &App, operator: &str) -> Result<Option<KeyMade>, Ap
     }
 }
 
-/// `kmn audit key`: a new audit signer under the active issuing CA (key where that CA's
-/// key is), which becomes the active one.
-pub async fn new_key(app: &App, operator: &str) -> Result<KeyMade, AppError> {
-    ca::new_audit_signer(app, operator).await
+/// `kmn audit key`: the CA administrator makes a new audit signer under the active
+/// issuing CA (key where that CA's key is), which becomes the active one.
+pub async fn new_key(app: &App, who: &crate::rights::CaAdmin) -> Result<KeyMade, AppError> {
+    ca::new_audit_signer(app, who.name()).await
 }
 
 /// The checkpoint job of `kmn serve`: every second, seals the access log when

@@ -630,3 +630,73 @@ pub struct CertificateStatus {
     /// The reason, when revoked.
     pub revocation_reason: Option<kmn_domain::RevocationReason>,
 }
+
+/// A certificate this CA issued, with its status (`kmn cert show`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Certificate {
+    pub serial_hex: String,
+    pub ca_name: String,
+    pub profile: String,
+    pub subject: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub fingerprint_sha256: String,
+    pub der: Vec<u8>,
+    pub issued_at: i64,
+    pub status: kmn_domain::CertStatus,
+    pub revocation: Option<Revocation>,
+}
+
+/// What is known about a revocation (第16条, 第23条3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    pub reason: kmn_domain::RevocationReason,
+    pub revoked_at: i64,
+    pub invalidity_date: Option<i64>,
+    pub article: Option<String>,
+    pub comment: Option<String>,
+    pub requested_by: Option<String>,
+    pub request_received_at: Option<i64>,
+    pub first_crl_number: Option<i64>,
+    pub first_crl_published_at: Option<i64>,
+    /// The grounds' code (`emergency:lost`, …).
+    pub grounds: Option<String>,
+    /// The channel (`desk`, `holder`, `phone`, …).
+    pub channel: Option<String>,
+}
+
+impl From<kmn_store::RevocationInfo> for Revocation {
+    fn from(r: kmn_store::RevocationInfo) -> Self {
+        Self {
+            reason: r.reason,
+            revoked_at: r.revoked_at,
+            invalidity_date: r.invalidity_date,
+            article: r.article,
+            comment: r.comment,
+            requested_by: r.requested_by,
+            request_received_at: r.request_received_at,
+            first_crl_number: r.first_crl_number,
+            first_crl_published_at: r.first_crl_published_at,
+            grounds: r.grounds,
+            channel: r.channel,
+        }
+    }
+}
+
+impl From<kmn_store::CertRecord> for Certificate {
+    fn from(c: kmn_store::CertRecord) -> Self {
+        Self {
+            serial_hex: c.serial_hex,
+            ca_name: c.ca_name,
+            profile: c.profile,
+            subject: c.subject,
+            not_before: c.not_before,
+            not_after: c.not_after,
+            fingerprint_sha256: c.fingerprint_sha256,
+            der: c.der,
+            issued_at: c.issued_at,
+            status: c.status,
+            revocation: c.revocation.map(Into::into),
+        }
+    }
+}

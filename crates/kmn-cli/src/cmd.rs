@@ -289,8 +289,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Crl(CrlCommand::Publish) => crl_publish(&cli.data_dir, &who).await,
         Command::Verify(v) => return verify(&cli.data_dir, v).await,
         Command::Audit(AuditCommand::Verify) => return audit_verify(&cli.data_dir).await,
-        Command::Audit(AuditCommand::Checkpoint) => audit_checkpoint(&cli.data_dir, &who).await,
-        Command::Audit(AuditCommand::Key) => audit_key(&cli.data_dir, &who).await,
+        Command::Audit(AuditCommand::Checkpoint) => audit_checkpoint(&cli.data_dir, &admin).await,
+        Command::Audit(AuditCommand::Key) => audit_key(&cli.data_dir, &admin).await,
         Command::Config(ConfigCommand::Check) => config_check(&cli.data_dir).await,
         Command::Facility { command, out } => {
             return crate::ops::facility(&cli.data_dir, &admin, command, *out).await;
@@ -800,9 +800,12 @@ async fn audit_verify(data_dir: &Path) -> ExitCode {
     }
 }
 
-async fn audit_checkpoint(data_dir: &Path, who: &str) -> Result<(), AppError> {
+async fn audit_checkpoint(
+    data_dir: &Path,
+    admin: &kmn_app::rights::CaAdmin,
+) -> Result<(), AppError> {
     let app = open(data_dir).await?;
-    let c = kmn_app::audit::checkpoint(&app, who).await?;
+    let c = kmn_app::audit::checkpoint(&app, admin).await?;
     println!(
         "checkpoint #{} of the audit log: event {}, head {}, signed {} by {} -> {}",
         c.number,
@@ -815,9 +818,9 @@ async fn audit_checkpoint(data_dir: &Path, who: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-async fn audit_key(data_dir: &Path, who: &str) -> Result<(), AppError> {
+async fn audit_key(data_dir: &Path, admin: &kmn_app::rights::CaAdmin) -> Result<(), AppError> {
     let app = open(data_dir).await?;
-    let k = kmn_app::audit::new_key(&app, who).await?;
+    let k = kmn_app::audit::new_key(&app, admin).await?;
     println!(
         "audit signer {} (SHA-256 {}, key {}, until {}) is now active",
         k.name,

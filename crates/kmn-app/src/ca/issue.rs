@@ -322,9 +322,9 @@ pub async fn certificate(
     app: &App,
     _right: &crate::rights::CaAdmin,
     serial_hex: &str,
-) -> Result<Option<kmn_store::CertRecord>, AppError> {
+) -> Result<Option<crate::views::Certificate>, AppError> {
     let mut tx = app.store.read().await?;
     let c = tx.certificate(serial_hex).await;
     tx.rollback().await?;
-    Ok(c?)
+    Ok(c?.map(Into::into))
 }
