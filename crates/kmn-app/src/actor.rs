@@ -193,6 +193,16 @@ impl Actor {
         }
     }
 
+    /// The role as the audit log names it: `holder` for a holder acting with the
+    /// emergency code ([`Actor::holder`]), else the account's role.
+    pub fn audit_role(&self) -> &'static str {
+        if self.account_id.starts_with("holder:") {
+            "holder"
+        } else {
+            self.role.as_str()
+        }
+    }
+
     /// Support-center staff (operator or supervisor).
     pub fn is_center(&self) -> bool {
         matches!(self.role, Role::Operator | Role::Supervisor)

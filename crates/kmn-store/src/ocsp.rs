@@ -66,6 +66,19 @@ pub struct StoredOcspResponse {
     pub status: String,
 }
 
+/// The first six columns of the `ocsp_due` queries: serial, CA, status, reason,
+/// revocation time, `updated_at`.
+fn due_from_row(r: &sqlx::any::AnyRow) -> OcspDue {
+    OcspDue {
+        serial_hex: r.get(0),
+        ca_name: r.get(1),
+        status: r.get(2),
+        reason: r.get(3),
+        revoked_at: r.get(4),
+        status_version: r.get(5),
+    }
+}
+
 impl Tx {
     /// Up to `limit` end-entity certificates of `ca_names` (issuing CAs), not expired at
     /// `now`, whose responses are missing, stale (status changed) or due for refresh.
@@ -90,17 +103,7 @@ impl Tx {
         .bind(limit)
         .fetch_all(self.conn())
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| OcspDue {
-                serial_hex: r.get(0),
-                ca_name: r.get(1),
-                status: r.get(2),
-                reason: r.get(3),
-                revoked_at: r.get(4),
-                status_version: r.get(5),
-            })
-            .collect())
+        Ok(rows.iter().map(due_from_row).collect())
     }
 
     /// End-entity certificates of `ca_name`, not expired at `now`, whose status changed
@@ -132,14 +135,7 @@ impl Tx {
         Ok(rows
             .iter()
             .map(|r| {
-                let due = OcspDue {
-                    serial_hex: r.get(0),
-                    ca_name: r.get(1),
-                    status: r.get(2),
-                    reason: r.get(3),
-                    revoked_at: r.get(4),
-                    status_version: r.get(5),
-                };
+                let due = due_from_row(r);
                 let stored_status: Option<String> = r.get(6);
                 let stored_version: Option<i64> = r.get(7);
                 let stale = stored_status.as_deref() != Some(due.status.as_str())
@@ -169,17 +165,7 @@ impl Tx {
         .bind(limit)
         .fetch_all(self.conn())
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| OcspDue {
-                serial_hex: r.get(0),
-                ca_name: r.get(1),
-                status: r.get(2),
-                reason: r.get(3),
-                revoked_at: r.get(4),
-                status_version: r.get(5),
-            })
-            .collect())
+        Ok(rows.iter().map(due_from_row).collect())
     }
 
     /// Stores a signed response, replacing the one it renews — unless a response built
@@ -214,18 +200,15 @@ impl Tx {
         Ok(done.rows_affected() > 0)
     }
 
-    /// The responses stored at or after `since` (serial, hash): what an instance drops
-    /// from its in-memory cache, whoever signed them.
-    pub async fn ocsp_signed_since(
-        &mut self,
-        since: i64,
-    ) -> Result<Vec<(String, String)>, StoreError> {
+    /// The certificates whose responses were stored at or after `since`: what an instance
+    /// drops from its in-memory cache, whoever signed them.
+    pub async fn ocsp_signed_since(&mut self, since: i64) -> Result<Vec<String>, StoreError> {
         let rows =
-            sqlx::query("SELECT serial_hex, hash_alg FROM ocsp_responses WHERE stored_at >= $1")
+            sqlx::query("SELECT DISTINCT serial_hex FROM ocsp_responses WHERE stored_at >= $1")
                 .bind(since)
                 .fetch_all(self.conn())
                 .await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     /// The stored response for a certificate and CertID hash.

@@ -70,7 +70,7 @@ pub struct Responders(pub Vec<Responder>, pub Cache);
 /// that it starts again empty. The database holds them all.
 pub const CACHE_ENTRIES: usize = 200_000;
 
-type CacheKey = (String, &'static str);
+type CacheKey = (String, HashAlg);
 
 /// Stored responses kept in memory: filled on a read from the database, emptied of every
 /// response (re)signed since — by this instance's signer loop at once, by another
@@ -104,20 +104,11 @@ impl Cache {
         }
     }
 
-    fn drop_key(&self, serial: &str, hash: &str) {
-        let h = if hash == HashAlg::Sha1.as_str() {
-            HashAlg::Sha1.as_str()
-        } else {
-            HashAlg::Sha256.as_str()
-        };
+    fn drop_key(&self, serial: &str, hash: HashAlg) {
         if let Ok(mut m) = self.map.lock() {
-            m.remove(&(serial.to_string(), h));
+            m.remove(&(serial.to_string(), hash));
         }
     }
-}
-
-fn hash_name(h: HashAlg) -> &'static str {
-    h.as_str()
 }
 
 /// Drops from the cache every response signed since the last look (by any instance).
@@ -131,8 +122,10 @@ pub async fn sync_cache(app: &App, responders: &Responders) -> Result<(), AppErr
     let mut tx = app.store.read().await?;
     let changed = tx.ocsp_signed_since(since).await;
     tx.rollback().await?;
-    for (serial, hash) in changed? {
-        cache.drop_key(&serial, &hash);
+    // Both CertID hashes are signed together: both are dropped.
+    for serial in changed? {
+        cache.drop_key(&serial, HashAlg::Sha1);
+        cache.drop_key(&serial, HashAlg::Sha256);
     }
     cache.seen.store(now, Ordering::Relaxed);
     Ok(())
@@ -288,7 +281,7 @@ pub async fn refresh(app: &App, responders: &Responders) -> Result<usize, AppErr
         .await;
         crate::finish(tx, w).await?;
         for (d, hash, _) in &signed {
-            responders.1.drop_key(&d.serial_hex, hash_name(*hash));
+            responders.1.drop_key(&d.serial_hex, *hash);
         }
         done += due.len();
     }
@@ -402,7 +395,7 @@ pub async fn answer(app: &App, responders: &Responders, request_der: &[u8]) -> A
     let Some(serial_hex) = req.cert_id.serial_hex() else {
         return refusal(ResponseStatus::Unauthorized, "unauthorized");
     };
-    let key = (serial_hex.clone(), hash_name(req.cert_id.hash));
+    let key = (serial_hex.clone(), req.cert_id.hash);
     let now = app.now();
     if let Some(c) = responders.1.get(&key)
         && c.next_update > now

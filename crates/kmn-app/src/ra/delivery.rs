@@ -363,11 +363,7 @@ pub(super) async fn transition(
             from.as_str(),
             t.state.as_str(),
             actor.account_id,
-            if actor.account_id.starts_with("holder:") {
-                "holder"
-            } else {
-                actor.role.as_str()
-            },
+            actor.audit_role(),
             if detail.is_empty() {
                 String::new()
             } else {

@@ -104,8 +104,27 @@ pub const MAX_CODE_FAILURES: i64 = 5;
 
 /// The center's pepper for emergency codes: `KMN_EMERGENCY_CODE_PEPPER(_FILE)`, or
 /// `<data-dir>/secrets/emergency-code-pepper` (made on first use, 32 random bytes, mode
-/// 0600). A database alone does not let anyone test codes offline.
+/// 0600). A database alone does not let anyone test codes offline. Read once per data
+/// dir and process: the public form asks for it on every request.
 pub fn code_pepper(app: &App) -> Result<Vec<u8>, AppError> {
+    type Peppers = std::collections::HashMap<std::path::PathBuf, Vec<u8>>;
+    static READ: std::sync::Mutex<Option<Peppers>> = std::sync::Mutex::new(None);
+    if let Some(p) = READ
+        .lock()
+        .ok()
+        .and_then(|m| m.as_ref().and_then(|m| m.get(&app.data_dir).cloned()))
+    {
+        return Ok(p);
+    }
+    let p = read_pepper(app)?;
+    if let Ok(mut m) = READ.lock() {
+        m.get_or_insert_with(Default::default)
+            .insert(app.data_dir.clone(), p.clone());
+    }
+    Ok(p)
+}
+
+fn read_pepper(app: &App) -> Result<Vec<u8>, AppError> {
     if let Some(p) = crate::config::env_or_file("KMN_EMERGENCY_CODE_PEPPER")? {
         return Ok(p.into_bytes());
     }
