@@ -216,6 +216,10 @@ pub struct CaConfig {
     /// nextUpdate − thisUpdate of a pre-signed OCSP response, hours (issue 10: 4 days,
     /// signed again half-way, and at once on every status change).
     pub ocsp_validity_hours: i64,
+    /// The time allowed to sign every stored OCSP response again with a new OCSP signer,
+    /// hours: `kmn serve` makes the new signer at notAfter − (`ocsp_validity_hours` + this),
+    /// so that no response outlives the signer that signed it (issue 10, 24).
+    pub ocsp_resign_hours: i64,
     /// The PKCS#11 module of the HSM on this machine, when it is not where the ceremony
     /// recorded it (the `module-path` of each HSM key's `pkcs11:` reference). The HSM user
     /// PIN comes from `KMN_HSM_PIN` or `KMN_HSM_PIN_FILE` only.
@@ -255,6 +259,7 @@ impl Default for CaConfig {
             crl_interval_hours: 24,
             arl_next_update_days: 365,
             ocsp_validity_hours: 96,
+            ocsp_resign_hours: 24,
             hsm_module: None,
         }
     }
@@ -292,6 +297,7 @@ impl std::fmt::Debug for CaConfig {
             .field("crl_next_update_hours", &self.crl_next_update_hours)
             .field("crl_interval_hours", &self.crl_interval_hours)
             .field("ocsp_validity_hours", &self.ocsp_validity_hours)
+            .field("ocsp_resign_hours", &self.ocsp_resign_hours)
             .field("arl_next_update_days", &self.arl_next_update_days)
             .field("hsm_module", &self.hsm_module)
             .finish()
@@ -474,6 +480,12 @@ impl Config {
         if !(2..=24 * 7).contains(&self.ca.ocsp_validity_hours) {
             return Err(AppError::Config(
                 "ca.ocsp_validity_hours must be 2..=168 (a response is signed again half-way)"
+                    .into(),
+            ));
+        }
+        if !(1..=24 * 14).contains(&self.ca.ocsp_resign_hours) {
+            return Err(AppError::Config(
+                "ca.ocsp_resign_hours must be 1..=336 (the time to sign every stored OCSP response again with a new signer)"
                     .into(),
             ));
         }

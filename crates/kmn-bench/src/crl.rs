@@ -130,7 +130,7 @@ fn sql_quote(s: &str) -> String {
 /// Inserts revoked certificates straight into `issuance_intents`, `certificates` and
 /// `cert_status` (see crates/kmn-store/migrations/sqlite/0001_foundation.sql), in one
 /// transaction, 1000 rows a statement.
-async fn insert_revoked(
+pub(crate) async fn insert_revoked(
     app: &kmn_app::App,
     ca_name: &str,
     revs: &[Revoked],

@@ -15,6 +15,7 @@ pub mod crl;
 pub mod crypto;
 pub mod csr;
 pub mod issue;
+pub mod latency;
 pub mod peer;
 pub mod runner;
 pub mod setup;
@@ -33,6 +34,7 @@ const USAGE: &str = "usage: kmn-bench [all] [--quick] [--no-pg] [--pg-url URL] [
        kmn-bench openssl-issue [--csr rsa2048|p256] [--count N] [--runs N]
        kmn-bench openssl-crl --entries N [--runs N]
        kmn-bench csr [--csr rsa2048|p256] --out FILE.pem
+       kmn-bench revocation-latency [--store sqlite|postgres] [--entries N] [--runs N] [--pg-url URL]   (issue 10)
        kmn-bench card-applications --data-dir DIR --facility CODE --holders H1,H2,…   (for bench/cards)";
 
 /// Named options of the single-figure subcommands.
@@ -192,6 +194,29 @@ pub fn main_with(exe: &Path, args: Vec<String>) -> Result<()> {
                     );
                 }
             }
+            Ok(())
+        }
+        "revocation-latency" => {
+            let backend = match a.get("--store").unwrap_or("sqlite") {
+                "sqlite" => setup::Backend::Sqlite,
+                "postgres" => setup::Backend::Postgres(
+                    a.get("--pg-url")
+                        .unwrap_or("postgres://postgres@127.0.0.1:5432/test")
+                        .to_string(),
+                ),
+                o => bail!("unknown store {o}"),
+            };
+            let f = latency::run(&backend, a.num("--entries", 100_000)?, a.num("--runs", 9)?)?;
+            println!(
+                "{} with {} revoked entries: revocation → commit {}; → OCSP revoked {}; → CRL published {}; baseline build+sign of the CRL alone {}; CRL / baseline {:.1}",
+                backend.name(),
+                f.entries,
+                f.commit_ms.show(1, "ms"),
+                f.ocsp_ms.show(1, "ms"),
+                f.crl_ms.show(1, "ms"),
+                f.build_ms.show(1, "ms"),
+                f.crl_ms.median / f.build_ms.median.max(1e-9)
+            );
             Ok(())
         }
         "crl" => crl::child_build(

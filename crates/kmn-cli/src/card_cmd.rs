@@ -637,7 +637,7 @@ async fn personalize_remote(
     let (font, dir) = tri!(mailer_setup(data_dir, mailer_dir), out);
     let mailer = MailerOut { font: &font, dir };
     let center = tri!(
-        crate::station_client::RemoteStation::new(
+        crate::api_client::ApiClient::new(
             station.server,
             station.cert,
             station.key_file,

@@ -36,6 +36,12 @@ pub enum CaCommand {
         #[command(flatten)]
         hsm: HsmArgs,
     },
+    /// A new OCSP signer for the active issuing CA (DESIGN §4: EKU OCSPSigning only,
+    /// ocsp-nocheck, 90 days), its key where the issuing CA's key is; it is used at once,
+    /// and `kmn serve` signs every stored OCSP response again with it. `kmn serve` does
+    /// this by itself at notAfter − (ca.ocsp_validity_hours + ca.ocsp_resign_hours);
+    /// this command is for an early change (a signer key feared compromised).
+    NewOcspSigner,
     /// The root revokes an issuing CA (its key is compromised, or it is retired): its
     /// certificate is listed on the root's ARL, which is re-signed at once in the same
     /// transaction (never on the issuing CA's own CRL). Loads the root key. The active
@@ -310,6 +316,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Document { command, out } => {
             return crate::ops::document(&cli.data_dir, &admin, command, *out).await;
         }
+        Command::Proposal { command, out } => {
+            return crate::proposal_cmd::proposal(command, *out).await;
+        }
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -495,6 +504,18 @@ async fn ca_cmd(
             for (name, key_ref) in &made.key_refs {
                 println!("  key          {name}  {key_ref}");
             }
+            Ok(())
+        }
+        CaCommand::NewOcspSigner => {
+            let app = open(data_dir).await?;
+            let k = ca::new_ocsp_signer(&app, admin).await?;
+            println!(
+                "OCSP signer {} (SHA-256 {}, key {}, until {}) is now active; `kmn serve` signs every stored OCSP response again with it.",
+                k.name,
+                k.fingerprint,
+                k.key_ref,
+                kmn_domain::time_fmt::rfc3339(k.not_after)
+            );
             Ok(())
         }
         CaCommand::RevokeIssuing {
@@ -1027,6 +1048,9 @@ async fn serve_app(app: App) -> ExitCode {
         Ok(r) => std::sync::Arc::new(r),
         Err(e) => return fail(&e),
     };
+    // Every transaction that issues a certificate or changes its status signs its OCSP
+    // responses before it commits (the signer loop is the safety net).
+    kmn_app::ca::ocsp::install_presigner(&app, &responders);
     let running = match kmn_web::start(app.clone(), Some(responders.clone())).await {
         Ok(r) => r,
         Err(e) => return fail(&e),

@@ -3,10 +3,11 @@
 //! a terminal: secrets come from the environment or files.
 #![forbid(unsafe_code)]
 
+mod api_client;
 mod card_cmd;
 mod cmd;
 mod ops;
-mod station_client;
+mod proposal_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -98,6 +99,14 @@ pub enum Command {
     Card {
         #[command(subcommand)]
         command: ops::CardCommand,
+        #[command(flatten)]
+        out: ops::Out,
+    },
+    /// 本会による失効（利用規約第12条）の提案と承認（二人による確認）。センターの API に
+    /// ご自身のアカウントの証明書で接続します
+    Proposal {
+        #[command(subcommand)]
+        command: proposal_cmd::ProposalCommand,
         #[command(flatten)]
         out: ops::Out,
     },

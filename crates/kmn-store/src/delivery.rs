@@ -340,6 +340,7 @@ impl Tx {
             return Ok(false);
         }
         self.note_status_change(&ca).await?;
+        self.presign_ocsp(&[serial_hex], at).await?;
         Ok(true)
     }
 

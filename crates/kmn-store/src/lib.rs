@@ -35,7 +35,7 @@ pub use audit::{
 pub use delivery::{DeliveryRow, PinMailerRow};
 pub use issuance::{CardIssuanceRow, IssuanceState};
 pub use jobs::JobRow;
-pub use ocsp::{OcspDue, OcspResponseRow, StoredOcspResponse};
+pub use ocsp::{OcspDue, OcspPresign, OcspResponseRow, PresignedResponse, StoredOcspResponse};
 pub use proposal::{ProposalDecision, ProposalRow};
 pub use ra::*;
 pub use records::*;
@@ -108,6 +108,10 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     url_redacted: String,
+    /// Who signs OCSP responses inside the transaction of a status change (issue 10
+    /// item 5): installed by `kmn serve` ([`Store::set_ocsp_presigner`]); shared by
+    /// every clone of the store.
+    presigner: std::sync::Arc<std::sync::RwLock<Option<std::sync::Arc<dyn OcspPresign>>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -172,6 +176,7 @@ impl Store {
             pool,
             backend,
             url_redacted: redacted,
+            presigner: std::sync::Arc::default(),
         };
         migrate::run(&store).await?;
         Ok(store)
@@ -197,7 +202,21 @@ impl Store {
         Ok(Tx {
             tx,
             backend: self.backend,
+            presigner: self.presigner(),
         })
+    }
+
+    /// Installs (or, with `None`, removes) the OCSP pre-signer: from now on every
+    /// transaction that issues a certificate or changes its status signs its OCSP
+    /// responses before it commits.
+    pub fn set_ocsp_presigner(&self, p: Option<std::sync::Arc<dyn OcspPresign>>) {
+        if let Ok(mut g) = self.presigner.write() {
+            *g = p;
+        }
+    }
+
+    fn presigner(&self) -> Option<std::sync::Arc<dyn OcspPresign>> {
+        self.presigner.read().ok().and_then(|g| g.clone())
     }
 
     /// Begins a read-only transaction: a plain (deferred) BEGIN, so that on SQLite readers
@@ -206,6 +225,7 @@ impl Store {
         Ok(Tx {
             tx: self.pool.begin().await?,
             backend: self.backend,
+            presigner: None,
         })
     }
 
@@ -220,6 +240,7 @@ impl Store {
 pub struct Tx {
     tx: Transaction<'static, Any>,
     backend: Backend,
+    presigner: Option<std::sync::Arc<dyn OcspPresign>>,
 }
 
 impl Tx {

@@ -72,6 +72,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_cert_status_updated.sql"),
         postgres: include_str!("../migrations/postgres/0012_cert_status_updated.sql"),
     },
+    Migration {
+        version: 15,
+        sqlite: include_str!("../migrations/sqlite/0015_ocsp_work_leases.sql"),
+        postgres: include_str!("../migrations/postgres/0015_ocsp_work_leases.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {

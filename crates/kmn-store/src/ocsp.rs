@@ -66,6 +66,34 @@ pub struct StoredOcspResponse {
     pub status: String,
 }
 
+/// A response signed inside a transaction by an [`OcspPresign`], for one CertID hash.
+#[derive(Clone, Debug)]
+pub struct PresignedResponse {
+    /// `sha1` or `sha256`.
+    pub hash_alg: &'static str,
+    /// The DER `OCSPResponse`.
+    pub der: Vec<u8>,
+    /// producedAt and thisUpdate.
+    pub produced_at: i64,
+    /// nextUpdate.
+    pub next_update: i64,
+    /// When to sign it again.
+    pub refresh_at: i64,
+    /// The OCSP signer's CA record name.
+    pub signer: String,
+}
+
+/// Signs a certificate's OCSP responses in the transaction that issued it or changed
+/// its status (issue 10 item 5: a `good` response pre-signed in the issuance commit, a
+/// new one with every status change), so that the responder has the new answer the
+/// moment the change commits. Implemented by kmn-app with the OCSP signers `kmn serve`
+/// loaded; `None` from [`OcspPresign::presign`] (no signer for that CA in this
+/// process, or it could not sign) leaves the certificate to the signer loop.
+pub trait OcspPresign: Send + Sync {
+    /// The responses (one per CertID hash) for `due`, signed at `now`.
+    fn presign(&self, due: &OcspDue, now: i64) -> Option<Vec<PresignedResponse>>;
+}
+
 /// The first six columns of the `ocsp_due` queries: serial, CA, status, reason,
 /// revocation time, `updated_at`.
 fn due_from_row(r: &sqlx::any::AnyRow) -> OcspDue {
@@ -80,6 +108,52 @@ fn due_from_row(r: &sqlx::any::AnyRow) -> OcspDue {
 }
 
 impl Tx {
+    /// Pre-signs the OCSP responses of `serials` (end-entity certificates only) with the
+    /// installed [`OcspPresign`], if any, in this transaction: called by every write that
+    /// issues a certificate or changes its status. Does nothing without a pre-signer.
+    pub(crate) async fn presign_ocsp(
+        &mut self,
+        serials: &[&str],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let Some(p) = self.presigner.clone() else {
+            return Ok(());
+        };
+        for serial in serials {
+            let row = sqlx::query(
+                "SELECT s.serial_hex, s.ca_name, s.status, s.reason, s.revoked_at, s.updated_at \
+                 FROM cert_status s JOIN certificates c ON c.serial_hex = s.serial_hex \
+                 WHERE s.serial_hex = $1 AND c.profile NOT IN ('root', 'issuing-ca')",
+            )
+            .bind(*serial)
+            .fetch_optional(self.conn())
+            .await?;
+            let Some(row) = row else { continue };
+            let due = due_from_row(&row);
+            let Some(signed) = p.presign(&due, now) else {
+                continue;
+            };
+            for r in &signed {
+                self.put_ocsp_response(&OcspResponseRow {
+                    serial_hex: &due.serial_hex,
+                    hash_alg: r.hash_alg,
+                    ca_name: &due.ca_name,
+                    status: &due.status,
+                    status_version: due.status_version,
+                    der: &r.der,
+                    produced_at: r.produced_at,
+                    this_update: r.produced_at,
+                    next_update: r.next_update,
+                    refresh_at: r.refresh_at,
+                    signer: &r.signer,
+                    stored_at: now,
+                })
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Up to `limit` end-entity certificates of `ca_names` (issuing CAs), not expired at
     /// `now`, whose responses are missing, stale (status changed) or due for refresh.
     pub async fn ocsp_due(
@@ -198,6 +272,157 @@ impl Tx {
         .execute(self.conn())
         .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Takes or renews the lease on the OCSP signing work of `ca_name` for `holder`
+    /// until `expires_at`: granted when nobody holds it, `holder` already does, or the
+    /// other holder's lease ran out at `now`. Returns whether `holder` holds it.
+    pub async fn take_ocsp_lease(
+        &mut self,
+        ca_name: &str,
+        holder: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO ocsp_work_leases (ca_name, holder, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (ca_name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE ocsp_work_leases.holder = excluded.holder OR ocsp_work_leases.expires_at <= $4",
+        )
+        .bind(ca_name)
+        .bind(holder)
+        .bind(expires_at)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Where the re-signing of `ca_name`'s stored responses with `signer` stands: the
+    /// last serial done (`Some("")` when it has not begun), or `None` when every stored
+    /// response is signed by `signer`. A new signer starts the walk from the beginning.
+    pub async fn ocsp_resign_cursor(
+        &mut self,
+        ca_name: &str,
+        signer: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT resign_signer, resign_cursor FROM ocsp_work_leases WHERE ca_name = $1",
+        )
+        .bind(ca_name)
+        .fetch_optional(self.conn())
+        .await?;
+        let (for_signer, cursor): (Option<String>, Option<String>) = match &row {
+            Some(r) => (r.get(0), r.get(1)),
+            None => (None, None),
+        };
+        if for_signer.as_deref() == Some(signer) {
+            Ok(cursor)
+        } else {
+            Ok(Some(String::new()))
+        }
+    }
+
+    /// Records how far the re-signing with `signer` went (`None`: all done).
+    pub async fn set_ocsp_resign_cursor(
+        &mut self,
+        ca_name: &str,
+        signer: &str,
+        cursor: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE ocsp_work_leases SET resign_signer = $2, resign_cursor = $3 WHERE ca_name = $1",
+        )
+        .bind(ca_name)
+        .bind(signer)
+        .bind(cursor)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// The next certificates after serial `after` (by serial) whose stored responses
+    /// were signed by another signer than `signer`, not expired at `now`, at most
+    /// `limit`; and the last serial looked at (the walk's next cursor), `None` at the end.
+    pub async fn ocsp_signed_by_other(
+        &mut self,
+        ca_name: &str,
+        signer: &str,
+        after: &str,
+        now: i64,
+        limit: i64,
+    ) -> Result<(Vec<OcspDue>, Option<String>), StoreError> {
+        // The walk goes by serial over this CA's SHA-256 rows (both hashes are signed
+        // together), `limit` rows a step whatever their signer, so a step is bounded
+        // even where most rows are done already.
+        let rows = sqlx::query(
+            "SELECT r.serial_hex, r.signer, s.serial_hex, s.ca_name, s.status, s.reason, s.revoked_at, \
+                    s.updated_at, s.not_after \
+             FROM ocsp_responses r JOIN cert_status s ON s.serial_hex = r.serial_hex \
+             WHERE r.ca_name = $1 AND r.hash_alg = 'sha256' AND r.serial_hex > $2 \
+             ORDER BY r.serial_hex LIMIT $3",
+        )
+        .bind(ca_name)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.conn())
+        .await?;
+        let next = if i64::try_from(rows.len()).unwrap_or(i64::MAX) < limit {
+            None
+        } else {
+            rows.last().map(|r| r.get::<String, _>(0))
+        };
+        let due = rows
+            .iter()
+            .filter(|r| r.get::<String, _>(1) != signer && r.get::<i64, _>(8) > now)
+            .map(|r| OcspDue {
+                serial_hex: r.get(2),
+                ca_name: r.get(3),
+                status: r.get(4),
+                reason: r.get(5),
+                revoked_at: r.get(6),
+                status_version: r.get(7),
+            })
+            .collect();
+        Ok((due, next))
+    }
+
+    /// How many of `ca_name`'s stored responses were signed by another signer than
+    /// `signer` (health, and the rotation tests).
+    pub async fn ocsp_count_signed_by_other(
+        &mut self,
+        ca_name: &str,
+        signer: &str,
+    ) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) FROM ocsp_responses WHERE ca_name = $1 AND signer <> $2")
+                .bind(ca_name)
+                .bind(signer)
+                .fetch_one(self.conn())
+                .await?
+                .get::<i64, _>(0),
+        )
+    }
+
+    /// Every stored response of `ca_name` whose nextUpdate passes its own signer's
+    /// notAfter: (serial, hash, signer). Empty unless something is wrong (the rotation
+    /// tests and `/health`).
+    pub async fn ocsp_outliving_signer(
+        &mut self,
+        ca_name: &str,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.serial_hex, r.hash_alg, r.signer FROM ocsp_responses r \
+             JOIN cas c ON c.name = r.signer \
+             WHERE r.ca_name = $1 AND r.next_update > c.not_after",
+        )
+        .bind(ca_name)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
     }
 
     /// The certificates whose responses were stored at or after `since`: what an instance

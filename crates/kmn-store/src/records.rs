@@ -466,6 +466,7 @@ impl Tx {
         .bind(c.issued_at)
         .execute(self.conn())
         .await?;
+        self.presign_ocsp(&[c.serial_hex], c.issued_at).await?;
         Ok(())
     }
 
@@ -535,6 +536,10 @@ impl Tx {
                     .bind(c.issued_at);
             }
             q.execute(self.conn()).await?;
+            if let Some(first) = chunk.first() {
+                let serials: Vec<&str> = chunk.iter().map(|c| c.serial_hex).collect();
+                self.presign_ocsp(&serials, first.issued_at).await?;
+            }
         }
         Ok(())
     }
@@ -644,6 +649,7 @@ impl Tx {
         .bind(r.grounds)
         .bind(r.channel);
         if self.compare_and_set(update).await? {
+            self.presign_ocsp(&[r.serial_hex], r.revoked_at).await?;
             return Ok(());
         }
         let exists = sqlx::query("SELECT status FROM cert_status WHERE serial_hex = $1")

@@ -1221,12 +1221,80 @@ pub async fn revoke_issuing(
 }
 
 /// A new audit signer under the active issuing CA (`kmn audit key`, and `kmn serve` for
-/// a data dir made before audit signers existed or whose signer expires soon): its key
-/// where the issuing CA's key is (the same HSM token, or a software key encrypted with
-/// the CA passphrase), certified through the lint-before-sign path, and active at once.
+/// a data dir made before audit signers existed or whose signer expires soon): see
+/// [`new_delegated_signer`].
 pub(crate) async fn new_audit_signer(
     app: &App,
     operator: &str,
+) -> Result<crate::audit::KeyMade, AppError> {
+    new_delegated_signer(app, operator, Delegated::Audit).await
+}
+
+/// A new OCSP signer for the active issuing CA (`kmn ca new-ocsp-signer`, and `kmn
+/// serve`'s rotation at notAfter − (response validity + re-signing time)): see
+/// [`new_delegated_signer`]. The responders switch to it and re-sign every stored
+/// response with it ([`crate::ca::ocsp`]).
+pub async fn new_ocsp_signer(
+    app: &App,
+    admin: &crate::rights::CaAdmin,
+) -> Result<crate::audit::KeyMade, AppError> {
+    new_delegated_signer(app, admin.name(), Delegated::Ocsp).await
+}
+
+/// The rotation of `kmn serve` (no person: the system's own act, audited as such).
+pub(crate) async fn rotate_ocsp_signer(
+    app: &App,
+    operator: &str,
+) -> Result<crate::audit::KeyMade, AppError> {
+    new_delegated_signer(app, operator, Delegated::Ocsp).await
+}
+
+/// The end-entity signers the issuing CA certifies for itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Delegated {
+    /// The audit log's checkpoints (id-kp-documentSigning).
+    Audit,
+    /// OCSP responses (id-kp-OCSPSigning, ocsp-nocheck; DESIGN §4).
+    Ocsp,
+}
+
+/// The template of an OCSP signer's certificate (DESIGN §4: EKU OCSPSigning only,
+/// ocsp-nocheck, short-lived), never past its issuing CA's notAfter.
+pub(crate) fn ocsp_signer_template(
+    app: &App,
+    generation: &str,
+    spki_der: &[u8],
+    now: OffsetDateTime,
+    days: i64,
+    issuer_not_after: OffsetDateTime,
+) -> Result<CertTemplate, AppError> {
+    Ok(CertTemplate {
+        profile: ProfileKind::OcspSigner,
+        serial: new_serial(),
+        subject: ca_subject(
+            app,
+            &format!("Kumamoto Medical Network OCSP Signer {generation}"),
+        )?,
+        spki_der: spki_der.to_vec(),
+        not_before: now,
+        not_after: (now + Duration::days(days)).min(issuer_not_after),
+        policies: vec![],
+        urls: Urls::default(),
+        alt_names: vec![],
+        hc_role: None,
+    })
+}
+
+/// How long a rotated OCSP signer is valid (as at `kmn ca init`).
+pub const OCSP_SIGNER_DAYS: i64 = 90;
+
+/// A new delegated signer under the active issuing CA: its key where the issuing CA's
+/// key is (the same HSM token, or a software key encrypted with the CA passphrase),
+/// certified through the lint-before-sign path, and active at once.
+pub(crate) async fn new_delegated_signer(
+    app: &App,
+    operator: &str,
+    which: Delegated,
 ) -> Result<crate::audit::KeyMade, AppError> {
     let iss = load_active(app, crate::views::CaKind::Issuing).await?;
     let cas = {
@@ -1246,8 +1314,12 @@ pub(crate) async fn new_audit_signer(
     let taken = |n: &str| {
         cas.iter().any(|c| c.name == n) || secrets_dir.join(format!("{n}.key.pem")).exists()
     };
+    let prefix = match which {
+        Delegated::Audit => "kmn-audit",
+        Delegated::Ocsp => "kmn-ocsp",
+    };
     let name = (1..)
-        .map(|k| format!("kmn-audit-{generation}-{k}"))
+        .map(|k| format!("{prefix}-{generation}-{k}"))
         .find(|n| !taken(n))
         .unwrap_or_default();
     let alg = cas
@@ -1268,14 +1340,27 @@ pub(crate) async fn new_audit_signer(
     let now = now_t.unix_timestamp();
     let mut tx = app.store.begin().await?;
     let r = async {
-        let (t, expect) = crate::audit::signer_template(
-            app,
-            &iss.record.name,
-            iss.info.not_after,
-            &generation.to_uppercase(),
-            key.signer().spki_der(),
-            now_t,
-        )?;
+        let (t, expect) = match which {
+            Delegated::Audit => crate::audit::signer_template(
+                app,
+                &iss.record.name,
+                iss.info.not_after,
+                &generation.to_uppercase(),
+                key.signer().spki_der(),
+                now_t,
+            )?,
+            Delegated::Ocsp => (
+                ocsp_signer_template(
+                    app,
+                    &generation.to_uppercase(),
+                    key.signer().spki_der(),
+                    now_t,
+                    OCSP_SIGNER_DAYS,
+                    iss.info.not_after,
+                )?,
+                Expectations::default(),
+            ),
+        };
         let der = issue_in_tx(
             &mut tx,
             &iss.record.name,
@@ -1287,29 +1372,60 @@ pub(crate) async fn new_audit_signer(
             now,
         )
         .await?;
-        crate::audit::record_signer(
-            &mut tx,
-            &name,
-            &iss.record.name,
-            &t,
-            &der,
-            &key_ref,
-            alg.as_str(),
-            now,
-        )
-        .await?;
+        match which {
+            Delegated::Audit => {
+                crate::audit::record_signer(
+                    &mut tx,
+                    &name,
+                    &iss.record.name,
+                    &t,
+                    &der,
+                    &key_ref,
+                    alg.as_str(),
+                    now,
+                )
+                .await?
+            }
+            Delegated::Ocsp => {
+                tx.insert_ca(&CaRecord {
+                    name: name.clone(),
+                    kind: CaKind::OcspSigner,
+                    issuer_name: Some(iss.record.name.clone()),
+                    serial_hex: t.serial.to_hex(),
+                    cert_der: der.clone(),
+                    key_ref: key_ref.clone(),
+                    algorithm: alg.as_str().into(),
+                    not_before: t.not_before.unix_timestamp(),
+                    not_after: t.not_after.unix_timestamp(),
+                    active: true,
+                    created_at: now,
+                })
+                .await?;
+                tx.activate_ca(CaKind::OcspSigner, &name).await?;
+            }
+        }
         if let Some(f) = key.file() {
             secrets::write_atomic(&f.path, f.pem.as_bytes(), 0o600)?;
         }
         let fp = cert::fingerprint_sha256(&der);
+        let (action, what) = match which {
+            Delegated::Audit => ("audit.key", "the audit signer"),
+            Delegated::Ocsp => ("ca.ocsp_signer", "the OCSP signer"),
+        };
+        let role = match which {
+            Delegated::Audit => "it signs the audit log's checkpoints from now on",
+            Delegated::Ocsp => {
+                "it signs OCSP responses from now on, and every stored response is signed again with it"
+            }
+        };
         tx.append_audit(&NewAuditEvent {
             at: now,
             actor: operator,
-            action: "audit.key",
+            action,
             object: &format!("ca:{name}"),
             facility: None,
             summary: &format!(
-                "issuing CA {} certified the audit signer {name} ({alg}, SHA-256 {fp}, key {key_ref}, until {}); it signs the audit log's checkpoints from now on",
+                "issuing CA {} certified {what} {name} ({alg}, SHA-256 {fp}, key {key_ref}, until {}); {role}",
                 iss.record.name,
                 kmn_domain::time_fmt::rfc3339(t.not_after)
             ),

@@ -46,6 +46,8 @@ pub struct Responder {
     hashes: IssuerHashes,
     signer: Box<dyn Signer>,
     cert_der: Vec<u8>,
+    /// The signer's notAfter (Unix seconds): no response reaches past it.
+    pub not_after: i64,
     /// `updated_at` up to which status changes have been looked at.
     watermark: std::sync::atomic::AtomicI64,
     /// When the last full scan ran.
@@ -62,9 +64,53 @@ impl std::fmt::Debug for Responder {
 }
 
 /// The responders of every issuing CA that has an OCSP signer, and the bounded
-/// in-memory cache of stored responses they answer from.
+/// in-memory cache of stored responses they answer from. The set of responders is
+/// swapped as a whole when a signer is rotated ([`reload`]); the cache stays.
 #[derive(Debug, Default)]
-pub struct Responders(pub Vec<Responder>, pub Cache);
+pub struct Responders {
+    list: std::sync::RwLock<Vec<std::sync::Arc<Responder>>>,
+    cache: Cache,
+    /// `ca.ocsp_validity_hours`.
+    validity: Duration,
+    /// Who holds the OCSP work leases in this process (`host:pid:random`).
+    holder: String,
+}
+
+impl Responders {
+    /// The responders now (one per issuing CA with a valid OCSP signer).
+    pub fn current(&self) -> Vec<std::sync::Arc<Responder>> {
+        self.list.read().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    fn find(&self, pred: impl Fn(&Responder) -> bool) -> Option<std::sync::Arc<Responder>> {
+        self.list.read().ok()?.iter().find(|r| pred(r)).cloned()
+    }
+}
+
+/// Pre-signing in the transaction that issues a certificate or changes its status
+/// (installed in the store by `kmn serve`): the responses of the new status are in the
+/// database when the change commits, so the very next request answers with them.
+impl kmn_store::OcspPresign for Responders {
+    fn presign(
+        &self,
+        due: &kmn_store::OcspDue,
+        now: i64,
+    ) -> Option<Vec<kmn_store::PresignedResponse>> {
+        let r = self.find(|r| r.ca_name == due.ca_name)?;
+        match sign_due(&r, due, now, self.validity) {
+            Ok(signed) => {
+                // Whatever this instance cached for it is stale from the commit on.
+                self.cache.drop_key(&due.serial_hex, HashAlg::Sha1);
+                self.cache.drop_key(&due.serial_hex, HashAlg::Sha256);
+                Some(signed)
+            }
+            Err(e) => {
+                tracing::warn!(serial = %due.serial_hex, error = %e, "OCSP response not pre-signed; the signer loop will sign it");
+                None
+            }
+        }
+    }
+}
 
 /// How many responses the in-memory cache holds at most (each about 0.7 KB): beyond
 /// that it starts again empty. The database holds them all.
@@ -114,7 +160,7 @@ impl Cache {
 /// Drops from the cache every response signed since the last look (by any instance).
 pub async fn sync_cache(app: &App, responders: &Responders) -> Result<(), AppError> {
     use std::sync::atomic::Ordering;
-    let cache = &responders.1;
+    let cache = &responders.cache;
     // Two seconds back: a write committed just after the last look, stamped a moment
     // before it, is still seen (and clocks of instances drift a little).
     let since = cache.seen.load(Ordering::Relaxed) - 2;
@@ -135,6 +181,73 @@ pub async fn sync_cache(app: &App, responders: &Responders) -> Result<(), AppErr
 /// certificate). An issuing CA without one is left out (logged; `/health` names it), so
 /// an expired signer does not stop the repository, the CRLs and the API.
 pub async fn load(app: &App) -> Result<Responders, AppError> {
+    let list = load_list(app).await?;
+    // The cache starts empty: changes before now do not concern it.
+    let cache = Cache {
+        seen: std::sync::atomic::AtomicI64::new(app.now()),
+        ..Cache::default()
+    };
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    Ok(Responders {
+        list: std::sync::RwLock::new(list),
+        cache,
+        validity: Duration::hours(app.cfg.ca.ocsp_validity_hours),
+        holder: format!(
+            "{}:{}:{}",
+            host.trim(),
+            std::process::id(),
+            crate::ca::new_serial().to_hex()
+        ),
+    })
+}
+
+/// Installs `responders` as the store's OCSP pre-signer ([`kmn_store::OcspPresign`]):
+/// from now on, every transaction of this process that issues a certificate or changes
+/// its status signs its responses before it commits.
+pub fn install_presigner(app: &App, responders: &std::sync::Arc<Responders>) {
+    let p: std::sync::Arc<dyn kmn_store::OcspPresign> = responders.clone();
+    app.store.set_ocsp_presigner(Some(p));
+}
+
+/// Loads the OCSP signers again (a signer rotated here or by another instance): a
+/// responder whose signer changed is replaced, the others keep their place in the
+/// change scan. Returns the names of the signers now in use that were not before.
+pub async fn reload(app: &App, responders: &Responders) -> Result<Vec<String>, AppError> {
+    let before: Vec<String> = responders
+        .current()
+        .iter()
+        .map(|r| r.signer_name.clone())
+        .collect();
+    let fresh = load_list(app).await?;
+    let new: Vec<String> = fresh
+        .iter()
+        .filter(|r| !before.contains(&r.signer_name))
+        .map(|r| r.signer_name.clone())
+        .collect();
+    let gone = before.len() != fresh.len();
+    if new.is_empty() && !gone {
+        return Ok(new);
+    }
+    let old = responders.current();
+    let merged: Vec<std::sync::Arc<Responder>> = fresh
+        .into_iter()
+        .map(|f| {
+            old.iter()
+                .find(|o| o.signer_name == f.signer_name)
+                .cloned()
+                .unwrap_or(f)
+        })
+        .collect();
+    if let Ok(mut g) = responders.list.write() {
+        *g = merged;
+    }
+    for n in &new {
+        tracing::info!(signer = %n, "OCSP signer in use from now on");
+    }
+    Ok(new)
+}
+
+async fn load_list(app: &App) -> Result<Vec<std::sync::Arc<Responder>>, AppError> {
     let mut tx = app.store.read().await?;
     let cas = tx.list_cas().await;
     tx.rollback().await?;
@@ -163,129 +276,204 @@ pub async fn load(app: &App) -> Result<Responders, AppError> {
         let loaded = crate::ca::load_record(app, rec.clone())?;
         // Checks the signer's certificate and key before anything is signed with it.
         ocsp::Responder::new(loaded.signer.as_ref(), &rec.cert_der)?;
-        out.push(Responder {
+        out.push(std::sync::Arc::new(Responder {
             ca_name: issuing.name.clone(),
             signer_name: rec.name.clone(),
             hashes: IssuerHashes::from_cert(&issuing.cert_der)?,
             signer: loaded.signer,
             cert_der: rec.cert_der.clone(),
+            not_after: rec.not_after,
             watermark: std::sync::atomic::AtomicI64::new(0),
             last_full: std::sync::atomic::AtomicI64::new(0),
-        });
+        }));
     }
-    // The cache starts empty: changes before now do not concern it.
-    let cache = Cache {
-        seen: std::sync::atomic::AtomicI64::new(now),
-        ..Cache::default()
-    };
-    Ok(Responders(out, cache))
+    Ok(out)
 }
 
 fn at(t: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// Signs and stores the responses that are missing, stale or due (at most
-/// [`REFRESH_BATCH`] certificates per issuing CA); returns how many certificates got new
-/// responses.
+/// How long an OCSP work lease lasts without renewal (the loop renews it every pass).
+pub const LEASE_SECS: i64 = 15;
+
+/// The responses (SHA-1 and SHA-256 CertIDs) of one certificate's status, signed at
+/// `now` by `r`: valid `validity`, never past the signer's notAfter, linted first.
+fn sign_due(
+    r: &Responder,
+    d: &kmn_store::OcspDue,
+    now: i64,
+    validity: Duration,
+) -> Result<Vec<kmn_store::PresignedResponse>, AppError> {
+    let responder = ocsp::Responder::new(r.signer.as_ref(), &r.cert_der)?;
+    let produced = at(now);
+    let next_update = (produced + validity).min(responder.not_after());
+    if next_update <= produced + Duration::hours(1) {
+        return Err(AppError::CaState(format!(
+            "the OCSP signer {} expires within the hour: `kmn ca new-ocsp-signer` makes a new one",
+            r.signer_name
+        )));
+    }
+    let refresh_at = now + (next_update.unix_timestamp() - now) / 2;
+    let status = match d.status.as_str() {
+        "valid" => ocsp::CertStatus::Good,
+        "revoked" => ocsp::CertStatus::Revoked {
+            at: at(d.revoked_at.unwrap_or(d.status_version)),
+            reason: d
+                .reason
+                .and_then(|c| u8::try_from(c).ok())
+                .and_then(RevocationReason::from_code)
+                .ok_or_else(|| {
+                    AppError::Internal(format!(
+                        "certificate {} is revoked without a reason code",
+                        d.serial_hex
+                    ))
+                })?,
+        },
+        // On hold (第8条, a suspension): revoked with certificateHold, since the hold was
+        // placed (RFC 6960 §2.2).
+        "on_hold" => ocsp::CertStatus::Revoked {
+            at: at(d.status_version),
+            reason: RevocationReason::CertificateHold,
+        },
+        other => {
+            return Err(AppError::Internal(format!(
+                "certificate {} has an unknown status {other}",
+                d.serial_hex
+            )));
+        }
+    };
+    let serial = hex::decode(&d.serial_hex)
+        .map_err(|e| AppError::Internal(format!("serial {} is not hex: {e}", d.serial_hex)))?;
+    let mut out = Vec::with_capacity(2);
+    for hash in [HashAlg::Sha1, HashAlg::Sha256] {
+        let params = ResponseParams {
+            cert_id: CertId::new(hash, &r.hashes, &serial),
+            status,
+            produced_at: produced,
+            this_update: produced,
+            next_update,
+        };
+        out.push(kmn_store::PresignedResponse {
+            hash_alg: hash.as_str(),
+            der: ocsp::prepare(&params, &responder, &r.hashes)?.sign(&responder)?,
+            produced_at: now,
+            next_update: next_update.unix_timestamp(),
+            refresh_at,
+            signer: r.signer_name.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// Signs and stores the responses that are missing, stale or due, and — after a signer
+/// was rotated — those still signed by the old one (at most [`REFRESH_BATCH`]
+/// certificates per issuing CA and pass), for every issuing CA whose OCSP work lease
+/// this process holds; returns how many certificates got new responses.
 pub async fn refresh(app: &App, responders: &Responders) -> Result<usize, AppError> {
     let mut done = 0;
-    for r in &responders.0 {
+    for r in responders.current() {
         let now = app.now();
-        let due = {
+        // One instance at a time does this CA's work (an HSM signs slowly: two doing
+        // the same work would halve it); another takes over when the lease runs out.
+        let held = {
+            let mut tx = app.store.begin().await?;
+            let h = tx
+                .take_ocsp_lease(&r.ca_name, &responders.holder, now, now + LEASE_SECS)
+                .await;
+            crate::finish(tx, h.map_err(AppError::from)).await?
+        };
+        if !held {
+            continue;
+        }
+        let (mut due, resign) = {
             let mut tx = app.store.read().await?;
-            let d = due_now(&mut tx, r, now).await;
+            let d = async {
+                let mut due = due_now(&mut tx, &r, now).await?;
+                let resign = resign_step(&mut tx, &r, now, &mut due).await?;
+                Ok::<_, AppError>((due, resign))
+            }
+            .await;
             tx.rollback().await?;
             d?
         };
-        if due.is_empty() {
+        if due.is_empty() && resign.is_none() {
             continue;
         }
-        let responder = ocsp::Responder::new(r.signer.as_ref(), &r.cert_der)?;
-        let produced = at(now);
-        let validity = Duration::hours(app.cfg.ca.ocsp_validity_hours);
-        // Never past the signer's notAfter (rotating the signer before that is the CA
-        // administrator's `kmn ca new-ocsp-signer`, not yet built: docs/ADMIN.md).
-        let next_update = (produced + validity).min(responder.not_after());
-        if next_update <= produced + Duration::hours(1) {
-            tracing::error!(signer = %r.signer_name, "the OCSP signer expires within the hour: responses can no longer be signed");
-        }
-        let refresh_at = now + (next_update.unix_timestamp() - now) / 2;
-        let mut signed = Vec::with_capacity(due.len() * 2);
-        for d in &due {
-            let status = match d.status.as_str() {
-                "valid" => ocsp::CertStatus::Good,
-                "revoked" => ocsp::CertStatus::Revoked {
-                    at: at(d.revoked_at.unwrap_or(d.status_version)),
-                    reason: d
-                        .reason
-                        .and_then(|c| u8::try_from(c).ok())
-                        .and_then(RevocationReason::from_code)
-                        .ok_or_else(|| {
-                            AppError::Internal(format!(
-                                "certificate {} is revoked without a reason code",
-                                d.serial_hex
-                            ))
-                        })?,
-                },
-                // On hold (第8条, a suspension): revoked with certificateHold, since the
-                // hold was placed (RFC 6960 §2.2).
-                "on_hold" => ocsp::CertStatus::Revoked {
-                    at: at(d.status_version),
-                    reason: RevocationReason::CertificateHold,
-                },
-                other => {
-                    return Err(AppError::Internal(format!(
-                        "certificate {} has an unknown status {other}",
-                        d.serial_hex
-                    )));
-                }
-            };
-            let serial = hex::decode(&d.serial_hex).map_err(|e| {
-                AppError::Internal(format!("serial {} is not hex: {e}", d.serial_hex))
-            })?;
-            for hash in [HashAlg::Sha1, HashAlg::Sha256] {
-                let params = ResponseParams {
-                    cert_id: CertId::new(hash, &r.hashes, &serial),
-                    status,
-                    produced_at: produced,
-                    this_update: produced,
-                    next_update,
-                };
-                let der = ocsp::prepare(&params, &responder, &r.hashes)?.sign(&responder)?;
-                signed.push((d, hash, der));
-            }
+        let mut signed = Vec::with_capacity(due.len());
+        for d in due.drain(..) {
+            let responses = sign_due(&r, &d, now, responders.validity)?;
+            signed.push((d, responses));
         }
         let mut tx = app.store.begin().await?;
         let stored_at = app.now();
         let w = async {
-            for (d, hash, der) in &signed {
-                tx.put_ocsp_response(&OcspResponseRow {
-                    serial_hex: &d.serial_hex,
-                    hash_alg: hash.as_str(),
-                    ca_name: &r.ca_name,
-                    status: &d.status,
-                    status_version: d.status_version,
-                    der,
-                    produced_at: now,
-                    this_update: now,
-                    next_update: next_update.unix_timestamp(),
-                    refresh_at,
-                    signer: &r.signer_name,
-                    stored_at,
-                })
-                .await?;
+            for (d, responses) in &signed {
+                for p in responses {
+                    tx.put_ocsp_response(&OcspResponseRow {
+                        serial_hex: &d.serial_hex,
+                        hash_alg: p.hash_alg,
+                        ca_name: &r.ca_name,
+                        status: &d.status,
+                        status_version: d.status_version,
+                        der: &p.der,
+                        produced_at: p.produced_at,
+                        this_update: p.produced_at,
+                        next_update: p.next_update,
+                        refresh_at: p.refresh_at,
+                        signer: &p.signer,
+                        stored_at,
+                    })
+                    .await?;
+                }
+            }
+            // The re-signing walk moves on only with the responses it signed.
+            if let Some(next) = &resign {
+                tx.set_ocsp_resign_cursor(&r.ca_name, &r.signer_name, next.as_deref())
+                    .await?;
+                if next.is_none() {
+                    tracing::info!(ca = %r.ca_name, signer = %r.signer_name, "every stored OCSP response is signed by the current signer");
+                }
             }
             Ok::<_, AppError>(())
         }
         .await;
         crate::finish(tx, w).await?;
-        for (d, hash, _) in &signed {
-            responders.1.drop_key(&d.serial_hex, *hash);
+        for (d, _) in &signed {
+            responders.cache.drop_key(&d.serial_hex, HashAlg::Sha1);
+            responders.cache.drop_key(&d.serial_hex, HashAlg::Sha256);
         }
-        done += due.len();
+        done += signed.len();
     }
     Ok(done)
+}
+
+/// One step of the re-signing walk after a rotation: adds to `due` the next stored
+/// responses signed by another signer than `r`'s (as many as the pass has room for) and
+/// returns the walk's new cursor (`Some(None)`: the walk is complete), or `None` when
+/// there is nothing to walk.
+async fn resign_step(
+    tx: &mut kmn_store::Tx,
+    r: &Responder,
+    now: i64,
+    due: &mut Vec<kmn_store::OcspDue>,
+) -> Result<Option<Option<String>>, AppError> {
+    let Some(cursor) = tx.ocsp_resign_cursor(&r.ca_name, &r.signer_name).await? else {
+        return Ok(None);
+    };
+    let room = REFRESH_BATCH - i64::try_from(due.len()).unwrap_or(REFRESH_BATCH);
+    if room <= 0 {
+        return Ok(None);
+    }
+    let (more, next) = tx
+        .ocsp_signed_by_other(&r.ca_name, &r.signer_name, &cursor, now, room)
+        .await?;
+    for d in more {
+        if !due.iter().any(|x| x.serial_hex == d.serial_hex) {
+            due.push(d);
+        }
+    }
+    Ok(Some(next))
 }
 
 /// What to sign now for one issuing CA: the certificates changed since the last look (an
@@ -346,9 +534,22 @@ pub async fn signer_loop(
     responders: std::sync::Arc<Responders>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut last_look = 0;
     loop {
         if let Err(e) = sync_cache(&app, &responders).await {
             tracing::error!(error = %e, "OCSP cache: changes could not be read");
+        }
+        // Every few seconds: a signer rotated by another instance is taken up, and this
+        // instance rotates a signer whose time has come.
+        let now = app.now();
+        if now - last_look >= RELOAD_SECS {
+            last_look = now;
+            if let Err(e) = rotate_if_due(&app, &responders).await {
+                tracing::error!(error = %e, "OCSP signer rotation failed; retrying");
+            }
+            if let Err(e) = reload(&app, &responders).await {
+                tracing::error!(error = %e, "OCSP signers could not be reloaded");
+            }
         }
         match refresh(&app, &responders).await {
             Ok(n) if n >= usize::try_from(REFRESH_BATCH).unwrap_or(usize::MAX) => continue,
@@ -360,6 +561,61 @@ pub async fn signer_loop(
             _ = stop.changed() => return,
         }
     }
+}
+
+/// How often the signer loop looks for a rotated signer, seconds.
+pub const RELOAD_SECS: i64 = 5;
+
+/// When a responder's signer must be replaced: at notAfter − (response validity +
+/// re-signing time), so that every stored response can be signed again by the new
+/// signer before the old one's responses would have to be cut short (and no response
+/// ever reaches past its signer's notAfter).
+pub fn rotation_due_at(signer_not_after: i64, app: &App) -> i64 {
+    signer_not_after - (app.cfg.ca.ocsp_validity_hours + app.cfg.ca.ocsp_resign_hours) * 3600
+}
+
+/// Rotates the OCSP signer of the active issuing CA when its time has come (see
+/// [`rotation_due_at`]) and this instance holds that CA's work lease; the next
+/// [`reload`] takes the new signer up and [`refresh`] re-signs every stored response.
+/// Returns the new signer's name.
+pub async fn rotate_if_due(app: &App, responders: &Responders) -> Result<Option<String>, AppError> {
+    let now = app.now();
+    let active = {
+        let mut tx = app.store.read().await?;
+        let a = tx.active_ca(CaKind::Issuing).await;
+        tx.rollback().await?;
+        a?
+    };
+    let Some(active) = active else {
+        return Ok(None);
+    };
+    let Some(r) = responders.find(|r| r.ca_name == active.name) else {
+        return Ok(None);
+    };
+    if now < rotation_due_at(r.not_after, app) {
+        return Ok(None);
+    }
+    let held = {
+        let mut tx = app.store.begin().await?;
+        let h = tx
+            .take_ocsp_lease(&r.ca_name, &responders.holder, now, now + LEASE_SECS)
+            .await;
+        crate::finish(tx, h.map_err(AppError::from)).await?
+    };
+    if !held {
+        return Ok(None);
+    }
+    // Another instance may have rotated it already: the newest valid signer decides.
+    let newest = load_list(app).await?;
+    if newest
+        .iter()
+        .any(|n| n.ca_name == r.ca_name && now < rotation_due_at(n.not_after, app))
+    {
+        return Ok(None);
+    }
+    let made = crate::ca::rotate_ocsp_signer(app, "system:ocsp-rotation").await?;
+    tracing::info!(signer = %made.name, "OCSP signer rotated");
+    Ok(Some(made.name))
 }
 
 /// An answer of the responder: the DER body and, for a successful response, its
@@ -389,7 +645,7 @@ pub async fn answer(app: &App, responders: &Responders, request_der: &[u8]) -> A
         Ok(r) => r,
         Err(_) => return refusal(ResponseStatus::MalformedRequest, "malformedRequest"),
     };
-    let Some(r) = responders.0.iter().find(|r| r.hashes.matches(&req.cert_id)) else {
+    let Some(r) = responders.find(|r| r.hashes.matches(&req.cert_id)) else {
         return refusal(ResponseStatus::Unauthorized, "unauthorized");
     };
     let Some(serial_hex) = req.cert_id.serial_hex() else {
@@ -397,7 +653,7 @@ pub async fn answer(app: &App, responders: &Responders, request_der: &[u8]) -> A
     };
     let key = (serial_hex.clone(), req.cert_id.hash);
     let now = app.now();
-    if let Some(c) = responders.1.get(&key)
+    if let Some(c) = responders.cache.get(&key)
         && c.next_update > now
     {
         return Answer {
@@ -422,7 +678,7 @@ pub async fn answer(app: &App, responders: &Responders, request_der: &[u8]) -> A
     match r {
         Ok((Some(s), _)) if s.next_update > now => {
             let good = s.status == "valid";
-            responders.1.put(
+            responders.cache.put(
                 key,
                 Cached {
                     der: std::sync::Arc::new(s.der.clone()),

@@ -397,3 +397,177 @@ async fn issue10_presigned_responses_follow_a_revocation_postgres() {
         presigned_story(&crate::api_fixture::World::new(&url).await).await;
     }
 }
+
+/// A request for `serial` under the World's active issuing CA.
+async fn request_for(w: &crate::api_fixture::World, serial: &str) -> Vec<u8> {
+    let iss = {
+        let mut tx = w.app.store_for_tests().read().await.unwrap();
+        let ca = tx
+            .active_ca(kmn_store::CaKind::Issuing)
+            .await
+            .unwrap()
+            .unwrap();
+        tx.rollback().await.unwrap();
+        ca.cert_der
+    };
+    let hashes = kmn_pki::ocsp::IssuerHashes::from_cert(&iss).unwrap();
+    let id = kmn_pki::ocsp::CertId::new(
+        kmn_pki::ocsp::HashAlg::Sha256,
+        &hashes,
+        &hex::decode(serial).unwrap(),
+    );
+    kmn_pki::ocsp::request_der(&id)
+}
+
+/// Issue 10 item 5: a `good` response is signed in the issuance commit and a `revoked`
+/// one in the revocation's — the very next request answers without the signer loop.
+async fn presigned_in_commit_story(w: &crate::api_fixture::World) {
+    use kmn_app::ca::ocsp;
+    let responders = std::sync::Arc::new(ocsp::load(&w.app).await.unwrap());
+    ocsp::install_presigner(&w.app, &responders);
+    let (_, _, serial) = w.issued_card(&w.nurse_a).await;
+    let req = request_for(w, &serial).await;
+    let a = ocsp::answer(&w.app, &responders, &req).await;
+    assert_eq!(a.outcome, "good", "signed in the issuance commit: {a:?}");
+    crate::serve::revoke_elsewhere(&w.app, &serial).await;
+    let a = ocsp::answer(&w.app, &responders, &req).await;
+    assert_eq!(
+        a.outcome, "revoked",
+        "signed in the revocation's commit: {a:?}"
+    );
+    // Nothing was left for the signer loop to do for it.
+    let mut tx = w.app.store_for_tests().read().await.unwrap();
+    let stale = tx
+        .ocsp_changed_since(&iss_name(w).await, 0, w.app.now(), 1000)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    assert!(
+        stale
+            .iter()
+            .all(|(d, stale)| d.serial_hex != serial || !stale),
+        "{stale:?}"
+    );
+}
+
+async fn iss_name(w: &crate::api_fixture::World) -> String {
+    let mut tx = w.app.store_for_tests().read().await.unwrap();
+    let ca = tx
+        .active_ca(kmn_store::CaKind::Issuing)
+        .await
+        .unwrap()
+        .unwrap();
+    tx.rollback().await.unwrap();
+    ca.name
+}
+
+#[tokio::test]
+async fn issue10_ocsp_presigned_in_the_issuance_and_revocation_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ra.db").display());
+    presigned_in_commit_story(&crate::api_fixture::World::new(&url).await).await;
+}
+
+#[tokio::test]
+async fn issue10_ocsp_presigned_in_the_issuance_and_revocation_commits_postgres() {
+    if let Some(url) = crate::support::pg_url("ocsp_presign_commit").await {
+        presigned_in_commit_story(&crate::api_fixture::World::new(&url).await).await;
+    }
+}
+
+/// Issue 10 item 5: the OCSP signer is rotated at notAfter − (validity + re-signing
+/// time); every stored response is signed again by the new signer, by the instance that
+/// holds the CA's work lease only; no response outlives its signer.
+async fn rotation_story(w: &crate::api_fixture::World) {
+    use kmn_app::ca::ocsp;
+    let ca = iss_name(w).await;
+    let a = ocsp::load(&w.app).await.unwrap();
+    let b = ocsp::load(&w.app).await.unwrap();
+    let (_, _, card) = w.issued_card(&w.nurse_a).await;
+    let operator_der =
+        crate::api_fixture::cert_for(&w.app, "運用 次郎", kmn_domain::ProfileKind::Operator).await;
+    let operator = kmn_pki::parse::cert(&operator_der)
+        .unwrap()
+        .tbs
+        .serial_hex();
+    let serials = [card, operator];
+    // Instance a signs them; b, without the lease, signs nothing meanwhile.
+    assert!(ocsp::refresh(&w.app, &a).await.unwrap() >= 2);
+    assert_eq!(
+        ocsp::refresh(&w.app, &b).await.unwrap(),
+        0,
+        "b does not hold the lease"
+    );
+    let old = a.current()[0].clone();
+    assert_eq!(
+        ocsp::rotate_if_due(&w.app, &a).await.unwrap(),
+        None,
+        "not due yet"
+    );
+    // The rotation's time: the old signer's notAfter − (96 h + 24 h).
+    let due_at = ocsp::rotation_due_at(old.not_after, &w.app);
+    w.clock
+        .set(time::OffsetDateTime::from_unix_timestamp(due_at + 1).unwrap());
+    // a's lease ran out long ago: b takes the work over, rotates and re-signs.
+    let new = ocsp::rotate_if_due(&w.app, &b)
+        .await
+        .unwrap()
+        .expect("rotated");
+    assert_ne!(new, old.signer_name);
+    assert_eq!(ocsp::reload(&w.app, &b).await.unwrap(), vec![new.clone()]);
+    assert_eq!(
+        ocsp::rotate_if_due(&w.app, &b).await.unwrap(),
+        None,
+        "one rotation"
+    );
+    let mut passes = 0;
+    loop {
+        ocsp::refresh(&w.app, &b).await.unwrap();
+        let mut tx = w.app.store_for_tests().read().await.unwrap();
+        let left = tx.ocsp_count_signed_by_other(&ca, &new).await.unwrap();
+        tx.rollback().await.unwrap();
+        if left == 0 {
+            break;
+        }
+        passes += 1;
+        assert!(
+            passes < 20,
+            "{left} responses still signed by the old signer"
+        );
+    }
+    let mut tx = w.app.store_for_tests().read().await.unwrap();
+    let outliving = tx.ocsp_outliving_signer(&ca).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert!(outliving.is_empty(), "{outliving:?}");
+    // The answers carry the new signer's certificate.
+    let new_cert = {
+        let mut tx = w.app.store_for_tests().read().await.unwrap();
+        let cas = tx.list_cas().await.unwrap();
+        tx.rollback().await.unwrap();
+        cas.into_iter().find(|c| c.name == new).unwrap().cert_der
+    };
+    for serial in &serials {
+        let ans = ocsp::answer(&w.app, &b, &request_for(w, serial).await).await;
+        assert_eq!(ans.outcome, "good", "{ans:?}");
+        assert!(
+            ans.der
+                .windows(new_cert.len())
+                .any(|x| x == new_cert.as_slice()),
+            "signed by the new signer"
+        );
+    }
+}
+
+#[tokio::test]
+async fn issue10_ocsp_signer_rotation_resigns_every_stored_response() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ra.db").display());
+    rotation_story(&crate::api_fixture::World::new(&url).await).await;
+}
+
+#[tokio::test]
+async fn issue10_ocsp_signer_rotation_resigns_every_stored_response_postgres() {
+    if let Some(url) = crate::support::pg_url("ocsp_rotation").await {
+        rotation_story(&crate::api_fixture::World::new(&url).await).await;
+    }
+}

@@ -61,28 +61,31 @@ pub fn status_of(e: &AppError) -> StatusCode {
     }
 }
 
+/// The documented error body of `e` (logged when it is the server's fault).
+pub(crate) fn body_of(e: &AppError) -> ErrorBody {
+    if status_of(e).is_server_error() {
+        tracing::error!(error = %e, code = e.code(), "API request failed");
+    }
+    let fields = match e {
+        AppError::Validation(f) => f
+            .iter()
+            .map(|f| FieldErrorBody {
+                field: f.field.clone(),
+                message: f.message.clone(),
+            })
+            .collect(),
+        _ => vec![],
+    };
+    ErrorBody {
+        code: e.code().to_string(),
+        message: e.message_ja(),
+        fields,
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = status_of(&self.0);
-        if status.is_server_error() {
-            tracing::error!(error = %self.0, code = self.0.code(), "API request failed");
-        }
-        let fields = match &self.0 {
-            AppError::Validation(f) => f
-                .iter()
-                .map(|f| FieldErrorBody {
-                    field: f.field.clone(),
-                    message: f.message.clone(),
-                })
-                .collect(),
-            _ => vec![],
-        };
-        let body = ErrorBody {
-            code: self.0.code().to_string(),
-            message: self.0.message_ja(),
-            fields,
-        };
-        (status, Json(body)).into_response()
+        (status_of(&self.0), Json(body_of(&self.0))).into_response()
     }
 }
 

@@ -122,26 +122,51 @@ pub async fn get_proposal(
     Ok(Json(kmn_app::proposal::get(&app, &c, &id).await?.into()))
 }
 
-/// A supervisor — another person than the proposer — approves. A revocation proposal
-/// revokes, asks the cards back and notifies the facilities in the same transaction.
-#[utoipa::path(post, path = "/api/v1/proposals/{id}/approve", tag = "proposals", operation_id = "approve_proposal", params(("id" = String, Path)), request_body = ProposalDecisionIn,
-    responses((status = 200, body = ProposalDecidedOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn approve_proposal(
-    State(app): State<App>,
-    Right(s): AsSupervisor,
-    Path(id): Path<String>,
-    ApiJson(b): ApiJson<ProposalDecisionIn>,
-) -> ApiResult<Json<ProposalDecidedOut>> {
-    let kind = kmn_app::proposal::get(&app, &s.center(), &id).await?.kind;
-    if kind == association::KIND {
-        let d = association::approve(&app, &s, &id, &b.content_sha256, &mut |_, _| {}).await?;
-        return Ok(Json(ProposalDecidedOut {
+impl From<association::Decided> for ProposalDecidedOut {
+    fn from(d: association::Decided) -> Self {
+        Self {
             proposal: d.proposal.into(),
             revoked: d.revoked,
             already_revoked: d.already_revoked,
             returns_requested: d.returns_requested,
             facilities_notified: d.facilities_notified,
-        }));
+        }
+    }
+}
+
+/// The media type of a streamed approval: one JSON object a line.
+pub const NDJSON: &str = "application/x-ndjson";
+
+/// A supervisor — another person than the proposer — approves. A revocation proposal
+/// revokes, asks the cards back and notifies the facilities in the same transaction.
+///
+/// With `Accept: application/x-ndjson`, the approval of a revocation proposal streams
+/// its progress (a bulk revocation of a whole facility takes a while): lines
+/// `{"done": n, "total": m}` as the cards are revoked (some may be skipped), then one
+/// line `{"result": ProposalDecidedOut}` or `{"error": ErrorBody}` (the status is 200 once
+/// the stream has begun; an error rolls everything back). A client that goes away does
+/// not stop the approval: it commits or rolls back as a whole.
+#[utoipa::path(post, path = "/api/v1/proposals/{id}/approve", tag = "proposals", operation_id = "approve_proposal", params(("id" = String, Path)), request_body = ProposalDecisionIn,
+    responses((status = 200, body = ProposalDecidedOut, description = "The decision; with `Accept: application/x-ndjson`, the progress lines and then `{\"result\": …}` or `{\"error\": …}`"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn approve_proposal(
+    State(app): State<App>,
+    Right(s): AsSupervisor,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    ApiJson(b): ApiJson<ProposalDecisionIn>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let kind = kmn_app::proposal::get(&app, &s.center(), &id).await?.kind;
+    let streamed = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains(NDJSON));
+    if kind == association::KIND && streamed {
+        return Ok(streamed_approval(app, s, id, b.content_sha256));
+    }
+    if kind == association::KIND {
+        let d = association::approve(&app, &s, &id, &b.content_sha256, &mut |_, _| {}).await?;
+        return Ok(Json(ProposalDecidedOut::from(d)).into_response());
     }
     let a = kmn_app::proposal::approve(&app, &s, &id, &b.content_sha256).await?;
     Ok(Json(ProposalDecidedOut {
@@ -150,7 +175,49 @@ pub async fn approve_proposal(
         already_revoked: vec![],
         returns_requested: 0,
         facilities_notified: 0,
-    }))
+    })
+    .into_response())
+}
+
+fn streamed_approval(
+    app: App,
+    s: kmn_app::rights::Supervisor,
+    id: String,
+    sha: String,
+) -> axum::response::Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<String>(64);
+    tokio::spawn(async move {
+        let progress = tx.clone();
+        let mut last = None;
+        let r = association::approve(&app, &s, &id, &sha, &mut |done, total| {
+            // At most about a hundred lines, and never blocking the transaction.
+            let step = (total / 100).max(1);
+            if done == total || last.is_none_or(|l: usize| done >= l + step) {
+                last = Some(done);
+                let _ = progress.try_send(format!(
+                    "{}\n",
+                    serde_json::json!({"done": done, "total": total})
+                ));
+            }
+        })
+        .await;
+        let line = match r {
+            Ok(d) => serde_json::json!({ "result": ProposalDecidedOut::from(d) }),
+            Err(e) => serde_json::json!({ "error": super::error::body_of(&e) }),
+        };
+        let _ = tx.send(format!("{line}\n")).await;
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|l| (Ok::<_, std::convert::Infallible>(l), rx))
+    });
+    axum::response::Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, NDJSON)
+        .body(axum::body::Body::from_stream(stream))
+        .unwrap_or_else(|_| {
+            axum::response::IntoResponse::into_response(StatusCode::INTERNAL_SERVER_ERROR)
+        })
 }
 
 /// A supervisor — another person than the proposer — rejects, with a reason.

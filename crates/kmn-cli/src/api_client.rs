@@ -1,7 +1,8 @@
-//! `kmn card personalize --server`: the station as a client of the center's API over
-//! mutual TLS (the station account's certificate), implementing
-//! [`kmn_app::station::StationBackend`]. One connection per call (`Connection: close`);
-//! a personalization makes four or five calls.
+//! The CLI as a client of the center's API over mutual TLS, with an account's
+//! certificate: `kmn card personalize --server` (a station account, implementing
+//! [`kmn_app::station::StationBackend`]: four or five calls a personalization) and `kmn
+//! proposal` (support-center staff and supervisors: dual control, 第12条). One
+//! connection per call (`Connection: close`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,8 +14,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The center's API, as a station account.
-pub struct RemoteStation {
+/// The center's API, as the account whose certificate is given.
+pub struct ApiClient {
     host: String,
     port: u16,
     config: Arc<rustls::ClientConfig>,
@@ -61,8 +62,8 @@ fn pem_blocks(path: &Path, what: &str) -> Result<Vec<(String, Vec<u8>)>, AppErro
     Ok(out)
 }
 
-impl RemoteStation {
-    /// `server` is `https://host:port`; `cert` the station's certificate chain (PEM),
+impl ApiClient {
+    /// `server` is `https://host:port`; `cert` the account's certificate chain (PEM),
     /// `key` its PKCS#8 key (PEM), `ca` the root that issued the server's TLS certificate.
     pub fn new(server: &str, cert: &Path, key: &Path, ca: &Path) -> Result<Self, AppError> {
         let rest = server.strip_prefix("https://").ok_or_else(|| {
@@ -121,69 +122,223 @@ impl RemoteStation {
         })
     }
 
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, AppError> {
-        let unreachable = |e: String| {
-            AppError::Unavailable(format!(
-                "サーバー {}:{} に接続できません: {e}",
-                self.host, self.port
-            ))
-        };
+    async fn connect(
+        &self,
+    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, AppError> {
         let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
             .await
-            .map_err(|e| unreachable(e.to_string()))?;
+            .map_err(|e| self.unreachable(e.to_string()))?;
         let name = ServerName::try_from(self.host.clone()).map_err(|e| {
             AppError::BadInput(format!("サーバー名 {} が正しくありません: {e}", self.host))
         })?;
-        let mut tls = tokio_rustls::TlsConnector::from(self.config.clone())
+        tokio_rustls::TlsConnector::from(self.config.clone())
             .connect(name, tcp)
             .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            .map_err(|e| self.unreachable(e.to_string()))
+    }
+
+    fn unreachable(&self, e: String) -> AppError {
+        AppError::Unavailable(format!(
+            "サーバー {}:{} に接続できません: {e}",
+            self.host, self.port
+        ))
+    }
+
+    fn request(&self, method: &str, path: &str, body: Option<&Value>, accept: &str) -> String {
+        let body = body.map(Value::to_string).unwrap_or_default();
+        format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nAccept: {accept}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.host,
             body.len()
-        );
-        tls.write_all(req.as_bytes())
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
+        )
+    }
+
+    /// One call: the JSON answer, or the API's error in its own words.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, AppError> {
+        let mut tls = self.connect().await?;
+        tls.write_all(
+            self.request(method, path, body.as_ref(), "application/json")
+                .as_bytes(),
+        )
+        .await
+        .map_err(|e| self.unreachable(e.to_string()))?;
         let mut buf = Vec::new();
         // The server closes after the response; a TLS close without close_notify is fine.
         let _ = tls.read_to_end(&mut buf).await;
-        let split = buf
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .ok_or_else(|| unreachable("応答がありません".into()))?;
-        let head = String::from_utf8_lossy(&buf[..split]).to_string();
-        let status: u16 = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| unreachable("応答を読めません".into()))?;
-        let text = &buf[split + 4..];
+        let (status, chunked, text) = self.split_response(&buf)?;
+        let text = if chunked {
+            dechunk(text)
+        } else {
+            text.to_vec()
+        };
         let v: Value = if text.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(text).unwrap_or(Value::Null)
+            serde_json::from_slice(&text).unwrap_or(Value::Null)
         };
         if status < 300 {
             return Ok(v);
         }
-        let msg = v["message"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("HTTP {status}"));
-        Err(match status {
-            400 => AppError::BadInput(msg),
-            401 => AppError::Unauthenticated(msg),
-            403 => AppError::Forbidden(msg),
-            404 => AppError::NotFound(msg),
-            409 => AppError::Conflict(msg),
-            422 => AppError::Rule(msg),
-            503 => AppError::Unavailable(msg),
-            _ => AppError::Internal(msg),
-        })
+        Err(api_error(status, &v))
     }
+
+    /// A call whose answer is streamed as JSON lines (`application/x-ndjson`): each
+    /// complete line goes to `on_line` as it arrives; returns the last one. An error
+    /// status before the stream began is the API's error, as for [`ApiClient::call`].
+    pub async fn call_streamed(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        on_line: &mut dyn FnMut(&Value),
+    ) -> Result<Value, AppError> {
+        let mut tls = self.connect().await?;
+        tls.write_all(
+            self.request(method, path, body.as_ref(), "application/x-ndjson")
+                .as_bytes(),
+        )
+        .await
+        .map_err(|e| self.unreachable(e.to_string()))?;
+        let mut raw = Vec::new();
+        let mut head: Option<(u16, bool, usize)> = None;
+        let mut emitted = 0usize;
+        let mut last = Value::Null;
+        let mut tail = Vec::new();
+        let mut chunk = [0u8; 8192];
+        loop {
+            let n = tls.read(&mut chunk).await.unwrap_or(0);
+            raw.extend_from_slice(chunk.get(..n).unwrap_or_default());
+            if head.is_none()
+                && let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n")
+            {
+                let (status, chunked, _) = self.split_response(&raw)?;
+                head = Some((status, chunked, p + 4));
+            }
+            if let Some((status, chunked, at)) = head {
+                let body = raw.get(at..).unwrap_or_default();
+                let decoded = if chunked {
+                    dechunk(body)
+                } else {
+                    body.to_vec()
+                };
+                if status >= 300 {
+                    if n == 0 {
+                        let v = serde_json::from_slice(&decoded).unwrap_or(Value::Null);
+                        return Err(api_error(status, &v));
+                    }
+                    continue;
+                }
+                let mut lines: Vec<&[u8]> = decoded.split(|b| *b == b'\n').collect();
+                // The last piece is a line still arriving (or empty).
+                tail = lines.pop().unwrap_or_default().to_vec();
+                for l in lines.iter().skip(emitted) {
+                    if let Ok(v) = serde_json::from_slice::<Value>(l) {
+                        on_line(&v);
+                        last = v;
+                    }
+                }
+                emitted = lines.len();
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        if head.is_none() {
+            return Err(self.unreachable("応答がありません".into()));
+        }
+        // An answer that is one JSON object without a newline (not a stream).
+        if let Ok(v) = serde_json::from_slice::<Value>(&tail) {
+            on_line(&v);
+            last = v;
+        }
+        Ok(last)
+    }
+
+    fn split_response<'b>(&self, buf: &'b [u8]) -> Result<(u16, bool, &'b [u8]), AppError> {
+        let split = buf
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(|| self.unreachable("応答がありません".into()))?;
+        let head = String::from_utf8_lossy(buf.get(..split).unwrap_or_default()).to_string();
+        let status: u16 = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| self.unreachable("応答を読めません".into()))?;
+        let chunked = head.lines().any(|l| {
+            let l = l.to_ascii_lowercase();
+            l.starts_with("transfer-encoding:") && l.contains("chunked")
+        });
+        Ok((status, chunked, buf.get(split + 4..).unwrap_or_default()))
+    }
+}
+
+/// The complete chunks of a `Transfer-Encoding: chunked` body (RFC 9112 §7.1).
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
+        let line = String::from_utf8_lossy(b.get(..eol).unwrap_or_default()).to_string();
+        let size_hex = line.split(';').next().unwrap_or("").trim();
+        let Ok(size) = usize::from_str_radix(size_hex, 16) else {
+            break;
+        };
+        if size == 0 {
+            break;
+        }
+        let start = eol + 2;
+        let Some(data) = b.get(start..start + size) else {
+            break;
+        };
+        out.extend_from_slice(data);
+        b = b.get(start + size + 2..).unwrap_or_default();
+    }
+    out
+}
+
+/// The API's error answer as the CLI's error: by its code when it has one, else by the
+/// status (its message is already Japanese).
+fn api_error(status: u16, v: &Value) -> AppError {
+    let msg = v["message"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    match v["code"].as_str() {
+        Some("E_BAD_INPUT") => return AppError::BadInput(msg),
+        Some("E_VALIDATION") => {
+            return AppError::Validation(vec![kmn_app::error::FieldError::new(
+                v["fields"][0]["field"].as_str().unwrap_or("body"),
+                v["fields"][0]["message"].as_str().unwrap_or(&msg),
+            )]);
+        }
+        Some("E_SELF_APPROVAL") => return AppError::SelfApproval(msg),
+        Some("E_PROPOSAL_EXPIRED") => return AppError::ProposalExpired(msg),
+        Some("E_PROPOSAL_ALTERED") => return AppError::ProposalAltered(msg),
+        Some("E_RULE") => return AppError::Rule(msg),
+        Some("E_CONFLICT") => return AppError::Conflict(msg),
+        Some("E_NOT_FOUND") => return AppError::NotFound(msg),
+        Some("E_FORBIDDEN") => return AppError::Forbidden(msg),
+        _ => {}
+    }
+    match status {
+        400 => AppError::BadInput(msg),
+        401 => AppError::Unauthenticated(msg),
+        403 => AppError::Forbidden(msg),
+        404 => AppError::NotFound(msg),
+        409 => AppError::Conflict(msg),
+        422 => AppError::Rule(msg),
+        503 => AppError::Unavailable(msg),
+        _ => AppError::Internal(msg),
+    }
+}
+
+/// The error of a streamed answer's last line (`{"error": ErrorBody}`), if it is one.
+pub fn streamed_error(last: &Value) -> Option<AppError> {
+    last.get("error").map(|e| api_error(500, e))
 }
 
 fn field(v: &Value, k: &str) -> Result<String, AppError> {
@@ -192,7 +347,7 @@ fn field(v: &Value, k: &str) -> Result<String, AppError> {
         .ok_or_else(|| AppError::Internal(format!("サーバーの応答に {k} がありません")))
 }
 
-impl StationBackend for RemoteStation {
+impl StationBackend for ApiClient {
     async fn target(&self, application_id: &str) -> Result<StationTarget, AppError> {
         let v = self
             .call(
