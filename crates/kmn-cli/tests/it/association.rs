@@ -252,3 +252,139 @@ async fn art12_bulk_revocation_of_a_facility_freezes_its_cards_when_proposed() {
         "facility A's desk still logs in: {a}"
     );
 }
+
+/// `kmn proposal` through the real binary against `kmn up` (第12条, issue 10 item 3): the
+/// demo operator proposes a bulk revocation of the demo facility with its own certificate;
+/// the operator cannot approve it; an altered hash is refused; the demo supervisor (another
+/// person) approves with the progress shown and a summary; the CRL lists the card.
+#[tokio::test]
+async fn art12_kmn_proposal_bulk_revocation_through_the_api_with_progress() {
+    use std::time::{Duration, Instant};
+    let env = crate::support::Env::new();
+    let srv = crate::serve::start(&env);
+    let pass = std::fs::read_to_string(env.data_dir().join("secrets/ca-passphrase")).unwrap();
+    let env = env.env("KMN_CA_PASSPHRASE", pass.trim());
+    let app = env.app().await;
+    let card = crate::serve::demo_desk_card(&app).await;
+    let serial = card.cert_serial_hex.clone().unwrap();
+    let demo = env.data_dir().join("demo");
+    let d = |f: &str| demo.join(f).to_str().unwrap().to_string();
+    let https = srv.https.replace("127.0.0.1", "localhost");
+    let conn = |role: &str| {
+        vec![
+            "--server".to_string(),
+            https.clone(),
+            "--cert".to_string(),
+            d(&format!("{role}.pem")),
+            "--key-file".to_string(),
+            d(&format!("{role}.key")),
+            "--server-ca".to_string(),
+            d("root-ca.pem"),
+        ]
+    };
+    let run = |args: Vec<String>| {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        env.run(&a)
+    };
+    let facility = kmn_app::quickstart::demo_facility_code();
+    let mut args: Vec<String> = [
+        "proposal",
+        "revoke-facility",
+        &facility,
+        "--ground",
+        "unpaid_fees",
+        "--card-must-return",
+        "--note",
+        "6か月分のサービス料金が未払いのため",
+        "--json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(conn("operator"));
+    let o = run(args);
+    assert!(o.status.success(), "{o:?}");
+    let p: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let id = p["id"].as_str().unwrap().to_string();
+    let sha = p["content_sha256"].as_str().unwrap().to_string();
+    assert_eq!(p["payload"]["cards"].as_array().unwrap().len(), 1, "{p}");
+    // `show` in Japanese.
+    let mut args = vec!["proposal".to_string(), "show".into(), id.clone()];
+    args.extend(conn("operator"));
+    let o = run(args);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && text.contains("承認待ち") && text.contains("第12条(5)"),
+        "{text}"
+    );
+    // The operator may not decide: the supervisor's right.
+    let mut args = vec![
+        "proposal".to_string(),
+        "approve".into(),
+        id.clone(),
+        "--sha256".into(),
+        sha.clone(),
+    ];
+    args.extend(conn("operator"));
+    let o = run(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("E_FORBIDDEN"), "{err}");
+    // An altered hash: refused, nothing revoked.
+    let mut args = vec![
+        "proposal".to_string(),
+        "approve".into(),
+        id.clone(),
+        "--sha256".into(),
+        "0".repeat(64),
+    ];
+    args.extend(conn("supervisor"));
+    let o = run(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("E_PROPOSAL_ALTERED"),
+        "{err}"
+    );
+    let (_, _, crl) = crate::serve::get(&srv.http, "/repo/kmn-issuing-g1.crl");
+    assert!(!crate::serve::crl_lists(&crl, &serial));
+    // The supervisor approves: progress on stderr, the summary on stdout.
+    let since = Instant::now();
+    let mut args = vec![
+        "proposal".to_string(),
+        "approve".into(),
+        id.clone(),
+        "--sha256".into(),
+        sha.clone(),
+    ];
+    args.extend(conn("supervisor"));
+    let o = run(args);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(err.contains("失効中 1/1"), "progress: {err}");
+    assert!(
+        out.contains("失効させた証明書  1 件")
+            && out.contains("返却を依頼したカード 1 枚")
+            && out.contains("承認済み"),
+        "{out}"
+    );
+    crate::serve::wait_until_on_crl(
+        || crate::serve::get(&srv.http, "/repo/kmn-issuing-g1.crl").2,
+        &serial,
+        since,
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+    );
+    // Decided once: a second approval is refused.
+    let mut args = vec![
+        "proposal".to_string(),
+        "approve".into(),
+        id.clone(),
+        "--sha256".into(),
+        sha,
+        "--json".into(),
+    ];
+    args.extend(conn("supervisor"));
+    let o = run(args);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    assert!(!o.status.success() && v["code"] != "", "{v}");
+}
