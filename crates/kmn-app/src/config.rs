@@ -97,6 +97,12 @@ pub struct ListenConfig {
     pub account_requests_per_minute: u32,
     /// How many of those a client certificate may send at once. Default 120.
     pub account_burst: u32,
+    /// OCSP requests (`/ocsp`) per minute per client address: a limit of their own,
+    /// since a relying party's gateway asks for every login from one address and each
+    /// answer is a pre-signed response from memory. Default 60000 (1000 a second).
+    pub ocsp_requests_per_minute: u32,
+    /// How many OCSP requests a client address may send at once. Default 2000.
+    pub ocsp_burst: u32,
 }
 
 impl Default for ListenConfig {
@@ -112,6 +118,8 @@ impl Default for ListenConfig {
             public_burst: 120,
             account_requests_per_minute: 600,
             account_burst: 120,
+            ocsp_requests_per_minute: 60_000,
+            ocsp_burst: 2_000,
         }
     }
 }
@@ -164,6 +172,8 @@ impl ListenConfig {
                 self.account_requests_per_minute,
             ),
             ("account_burst", self.account_burst),
+            ("ocsp_requests_per_minute", self.ocsp_requests_per_minute),
+            ("ocsp_burst", self.ocsp_burst),
         ] {
             if !(1..=1_000_000).contains(&v) {
                 return Err(AppError::Config(format!(

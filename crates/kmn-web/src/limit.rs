@@ -85,6 +85,8 @@ impl<K: Hash + Eq + Clone> Buckets<K> {
 pub struct RateLimits {
     public: Buckets<IpAddr>,
     account: Buckets<[u8; 32]>,
+    /// `/ocsp` per address, apart from the other public routes (issue 10).
+    ocsp: Buckets<IpAddr>,
 }
 
 impl RateLimits {
@@ -93,7 +95,31 @@ impl RateLimits {
         Arc::new(RateLimits {
             public: Buckets::new(c.public_requests_per_minute, c.public_burst),
             account: Buckets::new(c.account_requests_per_minute, c.account_burst),
+            ocsp: Buckets::new(c.ocsp_requests_per_minute, c.ocsp_burst),
         })
+    }
+
+    /// Takes a token for one request: by its client certificate when it has one, else
+    /// by its address — in the OCSP table for `/ocsp`, in the public one otherwise.
+    fn take(
+        &self,
+        path: &str,
+        cert: Option<&[u8]>,
+        addr: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<(), Duration> {
+        match (cert, addr) {
+            (Some(der), _) => {
+                let fp: [u8; 32] = sha2::Sha256::digest(der).into();
+                self.account.take(&fp, now)
+            }
+            (None, Some(ip)) if path == "/ocsp" || path.starts_with("/ocsp/") => {
+                self.ocsp.take(&address_key(ip), now)
+            }
+            (None, Some(ip)) => self.public.take(&address_key(ip), now),
+            // Not from a listener (a test calling the router directly): nothing to count.
+            (None, None) => Ok(()),
+        }
     }
 }
 
@@ -119,18 +145,16 @@ pub async fn rate_limit(
     req: Request,
     next: Next,
 ) -> Response {
-    let now = Instant::now();
-    let verdict = match req.extensions().get::<PeerCert>() {
-        Some(PeerCert(der)) => {
-            let fp: [u8; 32] = sha2::Sha256::digest(der).into();
-            limits.account.take(&fp, now)
-        }
-        None => match req.extensions().get::<ConnectInfo<SocketAddr>>() {
-            Some(ConnectInfo(addr)) => limits.public.take(&address_key(addr.ip()), now),
-            // Not from a listener (a test calling the router directly): nothing to count.
-            None => Ok(()),
-        },
-    };
+    let verdict = limits.take(
+        req.uri().path(),
+        req.extensions()
+            .get::<PeerCert>()
+            .map(|PeerCert(der)| der.as_slice()),
+        req.extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(a)| a.ip()),
+        Instant::now(),
+    );
     match verdict {
         Ok(()) => next.run(req).await,
         Err(wait) => {
@@ -164,6 +188,38 @@ mod tests {
             assert!(b.take(&1, later).is_ok());
         }
         assert!(b.take(&1, later).is_err());
+    }
+
+    /// Issue 10: OCSP has a limit of its own — a relying party's gateway asking for every
+    /// login from one address does not use up, nor get stopped by, the address's share
+    /// of the repository and health routes.
+    #[test]
+    fn issue10_ocsp_requests_count_against_their_own_limit() {
+        let c = ListenConfig {
+            public_requests_per_minute: 1,
+            public_burst: 2,
+            ocsp_requests_per_minute: 1,
+            ocsp_burst: 5,
+            ..ListenConfig::default()
+        };
+        let l = RateLimits::new(&c);
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        let t0 = Instant::now();
+        for _ in 0..2 {
+            assert!(
+                l.take("/repo/kmn-issuing-g1.crl", None, Some(ip), t0)
+                    .is_ok()
+            );
+        }
+        assert!(l.take("/health", None, Some(ip), t0).is_err());
+        for _ in 0..5 {
+            assert!(l.take("/ocsp", None, Some(ip), t0).is_ok());
+        }
+        assert!(l.take("/ocsp/MEIwQDA", None, Some(ip), t0).is_err());
+        // A path that only begins like it is a public route.
+        assert!(l.take("/ocspx", None, Some(ip), t0).is_err());
+        let defaults = ListenConfig::default();
+        assert!(defaults.ocsp_requests_per_minute >= 100 * defaults.public_requests_per_minute);
     }
 
     #[test]
