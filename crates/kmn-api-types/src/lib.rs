@@ -36,6 +36,7 @@ pub fn visit_all<V: BodyVisitor>(v: &mut V) {
     v.visit::<HandoverIn>("HandoverIn");
     v.visit::<LostInPostIn>("LostInPostIn");
     v.visit::<EmergencyRevocationIn>("EmergencyRevocationIn");
+    v.visit::<HolderEmergencyIn>("HolderEmergencyIn");
     v.visit::<RevocationProposalIn>("RevocationProposalIn");
     v.visit::<ProposalDecisionIn>("ProposalDecisionIn");
     v.visit::<SoPinIn>("SoPinIn");
@@ -249,6 +250,20 @@ pub struct EmergencyRevocationIn {
     /// Where and how (free text, up to 500 characters).
     #[serde(default)]
     pub note: String,
+}
+
+/// The holder's own emergency revocation (第11条), the JSON variant of the public form
+/// on the holders' listener (no client certificate): the card number and the emergency
+/// code printed on the PIN mailer.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HolderEmergencyIn {
+    /// カード番号 as printed on the PIN mailer (e.g. C00000002; case and hyphens ignored).
+    pub card_number: String,
+    /// The emergency code (hyphens and spaces ignored).
+    pub code: String,
+    /// `lost`, `stolen` or `feared_misuse`.
+    pub reason: String,
 }
 
 // --- personalization stations (kmn-web `api::station`) -------------------------------
