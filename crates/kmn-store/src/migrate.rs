@@ -72,6 +72,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_cert_status_updated.sql"),
         postgres: include_str!("../migrations/postgres/0012_cert_status_updated.sql"),
     },
+    Migration {
+        version: 14,
+        sqlite: include_str!("../migrations/sqlite/0014_crl_bytes.sql"),
+        postgres: include_str!("../migrations/postgres/0014_crl_bytes.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
