@@ -65,7 +65,12 @@ impl Served {
         if status == 404 {
             return false;
         }
-        assert_eq!(status, 200, "instance {i} serves {CRL}");
+        assert_eq!(
+            status,
+            200,
+            "instance {i} serves {CRL}: {}",
+            String::from_utf8_lossy(&der)
+        );
         let number = kmn_pki::crl::number_unchecked(&der)
             .expect("a CRL with a number")
             .0;
@@ -118,6 +123,31 @@ async fn art16_two_instances_crl_numbers_strictly_increase_and_every_revocation_
     let a = Env::new()
         .env("KMN_DATABASE_URL", &url)
         .env("KMN_LOG", "info,sqlx=warn");
+    // kmn.toml as `kmn up` writes it, with public rate limits this polling never reaches.
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(a.data_dir())
+            .unwrap();
+        let cfg = Config {
+            demo: true,
+            support_center_phone: "096-000-0000".into(),
+            ca: kmn_app::config::CaConfig {
+                passphrase_file: Some("secrets/ca-passphrase".into()),
+                ..Default::default()
+            },
+            listen: kmn_app::config::ListenConfig {
+                public_requests_per_minute: 1_000_000,
+                public_burst: 1_000_000,
+                ..Default::default()
+            },
+            ..Config::default()
+        };
+        let path = a.data_dir().join("kmn.toml");
+        std::fs::write(&path, cfg.to_toml()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let logs = [a.path("serve-a.log"), a.path("serve-b.log")];
     let srv_a = start_with_stderr(&a, std::fs::File::create(&logs[0]).unwrap().into());
     // Host B: a copy of A's data dir as the administrator would install it (kmn.toml,
