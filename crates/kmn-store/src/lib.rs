@@ -294,10 +294,10 @@ impl CrlWakes {
         loop {
             let n = self.listener.try_recv().await?;
             let Some(n) = n else {
-                return Err(StoreError::Unavailable {
-                    url: self.url_redacted.clone(),
-                    reason: "the LISTEN connection was lost".into(),
-                });
+                return Err(StoreError::Db(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    format!("the LISTEN connection to {} was lost", self.url_redacted),
+                ))));
             };
             let mut parts = n.payload().splitn(2, ' ');
             if parts.next() != Some(self.schema.as_str()) {
