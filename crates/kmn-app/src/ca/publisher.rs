@@ -12,8 +12,9 @@
 //!   issuing) is kept in the database with its record; when it is not the file in this
 //!   instance's repository (another instance published it, on another host), its
 //!   signature, number and hash are checked and it is written atomically. A file whose
-//!   number is above every recorded CRL (a publication that wrote its file but never
-//!   committed) makes a new CRL due at once, numbered above it.
+//!   number is above the newest recorded CRL, or equal to it with other contents (a
+//!   publication that wrote its file but never committed), makes a new CRL due at once,
+//!   numbered above it.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -351,7 +352,12 @@ impl RepoSync {
                 if l.sha256 == rec.sha256 {
                     continue;
                 }
-                if l.number > rec.number {
+                // A file numbered at or above the newest record but not it was never
+                // recorded (its publication did not commit): relying parties may have it,
+                // so the next CRL goes above it rather than reusing its number with other
+                // contents. Only the root's ARL, which no instance can sign, is copied
+                // over a file of the same number.
+                if l.number > rec.number || (l.number == rec.number && *kind == CaKind::Issuing) {
                     if *kind == CaKind::Issuing {
                         ahead.insert(name.clone());
                     }

@@ -303,6 +303,41 @@ async fn second_instance_follows_database(url: Option<String>) {
         );
         tokio::time::sleep(StdDuration::from_millis(10)).await;
     }
+
+    // B's file shares its number with a recorded CRL of other contents (B's publication
+    // of N+1 never committed, and A published another N+1): B never serves A's N+1 in
+    // place of its own, it publishes above both.
+    let (m, b_own) = newest(&app_a).await;
+    let mut tx = app_a.store_for_tests().begin().await.unwrap();
+    tx.execute_raw(&format!(
+        "DELETE FROM crls WHERE ca_name = 'kmn-issuing-g1' AND number = {m}"
+    ))
+    .await
+    .unwrap();
+    tx.execute_raw(&format!(
+        "UPDATE crl_state SET last_number = {n}, last_published_number = {n} WHERE ca_name = 'kmn-issuing-g1'"
+    ))
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    kmn_app::ca::crl::publish_all(&app_a, "test").await.unwrap();
+    let t = Instant::now();
+    loop {
+        let der = std::fs::read(&b_crl).unwrap();
+        let (number, _) = kmn_app::ca::crl::check_crl(&der, &spki).unwrap();
+        assert!(
+            number > m || der == b_own,
+            "B served another CRL numbered {number}"
+        );
+        if number > m && newest(&app_a).await == (number, der) {
+            break;
+        }
+        assert!(
+            t.elapsed() < StdDuration::from_secs(1),
+            "B did not publish above its unrecorded CRL {m} within 1 s"
+        );
+        tokio::time::sleep(StdDuration::from_millis(5)).await;
+    }
     let _ = stop_tx.send(true);
     publisher.await.unwrap();
     app_a.store_for_tests().close().await;
