@@ -1,7 +1,9 @@
 //! Two `kmn serve` instances on one PostgreSQL database, as on two hosts (issue 10 item
 //! 4, 第16条, DESIGN §7): each has its own data dir — a copy of the first host's
 //! configuration and CA key material, without its repository — and its own repository.
-//! Revocations are taken on both hosts in turn; every CRL either instance serves has one
+//! Revocations are taken on both hosts in turn (through the library on each host's data
+//! dir, a burst, and `kmn cert revoke` there, which publishes itself: a third publisher);
+//! every CRL either instance serves has one
 //! number for one content, numbers only go up, and each revocation is in the CRL both
 //! instances serve within 1 s of its commit, woken by PostgreSQL's notifications (the
 //! safety poll is 5 s) — also after the LISTEN connections were cut.
@@ -167,7 +169,7 @@ async fn art16_two_instances_crl_numbers_strictly_increase_and_every_revocation_
     let srvs = [srv_a, srv_b];
     let apps = [host_app(&a, &url).await, host_app(&b, &url).await];
 
-    let serials = issue_n(&apps[0], 22, ValidityPeriod::Years5).await.unwrap();
+    let serials = issue_n(&apps[0], 26, ValidityPeriod::Years5).await.unwrap();
     let mut served = Served::default();
     let mut worst = Duration::ZERO;
     let mut check = |served: &mut Served, serial: &str, since: Instant, what: &str| {
@@ -200,6 +202,24 @@ async fn art16_two_instances_crl_numbers_strictly_increase_and_every_revocation_
     for (serial, at) in burst.iter().zip(committed) {
         check(&mut served, serial, at, "burst");
     }
+    // `kmn cert revoke` on host A and host B in turn: a third publisher (the CLI publishes
+    // at once into its host's repository); the other instance serves it within 1 s.
+    let passphrase = std::fs::read_to_string(a.data_dir().join("secrets/ca-passphrase")).unwrap();
+    for (k, serial) in serials[20..24].iter().enumerate() {
+        let o = [&a, &b][k % 2]
+            .cmd(&["cert", "revoke", serial, "--reason", "key-compromise"])
+            .env("KMN_CA_PASSPHRASE", passphrase.trim())
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success() && out.contains("CRL #"),
+            "{out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let done = Instant::now();
+        check(&mut served, serial, done, "kmn cert revoke");
+    }
 
     // PostgreSQL cuts both LISTEN connections (as at a restart): the instances poll until
     // they listen again, and the 1 s bar holds throughout.
@@ -212,7 +232,7 @@ async fn art16_two_instances_crl_numbers_strictly_increase_and_every_revocation_
         .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(cut, 2, "one LISTEN connection per instance");
-    for (k, serial) in serials[20..22].iter().enumerate() {
+    for (k, serial) in serials[24..26].iter().enumerate() {
         revoke(&apps[k % 2], &req(serial, RevocationReason::KeyCompromise))
             .await
             .unwrap();
@@ -301,7 +321,7 @@ async fn art16_two_instances_crl_numbers_strictly_increase_and_every_revocation_
         );
     }
     eprintln!(
-        "issue10 two instances: 22 revocations, worst {worst:?}; CRLs served by A {:?}, by B {:?}",
+        "issue10 two instances: 26 revocations, worst {worst:?}; CRLs served by A {:?}, by B {:?}",
         served.seq[0].iter().map(|(n, _)| n).collect::<Vec<_>>(),
         served.seq[1].iter().map(|(n, _)| n).collect::<Vec<_>>()
     );
