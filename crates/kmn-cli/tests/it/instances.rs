@@ -2,11 +2,11 @@
 //! 4, 第16条, DESIGN §7): each has its own data dir — a copy of the first host's
 //! configuration and CA key material, without its repository — and its own repository.
 //! Revocations are taken on both hosts in turn (through the library on each host's data
-//! dir, a burst, and `kmn cert revoke` there, which publishes itself: a third publisher);
-//! every CRL either instance serves has one
-//! number for one content, numbers only go up, and each revocation is in the CRL both
-//! instances serve within 1 s of its commit, woken by PostgreSQL's notifications (the
-//! safety poll is 5 s) — also after the LISTEN connections were cut.
+//! dir, a burst, and `kmn cert revoke` there, which publishes itself: a third
+//! publisher); every CRL either instance serves has one number for one content, numbers
+//! only go up, and each revocation is in the CRL both instances serve within 1 s of its
+//! commit, woken by PostgreSQL's notifications (the safety poll is 5 s) — also after the
+//! LISTEN connections were cut.
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::Command;
