@@ -223,6 +223,9 @@ pub struct CaConfig {
     pub crl_interval_hours: i64,
     /// nextUpdate of the root's CRL (ARL), days.
     pub arl_next_update_days: i64,
+    /// `/health` warns (`arl_next_update_soon`) this many days before the ARL's
+    /// nextUpdate, so that the root key can be brought for `kmn ca sign-arl` (default 7).
+    pub arl_warning_days: i64,
     /// nextUpdate − thisUpdate of a pre-signed OCSP response, hours (issue 10: 4 days,
     /// signed again half-way, and at once on every status change).
     pub ocsp_validity_hours: i64,
@@ -268,6 +271,7 @@ impl Default for CaConfig {
             crl_next_update_hours: 48,
             crl_interval_hours: 24,
             arl_next_update_days: 365,
+            arl_warning_days: 7,
             ocsp_validity_hours: 96,
             ocsp_resign_hours: 24,
             hsm_module: None,
@@ -309,6 +313,7 @@ impl std::fmt::Debug for CaConfig {
             .field("ocsp_validity_hours", &self.ocsp_validity_hours)
             .field("ocsp_resign_hours", &self.ocsp_resign_hours)
             .field("arl_next_update_days", &self.arl_next_update_days)
+            .field("arl_warning_days", &self.arl_warning_days)
             .field("hsm_module", &self.hsm_module)
             .finish()
     }
@@ -487,6 +492,13 @@ impl Config {
                     .into(),
             ));
         }
+        if !(1..=90).contains(&self.ca.arl_warning_days)
+            || self.ca.arl_warning_days >= self.ca.arl_next_update_days
+        {
+            return Err(AppError::Config(
+                "ca.arl_warning_days must be 1..=90 and below ca.arl_next_update_days".into(),
+            ));
+        }
         if !(2..=24 * 7).contains(&self.ca.ocsp_validity_hours) {
             return Err(AppError::Config(
                 "ca.ocsp_validity_hours must be 2..=168 (a response is signed again half-way)"
@@ -629,6 +641,22 @@ mod tests {
         c.ca.crl_interval_hours = 25;
         c.ca.crl_next_update_hours = 48;
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn art16_arl_warning_days_default_7_and_checked() {
+        let c = Config::parse("[ca]\narl_warning_days = 30\n").unwrap();
+        assert_eq!(c.ca.arl_warning_days, 30);
+        c.validate().unwrap();
+        assert_eq!(Config::default().ca.arl_warning_days, 7);
+        for bad in [
+            "arl_warning_days = 0",
+            "arl_warning_days = 91",
+            "arl_warning_days = 10\narl_next_update_days = 10",
+        ] {
+            let c = Config::parse(&format!("[ca]\n{bad}\n")).unwrap();
+            assert!(c.validate().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -10,7 +10,9 @@ use crate::{App, AppError};
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Degraded {
     /// Stable code: `hsm_unavailable`, `ca_certificate_missing`, `arl_missing`,
-    /// `crl_missing`, `cps_unpublished`, `ocsp_signer_missing`, `ocsp_signer_expiring`.
+    /// `crl_missing`, `arl_next_update_soon` (a warning), `arl_expired`, `crl_overdue` (a
+    /// warning), `crl_expired`, `cps_unpublished`, `ocsp_signer_missing`,
+    /// `ocsp_signer_expiring`.
     pub reason: &'static str,
     /// The CA or document it is about.
     pub object: String,
@@ -25,10 +27,33 @@ pub async fn degraded(app: &App) -> Result<Vec<Degraded>, AppError> {
     let mut tx = app.store.read().await?;
     let cas = tx.list_cas().await;
     let cps = tx.current_document("cps").await;
+    let mut last_crls = std::collections::HashMap::new();
+    if let Ok(cas) = &cas {
+        for c in cas
+            .iter()
+            .filter(|c| matches!(c.kind, CaKind::Root | CaKind::Issuing))
+        {
+            match tx.last_crl(&c.name).await {
+                Ok(Some(l)) => {
+                    last_crls.insert(c.name.clone(), l);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let _ = tx.rollback().await;
+                    return Err(e.into());
+                }
+            }
+        }
+    }
     tx.rollback().await?;
     let (cas, cps) = (cas?, cps?);
     let now = app.now();
     let mut out = Vec::new();
+    for c in cas.iter().filter(|c| c.not_after > now) {
+        if let Some(l) = last_crls.get(&c.name) {
+            out.extend(crl_freshness(app, c, l, now));
+        }
+    }
     let dir = app.repo_dir();
     for c in cas.iter().filter(|c| c.not_after > now) {
         if matches!(c.kind, CaKind::Root | CaKind::Issuing) {
@@ -121,6 +146,74 @@ pub async fn degraded(app: &App) -> Result<Vec<Degraded>, AppError> {
         });
     }
     Ok(out)
+}
+
+/// How late the issuing CA's CRL may be past its interval before `/health` says so (the
+/// publisher looks every few seconds: this is a publisher that stopped).
+const CRL_OVERDUE_GRACE_SECS: i64 = 600;
+
+/// The ARL's and the issuing CRLs' dates (第16条, issue 10 item 4): the root's ARL is
+/// re-signed offline by people, so its nextUpdate is announced `ca.arl_warning_days`
+/// ahead (a warning) and is an error once passed; an issuing CA's CRL is overdue when no
+/// CRL followed it within the interval (a warning: the publisher is stopped or failing)
+/// and an error once its nextUpdate has passed (relying parties refuse it).
+fn crl_freshness(
+    app: &App,
+    c: &kmn_store::CaRecord,
+    last: &kmn_store::CrlRecord,
+    now: i64,
+) -> Option<Degraded> {
+    let date = |t: i64| {
+        time::OffsetDateTime::from_unix_timestamp(t)
+            .map(kmn_domain::time_fmt::rfc3339)
+            .unwrap_or_default()
+    };
+    let next = date(last.next_update);
+    match c.kind {
+        CaKind::Root if now >= last.next_update => Some(Degraded {
+            reason: "arl_expired",
+            object: c.name.clone(),
+            detail: format!(
+                "the ARL #{} of {} expired at {next}: relying parties that check the chain refuse every certificate under it; sign a new one with the root key now (`kmn ca sign-arl`, docs/ADMIN.md §3)",
+                last.number, c.name
+            ),
+        }),
+        CaKind::Root if last.next_update - now < app.cfg.ca.arl_warning_days * 86_400 => {
+            Some(Degraded {
+                reason: "arl_next_update_soon",
+                object: c.name.clone(),
+                detail: format!(
+                    "the ARL #{} of {} reaches its nextUpdate at {next}: bring the root key and sign a new one before then (`kmn ca sign-arl`, docs/ADMIN.md §3)",
+                    last.number, c.name
+                ),
+            })
+        }
+        CaKind::Issuing if now >= last.next_update => Some(Degraded {
+            reason: "crl_expired",
+            object: c.name.clone(),
+            detail: format!(
+                "the newest CRL #{} of {} expired at {next}: relying parties refuse its certificates; check the `kmn serve` log and the CA key, then `kmn crl publish`",
+                last.number, c.name
+            ),
+        }),
+        CaKind::Issuing
+            if now - last.this_update
+                > app.cfg.ca.crl_interval_hours * 3600 + CRL_OVERDUE_GRACE_SECS =>
+        {
+            Some(Degraded {
+                reason: "crl_overdue",
+                object: c.name.clone(),
+                detail: format!(
+                    "no CRL of {} was published since #{} of {} (every {} hours at least, 第16条); it expires at {next}: check the `kmn serve` log and the CA key, or run `kmn crl publish`",
+                    c.name,
+                    last.number,
+                    date(last.this_update),
+                    app.cfg.ca.crl_interval_hours
+                ),
+            })
+        }
+        _ => None,
+    }
 }
 
 /// How long one HSM check answers for `/health`: the route is public, and a flood of

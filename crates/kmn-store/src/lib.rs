@@ -112,6 +112,8 @@ pub struct Store {
     /// item 5): installed by `kmn serve` ([`Store::set_ocsp_presigner`]); shared by
     /// every clone of the store.
     presigner: std::sync::Arc<std::sync::RwLock<Option<std::sync::Arc<dyn OcspPresign>>>>,
+    /// The PostgreSQL URL (with its password: never shown), for the LISTEN connection.
+    pg_url: Option<std::sync::Arc<str>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -177,6 +179,7 @@ impl Store {
             backend,
             url_redacted: redacted,
             presigner: std::sync::Arc::default(),
+            pg_url: (backend == Backend::Postgres).then(|| url.into()),
         };
         migrate::run(&store).await?;
         Ok(store)
@@ -232,6 +235,99 @@ impl Store {
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Listens for the CRL publisher's wake-ups on PostgreSQL (`LISTEN kmn_crl` on a
+    /// connection of its own; migration 0014's triggers notify at the commit of every
+    /// status change and every published CRL). `None` on SQLite, which has no
+    /// notifications: there the publisher polls.
+    pub async fn listen_crl_wakes(&self) -> Result<Option<CrlWakes>, StoreError> {
+        let Some(url) = self.pg_url.as_deref() else {
+            return Ok(None);
+        };
+        let unavailable = |e: sqlx::Error| StoreError::Unavailable {
+            url: self.url_redacted.clone(),
+            reason: e.to_string(),
+        };
+        let mut listener = sqlx::postgres::PgListener::connect(url)
+            .await
+            .map_err(unavailable)?;
+        // A lost connection is reported (the caller polls meanwhile and listens again),
+        // not silently re-established with the notifications of the gap lost.
+        listener.eager_reconnect(false);
+        let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
+            .fetch_one(&mut listener)
+            .await
+            .map_err(unavailable)?;
+        // Named, so that an operator (or a test) can see and end it in pg_stat_activity.
+        sqlx::query("SELECT set_config('application_name', $1, false)")
+            .bind(format!("kmn crl listener {schema}"))
+            .execute(&mut listener)
+            .await
+            .map_err(unavailable)?;
+        listener
+            .listen(CRL_WAKE_CHANNEL)
+            .await
+            .map_err(unavailable)?;
+        Ok(Some(CrlWakes {
+            listener,
+            schema,
+            url_redacted: self.url_redacted.clone(),
+        }))
+    }
+}
+
+/// The notification channel of migration 0014's `kmn_crl_wake()` trigger function.
+const CRL_WAKE_CHANNEL: &str = "kmn_crl";
+
+/// What woke the CRL publisher through PostgreSQL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrlWake {
+    /// A certificate status changed (revocation, hold, release, issuance on hold).
+    StatusChange,
+    /// A CRL was recorded as published (by any instance or process).
+    Published,
+}
+
+/// A LISTEN connection for the CRL publisher ([`Store::listen_crl_wakes`]).
+pub struct CrlWakes {
+    listener: sqlx::postgres::PgListener,
+    /// Notifications are per database: those of other schemas are not for us.
+    schema: String,
+    url_redacted: String,
+}
+
+impl std::fmt::Debug for CrlWakes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CrlWakes")
+            .field("schema", &self.schema)
+            .field("url", &self.url_redacted)
+            .finish()
+    }
+}
+
+impl CrlWakes {
+    /// Waits for the next wake-up of this store's schema. An error means the connection
+    /// is lost (PostgreSQL restarted, the network): drop this and listen again; the
+    /// notifications of the gap are gone, so look at the database once listening again.
+    pub async fn next(&mut self) -> Result<CrlWake, StoreError> {
+        loop {
+            let n = self.listener.try_recv().await?;
+            let Some(n) = n else {
+                return Err(StoreError::Db(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    format!("the LISTEN connection to {} was lost", self.url_redacted),
+                ))));
+            };
+            let mut parts = n.payload().splitn(2, ' ');
+            if parts.next() != Some(self.schema.as_str()) {
+                continue;
+            }
+            return Ok(match parts.next() {
+                Some("crls") => CrlWake::Published,
+                _ => CrlWake::StatusChange,
+            });
+        }
     }
 }
 

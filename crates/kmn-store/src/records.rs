@@ -849,6 +849,52 @@ impl Tx {
         Ok(true)
     }
 
+    /// Keeps the DER of the CRL just recorded by [`Tx::record_published_crl`] (same
+    /// transaction) in its `crls` row, and lets go of the bytes of the CA's older CRLs
+    /// (their record and SHA-256 stay): the database holds the newest CRL of each CA, so
+    /// that every instance, on any host, serves it (DESIGN §7, migration 0014).
+    pub async fn keep_crl_der(
+        &mut self,
+        ca_name: &str,
+        number: i64,
+        der: &[u8],
+    ) -> Result<(), StoreError> {
+        let update = sqlx::query("UPDATE crls SET der = $3 WHERE ca_name = $1 AND number = $2")
+            .bind(ca_name)
+            .bind(number)
+            .bind(der);
+        self.compare_and_set_or_conflict(update, || {
+            format!("CRL {number} of {ca_name} is not recorded: its bytes cannot be kept")
+        })
+        .await?;
+        sqlx::query(
+            "UPDATE crls SET der = NULL WHERE ca_name = $1 AND number < $2 AND der IS NOT NULL",
+        )
+        .bind(ca_name)
+        .bind(number)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// The DER of a published CRL, when the database keeps it (the newest of each CA
+    /// published since migration 0014).
+    pub async fn crl_der(
+        &mut self,
+        ca_name: &str,
+        number: i64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("SELECT der FROM crls WHERE ca_name = $1 AND number = $2")
+            .bind(ca_name)
+            .bind(number)
+            .fetch_optional(self.conn())
+            .await?;
+        match row {
+            Some(r) => Ok(r.try_get::<Option<Vec<u8>>, _>(0)?),
+            None => Ok(None),
+        }
+    }
+
     /// The last published CRL of a CA.
     pub async fn last_crl(&mut self, ca_name: &str) -> Result<Option<CrlRecord>, StoreError> {
         let row = sqlx::query(

@@ -43,8 +43,11 @@ pub fn check_crl(der: &[u8], spki: &[u8]) -> Result<(i64, OffsetDateTime), AppEr
     Ok((r.number.0, r.this_update))
 }
 
-/// The CRL number of the file currently in the repository, if any (a crash between the
-/// rename and the commit must never let a number be used twice). Read without checking
+/// The CRL number of the file currently in this host's repository, if any. The floor of
+/// the next number is the database's (the last taken and the last published, shared by
+/// every instance); this file is an extra floor for one case the database cannot see: a
+/// crash on this host between the rename and the commit, whose file relying parties may
+/// already have fetched, must never let its number be used again. Read without checking
 /// the signature: a forged file could only make numbers skip ahead, which is harmless.
 fn number_on_disk(app: &App, ca_name: &str) -> Option<i64> {
     let der = std::fs::read(app.repo_dir().join(repo::crl_file(ca_name))).ok()?;
@@ -147,6 +150,8 @@ pub async fn publish_in_tx(
             "a CRL numbered above {number} of {ca_name} was published meanwhile"
         )));
     }
+    // The bytes too, so that every instance serves them (DESIGN §7).
+    tx.keep_crl_der(ca_name, number.0, &back).await?;
     tx.append_audit(&NewAuditEvent {
         at: published_at,
         actor,
@@ -233,54 +238,15 @@ pub async fn due(app: &App, ca_name: &str) -> Result<bool, AppError> {
     Ok(pending > 0 || age >= app.cfg.ca.crl_interval_hours * 3600)
 }
 
-/// The publisher of `kmn serve`: every 200 ms, for each issuing CA, publishes a CRL
-/// when one is due (a new revocation, from any process or instance, or 24 h since the
-/// last). On SQLite this short poll is the cross-process wake-up (DESIGN §7).
+/// The publisher of `kmn serve`: for each issuing CA, publishes a CRL when one is due (a
+/// new revocation or hold change, from any process or instance, or 24 h since the last),
+/// woken by PostgreSQL's notifications or, on SQLite, a 200 ms poll; and keeps this
+/// instance's repository CRLs equal to the newest in the database
+/// ([`crate::ca::publisher`]).
 pub async fn publisher_loop(
     app: App,
     cas: Vec<crate::ca::LoadedCa>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    loop {
-        for ca in &cas {
-            let name = &ca.record.name;
-            match due(&app, name).await {
-                Ok(true) => {
-                    let mut tx = match app.store.begin().await {
-                        Ok(tx) => tx,
-                        Err(e) => {
-                            tracing::error!(ca = %name, error = %e, "CRL publication: database unavailable");
-                            continue;
-                        }
-                    };
-                    let validity = Duration::hours(app.cfg.ca.crl_next_update_hours);
-                    let r = publish_in_tx(
-                        &app,
-                        &mut tx,
-                        name,
-                        &ca.info,
-                        ca.signer.as_ref(),
-                        validity,
-                        "system:publisher",
-                    )
-                    .await;
-                    match finish(tx, r).await {
-                        Ok(p) => {
-                            tracing::info!(ca = %name, number = p.number, entries = p.entries, "CRL published")
-                        }
-                        Err(AppError::Conflict(m)) => tracing::info!(ca = %name, "{m}"),
-                        Err(e) => {
-                            tracing::error!(ca = %name, error = %e, "CRL publication failed; retrying")
-                        }
-                    }
-                }
-                Ok(false) => {}
-                Err(e) => tracing::error!(ca = %name, error = %e, "CRL publication check failed"),
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
-            _ = stop.changed() => return,
-        }
-    }
+    crate::ca::publisher::run(app, cas, stop).await
 }

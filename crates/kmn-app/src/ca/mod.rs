@@ -14,6 +14,7 @@ pub mod crl;
 pub mod hsm;
 pub mod issue;
 pub mod ocsp;
+pub mod publisher;
 pub mod repo;
 pub mod revoke;
 

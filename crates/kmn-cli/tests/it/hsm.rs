@@ -658,19 +658,27 @@ async fn issue8_health_names_each_degraded_reason() {
         cps.to_str().unwrap(),
     ]);
     assert_eq!(health(&srv), ("ok".to_string(), vec![]));
-    // CA certificate and ARL missing from the repository.
+    // A CA certificate missing from the repository.
     std::fs::remove_file(env.repo("kmn-root-g1.crt")).unwrap();
-    std::fs::remove_file(env.repo("kmn-root-g1.crl")).unwrap();
     assert_eq!(
         health(&srv),
         (
             "degraded".to_string(),
-            vec![
-                pair("ca_certificate_missing", "kmn-root-g1"),
-                pair("arl_missing", "kmn-root-g1")
-            ]
+            vec![pair("ca_certificate_missing", "kmn-root-g1")]
         )
     );
+    // A CRL missing from the repository comes back from the database within a second
+    // (issue 10 item 4: the repository follows the database).
+    let arl = std::fs::read(env.repo("kmn-root-g1.crl")).unwrap();
+    std::fs::remove_file(env.repo("kmn-root-g1.crl")).unwrap();
+    let t = std::time::Instant::now();
+    while std::fs::read(env.repo("kmn-root-g1.crl")).ok().as_deref() != Some(arl.as_slice()) {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(1),
+            "the ARL did not come back"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     // The HSM goes away (SoftHSM notices a deleted token in a new process only).
     drop(srv);
     let (ok, o) = h.util(&["--delete-token", "--token", label]);

@@ -19,6 +19,7 @@ mod emergency;
 mod faults;
 mod holder_emergency;
 mod hsm;
+mod instances;
 mod listeners;
 mod ocsp;
 mod operator_tokens;

@@ -25,12 +25,17 @@ impl Drop for Server {
 }
 
 pub(crate) fn start(env: &Env) -> Server {
+    start_with_stderr(env, Stdio::null())
+}
+
+/// [`start`] with the server's log (stderr) going to `stderr`.
+pub(crate) fn start_with_stderr(env: &Env, stderr: Stdio) -> Server {
     let mut c = env.cmd(&["up"]);
     c.env_remove("KMN_CA_PASSPHRASE")
         .env("KMN_HTTP_LISTEN", "127.0.0.1:0")
         .env("KMN_HTTPS_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(stderr);
     let mut child = c.spawn().expect("kmn up");
     let out = child.stdout.take().unwrap();
     let mut lines = BufReader::new(out).lines();
