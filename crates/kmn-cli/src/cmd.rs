@@ -1203,6 +1203,7 @@ async fn verify(data_dir: &Path, v: &VerifyArgs) -> ExitCode {
         },
         profile,
         check_revocation: !crls.is_empty(),
+        dns_name: None,
     };
     match kmn_verify::verify(&leaf, &anchors, &inters, &crls, &opts) {
         Ok(p) => {

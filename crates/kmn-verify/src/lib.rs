@@ -21,6 +21,7 @@
 //!     purpose: Purpose::ClientAuth,
 //!     profile: Profile::Kmn { policy_oids: vec![] },
 //!     check_revocation: true,
+//!     dns_name: None,
 //! };
 //! let path = verify(&leaf, &anchors, &[], &crls, &opts)?;
 //! println!("valid, {} certificates", path.chain.len());
@@ -46,9 +47,24 @@ pub enum Purpose {
     /// No extended key usage requirement.
     #[default]
     Any,
-    /// TLS client authentication: if the leaf has extendedKeyUsage it must contain
-    /// id-kp-clientAuth. Under the kmn profile the extension is mandatory.
+    /// TLS client authentication: the leaf must be an end-entity certificate whose
+    /// extendedKeyUsage contains id-kp-clientAuth, and every CA certificate of the path that
+    /// has extendedKeyUsage must contain it too.
     ClientAuth,
+    /// TLS server authentication: as [`Purpose::ClientAuth`], with id-kp-serverAuth. Combine
+    /// with [`VerifyOptions::dns_name`] to check the server's name.
+    ServerAuth,
+}
+
+impl Purpose {
+    /// The purpose in words, as error messages name it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Purpose::Any => "any purpose",
+            Purpose::ClientAuth => "client authentication",
+            Purpose::ServerAuth => "server authentication",
+        }
+    }
 }
 
 /// Which set of rules to apply.
@@ -67,6 +83,16 @@ pub enum Profile {
     },
 }
 
+/// The most intermediate CA certificates a path may hold (the leaf and the trust anchor not
+/// counted). Longer paths are refused with [`VerifyError::PathTooLong`].
+pub const MAX_INTERMEDIATES: usize = 6;
+
+/// The most name comparisons one validation may make for name constraints (each name of a
+/// certificate against each subtree of a CA above it). A certificate whose names times the
+/// subtrees above it exceed what is left is refused before any comparison
+/// ([`VerifyError::TooComplex`]).
+pub const MAX_NAME_CONSTRAINT_COMPARISONS: usize = 65_536;
+
 /// Validation parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyOptions {
@@ -77,6 +103,10 @@ pub struct VerifyOptions {
     /// Check every certificate except the anchor against the supplied CRLs; a certificate no
     /// valid, current CRL covers makes validation fail.
     pub check_revocation: bool,
+    /// A DNS name (A-labels, e.g. `kmn.example.jp`) the leaf must carry as a subjectAltName
+    /// dNSName (RFC 6125: no common-name fallback; a wildcard only as the whole left-most
+    /// label, standing for exactly one label).
+    pub dns_name: Option<String>,
 }
 
 impl VerifyOptions {
@@ -87,6 +117,7 @@ impl VerifyOptions {
             purpose: Purpose::Any,
             profile: Profile::Rfc5280,
             check_revocation: false,
+            dns_name: None,
         }
     }
 }
@@ -114,6 +145,13 @@ pub fn verify(
     opts: &VerifyOptions,
 ) -> Result<ValidatedPath, VerifyError> {
     validate::verify(leaf_der, anchors, intermediates, crls, opts)
+}
+
+/// Checks that `name` can be given as [`VerifyOptions::dns_name`]: a DNS name of LDH labels
+/// (A-labels for internationalised names), at most 253 characters, one trailing dot allowed;
+/// not a wildcard, not an IP address.
+pub fn check_dns_name_syntax(name: &str) -> Result<(), VerifyError> {
+    validate::check_dns_name_syntax(name)
 }
 
 /// Splits a certificate file: one (or several concatenated) DER certificates, or any number of
