@@ -85,6 +85,9 @@ pub(crate) fn verify(
         ctx.check_validity(leaf)?;
         ctx.check_extensions(leaf)?;
         ctx.check_leaf(leaf)?;
+        if let Some(name) = &opts.dns_name {
+            check_dns_name(leaf, name)?;
+        }
         return Ok(ValidatedPath {
             chain: vec![leaf.der.clone()],
             subjects: vec![leaf.subject_display.clone()],

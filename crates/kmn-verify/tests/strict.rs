@@ -490,6 +490,48 @@ fn issue11_server_dns_name_rfc6125() {
     // The name asked for must be a DNS name.
     let err = check("*.svc.example.jp").unwrap_err();
     assert!(matches!(err, VerifyError::Malformed { .. }), "{err}");
+    // A pinned self-signed server certificate (the trust anchor as the leaf) is held to the
+    // name too.
+    let pinned = server_leaf(&["kmn.example.jp"]).sign(&Key::new(), None);
+    let anchors = std::slice::from_ref(&pinned);
+    verify(
+        &pinned,
+        anchors,
+        &[],
+        &[],
+        &opts(Purpose::ServerAuth, Some("kmn.example.jp")),
+    )
+    .unwrap();
+    let err = verify(
+        &pinned,
+        anchors,
+        &[],
+        &[],
+        &opts(Purpose::ServerAuth, Some("x.example.jp")),
+    )
+    .unwrap_err();
+    assert!(matches!(err, VerifyError::NameMismatch { .. }), "{err}");
+}
+
+/// basicConstraints cA TRUE encoded as 0x01: valid BER, not DER.
+fn ber_ca_flag() -> Ext {
+    Ext {
+        oid: BC,
+        critical: true,
+        value: seq(&[tlv(0x01, &[0x01])]),
+    }
+}
+
+#[test]
+fn issue11_der_boolean_only() {
+    let pki = Pki::with(Tbs::ca(ROOT), Tbs::ca(INTER).with(ber_ca_flag()));
+    let err = pki
+        .check(&pki.leaf(client_leaf()), &opts(Purpose::ClientAuth, None))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "could not parse intermediate certificate #1: extension 2.5.29.19: BOOLEAN TRUE is not encoded as 0xFF (not DER)"
+    );
 }
 
 // ------------------------------------------------------------------------ rustls-webpki
@@ -718,6 +760,8 @@ fn cases() -> Vec<Case> {
         let p = Pki::with(Tbs::ca(ROOT), Tbs::ca(INTER).with(ext));
         add(name, &p, p.leaf(client_leaf()), client, None);
     }
+    let ber = Pki::with(Tbs::ca(ROOT), Tbs::ca(INTER).with(ber_ca_flag()));
+    add("BER BOOLEAN", &ber, ber.leaf(client_leaf()), client, None);
     let eku_inter = Pki::with(Tbs::ca(ROOT), Tbs::ca(INTER).with(eku(&[KP_CLIENT_AUTH])));
     add(
         "issuing CA for clients only",
