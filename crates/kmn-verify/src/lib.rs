@@ -5,10 +5,36 @@
 //! (backtracking over candidate issuers, so key rollover with self-issued certificates works),
 //! validates every certificate on it, and — when asked — checks every certificate except the
 //! anchor against the supplied CRLs (issuing distribution points, reason masks, indirect CRLs
-//! and separate CRL-signing keys included). Delta CRLs are ignored. Policy processing is not
-//! performed; the policy extensions are recognised so that they do not count as unknown
-//! critical extensions. Name constraints are enforced for directoryName, rfc822Name, dNSName,
-//! uniformResourceIdentifier and iPAddress subtrees.
+//! and separate CRL-signing keys included). Delta CRLs are ignored. Name constraints are
+//! enforced for directoryName, rfc822Name, dNSName, uniformResourceIdentifier and iPAddress
+//! subtrees.
+//!
+//! # A strict relying party
+//!
+//! Beyond the minimum of RFC 5280 (issue #11; docs/VERIFY.md has the reasons and the
+//! differences from rustls-webpki):
+//!
+//! * The trust anchor's own constraints apply: its validity period, basicConstraints (cA and
+//!   pathLenConstraint), keyUsage keyCertSign, nameConstraints, critical extensions and, with
+//!   a purpose, its extendedKeyUsage (optional in RFC 5937; done here).
+//! * A CRL must carry a cRLNumber; unknown critical CRL (entry) extensions and a critical
+//!   authorityKeyIdentifier make it unusable.
+//! * Extensions RFC 5280 requires to be non-critical (authorityKeyIdentifier,
+//!   subjectKeyIdentifier, subjectDirectoryAttributes, freshestCRL, authorityInfoAccess,
+//!   subjectInfoAccess) are refused when marked critical. BOOLEANs must be DER (TRUE = 0xFF).
+//! * At most [`MAX_INTERMEDIATES`] intermediate CA certificates; name constraints get at most
+//!   [`MAX_NAME_CONSTRAINT_COMPARISONS`] comparisons per validation, counted before they are
+//!   made, so an oversized certificate is refused at once.
+//! * [`Purpose::ClientAuth`] and [`Purpose::ServerAuth`] require the key purpose in the
+//!   leaf's extendedKeyUsage (the extension is mandatory), a leaf that is not a CA, and the
+//!   purpose in every CA certificate of the path that has extendedKeyUsage;
+//!   [`VerifyOptions::dns_name`] checks the server's name against its subjectAltName dNSNames
+//!   (RFC 6125).
+//! * Certificate policies: RFC 5280 §6.1 policy-tree processing is **not** implemented.
+//!   Instead, a path in which any certificate (the anchor included) carries policyMappings,
+//!   policyConstraints or inhibitAnyPolicy, critical or not, is refused with
+//!   [`VerifyError::PolicyProcessingRefused`]. certificatePolicies itself is accepted (critical
+//!   too); under [`Profile::Kmn`] the leaf's policy OIDs are checked against the accepted list.
 //!
 //! ```no_run
 //! use kmn_verify::{verify, load_pem_or_der_bundle, load_crls, Profile, Purpose, VerifyOptions};

@@ -547,7 +547,7 @@ struct Case {
 
 /// Cases where rustls-webpki refuses and kmn-verify accepts on purpose (docs/VERIFY.md,
 /// "Differences from rustls-webpki").
-const DOCUMENTED_EXCEPTIONS: &[&str] = &["critical certificatePolicies"];
+const DOCUMENTED_EXCEPTIONS: &[&str] = &["critical certificatePolicies", "critical issuerAltName"];
 
 fn webpki_result(c: &Case) -> Result<(), String> {
     use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
@@ -674,6 +674,17 @@ fn cases() -> Vec<Case> {
         "critical certificatePolicies",
         &pki,
         pki.leaf(client_leaf().with(policies(&[POLICY]).critical(true))),
+        client,
+        None,
+    );
+    add(
+        "critical issuerAltName",
+        &pki,
+        pki.leaf(client_leaf().with(Ext {
+            oid: "2.5.29.18",
+            critical: true,
+            value: seq(&[ia5(0x82, "example.jp")]),
+        })),
         client,
         None,
     );
