@@ -516,8 +516,9 @@ impl Cert {
         Ok(())
     }
 
-    /// Extensions accepted when critical although this library does not act on them
-    /// (policy processing and the informational extensions).
+    /// Extensions not counted as unknown when critical: the policy-processing ones (refused
+    /// anyway, with their own reason: `policy_controls`) and the informational ones (those
+    /// RFC 5280 requires to be non-critical are refused through `wrongly_critical`).
     fn recognised_without_processing(id: &[u8]) -> bool {
         [
             oid::POLICY_MAPPINGS,

@@ -114,8 +114,9 @@ pub(crate) struct Crl {
     pub idp: Option<Idp>,
     pub is_delta: bool,
     pub aki: Option<Vec<u8>>,
-    /// The authorityKeyIdentifier extension is marked critical (RFC 5280 §5.2.1: MUST NOT).
-    pub aki_critical: bool,
+    /// Extensions marked critical that RFC 5280 requires to be non-critical in a CRL:
+    /// authorityKeyIdentifier (§5.2.1), freshestCRL (§5.2.6), authorityInfoAccess (§5.2.7).
+    pub wrongly_critical: Vec<Vec<u8>>,
     /// cRLNumber (RFC 5280 §5.2.3), the INTEGER's content octets.
     pub number: Option<Vec<u8>>,
     /// Unknown critical CRL extensions.
@@ -236,11 +237,22 @@ impl Crl {
         let mut idp = None;
         let mut is_delta = false;
         let mut aki = None;
-        let mut aki_critical = false;
+        let mut wrongly_critical = Vec::new();
         let mut number = None;
         let mut unknown_critical = Vec::new();
         for e in &exts {
             let id = e.oid.as_slice();
+            if e.critical
+                && [
+                    oid::AUTHORITY_KEY_ID,
+                    oid::FRESHEST_CRL,
+                    oid::AUTHORITY_INFO_ACCESS,
+                ]
+                .iter()
+                .any(|o| is(id, o))
+            {
+                wrongly_critical.push(e.oid.clone());
+            }
             let wrap = |err: ParseError| {
                 ParseError(format!(
                     "CRL extension {}: {err}",
@@ -259,7 +271,6 @@ impl Crl {
                     .optional(tag::ctx(0))
                     .map_err(wrap)?
                     .map(|k| k.value.to_vec());
-                aki_critical = e.critical;
             } else if is(id, &oid::CRL_NUMBER) {
                 let n = single(&e.value, tag::INTEGER, "cRLNumber").map_err(wrap)?;
                 match n.value {
@@ -323,7 +334,7 @@ impl Crl {
             idp,
             is_delta,
             aki,
-            aki_critical,
+            wrongly_critical,
             number,
             unknown_critical,
             unknown_critical_entry,

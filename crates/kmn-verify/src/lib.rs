@@ -18,7 +18,7 @@
 //!   pathLenConstraint), keyUsage keyCertSign, nameConstraints, critical extensions and, with
 //!   a purpose, its extendedKeyUsage (optional in RFC 5937; done here).
 //! * A CRL must carry a cRLNumber; unknown critical CRL (entry) extensions and a critical
-//!   authorityKeyIdentifier make it unusable.
+//!   authorityKeyIdentifier, freshestCRL or authorityInfoAccess make it unusable.
 //! * Extensions RFC 5280 requires to be non-critical (authorityKeyIdentifier,
 //!   subjectKeyIdentifier, subjectDirectoryAttributes, freshestCRL, authorityInfoAccess,
 //!   subjectInfoAccess) are refused when marked critical. BOOLEANs must be DER (TRUE = 0xFF).

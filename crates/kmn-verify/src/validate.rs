@@ -724,11 +724,15 @@ impl Ctx<'_> {
                 "it has no cRLNumber extension (RFC 5280 §5.2.3; this library requires it)".into(),
             );
         }
-        if crl.aki_critical {
-            return Err(
-                "its authorityKeyIdentifier extension is marked critical, which RFC 5280 §5.2.1 forbids"
-                    .into(),
-            );
+        if let Some(o) = crl.wrongly_critical.first() {
+            let (name, section) = match extension_name(o).0 {
+                "authorityKeyIdentifier" => ("authorityKeyIdentifier", "§5.2.1"),
+                "freshestCRL" => ("freshestCRL", "§5.2.6"),
+                _ => ("authorityInfoAccess", "§5.2.7"),
+            };
+            return Err(format!(
+                "its {name} extension is marked critical, which RFC 5280 {section} forbids"
+            ));
         }
         if let Some(o) = crl.unknown_critical.first() {
             return Err(format!(
@@ -1030,7 +1034,12 @@ fn check_dns_name(c: &Cert, name: &str) -> Result<(), VerifyError> {
     if dns.iter().any(|p| dns_name_matches(p, name)) {
         return Ok(());
     }
-    let shown: Vec<&str> = dns.iter().take(10).copied().collect();
+    // The names come from the certificate: control characters are escaped.
+    let shown: Vec<String> = dns
+        .iter()
+        .take(10)
+        .map(|d| d.escape_debug().to_string())
+        .collect();
     Err(fail(format!(
         "its subjectAltName DNS names are {}{}",
         shown.join(", "),

@@ -243,6 +243,36 @@ fn issue11_crl_without_number_is_refused() {
             .contains("its authorityKeyIdentifier extension is marked critical"),
         "{err}"
     );
+    let aia = Ext {
+        oid: "1.3.6.1.5.5.7.1.1",
+        critical: true,
+        value: seq(&[seq(&[
+            oid("1.3.6.1.5.5.7.48.2"),
+            ia5(0x86, "http://kmn.example.jp/repo/kmn-issuing-g1.crt"),
+        ])]),
+    };
+    let err = run(crl(
+        INTER,
+        &pki.inter_key,
+        Some(8),
+        std::slice::from_ref(&aia),
+        &[],
+    ))
+    .unwrap_err();
+    assert!(
+        err.to_string().ends_with(
+            "its authorityInfoAccess extension is marked critical, which RFC 5280 §5.2.7 forbids"
+        ),
+        "{err}"
+    );
+    run(crl(
+        INTER,
+        &pki.inter_key,
+        Some(8),
+        &[aia.critical(false)],
+        &[],
+    ))
+    .unwrap();
     let unknown = Ext {
         oid: "1.3.6.1.4.1.55555.9.9",
         critical: true,
