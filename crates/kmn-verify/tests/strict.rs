@@ -485,6 +485,19 @@ fn issue11_extended_key_usage_per_purpose() {
         matches!(&err, VerifyError::WrongPurpose { subject: s, .. } if s == &subject(INTER)),
         "{err}"
     );
+    // So can an anchor restricted to client authentication.
+    let pki = Pki::with(Tbs::ca(ROOT).with(eku(&[KP_CLIENT_AUTH])), Tbs::ca(INTER));
+    pki.check(&pki.leaf(client_leaf()), &client).unwrap();
+    let err = pki
+        .check(&pki.leaf(server_leaf(&["kmn.example.jp"])), &server)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "certificate '{}' is not valid for server authentication: it is a CA certificate whose extendedKeyUsage, which binds every certificate below it, does not include id-kp-serverAuth",
+            subject(ROOT)
+        )
+    );
 }
 
 #[test]
