@@ -233,6 +233,7 @@ impl IssuingRevocationReason {
 pub enum PurposeArg {
     Any,
     ClientAuth,
+    ServerAuth,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -255,13 +256,21 @@ pub struct VerifyArgs {
     /// Validation time (RFC 3339); default now.
     #[arg(long)]
     at: Option<String>,
-    /// Purpose of the leaf.
+    /// Purpose of the leaf: client-auth and server-auth require that key purpose in the
+    /// leaf's extendedKeyUsage (and in any CA of the path that has one).
     #[arg(long, value_enum, default_value = "any")]
     purpose: PurposeArg,
-    /// rfc5280, or kmn: adds clientAuth EKU and this network's policy OID.
+    /// With --purpose server-auth: the DNS name the server certificate must carry as a
+    /// subjectAltName dNSName (RFC 6125; no common-name fallback; `*` only as the whole
+    /// left-most label).
+    #[arg(long)]
+    dns_name: Option<String>,
+    /// rfc5280, or kmn: adds the purpose's EKU (clientAuth unless server-auth) and this
+    /// network's policy OID.
     #[arg(long, value_enum, default_value = "rfc5280")]
     profile: VerifyProfileArg,
-    /// Policy OIDs the kmn profile accepts (default: the user-card policy of the data dir's CA).
+    /// Policy OIDs the kmn profile accepts (default: the data dir's CA's user-card policy, or
+    /// its server policy with --purpose server-auth).
     #[arg(long)]
     policy_oid: Vec<String>,
     /// The certificate to check (PEM or DER).
@@ -1158,6 +1167,14 @@ async fn verify(data_dir: &Path, v: &VerifyArgs) -> ExitCode {
         Ok(_) => return usage(format!("{} holds no certificate", v.cert.display())),
         Err(m) => return usage(m),
     };
+    if let Some(name) = &v.dns_name {
+        if !matches!(v.purpose, PurposeArg::ServerAuth) {
+            return usage("--dns-name needs --purpose server-auth".into());
+        }
+        if let Err(e) = kmn_verify::check_dns_name_syntax(name) {
+            return usage(format!("--dns-name: {e}"));
+        }
+    }
     let at = match &v.at {
         None => time::OffsetDateTime::now_utc(),
         Some(s) => {
@@ -1172,7 +1189,8 @@ async fn verify(data_dir: &Path, v: &VerifyArgs) -> ExitCode {
         VerifyProfileArg::Kmn => {
             let mut oids = v.policy_oid.clone();
             if oids.is_empty() {
-                match policy_from_data_dir(data_dir).await {
+                let server = matches!(v.purpose, PurposeArg::ServerAuth);
+                match policy_from_data_dir(data_dir, server).await {
                     Some(o) => oids.push(o),
                     None => {
                         return usage(
@@ -1200,9 +1218,11 @@ async fn verify(data_dir: &Path, v: &VerifyArgs) -> ExitCode {
         purpose: match v.purpose {
             PurposeArg::Any => kmn_verify::Purpose::Any,
             PurposeArg::ClientAuth => kmn_verify::Purpose::ClientAuth,
+            PurposeArg::ServerAuth => kmn_verify::Purpose::ServerAuth,
         },
         profile,
         check_revocation: !crls.is_empty(),
+        dns_name: v.dns_name.clone(),
     };
     match kmn_verify::verify(&leaf, &anchors, &inters, &crls, &opts) {
         Ok(p) => {
@@ -1219,11 +1239,11 @@ async fn verify(data_dir: &Path, v: &VerifyArgs) -> ExitCode {
     }
 }
 
-async fn policy_from_data_dir(data_dir: &Path) -> Option<String> {
+async fn policy_from_data_dir(data_dir: &Path, server: bool) -> Option<String> {
     if !Config::path(data_dir).exists() {
         return None;
     }
     let app = open(data_dir).await.ok()?;
     let p = ca::Policies::current(&app).await.ok()?;
-    Some(p.user_card.to_string())
+    Some(if server { p.server } else { p.user_card }.to_string())
 }

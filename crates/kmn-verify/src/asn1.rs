@@ -170,10 +170,14 @@ pub(crate) fn single<'a>(data: &'a [u8], tag: u8, what: &str) -> PResult<Tlv<'a>
     Ok(t)
 }
 
+/// A DER BOOLEAN: TRUE is 0xFF (X.690 §11.1); other non-zero octets are BER only.
 pub(crate) fn parse_bool(t: &Tlv<'_>) -> PResult<bool> {
     match t.value {
         [0] => Ok(false),
-        [_] => Ok(true),
+        [0xff] => Ok(true),
+        [_] => Err(ParseError::new(
+            "BOOLEAN TRUE is not encoded as 0xFF (not DER)",
+        )),
         _ => Err(ParseError::new("bad BOOLEAN")),
     }
 }

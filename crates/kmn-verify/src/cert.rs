@@ -36,6 +36,7 @@ pub(crate) mod oid {
     pub const INHIBIT_ANY_POLICY: O = O::new_unwrap("2.5.29.54");
     pub const AUTHORITY_INFO_ACCESS: O = O::new_unwrap("1.3.6.1.5.5.7.1.1");
     pub const SUBJECT_INFO_ACCESS: O = O::new_unwrap("1.3.6.1.5.5.7.1.11");
+    pub const KP_SERVER_AUTH: O = O::new_unwrap("1.3.6.1.5.5.7.3.1");
     pub const KP_CLIENT_AUTH: O = O::new_unwrap("1.3.6.1.5.5.7.3.2");
 }
 
@@ -317,6 +318,11 @@ pub(crate) struct Cert {
     pub name_constraints: Option<NameConstraints>,
     /// Critical extensions this library does not process.
     pub unknown_critical: Vec<Vec<u8>>,
+    /// Extensions RFC 5280 requires to be non-critical but that are marked critical.
+    pub wrongly_critical: Vec<Vec<u8>>,
+    /// The policy-processing extensions present (policyMappings, policyConstraints,
+    /// inhibitAnyPolicy), critical or not.
+    pub policy_controls: Vec<Vec<u8>>,
     pub subject_display: String,
 }
 
@@ -407,6 +413,8 @@ impl Cert {
             san: None,
             name_constraints: None,
             unknown_critical: Vec::new(),
+            wrongly_critical: Vec::new(),
+            policy_controls: Vec::new(),
             subject_display,
         };
         for ext in &extensions {
@@ -424,6 +432,19 @@ impl Cert {
     fn apply_extension(&mut self, ext: &Extension) -> PResult<()> {
         let id = ext.oid.as_slice();
         let v = ext.value.as_slice();
+        if ext.critical && Self::must_not_be_critical(id) {
+            self.wrongly_critical.push(ext.oid.clone());
+        }
+        if [
+            oid::POLICY_MAPPINGS,
+            oid::POLICY_CONSTRAINTS,
+            oid::INHIBIT_ANY_POLICY,
+        ]
+        .iter()
+        .any(|o| is(id, o))
+        {
+            self.policy_controls.push(ext.oid.clone());
+        }
         if is(id, &oid::BASIC_CONSTRAINTS) {
             let seq = single(v, tag::SEQUENCE, "basicConstraints")?;
             let mut r = seq.reader();
@@ -495,8 +516,9 @@ impl Cert {
         Ok(())
     }
 
-    /// Extensions accepted when critical although this library does not act on them
-    /// (policy processing and the informational extensions).
+    /// Extensions not counted as unknown when critical: the policy-processing ones (refused
+    /// anyway, with their own reason: `policy_controls`) and the informational ones (those
+    /// RFC 5280 requires to be non-critical are refused through `wrongly_critical`).
     fn recognised_without_processing(id: &[u8]) -> bool {
         [
             oid::POLICY_MAPPINGS,
@@ -507,6 +529,22 @@ impl Cert {
             oid::AUTHORITY_INFO_ACCESS,
             oid::SUBJECT_INFO_ACCESS,
             oid::FRESHEST_CRL,
+        ]
+        .iter()
+        .any(|o| is(id, o))
+    }
+
+    /// Extensions RFC 5280 says conforming CAs MUST mark non-critical: authorityKeyIdentifier
+    /// (§4.2.1.1), subjectKeyIdentifier (§4.2.1.2), subjectDirectoryAttributes (§4.2.1.8),
+    /// freshestCRL (§4.2.1.15), authorityInfoAccess (§4.2.2.1), subjectInfoAccess (§4.2.2.2).
+    fn must_not_be_critical(id: &[u8]) -> bool {
+        [
+            oid::AUTHORITY_KEY_ID,
+            oid::SUBJECT_KEY_ID,
+            oid::SUBJECT_DIRECTORY_ATTRIBUTES,
+            oid::FRESHEST_CRL,
+            oid::AUTHORITY_INFO_ACCESS,
+            oid::SUBJECT_INFO_ACCESS,
         ]
         .iter()
         .any(|o| is(id, o))

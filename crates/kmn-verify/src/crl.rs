@@ -114,6 +114,11 @@ pub(crate) struct Crl {
     pub idp: Option<Idp>,
     pub is_delta: bool,
     pub aki: Option<Vec<u8>>,
+    /// Extensions marked critical that RFC 5280 requires to be non-critical in a CRL:
+    /// authorityKeyIdentifier (§5.2.1), freshestCRL (§5.2.6), authorityInfoAccess (§5.2.7).
+    pub wrongly_critical: Vec<Vec<u8>>,
+    /// cRLNumber (RFC 5280 §5.2.3), the INTEGER's content octets.
+    pub number: Option<Vec<u8>>,
     /// Unknown critical CRL extensions.
     pub unknown_critical: Vec<Vec<u8>>,
     /// Unknown critical CRL entry extensions (any entry).
@@ -232,9 +237,22 @@ impl Crl {
         let mut idp = None;
         let mut is_delta = false;
         let mut aki = None;
+        let mut wrongly_critical = Vec::new();
+        let mut number = None;
         let mut unknown_critical = Vec::new();
         for e in &exts {
             let id = e.oid.as_slice();
+            if e.critical
+                && [
+                    oid::AUTHORITY_KEY_ID,
+                    oid::FRESHEST_CRL,
+                    oid::AUTHORITY_INFO_ACCESS,
+                ]
+                .iter()
+                .any(|o| is(id, o))
+            {
+                wrongly_critical.push(e.oid.clone());
+            }
             let wrap = |err: ParseError| {
                 ParseError(format!(
                     "CRL extension {}: {err}",
@@ -253,9 +271,22 @@ impl Crl {
                     .optional(tag::ctx(0))
                     .map_err(wrap)?
                     .map(|k| k.value.to_vec());
+            } else if is(id, &oid::CRL_NUMBER) {
+                let n = single(&e.value, tag::INTEGER, "cRLNumber").map_err(wrap)?;
+                match n.value {
+                    [] => return Err(wrap(ParseError::new("empty INTEGER"))),
+                    [first, ..] if first & 0x80 != 0 => {
+                        return Err(wrap(ParseError::new("a negative cRLNumber")));
+                    }
+                    _ => {}
+                }
+                // RFC 5280 §5.2.3: at most 20 octets.
+                if n.value.len() > 21 || (n.value.len() == 21 && n.value.first() != Some(&0)) {
+                    return Err(wrap(ParseError::new("a cRLNumber longer than 20 octets")));
+                }
+                number = Some(n.value.to_vec());
             } else if e.critical
                 && ![
-                    oid::CRL_NUMBER,
                     oid::ISSUER_ALT_NAME,
                     oid::FRESHEST_CRL,
                     oid::AUTHORITY_INFO_ACCESS,
@@ -303,6 +334,8 @@ impl Crl {
             idp,
             is_delta,
             aki,
+            wrongly_critical,
+            number,
             unknown_critical,
             unknown_critical_entry,
         })

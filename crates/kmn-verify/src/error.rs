@@ -105,6 +105,31 @@ pub enum VerifyError {
         detail: String,
     },
 
+    /// The leaf is not valid for the DNS name the caller asked for.
+    #[error("certificate '{subject}' is not valid for the DNS name '{name}': {detail}")]
+    NameMismatch {
+        subject: String,
+        name: String,
+        detail: String,
+    },
+
+    /// A certificate carries a policy-processing extension (policyMappings,
+    /// policyConstraints, inhibitAnyPolicy); such paths are refused, not half-processed.
+    #[error(
+        "certificate '{subject}' carries {extension}: certificate policy mapping and policy constraints are not processed, so a path with them is refused"
+    )]
+    PolicyProcessingRefused { subject: String, extension: String },
+
+    /// The path is longer than this library accepts.
+    #[error(
+        "no acceptable path for '{subject}': a path may hold at most {max} intermediate CA certificates"
+    )]
+    PathTooLong { subject: String, max: usize },
+
+    /// Checking the certificate would take more work than this library allows.
+    #[error("certificate '{subject}' is refused without being checked: {detail}")]
+    TooComplex { subject: String, detail: String },
+
     /// The leaf does not meet the kmn profile.
     #[error("certificate '{subject}' does not meet the kmn profile: {detail}")]
     ProfileViolation { subject: String, detail: String },

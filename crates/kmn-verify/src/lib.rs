@@ -5,10 +5,36 @@
 //! (backtracking over candidate issuers, so key rollover with self-issued certificates works),
 //! validates every certificate on it, and — when asked — checks every certificate except the
 //! anchor against the supplied CRLs (issuing distribution points, reason masks, indirect CRLs
-//! and separate CRL-signing keys included). Delta CRLs are ignored. Policy processing is not
-//! performed; the policy extensions are recognised so that they do not count as unknown
-//! critical extensions. Name constraints are enforced for directoryName, rfc822Name, dNSName,
-//! uniformResourceIdentifier and iPAddress subtrees.
+//! and separate CRL-signing keys included). Delta CRLs are ignored. Name constraints are
+//! enforced for directoryName, rfc822Name, dNSName, uniformResourceIdentifier and iPAddress
+//! subtrees.
+//!
+//! # A strict relying party
+//!
+//! Beyond the minimum of RFC 5280 (issue #11; docs/VERIFY.md has the reasons and the
+//! differences from rustls-webpki):
+//!
+//! * The trust anchor's own constraints apply: its validity period, basicConstraints (cA and
+//!   pathLenConstraint), keyUsage keyCertSign, nameConstraints, critical extensions and, with
+//!   a purpose, its extendedKeyUsage (optional in RFC 5937; done here).
+//! * A CRL must carry a cRLNumber; unknown critical CRL (entry) extensions and a critical
+//!   authorityKeyIdentifier, freshestCRL or authorityInfoAccess make it unusable.
+//! * Extensions RFC 5280 requires to be non-critical (authorityKeyIdentifier,
+//!   subjectKeyIdentifier, subjectDirectoryAttributes, freshestCRL, authorityInfoAccess,
+//!   subjectInfoAccess) are refused when marked critical. BOOLEANs must be DER (TRUE = 0xFF).
+//! * At most [`MAX_INTERMEDIATES`] intermediate CA certificates; name constraints get at most
+//!   [`MAX_NAME_CONSTRAINT_COMPARISONS`] comparisons per validation, counted before they are
+//!   made, so an oversized certificate is refused at once.
+//! * [`Purpose::ClientAuth`] and [`Purpose::ServerAuth`] require the key purpose in the
+//!   leaf's extendedKeyUsage (the extension is mandatory), a leaf that is not a CA, and the
+//!   purpose in every CA certificate of the path that has extendedKeyUsage;
+//!   [`VerifyOptions::dns_name`] checks the server's name against its subjectAltName dNSNames
+//!   (RFC 6125).
+//! * Certificate policies: RFC 5280 §6.1 policy-tree processing is **not** implemented.
+//!   Instead, a path in which any certificate (the anchor included) carries policyMappings,
+//!   policyConstraints or inhibitAnyPolicy, critical or not, is refused with
+//!   [`VerifyError::PolicyProcessingRefused`]. certificatePolicies itself is accepted (critical
+//!   too); under [`Profile::Kmn`] the leaf's policy OIDs are checked against the accepted list.
 //!
 //! ```no_run
 //! use kmn_verify::{verify, load_pem_or_der_bundle, load_crls, Profile, Purpose, VerifyOptions};
@@ -21,6 +47,7 @@
 //!     purpose: Purpose::ClientAuth,
 //!     profile: Profile::Kmn { policy_oids: vec![] },
 //!     check_revocation: true,
+//!     dns_name: None,
 //! };
 //! let path = verify(&leaf, &anchors, &[], &crls, &opts)?;
 //! println!("valid, {} certificates", path.chain.len());
@@ -46,9 +73,24 @@ pub enum Purpose {
     /// No extended key usage requirement.
     #[default]
     Any,
-    /// TLS client authentication: if the leaf has extendedKeyUsage it must contain
-    /// id-kp-clientAuth. Under the kmn profile the extension is mandatory.
+    /// TLS client authentication: the leaf must be an end-entity certificate whose
+    /// extendedKeyUsage contains id-kp-clientAuth, and every CA certificate of the path that
+    /// has extendedKeyUsage must contain it too.
     ClientAuth,
+    /// TLS server authentication: as [`Purpose::ClientAuth`], with id-kp-serverAuth. Combine
+    /// with [`VerifyOptions::dns_name`] to check the server's name.
+    ServerAuth,
+}
+
+impl Purpose {
+    /// The purpose in words, as error messages name it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Purpose::Any => "any purpose",
+            Purpose::ClientAuth => "client authentication",
+            Purpose::ServerAuth => "server authentication",
+        }
+    }
 }
 
 /// Which set of rules to apply.
@@ -67,6 +109,16 @@ pub enum Profile {
     },
 }
 
+/// The most intermediate CA certificates a path may hold (the leaf and the trust anchor not
+/// counted). Longer paths are refused with [`VerifyError::PathTooLong`].
+pub const MAX_INTERMEDIATES: usize = 6;
+
+/// The most name comparisons one validation may make for name constraints (each name of a
+/// certificate against each subtree of a CA above it). A certificate whose names times the
+/// subtrees above it exceed what is left is refused before any comparison
+/// ([`VerifyError::TooComplex`]).
+pub const MAX_NAME_CONSTRAINT_COMPARISONS: usize = 65_536;
+
 /// Validation parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyOptions {
@@ -77,6 +129,10 @@ pub struct VerifyOptions {
     /// Check every certificate except the anchor against the supplied CRLs; a certificate no
     /// valid, current CRL covers makes validation fail.
     pub check_revocation: bool,
+    /// A DNS name (A-labels, e.g. `kmn.example.jp`) the leaf must carry as a subjectAltName
+    /// dNSName (RFC 6125: no common-name fallback; a wildcard only as the whole left-most
+    /// label, standing for exactly one label).
+    pub dns_name: Option<String>,
 }
 
 impl VerifyOptions {
@@ -87,6 +143,7 @@ impl VerifyOptions {
             purpose: Purpose::Any,
             profile: Profile::Rfc5280,
             check_revocation: false,
+            dns_name: None,
         }
     }
 }
@@ -114,6 +171,13 @@ pub fn verify(
     opts: &VerifyOptions,
 ) -> Result<ValidatedPath, VerifyError> {
     validate::verify(leaf_der, anchors, intermediates, crls, opts)
+}
+
+/// Checks that `name` can be given as [`VerifyOptions::dns_name`]: a DNS name of LDH labels
+/// (A-labels for internationalised names), at most 253 characters, one trailing dot allowed;
+/// not a wildcard, not an IP address.
+pub fn check_dns_name_syntax(name: &str) -> Result<(), VerifyError> {
+    validate::check_dns_name_syntax(name)
 }
 
 /// Splits a certificate file: one (or several concatenated) DER certificates, or any number of

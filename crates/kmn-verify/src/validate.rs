@@ -11,10 +11,11 @@ use crate::crl::{ALL_REASONS, Crl, REMOVE_FROM_CRL, reason_name};
 use crate::error::VerifyError;
 use crate::name::Name;
 use crate::sig::{self, SigError, alg_name};
-use crate::{Profile, Purpose, ValidatedPath, VerifyOptions};
+use crate::{
+    MAX_INTERMEDIATES, MAX_NAME_CONSTRAINT_COMPARISONS, Profile, Purpose, ValidatedPath,
+    VerifyOptions,
+};
 
-/// Longest path considered (certificates including leaf and anchor).
-const MAX_PATH_LEN: usize = 16;
 /// How deeply CRL-signer validations may nest.
 const MAX_SIGNER_DEPTH: usize = 4;
 /// Upper bound on signature checks and path validations per call.
@@ -32,6 +33,9 @@ pub(crate) fn verify(
 ) -> Result<ValidatedPath, VerifyError> {
     if anchors.is_empty() {
         return Err(VerifyError::NoTrustAnchors);
+    }
+    if let Some(name) = &opts.dns_name {
+        check_dns_name_syntax(name)?;
     }
     let malformed = |what: String| {
         move |e: crate::asn1::ParseError| VerifyError::Malformed {
@@ -72,13 +76,18 @@ pub(crate) fn verify(
         signer_ok: RefCell::new(HashMap::new()),
         in_progress: RefCell::new(Vec::new()),
         budget: Cell::new(WORK_BUDGET),
+        nc_budget: Cell::new(MAX_NAME_CONSTRAINT_COMPARISONS),
     };
-    // A trust anchor presented as the leaf is trusted as it is (a path of length zero); only
-    // its validity period and the purpose/profile rules for the leaf apply.
+    // A trust anchor presented as the leaf is trusted as it is (a path of length zero); its
+    // validity period, its extensions and the purpose/profile rules for the leaf apply.
     if anchors.iter().any(|a| a.as_slice() == leaf_der) {
         let leaf = ctx.cert(0)?;
         ctx.check_validity(leaf)?;
+        ctx.check_extensions(leaf)?;
         ctx.check_leaf(leaf)?;
+        if let Some(name) = &opts.dns_name {
+            check_dns_name(leaf, name)?;
+        }
         return Ok(ValidatedPath {
             chain: vec![leaf.der.clone()],
             subjects: vec![leaf.subject_display.clone()],
@@ -112,6 +121,8 @@ struct Ctx<'a> {
     /// Certificates currently being validated as CRL signers (breaks cycles).
     in_progress: RefCell<Vec<usize>>,
     budget: Cell<usize>,
+    /// Name comparisons left for name constraints.
+    nc_budget: Cell<usize>,
 }
 
 #[derive(Default)]
@@ -122,6 +133,8 @@ struct Search {
     sig_error: Option<(usize, VerifyError)>,
     /// Deepest certificate for which no issuer was found: (path length, cert).
     stuck: Option<(usize, usize)>,
+    /// A path would have needed more than MAX_INTERMEDIATES intermediates.
+    too_long: bool,
 }
 
 fn internal(what: &str) -> VerifyError {
@@ -181,6 +194,12 @@ impl Ctx<'_> {
         if let Some(e) = s.path_error {
             return Err(e);
         }
+        if s.too_long {
+            return Err(VerifyError::PathTooLong {
+                subject: subject(self.cert(leaf)?),
+                max: MAX_INTERMEDIATES,
+            });
+        }
         // Report whatever stopped the search furthest from the leaf.
         let stuck_len = s.stuck.map_or(0, |(len, _)| len);
         if let Some((len, e)) = s.sig_error
@@ -236,14 +255,16 @@ impl Ctx<'_> {
         let Some(&cur) = path.last() else {
             return false;
         };
-        if path.len() >= MAX_PATH_LEN {
-            return false;
-        }
         let cands = self.issuer_candidates(cur, path, anchor);
         if cands.is_empty() && s.stuck.is_none_or(|(len, _)| path.len() > len) {
             s.stuck = Some((path.len(), cur));
         }
         for cand in cands {
+            // `path` holds the leaf and the intermediates so far.
+            if !self.is_anchor(cand) && path.len() > MAX_INTERMEDIATES {
+                s.too_long = true;
+                continue;
+            }
             if !self.spend() {
                 return false;
             }
@@ -298,18 +319,23 @@ impl Ctx<'_> {
     }
 
     /// RFC 5280 §6.1.3–6.1.5 on a complete path (leaf first, anchor last), then revocation.
+    ///
+    /// The trust anchor is a certificate here and its own constraints apply as well: its
+    /// validity period, basicConstraints (cA and pathLenConstraint), keyUsage, nameConstraints
+    /// and extensions (RFC 5937 §2 and §3 make this optional; this library does it).
     fn validate_path(&self, path: &[usize], target: bool, depth: usize) -> Result<(), VerifyError> {
-        // Leaf first, anchor last; `chain` holds the certificates below the anchor.
-        let (&anchor, below) = path.split_last().ok_or_else(|| internal("empty path"))?;
-        let chain = below
+        let anchor = *path.last().ok_or_else(|| internal("empty path"))?;
+        let chain = path
             .iter()
             .map(|&i| self.cert(i))
             .collect::<Result<Vec<&Cert>, _>>()?;
-        let n = chain.len();
+        // Certificates below the anchor.
+        let n = chain.len() - 1;
         let mut max_path_len = n;
-        for i in (0..n).rev() {
+        for i in (0..chain.len()).rev() {
             let c = *chain.get(i).ok_or_else(|| internal("path position"))?;
-            if c.inner_alg_raw != c.outer_alg_raw {
+            let is_anchor = i == n;
+            if !is_anchor && c.inner_alg_raw != c.outer_alg_raw {
                 return Err(VerifyError::AlgorithmMismatch {
                     subject: subject(c),
                     inner: alg_name(&c.inner_alg.oid),
@@ -317,13 +343,8 @@ impl Ctx<'_> {
                 });
             }
             self.check_validity(c)?;
-            if let Some(o) = c.unknown_critical.first() {
-                return Err(VerifyError::UnknownCriticalExtension {
-                    subject: subject(c),
-                    oid: oid_to_string(o),
-                });
-            }
-            // Name constraints of every CA above this certificate.
+            self.check_extensions(c)?;
+            // Name constraints of every CA above this certificate, the anchor included.
             if i == 0 || !c.is_self_issued() {
                 for ca in chain.iter().skip(i + 1) {
                     self.check_name_constraints(c, ca)?;
@@ -349,7 +370,8 @@ impl Ctx<'_> {
                         subject: subject(c),
                     });
                 }
-                if !c.is_self_issued() {
+                // The anchor itself is not counted, but its pathLenConstraint applies.
+                if !is_anchor && !c.is_self_issued() {
                     if max_path_len == 0 {
                         return Err(VerifyError::PathLengthExceeded {
                             subject: subject(c),
@@ -360,8 +382,14 @@ impl Ctx<'_> {
                 if let Some(pl) = c.basic_constraints.and_then(|b| b.path_len) {
                     max_path_len = max_path_len.min(pl as usize);
                 }
+                if target {
+                    self.check_ca_purpose(c)?;
+                }
             } else if target {
                 self.check_leaf(c)?;
+                if let Some(name) = &self.opts.dns_name {
+                    check_dns_name(c, name)?;
+                }
             }
         }
         if self.opts.check_revocation {
@@ -373,6 +401,59 @@ impl Ctx<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Extension rules for every certificate of the path, the anchor included.
+    fn check_extensions(&self, c: &Cert) -> Result<(), VerifyError> {
+        if let Some(o) = c.unknown_critical.first() {
+            return Err(VerifyError::UnknownCriticalExtension {
+                subject: subject(c),
+                oid: oid_to_string(o),
+            });
+        }
+        if let Some(o) = c.wrongly_critical.first() {
+            let (name, section) = extension_name(o);
+            return Err(VerifyError::InvalidCertificate {
+                subject: subject(c),
+                detail: format!(
+                    "its {name} extension is marked critical, which RFC 5280 {section} forbids"
+                ),
+            });
+        }
+        if let Some(o) = c.policy_controls.first() {
+            return Err(VerifyError::PolicyProcessingRefused {
+                subject: subject(c),
+                extension: extension_name(o).0.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The key purpose `opts.purpose` requires, with its name.
+    fn purpose_oid(&self) -> Option<(der::asn1::ObjectIdentifier, &'static str)> {
+        match self.opts.purpose {
+            Purpose::Any => None,
+            Purpose::ClientAuth => Some((oid::KP_CLIENT_AUTH, "id-kp-clientAuth")),
+            Purpose::ServerAuth => Some((oid::KP_SERVER_AUTH, "id-kp-serverAuth")),
+        }
+    }
+
+    /// A CA certificate's extendedKeyUsage, if it has one, restricts the certificates below
+    /// it (the reading of CA/Browser Forum and rustls-webpki; RFC 5280 leaves it open).
+    fn check_ca_purpose(&self, c: &Cert) -> Result<(), VerifyError> {
+        let (Some((want, name)), Some(eku)) = (self.purpose_oid(), &c.eku) else {
+            return Ok(());
+        };
+        if eku.iter().any(|o| o.as_slice() == want.as_bytes()) {
+            return Ok(());
+        }
+        Err(VerifyError::WrongPurpose {
+            subject: subject(c),
+            purpose: self.opts.purpose.describe().into(),
+            detail: format!(
+                "it is a CA certificate whose extendedKeyUsage, which binds every certificate below it, does not include {name}"
+            ),
+        })
     }
 
     fn check_validity(&self, c: &Cert) -> Result<(), VerifyError> {
@@ -392,30 +473,38 @@ impl Ctx<'_> {
     }
 
     fn check_leaf(&self, c: &Cert) -> Result<(), VerifyError> {
-        let client_auth = oid::KP_CLIENT_AUTH.as_bytes();
-        let has_client_auth = c
+        // The kmn profile's leaf is a client certificate unless the purpose says server.
+        let (want, want_name) = self
+            .purpose_oid()
+            .unwrap_or((oid::KP_CLIENT_AUTH, "id-kp-clientAuth"));
+        let has_purpose = c
             .eku
             .as_ref()
-            .map(|l| l.iter().any(|o| o.as_slice() == client_auth));
-        let kmn = matches!(self.opts.profile, Profile::Kmn { .. });
-        if self.opts.purpose == Purpose::ClientAuth {
-            match has_client_auth {
+            .map(|l| l.iter().any(|o| o.as_slice() == want.as_bytes()));
+        if self.opts.purpose != Purpose::Any {
+            let wrong = |detail: String| VerifyError::WrongPurpose {
+                subject: subject(c),
+                purpose: self.opts.purpose.describe().into(),
+                detail,
+            };
+            if c.is_ca() {
+                return Err(wrong(
+                    "it is a CA certificate (basicConstraints cA is true), not an end-entity certificate"
+                        .into(),
+                ));
+            }
+            match has_purpose {
                 Some(true) => {}
                 Some(false) => {
-                    return Err(VerifyError::WrongPurpose {
-                        subject: subject(c),
-                        purpose: "client authentication".into(),
-                        detail: "its extendedKeyUsage does not include id-kp-clientAuth".into(),
-                    });
+                    return Err(wrong(format!(
+                        "its extendedKeyUsage does not include {want_name}"
+                    )));
                 }
-                None if kmn => {
-                    return Err(VerifyError::WrongPurpose {
-                        subject: subject(c),
-                        purpose: "client authentication".into(),
-                        detail: "it has no extendedKeyUsage extension".into(),
-                    });
+                None => {
+                    return Err(wrong(format!(
+                        "it has no extendedKeyUsage extension (one with {want_name} is required)"
+                    )));
                 }
-                None => {}
             }
         }
         if let Profile::Kmn { policy_oids } = &self.opts.profile {
@@ -423,10 +512,10 @@ impl Ctx<'_> {
                 subject: subject(c),
                 detail,
             };
-            if has_client_auth != Some(true) {
-                return Err(violation(
-                    "extendedKeyUsage must be present and include id-kp-clientAuth".into(),
-                ));
+            if has_purpose != Some(true) {
+                return Err(violation(format!(
+                    "extendedKeyUsage must be present and include {want_name}"
+                )));
             }
             match &c.policies {
                 None => return Err(violation("it has no certificatePolicies extension".into())),
@@ -471,6 +560,25 @@ impl Ctx<'_> {
             ca: subject(ca),
             detail,
         };
+        // Bounded work: the comparisons are counted before any is made.
+        let name_count = usize::from(!c.subject.is_empty())
+            + match &c.san {
+                Some(san) => san.len(),
+                None => c.subject.values_of(EMAIL_ADDRESS.as_bytes()).len(),
+            };
+        let subtrees = nc.permitted.len() + nc.excluded.len();
+        let cost = name_count.saturating_mul(subtrees);
+        let left = self.nc_budget.get();
+        if cost > left {
+            return Err(VerifyError::TooComplex {
+                subject: subject(c),
+                detail: format!(
+                    "checking its {name_count} names against the {subtrees} name-constraint subtrees of '{}' would exceed the limit of {MAX_NAME_CONSTRAINT_COMPARISONS} name comparisons per validation",
+                    subject(ca)
+                ),
+            });
+        }
+        self.nc_budget.set(left - cost);
         let mut names: Vec<GeneralName> = Vec::new();
         if !c.subject.is_empty() {
             names.push(GeneralName::Directory(c.subject.clone()));
@@ -610,6 +718,21 @@ impl Ctx<'_> {
                 return Err(format!("it is out of date (nextUpdate {})", fmt_time(t)));
             }
             Some(_) => {}
+        }
+        if crl.number.is_none() {
+            return Err(
+                "it has no cRLNumber extension (RFC 5280 §5.2.3; this library requires it)".into(),
+            );
+        }
+        if let Some(o) = crl.wrongly_critical.first() {
+            let (name, section) = match extension_name(o).0 {
+                "authorityKeyIdentifier" => ("authorityKeyIdentifier", "§5.2.1"),
+                "freshestCRL" => ("freshestCRL", "§5.2.6"),
+                _ => ("authorityInfoAccess", "§5.2.7"),
+            };
+            return Err(format!(
+                "its {name} extension is marked critical, which RFC 5280 {section} forbids"
+            ));
         }
         if let Some(o) = crl.unknown_critical.first() {
             return Err(format!(
@@ -789,6 +912,141 @@ fn crl_scope(crl: &Crl, cert: &Cert, dp: &DistributionPoint) -> Result<u32, Opti
     Ok(reasons & ALL_REASONS)
 }
 
+/// The name of an extension this library names in errors, with its RFC 5280 section.
+fn extension_name(o: &[u8]) -> (&'static str, &'static str) {
+    let table = [
+        (oid::AUTHORITY_KEY_ID, "authorityKeyIdentifier", "§4.2.1.1"),
+        (oid::SUBJECT_KEY_ID, "subjectKeyIdentifier", "§4.2.1.2"),
+        (
+            oid::SUBJECT_DIRECTORY_ATTRIBUTES,
+            "subjectDirectoryAttributes",
+            "§4.2.1.8",
+        ),
+        (oid::FRESHEST_CRL, "freshestCRL", "§4.2.1.15"),
+        (
+            oid::AUTHORITY_INFO_ACCESS,
+            "authorityInfoAccess",
+            "§4.2.2.1",
+        ),
+        (oid::SUBJECT_INFO_ACCESS, "subjectInfoAccess", "§4.2.2.2"),
+        (oid::POLICY_MAPPINGS, "policyMappings", "§4.2.1.5"),
+        (oid::POLICY_CONSTRAINTS, "policyConstraints", "§4.2.1.11"),
+        (oid::INHIBIT_ANY_POLICY, "inhibitAnyPolicy", "§4.2.1.14"),
+    ];
+    table
+        .iter()
+        .find(|(id, _, _)| id.as_bytes() == o)
+        .map_or(("an", "§4.2"), |(_, name, section)| (*name, *section))
+}
+
+/// [`check_reference_name`] as a [`VerifyError`].
+pub(crate) fn check_dns_name_syntax(name: &str) -> Result<(), VerifyError> {
+    check_reference_name(name).map_err(|detail| VerifyError::Malformed {
+        what: format!("the DNS name '{}'", name.escape_debug()),
+        detail,
+    })
+}
+
+/// The most octets a DNS name may have (RFC 1035 §2.3.4, without the final dot).
+const MAX_DNS_NAME_LEN: usize = 253;
+
+/// Checks a reference DNS name given by the caller: LDH labels of 1–63 octets, at most 253
+/// octets, not an IPv4 address, no wildcard. One trailing dot is allowed.
+fn check_reference_name(name: &str) -> Result<(), String> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.is_empty() || name.len() > MAX_DNS_NAME_LEN {
+        return Err("a DNS name has 1 to 253 characters".into());
+    }
+    for label in name.split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return Err("every label of a DNS name has 1 to 63 characters".into());
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            || label.starts_with('-')
+            || label.ends_with('-')
+        {
+            return Err(
+                "a DNS name holds letters, digits and inner hyphens only (internationalised names as A-labels, xn--…)"
+                    .into(),
+            );
+        }
+    }
+    if name
+        .rsplit('.')
+        .next()
+        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err("this looks like an IP address, not a DNS name".into());
+    }
+    Ok(())
+}
+
+/// Does the presented identifier `pattern` (a dNSName of the certificate) match the
+/// reference name `name`? RFC 6125 §6.4: ASCII case-insensitive; a wildcard only as the
+/// complete left-most label, matching exactly one non-empty label, and only with at least
+/// two labels after it.
+fn dns_name_matches(pattern: &str, name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    let pattern = pattern
+        .strip_suffix('.')
+        .unwrap_or(pattern)
+        .to_ascii_lowercase();
+    if pattern.is_empty() || pattern.contains("..") {
+        return false;
+    }
+    match pattern.strip_prefix("*.") {
+        Some(rest) => {
+            if rest.contains('*') || rest.split('.').count() < 2 {
+                return false;
+            }
+            match name.split_once('.') {
+                Some((first, tail)) => !first.is_empty() && tail == rest,
+                None => false,
+            }
+        }
+        None => !pattern.contains('*') && pattern == name,
+    }
+}
+
+/// The leaf must carry `name` as a subjectAltName dNSName (no common-name fallback).
+fn check_dns_name(c: &Cert, name: &str) -> Result<(), VerifyError> {
+    let fail = |detail: String| VerifyError::NameMismatch {
+        subject: subject(c),
+        name: name.to_string(),
+        detail,
+    };
+    let dns: Vec<&str> = c
+        .san
+        .iter()
+        .flatten()
+        .filter_map(|g| match g {
+            GeneralName::Dns(d) => Some(d.as_str()),
+            _ => None,
+        })
+        .collect();
+    if dns.is_empty() {
+        return Err(fail(
+            "it has no subjectAltName dNSName (the common name is not used)".into(),
+        ));
+    }
+    if dns.iter().any(|p| dns_name_matches(p, name)) {
+        return Ok(());
+    }
+    // The names come from the certificate: control characters are escaped.
+    let shown: Vec<String> = dns
+        .iter()
+        .take(10)
+        .map(|d| d.escape_debug().to_string())
+        .collect();
+    Err(fail(format!(
+        "its subjectAltName DNS names are {}{}",
+        shown.join(", "),
+        if dns.len() > shown.len() { ", …" } else { "" }
+    )))
+}
+
 fn describe(n: &GeneralName) -> String {
     match n {
         GeneralName::Directory(d) => format!("directory name '{d}'"),
@@ -896,5 +1154,29 @@ mod tests {
             &GeneralName::Ip(vec![10, 1, 2, 3]),
             &GeneralName::Ip(vec![10, 0, 0, 0, 255, 0, 0, 0])
         ));
+    }
+
+    #[test]
+    fn rfc6125_dns_name_matching() {
+        assert!(dns_name_matches("kmn.example.jp", "KMN.example.jp"));
+        assert!(dns_name_matches("kmn.example.jp.", "kmn.example.jp"));
+        assert!(dns_name_matches("*.example.jp", "kmn.example.jp"));
+        // The wildcard stands for exactly one label.
+        assert!(!dns_name_matches("*.example.jp", "a.kmn.example.jp"));
+        assert!(!dns_name_matches("*.example.jp", "example.jp"));
+        // Only as the whole left-most label, and not directly above a top-level domain.
+        assert!(!dns_name_matches("k*.example.jp", "kmn.example.jp"));
+        assert!(!dns_name_matches("kmn.*.jp", "kmn.example.jp"));
+        assert!(!dns_name_matches("*.jp", "example.jp"));
+        assert!(!dns_name_matches("*", "localhost"));
+        assert!(!dns_name_matches("example.jp", "kmn.example.jp"));
+        assert!(check_reference_name("kmn.example.jp").is_ok());
+        assert!(check_reference_name("xn--eckwd4c7c.jp.").is_ok());
+        assert!(check_reference_name("*.example.jp").is_err());
+        assert!(check_reference_name("192.0.2.1").is_err());
+        assert!(check_reference_name("a..b").is_err());
+        assert!(check_reference_name("-a.jp").is_err());
+        assert!(check_reference_name("").is_err());
+        assert!(check_reference_name(&"a.".repeat(200)).is_err());
     }
 }

@@ -38,6 +38,7 @@ fn kmn(policy_oids: Vec<ObjectIdentifier>) -> VerifyOptions {
         purpose: Purpose::ClientAuth,
         profile: Profile::Kmn { policy_oids },
         check_revocation: true,
+        dns_name: None,
     }
 }
 

@@ -270,6 +270,7 @@ fn run_case(dir: &Path, c: &Case) -> Result<(), VerifyError> {
         purpose: Purpose::Any,
         profile: Profile::Rfc5280,
         check_revocation: true,
+        dns_name: None,
     };
     verify(&leaf, &[anchor], &intermediates, &crls, &opts).map(|_| ())
 }

@@ -121,3 +121,101 @@ async fn verify_valid_revoked_and_profile() {
         Some(2)
     );
 }
+
+/// Issue #11: `kmn verify --purpose server-auth --dns-name NAME` for the network's own TLS
+/// servers — id-kp-serverAuth in the leaf, the name as a subjectAltName dNSName (RFC 6125,
+/// no common-name fallback).
+#[tokio::test]
+async fn issue11_verify_server_auth_dns_name() {
+    let env = Env::new();
+    env.init(&[]);
+    let root = env.repo("kmn-root-g1.crt");
+    let iss = env.repo("kmn-issuing-g1.crt");
+    let scsr = env.csr("s", "p256", "/CN=kmn.example.jp", &[]);
+    let (server, _) = env.issue("s", &scsr, "server", "3y");
+    let ucsr = env.csr("u", "p256", "/C=JP/O=Clinic/CN=Taro", &[]);
+    let (user, _) = env.issue("u", &ucsr, "user-card", "3y");
+    let (arl, crl) = (env.repo("kmn-root-g1.crl"), env.repo("kmn-issuing-g1.crl"));
+    let (r, i, s, u, a, c) = (
+        root.to_str().unwrap(),
+        iss.to_str().unwrap(),
+        server.to_str().unwrap(),
+        user.to_str().unwrap(),
+        arl.to_str().unwrap(),
+        crl.to_str().unwrap(),
+    );
+    let base = ["verify", "--anchor", r, "--intermediates", i];
+    fn join<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        [base, extra].concat()
+    }
+
+    let out = env.ok(&join(
+        &base,
+        &[
+            "--crl",
+            a,
+            "--crl",
+            c,
+            "--purpose",
+            "server-auth",
+            "--dns-name",
+            "KMN.example.jp",
+            s,
+        ],
+    ));
+    assert!(
+        out.contains("valid: CN=kmn.example.jp") && out.contains("revocation checked"),
+        "{out}"
+    );
+    // The kmn profile takes the CA's server policy for a server.
+    env.ok(&join(
+        &base,
+        &[
+            "--purpose",
+            "server-auth",
+            "--profile",
+            "kmn",
+            "--dns-name",
+            "kmn.example.jp",
+            s,
+        ],
+    ));
+    let o = env.run(&join(
+        &base,
+        &[
+            "--purpose",
+            "server-auth",
+            "--dns-name",
+            "other.example.jp",
+            s,
+        ],
+    ));
+    assert_fails(
+        &o,
+        1,
+        "is not valid for the DNS name 'other.example.jp': its subjectAltName DNS names are kmn.example.jp",
+    );
+    // A user card is not a server.
+    let o = env.run(&join(&base, &["--purpose", "server-auth", u]));
+    assert_fails(&o, 1, "does not include id-kp-serverAuth");
+    // Nor is a server a client.
+    let o = env.run(&join(&base, &["--purpose", "client-auth", s]));
+    assert_fails(&o, 1, "does not include id-kp-clientAuth");
+    // Usage errors: a wildcard or an address as the name, a name without server-auth.
+    let o = env.run(&join(
+        &base,
+        &["--purpose", "server-auth", "--dns-name", "*.example.jp", s],
+    ));
+    assert_fails(
+        &o,
+        2,
+        "--dns-name: could not parse the DNS name '*.example.jp'",
+    );
+    let o = env.run(&join(
+        &base,
+        &["--purpose", "server-auth", "--dns-name", "192.0.2.1", s],
+    ));
+    assert_fails(&o, 2, "IP address");
+    let o = env.run(&join(&base, &["--dns-name", "kmn.example.jp", s]));
+    assert_fails(&o, 2, "--dns-name needs --purpose server-auth");
+}
