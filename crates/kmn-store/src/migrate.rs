@@ -72,6 +72,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_cert_status_updated.sql"),
         postgres: include_str!("../migrations/postgres/0012_cert_status_updated.sql"),
     },
+    Migration {
+        version: 13,
+        sqlite: include_str!("../migrations/sqlite/0013_revocation_evidence.sql"),
+        postgres: include_str!("../migrations/postgres/0013_revocation_evidence.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
