@@ -283,6 +283,14 @@ pub async fn refresh(app: &App, responders: &Responders) -> Result<usize, AppErr
         for (d, hash, _) in &signed {
             responders.1.drop_key(&d.serial_hex, *hash);
         }
+        // The evidence (第23条3): the first response showing a revocation, read back.
+        let revoked: Vec<&str> = due
+            .iter()
+            .filter(|d| d.status == "revoked")
+            .map(|d| d.serial_hex.as_str())
+            .collect();
+        let spki = kmn_pki::parse::cert(&r.cert_der)?.tbs.spki.to_vec();
+        crate::ca::evidence::stamp_first_ocsp(app, &spki, &r.hashes, &revoked).await?;
         done += due.len();
     }
     Ok(done)
