@@ -377,6 +377,19 @@ async fn api_story(w: &World) {
         assert!(ct.starts_with("application/pkcs7-mime"), "{ct}");
         let roots = kmn_app::ca::evidence::repository_roots(&w.app);
         let vr = kmn_app::ca::evidence::verify_receipt(&der, &roots, None).unwrap();
+        // Another root, no root, or not a receipt at all: refused, in Japanese.
+        let other = kmn_verify::load_pem_or_der_bundle(include_bytes!(
+            "../../../kmn-verify/tests/data/root.pem"
+        ))
+        .unwrap();
+        for (anchors, input, why) in [
+            (&other, der.as_slice(), "ルート認証局まで検証できません"),
+            (&vec![], der.as_slice(), "ルート認証局の証明書がありません"),
+            (&roots, b"not a receipt".as_slice(), "署名を検証できません"),
+        ] {
+            let e = kmn_app::ca::evidence::verify_receipt(input, anchors, None).unwrap_err();
+            assert!(e.to_string().contains(why), "{e}");
+        }
         assert_eq!(vr.record.serial_hex(), serial);
         assert_eq!(
             hex::encode(vr.record.first_crl.sha256),
