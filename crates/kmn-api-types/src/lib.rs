@@ -7,6 +7,9 @@
 //! axum's `Json` (serde_json + serde_path_to_error) and map a refusal to the documented
 //! Japanese error body (`kmn_web::api::error::json_rejection`). [`visit_all`] lists them
 //! all, for the fuzz target and the replay of the corpus `tests/hostile/json/`.
+//!
+//! One response body lives here too, for clients that decode it: [`EvidenceOut`], the
+//! evidence of a revocation (第23条3). It is never decoded from a request.
 #![forbid(unsafe_code)]
 
 use serde::de::DeserializeOwned;
