@@ -7,6 +7,9 @@
 //! axum's `Json` (serde_json + serde_path_to_error) and map a refusal to the documented
 //! Japanese error body (`kmn_web::api::error::json_rejection`). [`visit_all`] lists them
 //! all, for the fuzz target and the replay of the corpus `tests/hostile/json/`.
+//!
+//! One response body lives here too, for clients that decode it: [`EvidenceOut`], the
+//! evidence of a revocation (第23条3). It is never decoded from a request.
 #![forbid(unsafe_code)]
 
 use serde::de::DeserializeOwned;
@@ -317,4 +320,61 @@ pub struct StationCardIn {
 #[serde(deny_unknown_fields)]
 pub struct AbortIn {
     pub reason: String,
+}
+
+// --- response bodies clients decode ---------------------------------------------------
+
+/// The evidence of a certificate's revocation (第23条3): when the request arrived,
+/// through whom and which channel, when it was revoked, the first CRL listing it and
+/// the first OCSP response showing it revoked. Times are RFC 3339 (UTC); a time is
+/// `null` until it has happened (a certificate that is not revoked has only its status).
+/// A response body only: never decoded from a client.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvidenceOut {
+    /// Serial, lowercase hex.
+    pub serial_hex: String,
+    /// The issuing CA.
+    pub ca_name: String,
+    /// The certificate's subject.
+    pub subject: String,
+    /// `valid`, `on_hold` or `revoked`.
+    pub status: String,
+    /// The status in Japanese.
+    pub status_label: String,
+    /// The card holding the certificate, its holder and facility.
+    pub card_id: Option<String>,
+    pub holder_id: Option<String>,
+    pub facility_code: Option<String>,
+    /// The RFC 5280 reason (`keyCompromise`, …) and its Japanese label.
+    pub reason: Option<String>,
+    pub reason_label: Option<String>,
+    /// The grounds' code (`emergency:lost`, …) and its Japanese label.
+    pub grounds: Option<String>,
+    pub grounds_label: Option<String>,
+    /// The article of the terms (`第11条`, …).
+    pub article: Option<String>,
+    /// The channel (`desk`, `holder`, `phone`, …) and its Japanese label.
+    pub channel: Option<String>,
+    pub channel_label: Option<String>,
+    /// Who asked (an account id, `system:jobs`, the CA administrator).
+    pub requested_by: Option<String>,
+    /// When the request arrived.
+    pub request_received_at: Option<String>,
+    /// When it was revoked (the CRL's revocationDate).
+    pub revoked_at: Option<String>,
+    /// invalidityDate (keyCompromise only).
+    pub invalidity_date: Option<String>,
+    /// The first CRL listing it: its number, thisUpdate, when it was written, read back
+    /// and checked, and the SHA-256 of its DER (hex).
+    pub first_crl_number: Option<i64>,
+    pub first_crl_this_update: Option<String>,
+    pub first_crl_published_at: Option<String>,
+    pub first_crl_sha256: Option<String>,
+    /// The first OCSP response showing it revoked: its producedAt, and when it was
+    /// stored, read back and checked.
+    pub first_ocsp_produced_at: Option<String>,
+    pub first_ocsp_at: Option<String>,
+    /// Whether the signed receipt (`…/revocation-receipt`) and the letter
+    /// (`…/revocation-letter`) can be had: revoked and on a CRL that was read back.
+    pub receipt_available: bool,
 }

@@ -103,6 +103,12 @@ pub struct CheckpointFile {
 /// Reads a checkpoint (a file's bytes) and checks its CMS signature.
 pub fn read_checkpoint(bytes: &[u8]) -> Result<CheckpointFile, AppError> {
     let signed = cms::verify(bytes)?;
+    // The same key signs revocation receipts, under their own eContentType.
+    if !signed.content_type_is(&kmn_pki::oid::CMS_DATA) {
+        return Err(AppError::BadInput(
+            "not an audit checkpoint: its eContentType is not id-data".into(),
+        ));
+    }
     let record = AuditCheckpoint::from_der(&signed.content)?;
     Ok(CheckpointFile {
         record,

@@ -663,6 +663,10 @@ pub struct Revocation {
     pub grounds: Option<String>,
     /// The channel (`desk`, `holder`, `phone`, …).
     pub channel: Option<String>,
+    /// producedAt of the first OCSP response showing it revoked.
+    pub first_ocsp_produced_at: Option<i64>,
+    /// When that response was stored, read back and checked.
+    pub first_ocsp_at: Option<i64>,
 }
 
 impl From<kmn_store::RevocationInfo> for Revocation {
@@ -679,6 +683,8 @@ impl From<kmn_store::RevocationInfo> for Revocation {
             first_crl_published_at: r.first_crl_published_at,
             grounds: r.grounds,
             channel: r.channel,
+            first_ocsp_produced_at: r.first_ocsp_produced_at,
+            first_ocsp_at: r.first_ocsp_at,
         }
     }
 }
@@ -698,5 +704,75 @@ impl From<kmn_store::CertRecord> for Certificate {
             status: c.status,
             revocation: c.revocation.map(Into::into),
         }
+    }
+}
+
+/// The evidence of one certificate's revocation (第23条3, issue 10 item 6): every
+/// timestamp from the request's arrival to the first CRL and the first OCSP response
+/// showing it revoked, each `None` until it has happened (a certificate that is not
+/// revoked has only its status).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    /// Serial, lowercase hex.
+    pub serial_hex: String,
+    /// The issuing CA's record name.
+    pub ca_name: String,
+    /// The certificate's subject.
+    pub subject: String,
+    /// Its status now.
+    pub status: kmn_domain::CertStatus,
+    /// The card holding it (a holder's card), its holder and facility.
+    pub card_id: Option<String>,
+    /// The card's holder.
+    pub holder_id: Option<String>,
+    /// The card's facility.
+    pub facility_code: Option<String>,
+    /// The RFC 5280 reason.
+    pub reason: Option<kmn_domain::RevocationReason>,
+    /// The grounds' code (`emergency:lost`, …).
+    pub grounds: Option<String>,
+    /// The article of the terms (`第11条`, …).
+    pub article: Option<String>,
+    /// The channel the request came through (`desk`, `holder`, `phone`, …).
+    pub channel: Option<String>,
+    /// Who asked (account, `system:jobs`, the CA administrator).
+    pub requested_by: Option<String>,
+    /// Free text kept with the revocation.
+    pub comment: Option<String>,
+    /// When the request arrived.
+    pub request_received_at: Option<i64>,
+    /// When it was revoked (the CRL's revocationDate).
+    pub revoked_at: Option<i64>,
+    /// invalidityDate (keyCompromise only).
+    pub invalidity_date: Option<i64>,
+    /// The first CRL listing it: its number …
+    pub first_crl_number: Option<i64>,
+    /// … its thisUpdate …
+    pub first_crl_this_update: Option<i64>,
+    /// … when it was written, read back and checked …
+    pub first_crl_published_at: Option<i64>,
+    /// … and the SHA-256 of its DER (hex).
+    pub first_crl_sha256: Option<String>,
+    /// producedAt of the first OCSP response showing it revoked.
+    pub first_ocsp_produced_at: Option<i64>,
+    /// When that response was stored, read back and checked.
+    pub first_ocsp_at: Option<i64>,
+}
+
+impl Evidence {
+    /// The grounds as people read them, e.g. 緊急失効（紛失）.
+    pub fn grounds_label_ja(&self) -> Option<String> {
+        self.grounds
+            .as_deref()
+            .and_then(|g| kmn_domain::RevocationGrounds::parse(g).ok())
+            .map(kmn_domain::RevocationGrounds::label_ja)
+    }
+
+    /// The channel as people read it, e.g. 利用施設窓口.
+    pub fn channel_label_ja(&self) -> Option<&'static str> {
+        self.channel
+            .as_deref()
+            .and_then(|c| c.parse::<kmn_domain::RevocationChannel>().ok())
+            .map(kmn_domain::RevocationChannel::label_ja)
     }
 }

@@ -161,6 +161,25 @@ pub enum CertCommand {
         #[arg(long)]
         pem: bool,
     },
+    /// The signed revocation receipt (第23条3): a CMS SignedData (DER) over the record of
+    /// docs/REVOCATION-RECEIPT.asn1, signed by the audit signer once the first CRL listing
+    /// the revocation was published and read back. Check it with `kmn receipt verify`.
+    Receipt {
+        /// Serial in hex (any case, colons optional).
+        serial: CertSerial,
+        /// Where to write it (e.g. receipt.p7m); an existing file is not overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The Japanese letter to the facility (「電子証明書失効のお知らせ」, A4 PDF) with
+    /// every timestamp of the evidence, once the first CRL listing it was published.
+    Letter {
+        /// Serial in hex (any case, colons optional).
+        serial: CertSerial,
+        /// Where to write the PDF; an existing file is not overwritten.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Revoke a certificate; the CRL is published at once.
     Revoke {
         /// Serial in hex (any case, colons optional).
@@ -175,6 +194,25 @@ pub enum CertCommand {
         /// key-compromise only: the last time the key was known safe (RFC 3339).
         #[arg(long)]
         invalidity_date: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReceiptCommand {
+    /// 失効の証明（`kmn cert receipt`）を検証します: CMS の署名、署名者の証明書がルート
+    /// 認証局まで連なること、文書署名用途（id-kp-documentSigning）、内容の型
+    /// （id-ct-kmnRevocationReceipt）を確かめ、記録の内容を表示します。終了コード 0 は
+    /// 検証成功、1 は失敗です。
+    Verify {
+        /// The receipt (DER).
+        file: PathBuf,
+        /// The root CA certificate (PEM or DER); default: the root in the data dir's repository.
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// A CRL file (DER or PEM): its SHA-256 must be the one the receipt records for the
+        /// first CRL listing the revocation.
+        #[arg(long)]
+        crl: Option<PathBuf>,
     },
 }
 
@@ -303,6 +341,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Cert(c) => cert_cmd(&cli.data_dir, c, &admin).await,
         Command::Crl(CrlCommand::Publish) => crl_publish(&cli.data_dir, &who).await,
         Command::Verify(v) => return verify(&cli.data_dir, v).await,
+        Command::Receipt(ReceiptCommand::Verify { file, root, crl }) => {
+            return receipt_verify(&cli.data_dir, file, root.as_deref(), crl.as_deref()).await;
+        }
         Command::Audit(AuditCommand::Verify) => return audit_verify(&cli.data_dir).await,
         Command::Audit(AuditCommand::Checkpoint) => audit_checkpoint(&cli.data_dir, &admin).await,
         Command::Audit(AuditCommand::Key) => audit_key(&cli.data_dir, &admin).await,
@@ -729,11 +770,33 @@ async fn cert_cmd(
                 if let Some(cm) = &r.comment {
                     println!("comment      {cm}");
                 }
-                match (r.first_crl_number, r.first_crl_published_at) {
-                    (Some(n), Some(t)) => println!("first CRL    #{n}, published {}", ts(t)),
-                    _ => println!("first CRL    not yet published"),
-                }
+                let e =
+                    kmn_app::ca::evidence::load(&app, &admin.reader(), &serial.to_hex()).await?;
+                print_evidence(&e);
             }
+            Ok(())
+        }
+        CertCommand::Receipt { serial, out } => {
+            let r = kmn_app::ca::evidence::receipt(&app, &admin.reader(), &serial.to_hex()).await?;
+            write_new(out, &r.der)?;
+            println!(
+                "失効の証明を {} に書き込みました（証明書 {}、最初のCRL 第{}号、作成 {}）。",
+                out.display(),
+                r.record.serial_hex(),
+                r.record.first_crl.number,
+                kmn_domain::time_fmt::ja_datetime_secs(r.record.issued_at)
+            );
+            println!("検証: kmn receipt verify {}", out.display());
+            Ok(())
+        }
+        CertCommand::Letter { serial, out } => {
+            let pdf =
+                kmn_app::ca::evidence::letter(&app, &admin.reader(), &serial.to_hex()).await?;
+            write_new(out, &pdf)?;
+            println!(
+                "電子証明書失効のお知らせ（PDF）を {} に書き込みました。",
+                out.display()
+            );
             Ok(())
         }
         CertCommand::Revoke {
@@ -781,6 +844,179 @@ async fn cert_cmd(
             }
         }
     }
+}
+
+/// A time for people and machines: `2026-12-07T12:00:01Z (2026年12月7日 21時00分01秒)`.
+fn both(t: i64) -> String {
+    format!("{} ({})", ts(t), kmn_domain::time_fmt::ja_unix_secs(t))
+}
+
+/// The evidence block of `kmn cert show` (第23条3): every timestamp, or what has not
+/// happened yet.
+fn print_evidence(e: &kmn_app::views::Evidence) {
+    let or_not = |t: Option<i64>, not: &str| t.map_or_else(|| not.to_string(), both);
+    println!("evidence (第23条3)");
+    println!(
+        "  request received  {}",
+        or_not(e.request_received_at, "not recorded")
+    );
+    if let Some(ch) = e.channel_label_ja() {
+        println!(
+            "  through           {} via {} ({ch})",
+            e.requested_by.as_deref().unwrap_or("?"),
+            e.channel.as_deref().unwrap_or("?")
+        );
+    }
+    println!(
+        "  revoked           {}",
+        or_not(e.revoked_at, "not revoked")
+    );
+    match (e.first_crl_number, e.first_crl_published_at) {
+        (Some(n), Some(t)) => {
+            println!(
+                "  first CRL         #{n}, published and read back {}",
+                both(t)
+            );
+            if let Some(h) = &e.first_crl_sha256 {
+                println!("  first CRL SHA-256 {h}");
+            }
+        }
+        _ => println!("  first CRL         not yet published"),
+    }
+    match (e.first_ocsp_produced_at, e.first_ocsp_at) {
+        (Some(p), Some(t)) => println!(
+            "  first OCSP        produced {}, stored and read back {}",
+            ts(p),
+            both(t)
+        ),
+        _ => println!("  first OCSP        not yet signed and read back"),
+    }
+}
+
+/// Writes a new file (never over an existing one).
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| {
+            AppError::Io(format!(
+                "{} に書き込めません（既にあるファイルは上書きしません）: {e}",
+                path.display()
+            ))
+        })?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| AppError::Io(format!("{} に書き込めません: {e}", path.display())))
+}
+
+/// `kmn receipt verify`: exit 0 when the receipt verifies, 1 otherwise.
+async fn receipt_verify(
+    data_dir: &Path,
+    file: &Path,
+    root: Option<&Path>,
+    crl: Option<&Path>,
+) -> ExitCode {
+    let read = |p: &Path| {
+        std::fs::read(p)
+            .map_err(|e| AppError::BadInput(format!("{} を読み込めません: {e}", p.display())))
+    };
+    let r = async {
+        let der = read(file)?;
+        let anchors = match root {
+            Some(p) => kmn_verify::load_pem_or_der_bundle(&read(p)?).map_err(|e| {
+                AppError::BadInput(format!("{} を証明書として読めません: {e}", p.display()))
+            })?,
+            None => kmn_app::ca::evidence::repository_roots(&open(data_dir).await?),
+        };
+        let crl = match crl {
+            Some(p) => Some(read(p)?),
+            None => None,
+        };
+        kmn_app::ca::evidence::verify_receipt(&der, &anchors, crl.as_deref())
+    }
+    .await;
+    let v = match r {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("検証できません: {e}");
+            eprintln!("({})", e.code());
+            return ExitCode::from(1);
+        }
+    };
+    let r = &v.record;
+    let ja = kmn_domain::time_fmt::ja_datetime_secs;
+    let rfc = kmn_domain::time_fmt::rfc3339;
+    let grounds = kmn_domain::RevocationGrounds::parse(&r.grounds)
+        .map(kmn_domain::RevocationGrounds::label_ja)
+        .unwrap_or_default();
+    let channel = r
+        .channel
+        .parse::<kmn_domain::RevocationChannel>()
+        .map(|c| c.label_ja())
+        .unwrap_or_default();
+    println!(
+        "失効の証明を検証しました（署名、署名者の証明書のルート認証局までの検証、文書署名用途、内容の型）。"
+    );
+    println!("  証明書シリアル番号     {}", r.serial_hex());
+    println!(
+        "  発行者                 {}",
+        kmn_pki::name::display_name_der(&r.issuer)
+    );
+    println!(
+        "  失効の事由             {grounds} [{}]{}",
+        r.grounds,
+        r.article
+            .as_deref()
+            .map(|a| format!("（利用規約{a}）"))
+            .unwrap_or_default()
+    );
+    println!(
+        "  失効理由（RFC 5280）   {} ({})",
+        r.reason.rfc_name(),
+        r.reason.label_ja()
+    );
+    println!("  申出の経路             {channel} [{}]", r.channel);
+    println!("  申出者                 {}", r.requested_by);
+    println!(
+        "  申出の受付             {}（{}）",
+        ja(r.request_received_at),
+        rfc(r.request_received_at)
+    );
+    println!(
+        "  失効                   {}（{}）",
+        ja(r.revoked_at),
+        rfc(r.revoked_at)
+    );
+    if let Some(t) = r.invalidity_date {
+        println!("  無効となった日時       {}（{}）", ja(t), rfc(t));
+    }
+    println!(
+        "  最初のCRL              第{}号（thisUpdate {}）、公開・読み戻し {}（{}）",
+        r.first_crl.number,
+        rfc(r.first_crl.this_update),
+        ja(r.first_crl.published_at),
+        rfc(r.first_crl.published_at)
+    );
+    println!(
+        "  最初のCRLのSHA-256     {}",
+        hex::encode(r.first_crl.sha256)
+    );
+    match r.first_ocsp_at {
+        Some(t) => println!("  最初のOCSP応答         {}（{}）", ja(t), rfc(t)),
+        None => println!("  最初のOCSP応答         （作成時に未確認）"),
+    }
+    println!(
+        "  作成（署名）           {}（{}）",
+        ja(r.issued_at),
+        rfc(r.issued_at)
+    );
+    println!("  署名者                 {}", v.chain.join(" ← "));
+    if v.crl_matched {
+        println!("  CRLの照合              一致（指定のCRLファイルのSHA-256が記録と同じです）");
+    }
+    ExitCode::SUCCESS
 }
 
 async fn crl_publish(data_dir: &Path, who: &str) -> Result<(), AppError> {

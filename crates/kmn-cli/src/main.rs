@@ -53,12 +53,16 @@ pub enum Command {
     /// root-key backup and restore (3 of 5 custodians).
     #[command(subcommand)]
     Ca(cmd::CaCommand),
-    /// Certificates: issue from a CSR, show, revoke (the CA administrator's audited tools).
+    /// Certificates: issue from a CSR, show (with the evidence of a revocation), revoke,
+    /// the signed revocation receipt and the letter to the facility.
     #[command(subcommand)]
     Cert(cmd::CertCommand),
     /// CRLs.
     #[command(subcommand)]
     Crl(cmd::CrlCommand),
+    /// 失効の証明（署名付きの失効受領証、第23条3）の検証
+    #[command(subcommand)]
+    Receipt(cmd::ReceiptCommand),
     /// Offline path validation (RFC 5280): exit 0 valid, 1 invalid (reason on stderr), 2 usage.
     Verify(cmd::VerifyArgs),
     /// The audit log.

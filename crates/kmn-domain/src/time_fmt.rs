@@ -28,6 +28,26 @@ pub fn ja_datetime(t: OffsetDateTime) -> String {
     )
 }
 
+/// `2026年11月26日 20時43分05秒` for a UTC instant, in JST: evidence (第23条3), where
+/// the seconds matter.
+pub fn ja_datetime_secs(t: OffsetDateTime) -> String {
+    let j = t.to_offset(JST);
+    format!(
+        "{}年{}月{}日 {:02}時{:02}分{:02}秒",
+        j.year(),
+        u8::from(j.month()),
+        j.day(),
+        j.hour(),
+        j.minute(),
+        j.second()
+    )
+}
+
+/// [`ja_datetime_secs`] of Unix seconds.
+pub fn ja_unix_secs(t: i64) -> String {
+    ja_datetime_secs(OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH))
+}
+
 /// RFC 3339 in UTC with a `Z`, second precision, for logs and machine output.
 pub fn rfc3339(t: OffsetDateTime) -> String {
     let t = t.to_offset(UtcOffset::UTC);
@@ -54,5 +74,10 @@ mod tests {
         assert_eq!(ja_date(t), "2026年11月27日");
         assert_eq!(ja_datetime(t), "2026年11月27日 00時30分");
         assert_eq!(rfc3339(t), "2026-11-26T15:30:00Z");
+        assert_eq!(ja_datetime_secs(t), "2026年11月27日 00時30分00秒");
+        assert_eq!(
+            ja_unix_secs(t.unix_timestamp() + 5),
+            "2026年11月27日 00時30分05秒"
+        );
     }
 }

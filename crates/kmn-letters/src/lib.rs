@@ -535,6 +535,157 @@ pub fn pin_mailer_pdf(font: &Font, m: &PinMailer) -> Result<Vec<u8>, LetterError
     save_one_page(doc, p.ops)
 }
 
+/// The letter to a facility that one of its holders' card certificates was revoked
+/// (「電子証明書失効のお知らせ」, 第23条3, 第24条): the holder, the card, the
+/// certificate, the grounds with the article, and every timestamp of the evidence, in
+/// Japanese style (JST). Nothing in it is secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevocationLetter {
+    pub facility_name_kanji: String,
+    pub facility_code: String,
+    pub holder_name_kanji: String,
+    pub holder_id: String,
+    pub card_id: String,
+    /// The certificate's serial (hex).
+    pub serial_hex: String,
+    /// The grounds as people read them, e.g. 緊急失効（紛失）.
+    pub grounds: String,
+    /// The article of the terms, e.g. 第11条.
+    pub article: Option<String>,
+    /// The RFC 5280 reason in Japanese, e.g. 鍵の危殆化.
+    pub reason_ja: String,
+    /// Through whom the request came, e.g. 利用施設窓口.
+    pub channel: String,
+    /// When the request arrived (`2026年12月7日 21時00分05秒`).
+    pub request_received_at: Option<String>,
+    /// When it was revoked.
+    pub revoked_at: String,
+    /// The first CRL listing it.
+    pub crl_number: i64,
+    /// When that CRL was published (written, read back and checked).
+    pub crl_published_at: String,
+    /// When the first OCSP response showing it revoked was published and checked.
+    pub ocsp_at: Option<String>,
+    /// The date of the letter.
+    pub issued_on: time::Date,
+    pub support_phone: String,
+}
+
+/// Renders the revocation letter to the facility as a one-page A4 PDF (Japanese).
+pub fn revocation_letter_pdf(font: &Font, l: &RevocationLetter) -> Result<Vec<u8>, LetterError> {
+    let article = l
+        .article
+        .as_deref()
+        .map(|a| format!("（利用規約{a}）"))
+        .unwrap_or_default();
+    let rows: Vec<(&str, String)> = vec![
+        (
+            "利用者氏名",
+            format!("{}　様（利用者ID {}）", l.holder_name_kanji, l.holder_id),
+        ),
+        ("カード番号", l.card_id.clone()),
+        ("証明書シリアル番号", l.serial_hex.clone()),
+        ("失効の事由", format!("{}{article}", l.grounds)),
+        ("失効理由（CRL）", l.reason_ja.clone()),
+        ("失効の申出の経路", l.channel.clone()),
+        (
+            "失効の申出の受付日時",
+            l.request_received_at
+                .clone()
+                .unwrap_or_else(|| "（記録なし）".into()),
+        ),
+        ("失効日時", l.revoked_at.clone()),
+        (
+            "CRLへの掲載",
+            format!("第{}号　{} 公開", l.crl_number, l.crl_published_at),
+        ),
+        (
+            "OCSPへの反映",
+            l.ocsp_at.clone().unwrap_or_else(|| "反映の確認待ち".into()),
+        ),
+    ];
+    for (field, value) in rows.iter().map(|(f, v)| (*f, v.as_str())).chain([
+        ("施設名", l.facility_name_kanji.as_str()),
+        ("電話番号", l.support_phone.as_str()),
+    ]) {
+        font.check_glyphs(field, value, false)?;
+    }
+    let title = "電子証明書失効のお知らせ";
+    let sender = "くまもとメディカルネットワーク　サポートセンター";
+    let mut doc = PdfDocument::new(title);
+    let font_id = doc.add_font(&font.parsed);
+    let mut p = Page {
+        font,
+        font_id,
+        ops: Vec::new(),
+        y: PAGE_H - MARGIN,
+    };
+    let right = |p: &mut Page<'_>, size: f32, leading: f32, text: &str| {
+        let w = font.text_width(text, size);
+        p.line(PAGE_W - MARGIN - w, size, leading, text);
+    };
+    right(&mut p, BODY, 16.0, &japanese_date(l.issued_on));
+    p.line(
+        MARGIN,
+        13.0,
+        20.0,
+        &format!("{}　御中", l.facility_name_kanji),
+    );
+    p.line(
+        MARGIN,
+        BODY,
+        24.0,
+        &format!("（施設コード：{}）", l.facility_code),
+    );
+    right(&mut p, BODY, 30.0, sender);
+    let tw = font.text_width(title, 16.0);
+    p.line((PAGE_W - tw) / 2.0, 16.0, 30.0, title);
+    for t in [
+        "拝啓　時下ますますご清祥のこととお慶び申し上げます。平素はくまもとメディカルネットワークの運営に格別のご協力を賜り、厚く御礼申し上げます。",
+        "　さて、貴施設でご利用の下記の利用者カードにつきまして、失効の申出をお受けし、その電子証明書を下記のとおり失効いたしましたので、お知らせいたします。失効した電子証明書は、今後ネットワークへのログインにはご利用いただけません。",
+    ] {
+        p.paragraph(MARGIN, CONTENT_W, 0.0, BODY, t);
+    }
+    right(&mut p, BODY, 22.0, "敬具");
+    let kw = font.text_width("記", 12.0);
+    p.line((PAGE_W - kw) / 2.0, 12.0, 24.0, "記");
+    for (label, value) in &rows {
+        let lines = wrap(font, value, BODY, CONTENT_W - 150.0, 0.0);
+        let y = p.y;
+        p.text_at(MARGIN + 10.0, y, BODY, label);
+        for (i, v) in lines.iter().enumerate() {
+            let yy = y - i as f32 * 15.0;
+            p.text_at(MARGIN + 150.0, yy, BODY, v);
+        }
+        p.y -= 19.0 + 15.0 * lines.len().saturating_sub(1) as f32;
+    }
+    p.y -= 6.0;
+    for t in [
+        "・日時はいずれも日本時間です。CRL（証明書失効リスト）への掲載日時は、公開したCRLを読み戻して署名と番号を確認した日時、OCSPへの反映日時は、失効を示すOCSP応答を保存し読み戻して確認した日時です。",
+        "・この失効に関する申出の受付から失効、CRLへの掲載までの記録は、利用規約第23条3に基づき本会が保存しております。電子署名付きの失効の証明（失効受領証）が必要な場合は、サポートセンターまでお申し付けください。",
+        "・お心当たりのない失効であった場合や、ご不明な点がございましたら、下記のサポートセンターまでお問い合わせください。",
+    ] {
+        p.paragraph(MARGIN + 8.0, CONTENT_W - 8.0, BODY, BODY, t);
+    }
+    p.y -= 4.0;
+    p.line(
+        MARGIN + 8.0,
+        BODY,
+        22.0,
+        &format!(
+            "サポートセンター（24時間受付）　電話番号　{}",
+            l.support_phone
+        ),
+    );
+    right(&mut p, BODY, 16.0, "以上");
+    if p.y < MARGIN {
+        return Err(LetterError::Pdf(
+            "内容が1ページに収まりません（氏名や施設名が長すぎます）".into(),
+        ));
+    }
+    save_one_page(doc, p.ops)
+}
+
 /// Data printed on a custodian's sheet of the root-key backup (DESIGN §6): one share of
 /// the key-encryption key, split 3-of-5.
 #[derive(Clone, PartialEq, Eq)]
@@ -846,6 +997,39 @@ mod tests {
         let d = format!("{:?}", sample_sheet());
         assert!(!d.contains("03a1"), "{d}");
         assert!(d.contains("<redacted>"));
+    }
+
+    pub(crate) fn sample_revocation() -> RevocationLetter {
+        RevocationLetter {
+            facility_name_kanji: "熊本中央クリニック".into(),
+            facility_code: "4310000100".into(),
+            holder_name_kanji: "山田 花子".into(),
+            holder_id: "H00000001".into(),
+            card_id: "C00000001".into(),
+            serial_hex: "5f3c0a9d2e41b7c68a0f1e2d3c4b5a69".into(),
+            grounds: "緊急失効（紛失）".into(),
+            article: Some("第11条".into()),
+            reason_ja: "鍵の危殆化".into(),
+            channel: "利用施設窓口".into(),
+            request_received_at: Some("2026年12月7日 21時00分01秒".into()),
+            revoked_at: "2026年12月7日 21時00分02秒".into(),
+            crl_number: 7,
+            crl_published_at: "2026年12月7日 21時00分03秒".into(),
+            ocsp_at: Some("2026年12月7日 21時00分02秒".into()),
+            issued_on: time::macros::date!(2026 - 12 - 07),
+            support_phone: "096-000-0000".into(),
+        }
+    }
+
+    /// 第23条3, 第24条: the letter to the facility is one A4 page.
+    #[test]
+    fn art23_revocation_letter_renders_one_page() {
+        let Some(font) = font_or_skip() else { return };
+        let pdf = revocation_letter_pdf(&font, &sample_revocation()).unwrap();
+        assert!(pdf.starts_with(b"%PDF"));
+        let mut bad = sample_revocation();
+        bad.holder_name_kanji = "\u{10FFFD}".into();
+        assert!(revocation_letter_pdf(&font, &bad).is_err());
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! content-type, message-digest and signing-time signed attributes, and the signer's
 //! certificate (and its issuing CA's) in `certificates` — so that `openssl cms -verify`
 //! checks it with the root alone. Used for the audit log's checkpoints
-//! ([`crate::checkpoint`]); the eContentType is id-data.
+//! ([`crate::checkpoint`], eContentType id-data, [`sign`]) and the signed revocation
+//! receipts ([`crate::receipt`], their own eContentType, [`sign_typed`]): the same key
+//! signs both, and the eContentType — covered by the signature through the content-type
+//! attribute — tells them apart.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
@@ -44,10 +47,31 @@ fn attribute(oid: &const_oid::ObjectIdentifier, value: &[u8]) -> Vec<u8> {
     derw::seq(&[&derw::oid(oid), &derw::constructed(tag::SET, &[value])])
 }
 
-/// Signs `content` as a CMS SignedData (ContentInfo, DER) with `signer`, whose
-/// certificate is `signer_cert`; `chain` adds certificates (the issuing CA's) to the
-/// `certificates` field. `signing_time` becomes the signingTime attribute.
+/// Signs `content` as a CMS SignedData (ContentInfo, DER) of eContentType id-data with
+/// `signer`, whose certificate is `signer_cert`; `chain` adds certificates (the issuing
+/// CA's) to the `certificates` field. `signing_time` becomes the signingTime attribute.
 pub fn sign(
+    content: &[u8],
+    signer_cert: &[u8],
+    chain: &[&[u8]],
+    signer: &dyn Signer,
+    signing_time: OffsetDateTime,
+) -> Result<Vec<u8>, PkiError> {
+    sign_typed(
+        &oid::CMS_DATA,
+        content,
+        signer_cert,
+        chain,
+        signer,
+        signing_time,
+    )
+}
+
+/// [`sign`] with the eContentType `content_type` (also the content-type signed
+/// attribute). The SignedData's version is 1 for id-data and 3 for any other type
+/// (RFC 5652 §5.1).
+pub fn sign_typed(
+    content_type: &const_oid::ObjectIdentifier,
     content: &[u8],
     signer_cert: &[u8],
     chain: &[&[u8]],
@@ -63,7 +87,7 @@ pub fn sign(
     let alg = signer.signature_algorithm();
     let (digest_alg, digest) = digest_for(alg, content);
     let signed_attrs = set_of(vec![
-        attribute(&oid::CMS_CONTENT_TYPE, &derw::oid(&oid::CMS_DATA)),
+        attribute(&oid::CMS_CONTENT_TYPE, &derw::oid(content_type)),
         attribute(&oid::CMS_MESSAGE_DIGEST, &derw::octets(&digest)),
         attribute(&oid::CMS_SIGNING_TIME, &derw::time(signing_time)),
     ]);
@@ -86,11 +110,12 @@ pub fn sign(
     let cert_refs: Vec<&[u8]> = certs.iter().map(Vec::as_slice).collect();
     let certificates = derw::constructed(0xa0, &cert_refs);
     let encap = derw::seq(&[
-        &derw::oid(&oid::CMS_DATA),
+        &derw::oid(content_type),
         &derw::explicit(0, &derw::octets(content)),
     ]);
+    let version = if *content_type == oid::CMS_DATA { 1 } else { 3 };
     let signed_data = derw::seq(&[
-        &derw::uint_u64(1),
+        &derw::uint_u64(version),
         &set_of(vec![digest_alg.clone()]),
         &encap,
         &certificates,
@@ -105,6 +130,8 @@ pub fn sign(
 /// A SignedData whose signature verified.
 #[derive(Clone, Debug)]
 pub struct Verified {
+    /// The eContentType (the content octets of its OBJECT IDENTIFIER).
+    pub content_type: Vec<u8>,
     /// The encapsulated content.
     pub content: Vec<u8>,
     /// The signer's certificate (DER), found by issuer and serial number.
@@ -113,6 +140,13 @@ pub struct Verified {
     pub certificates: Vec<Vec<u8>>,
     /// The signingTime attribute.
     pub signing_time: Option<OffsetDateTime>,
+}
+
+impl Verified {
+    /// Whether the eContentType is `o`.
+    pub fn content_type_is(&self, o: &const_oid::ObjectIdentifier) -> bool {
+        self.content_type == o.as_bytes()
+    }
 }
 
 fn oid_is(t: &Tlv<'_>, o: &const_oid::ObjectIdentifier) -> bool {
@@ -221,6 +255,7 @@ pub fn verify(der: &[u8]) -> Result<Verified, PkiError> {
         |_| PkiError::BadInput("the CMS signature does not verify with the signer's key".into()),
     )?;
     Ok(Verified {
+        content_type: e_type.content.to_vec(),
         content: content.to_vec(),
         signer_cert,
         certificates,
@@ -266,6 +301,7 @@ mod tests {
             let der = sign(b"checkpoint", &cert, &[], &key, at).unwrap();
             let v = verify(&der).unwrap();
             assert_eq!(v.content, b"checkpoint");
+            assert!(v.content_type_is(&oid::CMS_DATA));
             assert_eq!(v.signer_cert, cert);
             assert_eq!(v.signing_time, Some(at));
             // One changed octet of the content: the digest no longer matches.
@@ -274,5 +310,40 @@ mod tests {
             bad[pos] ^= 1;
             assert!(verify(&bad).is_err());
         }
+    }
+
+    /// RFC 5652 §5.1: another eContentType makes a version 3 SignedData, and the type is
+    /// covered by the signature (the content-type attribute).
+    #[test]
+    fn rfc5652_typed_content_is_version_3_and_its_type_is_signed() {
+        let (key, _) = SoftwareKey::generate(KeyAlgorithm::P256).unwrap();
+        let cert = cert_for(&key);
+        let at = time::macros::datetime!(2026-12-07 12:00 UTC);
+        let der = sign_typed(
+            &oid::CT_REVOCATION_RECEIPT,
+            b"receipt",
+            &cert,
+            &[],
+            &key,
+            at,
+        )
+        .unwrap();
+        let v = verify(&der).unwrap();
+        assert!(v.content_type_is(&oid::CT_REVOCATION_RECEIPT));
+        assert!(!v.content_type_is(&oid::CMS_DATA));
+        // version 3 right after the [0] of the ContentInfo and the SignedData's SEQUENCE.
+        let sd = derr::read_one(&der, tag::SEQUENCE).unwrap();
+        let [_, body] = derr::children_n::<2>(sd.content, "ci").unwrap();
+        let sd = derr::read_one(body.content, tag::SEQUENCE).unwrap();
+        assert_eq!(derr::children(sd.content).unwrap()[0].content, [3]);
+        // Relabelling the eContentType (its last arc 1 → 2; the first occurrence is the
+        // encapContentInfo's) breaks the match with the signed content-type attribute.
+        let t = oid::CT_REVOCATION_RECEIPT.as_bytes();
+        let pos = der.windows(t.len()).position(|w| w == t).unwrap();
+        let mut relabelled = der.clone();
+        relabelled[pos + t.len() - 1] = 2;
+        let e = verify(&relabelled).unwrap_err().to_string();
+        assert!(e.contains("content-type"), "{e}");
+        assert!(verify(&relabelled).is_err());
     }
 }

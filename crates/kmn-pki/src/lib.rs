@@ -23,6 +23,7 @@ pub mod ocsp;
 pub mod oid;
 pub mod parse;
 pub mod profile;
+pub mod receipt;
 
 pub use lint::LintFailure;
 

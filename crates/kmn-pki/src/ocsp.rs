@@ -667,6 +667,8 @@ pub struct ParsedSingle {
     pub tbs: Vec<u8>,
     /// The signature value.
     pub signature: Vec<u8>,
+    /// The signatureAlgorithm (AlgorithmIdentifier DER).
+    pub signature_algorithm: Vec<u8>,
 }
 
 fn gen_time(t: &Tlv<'_>) -> Result<OffsetDateTime, PkiError> {
@@ -711,8 +713,8 @@ pub fn parse_response(der: &[u8]) -> Result<ParsedResponse, PkiError> {
     }
     let basic = derr::read_one(resp.content, tag::SEQUENCE)?;
     let bparts = derr::children(basic.content)?;
-    let (tbs, sig) = match bparts.as_slice() {
-        [tbs, _alg, sig] | [tbs, _alg, sig, _] => (tbs, sig),
+    let (tbs, alg, sig) = match bparts.as_slice() {
+        [tbs, alg, sig] | [tbs, alg, sig, _] => (tbs, alg, sig),
         _ => return Err(bad("BasicOCSPResponse")),
     };
     if tbs.tag != tag::SEQUENCE || sig.tag != tag::BIT_STRING {
@@ -783,8 +785,35 @@ pub fn parse_response(der: &[u8]) -> Result<ParsedResponse, PkiError> {
             next_update,
             tbs: tbs.raw.to_vec(),
             signature,
+            signature_algorithm: alg.raw.to_vec(),
         }),
     })
+}
+
+/// Reads back a stored response (the evidence of 第23条3): successful, with its
+/// signature verified against the signer's key `signer_spki` (SubjectPublicKeyInfo DER).
+pub fn read_back(der: &[u8], signer_spki: &[u8]) -> Result<ParsedSingle, PkiError> {
+    let r = parse_response(der)?;
+    let single = match (r.status, r.single) {
+        (ResponseStatus::Successful, Some(s)) => s,
+        _ => {
+            return Err(PkiError::BadInput(
+                "the OCSP response read back is not a successful one".into(),
+            ));
+        }
+    };
+    crate::csr::verify_signature(
+        signer_spki,
+        &single.signature_algorithm,
+        &single.tbs,
+        &single.signature,
+    )
+    .map_err(|_| {
+        PkiError::BadInput(
+            "the OCSP response read back does not verify with its signer's key".into(),
+        )
+    })?;
+    Ok(single)
 }
 
 #[cfg(test)]

@@ -95,7 +95,8 @@ oids! {
     KP_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
     /// id-kp-OCSPSigning.
     KP_OCSP_SIGNING = "1.3.6.1.5.5.7.3.9";
-    /// id-kp-documentSigning (RFC 9336): the audit signer (and later revocation receipts).
+    /// id-kp-documentSigning (RFC 9336): the audit signer, which also signs revocation
+    /// receipts.
     KP_DOCUMENT_SIGNING = "1.3.6.1.5.5.7.3.36";
 
     /// id-data (RFC 5652 §4).
@@ -116,6 +117,16 @@ oids! {
     QT_CPS = "1.3.6.1.5.5.7.2.1";
     /// anyPolicy: never used by this CA (DESIGN §4), listed so that lints can refuse it.
     ANY_POLICY = "2.5.29.32.0";
+
+    /// kmn's own arc: registration-free, derived once from the UUID
+    /// c70f55ba-f67d-4573-81b1-44fdb3491086 by the GUID scheme of the policy arcs
+    /// (`1.2.840.113556.1.8000.2554.<5×16 bits>.<2×24 bits>`, docs/ARCHITECTURE.md). Fixed
+    /// in the software, the same in every deployment (unlike the policy arcs, which each
+    /// `kmn ca init` makes): `.1` content types. docs/REVOCATION-RECEIPT.asn1.
+    KMN_ARC = "1.2.840.113556.1.8000.2554.50959.21946.63101.17779.33201.4521395.4788358";
+    /// id-ct-kmnRevocationReceipt (`<kmn arc>.1.1`): the eContentType of a signed
+    /// revocation receipt (第23条3; [`crate::receipt`]).
+    CT_REVOCATION_RECEIPT = "1.2.840.113556.1.8000.2554.50959.21946.63101.17779.33201.4521395.4788358.1.1";
 
     /// hcRole attribute (ISO 17090-3).
     HC_ROLE = "1.0.17090.0.1";

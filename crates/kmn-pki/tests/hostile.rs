@@ -168,6 +168,25 @@ fn read_ocsp_response(b: &[u8]) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// A signed revocation receipt (第23条3, issue 10 item 6) as `kmn receipt verify` reads
+/// it: the CMS SignedData, its eContentType, then the record.
+fn read_receipt(b: &[u8]) -> Result<(), String> {
+    let v = kmn_pki::cms::verify(b).map_err(|e| e.to_string())?;
+    if !v.content_type_is(&oid::CT_REVOCATION_RECEIPT) {
+        return Err("not a revocation receipt".into());
+    }
+    read_receipt_record(&v.content)
+}
+
+/// The receipt's record alone (docs/REVOCATION-RECEIPT.asn1).
+fn read_receipt_record(b: &[u8]) -> Result<(), String> {
+    kmn_pki::receipt::RevocationReceipt::from_der(b)
+        .map(|r| {
+            let _ = r.serial_hex();
+        })
+        .map_err(|e| e.to_string())
+}
+
 const VERIFY_ROOT: &[u8] = include_bytes!("../../kmn-verify/tests/data/root.pem");
 const VERIFY_INTER: &[u8] = include_bytes!("../../kmn-verify/tests/data/inter.pem");
 const VERIFY_CRL: &[u8] = include_bytes!("../../kmn-verify/tests/data/inter.crl.pem");
@@ -258,7 +277,55 @@ const READERS: &[Entry] = &[
         whole: true,
         refuses: &["ocsp/", "csr/", "cert/", "crl/", "der/"],
     },
+    Entry {
+        name: "kmn_pki revocation receipt (cms::verify + eContentType + record)",
+        read: read_receipt,
+        whole: true,
+        refuses: &["receipt/", "ocsp/", "csr/", "cert/", "crl/", "der/"],
+    },
+    Entry {
+        name: "kmn_pki revocation receipt record (RevocationReceipt::from_der)",
+        read: read_receipt_record,
+        whole: true,
+        // Not `receipt/unsigned-record.der`: a valid record (which the CMS reader refuses).
+        refuses: &[
+            "receipt/record-",
+            "receipt/empty",
+            "receipt/signed-",
+            "receipt/nested-",
+            "ocsp/",
+            "csr/",
+            "cert/",
+            "crl/",
+            "der/",
+        ],
+    },
 ];
+
+/// A valid receipt record (unsigned).
+fn receipt_record() -> kmn_pki::receipt::RevocationReceipt {
+    use time::macros::datetime;
+    kmn_pki::receipt::RevocationReceipt {
+        issuer: subject(),
+        serial: vec![0x5f, 0x3c, 0x0a, 0x9d],
+        reason: kmn_domain::RevocationReason::KeyCompromise,
+        grounds: "emergency:lost".into(),
+        article: Some("第11条".into()),
+        channel: "desk".into(),
+        requested_by: "A000003".into(),
+        request_received_at: datetime!(2026-12-07 03:00:01 UTC),
+        revoked_at: datetime!(2026-12-07 03:00:02 UTC),
+        invalidity_date: Some(datetime!(2026-12-06 23:00:00 UTC)),
+        first_crl: kmn_pki::receipt::FirstCrl {
+            number: 7,
+            this_update: datetime!(2026-12-07 03:00:02 UTC),
+            published_at: datetime!(2026-12-07 03:00:03 UTC),
+            sha256: [0x11; 32],
+        },
+        first_ocsp_at: Some(datetime!(2026-12-07 03:00:02 UTC)),
+        issued_at: datetime!(2026-12-07 03:10:00 UTC),
+    }
+}
 
 fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<&str>()
@@ -366,6 +433,7 @@ fn issue8_truncated_and_corrupted_samples_never_panic() {
             ocsp_request(&[ocsp_single(&[0x01, 0x02])], true),
         ),
         ("kmn-verify CRL", first_der(VERIFY_CRL)),
+        ("revocation receipt record", receipt_record().to_der()),
     ];
     let mut failures = Vec::new();
     quiet_panics(|| {
@@ -1845,6 +1913,40 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
 
     // ---- OCSP requests (issue 10 item 5) -------------------------------------------------
     let one = ocsp_single(&[0x01, 0x02]);
+    // ---- revocation receipts (issue 10 item 6) ------------------------------------------
+    let rec = receipt_record().to_der();
+    c.push(("receipt/empty.der", Vec::new()));
+    c.push(("receipt/unsigned-record.der", rec.clone()));
+    c.push((
+        "receipt/record-trailing-garbage.der",
+        [&rec[..], &[0u8][..]].concat(),
+    ));
+    {
+        let mut v2 = rec.clone();
+        let pos = v2.windows(3).position(|w| w == [2, 1, 1]).unwrap();
+        v2[pos + 2] = 2;
+        c.push(("receipt/record-version-2.der", v2));
+    }
+    {
+        let mut r = receipt_record();
+        r.serial = vec![0x7f; 21];
+        c.push(("receipt/record-serial-21-octets.der", r.to_der()));
+    }
+    {
+        // reason 7 is unused in RFC 5280.
+        let mut bad = rec.clone();
+        let pos = bad.windows(3).position(|w| w == [0x0a, 1, 1]).unwrap();
+        bad[pos + 2] = 7;
+        c.push(("receipt/record-reason-7.der", bad));
+    }
+    c.push((
+        "receipt/signed-data-empty.der",
+        seq(&[
+            &derw::oid(&oid::CMS_SIGNED_DATA),
+            &derw::explicit(0, &seq(&[])),
+        ]),
+    ));
+    c.push(("receipt/nested-10000-deep.der", nested(10000, &rec)));
     c.push(("ocsp/empty.der", Vec::new()));
     c.push(("ocsp/empty-sequence.der", seq(&[])));
     c.push(("ocsp/empty-request-list.der", ocsp_request(&[], false)));

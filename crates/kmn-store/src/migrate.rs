@@ -73,6 +73,11 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0012_cert_status_updated.sql"),
     },
     Migration {
+        version: 13,
+        sqlite: include_str!("../migrations/sqlite/0013_revocation_evidence.sql"),
+        postgres: include_str!("../migrations/postgres/0013_revocation_evidence.sql"),
+    },
+    Migration {
         version: 14,
         sqlite: include_str!("../migrations/sqlite/0014_crl_bytes.sql"),
         postgres: include_str!("../migrations/postgres/0014_crl_bytes.sql"),

@@ -387,6 +387,30 @@ impl Tx {
         Ok((due, next))
     }
 
+    /// Revoked certificates of `ca_name`, not expired at `now`, with a stored response
+    /// showing them revoked but no first OCSP response recorded yet (第23条3), at most
+    /// `limit` (the partial index of migration 15).
+    pub async fn revoked_without_first_ocsp(
+        &mut self,
+        ca_name: &str,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.serial_hex FROM cert_status s \
+             JOIN ocsp_responses r ON r.serial_hex = s.serial_hex AND r.hash_alg = 'sha256' \
+             WHERE s.ca_name = $1 AND s.status = 'revoked' AND s.first_ocsp_at IS NULL \
+               AND s.not_after > $2 AND r.status = 'revoked' \
+             LIMIT $3",
+        )
+        .bind(ca_name)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     /// How many of `ca_name`'s stored responses were signed by another signer than
     /// `signer` (health, and the rotation tests).
     pub async fn ocsp_count_signed_by_other(

@@ -134,6 +134,10 @@ pub struct RevocationInfo {
     pub grounds: Option<String>,
     /// The channel (`kmn_domain::RevocationChannel`); None before migration 9.
     pub channel: Option<String>,
+    /// producedAt of the first OCSP response showing it revoked (migration 13).
+    pub first_ocsp_produced_at: Option<i64>,
+    /// When that response was stored, read back and checked (migration 13).
+    pub first_ocsp_at: Option<i64>,
 }
 
 /// A new certificate to record.
@@ -318,7 +322,8 @@ const STAMP_CHUNK: usize = 1000;
 
 const CERT_COLUMNS: &str = "c.serial_hex, c.ca_name, c.profile, c.subject, c.not_before, c.not_after, \
      c.fingerprint_sha256, c.der, c.issued_at, s.status, s.reason, s.revoked_at, s.invalidity_date, \
-     s.article, s.comment, s.requested_by, s.request_received_at, s.first_crl_number, s.first_crl_published_at, s.grounds, s.channel";
+     s.article, s.comment, s.requested_by, s.request_received_at, s.first_crl_number, s.first_crl_published_at, s.grounds, s.channel, \
+     s.first_ocsp_produced_at, s.first_ocsp_at";
 
 fn cert_from_row(r: &AnyRow) -> Result<CertRecord, StoreError> {
     let status_s: String = r.get("status");
@@ -339,6 +344,8 @@ fn cert_from_row(r: &AnyRow) -> Result<CertRecord, StoreError> {
             first_crl_published_at: r.get("first_crl_published_at"),
             grounds: r.get("grounds"),
             channel: r.get("channel"),
+            first_ocsp_produced_at: r.get("first_ocsp_produced_at"),
+            first_ocsp_at: r.get("first_ocsp_at"),
         }),
         _ => None,
     };
@@ -893,6 +900,54 @@ impl Tx {
             Some(r) => Ok(r.try_get::<Option<Vec<u8>>, _>(0)?),
             None => Ok(None),
         }
+    }
+
+    /// A published CRL by its number (the first CRL of a revocation, 第23条3).
+    pub async fn crl(
+        &mut self,
+        ca_name: &str,
+        number: i64,
+    ) -> Result<Option<CrlRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT ca_name, number, this_update, next_update, entries, sha256, published_at FROM crls \
+             WHERE ca_name = $1 AND number = $2",
+        )
+        .bind(ca_name)
+        .bind(number)
+        .fetch_optional(self.conn())
+        .await?;
+        Ok(row.map(|r| CrlRecord {
+            ca_name: r.get(0),
+            number: r.get(1),
+            this_update: r.get(2),
+            next_update: r.get(3),
+            entries: r.get(4),
+            sha256: r.get(5),
+            published_at: r.get(6),
+        }))
+    }
+
+    /// Stamps a revocation with its first OCSP response showing it revoked (第23条3):
+    /// `produced_at` is the response's producedAt, `checked_at` when it was read back
+    /// from storage and checked. Only once (a later response changes nothing), only a
+    /// revoked certificate, and never `updated_at` (which would make the signer loop
+    /// sign again). Returns whether it stamped.
+    pub async fn stamp_first_ocsp(
+        &mut self,
+        serial_hex: &str,
+        produced_at: i64,
+        checked_at: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE cert_status SET first_ocsp_produced_at = $2, first_ocsp_at = $3 \
+             WHERE serial_hex = $1 AND status = 'revoked' AND first_ocsp_at IS NULL",
+        )
+        .bind(serial_hex)
+        .bind(produced_at)
+        .bind(checked_at)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// The last published CRL of a CA.

@@ -11,6 +11,7 @@
 
 pub mod backup;
 pub mod crl;
+pub mod evidence;
 pub mod hsm;
 pub mod issue;
 pub mod ocsp;

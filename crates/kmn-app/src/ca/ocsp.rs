@@ -398,6 +398,7 @@ pub async fn refresh(app: &App, responders: &Responders) -> Result<usize, AppErr
             d?
         };
         if due.is_empty() && resign.is_none() {
+            stamp_first_ocsp(app, &r).await;
             continue;
         }
         let mut signed = Vec::with_capacity(due.len());
@@ -443,9 +444,42 @@ pub async fn refresh(app: &App, responders: &Responders) -> Result<usize, AppErr
             responders.cache.drop_key(&d.serial_hex, HashAlg::Sha1);
             responders.cache.drop_key(&d.serial_hex, HashAlg::Sha256);
         }
+        stamp_first_ocsp(app, &r).await;
         done += signed.len();
     }
     Ok(done)
+}
+
+/// How many revocations one pass stamps with their first OCSP response at most.
+const STAMP_BATCH: i64 = 500;
+
+/// The evidence (第23条3): the revocations of `r`'s CA that have a stored response showing
+/// them revoked — signed in the revocation's own commit, or by this loop — but no first
+/// OCSP response recorded yet: each response is read back from the database and checked
+/// (signature, CertID, status) before it is recorded. A failure is logged; the next pass
+/// tries again.
+async fn stamp_first_ocsp(app: &App, r: &Responder) {
+    let r2 = async {
+        let pending = {
+            let mut tx = app.store.read().await?;
+            let p = tx
+                .revoked_without_first_ocsp(&r.ca_name, app.now(), STAMP_BATCH)
+                .await;
+            tx.rollback().await?;
+            p?
+        };
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let serials: Vec<&str> = pending.iter().map(String::as_str).collect();
+        let spki = kmn_pki::parse::cert(&r.cert_der)?.tbs.spki.to_vec();
+        crate::ca::evidence::stamp_first_ocsp(app, &spki, &r.hashes, &serials).await?;
+        Ok::<_, AppError>(())
+    }
+    .await;
+    if let Err(e) = r2 {
+        tracing::error!(ca = %r.ca_name, error = %e, "the first OCSP response of a revocation could not be read back and recorded (第23条3)");
+    }
 }
 
 /// One step of the re-signing walk after a rotation: adds to `due` the next stored

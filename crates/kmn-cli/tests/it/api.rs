@@ -889,7 +889,7 @@ async fn authorization_matrix_from_openapi() {
             b"%PDF-1.4 a".to_vec(),
         )
         .await;
-    let (_, _card_a, _) = w.issued_card(&w.nurse_a).await;
+    let (_, _card_a, serial_a) = w.issued_card(&w.nurse_a).await;
     let card_a = _card_a;
     let card_b = {
         let (_, b) = w.call(Some("desk_b"), Method::POST, "/api/v1/applications", Some(json!({"facility_code": w.fac_b, "holder_id": w.nurse_b, "kind": "new", "validity_years": 3}))).await;
@@ -917,8 +917,12 @@ async fn authorization_matrix_from_openapi() {
             )
             .await;
         assert_eq!(st, StatusCode::OK, "{v}");
-        v["card"]["id"].as_str().unwrap().to_string()
+        (
+            v["card"]["id"].as_str().unwrap().to_string(),
+            v["card"]["cert_serial_hex"].as_str().unwrap().to_string(),
+        )
     };
+    let (card_b, serial_b) = card_b;
     let (_, doc_b) = w
         .raw(
             "desk_b",
@@ -977,6 +981,10 @@ async fn authorization_matrix_from_openapi() {
         ("station_issue_certificate",    [403, 403, 403, 403, 403, 400, 0]),
         ("station_record_card",          [403, 403, 403, 403, 403, 422, 0]),
         ("station_abort_certificate",    [403, 403, 403, 403, 403, 403, 0]),
+        // Certificates in use: the evidence is their status; no receipt, no letter yet.
+        ("get_revocation_evidence",      [200, 200, 200, 200, 404, 403, 0]),
+        ("get_revocation_receipt",       [409, 409, 409, 409, 404, 403, 0]),
+        ("get_revocation_letter",        [409, 409, 409, 409, 404, 403, 0]),
     ];
     let mut routes = Vec::new();
     for (path, item) in w.openapi.paths.paths.iter() {
@@ -1018,8 +1026,10 @@ async fn authorization_matrix_from_openapi() {
                 p.replace("{id}", &doc)
             } else if p.contains("/cards/") {
                 p.replace("{id}", &card)
-            } else if p.contains("/certificates/") {
+            } else if p.contains("/station/certificates/") {
                 p.replace("{serial}", "7F00")
+            } else if p.contains("/certificates/") {
+                p.replace("{serial}", if own { &serial_a } else { &serial_b })
             } else {
                 p.replace("{id}", &app)
             };

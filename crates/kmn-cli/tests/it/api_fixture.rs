@@ -390,6 +390,29 @@ impl World {
         self.send(req).await
     }
 
+    /// A GET whose answer is not JSON: (status, Content-Type, body).
+    pub async fn get_bytes(&self, who: &str, uri: &str) -> (StatusCode, String, Vec<u8>) {
+        let mut req = Request::builder()
+            .method(Method::GET)
+            .uri(uri)
+            .body(Body::empty())
+            .unwrap();
+        req.extensions_mut()
+            .insert(kmn_web::api::auth::PeerCert(self.certs[who].clone()));
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024 * 1024)
+            .await
+            .unwrap();
+        (status, ct, bytes.to_vec())
+    }
+
     async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();

@@ -15,6 +15,7 @@ mod crl;
 mod delivery;
 mod door;
 mod emergency;
+mod evidence;
 #[cfg(feature = "fault-points")]
 mod faults;
 mod holder_emergency;

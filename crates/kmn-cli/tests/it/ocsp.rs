@@ -334,6 +334,38 @@ async fn art11_lost_card_story_by_phone_reaches_ocsp_and_the_crl() {
             && shown.contains("article      第11条"),
         "{shown}"
     );
+    // The evidence record has every timestamp; the receipt verifies (issue 10 item 6).
+    let e = loop {
+        let e = kmn_app::ca::evidence::load(&app, &crate::api_fixture::admin().reader(), &serial)
+            .await
+            .unwrap();
+        if e.first_ocsp_at.is_some() {
+            break e;
+        }
+        assert!(revoked_at.elapsed() < Duration::from_secs(10), "{e:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let t = |v: Option<i64>| v.unwrap_or_else(|| panic!("a time is missing: {e:?}"));
+    assert!(t(e.request_received_at) <= t(e.revoked_at));
+    assert!(t(e.revoked_at) <= t(e.first_crl_published_at));
+    assert!(t(e.revoked_at) <= t(e.first_ocsp_produced_at));
+    assert!(t(e.first_ocsp_produced_at) <= t(e.first_ocsp_at));
+    let receipt = env.path("receipt.p7m");
+    env.ok(&[
+        "cert",
+        "receipt",
+        &serial,
+        "--out",
+        receipt.to_str().unwrap(),
+    ]);
+    let v = env.ok(&[
+        "receipt",
+        "verify",
+        receipt.to_str().unwrap(),
+        "--root",
+        &root,
+    ]);
+    assert!(v.contains(&serial) && v.contains("[phone]"), "{v}");
 }
 
 /// The signer loop's pass and the request path on both backends (issue 10 item 5): a new

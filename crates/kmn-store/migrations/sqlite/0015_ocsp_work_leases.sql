@@ -14,3 +14,7 @@ CREATE TABLE ocsp_work_leases (
 -- Re-signing walks the stored responses by serial, skipping those signed by the new
 -- signer already.
 CREATE INDEX ocsp_responses_ca_serial ON ocsp_responses (ca_name, serial_hex);
+-- The revocations whose first OCSP response is not recorded yet (第23条3, migration 13): the
+-- signer loop looks for them on every pass.
+CREATE INDEX cert_status_first_ocsp_pending ON cert_status (ca_name)
+    WHERE status = 'revoked' AND first_ocsp_at IS NULL;

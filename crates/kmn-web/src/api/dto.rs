@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 
 // The request bodies live in kmn-api-types (fuzzed on their own, issue 9 item 5).
 pub use kmn_api_types::{
-    ActionIn, ApplicationIn, ConsentIn, DeficiencyIo, FacilityIn, FulfilIn, PersonIn, RejectIn,
-    ReturnIn,
+    ActionIn, ApplicationIn, ConsentIn, DeficiencyIo, EvidenceOut, FacilityIn, FulfilIn, PersonIn,
+    RejectIn, ReturnIn,
 };
 
 pub(crate) fn ts(t: i64) -> String {

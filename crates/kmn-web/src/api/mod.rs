@@ -5,6 +5,7 @@ pub mod auth;
 pub mod delivery;
 pub mod dto;
 pub mod error;
+pub mod evidence;
 pub mod handlers;
 pub mod proposals;
 pub mod station;
@@ -216,6 +217,7 @@ default) is 413 with code `E_TOO_LARGE`."
         (name = "cards", description = "利用者カード: delivery, receipt and handover (第7・8条), PIN mailers"),
         (name = "notices", description = "Notices to facilities"),
         (name = "proposals", description = "Dual control: a revocation on the association's grounds (第12条) proposed by one person, decided by a supervisor who is another"),
+        (name = "evidence", description = "The evidence of a revocation (第23条3): its timestamps, the signed revocation receipt (CMS) and the letter to the facility"),
         (name = "station", description = "Personalization stations (role station): SO PIN, certificate for a CSR signed on the card, card record"),
     )
 )]
@@ -274,6 +276,9 @@ pub fn router(app: App) -> (axum::Router, utoipa::openapi::OpenApi) {
         .routes(routes!(station::station_record_card))
         .routes(routes!(station::station_abort_certificate))
         .routes(routes!(list_notices))
+        .routes(routes!(evidence::get_revocation_evidence))
+        .routes(routes!(evidence::get_revocation_receipt))
+        .routes(routes!(evidence::get_revocation_letter))
         .layer(DefaultBodyLimit::max(json_limit))
         .with_state(app)
         .split_for_parts();
