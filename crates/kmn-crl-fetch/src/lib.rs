@@ -431,16 +431,21 @@ impl Fetcher {
         }
     }
 
-    /// Runs [`Fetcher::refresh_all`] now and then every interval on a background thread,
-    /// until the handle is stopped or dropped.
+    /// Runs [`Fetcher::refresh_all`] now and then every interval (measured from the start of
+    /// each round; a round slower than the interval is followed at once by the next) on a
+    /// background thread, until the handle is stopped or dropped. Sources are fetched one
+    /// after the other: with N unreachable sources a round can take N × the timeout.
     pub fn spawn(self) -> FetcherHandle {
         let (tx, rx) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("kmn-crl-fetch".into())
             .spawn(move || {
                 loop {
+                    // Rounds start every interval (not an interval after the last one ended).
+                    let started = Instant::now();
                     self.refresh_all();
-                    match rx.recv_timeout(self.config.interval) {
+                    let wait = self.config.interval.saturating_sub(started.elapsed());
+                    match rx.recv_timeout(wait) {
                         Err(mpsc::RecvTimeoutError::Timeout) => continue,
                         _ => break,
                     }

@@ -489,3 +489,35 @@ fn issue11_reload_swaps_a_snapshot_without_disturbing_readers() {
     }
     writer.join().unwrap();
 }
+
+/// Hostile input never panics: every truncation and every one-octet change of a real CRL
+/// (tests/data, made by OpenSSL) given to the index builder is an error, never a panic and,
+/// but for the one octet below, never an index.
+#[test]
+fn issue11_index_build_on_hostile_bytes() {
+    let crl = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/inter.crl.der"
+    ))
+    .unwrap();
+    let issuers = kmn_verify::load_pem_or_der_bundle(include_bytes!("data/inter.pem")).unwrap();
+    let ok = RevocationIndex::build(&crl, &issuers);
+    assert!(ok.is_ok(), "{ok:?}");
+    for cut in 0..crl.len() {
+        assert!(RevocationIndex::build(&crl[..cut], &issuers).is_err());
+    }
+    // The signature BIT STRING's unused-bits octet (226 here): the parser takes the
+    // contents as octets whatever the count says (a malleable encoding of the same signed
+    // CRL, not a forgery; noted in docs/VERIFY.md). Every other change is refused.
+    let unused_bits_octet = 226;
+    for i in 0..crl.len() {
+        for flip in [0x01u8, 0x80, 0xff] {
+            let mut bad = crl.clone();
+            bad[i] ^= flip;
+            let r = RevocationIndex::build(&bad, &issuers);
+            if i != unused_bits_octet {
+                assert!(r.is_err(), "octet {i} ^ {flip:#x}");
+            }
+        }
+    }
+}
