@@ -419,6 +419,40 @@ impl SourceState {
     }
 }
 
+impl SourceState {
+    /// One line on the source at `at` (Unix seconds), for logs and health pages: the CRL held
+    /// and its age, or why there is none, and the current failure if any. E.g.
+    /// `http://…/kmn-issuing-g1.crl: cRLNumber 05, 3 revoked, fetched 42 s ago, nextUpdate
+    /// 2030-06-02T00:00:00Z; failing since 2030-06-01T00:05:00Z: cannot connect …`.
+    pub fn describe(&self, at: i64) -> String {
+        let mut out = format!("{}: ", self.source);
+        match &self.index {
+            Some(ix) => {
+                out.push_str(&format!(
+                    "cRLNumber {}, {} revoked",
+                    hex::encode(&ix.number),
+                    ix.len()
+                ));
+                if let Some(t) = self.last_success {
+                    out.push_str(&format!(", fetched {} s ago", at.saturating_sub(t)));
+                }
+                out.push_str(&format!(", nextUpdate {}", fmt_time(ix.next_update)));
+                if at > ix.next_update {
+                    out.push_str(" (past)");
+                }
+            }
+            None => out.push_str("no CRL loaded"),
+        }
+        if let Some(since) = self.failing_since {
+            out.push_str(&format!("; failing since {}", fmt_time(since)));
+            if let Some(e) = &self.last_error {
+                out.push_str(&format!(": {e}"));
+            }
+        }
+        out
+    }
+}
+
 fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }

@@ -259,6 +259,13 @@ fn issue11_unreachable_beyond_grace_fails_closed() {
         err.contains("CRL of 'CN=KMN Live Issuing G1, O=KMN Strict Test, C=JP' unreachable since 2030-06-01T00:05:00Z at g1 (last fetched 2030-06-01T00:00:00Z, grace 3600 s): connection refused"),
         "{err}"
     );
+    // The age and the failure are reported per source.
+    let snap = store.snapshot();
+    let g1 = snap.sources().iter().find(|s| s.source == "g1").unwrap();
+    assert_eq!(
+        g1.describe(t0 + 1800),
+        "g1: cRLNumber 01, 0 revoked, fetched 1800 s ago, nextUpdate 2031-01-01T00:00:00Z; failing since 2030-06-01T00:05:00Z: connection refused"
+    );
     // A source simply not refetched fails closed too.
     let err = no_crl_detail(
         pki.verify(&leaf, &store, AT + Duration::from_secs(6700))
