@@ -291,6 +291,12 @@ pub struct VerifyArgs {
     /// CRLs (PEM or DER); with CRLs, revocation of the whole chain is checked.
     #[arg(long)]
     crl: Vec<PathBuf>,
+    /// CRL URLs (http://, e.g. http://HOST/repo/kmn-issuing-g1.crl), fetched once. With URLs,
+    /// every CRL (fetched or --crl) must verify with a given anchor or intermediate and is
+    /// checked through the revocation index (docs/VERIFY.md); a CRL that cannot be fetched
+    /// makes the certificates it covers invalid (fail closed).
+    #[arg(long)]
+    crl_url: Vec<String>,
     /// Validation time (RFC 3339); default now.
     #[arg(long)]
     at: Option<String>,
@@ -1460,7 +1466,54 @@ async fn verify(data_dir: &Path, v: &VerifyArgs) -> ExitCode {
         check_revocation: !crls.is_empty(),
         dns_name: v.dns_name.clone(),
     };
-    match kmn_verify::verify(&leaf, &anchors, &inters, &crls, &opts) {
+    let result = if v.crl_url.is_empty() {
+        kmn_verify::verify(&leaf, &anchors, &inters, &crls, &opts)
+    } else {
+        // The revocation index: --crl files and the URLs' CRLs, each verified with one of the
+        // given CA certificates; a URL that fails is recorded and fails closed.
+        let store = Arc::new(kmn_verify::RevocationStore::new(
+            kmn_verify::RevocationConfig::default(),
+        ));
+        let issuers: Vec<Vec<u8>> = anchors.iter().chain(&inters).cloned().collect();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        for (i, der) in crls.iter().enumerate() {
+            match kmn_verify::RevocationIndex::build(der, &issuers) {
+                Ok(ix) => {
+                    if let Err(e) = store.install(&format!("--crl #{}", i + 1), ix, None, now) {
+                        return usage(e);
+                    }
+                }
+                Err(e) => return usage(format!("--crl #{}: {e}", i + 1)),
+            }
+        }
+        let fetcher = match kmn_crl_fetch::Fetcher::new(
+            Arc::clone(&store),
+            issuers,
+            v.crl_url.clone(),
+            kmn_crl_fetch::FetcherConfig::default(),
+        ) {
+            Ok(f) => f,
+            Err(e) => return usage(format!("--crl-url {e}")),
+        };
+        let outcomes = match tokio::task::spawn_blocking(move || fetcher.refresh_all()).await {
+            Ok(o) => o,
+            Err(e) => return usage(format!("--crl-url: {e}")),
+        };
+        for (url, o) in &outcomes {
+            match o {
+                kmn_crl_fetch::Outcome::Updated {
+                    crl_number,
+                    entries,
+                } => {
+                    println!("fetched {url}: cRLNumber {crl_number}, {entries} revoked")
+                }
+                kmn_crl_fetch::Outcome::NotModified => {}
+                kmn_crl_fetch::Outcome::Failed(e) => eprintln!("warning: {e}"),
+            }
+        }
+        kmn_verify::verify_with_index(&leaf, &anchors, &inters, &store.snapshot(), &opts)
+    };
+    match result {
         Ok(p) => {
             println!("valid: {}", p.subjects.join(" <- "));
             if p.revocation_checked {

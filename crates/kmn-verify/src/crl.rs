@@ -197,6 +197,35 @@ impl Crl {
         None
     }
 
+    /// Calls `f(serial, revocationDate, reason, has_certificate_issuer)` for every entry, in
+    /// order (the revocation index is built from this, once per CRL).
+    pub(crate) fn for_each_entry(
+        &self,
+        mut f: impl FnMut(&[u8], i64, Option<u32>, bool) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let Some((start, end)) = self.revoked else {
+            return Ok(());
+        };
+        let bytes = self
+            .tbs
+            .get(start..end)
+            .ok_or("revokedCertificates out of range")?;
+        let mut rr = crate::asn1::Reader::new(bytes);
+        while !rr.is_empty() {
+            let e = rr
+                .expect(tag::SEQUENCE, "revokedCertificate")
+                .map_err(|e| e.to_string())?;
+            let entry = parse_entry(&e).map_err(|e| e.to_string())?;
+            f(
+                entry.serial,
+                entry.revocation_date,
+                entry.reason,
+                entry.cert_issuer.is_some(),
+            )?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn parse(der: &[u8]) -> PResult<Crl> {
         let outer = single(der, tag::SEQUENCE, "CertificateList")?;
         let mut r = outer.reader();

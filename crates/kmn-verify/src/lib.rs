@@ -62,10 +62,15 @@ mod crl;
 mod error;
 mod name;
 mod pem;
+mod revocation;
 mod sig;
 mod validate;
 
 pub use error::VerifyError;
+pub use revocation::{
+    IndexError, MAX_SERIAL_LEN, RevocationConfig, RevocationIndex, RevocationSnapshot,
+    RevocationStatus, RevocationStore, SourceState,
+};
 
 /// What the leaf certificate is going to be used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -170,7 +175,30 @@ pub fn verify(
     crls: &[Vec<u8>],
     opts: &VerifyOptions,
 ) -> Result<ValidatedPath, VerifyError> {
-    validate::verify(leaf_der, anchors, intermediates, crls, opts)
+    validate::verify(leaf_der, anchors, intermediates, crls, None, opts)
+}
+
+/// As [`verify`], with revocation checked (always) against the indexes of `revocation`
+/// instead of raw CRLs: no CRL is parsed and no CRL signature is verified here, each
+/// certificate of the path but the anchor costs a binary search in the index of its issuer
+/// (same name and key) that covers its partition. A certificate no current index covers fails
+/// closed with [`VerifyError::NoCrl`], whose message says why (past nextUpdate, unreachable
+/// source, missing partition). Take the snapshot from a [`RevocationStore`].
+pub fn verify_with_index(
+    leaf_der: &[u8],
+    anchors: &[Vec<u8>],
+    intermediates: &[Vec<u8>],
+    revocation: &RevocationSnapshot,
+    opts: &VerifyOptions,
+) -> Result<ValidatedPath, VerifyError> {
+    validate::verify(
+        leaf_der,
+        anchors,
+        intermediates,
+        &[],
+        Some(revocation),
+        opts,
+    )
 }
 
 /// Checks that `name` can be given as [`VerifyOptions::dns_name`]: a DNS name of LDH labels

@@ -10,6 +10,7 @@ use crate::cert::{Cert, DistributionPoint, GeneralName, ku, oid};
 use crate::crl::{ALL_REASONS, Crl, REMOVE_FROM_CRL, reason_name};
 use crate::error::VerifyError;
 use crate::name::Name;
+use crate::revocation::RevocationSnapshot;
 use crate::sig::{self, SigError, alg_name};
 use crate::{
     MAX_INTERMEDIATES, MAX_NAME_CONSTRAINT_COMPARISONS, Profile, Purpose, ValidatedPath,
@@ -29,8 +30,11 @@ pub(crate) fn verify(
     anchors: &[Vec<u8>],
     intermediates: &[Vec<u8>],
     crls: &[Vec<u8>],
+    index: Option<&RevocationSnapshot>,
     opts: &VerifyOptions,
 ) -> Result<ValidatedPath, VerifyError> {
+    // With an index, revocation is always checked, from the index only.
+    let revocation = opts.check_revocation || index.is_some();
     if anchors.is_empty() {
         return Err(VerifyError::NoTrustAnchors);
     }
@@ -60,7 +64,7 @@ pub(crate) fn verify(
         certs.push(Cert::parse(der).map_err(malformed(format!("trust anchor #{}", i + 1)))?);
     }
     let mut parsed_crls = Vec::new();
-    if opts.check_revocation {
+    if opts.check_revocation && index.is_none() {
         for (i, der) in crls.iter().enumerate() {
             parsed_crls.push(Crl::parse(der).map_err(malformed(format!("CRL #{}", i + 1)))?);
         }
@@ -69,6 +73,8 @@ pub(crate) fn verify(
         certs,
         anchor_start,
         crls: parsed_crls,
+        index,
+        revocation,
         opts,
         at: opts.at.unix_timestamp(),
         legacy: matches!(opts.profile, Profile::Rfc5280),
@@ -91,7 +97,7 @@ pub(crate) fn verify(
         return Ok(ValidatedPath {
             chain: vec![leaf.der.clone()],
             subjects: vec![leaf.subject_display.clone()],
-            revocation_checked: opts.check_revocation,
+            revocation_checked: revocation,
         });
     }
     let path = ctx.find_path(0, true, None, 0)?;
@@ -102,7 +108,7 @@ pub(crate) fn verify(
     Ok(ValidatedPath {
         chain: certs.iter().map(|c| c.der.clone()).collect(),
         subjects: certs.iter().map(|c| c.subject_display.clone()).collect(),
-        revocation_checked: opts.check_revocation,
+        revocation_checked: revocation,
     })
 }
 
@@ -111,6 +117,10 @@ struct Ctx<'a> {
     certs: Vec<Cert>,
     anchor_start: usize,
     crls: Vec<Crl>,
+    /// Revocation from prebuilt indexes instead of `crls`.
+    index: Option<&'a RevocationSnapshot>,
+    /// Whether revocation is checked (from `index` or `crls`).
+    revocation: bool,
     opts: &'a VerifyOptions,
     at: i64,
     legacy: bool,
@@ -392,10 +402,14 @@ impl Ctx<'_> {
                 }
             }
         }
-        if self.opts.check_revocation {
+        if self.revocation {
             // Each certificate with the one above it, from the anchor's child down.
             for pair in path.windows(2).rev() {
                 if let [ci, issuer] = *pair {
+                    if let Some(index) = self.index {
+                        index.check_cert(self.cert(ci)?, self.cert(issuer)?, self.at)?;
+                        continue;
+                    }
                     self.check_revocation(ci, issuer, anchor, depth)?;
                 }
             }
@@ -719,37 +733,7 @@ impl Ctx<'_> {
             }
             Some(_) => {}
         }
-        if crl.number.is_none() {
-            return Err(
-                "it has no cRLNumber extension (RFC 5280 §5.2.3; this library requires it)".into(),
-            );
-        }
-        if let Some(o) = crl.wrongly_critical.first() {
-            let (name, section) = match extension_name(o).0 {
-                "authorityKeyIdentifier" => ("authorityKeyIdentifier", "§5.2.1"),
-                "freshestCRL" => ("freshestCRL", "§5.2.6"),
-                _ => ("authorityInfoAccess", "§5.2.7"),
-            };
-            return Err(format!(
-                "its {name} extension is marked critical, which RFC 5280 {section} forbids"
-            ));
-        }
-        if let Some(o) = crl.unknown_critical.first() {
-            return Err(format!(
-                "it has an unsupported critical extension {}",
-                oid_to_string(o)
-            ));
-        }
-        if let Some(o) = crl.unknown_critical_entry.first() {
-            return Err(format!(
-                "it has an unsupported critical entry extension {}",
-                oid_to_string(o)
-            ));
-        }
-        if crl.inner_alg_raw != crl.outer_alg_raw {
-            return Err("its inner and outer signature algorithms differ".into());
-        }
-        Ok(())
+        crl_structure_problem(crl).map_or(Ok(()), Err)
     }
 
     /// Finds a certificate allowed to sign CRL `k`, whose key verifies it and that has a valid
@@ -840,6 +824,43 @@ impl Ctx<'_> {
         }
         Err(reasons.join("; "))
     }
+}
+
+/// The checks of a CRL that depend neither on the time nor on the certificate: cRLNumber
+/// present, no wrongly critical or unknown critical (entry) extension, matching signature
+/// algorithms. `Some(why)` when the CRL may not be used.
+pub(crate) fn crl_structure_problem(crl: &Crl) -> Option<String> {
+    if crl.number.is_none() {
+        return Some(
+            "it has no cRLNumber extension (RFC 5280 §5.2.3; this library requires it)".into(),
+        );
+    }
+    if let Some(o) = crl.wrongly_critical.first() {
+        let (name, section) = match extension_name(o).0 {
+            "authorityKeyIdentifier" => ("authorityKeyIdentifier", "§5.2.1"),
+            "freshestCRL" => ("freshestCRL", "§5.2.6"),
+            _ => ("authorityInfoAccess", "§5.2.7"),
+        };
+        return Some(format!(
+            "its {name} extension is marked critical, which RFC 5280 {section} forbids"
+        ));
+    }
+    if let Some(o) = crl.unknown_critical.first() {
+        return Some(format!(
+            "it has an unsupported critical extension {}",
+            oid_to_string(o)
+        ));
+    }
+    if let Some(o) = crl.unknown_critical_entry.first() {
+        return Some(format!(
+            "it has an unsupported critical entry extension {}",
+            oid_to_string(o)
+        ));
+    }
+    if crl.inner_alg_raw != crl.outer_alg_raw {
+        return Some("its inner and outer signature algorithms differ".into());
+    }
+    None
 }
 
 /// RFC 5280 §6.3.3 (b) and (c): does `crl` cover `cert` through distribution point `dp`?

@@ -219,3 +219,105 @@ async fn issue11_verify_server_auth_dns_name() {
     let o = env.run(&join(&base, &["--dns-name", "kmn.example.jp", s]));
     assert_fails(&o, 2, "--dns-name needs --purpose server-auth");
 }
+
+/// Issue #11, revocation live: `kmn verify --crl-url` fetches the CRLs from a real `kmn up`
+/// repository into the revocation index; a revocation shows after a refetch; a URL that
+/// cannot be fetched fails closed with the reason.
+#[test]
+fn issue11_verify_crl_url_from_kmn_up() {
+    let env = Env::new();
+    let srv = crate::serve::start(&env);
+    let pass = std::fs::read_to_string(env.data_dir().join("secrets/ca-passphrase")).unwrap();
+    let env = env.env("KMN_CA_PASSPHRASE", pass.trim());
+    let root = env.repo("kmn-root-g1.crt");
+    let iss = env.repo("kmn-issuing-g1.crt");
+    let csr = env.csr("u", "p256", "/C=JP/O=Clinic/CN=Taro", &[]);
+    let (user, serial) = env.issue("u", &csr, "user-card", "3y");
+    let (r, i, u) = (
+        root.to_str().unwrap(),
+        iss.to_str().unwrap(),
+        user.to_str().unwrap(),
+    );
+    let arl = format!("{}/repo/kmn-root-g1.crl", srv.http);
+    let crl = format!("{}/repo/kmn-issuing-g1.crl", srv.http);
+    let base = ["verify", "--anchor", r, "--intermediates", i];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .chain([u.to_string()])
+            .collect()
+    };
+    let run = |args: Vec<String>| {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        env.run(&a)
+    };
+
+    let o = run(with(&["--crl-url", &arl, "--crl-url", &crl]));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains(&format!("fetched {crl}: cRLNumber")), "{out}");
+    assert!(out.contains("revocation checked"), "{out}");
+
+    // The library's fetcher against the same repository: a refetch is a 304.
+    let store = std::sync::Arc::new(kmn_verify::RevocationStore::new(Default::default()));
+    let issuers = [r, i]
+        .iter()
+        .flat_map(|p| kmn_verify::load_pem_or_der_bundle(&std::fs::read(p).unwrap()).unwrap())
+        .collect();
+    let fetcher = kmn_crl_fetch::Fetcher::new(
+        std::sync::Arc::clone(&store),
+        issuers,
+        vec![arl.clone(), crl.clone()],
+        kmn_crl_fetch::FetcherConfig::default(),
+    )
+    .unwrap();
+    let first = fetcher.refresh_all();
+    assert!(
+        first
+            .iter()
+            .all(|(_, o)| matches!(o, kmn_crl_fetch::Outcome::Updated { .. })),
+        "{first:?}"
+    );
+    let again = fetcher.refresh_all();
+    assert!(
+        again
+            .iter()
+            .all(|(_, o)| *o == kmn_crl_fetch::Outcome::NotModified),
+        "{again:?}"
+    );
+
+    env.ok(&["cert", "revoke", &serial, "--reason", "affiliation-changed"]);
+    let o = run(with(&["--crl-url", &arl, "--crl-url", &crl]));
+    assert_fails(&o, 1, "revoked");
+    let again = fetcher.refresh_all();
+    assert!(
+        matches!(
+            &again[1].1,
+            kmn_crl_fetch::Outcome::Updated { entries: 1, .. }
+        ),
+        "{again:?}"
+    );
+
+    // An unreachable CRL: the certificates it covers fail closed, with the reason.
+    drop(srv);
+    let o = run(with(&["--crl-url", &arl, "--crl-url", &crl]));
+    assert_fails(&o, 1, "no CRL covers certificate");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("never loaded") && err.contains("cannot connect"),
+        "{err}"
+    );
+    // Not an http:// URL: a usage error.
+    assert_eq!(
+        run(with(&["--crl-url", "https://example.jp/x.crl"]))
+            .status
+            .code(),
+        Some(2)
+    );
+}
