@@ -138,6 +138,16 @@ pub(crate) async fn insert_revoked(
 ) -> Result<()> {
     let ca = sql_quote(ca_name);
     let not_after = now + 5 * 365 * 86_400;
+    // A blob literal in the backend's own syntax.
+    let pg = app.store_for_tests().backend() == kmn_store::Backend::Postgres;
+    let blob = |hex: &str| {
+        if pg {
+            format!("decode('{hex}','hex')")
+        } else {
+            format!("X'{hex}'")
+        }
+    };
+    let zero = blob("00");
     let mut tx = app.store_for_tests().begin().await?;
     for chunk in revs.chunks(1000) {
         let mut intents = String::from(
@@ -155,17 +165,18 @@ pub(crate) async fn insert_revoked(
             let sep = if i == 0 { "" } else { "," };
             let hex = hex::encode(r.serial);
             let issued = r.revoked_at - 86_400 * 100;
-            let _ = write!(intents, "{sep}('{hex}',{ca},'user-card',X'00',{issued})");
+            let _ = write!(intents, "{sep}('{hex}',{ca},'user-card',{zero},{issued})");
             let _ = write!(
                 certs,
-                "{sep}('{hex}',{ca},'user-card','CN=bench',{issued},{not_after},'{hex}',X'00',{issued})"
+                "{sep}('{hex}',{ca},'user-card','CN=bench',{issued},{not_after},'{hex}',{zero},{issued})"
             );
             let inv = r
                 .invalidity
                 .map_or_else(|| "NULL".to_string(), |t| t.to_string());
             let _ = write!(
                 status,
-                "{sep}('{hex}',X'{hex}',{ca},{not_after},'revoked',{},{},{inv},{})",
+                "{sep}('{hex}',{},{ca},{not_after},'revoked',{},{},{inv},{})",
+                blob(&hex),
                 r.reason.code(),
                 r.revoked_at,
                 r.revoked_at
