@@ -668,22 +668,18 @@ pub(crate) async fn record_signer(
     algorithm: &str,
     now: i64,
 ) -> Result<(), AppError> {
-    tx.insert_ca(&CaRecord {
-        name: name.to_string(),
-        kind: CaKind::AuditSigner,
-        issuer_name: Some(issuer_name.to_string()),
-        serial_hex: t.serial.to_hex(),
-        cert_der: der.to_vec(),
-        key_ref: key_ref.to_string(),
-        algorithm: algorithm.to_string(),
-        not_before: t.not_before.unix_timestamp(),
-        not_after: t.not_after.unix_timestamp(),
-        active: true,
-        created_at: now,
-    })
-    .await?;
-    tx.activate_ca(CaKind::AuditSigner, name).await?;
-    Ok(())
+    crate::ca::record_delegated(
+        tx,
+        CaKind::AuditSigner,
+        name,
+        issuer_name,
+        t,
+        der,
+        key_ref,
+        algorithm,
+        now,
+    )
+    .await
 }
 
 /// Makes a new audit signer under the active issuing CA when there is none, or the

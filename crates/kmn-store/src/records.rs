@@ -916,15 +916,7 @@ impl Tx {
         .bind(number)
         .fetch_optional(self.conn())
         .await?;
-        Ok(row.map(|r| CrlRecord {
-            ca_name: r.get(0),
-            number: r.get(1),
-            this_update: r.get(2),
-            next_update: r.get(3),
-            entries: r.get(4),
-            sha256: r.get(5),
-            published_at: r.get(6),
-        }))
+        Ok(row.as_ref().map(crl_record_from_row))
     }
 
     /// Stamps a revocation with its first OCSP response showing it revoked (第23条3):
@@ -959,15 +951,7 @@ impl Tx {
         .bind(ca_name)
         .fetch_optional(self.conn())
         .await?;
-        Ok(row.map(|r| CrlRecord {
-            ca_name: r.get(0),
-            number: r.get(1),
-            this_update: r.get(2),
-            next_update: r.get(3),
-            entries: r.get(4),
-            sha256: r.get(5),
-            published_at: r.get(6),
-        }))
+        Ok(row.as_ref().map(crl_record_from_row))
     }
 
     /// Revocations of a CA that no published CRL lists yet and the next one would: not
@@ -987,5 +971,19 @@ impl Tx {
         .fetch_one(self.conn())
         .await?
         .get::<i64, _>(0))
+    }
+}
+
+/// A `crls` row read with `ca_name, number, this_update, next_update, entries, sha256,
+/// published_at` in that order.
+fn crl_record_from_row(r: &sqlx::any::AnyRow) -> CrlRecord {
+    CrlRecord {
+        ca_name: r.get(0),
+        number: r.get(1),
+        this_update: r.get(2),
+        next_update: r.get(3),
+        entries: r.get(4),
+        sha256: r.get(5),
+        published_at: r.get(6),
     }
 }

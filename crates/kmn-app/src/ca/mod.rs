@@ -1002,21 +1002,7 @@ pub async fn new_issuing(
             hc_role: None,
         };
         let ocsp_der = issue_in_tx(&mut tx, &name, &info, k, &ocsp_t, &Expectations::default(), CertStatus::Valid, now).await?;
-        tx.insert_ca(&CaRecord {
-            name: ocsp_name.clone(),
-            kind: CaKind::OcspSigner,
-            issuer_name: Some(name.clone()),
-            serial_hex: ocsp_t.serial.to_hex(),
-            cert_der: ocsp_der.clone(),
-            key_ref: ocsp_ref.clone(),
-            algorithm: ocsp_alg.as_str().into(),
-            not_before: ocsp_t.not_before.unix_timestamp(),
-            not_after: ocsp_t.not_after.unix_timestamp(),
-            active: true,
-            created_at: now,
-        })
-        .await?;
-        tx.activate_ca(CaKind::OcspSigner, &ocsp_name).await?;
+        record_delegated(&mut tx, CaKind::OcspSigner, &ocsp_name, &name, &ocsp_t, &ocsp_der, &ocsp_ref, ocsp_alg.as_str(), now).await?;
 
         // Its audit signer, which becomes the active one.
         let (audit_t, audit_expect) = crate::audit::signer_template(app, &name, t.not_after, &format!("G{generation}"), audit_key.signer().spki_der(), now_t)?;
@@ -1251,6 +1237,38 @@ pub(crate) async fn rotate_ocsp_signer(
     new_delegated_signer(app, operator, Delegated::Ocsp).await
 }
 
+/// Records a delegated signer's certificate (OCSP or audit signer, certified by
+/// `issuer_name` from template `t`) as the active one of its kind.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn record_delegated(
+    tx: &mut Tx,
+    kind: CaKind,
+    name: &str,
+    issuer_name: &str,
+    t: &CertTemplate,
+    der: &[u8],
+    key_ref: &str,
+    algorithm: &str,
+    now: i64,
+) -> Result<(), AppError> {
+    tx.insert_ca(&CaRecord {
+        name: name.to_string(),
+        kind,
+        issuer_name: Some(issuer_name.to_string()),
+        serial_hex: t.serial.to_hex(),
+        cert_der: der.to_vec(),
+        key_ref: key_ref.to_string(),
+        algorithm: algorithm.to_string(),
+        not_before: t.not_before.unix_timestamp(),
+        not_after: t.not_after.unix_timestamp(),
+        active: true,
+        created_at: now,
+    })
+    .await?;
+    tx.activate_ca(kind, name).await?;
+    Ok(())
+}
+
 /// The end-entity signers the issuing CA certifies for itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Delegated {
@@ -1389,21 +1407,18 @@ pub(crate) async fn new_delegated_signer(
                 .await?
             }
             Delegated::Ocsp => {
-                tx.insert_ca(&CaRecord {
-                    name: name.clone(),
-                    kind: CaKind::OcspSigner,
-                    issuer_name: Some(iss.record.name.clone()),
-                    serial_hex: t.serial.to_hex(),
-                    cert_der: der.clone(),
-                    key_ref: key_ref.clone(),
-                    algorithm: alg.as_str().into(),
-                    not_before: t.not_before.unix_timestamp(),
-                    not_after: t.not_after.unix_timestamp(),
-                    active: true,
-                    created_at: now,
-                })
-                .await?;
-                tx.activate_ca(CaKind::OcspSigner, &name).await?;
+                record_delegated(
+                    &mut tx,
+                    CaKind::OcspSigner,
+                    &name,
+                    &iss.record.name,
+                    &t,
+                    &der,
+                    &key_ref,
+                    alg.as_str(),
+                    now,
+                )
+                .await?
             }
         }
         if let Some(f) = key.file() {

@@ -376,30 +376,12 @@ async fn presigned_story(w: &crate::api_fixture::World) {
     let (_, _, serial) = w.issued_card(&w.nurse_a).await;
     let responders = ocsp::load(&w.app).await.unwrap();
     assert!(ocsp::refresh(&w.app, &responders).await.unwrap() >= 1);
-    let iss = {
-        let mut tx = w.app.store_for_tests().read().await.unwrap();
-        let ca = tx
-            .active_ca(kmn_store::CaKind::Issuing)
-            .await
-            .unwrap()
-            .unwrap();
-        tx.rollback().await.unwrap();
-        ca.cert_der
-    };
-    let hashes = kmn_pki::ocsp::IssuerHashes::from_cert(&iss).unwrap();
-    let request = |serial: &str| {
-        let id = kmn_pki::ocsp::CertId::new(
-            kmn_pki::ocsp::HashAlg::Sha256,
-            &hashes,
-            &hex::decode(serial).unwrap(),
-        );
-        kmn_pki::ocsp::request_der(&id)
-    };
-    let a = ocsp::answer(&w.app, &responders, &request(&serial)).await;
+    let req = request_for(w, &serial).await;
+    let a = ocsp::answer(&w.app, &responders, &req).await;
     assert_eq!(a.outcome, "good", "{a:?}");
     crate::serve::revoke_elsewhere(&w.app, &serial).await;
     ocsp::refresh(&w.app, &responders).await.unwrap();
-    let a = ocsp::answer(&w.app, &responders, &request(&serial)).await;
+    let a = ocsp::answer(&w.app, &responders, &req).await;
     assert_eq!(a.outcome, "revoked", "{a:?}");
     let parsed = kmn_pki::ocsp::parse_response(&a.der).unwrap();
     assert!(
@@ -412,7 +394,7 @@ async fn presigned_story(w: &crate::api_fixture::World) {
         ),
         "a revoked response"
     );
-    let a = ocsp::answer(&w.app, &responders, &request("0102030405")).await;
+    let a = ocsp::answer(&w.app, &responders, &request_for(w, "0102030405").await).await;
     assert_eq!(a.outcome, "unauthorized");
 }
 
