@@ -14,6 +14,7 @@ pub mod card_fixture;
 pub mod crl;
 pub mod crypto;
 pub mod csr;
+pub mod holder_timing;
 pub mod issue;
 pub mod latency;
 pub mod peer;
@@ -35,6 +36,7 @@ const USAGE: &str = "usage: kmn-bench [all] [--quick] [--no-pg] [--pg-url URL] [
        kmn-bench openssl-crl --entries N [--runs N]
        kmn-bench csr [--csr rsa2048|p256] --out FILE.pem
        kmn-bench revocation-latency [--store sqlite|postgres] [--entries N] [--runs N] [--pg-url URL]   (issue 10)
+       kmn-bench holder-timing [--store sqlite|postgres] [--runs N] [--pg-url URL]   (issue 10: unknown card vs wrong code)
        kmn-bench card-applications --data-dir DIR --facility CODE --holders H1,H2,…   (for bench/cards)";
 
 /// Named options of the single-figure subcommands.
@@ -194,6 +196,26 @@ pub fn main_with(exe: &Path, args: Vec<String>) -> Result<()> {
                     );
                 }
             }
+            Ok(())
+        }
+        "holder-timing" => {
+            let backend = match a.get("--store").unwrap_or("sqlite") {
+                "sqlite" => setup::Backend::Sqlite,
+                "postgres" => setup::Backend::Postgres(
+                    a.get("--pg-url")
+                        .unwrap_or("postgres://postgres@127.0.0.1:5432/test")
+                        .to_string(),
+                ),
+                o => bail!("unknown store {o}"),
+            };
+            let (unknown, wrong) = holder_timing::run(&backend, a.num("--runs", 400)?)?;
+            println!(
+                "{}: the holders' form refusing an unknown card number {} and a wrong code {}; unknown / wrong {:.3}",
+                backend.name(),
+                unknown.show(0, "µs"),
+                wrong.show(0, "µs"),
+                unknown.median / wrong.median.max(1e-9)
+            );
             Ok(())
         }
         "revocation-latency" => {

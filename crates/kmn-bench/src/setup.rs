@@ -56,6 +56,16 @@ pub async fn open_existing(dir: &Path) -> Result<(App, LoadedCa)> {
 
 /// Makes kmn.toml, the store and the CA (the key ceremony) in `dir`.
 pub async fn make(dir: &Path, backend: &Backend, schema_tag: &str) -> Result<BenchCa> {
+    make_with(dir, backend, schema_tag, false).await
+}
+
+/// [`make`], with `demo = true` when `demo` (for the demo's facility, people and card).
+pub async fn make_with(
+    dir: &Path,
+    backend: &Backend,
+    schema_tag: &str,
+    demo: bool,
+) -> Result<BenchCa> {
     let (database_url, pg_schema) = match backend {
         Backend::Sqlite => ("sqlite://kmn.db".to_string(), None),
         Backend::Postgres(base) => {
@@ -67,6 +77,7 @@ pub async fn make(dir: &Path, backend: &Backend, schema_tag: &str) -> Result<Ben
         }
     };
     let cfg = Config {
+        demo,
         database_url,
         ca: CaConfig {
             passphrase_file: Some(PASSPHRASE_FILE.into()),
