@@ -52,6 +52,18 @@ impl Args {
             v.parse().with_context(|| format!("{name} {v}"))
         })
     }
+    /// `--store sqlite|postgres` (default sqlite) with `--pg-url`.
+    fn backend(&self) -> Result<setup::Backend> {
+        Ok(match self.get("--store").unwrap_or("sqlite") {
+            "sqlite" => setup::Backend::Sqlite,
+            "postgres" => setup::Backend::Postgres(
+                self.get("--pg-url")
+                    .unwrap_or("postgres://postgres@127.0.0.1:5432/test")
+                    .to_string(),
+            ),
+            o => bail!("unknown store {o}"),
+        })
+    }
     fn has(&self, name: &str) -> bool {
         self.0.iter().any(|a| a == name)
     }
@@ -152,15 +164,7 @@ pub fn main_with(exe: &Path, args: Vec<String>) -> Result<()> {
             Ok(())
         }
         "issue" => {
-            let backend = match a.get("--store").unwrap_or("sqlite") {
-                "sqlite" => setup::Backend::Sqlite,
-                "postgres" => setup::Backend::Postgres(
-                    a.get("--pg-url")
-                        .unwrap_or("postgres://postgres@127.0.0.1:5432/test")
-                        .to_string(),
-                ),
-                o => bail!("unknown store {o}"),
-            };
+            let backend = a.backend()?;
             let kind: csr::CsrKind = a.get("--csr").unwrap_or("p256").parse()?;
             let opts = issue::IssueOpts {
                 backend,
@@ -199,15 +203,7 @@ pub fn main_with(exe: &Path, args: Vec<String>) -> Result<()> {
             Ok(())
         }
         "holder-timing" => {
-            let backend = match a.get("--store").unwrap_or("sqlite") {
-                "sqlite" => setup::Backend::Sqlite,
-                "postgres" => setup::Backend::Postgres(
-                    a.get("--pg-url")
-                        .unwrap_or("postgres://postgres@127.0.0.1:5432/test")
-                        .to_string(),
-                ),
-                o => bail!("unknown store {o}"),
-            };
+            let backend = a.backend()?;
             let (unknown, wrong) = holder_timing::run(&backend, a.num("--runs", 400)?)?;
             println!(
                 "{}: the holders' form refusing an unknown card number {} and a wrong code {}; unknown / wrong {:.3}",
@@ -219,15 +215,7 @@ pub fn main_with(exe: &Path, args: Vec<String>) -> Result<()> {
             Ok(())
         }
         "revocation-latency" => {
-            let backend = match a.get("--store").unwrap_or("sqlite") {
-                "sqlite" => setup::Backend::Sqlite,
-                "postgres" => setup::Backend::Postgres(
-                    a.get("--pg-url")
-                        .unwrap_or("postgres://postgres@127.0.0.1:5432/test")
-                        .to_string(),
-                ),
-                o => bail!("unknown store {o}"),
-            };
+            let backend = a.backend()?;
             let f = latency::run(&backend, a.num("--entries", 100_000)?, a.num("--runs", 9)?)?;
             println!(
                 "{} with {} revoked entries: revocation → commit {}; → OCSP revoked {}; → CRL published {}; baseline build+sign of the CRL alone {}; CRL / baseline {:.1}",

@@ -467,3 +467,34 @@ async fn art23_evidence_receipt_and_letter_over_the_api_by_role_postgres() {
     let w = World::new(&url).await;
     api_story(&w).await;
 }
+
+/// 第23条3 in the lost-card stories: waits (up to 10 s from `since`) until the evidence of
+/// `serial` has its first OCSP response, and checks that every timestamp is there and in
+/// order: request ≤ revocation ≤ first CRL, revocation ≤ first OCSP producedAt ≤ its
+/// read-back; the first CRL has its number and SHA-256.
+pub(crate) async fn wait_for_complete_evidence(
+    app: &kmn_app::App,
+    serial: &str,
+    since: std::time::Instant,
+) -> kmn_app::views::Evidence {
+    let e = loop {
+        let e = kmn_app::ca::evidence::load(app, &crate::api_fixture::admin().reader(), serial)
+            .await
+            .unwrap();
+        if e.first_ocsp_at.is_some() {
+            break e;
+        }
+        assert!(
+            since.elapsed() < std::time::Duration::from_secs(10),
+            "{e:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let at = |t: Option<i64>| t.unwrap_or_else(|| panic!("a missing time in {e:?}"));
+    assert!(at(e.request_received_at) <= at(e.revoked_at));
+    assert!(at(e.revoked_at) <= at(e.first_crl_published_at));
+    assert!(at(e.revoked_at) <= at(e.first_ocsp_produced_at));
+    assert!(at(e.first_ocsp_produced_at) <= at(e.first_ocsp_at));
+    assert!(e.first_crl_number.is_some() && e.first_crl_sha256.is_some());
+    e
+}

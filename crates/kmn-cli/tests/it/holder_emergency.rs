@@ -197,22 +197,7 @@ async fn art11_holder_revokes_with_the_mailer_code_and_ocsp_and_crl_follow() {
     assert_eq!(r.channel.as_deref(), Some("holder"));
     assert_eq!(spent, None, "the code is single-use");
     // 第23条3: the evidence record has every timestamp, in order; the receipt verifies.
-    let e = loop {
-        let e = kmn_app::ca::evidence::load(&app, &crate::api_fixture::admin().reader(), &serial)
-            .await
-            .unwrap();
-        if e.first_ocsp_at.is_some() {
-            break e;
-        }
-        assert!(started.elapsed() < Duration::from_secs(10), "{e:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let at = |t: Option<i64>| t.unwrap_or_else(|| panic!("a missing time in {e:?}"));
-    assert!(at(e.request_received_at) <= at(e.revoked_at));
-    assert!(at(e.revoked_at) <= at(e.first_crl_published_at));
-    assert!(at(e.revoked_at) <= at(e.first_ocsp_produced_at));
-    assert!(at(e.first_ocsp_produced_at) <= at(e.first_ocsp_at));
-    assert!(e.first_crl_number.is_some() && e.first_crl_sha256.is_some());
+    crate::evidence::wait_for_complete_evidence(&app, &serial, started).await;
     let receipt = env.path("receipt.p7m");
     env.ok(&[
         "cert",

@@ -335,21 +335,7 @@ async fn art11_lost_card_story_by_phone_reaches_ocsp_and_the_crl() {
         "{shown}"
     );
     // The evidence record has every timestamp; the receipt verifies (issue 10 item 6).
-    let e = loop {
-        let e = kmn_app::ca::evidence::load(&app, &crate::api_fixture::admin().reader(), &serial)
-            .await
-            .unwrap();
-        if e.first_ocsp_at.is_some() {
-            break e;
-        }
-        assert!(revoked_at.elapsed() < Duration::from_secs(10), "{e:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let t = |v: Option<i64>| v.unwrap_or_else(|| panic!("a time is missing: {e:?}"));
-    assert!(t(e.request_received_at) <= t(e.revoked_at));
-    assert!(t(e.revoked_at) <= t(e.first_crl_published_at));
-    assert!(t(e.revoked_at) <= t(e.first_ocsp_produced_at));
-    assert!(t(e.first_ocsp_produced_at) <= t(e.first_ocsp_at));
+    crate::evidence::wait_for_complete_evidence(&app, &serial, revoked_at).await;
     let receipt = env.path("receipt.p7m");
     env.ok(&[
         "cert",
