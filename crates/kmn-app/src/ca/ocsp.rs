@@ -52,6 +52,10 @@ pub struct Responder {
     watermark: std::sync::atomic::AtomicI64,
     /// When the last full scan ran.
     last_full: std::sync::atomic::AtomicI64,
+    /// Until when this process holds the CA's OCSP work lease, as far as it knows (0: not).
+    lease_until: std::sync::atomic::AtomicI64,
+    /// When this process last asked for the lease.
+    lease_asked: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for Responder {
@@ -213,26 +217,33 @@ pub fn install_presigner(app: &App, responders: &std::sync::Arc<Responders>) {
 /// responder whose signer changed is replaced, the others keep their place in the
 /// change scan. Returns the names of the signers now in use that were not before.
 pub async fn reload(app: &App, responders: &Responders) -> Result<Vec<String>, AppError> {
-    let before: Vec<String> = responders
-        .current()
-        .iter()
-        .map(|r| r.signer_name.clone())
+    let cas = list_cas(app).await?;
+    let now = app.now();
+    // Only the records first: the keys are loaded when a signer changed, not every time.
+    let mut wanted: Vec<(String, String)> = chosen_signers(&cas, now)
+        .filter_map(|(i, s)| Some((i.name.clone(), s?.name.clone())))
         .collect();
-    let fresh = load_list(app).await?;
+    let current = responders.current();
+    let mut held: Vec<(String, String)> = current
+        .iter()
+        .map(|r| (r.ca_name.clone(), r.signer_name.clone()))
+        .collect();
+    wanted.sort();
+    held.sort();
+    if wanted == held {
+        return Ok(vec![]);
+    }
+    let fresh = load_from(app, &cas, now)?;
     let new: Vec<String> = fresh
         .iter()
-        .filter(|r| !before.contains(&r.signer_name))
-        .map(|r| r.signer_name.clone())
+        .filter(|f| !current.iter().any(|o| o.signer_name == f.signer_name))
+        .map(|f| f.signer_name.clone())
         .collect();
-    let gone = before.len() != fresh.len();
-    if new.is_empty() && !gone {
-        return Ok(new);
-    }
-    let old = responders.current();
     let merged: Vec<std::sync::Arc<Responder>> = fresh
         .into_iter()
         .map(|f| {
-            old.iter()
+            current
+                .iter()
                 .find(|o| o.signer_name == f.signer_name)
                 .cloned()
                 .unwrap_or(f)
@@ -247,27 +258,48 @@ pub async fn reload(app: &App, responders: &Responders) -> Result<Vec<String>, A
     Ok(new)
 }
 
-async fn load_list(app: &App) -> Result<Vec<std::sync::Arc<Responder>>, AppError> {
+async fn list_cas(app: &App) -> Result<Vec<kmn_store::CaRecord>, AppError> {
     let mut tx = app.store.read().await?;
     let cas = tx.list_cas().await;
     tx.rollback().await?;
-    let cas = cas?;
-    let now = app.now();
+    Ok(cas?)
+}
+
+/// Each issuing CA not expired at `now`, with its newest OCSP signer valid at `now`.
+fn chosen_signers(
+    cas: &[kmn_store::CaRecord],
+    now: i64,
+) -> impl Iterator<Item = (&kmn_store::CaRecord, Option<&kmn_store::CaRecord>)> {
+    cas.iter()
+        .filter(move |c| c.kind == CaKind::Issuing && c.not_after > now)
+        .map(move |issuing| {
+            let signer = cas
+                .iter()
+                .filter(|c| {
+                    c.kind == CaKind::OcspSigner
+                        && c.issuer_name.as_deref() == Some(issuing.name.as_str())
+                        && c.not_before <= now
+                        && c.not_after > now
+                })
+                .max_by_key(|c| c.not_after);
+            (issuing, signer)
+        })
+}
+
+async fn load_list(app: &App) -> Result<Vec<std::sync::Arc<Responder>>, AppError> {
+    let cas = list_cas(app).await?;
+    load_from(app, &cas, app.now())
+}
+
+/// The responders of [`chosen_signers`], their keys loaded and checked.
+fn load_from(
+    app: &App,
+    cas: &[kmn_store::CaRecord],
+    now: i64,
+) -> Result<Vec<std::sync::Arc<Responder>>, AppError> {
     let mut out = Vec::new();
-    for issuing in cas
-        .iter()
-        .filter(|c| c.kind == CaKind::Issuing && c.not_after > now)
-    {
-        let Some(rec) = cas
-            .iter()
-            .filter(|c| {
-                c.kind == CaKind::OcspSigner
-                    && c.issuer_name.as_deref() == Some(issuing.name.as_str())
-                    && c.not_before <= now
-                    && c.not_after > now
-            })
-            .max_by_key(|c| c.not_after)
-        else {
+    for (issuing, rec) in chosen_signers(cas, now) {
+        let Some(rec) = rec else {
             // OCSP answers `unauthorized` for this CA's certificates; everything else is
             // served (and /health says `ocsp_signer_missing`).
             tracing::error!(ca = %issuing.name, "no valid OCSP signer: OCSP cannot answer for this CA's certificates");
@@ -285,6 +317,8 @@ async fn load_list(app: &App) -> Result<Vec<std::sync::Arc<Responder>>, AppError
             not_after: rec.not_after,
             watermark: std::sync::atomic::AtomicI64::new(0),
             last_full: std::sync::atomic::AtomicI64::new(0),
+            lease_until: std::sync::atomic::AtomicI64::new(0),
+            lease_asked: std::sync::atomic::AtomicI64::new(0),
         }));
     }
     Ok(out)
@@ -296,6 +330,37 @@ fn at(t: i64) -> OffsetDateTime {
 
 /// How long an OCSP work lease lasts without renewal (the loop renews it every pass).
 pub const LEASE_SECS: i64 = 15;
+
+/// Whether this process holds the OCSP work lease of `r`'s CA. The lease is a write
+/// transaction, so it is not taken on every 100 ms pass: the holder renews it once half
+/// of it is spent, and another instance asks again every third of it. A holder that lost
+/// the lease (it stalled for longer than the lease) may go on for the rest of what it
+/// believes it holds — at most half a lease — signing what the new holder signs too;
+/// the newest status still wins in the store.
+async fn hold_lease(
+    app: &App,
+    responders: &Responders,
+    r: &Responder,
+    now: i64,
+) -> Result<bool, AppError> {
+    use std::sync::atomic::Ordering;
+    let until = r.lease_until.load(Ordering::Relaxed);
+    if until - now > LEASE_SECS / 2 {
+        return Ok(true);
+    }
+    if until <= now && now - r.lease_asked.load(Ordering::Relaxed) < LEASE_SECS / 3 {
+        return Ok(false);
+    }
+    r.lease_asked.store(now, Ordering::Relaxed);
+    let mut tx = app.store.begin().await?;
+    let h = tx
+        .take_ocsp_lease(&r.ca_name, &responders.holder, now, now + LEASE_SECS)
+        .await;
+    let held = crate::finish(tx, h.map_err(AppError::from)).await?;
+    r.lease_until
+        .store(if held { now + LEASE_SECS } else { 0 }, Ordering::Relaxed);
+    Ok(held)
+}
 
 /// The responses (SHA-1 and SHA-256 CertIDs) of one certificate's status, signed at
 /// `now` by `r`: valid `validity`, never past the signer's notAfter, linted first.
@@ -376,14 +441,7 @@ pub async fn refresh(app: &App, responders: &Responders) -> Result<usize, AppErr
         let now = app.now();
         // One instance at a time does this CA's work (an HSM signs slowly: two doing
         // the same work would halve it); another takes over when the lease runs out.
-        let held = {
-            let mut tx = app.store.begin().await?;
-            let h = tx
-                .take_ocsp_lease(&r.ca_name, &responders.holder, now, now + LEASE_SECS)
-                .await;
-            crate::finish(tx, h.map_err(AppError::from)).await?
-        };
-        if !held {
+        if !hold_lease(app, responders, &r, now).await? {
             continue;
         }
         let (mut due, resign) = {
@@ -629,22 +687,14 @@ pub async fn rotate_if_due(app: &App, responders: &Responders) -> Result<Option<
     if now < rotation_due_at(r.not_after, app) {
         return Ok(None);
     }
-    let held = {
-        let mut tx = app.store.begin().await?;
-        let h = tx
-            .take_ocsp_lease(&r.ca_name, &responders.holder, now, now + LEASE_SECS)
-            .await;
-        crate::finish(tx, h.map_err(AppError::from)).await?
-    };
-    if !held {
+    if !hold_lease(app, responders, &r, now).await? {
         return Ok(None);
     }
     // Another instance may have rotated it already: the newest valid signer decides.
-    let newest = load_list(app).await?;
-    if newest
-        .iter()
-        .any(|n| n.ca_name == r.ca_name && now < rotation_due_at(n.not_after, app))
-    {
+    let cas = list_cas(app).await?;
+    if chosen_signers(&cas, now).any(|(i, s)| {
+        i.name == r.ca_name && s.is_some_and(|s| now < rotation_due_at(s.not_after, app))
+    }) {
         return Ok(None);
     }
     let made = crate::ca::rotate_ocsp_signer(app, "system:ocsp-rotation").await?;

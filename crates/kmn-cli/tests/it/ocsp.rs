@@ -400,16 +400,7 @@ async fn issue10_presigned_responses_follow_a_revocation_postgres() {
 
 /// A request for `serial` under the World's active issuing CA.
 async fn request_for(w: &crate::api_fixture::World, serial: &str) -> Vec<u8> {
-    let iss = {
-        let mut tx = w.app.store_for_tests().read().await.unwrap();
-        let ca = tx
-            .active_ca(kmn_store::CaKind::Issuing)
-            .await
-            .unwrap()
-            .unwrap();
-        tx.rollback().await.unwrap();
-        ca.cert_der
-    };
+    let iss = active_issuing(w).await.cert_der;
     let hashes = kmn_pki::ocsp::IssuerHashes::from_cert(&iss).unwrap();
     let id = kmn_pki::ocsp::CertId::new(
         kmn_pki::ocsp::HashAlg::Sha256,
@@ -438,7 +429,7 @@ async fn presigned_in_commit_story(w: &crate::api_fixture::World) {
     // Nothing was left for the signer loop to do for it.
     let mut tx = w.app.store_for_tests().read().await.unwrap();
     let stale = tx
-        .ocsp_changed_since(&iss_name(w).await, 0, w.app.now(), 1000)
+        .ocsp_changed_since(&active_issuing(w).await.name, 0, w.app.now(), 1000)
         .await
         .unwrap();
     tx.rollback().await.unwrap();
@@ -450,7 +441,7 @@ async fn presigned_in_commit_story(w: &crate::api_fixture::World) {
     );
 }
 
-async fn iss_name(w: &crate::api_fixture::World) -> String {
+async fn active_issuing(w: &crate::api_fixture::World) -> kmn_store::CaRecord {
     let mut tx = w.app.store_for_tests().read().await.unwrap();
     let ca = tx
         .active_ca(kmn_store::CaKind::Issuing)
@@ -458,7 +449,7 @@ async fn iss_name(w: &crate::api_fixture::World) -> String {
         .unwrap()
         .unwrap();
     tx.rollback().await.unwrap();
-    ca.name
+    ca
 }
 
 #[tokio::test]
@@ -480,7 +471,7 @@ async fn issue10_ocsp_presigned_in_the_issuance_and_revocation_commits_postgres(
 /// holds the CA's work lease only; no response outlives its signer.
 async fn rotation_story(w: &crate::api_fixture::World) {
     use kmn_app::ca::ocsp;
-    let ca = iss_name(w).await;
+    let ca = active_issuing(w).await.name;
     let a = ocsp::load(&w.app).await.unwrap();
     let b = ocsp::load(&w.app).await.unwrap();
     let (_, _, card) = w.issued_card(&w.nurse_a).await;
