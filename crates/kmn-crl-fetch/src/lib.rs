@@ -32,6 +32,9 @@ use std::time::{Duration, Instant};
 
 use kmn_verify::{RevocationIndex, RevocationStore};
 
+mod ocsp;
+pub use ocsp::{OcspCache, OcspConfig, OcspEntryState, OcspRefresher, OcspStatus};
+
 /// The longest refetch interval: 5 minutes.
 pub const MAX_INTERVAL: Duration = Duration::from_secs(300);
 
@@ -164,7 +167,12 @@ struct Response {
 const MAX_HEAD: usize = 64 << 10;
 
 /// One GET, `Connection: close`, with `If-None-Match: etag` when given.
-fn http_get(url: &str, etag: Option<&str>, cfg: &FetcherConfig) -> Result<Response, String> {
+fn http_get(
+    url: &str,
+    etag: Option<&str>,
+    cfg: &FetcherConfig,
+    accept: &str,
+) -> Result<Response, String> {
     let u = parse_url(url)?;
     let start = Instant::now();
     let addrs = (u.host.as_str(), u.port)
@@ -186,7 +194,7 @@ fn http_get(url: &str, etag: Option<&str>, cfg: &FetcherConfig) -> Result<Respon
     s.set_read_timeout(Some(cfg.timeout)).map_err(io)?;
     s.set_write_timeout(Some(cfg.timeout)).map_err(io)?;
     let mut req = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: application/pkix-crl\r\nUser-Agent: kmn-crl-fetch\r\nConnection: close\r\n",
+        "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: {accept}\r\nUser-Agent: kmn-crl-fetch\r\nConnection: close\r\n",
         u.path, u.authority
     );
     if let Some(t) = etag.filter(|t| t.bytes().all(|b| (b' '..0x7f).contains(&b))) {
@@ -393,7 +401,7 @@ impl Fetcher {
             self.store.record_failure(url, at, &why);
             Outcome::Failed(why)
         };
-        let resp = match http_get(url, etag.as_deref(), &self.config) {
+        let resp = match http_get(url, etag.as_deref(), &self.config, "application/pkix-crl") {
             Ok(r) => r,
             Err(e) => return fail(e),
         };

@@ -15,7 +15,9 @@ use bytes::Bytes;
 use der::Decode;
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
-use kmn_crl_fetch::{Fetcher, FetcherConfig, MAX_INTERVAL, Outcome};
+use kmn_crl_fetch::{
+    Fetcher, FetcherConfig, MAX_INTERVAL, OcspCache, OcspConfig, OcspStatus, Outcome,
+};
 use kmn_verify::{
     RevocationConfig, RevocationStore, VerifyError, VerifyOptions, verify_with_index,
 };
@@ -116,7 +118,13 @@ fn serve(repo: &Mutex<Repo>, req: &Request<hyper::body::Incoming>) -> Response<F
         .get("if-none-match")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let (status, resp) = match repo.files.get(&path) {
+    // Every OCSP GET (`/ocsp/<base64 request>`) gets the one response held at `/ocsp`.
+    let key = if path.starts_with("/ocsp/") {
+        "/ocsp".to_string()
+    } else {
+        path.clone()
+    };
+    let (status, resp) = match repo.files.get(&key) {
         None => (
             404,
             Response::builder()
@@ -526,4 +534,209 @@ fn issue11_hostile_http_answers_are_failures_not_panics() {
         assert!(matches!(out, Outcome::Failed(_)), "{out:?}");
     }
     server.join().unwrap();
+}
+
+// ------------------------------------------------------------------------------ OCSP
+
+const OCSP: &str = "/ocsp";
+/// 2030-06-01T00:00:00Z, as Unix seconds.
+const T: i64 = 1_906_502_400;
+
+fn good(pki: &Pki, leaf: &[u8], this: &str, next: &str) -> Vec<u8> {
+    ocsp_response(
+        OcspResponder::ByName(G1),
+        &[ocsp_single(
+            G1,
+            &pki.g1.key,
+            serial_der(leaf),
+            false,
+            tlv(0x80, &[]),
+            this,
+            Some(next),
+        )],
+        &pki.g1.key,
+        &[],
+    )
+}
+
+fn ocsp_cache(server: &Server, refresh: Duration) -> Arc<OcspCache> {
+    OcspCache::new(OcspConfig {
+        responder_url: Some(server.url(OCSP)),
+        refresh,
+        unreachable_grace: Some(Duration::from_secs(900)),
+        ..OcspConfig::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn issue11_ocsp_cache_answers_from_memory_and_refetches_with_if_none_match() {
+    let pki = Pki::new();
+    let server = Server::start();
+    let leaf = pki.leaf(&pki.g1);
+    let ca = pki.g1.cert.clone();
+    server.put(OCSP, good(&pki, &leaf, "20300531000000Z", "20300607000000Z"));
+    let cache = ocsp_cache(&server, Duration::from_secs(60));
+
+    // The first question registers the certificate; nothing is fetched on the way.
+    match cache.status(&leaf, &ca, T) {
+        OcspStatus::Unavailable { why } => assert!(why.contains("queued"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(server.log().is_empty());
+    assert_eq!(cache.refresh_due(T), 1);
+    assert!(matches!(cache.status(&leaf, &ca, T), OcspStatus::Good { .. }));
+    let log = server.log();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert!(log[0].0.starts_with("/ocsp/M"), "a GET of the base64 request: {log:?}");
+    assert_eq!(log[0].1, None);
+
+    // Not due again before the refresh interval; then If-None-Match and a 304.
+    assert_eq!(cache.refresh_due(T + 30), 0);
+    assert_eq!(cache.refresh_due(T + 61), 1);
+    let log = server.log();
+    assert!(log[0].1.is_some() && log[0].2 == 304, "{log:?}");
+    assert!(matches!(cache.status(&leaf, &ca, T + 61), OcspStatus::Good { .. }));
+
+    // Revoked at the responder: seen at the next refresh, not before.
+    let revoked = ocsp_response(
+        OcspResponder::ByName(G1),
+        &[ocsp_single(
+            G1,
+            &pki.g1.key,
+            serial_der(&leaf),
+            false,
+            tlv(0xa1, &gt("20300601000000Z")),
+            "20300601000100Z",
+            Some("20300608000000Z"),
+        )],
+        &pki.g1.key,
+        &[],
+    );
+    server.put(OCSP, revoked);
+    assert!(matches!(cache.status(&leaf, &ca, T + 100), OcspStatus::Good { .. }));
+    assert_eq!(cache.refresh_due(T + 122), 1);
+    assert_eq!(
+        cache.status(&leaf, &ca, T + 122),
+        OcspStatus::Revoked {
+            time: T,
+            reason: None
+        }
+    );
+}
+
+#[test]
+fn issue11_ocsp_cache_fails_closed() {
+    let pki = Pki::new();
+    let mut server = Server::start();
+    let leaf = pki.leaf(&pki.g1);
+    let ca = pki.g1.cert.clone();
+    let cache = ocsp_cache(&server, Duration::from_secs(60));
+
+    // A forged response (signed by another key) is never used.
+    let forged = ocsp_response(
+        OcspResponder::ByName(G1),
+        &[ocsp_single(
+            G1,
+            &pki.g1.key,
+            serial_der(&leaf),
+            false,
+            tlv(0x80, &[]),
+            "20300531000000Z",
+            Some("20300607000000Z"),
+        )],
+        &Key::new(),
+        &[],
+    );
+    server.put(OCSP, forged);
+    cache.status(&leaf, &ca, T);
+    cache.refresh_due(T);
+    match cache.status(&leaf, &ca, T) {
+        OcspStatus::Unavailable { why } => {
+            assert!(why.contains("its signature does not verify"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A good response, then the responder goes away: good until the unreachable grace
+    // (900 s) has passed, then unavailable with the reason.
+    server.put(OCSP, good(&pki, &leaf, "20300531000000Z", "20300607000000Z"));
+    cache.refresh_due(T + 31);
+    assert!(matches!(cache.status(&leaf, &ca, T + 31), OcspStatus::Good { .. }));
+    server.stop();
+    cache.refresh_due(T + 100);
+    assert!(matches!(cache.status(&leaf, &ca, T + 100), OcspStatus::Good { .. }));
+    cache.refresh_due(T + 1000);
+    match cache.status(&leaf, &ca, T + 1000) {
+        OcspStatus::Unavailable { why } => {
+            assert!(why.contains("has not answered since"), "{why}");
+            assert!(why.contains("cannot connect"), "{why}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Past the response's nextUpdate: unavailable whatever the fetches did.
+    let server = Server::start();
+    let cache = ocsp_cache(&server, Duration::from_secs(60));
+    server.put(OCSP, good(&pki, &leaf, "20300531000000Z", "20300601000100Z"));
+    cache.status(&leaf, &ca, T);
+    cache.refresh_due(T);
+    assert!(matches!(cache.status(&leaf, &ca, T), OcspStatus::Good { .. }));
+    match cache.status(&leaf, &ca, T + 120) {
+        OcspStatus::Unavailable { why } => assert!(why.contains("past its nextUpdate"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    // ... and it was due for a refetch at its nextUpdate, before the 60 s refresh.
+    assert_eq!(cache.refresh_due(T + 60), 1);
+
+    // No responder URL at all.
+    let cache = OcspCache::new(OcspConfig::default()).unwrap();
+    match cache.status(&leaf, &ca, T) {
+        OcspStatus::Unavailable { why } => assert!(why.contains("names no http:// OCSP responder"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn issue11_ocsp_background_refresher() {
+    let pki = Pki::new();
+    let server = Server::start();
+    let leaf = pki.leaf(&pki.g1);
+    let ca = pki.g1.cert.clone();
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = |t: time::OffsetDateTime| {
+        format!(
+            "{:04}{:02}{:02}{:02}{:02}{:02}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    };
+    server.put(
+        OCSP,
+        good(
+            &pki,
+            &leaf,
+            &fmt(now - time::Duration::minutes(1)),
+            &fmt(now + time::Duration::days(1)),
+        ),
+    );
+    let cache = ocsp_cache(&server, Duration::from_secs(60));
+    let refresher = cache.spawn_refresher();
+    let t = now.unix_timestamp();
+    assert!(matches!(
+        cache.status(&leaf, &ca, t),
+        OcspStatus::Unavailable { .. }
+    ));
+    // Woken by the registration, the refresher fetches at once.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !matches!(cache.status(&leaf, &ca, t), OcspStatus::Good { .. }) {
+        assert!(std::time::Instant::now() < deadline, "{:?}", cache.entries());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(refresher.is_running());
+    refresher.stop();
 }

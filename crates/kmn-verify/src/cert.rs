@@ -38,11 +38,13 @@ pub(crate) mod oid {
     pub const SUBJECT_INFO_ACCESS: O = O::new_unwrap("1.3.6.1.5.5.7.1.11");
     pub const KP_SERVER_AUTH: O = O::new_unwrap("1.3.6.1.5.5.7.3.1");
     pub const KP_CLIENT_AUTH: O = O::new_unwrap("1.3.6.1.5.5.7.3.2");
+    pub const KP_OCSP_SIGNING: O = O::new_unwrap("1.3.6.1.5.5.7.3.9");
 }
 
 /// keyUsage bits (RFC 5280 §4.2.1.3).
 pub(crate) mod ku {
     pub const DIGITAL_SIGNATURE: u32 = 1 << 0;
+    pub const NON_REPUDIATION: u32 = 1 << 1;
     pub const KEY_CERT_SIGN: u32 = 1 << 5;
     pub const CRL_SIGN: u32 = 1 << 6;
 }
@@ -303,6 +305,12 @@ pub(crate) struct Cert {
     pub serial: Vec<u8>,
     pub issuer: Name,
     pub subject: Name,
+    /// The subject Name element, header included (OCSP CertID issuerNameHash).
+    pub subject_raw: Vec<u8>,
+    /// The SubjectPublicKeyInfo element, header included.
+    pub spki_raw: Vec<u8>,
+    /// The subjectDirectoryAttributes extension's value, if present.
+    pub subject_directory_attributes: Option<Vec<u8>>,
     pub not_before: i64,
     pub not_after: i64,
     pub spki: Spki,
@@ -359,7 +367,8 @@ impl Cert {
         let not_before = parse_time(&v.any()?)?;
         let not_after = parse_time(&v.any()?)?;
         v.finish("validity")?;
-        let subject = Name::parse(&t.expect(tag::SEQUENCE, "subject")?)?;
+        let subject_t = t.expect(tag::SEQUENCE, "subject")?;
+        let subject = Name::parse(&subject_t)?;
         let spki_t = t.expect(tag::SEQUENCE, "subjectPublicKeyInfo")?;
         let mut s = spki_t.reader();
         let key_alg = AlgId::parse(&s.expect(tag::SEQUENCE, "algorithm")?)?;
@@ -399,6 +408,9 @@ impl Cert {
             serial: serial.value.to_vec(),
             issuer,
             subject,
+            subject_raw: subject_t.raw.to_vec(),
+            spki_raw: spki_t.raw.to_vec(),
+            subject_directory_attributes: None,
             not_before,
             not_after,
             spki,
@@ -510,6 +522,8 @@ impl Cert {
                 permitted,
                 excluded,
             });
+        } else if is(id, &oid::SUBJECT_DIRECTORY_ATTRIBUTES) {
+            self.subject_directory_attributes = Some(v.to_vec());
         } else if ext.critical && !Self::recognised_without_processing(id) {
             self.unknown_critical.push(ext.oid.clone());
         }

@@ -58,15 +58,25 @@
 
 mod asn1;
 mod cert;
+mod credential;
 mod crl;
 mod error;
 mod name;
+mod ocsp;
 mod pem;
 mod revocation;
 mod sig;
 mod validate;
 
+pub use credential::{
+    Credential, DEFAULT_HPKI_AUTH_POLICY, DEFAULT_HPKI_SIGNATURE_POLICY, KmnCardIdentity,
+    credential, hc_role, kmn_card_identity,
+};
 pub use error::VerifyError;
+pub use ocsp::{
+    MAX_OCSP_RESPONSE_LEN, OCSP_MAX_SKEW, OcspCertStatus, OcspError, OcspHash, OcspResult,
+    check_ocsp_response, ocsp_request, ocsp_urls,
+};
 pub use revocation::{
     IndexError, MAX_SERIAL_LEN, RevocationConfig, RevocationIndex, RevocationSnapshot,
     RevocationStatus, RevocationStore, SourceState,
@@ -112,6 +122,44 @@ pub enum Profile {
     Kmn {
         policy_oids: Vec<der::asn1::ObjectIdentifier>,
     },
+    /// An HPKI physician card's **authentication** certificate (issue #11 item 2), under an
+    /// HPKI trust anchor given as the anchor of the call. The leaf must:
+    ///
+    /// * carry certificatePolicies with an OID equal to or under one of `auth_policy_oids`,
+    ///   and none equal to or under one of `signature_policy_oids`;
+    /// * have keyUsage with digitalSignature and without nonRepudiation (contentCommitment):
+    ///   the signature certificate (nonRepudiation, the signature policy) is refused with
+    ///   [`VerifyError::ProfileViolation`] saying so;
+    /// * not need extendedKeyUsage: with [`Purpose::ClientAuth`] an absent extension is
+    ///   accepted (one that is present must still contain id-kp-clientAuth); hcRole is not
+    ///   required (it is read by [`credential`] when present).
+    ///
+    /// SHA-2 (or Ed25519) signatures and RSA keys of 2048 bits or more, as under `Kmn`.
+    /// `crl_grace` is added to the nextUpdate grace of the CRLs checked in this validation
+    /// (raw CRLs with [`verify`], the store's `next_update_grace` with
+    /// [`verify_with_index`]): the HPKI CA's CRL schedule is not the network's.
+    Hpki {
+        auth_policy_oids: Vec<der::asn1::ObjectIdentifier>,
+        signature_policy_oids: Vec<der::asn1::ObjectIdentifier>,
+        crl_grace: std::time::Duration,
+    },
+}
+
+impl Profile {
+    /// `Profile::Hpki` with the default policy arcs ([`DEFAULT_HPKI_AUTH_POLICY`],
+    /// [`DEFAULT_HPKI_SIGNATURE_POLICY`]; see docs/VERIFY.md before relying on them) and
+    /// `crl_grace`.
+    pub fn hpki_default(crl_grace: std::time::Duration) -> Profile {
+        Profile::Hpki {
+            auth_policy_oids: vec![der::asn1::ObjectIdentifier::new_unwrap(
+                DEFAULT_HPKI_AUTH_POLICY,
+            )],
+            signature_policy_oids: vec![der::asn1::ObjectIdentifier::new_unwrap(
+                DEFAULT_HPKI_SIGNATURE_POLICY,
+            )],
+            crl_grace,
+        }
+    }
 }
 
 /// The most intermediate CA certificates a path may hold (the leaf and the trust anchor not

@@ -472,7 +472,13 @@ impl RevocationSnapshot {
 
     /// Whether a source may answer at `at`: its CRL current (within the nextUpdate grace) and,
     /// with an unreachable grace, fetched recently enough.
-    fn freshness(&self, s: &SourceState, ix: &RevocationIndex, at: i64) -> Result<(), String> {
+    fn freshness(
+        &self,
+        s: &SourceState,
+        ix: &RevocationIndex,
+        at: i64,
+        extra_grace: i64,
+    ) -> Result<(), String> {
         if let Some(grace) = self.config.unreachable_grace
             && let Some(last) = s.last_success
             && at.saturating_sub(last) > secs(grace)
@@ -493,7 +499,8 @@ impl RevocationSnapshot {
                     .unwrap_or_default()
             ));
         }
-        match ix.check_with_grace(&[], at, secs(self.config.next_update_grace)) {
+        let grace = secs(self.config.next_update_grace).saturating_add(extra_grace);
+        match ix.check_with_grace(&[], at, grace) {
             RevocationStatus::Unknown { why } => Err(format!("{why} (from {})", s.source)),
             _ => Ok(()),
         }
@@ -507,6 +514,7 @@ impl RevocationSnapshot {
         cert: &Cert,
         issuer: &Cert,
         at: i64,
+        extra_grace: i64,
     ) -> Result<(), VerifyError> {
         let mut problems: Vec<String> = Vec::new();
         let mut covered = false;
@@ -537,7 +545,7 @@ impl RevocationSnapshot {
                     .to_string(),
                 });
             }
-            match self.freshness(s, ix, at) {
+            match self.freshness(s, ix, at, extra_grace) {
                 Ok(()) => covered = true,
                 Err(why) => problems.push(why),
             }

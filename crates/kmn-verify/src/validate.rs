@@ -78,6 +78,10 @@ pub(crate) fn verify(
         opts,
         at: opts.at.unix_timestamp(),
         legacy: matches!(opts.profile, Profile::Rfc5280),
+        crl_grace: match &opts.profile {
+            Profile::Hpki { crl_grace, .. } => i64::try_from(crl_grace.as_secs()).unwrap_or(i64::MAX),
+            _ => 0,
+        },
         sig_cache: RefCell::new(HashMap::new()),
         signer_ok: RefCell::new(HashMap::new()),
         in_progress: RefCell::new(Vec::new()),
@@ -124,6 +128,8 @@ struct Ctx<'a> {
     opts: &'a VerifyOptions,
     at: i64,
     legacy: bool,
+    /// Extra seconds past a CRL's nextUpdate during which it is still used (HPKI).
+    crl_grace: i64,
     /// (child, issuer) -> result of verifying child's signature with issuer's key.
     sig_cache: RefCell<HashMap<(usize, usize), Result<(), VerifyError>>>,
     /// (crl, anchor) pairs whose signer has been validated.
@@ -407,7 +413,12 @@ impl Ctx<'_> {
             for pair in path.windows(2).rev() {
                 if let [ci, issuer] = *pair {
                     if let Some(index) = self.index {
-                        index.check_cert(self.cert(ci)?, self.cert(issuer)?, self.at)?;
+                        index.check_cert(
+                            self.cert(ci)?,
+                            self.cert(issuer)?,
+                            self.at,
+                            self.crl_grace,
+                        )?;
                         continue;
                     }
                     self.check_revocation(ci, issuer, anchor, depth)?;
@@ -514,12 +525,23 @@ impl Ctx<'_> {
                         "its extendedKeyUsage does not include {want_name}"
                     )));
                 }
+                // HPKI authentication certificates need no extendedKeyUsage.
+                None if matches!(self.opts.profile, Profile::Hpki { .. })
+                    && self.opts.purpose == Purpose::ClientAuth => {}
                 None => {
                     return Err(wrong(format!(
                         "it has no extendedKeyUsage extension (one with {want_name} is required)"
                     )));
                 }
             }
+        }
+        if let Profile::Hpki {
+            auth_policy_oids,
+            signature_policy_oids,
+            ..
+        } = &self.opts.profile
+        {
+            check_hpki_leaf(c, auth_policy_oids, signature_policy_oids)?;
         }
         if let Profile::Kmn { policy_oids } = &self.opts.profile {
             let violation = |detail: String| VerifyError::ProfileViolation {
@@ -728,7 +750,7 @@ impl Ctx<'_> {
         }
         match crl.next_update {
             None => return Err("it has no nextUpdate".into()),
-            Some(t) if t < self.at => {
+            Some(t) if t.saturating_add(self.crl_grace) < self.at => {
                 return Err(format!("it is out of date (nextUpdate {})", fmt_time(t)));
             }
             Some(_) => {}
@@ -958,6 +980,51 @@ fn extension_name(o: &[u8]) -> (&'static str, &'static str) {
         .iter()
         .find(|(id, _, _)| id.as_bytes() == o)
         .map_or(("an", "§4.2"), |(_, name, section)| (*name, *section))
+}
+
+/// The HPKI authentication-certificate rules of [`Profile::Hpki`] for the leaf.
+fn check_hpki_leaf(
+    c: &Cert,
+    auth: &[der::asn1::ObjectIdentifier],
+    signature: &[der::asn1::ObjectIdentifier],
+) -> Result<(), VerifyError> {
+    use crate::credential::oid_within;
+    let violation = |detail: String| VerifyError::ProfileViolation {
+        subject: subject(c),
+        detail,
+    };
+    let policies = c.policies.clone().unwrap_or_default();
+    if let Some(p) = policies
+        .iter()
+        .find(|p| signature.iter().any(|w| oid_within(p, w)))
+    {
+        return Err(violation(format!(
+            "it is an HPKI signature certificate (certificate policy {}), not the authentication certificate: only the authentication certificate of an HPKI card may be used to log in",
+            oid_to_string(p)
+        )));
+    }
+    if c.key_usage.is_some_and(|k| k & ku::NON_REPUDIATION != 0) {
+        return Err(violation(
+            "its keyUsage has nonRepudiation (contentCommitment): it is an HPKI signature certificate, not the authentication certificate; only the authentication certificate of an HPKI card may be used to log in".into(),
+        ));
+    }
+    if !policies
+        .iter()
+        .any(|p| auth.iter().any(|w| oid_within(p, w)))
+    {
+        let have: Vec<String> = policies.iter().map(|o| oid_to_string(o)).collect();
+        let want: Vec<String> = auth.iter().map(|o| o.to_string()).collect();
+        return Err(violation(format!(
+            "it is not an HPKI authentication certificate: none of its certificate policies ({}) is an accepted authentication policy ({})",
+            if have.is_empty() { "none".to_string() } else { have.join(", ") },
+            want.join(", ")
+        )));
+    }
+    match c.key_usage {
+        Some(k) if k & ku::DIGITAL_SIGNATURE != 0 => Ok(()),
+        Some(_) => Err(violation("its keyUsage lacks digitalSignature".into())),
+        None => Err(violation("it has no keyUsage extension".into())),
+    }
 }
 
 /// [`check_reference_name`] as a [`VerifyError`].

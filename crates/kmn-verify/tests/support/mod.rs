@@ -101,14 +101,26 @@ impl Key {
     }
 
     fn sign(&self, tbs: &[u8]) -> Vec<u8> {
+        let (alg, bits) = self.sign_parts(tbs);
+        seq(&[tbs.to_vec(), alg, bits])
+    }
+
+    /// The signatureAlgorithm (ecdsa-with-SHA256) and the signature BIT STRING over `tbs`,
+    /// for signed structures other than certificates and CRLs (OCSP responses).
+    pub fn sign_parts(&self, tbs: &[u8]) -> (Vec<u8>, Vec<u8>) {
         let sig = self.pair.sign(&SystemRandom::new(), tbs).unwrap();
         let mut bits = vec![0u8];
         bits.extend_from_slice(sig.as_ref());
-        seq(&[tbs.to_vec(), ecdsa_sha256(), tlv(0x03, &bits)])
+        (ecdsa_sha256(), tlv(0x03, &bits))
+    }
+
+    /// The subjectPublicKey BIT STRING's contents (the key OCSP's issuerKeyHash hashes).
+    pub fn public_key_bits(&self) -> Vec<u8> {
+        self.pair.public_key().as_ref().to_vec()
     }
 }
 
-fn ecdsa_sha256() -> Vec<u8> {
+pub fn ecdsa_sha256() -> Vec<u8> {
     seq(&[oid("1.2.840.10045.4.3.2")])
 }
 
@@ -278,6 +290,8 @@ pub struct Tbs {
     pub not_before: &'static str,
     pub not_after: &'static str,
     pub exts: Vec<Ext>,
+    /// A subject Name (DER) used instead of `name(subject)`.
+    pub subject_der: Option<Vec<u8>>,
 }
 
 impl Tbs {
@@ -288,6 +302,7 @@ impl Tbs {
             not_before: "260101000000Z",
             not_after: "360101000000Z",
             exts: vec![bc(true, None), ku(&[5, 6])],
+            subject_der: None,
         }
     }
 
@@ -306,6 +321,7 @@ impl Tbs {
             not_before: "260101000000Z",
             not_after: "360101000000Z",
             exts,
+            subject_der: None,
         }
     }
 
@@ -344,7 +360,7 @@ impl Tbs {
             ecdsa_sha256(),
             name(issuer_cn),
             seq(&[ia5(0x17, self.not_before), ia5(0x17, self.not_after)]),
-            name(&self.subject),
+            self.subject_der.clone().unwrap_or_else(|| name(&self.subject)),
             key.spki.clone(),
             tlv(0xa3, &seq(&ext_der)),
         ]);
@@ -391,4 +407,87 @@ pub fn crl(
         &seq(&exts.iter().map(Ext::der).collect::<Vec<_>>()),
     ));
     key.sign(&seq(&parts))
+}
+
+pub fn sha1(b: &[u8]) -> Vec<u8> {
+    digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, b)
+        .as_ref()
+        .to_vec()
+}
+
+pub fn sha256(b: &[u8]) -> Vec<u8> {
+    digest::digest(&digest::SHA256, b).as_ref().to_vec()
+}
+
+/// The serialNumber INTEGER (DER) of a certificate.
+pub fn serial_der(cert: &[u8]) -> Vec<u8> {
+    use der::Decode;
+    let c = x509_cert::Certificate::from_der(cert).unwrap();
+    tlv(0x02, c.tbs_certificate().serial_number().as_bytes())
+}
+
+/// A GeneralizedTime.
+pub fn gt(s: &str) -> Vec<u8> {
+    tlv(0x18, s.as_bytes())
+}
+
+/// An OCSP SingleResponse for the certificate with `serial` (DER INTEGER) of the CA named
+/// `issuer_cn` with `issuer_key`: the CertID with SHA-1 or SHA-256, `status` (`good` is
+/// `tlv(0x80, &[])`), thisUpdate and nextUpdate (GeneralizedTime strings).
+pub fn ocsp_single(
+    issuer_cn: &str,
+    issuer_key: &Key,
+    serial: Vec<u8>,
+    use_sha256: bool,
+    status: Vec<u8>,
+    this_update: &str,
+    next_update: Option<&str>,
+) -> Vec<u8> {
+    let issuer_name = name(issuer_cn);
+    let key = issuer_key.public_key_bits();
+    let (alg, nh, kh) = if use_sha256 {
+        ("2.16.840.1.101.3.4.2.1", sha256(&issuer_name), sha256(&key))
+    } else {
+        ("1.3.14.3.2.26", sha1(&issuer_name), sha1(&key))
+    };
+    let cert_id = seq(&[seq(&[oid(alg)]), tlv(0x04, &nh), tlv(0x04, &kh), serial]);
+    let mut parts = vec![cert_id, status, gt(this_update)];
+    if let Some(n) = next_update {
+        parts.push(tlv(0xa0, &gt(n)));
+    }
+    seq(&parts)
+}
+
+/// An OCSP responderID.
+pub enum OcspResponder<'a> {
+    ByName(&'a str),
+    ByKey(&'a Key),
+}
+
+/// A successful OCSPResponse (id-pkix-ocsp-basic) with `singles`, signed by `signer`,
+/// carrying `certs`.
+pub fn ocsp_response(
+    responder: OcspResponder<'_>,
+    singles: &[Vec<u8>],
+    signer: &Key,
+    certs: &[Vec<u8>],
+) -> Vec<u8> {
+    let rid = match responder {
+        OcspResponder::ByName(cn) => tlv(0xa1, &name(cn)),
+        OcspResponder::ByKey(k) => tlv(0xa2, &tlv(0x04, &sha1(&k.public_key_bits()))),
+    };
+    let tbs = seq(&[rid, gt("20300531000000Z"), seq(singles)]);
+    let (alg, sig) = signer.sign_parts(&tbs);
+    let mut basic = vec![tbs, alg, sig];
+    if !certs.is_empty() {
+        basic.push(tlv(0xa0, &seq(certs)));
+    }
+    let basic = seq(&basic);
+    seq(&[
+        tlv(0x0a, &[0]),
+        tlv(
+            0xa0,
+            &seq(&[oid("1.3.6.1.5.5.7.48.1.1"), tlv(0x04, &basic)]),
+        ),
+    ])
 }
