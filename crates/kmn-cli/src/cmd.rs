@@ -282,9 +282,37 @@ pub enum VerifyProfileArg {
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
-    /// Trust anchor(s), PEM or DER.
-    #[arg(long, required = true)]
+    /// Trust anchor(s), PEM or DER (the network's roots).
+    #[arg(long, required_unless_present = "hpki_anchor")]
     anchor: Vec<PathBuf>,
+    /// HPKI trust anchor(s), PEM or DER: the certificate is checked as an HPKI physician
+    /// card's authentication certificate under them (the HPKI profile: the
+    /// --hpki-auth-policy-oid policy, keyUsage digitalSignature without nonRepudiation, no
+    /// extendedKeyUsage needed; a signature certificate is refused). With --anchor as well,
+    /// the certificate is valid if either accepts it.
+    #[arg(long)]
+    hpki_anchor: Vec<PathBuf>,
+    /// HPKI authentication certificate policy OIDs (an OID or an arc above it); default
+    /// 1.2.392.100495.1.5.1.2 (a placeholder: see docs/VERIFY.md and set the OIDs of the
+    /// HPKI certificate policy you trust).
+    #[arg(long)]
+    hpki_auth_policy_oid: Vec<String>,
+    /// HPKI signature certificate policy OIDs, refused for login; default
+    /// 1.2.392.100495.1.5.1.1 (see docs/VERIFY.md).
+    #[arg(long)]
+    hpki_signature_policy_oid: Vec<String>,
+    /// Seconds an HPKI CA's CRL is still used past its nextUpdate.
+    #[arg(long, default_value_t = 0)]
+    hpki_crl_grace: u64,
+    /// Also check the leaf by OCSP (RFC 6960) once the path is valid, asking the responder in
+    /// its authorityInfoAccess (or --ocsp-url): the response must be signed by the issuing CA
+    /// or its delegated OCSP signer, match the certificate and be current; revoked, unknown or
+    /// no usable response makes the certificate invalid (fail closed).
+    #[arg(long)]
+    ocsp: bool,
+    /// The OCSP responder to ask (http://, e.g. http://HOST/ocsp); implies --ocsp.
+    #[arg(long)]
+    ocsp_url: Option<String>,
     /// Intermediate certificates, PEM bundle or DER.
     #[arg(long)]
     intermediates: Vec<PathBuf>,
@@ -1466,38 +1494,231 @@ async fn verify(data_dir: &Path, v: &VerifyArgs) -> ExitCode {
         check_revocation: !crls.is_empty(),
         dns_name: v.dns_name.clone(),
     };
-    let result = if v.crl_url.is_empty() {
-        kmn_verify::verify(&leaf, &anchors, &inters, &crls, &opts)
+    let mut hpki_anchors = Vec::new();
+    for a in &v.hpki_anchor {
+        match read(a).and_then(|b| {
+            kmn_verify::load_pem_or_der_bundle(&b).map_err(|e| format!("{}: {e}", a.display()))
+        }) {
+            Ok(mut c) => hpki_anchors.append(&mut c),
+            Err(m) => return usage(m),
+        }
+    }
+    let hpki_profile = if hpki_anchors.is_empty() {
+        None
     } else {
+        let oids = |given: &[String], default: &str, what: &str| {
+            let list: Vec<String> = if given.is_empty() {
+                vec![default.to_string()]
+            } else {
+                given.to_vec()
+            };
+            list.iter()
+                .map(|o| {
+                    const_oid::ObjectIdentifier::new(o)
+                        .map_err(|_| format!("{what} '{o}' is not an OID with 32-bit arcs"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let auth = match oids(
+            &v.hpki_auth_policy_oid,
+            kmn_verify::DEFAULT_HPKI_AUTH_POLICY,
+            "--hpki-auth-policy-oid",
+        ) {
+            Ok(o) => o,
+            Err(m) => return usage(m),
+        };
+        let signature = match oids(
+            &v.hpki_signature_policy_oid,
+            kmn_verify::DEFAULT_HPKI_SIGNATURE_POLICY,
+            "--hpki-signature-policy-oid",
+        ) {
+            Ok(o) => o,
+            Err(m) => return usage(m),
+        };
+        Some(kmn_verify::Profile::Hpki {
+            auth_policy_oids: auth,
+            signature_policy_oids: signature,
+            crl_grace: std::time::Duration::from_secs(v.hpki_crl_grace),
+        })
+    };
+    if let Some(u) = &v.ocsp_url
+        && !u.starts_with("http://")
+    {
+        return usage(format!(
+            "--ocsp-url '{u}': only http:// responders are asked (OCSP responses are signed)"
+        ));
+    }
+    let result = if !v.crl_url.is_empty() {
+        verify_by_index(&leaf, &anchors, &inters, &crls, &v.crl_url, &opts).await
+    } else if anchors.is_empty() {
+        Err(None)
+    } else {
+        kmn_verify::verify(&leaf, &anchors, &inters, &crls, &opts).map_err(Some)
+    };
+    // The HPKI anchors, when the network's anchors did not accept the certificate.
+    let (result, profile_used) = match (result, &hpki_profile) {
+        (Err(first), Some(hp)) => {
+            let mut hopts = opts.clone();
+            hopts.profile = hp.clone();
+            let r = if !v.crl_url.is_empty() {
+                verify_by_index(&leaf, &hpki_anchors, &inters, &crls, &v.crl_url, &hopts).await
+            } else {
+                kmn_verify::verify(&leaf, &hpki_anchors, &inters, &crls, &hopts).map_err(Some)
+            };
+            match (r, first) {
+                (Ok(p), _) => (Ok(p), hp.clone()),
+                (Err(Some(e)), Some(f)) if !anchors.is_empty() => {
+                    (Err(format!("{f}; under the HPKI anchors: {e}")), hp.clone())
+                }
+                (Err(Some(e)), _) => (Err(e.to_string()), hp.clone()),
+                (Err(None), _) => return ExitCode::from(2),
+            }
+        }
+        (Ok(p), _) => (Ok(p), opts.profile.clone()),
+        (Err(Some(e)), _) => (Err(e.to_string()), opts.profile.clone()),
+        (Err(None), _) => return ExitCode::from(2),
+    };
+    let path = match result {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("invalid: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if v.ocsp || v.ocsp_url.is_some() {
+        let Some(issuer) = path.chain.get(1).cloned() else {
+            eprintln!("invalid: OCSP: the certificate is a trust anchor; it has no issuer to ask about it");
+            return ExitCode::from(1);
+        };
+        let cfg = kmn_crl_fetch::OcspConfig {
+            responder_url: v.ocsp_url.clone(),
+            ..kmn_crl_fetch::OcspConfig::default()
+        };
+        let cache = match kmn_crl_fetch::OcspCache::new(cfg) {
+            Ok(c) => c,
+            Err(e) => return usage(format!("--ocsp-url {e}")),
+        };
+        let at_secs = opts.at.unix_timestamp();
+        let leaf2 = leaf.clone();
+        let status = match tokio::task::spawn_blocking(move || {
+            cache.refresh_now(&leaf2, &issuer, at_secs)
+        })
+        .await
+        {
+            Ok(s) => s,
+            Err(e) => return usage(format!("--ocsp: {e}")),
+        };
+        match status {
+            kmn_crl_fetch::OcspStatus::Good {
+                this_update,
+                next_update,
+            } => println!(
+                "OCSP: good (thisUpdate {}, nextUpdate {})",
+                ts(this_update),
+                ts(next_update)
+            ),
+            kmn_crl_fetch::OcspStatus::Revoked { time, reason } => {
+                eprintln!(
+                    "invalid: OCSP: certificate '{}' was revoked on {} (reason: {})",
+                    path.subjects.first().cloned().unwrap_or_default(),
+                    ts(time),
+                    reason.unwrap_or("unspecified")
+                );
+                return ExitCode::from(1);
+            }
+            kmn_crl_fetch::OcspStatus::Unknown => {
+                eprintln!("invalid: OCSP: the responder does not know the certificate (unknown)");
+                return ExitCode::from(1);
+            }
+            kmn_crl_fetch::OcspStatus::Unavailable { why } => {
+                eprintln!("invalid: OCSP: {why}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    println!("valid: {}", path.subjects.join(" <- "));
+    if path.revocation_checked {
+        println!("revocation checked for every certificate of the path");
+    }
+    let operator = operator_policy_from_data_dir(data_dir).await;
+    match kmn_verify::credential(&path, &profile_used, operator.as_slice()) {
+        Ok(kmn_verify::Credential::KmnCard {
+            facility_code,
+            holder_id,
+            role,
+        }) => println!(
+            "credential: kmn-card, facility {facility_code}, holder {holder_id}{}",
+            role.map(|r| format!(", role {r}")).unwrap_or_default()
+        ),
+        Ok(kmn_verify::Credential::Operator { subject, .. }) => {
+            println!("credential: operator, {subject}")
+        }
+        Ok(kmn_verify::Credential::Hpki {
+            role,
+            issuer,
+            serial,
+            spki_sha256,
+        }) => println!(
+            "credential: hpki, issuer '{issuer}', serial {serial}, SPKI SHA-256 {}{}",
+            hex::encode(spki_sha256),
+            role.map(|r| format!(", role {r}")).unwrap_or_default()
+        ),
+        Ok(_) => {}
+        // Not one of the network's cards (e.g. a server certificate): nothing to say.
+        Err(_) => {}
+    }
+    ExitCode::SUCCESS
+}
+
+/// `kmn verify --crl-url`: the revocation index from the --crl files and the URLs' CRLs,
+/// each verified with one of the given CA certificates; a URL that fails is recorded and
+/// fails closed. `Err(None)`: a usage error, already reported.
+async fn verify_by_index(
+    leaf: &[u8],
+    anchors: &[Vec<u8>],
+    inters: &[Vec<u8>],
+    crls: &[Vec<u8>],
+    crl_url: &[String],
+    opts: &kmn_verify::VerifyOptions,
+) -> Result<kmn_verify::ValidatedPath, Option<kmn_verify::VerifyError>> {
+    let usage = |m: String| {
+        eprintln!("error: {m}");
+        None
+    };
+    if anchors.is_empty() {
+        return Err(None);
+    }
+    {
         // The revocation index: --crl files and the URLs' CRLs, each verified with one of the
         // given CA certificates; a URL that fails is recorded and fails closed.
         let store = Arc::new(kmn_verify::RevocationStore::new(
             kmn_verify::RevocationConfig::default(),
         ));
-        let issuers: Vec<Vec<u8>> = anchors.iter().chain(&inters).cloned().collect();
+        let issuers: Vec<Vec<u8>> = anchors.iter().chain(inters).cloned().collect();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         for (i, der) in crls.iter().enumerate() {
             match kmn_verify::RevocationIndex::build(der, &issuers) {
                 Ok(ix) => {
                     if let Err(e) = store.install(&format!("--crl #{}", i + 1), ix, None, now) {
-                        return usage(e);
+                        return Err(usage(e));
                     }
                 }
-                Err(e) => return usage(format!("--crl #{}: {e}", i + 1)),
+                // Under two anchor sets a CRL belongs to one of them only.
+                Err(e) => eprintln!("warning: --crl #{}: {e}", i + 1),
             }
         }
         let fetcher = match kmn_crl_fetch::Fetcher::new(
             Arc::clone(&store),
             issuers,
-            v.crl_url.clone(),
+            crl_url.to_vec(),
             kmn_crl_fetch::FetcherConfig::default(),
         ) {
             Ok(f) => f,
-            Err(e) => return usage(format!("--crl-url {e}")),
+            Err(e) => return Err(usage(format!("--crl-url {e}"))),
         };
         let outcomes = match tokio::task::spawn_blocking(move || fetcher.refresh_all()).await {
             Ok(o) => o,
-            Err(e) => return usage(format!("--crl-url: {e}")),
+            Err(e) => return Err(usage(format!("--crl-url: {e}"))),
         };
         for (url, o) in &outcomes {
             match o {
@@ -1511,20 +1732,23 @@ async fn verify(data_dir: &Path, v: &VerifyArgs) -> ExitCode {
                 kmn_crl_fetch::Outcome::Failed(e) => eprintln!("warning: {e}"),
             }
         }
-        kmn_verify::verify_with_index(&leaf, &anchors, &inters, &store.snapshot(), &opts)
+        kmn_verify::verify_with_index(leaf, anchors, inters, &store.snapshot(), opts).map_err(Some)
+    }
+}
+
+/// The data directory's CA's operator policy OID, to tell operator certificates apart.
+async fn operator_policy_from_data_dir(data_dir: &Path) -> Vec<const_oid::ObjectIdentifier> {
+    if !Config::path(data_dir).exists() {
+        return Vec::new();
+    }
+    let Ok(app) = open(data_dir).await else {
+        return Vec::new();
     };
-    match result {
-        Ok(p) => {
-            println!("valid: {}", p.subjects.join(" <- "));
-            if p.revocation_checked {
-                println!("revocation checked for every certificate of the path");
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("invalid: {e}");
-            ExitCode::from(1)
-        }
+    match ca::Policies::current(&app).await {
+        Ok(p) => const_oid::ObjectIdentifier::new(&p.operator.to_string())
+            .map(|o| vec![o])
+            .unwrap_or_default(),
+        Err(_) => Vec::new(),
     }
 }
 

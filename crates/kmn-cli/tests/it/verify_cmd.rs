@@ -321,3 +321,212 @@ fn issue11_verify_crl_url_from_kmn_up() {
         Some(2)
     );
 }
+
+/// Issue #11 "revocation live", OCSP: `kmn verify --ocsp-url` and kmn-crl-fetch's OcspCache
+/// against the real responder of `kmn serve` (pre-signed responses from a delegated signer):
+/// good, then revoked right after `kmn cert revoke`; a certificate the responder does not
+/// serve fails closed.
+#[test]
+fn issue11_verify_ocsp_from_kmn_serve() {
+    let env = Env::new();
+    let srv = crate::serve::start(&env);
+    let pass = std::fs::read_to_string(env.data_dir().join("secrets/ca-passphrase")).unwrap();
+    let env = env.env("KMN_CA_PASSPHRASE", pass.trim());
+    let root = env.repo("kmn-root-g1.crt");
+    let iss = env.repo("kmn-issuing-g1.crt");
+    let csr = env.csr("u", "p256", "/C=JP/O=Clinic/CN=Taro", &[]);
+    let (user, serial) = env.issue("u", &csr, "user-card", "3y");
+    let (r, i, u) = (
+        root.to_str().unwrap(),
+        iss.to_str().unwrap(),
+        user.to_str().unwrap(),
+    );
+    let ocsp = format!("{}/ocsp", srv.http);
+    let args = [
+        "verify",
+        "--anchor",
+        r,
+        "--intermediates",
+        i,
+        "--ocsp-url",
+        &ocsp,
+        u,
+    ];
+
+    // The signer loop pre-signs the new certificate's response within a moment (until then
+    // the responder answers tryLater, and kmn verify fails closed).
+    let started = std::time::Instant::now();
+    let out = loop {
+        let o = env.run(&args);
+        if o.status.code() == Some(0) {
+            break String::from_utf8_lossy(&o.stdout).to_string();
+        }
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(err.contains("invalid: OCSP:"), "{err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "no good OCSP answer: {err}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert!(out.contains("OCSP: good (thisUpdate"), "{out}");
+    assert!(out.contains("valid: "), "{out}");
+
+    // The library cache against the same responder.
+    let load = |p: &std::path::Path| {
+        kmn_verify::load_pem_or_der_bundle(&std::fs::read(p).unwrap())
+            .unwrap()
+            .remove(0)
+    };
+    let (leaf, issuer) = (load(&user), load(&iss));
+    let cache = kmn_crl_fetch::OcspCache::new(kmn_crl_fetch::OcspConfig {
+        responder_url: Some(ocsp.clone()),
+        refresh: std::time::Duration::from_secs(1),
+        ..Default::default()
+    })
+    .unwrap();
+    let now = || time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!(matches!(
+        cache.refresh_now(&leaf, &issuer, now()),
+        kmn_crl_fetch::OcspStatus::Good { .. }
+    ));
+
+    env.ok(&["cert", "revoke", &serial, "--reason", "affiliation-changed"]);
+    let started = std::time::Instant::now();
+    loop {
+        let o = env.run(&args);
+        if o.status.code() == Some(1)
+            && String::from_utf8_lossy(&o.stderr).contains("was revoked on")
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "not seen revoked: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_fails(&env.run(&args), 1, "(reason: affiliationChanged)");
+    // The cache sees it at its next refresh (due after 1 s here).
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    cache.refresh_due(now());
+    assert!(
+        matches!(
+            cache.status(&leaf, &issuer, now()),
+            kmn_crl_fetch::OcspStatus::Revoked { .. }
+        ),
+        "{:?}",
+        cache.entries()
+    );
+
+    // Something that is not an OCSP responder (a 404): fails closed, with the reason.
+    let other = env.csr("o", "p256", "/C=JP/O=Clinic/CN=Jiro", &[]);
+    let (other, _) = env.issue("o", &other, "user-card", "3y");
+    let o = env.run(&[
+        "verify",
+        "--anchor",
+        r,
+        "--intermediates",
+        i,
+        "--ocsp-url",
+        &format!("{}/no-such-responder", srv.http),
+        other.to_str().unwrap(),
+    ]);
+    assert_fails(&o, 1, "invalid: OCSP:");
+    assert_fails(
+        &env.run(&["verify", "--anchor", r, "--ocsp-url", "https://x/ocsp", u]),
+        2,
+        "only http:// responders",
+    );
+}
+
+/// Issue #11 item 2 through the binary: `kmn verify --hpki-anchor` with an HPKI-like CA made
+/// by openssl after the published HPKI certificate profiles (RSA-2048; an authentication
+/// certificate with digitalSignature and the authentication policy; a signature certificate
+/// with nonRepudiation, the signature policy and hcRole): the authentication certificate is
+/// accepted and named, the signature certificate refused with the reason, a card of another
+/// HPKI CA refused; the policy options override the defaults.
+#[test]
+fn issue11_verify_hpki_anchor_with_openssl_cards() {
+    use crate::support::tool;
+    let env = Env::new();
+    let p = |n: &str| env.path(n).to_str().unwrap().to_string();
+    // hcRole "Medical Doctor" (ISO 17090-3, scheme 1.2.392.100495.1.6.1.1) as
+    // subjectDirectoryAttributes.
+    let hc_role = "3030302E0606288185420001312431223020A01E301C060A2A830886910F010601010C0E4D65646963616C20446F63746F72";
+    std::fs::write(
+        env.path("hpki.cnf"),
+        format!(
+            "[req]\ndistinguished_name = dn\n[dn]\n\
+             [root]\nbasicConstraints = critical,CA:true\nkeyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n\
+             [auth]\nkeyUsage = critical,digitalSignature\ncertificatePolicies = 1.2.392.100495.1.5.1.2.1\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n\
+             [sig]\nkeyUsage = critical,nonRepudiation\ncertificatePolicies = 1.2.392.100495.1.5.1.1.1\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n2.5.29.9 = DER:{hc_role}\n"
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let (ok, out) = tool("openssl", args);
+        assert!(ok, "openssl {args:?}: {out}");
+    };
+    let cnf = p("hpki.cnf");
+    for root in ["root", "other"] {
+        run(&[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256",
+            "-keyout", &p(&format!("{root}.key")), "-out", &p(&format!("{root}.pem")),
+            "-subj", "/C=JP/O=HPKI Test/CN=HPKI Test Root CA", "-days", "3650",
+            "-config", &cnf, "-extensions", "root",
+        ]);
+    }
+    for (cert, ext, ca) in [("auth", "auth", "root"), ("sig", "sig", "root"), ("stranger", "auth", "other")] {
+        run(&[
+            "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", &p(&format!("{cert}.key")),
+            "-subj", "/C=JP/CN=YAMADA TARO", "-out", &p(&format!("{cert}.csr")), "-config", &cnf,
+        ]);
+        run(&[
+            "x509", "-req", "-sha256", "-in", &p(&format!("{cert}.csr")),
+            "-CA", &p(&format!("{ca}.pem")), "-CAkey", &p(&format!("{ca}.key")),
+            "-set_serial", "0x1234abcd", "-days", "1000", "-extfile", &cnf, "-extensions", ext,
+            "-out", &p(&format!("{cert}.pem")),
+        ]);
+    }
+    let root = p("root.pem");
+    let verify = |cert: &str, extra: &[&str]| {
+        let mut args = vec!["verify", "--hpki-anchor", &root, "--purpose", "client-auth"];
+        args.extend_from_slice(extra);
+        let c = p(cert);
+        args.push(&c);
+        env.run(&args)
+    };
+    let o = verify("auth.pem", &[]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(0), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("valid: CN=YAMADA TARO"), "{out}");
+    assert!(
+        out.contains("credential: hpki, issuer 'CN=HPKI Test Root CA, O=HPKI Test, C=JP', serial 1234abcd, SPKI SHA-256 "),
+        "{out}"
+    );
+    assert_fails(
+        &verify("sig.pem", &[]),
+        1,
+        "it is an HPKI signature certificate (certificate policy 1.2.392.100495.1.5.1.1.1), not the authentication certificate",
+    );
+    assert_fails(&verify("stranger.pem", &[]), 1, "invalid: ");
+    // With the policy options: an authentication policy that is not the card's refuses it;
+    // the signature certificate stays refused by its keyUsage whatever the OIDs.
+    assert_fails(
+        &verify("auth.pem", &["--hpki-auth-policy-oid", "1.2.392.100495.9"]),
+        1,
+        "is not an HPKI authentication certificate",
+    );
+    assert_fails(
+        &verify("sig.pem", &["--hpki-auth-policy-oid", "1.2.392.100495.1.5.1.1", "--hpki-signature-policy-oid", "1.2.392.100495.9"]),
+        1,
+        "its keyUsage has nonRepudiation",
+    );
+    assert_fails(
+        &verify("auth.pem", &["--hpki-auth-policy-oid", "not-an-oid"]),
+        2,
+        "--hpki-auth-policy-oid 'not-an-oid' is not an OID",
+    );
+}
