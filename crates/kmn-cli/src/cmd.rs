@@ -1587,7 +1587,9 @@ async fn verify(data_dir: &Path, v: &VerifyArgs) -> ExitCode {
     };
     if v.ocsp || v.ocsp_url.is_some() {
         let Some(issuer) = path.chain.get(1).cloned() else {
-            eprintln!("invalid: OCSP: the certificate is a trust anchor; it has no issuer to ask about it");
+            eprintln!(
+                "invalid: OCSP: the certificate is a trust anchor; it has no issuer to ask about it"
+            );
             return ExitCode::from(1);
         };
         let cfg = kmn_crl_fetch::OcspConfig {
@@ -1600,14 +1602,13 @@ async fn verify(data_dir: &Path, v: &VerifyArgs) -> ExitCode {
         };
         let at_secs = opts.at.unix_timestamp();
         let leaf2 = leaf.clone();
-        let status = match tokio::task::spawn_blocking(move || {
-            cache.refresh_now(&leaf2, &issuer, at_secs)
-        })
-        .await
-        {
-            Ok(s) => s,
-            Err(e) => return usage(format!("--ocsp: {e}")),
-        };
+        let status =
+            match tokio::task::spawn_blocking(move || cache.refresh_now(&leaf2, &issuer, at_secs))
+                .await
+            {
+                Ok(s) => s,
+                Err(e) => return usage(format!("--ocsp: {e}")),
+            };
         match status {
             kmn_crl_fetch::OcspStatus::Good {
                 this_update,

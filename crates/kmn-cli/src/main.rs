@@ -63,7 +63,8 @@ pub enum Command {
     /// 失効の証明（署名付きの失効受領証、第23条3）の検証
     #[command(subcommand)]
     Receipt(cmd::ReceiptCommand),
-    /// Offline path validation (RFC 5280): exit 0 valid, 1 invalid (reason on stderr), 2 usage.
+    /// Path validation (RFC 5280) with CRLs, OCSP and HPKI anchors: exit 0 valid, 1 invalid
+    /// (reason on stderr), 2 usage.
     Verify(cmd::VerifyArgs),
     /// The audit log.
     #[command(subcommand)]

@@ -323,7 +323,10 @@ impl OcspCache {
         parse_url(&url)?;
         // The request can be built (the certificate and its issuer parse and match).
         ocsp_request(cert_der, issuer_der, self.config.hash).map_err(|e| e.to_string())?;
-        let mut map = self.entries.write().map_err(|_| "OCSP cache lock poisoned")?;
+        let mut map = self
+            .entries
+            .write()
+            .map_err(|_| "OCSP cache lock poisoned")?;
         if map.len() >= self.config.max_entries.max(1) && !map.contains_key(cert_der) {
             let oldest = map
                 .iter()
@@ -368,7 +371,7 @@ impl OcspCache {
             .read()
             .ok()
             .and_then(|m| m.get(cert_der).cloned());
-        if !held.is_some_and(|e| e.issuer == issuer_der)
+        if held.is_none_or(|e| e.issuer != issuer_der)
             && let Err(why) = self.register(cert_der, issuer_der, at)
         {
             return OcspStatus::Unavailable { why };
@@ -431,7 +434,10 @@ impl OcspCache {
         let refresh = secs(self.config.refresh);
         match outcome {
             Ok(Fetched::New(result, etag)) => {
-                next.refresh_after = at.saturating_add(refresh).min(result.next_update).max(at + 1);
+                next.refresh_after = at
+                    .saturating_add(refresh)
+                    .min(result.next_update)
+                    .max(at + 1);
                 next.result = Some(result);
                 next.etag = etag;
                 next.last_success = Some(at);

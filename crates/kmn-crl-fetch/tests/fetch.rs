@@ -575,7 +575,10 @@ fn issue11_ocsp_cache_answers_from_memory_and_refetches_with_if_none_match() {
     let server = Server::start();
     let leaf = pki.leaf(&pki.g1);
     let ca = pki.g1.cert.clone();
-    server.put(OCSP, good(&pki, &leaf, "20300531000000Z", "20300607000000Z"));
+    server.put(
+        OCSP,
+        good(&pki, &leaf, "20300531000000Z", "20300607000000Z"),
+    );
     let cache = ocsp_cache(&server, Duration::from_secs(60));
 
     // The first question registers the certificate; nothing is fetched on the way.
@@ -585,10 +588,16 @@ fn issue11_ocsp_cache_answers_from_memory_and_refetches_with_if_none_match() {
     }
     assert!(server.log().is_empty());
     assert_eq!(cache.refresh_due(T), 1);
-    assert!(matches!(cache.status(&leaf, &ca, T), OcspStatus::Good { .. }));
+    assert!(matches!(
+        cache.status(&leaf, &ca, T),
+        OcspStatus::Good { .. }
+    ));
     let log = server.log();
     assert_eq!(log.len(), 1, "{log:?}");
-    assert!(log[0].0.starts_with("/ocsp/M"), "a GET of the base64 request: {log:?}");
+    assert!(
+        log[0].0.starts_with("/ocsp/M"),
+        "a GET of the base64 request: {log:?}"
+    );
     assert_eq!(log[0].1, None);
 
     // Not due again before the refresh interval; then If-None-Match and a 304.
@@ -596,7 +605,10 @@ fn issue11_ocsp_cache_answers_from_memory_and_refetches_with_if_none_match() {
     assert_eq!(cache.refresh_due(T + 61), 1);
     let log = server.log();
     assert!(log[0].1.is_some() && log[0].2 == 304, "{log:?}");
-    assert!(matches!(cache.status(&leaf, &ca, T + 61), OcspStatus::Good { .. }));
+    assert!(matches!(
+        cache.status(&leaf, &ca, T + 61),
+        OcspStatus::Good { .. }
+    ));
 
     // Revoked at the responder: seen at the next refresh, not before.
     let revoked = ocsp_response(
@@ -614,7 +626,10 @@ fn issue11_ocsp_cache_answers_from_memory_and_refetches_with_if_none_match() {
         &[],
     );
     server.put(OCSP, revoked);
-    assert!(matches!(cache.status(&leaf, &ca, T + 100), OcspStatus::Good { .. }));
+    assert!(matches!(
+        cache.status(&leaf, &ca, T + 100),
+        OcspStatus::Good { .. }
+    ));
     assert_eq!(cache.refresh_due(T + 122), 1);
     assert_eq!(
         cache.status(&leaf, &ca, T + 122),
@@ -660,12 +675,21 @@ fn issue11_ocsp_cache_fails_closed() {
 
     // A good response, then the responder goes away: good until the unreachable grace
     // (900 s) has passed, then unavailable with the reason.
-    server.put(OCSP, good(&pki, &leaf, "20300531000000Z", "20300607000000Z"));
+    server.put(
+        OCSP,
+        good(&pki, &leaf, "20300531000000Z", "20300607000000Z"),
+    );
     cache.refresh_due(T + 31);
-    assert!(matches!(cache.status(&leaf, &ca, T + 31), OcspStatus::Good { .. }));
+    assert!(matches!(
+        cache.status(&leaf, &ca, T + 31),
+        OcspStatus::Good { .. }
+    ));
     server.stop();
     cache.refresh_due(T + 100);
-    assert!(matches!(cache.status(&leaf, &ca, T + 100), OcspStatus::Good { .. }));
+    assert!(matches!(
+        cache.status(&leaf, &ca, T + 100),
+        OcspStatus::Good { .. }
+    ));
     cache.refresh_due(T + 1000);
     match cache.status(&leaf, &ca, T + 1000) {
         OcspStatus::Unavailable { why } => {
@@ -678,10 +702,16 @@ fn issue11_ocsp_cache_fails_closed() {
     // Past the response's nextUpdate: unavailable whatever the fetches did.
     let server = Server::start();
     let cache = ocsp_cache(&server, Duration::from_secs(60));
-    server.put(OCSP, good(&pki, &leaf, "20300531000000Z", "20300601000100Z"));
+    server.put(
+        OCSP,
+        good(&pki, &leaf, "20300531000000Z", "20300601000100Z"),
+    );
     cache.status(&leaf, &ca, T);
     cache.refresh_due(T);
-    assert!(matches!(cache.status(&leaf, &ca, T), OcspStatus::Good { .. }));
+    assert!(matches!(
+        cache.status(&leaf, &ca, T),
+        OcspStatus::Good { .. }
+    ));
     match cache.status(&leaf, &ca, T + 120) {
         OcspStatus::Unavailable { why } => assert!(why.contains("past its nextUpdate"), "{why}"),
         other => panic!("{other:?}"),
@@ -692,7 +722,9 @@ fn issue11_ocsp_cache_fails_closed() {
     // No responder URL at all.
     let cache = OcspCache::new(OcspConfig::default()).unwrap();
     match cache.status(&leaf, &ca, T) {
-        OcspStatus::Unavailable { why } => assert!(why.contains("names no http:// OCSP responder"), "{why}"),
+        OcspStatus::Unavailable { why } => {
+            assert!(why.contains("names no http:// OCSP responder"), "{why}")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -734,7 +766,11 @@ fn issue11_ocsp_background_refresher() {
     // Woken by the registration, the refresher fetches at once.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !matches!(cache.status(&leaf, &ca, t), OcspStatus::Good { .. }) {
-        assert!(std::time::Instant::now() < deadline, "{:?}", cache.entries());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            cache.entries()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(refresher.is_running());

@@ -204,8 +204,11 @@ pub fn credential(
         });
     }
     let is_operator = c.policies.as_ref().is_some_and(|p| {
-        p.iter()
-            .any(|o| operator_policy_oids.iter().any(|w| w.as_bytes() == o.as_slice()))
+        p.iter().any(|o| {
+            operator_policy_oids
+                .iter()
+                .any(|w| w.as_bytes() == o.as_slice())
+        })
     });
     if is_operator {
         return Ok(Credential::Operator {

@@ -192,8 +192,8 @@ fn seq(parts: &[&[u8]]) -> Vec<u8> {
 }
 
 fn parse_pair(cert_der: &[u8], issuer_der: &[u8]) -> Result<(Cert, Cert), OcspError> {
-    let cert = Cert::parse(cert_der)
-        .map_err(|e| err(format!("could not parse the certificate: {e}")))?;
+    let cert =
+        Cert::parse(cert_der).map_err(|e| err(format!("could not parse the certificate: {e}")))?;
     let issuer = Cert::parse(issuer_der)
         .map_err(|e| err(format!("could not parse the issuer certificate: {e}")))?;
     if !cert.issuer.matches(&issuer.subject) {
@@ -347,7 +347,9 @@ fn parse_basic(der: &[u8]) -> Result<Basic<'_>, OcspError> {
             oid_to_string(rtype.value)
         )));
     }
-    let inner = rr.expect(tag::OCTET_STRING, "response").map_err(parse_err)?;
+    let inner = rr
+        .expect(tag::OCTET_STRING, "response")
+        .map_err(parse_err)?;
     rr.finish("ResponseBytes").map_err(parse_err)?;
     parse_basic_response(inner.value).map_err(parse_err)
 }
@@ -376,7 +378,10 @@ fn parse_basic_response(der: &[u8]) -> PResult<Basic<'_>> {
     if let Some(v) = t.optional(tag::ctx_cons(0))? {
         let n = parse_u32(single(v.value, tag::INTEGER, "version")?.value)?;
         if n != 0 {
-            return Err(ParseError(format!("unknown ResponseData version {}", n + 1)));
+            return Err(ParseError(format!(
+                "unknown ResponseData version {}",
+                n + 1
+            )));
         }
     }
     let rid = t.any()?;
@@ -386,7 +391,9 @@ fn parse_basic_response(der: &[u8]) -> PResult<Basic<'_>> {
             tag::SEQUENCE,
             "responderID byName",
         )?)?),
-        0xa2 => ResponderId::ByKey(single(rid.value, tag::OCTET_STRING, "responderID byKey")?.value),
+        0xa2 => {
+            ResponderId::ByKey(single(rid.value, tag::OCTET_STRING, "responderID byKey")?.value)
+        }
         _ => return Err(ParseError::new("bad responderID")),
     };
     let produced_at = generalized(&t.any()?, "producedAt")?;
@@ -458,10 +465,10 @@ fn check_delegate(d: &Cert, issuer: &Cert, at: i64) -> Result<(), String> {
             "the responder certificate '{who}' names different signature algorithms inside and outside its signed part"
         ));
     }
-    let ocsp_signing = d
-        .eku
-        .as_ref()
-        .is_some_and(|l| l.iter().any(|o| o.as_slice() == oid::KP_OCSP_SIGNING.as_bytes()));
+    let ocsp_signing = d.eku.as_ref().is_some_and(|l| {
+        l.iter()
+            .any(|o| o.as_slice() == oid::KP_OCSP_SIGNING.as_bytes())
+    });
     if !ocsp_signing {
         return Err(format!(
             "the responder certificate '{who}' is not an OCSP signer: its extendedKeyUsage does not include id-kp-OCSPSigning (RFC 6960 §4.2.2.2)"
@@ -570,8 +577,7 @@ pub fn check_ocsp_response(
         } else {
             continue;
         };
-        if s
-            .hash_alg
+        if s.hash_alg
             .params
             .as_deref()
             .is_some_and(|p| p != [tag::NULL, 0])
@@ -630,8 +636,8 @@ pub fn check_ocsp_response(
 /// The OCSP responder URLs of a certificate's authorityInfoAccess (id-ad-ocsp, `http://`
 /// only), in the order given.
 pub fn ocsp_urls(cert_der: &[u8]) -> Result<Vec<String>, OcspError> {
-    let cert = Cert::parse(cert_der)
-        .map_err(|e| err(format!("could not parse the certificate: {e}")))?;
+    let cert =
+        Cert::parse(cert_der).map_err(|e| err(format!("could not parse the certificate: {e}")))?;
     let mut out = Vec::new();
     let aia = cert
         .extensions

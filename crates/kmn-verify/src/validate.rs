@@ -79,7 +79,9 @@ pub(crate) fn verify(
         at: opts.at.unix_timestamp(),
         legacy: matches!(opts.profile, Profile::Rfc5280),
         crl_grace: match &opts.profile {
-            Profile::Hpki { crl_grace, .. } => i64::try_from(crl_grace.as_secs()).unwrap_or(i64::MAX),
+            Profile::Hpki { crl_grace, .. } => {
+                i64::try_from(crl_grace.as_secs()).unwrap_or(i64::MAX)
+            }
             _ => 0,
         },
         sig_cache: RefCell::new(HashMap::new()),
@@ -1016,7 +1018,11 @@ fn check_hpki_leaf(
         let want: Vec<String> = auth.iter().map(|o| o.to_string()).collect();
         return Err(violation(format!(
             "it is not an HPKI authentication certificate: none of its certificate policies ({}) is an accepted authentication policy ({})",
-            if have.is_empty() { "none".to_string() } else { have.join(", ") },
+            if have.is_empty() {
+                "none".to_string()
+            } else {
+                have.join(", ")
+            },
             want.join(", ")
         )));
     }

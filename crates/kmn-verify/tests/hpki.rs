@@ -17,9 +17,8 @@ use std::time::Duration;
 use der::Decode;
 use der::asn1::ObjectIdentifier;
 use kmn_verify::{
-    Credential, Profile, Purpose, RevocationConfig, RevocationIndex, RevocationStore,
-    VerifyError, VerifyOptions, credential, hc_role, kmn_card_identity, verify,
-    verify_with_index,
+    Credential, Profile, Purpose, RevocationConfig, RevocationIndex, RevocationStore, VerifyError,
+    VerifyOptions, credential, hc_role, kmn_card_identity, verify, verify_with_index,
 };
 use support::*;
 use time::macros::datetime;
@@ -124,11 +123,20 @@ fn issue11_hpki_authentication_certificate_is_accepted() {
             serial,
             spki_sha256,
         } => {
-            assert_eq!(role, None, "hcRole is not required in the authentication certificate");
+            assert_eq!(
+                role, None,
+                "hcRole is not required in the authentication certificate"
+            );
             assert!(issuer.contains(HPKI_ROOT), "{issuer}");
-            assert_eq!(u64::from_str_radix(&serial, 16).unwrap(), serial_of(&h.auth));
+            assert_eq!(
+                u64::from_str_radix(&serial, 16).unwrap(),
+                serial_of(&h.auth)
+            );
             use sha2::Digest;
-            assert_eq!(spki_sha256.as_slice(), sha2::Sha256::digest(&h.auth_key.spki).as_slice());
+            assert_eq!(
+                spki_sha256.as_slice(),
+                sha2::Sha256::digest(&h.auth_key.spki).as_slice()
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -149,7 +157,10 @@ fn issue11_hpki_authentication_certificate_is_accepted() {
     let c = credential(&path, &profile, &[]).unwrap();
     assert_eq!(c.kind(), "hpki");
     assert!(matches!(c, Credential::Hpki { role: Some(ref r), .. } if r == "Medical Doctor"));
-    assert_eq!(hc_role(&with_role).unwrap().as_deref(), Some("Medical Doctor"));
+    assert_eq!(
+        hc_role(&with_role).unwrap().as_deref(),
+        Some("Medical Doctor")
+    );
 }
 
 #[test]
@@ -194,7 +205,8 @@ fn issue11_hpki_signature_certificate_is_refused() {
     )
     .unwrap_err();
     assert!(
-        e.to_string().contains("is not an HPKI authentication certificate"),
+        e.to_string()
+            .contains("is not an HPKI authentication certificate"),
         "{e}"
     );
     // An EKU that is present must still allow client authentication.
@@ -256,7 +268,9 @@ fn issue11_hpki_revoked_card_is_refused() {
     // Through the revocation index as the gateway uses it.
     let store = RevocationStore::new(RevocationConfig::default());
     let ix = RevocationIndex::build(&crl, std::slice::from_ref(&h.root)).unwrap();
-    store.install("hpki.crl", ix, None, AT.unix_timestamp()).unwrap();
+    store
+        .install("hpki.crl", ix, None, AT.unix_timestamp())
+        .unwrap();
     let e = verify_with_index(
         &h.auth,
         std::slice::from_ref(&h.root),
@@ -294,7 +308,9 @@ fn issue11_hpki_crl_grace_is_its_own() {
     // profile adds its own.
     let store = Arc::new(RevocationStore::new(RevocationConfig::default()));
     let ix = RevocationIndex::build(&crl, std::slice::from_ref(&h.root)).unwrap();
-    store.install("hpki.crl", ix, None, late.unix_timestamp()).unwrap();
+    store
+        .install("hpki.crl", ix, None, late.unix_timestamp())
+        .unwrap();
     let check = |grace: Duration| {
         verify_with_index(
             &h.auth,

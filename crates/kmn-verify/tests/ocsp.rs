@@ -298,7 +298,11 @@ fn issue11_ocsp_stale_or_future_times_are_refused() {
 #[test]
 fn issue11_ocsp_error_statuses_and_hostile_bytes_are_refused_without_panic() {
     let p = pki();
-    for (code, name) in [(1u8, "malformedRequest"), (3, "tryLater"), (6, "unauthorized")] {
+    for (code, name) in [
+        (1u8, "malformedRequest"),
+        (3, "tryLater"),
+        (6, "unauthorized"),
+    ] {
         let r = seq(&[tlv(0x0a, &[code])]);
         refused(&r, &p, name);
     }
@@ -340,11 +344,17 @@ fn issue11_ocsp_request_and_aia_urls() {
                 oid("1.3.6.1.5.5.7.48.2"),
                 ia5(0x86, "http://kmn.example.jp/repo/ca.crt"),
             ]),
-            seq(&[oid("1.3.6.1.5.5.7.48.1"), ia5(0x86, "http://kmn.example.jp/ocsp")]),
+            seq(&[
+                oid("1.3.6.1.5.5.7.48.1"),
+                ia5(0x86, "http://kmn.example.jp/ocsp"),
+            ]),
         ]),
     };
     let leaf = Tbs::leaf("Taro", &[KP_CLIENT_AUTH], &[])
         .with(aia)
         .sign(&Key::new(), Some((CA, &p.ca_key)));
-    assert_eq!(ocsp_urls(&leaf).unwrap(), vec!["http://kmn.example.jp/ocsp"]);
+    assert_eq!(
+        ocsp_urls(&leaf).unwrap(),
+        vec!["http://kmn.example.jp/ocsp"]
+    );
 }

@@ -472,22 +472,66 @@ fn issue11_verify_hpki_anchor_with_openssl_cards() {
     let cnf = p("hpki.cnf");
     for root in ["root", "other"] {
         run(&[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256",
-            "-keyout", &p(&format!("{root}.key")), "-out", &p(&format!("{root}.pem")),
-            "-subj", "/C=JP/O=HPKI Test/CN=HPKI Test Root CA", "-days", "3650",
-            "-config", &cnf, "-extensions", "root",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-sha256",
+            "-keyout",
+            &p(&format!("{root}.key")),
+            "-out",
+            &p(&format!("{root}.pem")),
+            "-subj",
+            "/C=JP/O=HPKI Test/CN=HPKI Test Root CA",
+            "-days",
+            "3650",
+            "-config",
+            &cnf,
+            "-extensions",
+            "root",
         ]);
     }
-    for (cert, ext, ca) in [("auth", "auth", "root"), ("sig", "sig", "root"), ("stranger", "auth", "other")] {
+    for (cert, ext, ca) in [
+        ("auth", "auth", "root"),
+        ("sig", "sig", "root"),
+        ("stranger", "auth", "other"),
+    ] {
         run(&[
-            "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", &p(&format!("{cert}.key")),
-            "-subj", "/C=JP/CN=YAMADA TARO", "-out", &p(&format!("{cert}.csr")), "-config", &cnf,
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &p(&format!("{cert}.key")),
+            "-subj",
+            "/C=JP/CN=YAMADA TARO",
+            "-out",
+            &p(&format!("{cert}.csr")),
+            "-config",
+            &cnf,
         ]);
         run(&[
-            "x509", "-req", "-sha256", "-in", &p(&format!("{cert}.csr")),
-            "-CA", &p(&format!("{ca}.pem")), "-CAkey", &p(&format!("{ca}.key")),
-            "-set_serial", "0x1234abcd", "-days", "1000", "-extfile", &cnf, "-extensions", ext,
-            "-out", &p(&format!("{cert}.pem")),
+            "x509",
+            "-req",
+            "-sha256",
+            "-in",
+            &p(&format!("{cert}.csr")),
+            "-CA",
+            &p(&format!("{ca}.pem")),
+            "-CAkey",
+            &p(&format!("{ca}.key")),
+            "-set_serial",
+            "0x1234abcd",
+            "-days",
+            "1000",
+            "-extfile",
+            &cnf,
+            "-extensions",
+            ext,
+            "-out",
+            &p(&format!("{cert}.pem")),
         ]);
     }
     let root = p("root.pem");
@@ -500,7 +544,12 @@ fn issue11_verify_hpki_anchor_with_openssl_cards() {
     };
     let o = verify("auth.pem", &[]);
     let out = String::from_utf8_lossy(&o.stdout).to_string();
-    assert_eq!(o.status.code(), Some(0), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(out.contains("valid: CN=YAMADA TARO"), "{out}");
     assert!(
         out.contains("credential: hpki, issuer 'CN=HPKI Test Root CA, O=HPKI Test, C=JP', serial 1234abcd, SPKI SHA-256 "),
@@ -520,7 +569,15 @@ fn issue11_verify_hpki_anchor_with_openssl_cards() {
         "is not an HPKI authentication certificate",
     );
     assert_fails(
-        &verify("sig.pem", &["--hpki-auth-policy-oid", "1.2.392.100495.1.5.1.1", "--hpki-signature-policy-oid", "1.2.392.100495.9"]),
+        &verify(
+            "sig.pem",
+            &[
+                "--hpki-auth-policy-oid",
+                "1.2.392.100495.1.5.1.1",
+                "--hpki-signature-policy-oid",
+                "1.2.392.100495.9",
+            ],
+        ),
         1,
         "its keyUsage has nonRepudiation",
     );

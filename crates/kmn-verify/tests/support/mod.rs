@@ -360,7 +360,9 @@ impl Tbs {
             ecdsa_sha256(),
             name(issuer_cn),
             seq(&[ia5(0x17, self.not_before), ia5(0x17, self.not_after)]),
-            self.subject_der.clone().unwrap_or_else(|| name(&self.subject)),
+            self.subject_der
+                .clone()
+                .unwrap_or_else(|| name(&self.subject)),
             key.spki.clone(),
             tlv(0xa3, &seq(&ext_der)),
         ]);
