@@ -133,4 +133,11 @@ pub enum VerifyError {
     /// The leaf does not meet the kmn profile.
     #[error("certificate '{subject}' does not meet the kmn profile: {detail}")]
     ProfileViolation { subject: String, detail: String },
+
+    /// Under [`crate::Profile::Hpki`]: the leaf is not an HPKI authentication certificate
+    /// (a signature certificate, another policy, wrong keyUsage).
+    #[error(
+        "certificate '{subject}' is not accepted as an HPKI authentication certificate: {detail}"
+    )]
+    NotHpkiAuthentication { subject: String, detail: String },
 }

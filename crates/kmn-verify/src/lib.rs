@@ -129,7 +129,7 @@ pub enum Profile {
     ///   and none equal to or under one of `signature_policy_oids`;
     /// * have keyUsage with digitalSignature and without nonRepudiation (contentCommitment):
     ///   the signature certificate (nonRepudiation, the signature policy) is refused with
-    ///   [`VerifyError::ProfileViolation`] saying so;
+    ///   [`VerifyError::NotHpkiAuthentication`] saying so;
     /// * not need extendedKeyUsage: with [`Purpose::ClientAuth`] an absent extension is
     ///   accepted (one that is present must still contain id-kp-clientAuth); hcRole is not
     ///   required (it is read by [`credential`] when present).

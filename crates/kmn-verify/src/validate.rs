@@ -991,7 +991,7 @@ fn check_hpki_leaf(
     signature: &[der::asn1::ObjectIdentifier],
 ) -> Result<(), VerifyError> {
     use crate::credential::oid_within;
-    let violation = |detail: String| VerifyError::ProfileViolation {
+    let violation = |detail: String| VerifyError::NotHpkiAuthentication {
         subject: subject(c),
         detail,
     };

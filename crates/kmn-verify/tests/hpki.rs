@@ -174,7 +174,10 @@ fn issue11_hpki_signature_certificate_is_refused() {
         &opts(hpki_profile(Duration::ZERO), AT, false),
     )
     .unwrap_err();
-    assert!(matches!(e, VerifyError::ProfileViolation { .. }), "{e:?}");
+    assert!(
+        matches!(e, VerifyError::NotHpkiAuthentication { .. }),
+        "{e:?}"
+    );
     let msg = e.to_string();
     assert!(
         msg.contains("it is an HPKI signature certificate (certificate policy 1.2.392.100495.1.5.1.1.1), not the authentication certificate"),
