@@ -587,3 +587,151 @@ fn issue11_verify_hpki_anchor_with_openssl_cards() {
         "--hpki-auth-policy-oid 'not-an-oid' is not an OID",
     );
 }
+
+/// Issue #11 "revocation live": `kmn verify --ocsp-url` against OpenSSL's own OCSP responder
+/// (`openssl ocsp -port`, responses signed by the CA itself, responderID by key): another
+/// implementation's GET requests and responses interoperate; good, then revoked.
+#[test]
+fn issue11_verify_ocsp_against_openssl_responder() {
+    use crate::support::tool;
+    let env = Env::new();
+    let p = |n: &str| env.path(n).to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        let (ok, out) = tool("openssl", args);
+        assert!(ok, "openssl {args:?}: {out}");
+    };
+    std::fs::write(
+        env.path("ca.cnf"),
+        "[req]\ndistinguished_name = dn\n[dn]\n\
+         [ca]\nbasicConstraints = critical,CA:true\nkeyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n\
+         [leaf]\nkeyUsage = critical,digitalSignature\nextendedKeyUsage = clientAuth\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n",
+    )
+    .unwrap();
+    let cnf = p("ca.cnf");
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &p("ca.key"),
+        "-out",
+        &p("ca.pem"),
+        "-subj",
+        "/C=JP/CN=OpenSSL OCSP Test CA",
+        "-days",
+        "30",
+        "-config",
+        &cnf,
+        "-extensions",
+        "ca",
+    ]);
+    run(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &p("leaf.key"),
+        "-out",
+        &p("leaf.csr"),
+        "-subj",
+        "/C=JP/CN=Taro",
+        "-config",
+        &cnf,
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &p("leaf.csr"),
+        "-CA",
+        &p("ca.pem"),
+        "-CAkey",
+        &p("ca.key"),
+        "-set_serial",
+        "0x0abc",
+        "-days",
+        "10",
+        "-extfile",
+        &cnf,
+        "-extensions",
+        "leaf",
+        "-out",
+        &p("leaf.pem"),
+    ]);
+    let serve = |index: &str| {
+        std::fs::write(env.path("index.txt"), index).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("openssl")
+            .args([
+                "ocsp",
+                "-index",
+                &p("index.txt"),
+                "-port",
+                &port.to_string(),
+                "-rsigner",
+                &p("ca.pem"),
+                "-rkey",
+                &p("ca.key"),
+                "-CA",
+                &p("ca.pem"),
+                "-ndays",
+                "1",
+                "-resp_key_id",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        (child, format!("http://127.0.0.1:{port}"))
+    };
+    let (ca, leaf) = (p("ca.pem"), p("leaf.pem"));
+
+    // The responder takes a moment to listen (no probe: it serves one connection at a time).
+    let ask = |url: &str| {
+        let started = std::time::Instant::now();
+        loop {
+            let o = env.run(&["verify", "--anchor", &ca, "--ocsp-url", url, &leaf]);
+            if !String::from_utf8_lossy(&o.stderr).contains("cannot connect")
+                || started.elapsed() > std::time::Duration::from_secs(10)
+            {
+                return o;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let (mut child, url) = serve("V\t300101000000Z\t\t0ABC\tunknown\t/C=JP/CN=Taro\n");
+    let o = ask(&url);
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("OCSP: good"), "{out}");
+
+    let (mut child, url) =
+        serve("R\t300101000000Z\t260101000000Z,keyCompromise\t0ABC\tunknown\t/C=JP/CN=Taro\n");
+    let o = ask(&url);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_fails(
+        &o,
+        1,
+        "was revoked on 2026-01-01T00:00:00Z (reason: keyCompromise)",
+    );
+}
