@@ -474,7 +474,10 @@ impl Config {
     pub fn validate(&self) -> Result<(), AppError> {
         for (name, list) in [
             ("hpki.auth_policy_oids", &self.hpki.auth_policy_oids),
-            ("hpki.signature_policy_oids", &self.hpki.signature_policy_oids),
+            (
+                "hpki.signature_policy_oids",
+                &self.hpki.signature_policy_oids,
+            ),
         ] {
             for o in list {
                 if der::asn1::ObjectIdentifier::new(o).is_err() {
@@ -719,6 +722,20 @@ mod tests {
             let key = bad.split(' ').next().unwrap();
             assert!(e.contains(&format!("listen.{key}")), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn issue11_hpki_policy_oids_are_checked() {
+        let c = Config::parse(
+            "[hpki]\nanchors = [\"hpki/root.pem\"]\nauth_policy_oids = [\"1.3.6.1.4.1.99999.1.1\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.hpki.anchors, ["hpki/root.pem"]);
+        c.validate().unwrap();
+        let c = Config::parse("[hpki]\nsignature_policy_oids = [\"not an oid\"]\n").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("hpki.signature_policy_oids"), "{e}");
+        assert!(Config::parse("[hpki]\nanchor = []\n").is_err());
     }
 
     #[test]

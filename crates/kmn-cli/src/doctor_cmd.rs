@@ -183,7 +183,10 @@ pub async fn doctor(data_dir: &Path, admin: &CaAdmin, c: &DoctorCommand, out: Ou
             )
         }
         DoctorCommand::Refuse { id, reason } => {
-            let b = tri!(doctors::refuse(&app, &admin.center(), id, reason).await, out);
+            let b = tri!(
+                doctors::refuse(&app, &admin.center(), id, reason).await,
+                out
+            );
             done(out, b, &format!("登録 {id} を不承認にしました。"))
         }
         DoctorCommand::Withdraw { id, reason } => {
@@ -198,7 +201,11 @@ pub async fn doctor(data_dir: &Path, admin: &CaAdmin, c: &DoctorCommand, out: Ou
                 doctors::end(&app, &admin.registrar(), id, on, reason).await,
                 out
             );
-            done(out, b, &format!("登録 {id} を終了しました（終了日 {on}）。"))
+            done(
+                out,
+                b,
+                &format!("登録 {id} を終了しました（終了日 {on}）。"),
+            )
         }
         DoctorCommand::List {
             facility,
@@ -218,7 +225,8 @@ pub async fn doctor(data_dir: &Path, admin: &CaAdmin, c: &DoctorCommand, out: Ou
                 out
             );
             print(out, serde_json::to_value(&v).unwrap_or_default(), || {
-                let mut s = String::from("登録番号    施設コード  状態                          証明書\n");
+                let mut s =
+                    String::from("登録番号    施設コード  状態                          証明書\n");
                 for b in &v {
                     let state = b
                         .state
@@ -256,7 +264,8 @@ pub async fn doctor(data_dir: &Path, admin: &CaAdmin, c: &DoctorCommand, out: Ou
             );
             print(out, serde_json::to_value(&a).unwrap_or_default(), || {
                 if a.bindings.is_empty() {
-                    "有効な登録はありません（未登録、承認前、終了済み、または別の鍵の証明書です）".into()
+                    "有効な登録はありません（未登録、承認前、終了済み、または別の鍵の証明書です）"
+                        .into()
                 } else {
                     let mut s = String::from("有効な登録:\n");
                     for b in &a.bindings {

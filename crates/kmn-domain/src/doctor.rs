@@ -155,7 +155,10 @@ impl BindingAction {
 
 /// Separation of duties: the person who approves is not the person who recorded the
 /// facility's confirmation (persons, not accounts, are compared).
-pub fn check_approver(confirmed_by_person: &str, approver_person: &str) -> Result<(), BindingError> {
+pub fn check_approver(
+    confirmed_by_person: &str,
+    approver_person: &str,
+) -> Result<(), BindingError> {
     if confirmed_by_person == approver_person {
         Err(BindingError::SamePerson)
     } else {
@@ -210,7 +213,9 @@ pub enum DoctorCertError {
     )]
     OwnCertificate,
     /// Past its notAfter.
-    #[error("この証明書は有効期限が切れています（{0}まで）。新しい医師資格証の証明書をアップロードしてください")]
+    #[error(
+        "この証明書は有効期限が切れています（{0}まで）。新しい医師資格証の証明書をアップロードしてください"
+    )]
     Expired(String),
     /// Before its notBefore.
     #[error("この証明書はまだ有効期間が始まっていません（{0}から）")]
@@ -226,9 +231,7 @@ pub enum DoctorCertError {
     )]
     NotForAuthentication,
     /// Authentication policies are configured and the certificate carries none of them.
-    #[error(
-        "この証明書には医師資格証の認証用証明書ポリシーがありません（設定された OID: {0}）"
-    )]
+    #[error("この証明書には医師資格証の認証用証明書ポリシーがありません（設定された OID: {0}）")]
     NotHpkiAuthenticationPolicy(String),
 }
 

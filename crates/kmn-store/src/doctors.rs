@@ -104,7 +104,10 @@ impl Tx {
     }
 
     /// A binding by id.
-    pub async fn doctor_binding(&mut self, id: &str) -> Result<Option<DoctorBindingRow>, StoreError> {
+    pub async fn doctor_binding(
+        &mut self,
+        id: &str,
+    ) -> Result<Option<DoctorBindingRow>, StoreError> {
         Ok(
             sqlx::query_as::<_, DoctorBindingRow>("SELECT * FROM doctor_bindings WHERE id = $1")
                 .bind(id)

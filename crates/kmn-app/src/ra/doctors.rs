@@ -123,11 +123,13 @@ fn hpki_files(app: &App, files: &[String]) -> Result<Vec<Vec<u8>>, AppError> {
     let mut out = Vec::new();
     for f in files {
         let p = app.cfg.resolve(&app.data_dir, f);
-        let bytes = std::fs::read(&p).map_err(|e| {
-            AppError::Config(format!("[hpki] cannot read {}: {e}", p.display()))
-        })?;
+        let bytes = std::fs::read(&p)
+            .map_err(|e| AppError::Config(format!("[hpki] cannot read {}: {e}", p.display())))?;
         out.extend(kmn_verify::load_pem_or_der_bundle(&bytes).map_err(|e| {
-            AppError::Config(format!("[hpki] {} is not a certificate file: {e}", p.display()))
+            AppError::Config(format!(
+                "[hpki] {} is not a certificate file: {e}",
+                p.display()
+            ))
         })?);
     }
     Ok(out)
@@ -504,10 +506,7 @@ pub async fn end(
     if !errs.is_empty() {
         return Err(AppError::Validation(errs));
     }
-    let (date, reason) = (
-        date.expect("checked").to_string(),
-        reason.expect("checked"),
-    );
+    let (date, reason) = (date.expect("checked").to_string(), reason.expect("checked"));
     let actor = who.actor();
     let party = if who.is_center() {
         Party::Center
@@ -639,7 +638,9 @@ pub async fn lookup(
     spki_sha256: &str,
 ) -> Result<DoctorLookupAnswer, AppError> {
     let mut errs = Vec::new();
-    let issuer = hex_arg("issuer", issuer_der_hex, 4096).map_err(|e| errs.push(e)).ok();
+    let issuer = hex_arg("issuer", issuer_der_hex, 4096)
+        .map_err(|e| errs.push(e))
+        .ok();
     let serial = hex_arg("serial", serial_hex, 42)
         .map(|s| {
             // The form the registry stores: the unsigned value's bytes, no leading zero
@@ -712,8 +713,7 @@ pub async fn lookup_certificate(
     who: &DoctorLookup,
     der: &[u8],
 ) -> Result<DoctorLookupAnswer, AppError> {
-    let c = kmn_pki::parse::cert(der)
-        .map_err(|_| cert_error("証明書を読み取れません"))?;
+    let c = kmn_pki::parse::cert(der).map_err(|_| cert_error("証明書を読み取れません"))?;
     let issuer = hex::encode(c.tbs.issuer);
     let spki = hex::encode(Sha256::digest(c.tbs.spki));
     lookup(app, who, &issuer, &c.tbs.serial_hex(), &spki).await

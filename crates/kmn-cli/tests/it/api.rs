@@ -944,9 +944,14 @@ async fn authorization_matrix_from_openapi() {
     let mut bindings = Vec::new();
     for (n, fac) in [&w.fac_a, &w.fac_b].into_iter().enumerate() {
         let pem = std::fs::read(hpki.issue(&format!("m{n}"), "Taro Isha", "auth")).unwrap();
-        let b = kmn_app::ra::doctors::enrol(&w.app, &crate::api_fixture::admin().registrar(), fac, &pem)
-            .await
-            .unwrap();
+        let b = kmn_app::ra::doctors::enrol(
+            &w.app,
+            &crate::api_fixture::admin().registrar(),
+            fac,
+            &pem,
+        )
+        .await
+        .unwrap();
         bindings.push(b.id);
     }
     w.clock.set(fixed);
@@ -1069,7 +1074,10 @@ async fn authorization_matrix_from_openapi() {
                 p.push_str("?file_name=m.pdf");
             }
             if op == "lookup_doctor" {
-                p.push_str(&format!("?issuer=00&serial=01&spki_sha256={}", "0".repeat(64)));
+                p.push_str(&format!(
+                    "?issuer=00&serial=01&spki_sha256={}",
+                    "0".repeat(64)
+                ));
             }
             if op == "list_cards"
                 || op == "list_notices"
@@ -1120,9 +1128,7 @@ async fn authorization_matrix_from_openapi() {
                 "station_abort_certificate" => Some(json!({"reason": "x"})),
                 "enrol_doctor" => Some(json!({"facility_code": fac, "certificate": "x"})),
                 "end_doctor_binding" => Some(json!({"ended_on": "x", "reason": "x"})),
-                "refuse_doctor_binding" | "withdraw_doctor_binding" => {
-                    Some(json!({"reason": ""}))
-                }
+                "refuse_doctor_binding" | "withdraw_doctor_binding" => Some(json!({"reason": ""})),
                 _ => None,
             }
         };
@@ -1181,7 +1187,8 @@ async fn authorization_matrix_from_openapi() {
                 match col {
                     4 => body(&w.fac_b, "H99999999"),
                     // The facility itself where the body names no other id.
-                    6 if op == "create_person" || op == "enrol_doctor" => body(&w.fac_b, &w.nurse_b),
+                    6 if op == "create_person" || op == "enrol_doctor" =>
+                        body(&w.fac_b, &w.nurse_b),
                     6 => body(&w.fac_a, &w.nurse_b),
                     _ => body(&w.fac_a, "H99999999"),
                 }

@@ -26,7 +26,10 @@ pub struct Hpki {
 }
 
 fn openssl(args: &[&str]) {
-    let o = Command::new("openssl").args(args).output().expect("openssl");
+    let o = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
     assert!(
         o.status.success(),
         "openssl {args:?}: {}",
@@ -181,7 +184,13 @@ async fn enrol(w: &World, who: &str, fac: &str, cert: &Path) -> (StatusCode, Val
     .await
 }
 
-async fn act(w: &World, who: &str, id: &str, what: &str, body: Option<Value>) -> (StatusCode, Value) {
+async fn act(
+    w: &World,
+    who: &str,
+    id: &str,
+    what: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     w.call(
         Some(who),
         Method::POST,
@@ -223,7 +232,11 @@ async fn registry_story(w: &World, h: &Hpki) {
     let (st, v) = enrol(w, "desk_a", &w.fac_b, &auth).await;
     assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
     assert_eq!(v["message"], "他の施設の情報は操作できません");
-    assert_eq!(w.counts().await, before, "a refused enrolment writes nothing");
+    assert_eq!(
+        w.counts().await,
+        before,
+        "a refused enrolment writes nothing"
+    );
     let (st, b) = enrol(w, "desk_a", &w.fac_a, &auth).await;
     assert_eq!(st, StatusCode::CREATED, "{b}");
     assert_eq!(b["state"], "enrolled");
@@ -231,13 +244,23 @@ async fn registry_story(w: &World, h: &Hpki) {
     let id = b["id"].as_str().unwrap().to_string();
     let (i, s, k) = cert_key(&auth);
     assert_eq!(
-        (b["issuer_der_hex"].as_str(), b["serial_hex"].as_str(), b["spki_sha256"].as_str()),
+        (
+            b["issuer_der_hex"].as_str(),
+            b["serial_hex"].as_str(),
+            b["spki_sha256"].as_str()
+        ),
         (Some(i.as_str()), Some(s.as_str()), Some(k.as_str()))
     );
     // The same certificate cannot be open twice at one facility.
     let (st, v) = enrol(w, "operator", &w.fac_a, &auth).await;
     assert_eq!(st, StatusCode::CONFLICT, "{v}");
-    assert!(v["message"].as_str().unwrap().contains("既に登録されています"), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("既に登録されています"),
+        "{v}"
+    );
     // The center cannot approve before the desk confirms.
     let (st, v) = act(w, "operator", &id, "approve", None).await;
     assert_eq!(st, StatusCode::CONFLICT, "{v}");
@@ -259,9 +282,17 @@ async fn registry_story(w: &World, h: &Hpki) {
     let (st, v) = act(w, "operator", &id, "confirm", None).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     let (st, v) = act(w, "desk_a", &id, "confirm", None).await;
-    assert_eq!((st, v["state"].as_str()), (StatusCode::OK, Some("confirmed")), "{v}");
+    assert_eq!(
+        (st, v["state"].as_str()),
+        (StatusCode::OK, Some("confirmed")),
+        "{v}"
+    );
     let (st, v) = act(w, "operator", &id, "approve", None).await;
-    assert_eq!((st, v["state"].as_str()), (StatusCode::OK, Some("active")), "{v}");
+    assert_eq!(
+        (st, v["state"].as_str()),
+        (StatusCode::OK, Some("active")),
+        "{v}"
+    );
     // The gateway's lookup: the facility and the profession.
     let (st, v) = lookup(w, "station", &auth).await;
     assert_eq!(st, StatusCode::OK, "{v}");
@@ -307,7 +338,11 @@ async fn registry_story(w: &World, h: &Hpki) {
             None,
         )
         .await;
-    assert_eq!((st, v["subject"].as_str()), (StatusCode::OK, Some("C=JP, CN=Taro Isha")), "{v}");
+    assert_eq!(
+        (st, v["subject"].as_str()),
+        (StatusCode::OK, Some("C=JP, CN=Taro Isha")),
+        "{v}"
+    );
     let (st, v) = w
         .call(
             Some("desk_b"),
@@ -335,12 +370,37 @@ async fn registry_story(w: &World, h: &Hpki) {
     let (_, v) = lookup(w, "station", &renewed).await;
     assert_eq!(facilities(&v), vec![w.fac_a.clone()]);
     // The doctor leaves: the desk ends the old binding with the date.
-    let (st, v) = act(w, "desk_a", &id, "end", Some(json!({"ended_on": "2026-13-01", "reason": "退職"}))).await;
+    let (st, v) = act(
+        w,
+        "desk_a",
+        &id,
+        "end",
+        Some(json!({"ended_on": "2026-13-01", "reason": "退職"})),
+    )
+    .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-    let (st, v) = act(w, "desk_b", &id, "end", Some(json!({"ended_on": "2026-12-31", "reason": "退職"}))).await;
+    let (st, v) = act(
+        w,
+        "desk_b",
+        &id,
+        "end",
+        Some(json!({"ended_on": "2026-12-31", "reason": "退職"})),
+    )
+    .await;
     assert_eq!(st, StatusCode::NOT_FOUND, "{v}");
-    let (st, v) = act(w, "desk_a", &id, "end", Some(json!({"ended_on": "2026-12-31", "reason": "カード更新のため"}))).await;
-    assert_eq!((st, v["state"].as_str()), (StatusCode::OK, Some("ended")), "{v}");
+    let (st, v) = act(
+        w,
+        "desk_a",
+        &id,
+        "end",
+        Some(json!({"ended_on": "2026-12-31", "reason": "カード更新のため"})),
+    )
+    .await;
+    assert_eq!(
+        (st, v["state"].as_str()),
+        (StatusCode::OK, Some("ended")),
+        "{v}"
+    );
     assert_eq!(v["ended_on"], "2026-12-31");
     // An ended binding no longer appears in the lookup, and cannot come back.
     let (_, v) = lookup(w, "station", &auth).await;
@@ -354,20 +414,30 @@ async fn registry_story(w: &World, h: &Hpki) {
     // Withdrawn by the desk, refused by the center.
     let (st, v) = act(w, "desk_a", &id3, "refuse", Some(json!({"reason": "x"}))).await;
     assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
-    let (st, v) = act(w, "desk_a", &id3, "withdraw", Some(json!({"reason": "誤登録"}))).await;
-    assert_eq!((st, v["state"].as_str()), (StatusCode::OK, Some("withdrawn")), "{v}");
+    let (st, v) = act(
+        w,
+        "desk_a",
+        &id3,
+        "withdraw",
+        Some(json!({"reason": "誤登録"})),
+    )
+    .await;
+    assert_eq!(
+        (st, v["state"].as_str()),
+        (StatusCode::OK, Some("withdrawn")),
+        "{v}"
+    );
     // Audit: every change is an event; reads are in the access log.
     use sqlx::Row;
     let pool = w.app.store_for_tests().pool();
-    let actions: Vec<String> = sqlx::query(
-        "SELECT action FROM audit_events WHERE action LIKE 'doctor.%' ORDER BY seq",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.get::<String, _>(0))
-    .collect();
+    let actions: Vec<String> =
+        sqlx::query("SELECT action FROM audit_events WHERE action LIKE 'doctor.%' ORDER BY seq")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>(0))
+            .collect();
     assert_eq!(
         actions,
         [
@@ -382,20 +452,23 @@ async fn registry_story(w: &World, h: &Hpki) {
             "doctor.withdraw"
         ]
     );
-    let reads: i64 = sqlx::query(
-        "SELECT COUNT(*) FROM access_log WHERE object LIKE 'doctor_%'",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap()
-    .get(0);
+    let reads: i64 = sqlx::query("SELECT COUNT(*) FROM access_log WHERE object LIKE 'doctor_%'")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .get(0);
     assert!(reads >= 8, "reads logged: {reads}");
 }
 
 /// Certificates the registry refuses, each with its reason in Japanese; nothing written.
 async fn refusals(w: &World, h: &Hpki) {
     let before = w.counts().await;
-    let msg = |v: &Value| v["fields"][0]["message"].as_str().unwrap_or_default().to_string();
+    let msg = |v: &Value| {
+        v["fields"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
     // The signature certificate of the card.
     let sign = h.issue("sign", "Taro Isha", "sign");
     let (st, v) = enrol(w, "desk_a", &w.fac_a, &sign).await;
@@ -512,33 +585,64 @@ async fn art4_doctor_cli_enrol_confirm_approve_end() {
     std::fs::write(&toml_path, filled).unwrap();
     env.ok(&["config", "check"]);
     let help = env.ok(&["doctor", "--help"]);
-    for sub in ["enrol", "confirm", "approve", "refuse", "withdraw", "end", "list", "show", "lookup"] {
+    for sub in [
+        "enrol", "confirm", "approve", "refuse", "withdraw", "end", "list", "show", "lookup",
+    ] {
         assert!(help.contains(sub), "{sub} missing from --help:\n{help}");
     }
     let auth = h.issue("auth", "Taro Isha", "auth");
     let sign = h.issue("sign", "Taro Isha", "sign");
-    let o = env.run(&["doctor", "enrol", "--facility", &code, "--cert", sign.to_str().unwrap()]);
+    let o = env.run(&[
+        "doctor",
+        "enrol",
+        "--facility",
+        &code,
+        "--cert",
+        sign.to_str().unwrap(),
+    ]);
     assert_fails(&o, 1, "署名用証明書");
-    let out = env.ok(&["doctor", "enrol", "--facility", &code, "--cert", auth.to_str().unwrap(), "--json"]);
+    let out = env.ok(&[
+        "doctor",
+        "enrol",
+        "--facility",
+        &code,
+        "--cert",
+        auth.to_str().unwrap(),
+        "--json",
+    ]);
     let b: Value = serde_json::from_str(&out).unwrap();
     let id = b["id"].as_str().unwrap().to_string();
     let o = env.run(&["doctor", "approve", &id]);
     assert_fails(&o, 1, "施設の確認待ち");
     let o = env.run(&["doctor", "confirm", &id, "--given-by", ""]);
     assert_fails(&o, 1, "(E_VALIDATION)");
-    let out = env.ok(&["--actor", "op-one", "doctor", "confirm", &id, "--given-by", "窓口 一子"]);
+    let out = env.ok(&[
+        "--actor",
+        "op-one",
+        "doctor",
+        "confirm",
+        &id,
+        "--given-by",
+        "窓口 一子",
+    ]);
     assert!(out.contains("施設の確認を記録しました"), "{out}");
     // Separation of duties: the one who recorded the confirmation does not approve.
     let o = env.run(&["--actor", "op-one", "doctor", "approve", &id]);
     assert_fails(&o, 1, "(E_SELF_APPROVAL)");
     let out = env.ok(&["--actor", "op-two", "doctor", "approve", &id]);
-    assert!(out.contains("承認しました") && out.contains("有効"), "{out}");
+    assert!(
+        out.contains("承認しました") && out.contains("有効"),
+        "{out}"
+    );
     let out = env.ok(&["doctor", "lookup", "--cert", auth.to_str().unwrap()]);
     assert!(out.contains(&code) && out.contains("doctor"), "{out}");
     let out = env.ok(&["doctor", "lookup", "--cert", sign.to_str().unwrap()]);
     assert!(out.contains("有効な登録はありません"), "{out}");
     let out = env.ok(&["doctor", "show", &id]);
-    assert!(out.contains("CN=Taro Isha") && out.contains("窓口 一子"), "{out}");
+    assert!(
+        out.contains("CN=Taro Isha") && out.contains("窓口 一子"),
+        "{out}"
+    );
     let out = env.ok(&["doctor", "show", &id, "--pem"]);
     assert_eq!(
         kmn_pki::cert::pem_or_der(out.as_bytes(), "CERTIFICATE").unwrap(),
@@ -546,9 +650,23 @@ async fn art4_doctor_cli_enrol_confirm_approve_end() {
     );
     let out = env.ok(&["doctor", "list", "--facility", &code, "--state", "active"]);
     assert!(out.contains(&id) && out.contains("1件"), "{out}");
-    let out = env.ok(&["doctor", "end", &id, "--on", "2026-12-31", "--reason", "退職"]);
+    let out = env.ok(&[
+        "doctor",
+        "end",
+        &id,
+        "--on",
+        "2026-12-31",
+        "--reason",
+        "退職",
+    ]);
     assert!(out.contains("終了しました"), "{out}");
-    let out = env.ok(&["doctor", "lookup", "--cert", auth.to_str().unwrap(), "--json"]);
+    let out = env.ok(&[
+        "doctor",
+        "lookup",
+        "--cert",
+        auth.to_str().unwrap(),
+        "--json",
+    ]);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["bindings"], json!([]));
     let out = env.ok(&["audit", "verify"]);

@@ -296,7 +296,9 @@ pub async fn refuse_doctor_binding(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<DoctorReasonIn>,
 ) -> ApiResult<Json<DoctorBindingOut>> {
-    Ok(Json(doctors::refuse(&app, &a, &id, &b.reason).await?.into()))
+    Ok(Json(
+        doctors::refuse(&app, &a, &id, &b.reason).await?.into(),
+    ))
 }
 
 /// The facility (or the center) withdraws a binding before approval.
@@ -309,7 +311,9 @@ pub async fn withdraw_doctor_binding(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<DoctorReasonIn>,
 ) -> ApiResult<Json<DoctorBindingOut>> {
-    Ok(Json(doctors::withdraw(&app, &a, &id, &b.reason).await?.into()))
+    Ok(Json(
+        doctors::withdraw(&app, &a, &id, &b.reason).await?.into(),
+    ))
 }
 
 /// Ends an active binding: the doctor left the facility on `ended_on` (or the card was
