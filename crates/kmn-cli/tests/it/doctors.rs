@@ -427,6 +427,32 @@ async fn registry_story(w: &World, h: &Hpki) {
         (StatusCode::OK, Some("withdrawn")),
         "{v}"
     );
+    // Two desks' worth of the same upload at once: one binding, the other a conflict.
+    let race = h.issue("race", "Hanako Isha", "auth");
+    let (r1, r2) = tokio::join!(
+        enrol(w, "desk_a", &w.fac_a, &race),
+        enrol(w, "operator", &w.fac_a, &race)
+    );
+    let mut got = [r1.0.as_u16(), r2.0.as_u16()];
+    got.sort();
+    assert_eq!(got, [201, 409], "{} {}", r1.1, r2.1);
+    let race_id = if r1.0 == StatusCode::CREATED {
+        &r1.1
+    } else {
+        &r2.1
+    }["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (st, _) = act(
+        w,
+        "operator",
+        &race_id,
+        "refuse",
+        Some(json!({"reason": "重複登録の確認"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
     // Audit: every change is an event; reads are in the access log.
     use sqlx::Row;
     let pool = w.app.store_for_tests().pool();
@@ -449,7 +475,9 @@ async fn registry_story(w: &World, h: &Hpki) {
             "doctor.approve",
             "doctor.end",
             "doctor.enrol",
-            "doctor.withdraw"
+            "doctor.withdraw",
+            "doctor.enrol",
+            "doctor.refuse"
         ]
     );
     let reads: i64 = sqlx::query("SELECT COUNT(*) FROM access_log WHERE object LIKE 'doctor_%'")
