@@ -52,6 +52,13 @@
 //! }
 //! ```
 //!
+//! ```compile_fail
+//! // A desk's right to act for its facility is not the center's approval of a doctor.
+//! async fn f(app: &kmn_app::App, r: &kmn_app::rights::Registrar) {
+//!     let _ = kmn_app::ra::doctors::approve(app, r, "DR00000001").await;
+//! }
+//! ```
+//!
 //! The control case compiles:
 //!
 //! ```

@@ -196,9 +196,17 @@ pub async fn enrol_once(
     };
     let mut tx = app.store.begin().await?;
     let r = async {
-        if tx.facility(facility).await?.is_none() {
-            return Err(AppError::NotFound(format!(
-                "施設 {facility} は登録されていません"
+        let f = tx.facility(facility).await?.ok_or_else(|| {
+            AppError::NotFound(format!("施設 {facility} は登録されていません"))
+        })?;
+        let status: kmn_domain::FacilityStatus = f
+            .status
+            .parse()
+            .map_err(|e: kmn_domain::UnknownCode| AppError::Internal(e.to_string()))?;
+        if !status.can_apply() {
+            return Err(AppError::Rule(format!(
+                "施設 {facility} は現在「{}」のため医師を登録できません",
+                status.label_ja()
             )));
         }
         let ours = our_ca_subjects(&mut tx).await?;

@@ -543,6 +543,24 @@ async fn refusals(w: &World, h: &Hpki) {
     w.clock.set(now);
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert!(msg(&v).contains("有効期限が切れています"), "{v}");
+    // A facility that has left the network (退会) takes no new doctor.
+    let fresh = h.issue("fresh", "Shiro Isha", "auth");
+    sqlx::query("UPDATE facilities SET status = 'withdrawn' WHERE code = $1")
+        .bind(&w.fac_b)
+        .execute(w.app.store_for_tests().pool())
+        .await
+        .unwrap();
+    let (st, v) = enrol(w, "operator", &w.fac_b, &fresh).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(
+        v["message"],
+        format!("施設 {} は現在「退会」のため医師を登録できません", w.fac_b)
+    );
+    sqlx::query("UPDATE facilities SET status = 'active' WHERE code = $1")
+        .bind(&w.fac_b)
+        .execute(w.app.store_for_tests().pool())
+        .await
+        .unwrap();
     assert_eq!(w.counts().await, before, "refused enrolments write nothing");
 }
 
