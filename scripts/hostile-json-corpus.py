@@ -25,6 +25,10 @@ V = {
  "StationCsrIn": ({"csr_pem":CSR,"key":{"alg":"p256","local":True,"never_extractable":True,"sensitive":True}}, None),
  "StationCardIn": ({"card_id":"C00000001","serial_hex":"0a1b2c3d4e5f60718293a4b5c6d7e8f9","token_serial":"0123456789abcdef","revocation_code_hash":"c2FsdA$0123","summary":"personalized","mailer_file":"/var/lib/kmn/mailers/C00000001.pdf","mailer_sha256":"00"*32}, None),
  "AbortIn": ({"reason":"カードへの書き込みに失敗しました"}, None),
+ "DoctorEnrolIn": ({"facility_code":"4310000001","certificate":"-----BEGIN CERTIFICATE-----\nMIIBAA==\n-----END CERTIFICATE-----\n"}, None),
+ "DoctorConfirmIn": ({"given_by":"窓口 花子"}, ["given_by"]),
+ "DoctorReasonIn": ({"reason":"医師が施設を離れたため"}, None),
+ "DoctorEndIn": ({"ended_on":"2026-12-31","reason":"退職"}, None),
 }
 def w(t, name, data):
     d = os.path.join(root, t); os.makedirs(d, exist_ok=True)

@@ -46,6 +46,10 @@ pub fn visit_all<V: BodyVisitor>(v: &mut V) {
     v.visit::<StationCsrIn>("StationCsrIn");
     v.visit::<StationCardIn>("StationCardIn");
     v.visit::<AbortIn>("AbortIn");
+    v.visit::<DoctorEnrolIn>("DoctorEnrolIn");
+    v.visit::<DoctorConfirmIn>("DoctorConfirmIn");
+    v.visit::<DoctorReasonIn>("DoctorReasonIn");
+    v.visit::<DoctorEndIn>("DoctorEndIn");
 }
 
 // --- registry (kmn-web `api::dto`) ---------------------------------------------------
@@ -377,4 +381,43 @@ pub struct EvidenceOut {
     /// Whether the signed receipt (`…/revocation-receipt`) and the letter
     /// (`…/revocation-letter`) can be had: revoked and on a CRL that was read back.
     pub receipt_available: bool,
+}
+
+// --- the doctor registry (kmn-web `api::doctors`, issue 11 item 3) ---------------------
+
+/// A doctor's HPKI authentication certificate to enrol for a facility.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DoctorEnrolIn {
+    /// The facility the doctor acts for (a desk: its own).
+    pub facility_code: String,
+    /// The certificate: PEM (`-----BEGIN CERTIFICATE-----`), or its DER in base64.
+    pub certificate: String,
+}
+
+/// The facility's confirmation.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DoctorConfirmIn {
+    /// Required when the center records a confirmation given in writing: who at the
+    /// facility gave it. A desk confirms for itself and leaves it out.
+    pub given_by: Option<String>,
+}
+
+/// A refusal or a withdrawal, with its reason.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DoctorReasonIn {
+    /// Why (up to 200 characters).
+    pub reason: String,
+}
+
+/// The end of a binding: the doctor left the facility (or the card was replaced).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DoctorEndIn {
+    /// The day the binding ends, YYYY-MM-DD.
+    pub ended_on: String,
+    /// Why (up to 200 characters).
+    pub reason: String,
 }

@@ -57,6 +57,29 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Limits of the HTTP and HTTPS listeners (issue 9 item 4).
     pub listen: ListenConfig,
+    /// The JMA HPKI physician cards (医師資格証) of the doctor registry (issue 11).
+    pub hpki: HpkiConfig,
+}
+
+/// `[hpki]`: what the doctor registry accepts as a doctor's HPKI authentication
+/// certificate (issue 11 item 3). Uploaded certificates are always checked for being an
+/// end-entity certificate, in its validity period, with keyUsage digitalSignature and
+/// not one of this CA's own; the settings below add the chain and the policies.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HpkiConfig {
+    /// HPKI trust anchors (PEM or DER files, relative to the data dir or absolute). When
+    /// any is set, an uploaded certificate must chain to one of them (RFC 5280 path
+    /// validation, kmn-verify).
+    pub anchors: Vec<String>,
+    /// Intermediate HPKI CA certificates used to build the path (PEM or DER files).
+    pub intermediates: Vec<String>,
+    /// Certificate-policy OIDs of the HPKI authentication certificate (dotted). When any
+    /// is set, an uploaded certificate must carry one of them.
+    pub auth_policy_oids: Vec<String>,
+    /// Certificate-policy OIDs of the HPKI signature certificate: a certificate carrying
+    /// one is refused (a signature certificate is never a login credential).
+    pub signature_policy_oids: Vec<String>,
 }
 
 /// `[listen]`: what each listener (HTTP and HTTPS alike) allows a client, so that slow,
@@ -260,6 +283,7 @@ impl Default for Config {
             ca: CaConfig::default(),
             audit: AuditConfig::default(),
             listen: ListenConfig::default(),
+            hpki: HpkiConfig::default(),
         }
     }
 }
@@ -300,6 +324,7 @@ impl std::fmt::Debug for Config {
             .field("ca", &self.ca)
             .field("audit", &self.audit)
             .field("listen", &self.listen)
+            .field("hpki", &self.hpki)
             .finish()
     }
 }
@@ -447,6 +472,21 @@ impl Config {
 
     /// Checks values that would otherwise fail later and obscurely.
     pub fn validate(&self) -> Result<(), AppError> {
+        for (name, list) in [
+            ("hpki.auth_policy_oids", &self.hpki.auth_policy_oids),
+            (
+                "hpki.signature_policy_oids",
+                &self.hpki.signature_policy_oids,
+            ),
+        ] {
+            for o in list {
+                if der::asn1::ObjectIdentifier::new(o).is_err() {
+                    return Err(AppError::Config(format!(
+                        "{name}: '{o}' is not a dotted object identifier (e.g. 1.2.392.100495.1.5.1.1.2)"
+                    )));
+                }
+            }
+        }
         let phone = &self.support_center_phone;
         if phone.len() > 20
             || !phone
@@ -682,6 +722,20 @@ mod tests {
             let key = bad.split(' ').next().unwrap();
             assert!(e.contains(&format!("listen.{key}")), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn issue11_hpki_policy_oids_are_checked() {
+        let c = Config::parse(
+            "[hpki]\nanchors = [\"hpki/root.pem\"]\nauth_policy_oids = [\"1.3.6.1.4.1.99999.1.1\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.hpki.anchors, ["hpki/root.pem"]);
+        c.validate().unwrap();
+        let c = Config::parse("[hpki]\nsignature_policy_oids = [\"not an oid\"]\n").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("hpki.signature_policy_oids"), "{e}");
+        assert!(Config::parse("[hpki]\nanchor = []\n").is_err());
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! | [`Reader`] | center, auditor, or a desk | every facility / the desk's own |
 //! | [`Station`] | a personalization station | its own certificates |
 //! | [`Auditor`] | auditor | reads everything, changes nothing |
+//! | [`DoctorLookup`] | operator, supervisor, station | the doctor registry's lookup by certificate (the gateway) |
 //! | [`CaAdmin`] | the local CLI on the server | the center's rights, the center's station |
 //!
 //! The refusals (403) keep their Japanese messages.
@@ -48,6 +49,13 @@
 //! // Dual control: the center cannot approve a proposal, only a supervisor.
 //! async fn f(app: &kmn_app::App, c: &kmn_app::rights::Center) {
 //!     let _ = kmn_app::proposal::approve(app, c, "P1", "00").await;
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! // A desk's right to act for its facility is not the center's approval of a doctor.
+//! async fn f(app: &kmn_app::App, r: &kmn_app::rights::Registrar) {
+//!     let _ = kmn_app::ra::doctors::approve(app, r, "DR00000001").await;
 //! }
 //! ```
 //!
@@ -332,6 +340,27 @@ impl Station {
     }
 }
 
+/// The right to look a presented HPKI certificate up in the doctor registry (issue 11
+/// item 3): what `kmn gateway` asks at a doctor's login. Held by the center (operator,
+/// supervisor) and by machine credentials of the role station (a gateway in front of a
+/// network service is given a station account); desks and auditors have none, and the
+/// answer carries facility codes and the profession only, no personal data.
+#[derive(Clone, Debug)]
+pub struct DoctorLookup {
+    actor: Actor,
+}
+
+capability!(DoctorLookup, |a: &Actor| {
+    if a.is_center() || a.role == Role::Station {
+        Ok(DoctorLookup { actor: a.clone() })
+    } else {
+        Err(AppError::Forbidden(format!(
+            "医師の登録の照会はサポートセンターまたはゲートウェイ（発行端末の資格）のみ行えます（あなたの権限: {}）",
+            a.role.label_ja()
+        )))
+    }
+});
+
 /// A read-only auditor (監査担当者).
 #[derive(Clone, Debug)]
 pub struct Auditor {
@@ -400,6 +429,13 @@ impl CaAdmin {
     /// The center reads every facility.
     pub fn reader(&self) -> Reader {
         self.center().reader()
+    }
+
+    /// The center's right to look doctors' certificates up.
+    pub fn doctor_lookup(&self) -> DoctorLookup {
+        DoctorLookup {
+            actor: self.actor.clone(),
+        }
     }
 
     /// The center's own personalization station (`kmn card personalize` on the

@@ -776,3 +776,92 @@ impl Evidence {
             .map(kmn_domain::RevocationChannel::label_ja)
     }
 }
+
+/// A doctor's binding to a facility (医師の登録, issue 11 item 3): one registered HPKI
+/// certificate at one facility. The certificate itself is served separately.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DoctorBinding {
+    pub id: String,
+    pub facility_code: String,
+    /// The certificate's issuer Name, DER, hex (what the lookup compares).
+    pub issuer_der_hex: String,
+    /// The issuer Name as text (for people).
+    pub issuer: String,
+    /// The certificate's serial, hex.
+    pub serial_hex: String,
+    /// SHA-256 of the certificate's SubjectPublicKeyInfo, hex.
+    pub spki_sha256: String,
+    /// SHA-256 of the whole certificate, hex.
+    pub cert_sha256: String,
+    /// The certificate's subject (the doctor's name as the HPKI CA wrote it; shown,
+    /// never used for a decision).
+    pub subject: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    /// enrolled, confirmed, active, ended, refused, withdrawn.
+    pub state: String,
+    pub enrolled_by: String,
+    pub enrolled_at: i64,
+    pub confirmed_by: Option<String>,
+    /// Who at the facility confirmed in writing, when the center recorded it.
+    pub confirmed_note: Option<String>,
+    pub confirmed_at: Option<i64>,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<i64>,
+    /// Who ended, refused or withdrew it.
+    pub closed_by: Option<String>,
+    pub closed_at: Option<i64>,
+    /// The day the doctor left the facility (YYYY-MM-DD).
+    pub ended_on: Option<String>,
+    pub close_reason: Option<String>,
+    pub version: i64,
+}
+
+impl From<kmn_store::DoctorBindingRow> for DoctorBinding {
+    fn from(r: kmn_store::DoctorBindingRow) -> Self {
+        Self {
+            id: r.id,
+            facility_code: r.facility_code,
+            issuer_der_hex: r.issuer_der_hex,
+            issuer: r.issuer_text,
+            serial_hex: r.serial_hex,
+            spki_sha256: r.spki_sha256,
+            cert_sha256: r.cert_sha256,
+            subject: r.subject_text,
+            not_before: r.not_before,
+            not_after: r.not_after,
+            state: r.state,
+            enrolled_by: r.enrolled_by,
+            enrolled_at: r.enrolled_at,
+            confirmed_by: r.confirmed_by,
+            confirmed_note: r.confirmed_note,
+            confirmed_at: r.confirmed_at,
+            approved_by: r.approved_by,
+            approved_at: r.approved_at,
+            closed_by: r.closed_by,
+            closed_at: r.closed_at,
+            ended_on: r.ended_on,
+            close_reason: r.close_reason,
+            version: r.version,
+        }
+    }
+}
+
+/// One active binding of a presented certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DoctorLookupEntry {
+    pub binding_id: String,
+    /// The facility the doctor may act for.
+    pub facility_code: String,
+    /// Always `doctor` (what the gateway forwards as `X-KMN-Profession`).
+    pub profession: String,
+    /// The certificate's notAfter.
+    pub not_after: i64,
+}
+
+/// The doctor registry's answer for a presented certificate: its active bindings (empty:
+/// not registered, not yet approved, ended, or another key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DoctorLookupAnswer {
+    pub bindings: Vec<DoctorLookupEntry>,
+}

@@ -397,6 +397,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Card { command, out } => {
             return crate::ops::card(&cli.data_dir, &admin, command, *out).await;
         }
+        Command::Doctor { command, out } => {
+            return crate::doctor_cmd::doctor(&cli.data_dir, &admin, command, *out).await;
+        }
         Command::Document { command, out } => {
             return crate::ops::document(&cli.data_dir, &admin, command, *out).await;
         }

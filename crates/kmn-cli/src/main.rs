@@ -6,6 +6,7 @@
 mod api_client;
 mod card_cmd;
 mod cmd;
+mod doctor_cmd;
 mod ops;
 mod proposal_cmd;
 
@@ -112,6 +113,13 @@ pub enum Command {
     Proposal {
         #[command(subcommand)]
         command: proposal_cmd::ProposalCommand,
+        #[command(flatten)]
+        out: ops::Out,
+    },
+    /// 医師の登録（医師資格証 HPKI の認証用証明書と施設の結び付け）: 受付・施設の確認・承認・終了・一覧・照会
+    Doctor {
+        #[command(subcommand)]
+        command: doctor_cmd::DoctorCommand,
         #[command(flatten)]
         out: ops::Out,
     },

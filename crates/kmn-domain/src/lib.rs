@@ -9,6 +9,7 @@
 pub mod application;
 pub mod card;
 pub mod cert;
+pub mod doctor;
 pub mod eligibility;
 pub mod enum_codes;
 pub mod facility;

@@ -11,6 +11,7 @@
 
 mod audit;
 mod delivery;
+mod doctors;
 mod issuance;
 mod jobs;
 mod migrate;
@@ -33,6 +34,7 @@ pub use audit::{
     Sealed, access_batch_hash,
 };
 pub use delivery::{DeliveryRow, PinMailerRow};
+pub use doctors::{DoctorBindingChange, DoctorBindingFilter, DoctorBindingRow};
 pub use issuance::{CardIssuanceRow, IssuanceState};
 pub use jobs::JobRow;
 pub use ocsp::{OcspDue, OcspPresign, OcspResponseRow, PresignedResponse, StoredOcspResponse};

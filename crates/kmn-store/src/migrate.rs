@@ -87,6 +87,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0015_ocsp_work_leases.sql"),
         postgres: include_str!("../migrations/postgres/0015_ocsp_work_leases.sql"),
     },
+    Migration {
+        version: 16,
+        sqlite: include_str!("../migrations/sqlite/0016_doctor_bindings.sql"),
+        postgres: include_str!("../migrations/postgres/0016_doctor_bindings.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {

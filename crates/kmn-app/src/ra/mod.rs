@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod applications;
 pub mod association;
 pub mod delivery;
+pub mod doctors;
 pub mod documents;
 pub mod emergency;
 pub mod facilities;

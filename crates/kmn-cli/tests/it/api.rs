@@ -935,6 +935,27 @@ async fn authorization_matrix_from_openapi() {
             b"%PDF-1.4 b".to_vec(),
         )
         .await;
+    // A doctor's binding at each facility (enrolled), from an HPKI-like certificate
+    // dated from now: the clock stands at now only while they are enrolled.
+    let hpki = crate::doctors::Hpki::new("HPKI Test Root CA");
+    let fixed = w.app.clock.now();
+    w.clock
+        .set(time::OffsetDateTime::now_utc() + time::Duration::minutes(1));
+    let mut bindings = Vec::new();
+    for (n, fac) in [&w.fac_a, &w.fac_b].into_iter().enumerate() {
+        let pem = std::fs::read(hpki.issue(&format!("m{n}"), "Taro Isha", "auth")).unwrap();
+        let b = kmn_app::ra::doctors::enrol(
+            &w.app,
+            &crate::api_fixture::admin().registrar(),
+            fac,
+            &pem,
+        )
+        .await
+        .unwrap();
+        bindings.push(b.id);
+    }
+    w.clock.set(fixed);
+    let (binding_a, binding_b) = (bindings[0].clone(), bindings[1].clone());
     // (operation id) → [operator, supervisor, auditor, desk own, desk other (path),
     //                     station, desk other (body)]
     #[rustfmt::skip]
@@ -985,6 +1006,20 @@ async fn authorization_matrix_from_openapi() {
         ("get_revocation_evidence",      [200, 200, 200, 200, 404, 403, 0]),
         ("get_revocation_receipt",       [409, 409, 409, 409, 404, 403, 0]),
         ("get_revocation_letter",        [409, 409, 409, 409, 404, 403, 0]),
+        // The doctor registry: A's binding is enrolled; a desk confirms its own (200,
+        // then confirmed); the center records a written confirmation only with a name
+        // (422); approval before confirmation is 409; bad bodies are refused before the
+        // binding is loaded (422 for own and foreign alike); the lookup is the center's
+        // and the gateway's (station).
+        ("enrol_doctor",                 [422, 422, 403, 422, 403, 403, 403]),
+        ("list_doctor_bindings",         [200, 200, 200, 200, 403, 403, 0]),
+        ("get_doctor_binding",           [200, 200, 200, 200, 404, 403, 0]),
+        ("approve_doctor_binding",       [409, 409, 403, 403, 403, 403, 0]),
+        ("confirm_doctor_binding",       [422, 422, 403, 200, 404, 403, 0]),
+        ("end_doctor_binding",           [422, 422, 403, 422, 422, 403, 0]),
+        ("refuse_doctor_binding",        [422, 422, 403, 403, 403, 403, 0]),
+        ("withdraw_doctor_binding",      [422, 422, 403, 422, 422, 403, 0]),
+        ("lookup_doctor",                [200, 200, 403, 403, 403, 200, 0]),
     ];
     let mut routes = Vec::new();
     for (path, item) in w.openapi.paths.paths.iter() {
@@ -1022,7 +1057,9 @@ async fn authorization_matrix_from_openapi() {
                 )
             };
             let mut p = path.replace("{code}", fac).replace("{holder_id}", holder);
-            p = if p.contains("/documents/") {
+            p = if p.contains("/doctor-bindings/") {
+                p.replace("{id}", if own { &binding_a } else { &binding_b })
+            } else if p.contains("/documents/") {
                 p.replace("{id}", &doc)
             } else if p.contains("/cards/") {
                 p.replace("{id}", &card)
@@ -1036,7 +1073,17 @@ async fn authorization_matrix_from_openapi() {
             if op == "upload_document" {
                 p.push_str("?file_name=m.pdf");
             }
-            if op == "list_cards" || op == "list_notices" || op == "list_applications" {
+            if op == "lookup_doctor" {
+                p.push_str(&format!(
+                    "?issuer=00&serial=01&spki_sha256={}",
+                    "0".repeat(64)
+                ));
+            }
+            if op == "list_cards"
+                || op == "list_notices"
+                || op == "list_applications"
+                || op == "list_doctor_bindings"
+            {
                 p.push_str(&format!("?facility={fac}"));
             }
             p
@@ -1079,6 +1126,9 @@ async fn authorization_matrix_from_openapi() {
                     json!({"card_id": "C0", "serial_hex": "00", "token_serial": "x", "revocation_code": "x", "summary": "x", "mailer_file": "x", "mailer_sha256": "x"}),
                 ),
                 "station_abort_certificate" => Some(json!({"reason": "x"})),
+                "enrol_doctor" => Some(json!({"facility_code": fac, "certificate": "x"})),
+                "end_doctor_binding" => Some(json!({"ended_on": "x", "reason": "x"})),
+                "refuse_doctor_binding" | "withdraw_doctor_binding" => Some(json!({"reason": ""})),
                 _ => None,
             }
         };
@@ -1094,7 +1144,7 @@ async fn authorization_matrix_from_openapi() {
             let b = match col {
                 4 => body(&w.fac_b, "H99999999"),
                 // The facility itself where the body names no other id.
-                6 if op == "create_person" => body(&w.fac_b, &w.nurse_b),
+                6 if op == "create_person" || op == "enrol_doctor" => body(&w.fac_b, &w.nurse_b),
                 6 => body(&w.fac_a, &w.nurse_b),
                 _ => body(&w.fac_a, "H99999999"),
             };
@@ -1137,7 +1187,8 @@ async fn authorization_matrix_from_openapi() {
                 match col {
                     4 => body(&w.fac_b, "H99999999"),
                     // The facility itself where the body names no other id.
-                    6 if op == "create_person" => body(&w.fac_b, &w.nurse_b),
+                    6 if op == "create_person" || op == "enrol_doctor" =>
+                        body(&w.fac_b, &w.nurse_b),
                     6 => body(&w.fac_a, &w.nurse_b),
                     _ => body(&w.fac_a, "H99999999"),
                 }

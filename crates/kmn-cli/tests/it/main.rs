@@ -13,6 +13,7 @@ mod cards;
 mod ceremony;
 mod crl;
 mod delivery;
+mod doctors;
 mod door;
 mod emergency;
 mod evidence;

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod delivery;
+pub mod doctors;
 pub mod dto;
 pub mod error;
 pub mod evidence;
@@ -218,6 +219,7 @@ default) is 413 with code `E_TOO_LARGE`."
         (name = "notices", description = "Notices to facilities"),
         (name = "proposals", description = "Dual control: a revocation on the association's grounds (第12条) proposed by one person, decided by a supervisor who is another"),
         (name = "evidence", description = "The evidence of a revocation (第23条3): its timestamps, the signed revocation receipt (CMS) and the letter to the facility"),
+        (name = "doctors", description = "The doctor registry (issue 11): doctors' HPKI authentication certificates (医師資格証) bound to facilities — enrolled by the facility's desk, confirmed by it, approved by the center, ended when the doctor leaves; the gateway's lookup by certificate"),
         (name = "station", description = "Personalization stations (role station): SO PIN, certificate for a CSR signed on the card, card record"),
     )
 )]
@@ -279,6 +281,17 @@ pub fn router(app: App) -> (axum::Router, utoipa::openapi::OpenApi) {
         .routes(routes!(evidence::get_revocation_evidence))
         .routes(routes!(evidence::get_revocation_receipt))
         .routes(routes!(evidence::get_revocation_letter))
+        .routes(routes!(
+            doctors::enrol_doctor,
+            doctors::list_doctor_bindings
+        ))
+        .routes(routes!(doctors::get_doctor_binding))
+        .routes(routes!(doctors::confirm_doctor_binding))
+        .routes(routes!(doctors::approve_doctor_binding))
+        .routes(routes!(doctors::refuse_doctor_binding))
+        .routes(routes!(doctors::withdraw_doctor_binding))
+        .routes(routes!(doctors::end_doctor_binding))
+        .routes(routes!(doctors::lookup_doctor))
         .layer(DefaultBodyLimit::max(json_limit))
         .with_state(app)
         .split_for_parts();
