@@ -708,6 +708,85 @@ async fn issue12_dashboard_is_server_rendered_svg() {
     assert!(page.body.contains("利用中"), "{}", page.body);
 }
 
+/// The portal's own reads (work queues, timeline, logs with filters, kana search,
+/// dashboard, the receipt by a normalised serial) on PostgreSQL too.
+#[tokio::test]
+async fn issue12_portal_reads_on_postgresql() {
+    let Some(url) = crate::support::pg_url("portal").await else {
+        return;
+    };
+    let w = World::new(&url).await;
+    let router = kmn_web::https_router(w.app.clone());
+    let p = Portal { w, router };
+    let w = &p.w;
+    let (card, _) = w.personalized_card(&w.nurse_a, "0a1b2c3d4e5f6789").await;
+    let (st, v) = w
+        .call(
+            Some("operator"),
+            Method::POST,
+            &format!("/api/v1/cards/{card}/ship"),
+            Some(json!({"method": "簡易書留"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let q = p.get(Some("operator"), "/portal/queues").await;
+    assert_eq!(q.status, StatusCode::OK, "{}", q.body);
+    assert!(
+        q.body
+            .contains("受領確認待ち（発送済み）</a></td><td class=\"num\" data-queue-count>1<"),
+        "{}",
+        q.body
+    );
+    let token = p.token("desk_a", "/portal/receipt").await;
+    let r = p
+        .post(
+            Some("desk_a"),
+            "/portal/receipt",
+            &[
+                ("_token", &token),
+                ("token_serial", " 0a1b-2C3D-4e5f-6789 "),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for (who, path, needle) in [
+        (
+            "desk_a",
+            format!("/portal/cards/{card}"),
+            "受領確認".to_string(),
+        ),
+        (
+            "operator",
+            "/portal/persons?kana=%E3%82%84%E3%81%BE%E3%81%A0".to_string(),
+            "ヤマダ".to_string(),
+        ),
+        (
+            "operator",
+            "/portal/dashboard".to_string(),
+            "<svg".to_string(),
+        ),
+        (
+            "auditor",
+            format!("/portal/audit?object=card:{card}&action=card."),
+            format!("card:{card}"),
+        ),
+        (
+            "auditor",
+            format!("/portal/access-log?facility={}&from=2026-01-01", w.fac_a),
+            format!("card:{card}/delivery"),
+        ),
+    ] {
+        let page = p.get(Some(who), &path).await;
+        assert_eq!(page.status, StatusCode::OK, "{who} {path}: {}", page.body);
+        assert!(
+            page.body.contains(&needle),
+            "{who} {path}: {needle}: {}",
+            page.body
+        );
+    }
+}
+
 // --- The browser tests ---------------------------------------------------------------------
 
 /// A running `kmn up` (killed on drop) and its HTTPS address.

@@ -278,14 +278,17 @@ impl FromRequestParts<App> for Portal {
 
 /// A refusal or failure shown as a Japanese page with its status.
 #[derive(Debug)]
-pub struct PageError {
-    pub error: AppError,
-    pub me: Option<Me>,
+pub struct PageError(Box<Failure>);
+
+#[derive(Debug)]
+struct Failure {
+    error: AppError,
+    me: Option<Me>,
 }
 
 impl PageError {
     pub fn new(error: AppError, me: Option<Me>) -> Self {
-        PageError { error, me }
+        PageError(Box::new(Failure { error, me }))
     }
 }
 
@@ -317,25 +320,26 @@ fn error_title(s: StatusCode) -> &'static str {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let status = status_of(&self.error);
+        let Failure { error, me } = *self.0;
+        let status = status_of(&error);
         if status.is_server_error() {
-            tracing::error!(error = %self.error, code = self.error.code(), "portal request failed");
+            tracing::error!(error = %error, code = error.code(), "portal request failed");
         }
-        let fields = match &self.error {
+        let fields = match &error {
             AppError::Validation(f) => f
                 .iter()
                 .map(|f| (field_label(&f.field).to_string(), f.message.clone()))
                 .collect(),
             _ => vec![],
         };
-        let message = match (&self.error, status) {
+        let message = match (&error, status) {
             (AppError::Unauthenticated(m), _) => format!(
                 "{m}。利用者カード（施設窓口の方）または担当者証明書をブラウザーに設定してから、もう一度開いてください。"
             ),
-            _ => self.error.message_ja(),
+            _ => error.message_ja(),
         };
         let page = ErrorPage {
-            me: self.me,
+            me,
             status: status.as_u16(),
             title: error_title(status),
             message,

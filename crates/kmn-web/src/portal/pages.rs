@@ -194,11 +194,12 @@ pub async fn cards(State(app): State<App>, p: Portal, uri: Uri) -> PageResult {
     ))
 }
 
+/// A step of a card's timeline as people read it (the audit log's English summary
+/// stays in the auditor's pages).
 struct TimelineRow {
     at: String,
     label: String,
     actor: String,
-    summary: String,
 }
 
 #[derive(Template)]
@@ -219,6 +220,7 @@ struct CardPage {
     handed_over: String,
     mailers: Vec<(String, String, String)>,
     timeline: Vec<TimelineRow>,
+    show_actor: bool,
     can_hand_over: bool,
     can_revoke: bool,
     can_ship: bool,
@@ -246,6 +248,10 @@ async fn card_page(
         Ok((person, _)) => name(&person),
         Err(_) => v.card.holder_id.clone(),
     };
+    let facility = match facilities::get(app, &r, &v.card.facility_code).await {
+        Ok(f) => format!("{}（{}）", f.name_kanji, f.code),
+        Err(_) => v.card.facility_code.clone(),
+    };
     let registrar = <Registrar as kmn_app::rights::Capability>::from_actor(&p.actor).is_ok();
     let cert_live = matches!(v.certificate_status.as_deref(), Some("valid" | "on_hold"));
     let d = &v.delivery;
@@ -253,7 +259,7 @@ async fn card_page(
         me: p.me.clone(),
         id: v.card.id.clone(),
         holder,
-        facility: v.card.facility_code.clone(),
+        facility,
         state: card_state(&v.card.state),
         token_serial: v.card.token_serial.clone().unwrap_or_else(|| "—".into()),
         cert_serial: v.card.cert_serial_hex.clone().unwrap_or_else(|| "—".into()),
@@ -288,9 +294,9 @@ async fn card_page(
                 at: datetime(e.at),
                 label: e.label,
                 actor: e.actor,
-                summary: e.summary,
             })
             .collect(),
+        show_actor: p.actor.is_center(),
         can_hand_over: registrar && v.card.state == "received",
         can_revoke: registrar && cert_live,
         can_ship: p.actor.is_center() && v.card.state == "personalized",
@@ -577,7 +583,7 @@ pub async fn applications(State(app): State<App>, p: Portal, uri: Uri) -> PageRe
             .map_err(|e| p.fail(e))?,
         );
     }
-    list.sort_by(|a, b| a.updated_at.cmp(&b.updated_at));
+    list.sort_by_key(|a| a.updated_at);
     let names = names_of(&app, &r, list.iter().map(|a| a.facility_code.clone()))
         .await
         .map_err(|e| p.fail(e))?;
