@@ -544,3 +544,74 @@ pub fn form_token_ok(app: &App, who: &crate::actor::Actor, token: &str) -> bool 
     )
     .is_ok()
 }
+
+// --- Display preference: 西暦 or 和暦 ----------------------------------------------------
+
+/// How the portal shows dates to one account.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DateStyle {
+    /// 2026年12月2日 (the default).
+    #[default]
+    Western,
+    /// 令和8年12月2日.
+    Era,
+}
+
+impl DateStyle {
+    /// Stable code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DateStyle::Western => "western",
+            DateStyle::Era => "era",
+        }
+    }
+
+    /// Parses a code (a field error otherwise).
+    pub fn parse(s: &str) -> Result<DateStyle, AppError> {
+        match s.trim() {
+            "western" => Ok(DateStyle::Western),
+            "era" => Ok(DateStyle::Era),
+            _ => Err(AppError::Validation(vec![crate::error::FieldError::new(
+                "date_style",
+                "日付の表示は「西暦」か「和暦」を選んでください",
+            )])),
+        }
+    }
+}
+
+/// The account's own date style (its own preference: any authenticated account).
+pub async fn date_style(app: &App, who: &crate::actor::Actor) -> Result<DateStyle, AppError> {
+    let mut tx = app.store.read().await?;
+    let r = tx.date_style(&who.account_id).await;
+    tx.rollback().await?;
+    Ok(match r?.as_deref() {
+        Some("era") => DateStyle::Era,
+        _ => DateStyle::Western,
+    })
+}
+
+/// Records the account's own date style, with its audit event.
+pub async fn set_date_style(
+    app: &App,
+    who: &crate::actor::Actor,
+    style: DateStyle,
+) -> Result<(), AppError> {
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let r = async {
+        tx.set_date_style(&who.account_id, style.as_str(), now)
+            .await?;
+        tx.append_audit(&kmn_store::NewAuditEvent {
+            at: now,
+            actor: &who.account_id,
+            action: "portal.preference",
+            object: &format!("account:{}", who.account_id),
+            facility: who.facility.as_deref(),
+            summary: &format!("date style set to {}", style.as_str()),
+        })
+        .await?;
+        Ok::<_, AppError>(())
+    }
+    .await;
+    crate::finish(tx, r).await
+}

@@ -87,6 +87,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0015_ocsp_work_leases.sql"),
         postgres: include_str!("../migrations/postgres/0015_ocsp_work_leases.sql"),
     },
+    Migration {
+        version: 17,
+        sqlite: include_str!("../migrations/sqlite/0017_display_preferences.sql"),
+        postgres: include_str!("../migrations/postgres/0017_display_preferences.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {

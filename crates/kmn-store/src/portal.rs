@@ -314,4 +314,34 @@ impl Tx {
         .fetch_all(self.conn())
         .await?)
     }
+
+    /// An account's date style (`western`, `era`), if it chose one.
+    pub async fn date_style(&mut self, account_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query("SELECT date_style FROM display_preferences WHERE account_id = $1")
+                .bind(account_id)
+                .fetch_optional(self.conn())
+                .await?
+                .map(|r| r.get(0)),
+        )
+    }
+
+    /// Records an account's date style.
+    pub async fn set_date_style(
+        &mut self,
+        account_id: &str,
+        style: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO display_preferences (account_id, date_style, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id) DO UPDATE SET date_style = excluded.date_style, updated_at = excluded.updated_at",
+        )
+        .bind(account_id)
+        .bind(style)
+        .bind(at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
 }

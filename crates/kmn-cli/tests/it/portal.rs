@@ -232,6 +232,10 @@ async fn issue12_portal_pages_answer_every_role_and_facility_exactly() {
             "/portal/dashboard".into(),
             [401, 401, 403, 200, 200, 403, 403, 403],
         ),
+        (
+            "/portal/settings".into(),
+            [401, 401, 403, 200, 200, 200, 200, 200],
+        ),
         ("/no/such/page".into(), [404; 8]),
     ];
     let mut wrong = Vec::new();
@@ -706,6 +710,48 @@ async fn issue12_dashboard_is_server_rendered_svg() {
     assert!(page.body.contains("<svg role=\"img\""), "{}", page.body);
     assert!(page.body.contains("状態別の利用者カード"));
     assert!(page.body.contains("利用中"), "{}", page.body);
+}
+
+/// 和暦 is a per-account display option (dates stay stored in UTC): the desk that
+/// chooses it reads 令和8年11月26日, everyone else still 2026年11月26日.
+#[tokio::test]
+async fn issue12_wareki_is_a_per_account_display_option() {
+    let p = world().await;
+    let w = &p.w;
+    let (card, _) = w.personalized_card(&w.nurse_a, "0a1b2c3d4e5f6789").await;
+    let page = p
+        .get(Some("desk_a"), &format!("/portal/cards/{card}"))
+        .await;
+    assert!(page.body.contains("2026年11月26日"), "{}", page.body);
+    let token = page.token();
+    let r = p
+        .post(
+            Some("desk_a"),
+            "/portal/settings",
+            &[("_token", &token), ("date_style", "showa")],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = p
+        .post(
+            Some("desk_a"),
+            "/portal/settings",
+            &[("_token", &token), ("date_style", "era")],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("保存しました"), "{}", r.body);
+    let page = p
+        .get(Some("desk_a"), &format!("/portal/cards/{card}"))
+        .await;
+    assert!(page.body.contains("令和8年11月26日"), "{}", page.body);
+    assert!(!page.body.contains("2026年11月26日"), "{}", page.body);
+    let page = p
+        .get(Some("operator"), &format!("/portal/cards/{card}"))
+        .await;
+    assert!(page.body.contains("2026年11月26日"), "{}", page.body);
 }
 
 /// The portal's own reads (work queues, timeline, logs with filters, kana search,

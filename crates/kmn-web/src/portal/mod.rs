@@ -103,9 +103,44 @@ pub fn router(app: App) -> Router {
             post(pages::proposal_reject),
         )
         .route("/portal/dashboard", get(pages::dashboard))
+        .route(
+            "/portal/settings",
+            get(pages::settings).post(pages::settings_save),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            date_style,
+        ))
         .layer(axum::middleware::from_fn(portal_headers))
         .with_state(app)
+}
+
+tokio::task_local! {
+    /// The date style of the account the page is rendered for.
+    static DATE_STYLE: kmn_app::portal::DateStyle;
+}
+
+/// Renders the request's page with the account's own date style (西暦 or 和暦).
+async fn date_style(
+    axum::extract::State(app): axum::extract::State<App>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut style = kmn_app::portal::DateStyle::Western;
+    if let Some(crate::api::auth::PeerCert(der)) = req.extensions().get().cloned()
+        && let Ok(actor) = kmn_app::actor::authenticate(&app, &der).await
+        && let Ok(s) = kmn_app::portal::date_style(&app, &actor).await
+    {
+        style = s;
+    }
+    DATE_STYLE.scope(style, next.run(req)).await
+}
+
+fn era() -> bool {
+    DATE_STYLE
+        .try_with(|s| *s == kmn_app::portal::DateStyle::Era)
+        .unwrap_or(false)
 }
 
 async fn css() -> Response {
@@ -219,6 +254,7 @@ fn nav_of(role: Role) -> Vec<Link> {
         ]),
         Role::Station => {}
     }
+    v.push(l("/portal/settings", "表示設定"));
     v.push(l("/public/repository", "リポジトリ"));
     v
 }
@@ -469,17 +505,28 @@ pub fn form<T: DeserializeOwned>(
 
 // --- Words ------------------------------------------------------------------------------
 
-/// `2026年12月2日` (JST) of Unix seconds.
+/// `2026年12月2日` (JST) of Unix seconds, or `令和8年12月2日` for an account that chose
+/// 和暦.
 pub fn date(t: i64) -> String {
+    let f = if era() {
+        kmn_domain::time_fmt::ja_era_date
+    } else {
+        kmn_domain::time_fmt::ja_date
+    };
     time::OffsetDateTime::from_unix_timestamp(t)
-        .map(kmn_domain::time_fmt::ja_date)
+        .map(f)
         .unwrap_or_default()
 }
 
-/// `2026年12月2日 20時43分` (JST) of Unix seconds.
+/// `2026年12月2日 20時43分` (JST) of Unix seconds (or with the era, as [`date`]).
 pub fn datetime(t: i64) -> String {
+    let f = if era() {
+        kmn_domain::time_fmt::ja_era_datetime
+    } else {
+        kmn_domain::time_fmt::ja_datetime
+    };
     time::OffsetDateTime::from_unix_timestamp(t)
-        .map(kmn_domain::time_fmt::ja_datetime)
+        .map(f)
         .unwrap_or_default()
 }
 

@@ -1898,3 +1898,62 @@ pub async fn dashboard(State(app): State<App>, p: Portal) -> PageResult {
     };
     Ok(html(StatusCode::OK, &page))
 }
+
+// --- Settings ----------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "portal/settings.html")]
+struct SettingsPage {
+    me: Me,
+    era: bool,
+    example: String,
+    message: Option<String>,
+}
+
+async fn settings_page(app: &App, p: &Portal, message: Option<String>) -> PageResult {
+    let style = kmn_app::portal::date_style(app, &p.actor)
+        .await
+        .map_err(|e| p.fail(e))?;
+    let now = time::OffsetDateTime::from_unix_timestamp(app.now())
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let era = style == kmn_app::portal::DateStyle::Era;
+    Ok(html(
+        StatusCode::OK,
+        &SettingsPage {
+            me: p.me.clone(),
+            era,
+            example: if era {
+                kmn_domain::time_fmt::ja_era_date(now)
+            } else {
+                kmn_domain::time_fmt::ja_date(now)
+            },
+            message,
+        },
+    ))
+}
+
+/// `/portal/settings`: the account's own display settings (西暦 or 和暦).
+pub async fn settings(State(app): State<App>, p: Portal) -> PageResult {
+    settings_page(&app, &p, None).await
+}
+
+#[derive(Deserialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    date_style: String,
+}
+
+/// `POST /portal/settings`: records the account's date style.
+pub async fn settings_save(
+    State(app): State<App>,
+    p: Portal,
+    headers: HeaderMap,
+    body: Bytes,
+) -> PageResult {
+    let f: SettingsForm = form(&app, &p, &headers, &body)?;
+    let style = kmn_app::portal::DateStyle::parse(&f.date_style).map_err(|e| p.fail(e))?;
+    kmn_app::portal::set_date_style(&app, &p.actor, style)
+        .await
+        .map_err(|e| p.fail(e))?;
+    settings_page(&app, &p, Some("表示設定を保存しました。".into())).await
+}
