@@ -712,6 +712,105 @@ async fn issue12_dashboard_is_server_rendered_svg() {
     assert!(page.body.contains("利用中"), "{}", page.body);
 }
 
+/// 第12条 dual control in the portal: an operator's revocation proposal is shown to the
+/// center with its content and hash; an operator cannot decide (403); the supervisor
+/// approves the content they saw and the card's certificate is revoked; a changed hash
+/// is refused (409) with nothing revoked.
+#[tokio::test]
+async fn art12_supervisor_decides_proposals_in_the_portal() {
+    let p = world().await;
+    let w = &p.w;
+    let (_, card, _) = w.issued_card(&w.nurse_a).await;
+    let (st, prop) = w
+        .call(
+            Some("operator"),
+            Method::POST,
+            "/api/v1/revocation-proposals",
+            Some(json!({"ground": "breach", "card_ids": [card], "note": "規約違反の確認"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{prop}");
+    let id = prop["id"].as_str().unwrap().to_string();
+    let sha = prop["content_sha256"].as_str().unwrap().to_string();
+    let list = p.get(Some("operator"), "/portal/proposals").await;
+    assert!(
+        list.body.contains(&id) && list.body.contains("承認待ち"),
+        "{}",
+        list.body
+    );
+    let q = p.get(Some("supervisor"), "/portal/queues").await;
+    assert!(
+        q.body.contains(
+            "責任者の承認待ち（失効の提案など）</a></td><td class=\"num\" data-queue-count>1<"
+        ),
+        "{}",
+        q.body
+    );
+    let page = p
+        .get(Some("operator"), &format!("/portal/proposals/{id}"))
+        .await;
+    assert!(page.body.contains(&sha), "{}", page.body);
+    assert!(
+        !page.body.contains("この内容で承認する"),
+        "an operator sees no decision form"
+    );
+    // The operator's own valid token: refused for want of the right, not of the token.
+    let token = p.token("operator", "/portal/settings").await;
+    let r = p
+        .post(
+            Some("operator"),
+            &format!("/portal/proposals/{id}/approve"),
+            &[("_token", &token), ("content_sha256", &sha)],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let page = p
+        .get(Some("supervisor"), &format!("/portal/proposals/{id}"))
+        .await;
+    assert!(page.body.contains("この内容で承認する"), "{}", page.body);
+    let st_token = page.token();
+    let r = p
+        .post(
+            Some("supervisor"),
+            &format!("/portal/proposals/{id}/approve"),
+            &[("_token", &st_token), ("content_sha256", &"0".repeat(64))],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    let card_page = p
+        .get(Some("operator"), &format!("/portal/cards/{card}"))
+        .await;
+    assert!(
+        card_page.body.contains("id=\"cert-status\">有効"),
+        "{}",
+        card_page.body
+    );
+    let r = p
+        .post(
+            Some("supervisor"),
+            &format!("/portal/proposals/{id}/approve"),
+            &[("_token", &st_token), ("content_sha256", &sha)],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains("1枚の利用者カードの証明書を失効させました"),
+        "{}",
+        r.body
+    );
+    let card_page = p
+        .get(Some("operator"), &format!("/portal/cards/{card}"))
+        .await;
+    assert!(
+        card_page.body.contains("id=\"cert-status\">失効"),
+        "{}",
+        card_page.body
+    );
+}
+
 /// 和暦 is a per-account display option (dates stay stored in UTC): the desk that
 /// chooses it reads 令和8年11月26日, everyone else still 2026年11月26日.
 #[tokio::test]
