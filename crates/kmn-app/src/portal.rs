@@ -615,3 +615,23 @@ pub async fn set_date_style(
     .await;
     crate::finish(tx, r).await
 }
+
+/// The audit chain's verification as the auditor's page shows it: how many checks held,
+/// how many warnings and problems (`kmn audit verify` prints each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ChainStatus {
+    pub checked: usize,
+    pub warnings: usize,
+    pub problems: usize,
+}
+
+/// Verifies the audit chain, its access-log seals and its newest checkpoint (auditors).
+pub async fn chain_status(app: &App, who: &Auditor) -> Result<ChainStatus, AppError> {
+    let r = crate::audit::verify(app).await?;
+    crate::audit::log_read(app, who.actor(), "verify", "audit_log", None).await?;
+    Ok(ChainStatus {
+        checked: r.checked.len(),
+        warnings: r.warnings.len(),
+        problems: r.problems.len(),
+    })
+}

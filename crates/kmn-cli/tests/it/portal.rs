@@ -659,6 +659,12 @@ async fn g1_auditor_reads_audit_and_access_logs_with_filters_and_csv() {
         .await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains(&format!("card:{card}")), "{}", page.body);
+    // The chain's verification status heads the page.
+    assert!(
+        page.body.contains("id=\"chain-status\"") && page.body.contains("監査ログの検証"),
+        "{}",
+        page.body
+    );
     let page = p
         .get(
             Some("auditor"),

@@ -1395,6 +1395,7 @@ struct AuditRowView {
 #[template(path = "portal/audit.html")]
 struct AuditPage {
     me: Me,
+    chain: kmn_app::portal::ChainStatus,
     action_path: &'static str,
     show_action: bool,
     f: LogView,
@@ -1442,6 +1443,9 @@ fn validation_message(e: &AppError) -> Option<String> {
 pub async fn audit(State(app): State<App>, p: Portal, uri: Uri) -> PageResult {
     let a: Auditor = p.right()?;
     let f: LogForm = query(&p, &uri)?;
+    let chain = kmn_app::portal::chain_status(&app, &a)
+        .await
+        .map_err(|e| p.fail(e))?;
     let (rows, error, status) = match kmn_app::portal::audit_log(&app, &a, &f.query()).await {
         Ok(v) => (v, None, StatusCode::OK),
         Err(e) => match validation_message(&e) {
@@ -1465,6 +1469,7 @@ pub async fn audit(State(app): State<App>, p: Portal, uri: Uri) -> PageResult {
         status,
         &AuditPage {
             me: p.me,
+            chain,
             action_path: "/portal/audit",
             show_action: true,
             csv: format!("/portal/audit.csv?{}", f.query_string()),
