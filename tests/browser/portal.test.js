@@ -90,7 +90,17 @@ async function queueCounts(page) {
   const browser = await chromium.launch({
     executablePath: process.env.KMN_CHROMIUM || '/usr/bin/chromium',
     chromiumSandbox: false,
-    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+    // The machine's network is closed: no background connections, no component updates.
+    args: [
+      '--no-sandbox',
+      '--disable-dev-shm-usage',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   try {
     // --- The operator sees the work queues with counts.
