@@ -25,6 +25,36 @@ pub fn renewal_due(card: &crate::views::Card, now: i64) -> bool {
         .is_some_and(|t| t > now && t - now <= RENEWAL_NOTICE_DAYS * 86_400)
 }
 
+/// The deficiencies the center finds most often on paper forms, offered as a checklist
+/// when it returns an application (第6条2): (field, problem, action).
+pub const DEFICIENCY_CHECKLIST: &[(&str, &str, &str)] = &[
+    (
+        "氏名（カナ）",
+        "氏名のフリガナが記入されていません",
+        "申請書の氏名欄にカタカナでフリガナを記入してください",
+    ),
+    (
+        "生年月日",
+        "生年月日の記載が本人確認書類と一致しません",
+        "本人確認書類のとおりに訂正してください",
+    ),
+    (
+        "署名・押印",
+        "申請者の署名または施設の押印がありません",
+        "署名と押印をして再提出してください",
+    ),
+    (
+        "資格の確認",
+        "医療資格を確認できる書類の写しが添付されていません",
+        "免許証の写しを添付してください",
+    ),
+    (
+        "施設の同意",
+        "施設管理者の同意欄が空欄です",
+        "施設管理者の署名を得てください",
+    ),
+];
+
 /// One work queue of the support center.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Queue {
