@@ -14,6 +14,7 @@ pub mod fault;
 pub mod health;
 pub mod idempotency;
 pub mod jobs;
+pub mod portal;
 pub mod proposal;
 pub mod quickstart;
 pub mod ra;

@@ -170,6 +170,19 @@ pub async fn get(app: &App, _right: &Center, id: &str) -> Result<Proposal, AppEr
     view(r?.ok_or_else(|| AppError::NotFound(format!("提案 {id} はありません")))?)
 }
 
+/// Proposals in a state (all when None), newest first, for support-center staff (the
+/// supervisors' list of what waits for them).
+pub async fn list(
+    app: &App,
+    _right: &Center,
+    state: Option<ProposalState>,
+) -> Result<Vec<Proposal>, AppError> {
+    let mut tx = app.store.read().await?;
+    let r = tx.list_proposals(state.map(|s| s.as_str()), 500).await;
+    tx.rollback().await?;
+    r?.into_iter().map(view).collect()
+}
+
 /// Approves a proposal: a supervisor who is not the proposing person, naming the
 /// content hash they saw, before it expires.
 pub async fn approve(

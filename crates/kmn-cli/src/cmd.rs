@@ -1337,13 +1337,17 @@ async fn serve_app(app: App) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    // Only what is served (the portal comes later: issue #12).
+    // Only what is served.
     println!(
         "kmn: repository and health at http://{}/",
         running.http_addr
     );
     println!("kmn: OCSP at http://{}/ocsp", running.http_addr);
     println!("kmn: API at https://{}/api/v1/", running.https_addr);
+    println!(
+        "kmn: portal at https://{}/ (client certificate; public repository index at https://{}/public/repository)",
+        running.https_addr, running.https_addr
+    );
     println!(
         "kmn: emergency revocation form for holders (no client certificate) at https://{}/emergency",
         running.emergency_addr

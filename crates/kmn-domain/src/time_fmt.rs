@@ -62,6 +62,40 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
     )
 }
 
+/// The year with the Japanese era of a JST date: `令和8年`, `令和元年`, `平成31年`.
+/// 令和 from 2019-05-01, 平成 from 1989-01-08, 昭和 before.
+pub fn ja_era_year(d: time::Date) -> String {
+    let (y, m, day) = (d.year(), u8::from(d.month()), d.day());
+    let (era, first) = if (y, m, day) >= (2019, 5, 1) {
+        ("令和", 2019)
+    } else if (y, m, day) >= (1989, 1, 8) {
+        ("平成", 1989)
+    } else {
+        ("昭和", 1926)
+    };
+    match y - first + 1 {
+        1 => format!("{era}元年"),
+        n => format!("{era}{n}年"),
+    }
+}
+
+/// `令和8年11月26日` for a UTC instant, in JST (the 和暦 display option).
+pub fn ja_era_date(t: OffsetDateTime) -> String {
+    let j = t.to_offset(JST);
+    format!(
+        "{}{}月{}日",
+        ja_era_year(j.date()),
+        u8::from(j.month()),
+        j.day()
+    )
+}
+
+/// `令和8年11月26日 20時43分` for a UTC instant, in JST.
+pub fn ja_era_datetime(t: OffsetDateTime) -> String {
+    let j = t.to_offset(JST);
+    format!("{} {:02}時{:02}分", ja_era_date(t), j.hour(), j.minute())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +112,35 @@ mod tests {
         assert_eq!(
             ja_unix_secs(t.unix_timestamp() + 5),
             "2026年11月27日 00時30分05秒"
+        );
+    }
+
+    #[test]
+    fn era_dates_for_the_wareki_option() {
+        assert_eq!(
+            ja_era_date(datetime!(2026-12-02 03:00 UTC)),
+            "令和8年12月2日"
+        );
+        assert_eq!(
+            ja_era_date(datetime!(2019-05-01 00:00 UTC)),
+            "令和元年5月1日"
+        );
+        // 2019-04-30 14:59 UTC is still 30 April in Japan: 平成31年.
+        assert_eq!(
+            ja_era_date(datetime!(2019-04-30 14:59 UTC)),
+            "平成31年4月30日"
+        );
+        assert_eq!(
+            ja_era_date(datetime!(1989-01-07 12:00 UTC)),
+            "昭和64年1月7日"
+        );
+        assert_eq!(
+            ja_era_date(datetime!(1989-01-08 00:00 UTC)),
+            "平成元年1月8日"
+        );
+        assert_eq!(
+            ja_era_datetime(datetime!(2026-11-26 15:30 UTC)),
+            "令和8年11月27日 00時30分"
         );
     }
 }

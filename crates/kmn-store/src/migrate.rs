@@ -92,6 +92,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0016_doctor_bindings.sql"),
         postgres: include_str!("../migrations/postgres/0016_doctor_bindings.sql"),
     },
+    Migration {
+        version: 17,
+        sqlite: include_str!("../migrations/sqlite/0017_display_preferences.sql"),
+        postgres: include_str!("../migrations/postgres/0017_display_preferences.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {

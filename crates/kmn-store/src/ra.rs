@@ -834,16 +834,19 @@ impl Tx {
         Ok(())
     }
 
-    /// The card holding a token serial.
+    /// The card holding a token serial, as people type or scan it: case, hyphens and
+    /// spaces ignored (issue 12: an upper-case serial of a SoftHSM or card token whose
+    /// serial is stored in lower case was answered 見つかりません).
     pub async fn card_by_token_serial(
         &mut self,
         serial: &str,
     ) -> Result<Option<CardRow>, StoreError> {
         Ok(sqlx::query_as::<_, CardRow>(
             "SELECT id, holder_id, facility_code, application_id, state, cert_serial_hex, token_serial, validity_years, \
-             issued_at, not_after, created_at, updated_at, version FROM cards WHERE token_serial = $1 ORDER BY created_at DESC LIMIT 1",
+             issued_at, not_after, created_at, updated_at, version FROM cards \
+             WHERE UPPER(REPLACE(REPLACE(token_serial, '-', ''), ' ', '')) = $1 ORDER BY created_at DESC LIMIT 1",
         )
-        .bind(serial)
+        .bind(normalize_serial(serial))
         .fetch_optional(self.conn())
         .await?)
     }
@@ -1124,4 +1127,24 @@ impl Tx {
         .await?;
         Ok(r.map(|r| r.get(0)))
     }
+}
+
+/// A token serial as compared: upper case, without hyphens or spaces (ASCII or
+/// full-width), full-width digits and letters folded to ASCII.
+pub fn normalize_serial(s: &str) -> String {
+    s.trim()
+        .chars()
+        .filter_map(|c| match c {
+            '-'
+            | ' '
+            | '\u{3000}'
+            | '\u{2010}'..='\u{2015}'
+            | '\u{2212}'
+            | '\u{30FC}'
+            | '\u{FF0D}' => None,
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0),
+            c => Some(c),
+        })
+        .collect::<String>()
+        .to_uppercase()
 }

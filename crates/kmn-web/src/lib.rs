@@ -4,7 +4,8 @@
 //!   media types, short HTTP caching, the audit log's signed checkpoints at
 //!   `/repo/audit/checkpoints/{latest,<n>}.p7s`), the OCSP responder (`POST /ocsp`,
 //!   `GET /ocsp/{base64}`, [`ocsp`]) and `/health`.
-//! - `https://…`: the API (`/api/v1/…`) and, in later work, the portal. Client
+//! - `https://…`: the API (`/api/v1/…`) and the portal (`/`, `/portal/…`,
+//!   `/public/repository`: [`portal`]). Client
 //!   certificates are optional at the TLS layer (so the application can answer 401/403
 //!   with a reason) and verified against this CA's root, the path built with the issuing
 //!   CAs' certificates the server holds ([`tls`]).
@@ -22,6 +23,7 @@ pub mod emergency;
 pub mod limit;
 pub mod listen;
 pub mod ocsp;
+pub mod portal;
 pub mod tls;
 
 pub use tls::tls_config;
@@ -67,7 +69,7 @@ pub fn http_router(app: App, ocsp: Option<ocsp::Ocsp>) -> Router {
     }
 }
 
-/// The HTTPS router: the API.
+/// The HTTPS router: the API and the portal.
 pub fn https_router(app: App) -> Router {
     https_routes(app).layer(axum::middleware::from_fn(hsts))
 }
@@ -79,8 +81,12 @@ fn https_routes(app: App) -> Router {
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/repo/{file}", get(repo_file))
-        .with_state(app)
+        .with_state(app.clone())
         .merge(api)
+        .merge(portal::router(app))
+        // Unknown paths: the API's JSON error under /api/, the portal's Japanese page
+        // elsewhere.
+        .fallback(portal::not_found)
 }
 
 /// Every HTTPS response tells browsers to use HTTPS only (a year, subdomains included).

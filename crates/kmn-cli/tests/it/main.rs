@@ -26,6 +26,7 @@ mod listeners;
 mod ocsp;
 mod operator_tokens;
 mod ops;
+mod portal;
 mod proposal;
 mod serve;
 mod station;

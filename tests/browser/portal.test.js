@@ -1,0 +1,220 @@
+// Browser tests of the kmn portal (issue 12): Debian's Chromium driven by playwright-core,
+// logged in with client certificates (Playwright's `clientCertificates`), against the real
+// `kmn up`. Started by crates/kmn-cli/tests/it/portal.rs (`cargo test … portal`), which
+// prepares the data and passes everything in the environment:
+//
+//   KMN_PORTAL_URL            https://127.0.0.1:<port>
+//   KMN_DESK_CERT/KEY         the demo facility's desk (PEM)
+//   KMN_DESK_B_CERT/KEY       a desk of another facility (PEM)
+//   KMN_OPERATOR_CERT/KEY     a support-center operator (PEM)
+//   KMN_CARD_A                a shipped card of the demo facility
+//   KMN_CARD_SERIAL_TYPED     its serial as a person types it (upper case, hyphens)
+//   KMN_CARD_B, KMN_FACILITY_B  a card and the code of the other facility
+//   KMN_ARTIFACTS             where screenshots go
+//   KMN_CHROMIUM              the browser (default /usr/bin/chromium)
+//
+// Exit status 0 when every check passed; each failure is printed.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const { chromium } = require('playwright-core');
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`missing ${k}`);
+  return v;
+};
+const URL_ = env('KMN_PORTAL_URL');
+const ARTIFACTS = env('KMN_ARTIFACTS');
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+const failures = [];
+function check(cond, what) {
+  if (cond) {
+    console.log(`ok   ${what}`);
+  } else {
+    console.log(`FAIL ${what}`);
+    failures.push(what);
+  }
+}
+
+async function context(browser, who) {
+  return browser.newContext({
+    ignoreHTTPSErrors: true,
+    locale: 'ja-JP',
+    clientCertificates: [
+      { origin: URL_, certPath: env(`KMN_${who}_CERT`), keyPath: env(`KMN_${who}_KEY`) },
+    ],
+  });
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+// axe-core on the page: no serious or critical violation.
+async function axe(page, name) {
+  await page.evaluate(AXE);
+  const r = await page.evaluate(() =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { resultTypes: ['violations'] }),
+  );
+  const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  for (const v of bad) {
+    console.log(`  axe ${name}: ${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  }
+  check(bad.length === 0, `axe-core: no serious or critical violation on ${name}`);
+}
+
+function cspOk(resp, name) {
+  const csp = resp.headers()['content-security-policy'] || '';
+  check(
+    csp.includes("frame-ancestors 'none'") && csp.includes("default-src 'none'") && !csp.includes('script-src') && !csp.includes('unsafe-inline'),
+    `${name} carries the Content-Security-Policy (no script, frame-ancestors 'none'): ${csp}`,
+  );
+}
+
+async function queueCounts(page) {
+  const rows = await page.locator('table tbody tr').all();
+  const out = {};
+  for (const r of rows) {
+    const label = (await r.locator('td').nth(0).innerText()).trim();
+    out[label] = Number((await r.locator('td').nth(1).innerText()).trim());
+  }
+  return out;
+}
+
+(async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.KMN_CHROMIUM || '/usr/bin/chromium',
+    chromiumSandbox: false,
+    // The machine's network is closed: no background connections, no component updates.
+    args: [
+      '--no-sandbox',
+      '--disable-dev-shm-usage',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  try {
+    // --- The operator sees the work queues with counts.
+    const op = await context(browser, 'OPERATOR');
+    const opPage = await op.newPage();
+    let resp = await opPage.goto(`${URL_}/portal/queues`);
+    check(resp.status() === 200, `operator opens the work queues (${resp.status()})`);
+    cspOk(resp, 'the work queues');
+    const before = await queueCounts(opPage);
+    console.log('  queues before:', JSON.stringify(before));
+    check(before['受領確認待ち（発送済み）'] >= 1, 'the shipped card is counted as awaiting receipt');
+    check(Object.keys(before).length === 6, 'six work queues on one page');
+    await shot(opPage, '01-operator-queues');
+    await axe(opPage, 'the work queues');
+    resp = await opPage.goto(`${URL_}/portal/dashboard`);
+    check(resp.status() === 200, 'operator opens the dashboard');
+    check((await opPage.locator('svg[role=img]').count()) >= 1, 'the dashboard draws SVG charts');
+    await shot(opPage, '02-operator-dashboard');
+    await axe(opPage, 'the dashboard');
+
+    // --- The desk confirms receipt by typing the serial in upper case with hyphens.
+    const desk = await context(browser, 'DESK');
+    const page = await desk.newPage();
+    resp = await page.goto(`${URL_}/`);
+    check(resp.status() === 200, `desk opens the home page (${resp.status()})`);
+    cspOk(resp, 'the home page');
+    await shot(page, '03-desk-home');
+    await axe(page, 'the desk home page');
+    resp = await page.goto(`${URL_}/portal/cards`);
+    check(resp.status() === 200, 'desk opens its cards');
+    check(await page.getByText(env('KMN_CARD_A')).count() >= 1, 'the desk sees its shipped card');
+    await axe(page, 'the cards list');
+
+    // A wrong number first: the error is shown beside the field (and axe on the form with its error).
+    await page.goto(`${URL_}/portal/receipt`);
+    await page.fill('#token_serial', 'FFFF-0000-FFFF-0000');
+    await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+    check(await page.locator('#token_serial-error').count() === 1, 'a wrong serial is answered beside the field');
+    await shot(page, '04-desk-receipt-error');
+    await axe(page, 'the receipt form with its error');
+
+    await page.fill('#token_serial', env('KMN_CARD_SERIAL_TYPED'));
+    const [nav] = await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+    check(nav.status() === 200, `receipt posted (${nav.status()})`);
+    check(await page.getByText('受領を確認しました').count() === 1, 'receipt confirmed with an upper-case, hyphenated serial');
+    await shot(page, '05-desk-receipt-done');
+    await page.goto(`${URL_}/portal/cards/${env('KMN_CARD_A')}`);
+    check((await page.locator('#card-state').innerText()).trim() === '受領済み', 'the card is received');
+    await shot(page, '06-desk-card');
+    await axe(page, 'the card page');
+
+    // The operator's queues moved: one fewer receipt pending, one more PIN mailer to send.
+    await opPage.goto(`${URL_}/portal/queues`);
+    const after = await queueCounts(opPage);
+    console.log('  queues after:', JSON.stringify(after));
+    check(after['受領確認待ち（発送済み）'] === before['受領確認待ち（発送済み）'] - 1, 'receipts pending went down by one');
+    check(after['発送可能なPIN通知書'] === before['発送可能なPIN通知書'] + 1, 'PIN mailers to dispatch went up by one');
+
+    // --- Another facility's data: the Japanese 403 page (and 404 for its card).
+    resp = await page.goto(`${URL_}/portal/facilities/${env('KMN_FACILITY_B')}`);
+    check(resp.status() === 403, `desk of facility A opening facility B gets 403 (${resp.status()})`);
+    check(await page.getByText('他の施設の情報は閲覧できません').count() === 1, 'the 403 page says why, in Japanese');
+    cspOk(resp, 'the 403 page');
+    await shot(page, '07-desk-403');
+    await axe(page, 'the 403 page');
+    resp = await page.goto(`${URL_}/portal/cards?facility=${env('KMN_FACILITY_B')}`);
+    check(resp.status() === 403, `desk of facility A listing facility B's cards gets 403 (${resp.status()})`);
+    resp = await page.goto(`${URL_}/portal/cards/${env('KMN_CARD_B')}`);
+    check(resp.status() === 404, `desk of facility A opening facility B's card gets 404, like an absent one (${resp.status()})`);
+    check(await page.getByText('見つかりません').count() >= 1, 'the 404 page is Japanese');
+
+    // --- A form without its token is refused; so is a forged cross-site post.
+    await page.goto(`${URL_}/portal/receipt`);
+    await page.locator('input[name=_token]').evaluate((e) => e.remove());
+    await page.fill('#token_serial', env('KMN_CARD_SERIAL_TYPED'));
+    const [noToken] = await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+    check(noToken.status() === 403, `a form without its token is refused (${noToken.status()})`);
+    check(await page.getByText('正しくない送信').count() === 1, 'the refusal says why');
+    await shot(page, '08-desk-no-token');
+    const evil = await desk.newPage();
+    await evil.setContent(
+      `<form id="f" method="post" action="${URL_}/portal/receipt"><input name="token_serial" value="${env('KMN_CARD_SERIAL_TYPED')}"></form>`,
+    );
+    const [forged] = await Promise.all([
+      evil.waitForNavigation(),
+      evil.evaluate(() => document.getElementById('f').submit()),
+    ]);
+    check(forged.status() === 403, `a forged cross-site post is refused (${forged.status()})`);
+
+    // --- The desk of facility B sees the other side: not the card of A.
+    const deskB = await context(browser, 'DESK_B');
+    const pb = await deskB.newPage();
+    resp = await pb.goto(`${URL_}/portal/cards/${env('KMN_CARD_A')}`);
+    check(resp.status() === 404, `desk of facility B opening facility A's card gets 404 (${resp.status()})`);
+
+    // --- Public pages without a certificate.
+    const anon = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'ja-JP' });
+    const pub = await anon.newPage();
+    resp = await pub.goto(`${URL_}/public/repository`);
+    check(resp.status() === 200, 'the repository index is public');
+    check(await pub.getByText('緊急失効の受付ページを開く').count() === 1, 'the repository page links the holders\' emergency form');
+    await shot(pub, '09-public-repository');
+    await axe(pub, 'the repository page');
+    resp = await pub.goto(`${URL_}/portal/cards`);
+    check(resp.status() === 401, `without a certificate the portal answers 401 (${resp.status()})`);
+  } finally {
+    await browser.close();
+  }
+  if (failures.length) {
+    console.log(`\n${failures.length} check(s) failed:\n- ${failures.join('\n- ')}`);
+    process.exit(1);
+  }
+  console.log('\nall browser checks passed');
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
