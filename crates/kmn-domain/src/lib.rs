@@ -9,6 +9,7 @@
 pub mod application;
 pub mod card;
 pub mod cert;
+pub mod effect;
 pub mod eligibility;
 pub mod enum_codes;
 pub mod facility;
@@ -35,6 +36,7 @@ pub use eligibility::{
     Affiliation, DEFAULT_RENEWAL_OVERLAP_DAYS, EligibilityError, PersonFacts, check_new_card,
     renewal_overlap_ends,
 };
+pub use effect::Effect;
 pub use enum_codes::UnknownCode;
 pub use facility::{
     Consent, ConsentError, DocumentKind, FacilityCode, FacilityCodeClass, FacilityCodeError,
