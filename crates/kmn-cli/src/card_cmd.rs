@@ -849,9 +849,7 @@ async fn emergency_revoke(
     print(out, json!(r), || {
         let mut s = format!(
             "利用者カード {} の証明書（シリアル {}）をただちに失効させました（{}、利用規約第11条）。",
-            r.card.card.id,
-            r.serial_hex,
-            r.grounds_label,
+            r.card.card.id, r.serial_hex, r.grounds_label,
         );
         if let Some(p) = &r.review_proposal {
             s.push_str(&format!(

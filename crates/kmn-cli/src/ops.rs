@@ -294,9 +294,8 @@ pub(crate) fn after_commit_reports() -> CrlReports {
                     "\nCRL #{}（{}）を公開しました（{}件）。",
                     p.number, p.ca_name, p.entries
                 ));
-                r.published.push(
-                    json!({"ca": p.ca_name, "number": p.number, "entries": p.entries}),
-                );
+                r.published
+                    .push(json!({"ca": p.ca_name, "number": p.number, "entries": p.entries}));
             }
             kmn_app::effects::Report::CrlFailed { ca_names, error } => eprintln!(
                 "警告: 失効は記録しましたが、CRL（{}）を公開できませんでした: {error}。`kmn serve` が動いていれば直ちに、そうでなければ起動時に公開します（または `kmn crl publish`）",

@@ -32,11 +32,11 @@ pub use card::{
     CardBinding, CardEffect, CardEvent, CardState, CardTransition, CardTransitionError,
 };
 pub use cert::{CertStatus, CertStatusError, ProfileKind, RevocationReason, ValidityPeriod};
+pub use effect::Effect;
 pub use eligibility::{
     Affiliation, DEFAULT_RENEWAL_OVERLAP_DAYS, EligibilityError, PersonFacts, check_new_card,
     renewal_overlap_ends,
 };
-pub use effect::Effect;
 pub use enum_codes::UnknownCode;
 pub use facility::{
     Consent, ConsentError, DocumentKind, FacilityCode, FacilityCodeClass, FacilityCodeError,

@@ -1104,6 +1104,64 @@ mod tests {
         }
     }
 
+    /// RFC 8954 §2.1: a nonce is an OCTET STRING of 1 to 32 octets; openssl's (16 octets)
+    /// is read as sent; other sizes and types are refused for a responder that echoes it;
+    /// the echoed response verifies with openssl's nonce check.
+    #[test]
+    fn rfc8954_nonce_read_checked_and_echoed() {
+        let c = chain();
+        let dir = tempfile::tempdir().unwrap();
+        let raw = openssl_request(&c, dir.path(), &[]);
+        let req = parse_request(&raw).unwrap();
+        let n = req.nonce().unwrap().expect("openssl sends a nonce");
+        assert_eq!(n.len(), 18, "OCTET STRING of 16 octets");
+        assert_eq!(
+            parse_request(&openssl_request(&c, dir.path(), &["-no_nonce"]))
+                .unwrap()
+                .nonce(),
+            Ok(None)
+        );
+        let id = req.cert_id.clone();
+        for (ext, ok) in [
+            (vec![0x04, 0x01, 0x00], true),
+            ([&[0x04, 0x20][..], &[7; 32]].concat(), true),
+            ([&[0x04, 0x21][..], &[7; 33]].concat(), false),
+            (vec![0x04, 0x00], false),
+            (vec![0x02, 0x01, 0x01], false),
+            (vec![0x04, 0x05, 0x00], false),
+        ] {
+            let r = parse_request(&request_der_with_nonce(&id, &ext)).unwrap();
+            assert!(r.has_nonce);
+            assert_eq!(r.nonce().is_ok(), ok, "{ext:02x?}");
+        }
+        // Echoed in the response, which openssl checks against its request.
+        let mut p = params(&c, HashAlg::Sha1, CertStatus::Good);
+        p.nonce = Some(n.to_vec());
+        let der = respond(&c, &p).unwrap();
+        let resp = dir.path().join("resp.der");
+        std::fs::write(&resp, &der).unwrap();
+        let ca = write_pem(dir.path(), "ca.pem", &c.ca);
+        // (-reqin without -cert: openssl checks the nonce of that request.)
+        let reqf = dir.path().join("req-n.der");
+        std::fs::write(&reqf, &raw).unwrap();
+        let (ok, out) = openssl(&[
+            "ocsp",
+            "-reqin",
+            &reqf.display().to_string(),
+            "-respin",
+            &resp.display().to_string(),
+            "-CAfile",
+            &ca,
+        ]);
+        assert!(
+            ok && out.contains("Response verify OK") && !out.contains("WARNING"),
+            "{out}"
+        );
+        // A nonce of 33 octets is never signed.
+        p.nonce = Some([&[0x04, 0x21][..], &[7; 33]].concat());
+        assert_eq!(rule(respond(&c, &p)), "e_ocsp_nonce_rfc8954");
+    }
+
     #[test]
     fn rfc6960_responses_verify_with_openssl_good_revoked_and_on_hold() {
         let c = chain();

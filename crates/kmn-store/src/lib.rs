@@ -372,7 +372,8 @@ pub struct Tx {
 pub trait AfterCommit: Send + Sync {
     /// Runs `effects` (never empty) after their transaction committed. Failures are the
     /// runner's to report: the transaction stays committed.
-    fn run(&self, effects: Vec<kmn_domain::Effect>) -> futures_util::future::BoxFuture<'static, ()>;
+    fn run(&self, effects: Vec<kmn_domain::Effect>)
+    -> futures_util::future::BoxFuture<'static, ()>;
 }
 
 impl Tx {

@@ -888,3 +888,18 @@ async fn answer_stored(
         }
     }
 }
+
+#[cfg(test)]
+mod nonce_tests {
+    use super::NonceBudget;
+
+    /// RFC 8954 echo mode: at most `cap` live signatures a second, all clients together;
+    /// the next second starts afresh.
+    #[test]
+    fn rfc8954_live_signatures_are_capped_per_second() {
+        let b = NonceBudget::default();
+        assert_eq!((0..5).filter(|_| b.take(100, 3)).count(), 3);
+        assert!(!b.take(100, 3));
+        assert!(b.take(101, 3));
+    }
+}

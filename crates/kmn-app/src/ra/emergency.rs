@@ -413,7 +413,10 @@ async fn mail_holder(
     let support = if app.cfg.support_center_phone.is_empty() {
         "サポートセンター".to_string()
     } else {
-        format!("サポートセンター（電話 {}、24時間受付）", app.cfg.support_center_phone)
+        format!(
+            "サポートセンター（電話 {}、24時間受付）",
+            app.cfg.support_center_phone
+        )
     };
     let next = match cause {
         EmergencyCause::Lost | EmergencyCause::Stolen => format!(

@@ -342,7 +342,10 @@ async fn art15_lost_card_returned_and_destroyed_wipes_token() {
     assert!(out.contains("keyCompromise"), "{out}");
     // 第16条: the command published the CRL itself (the after-commit effect; no server
     // runs here) and says so.
-    assert!(out.contains("CRL #") && out.contains("を公開しました"), "{out}");
+    assert!(
+        out.contains("CRL #") && out.contains("を公開しました"),
+        "{out}"
+    );
 
     // The certificate is revoked; the unsent PIN mailer is destroyed, file and all.
     let v = card_json(&env, &c.id);

@@ -499,7 +499,9 @@ async fn art16_cli_emergency_revocation_publishes_the_crl_before_returning() {
         "鞄ごと盗まれた",
     ]);
     assert!(
-        out.contains("ただちに失効させました") && out.contains("CRL #") && out.contains("を公開しました"),
+        out.contains("ただちに失効させました")
+            && out.contains("CRL #")
+            && out.contains("を公開しました"),
         "{out}"
     );
     let (_, crl) = tool(
@@ -562,7 +564,9 @@ async fn art8_art11_card_lost_in_post_is_revoked_and_its_mailer_destroyed() {
     // 第16条: no server runs; the command published the CRL itself (the after-commit
     // effect of the revocation) and says so, and the repository's CRL lists the serial.
     assert!(
-        v["crl_published"][0]["number"].as_i64().is_some_and(|n| n >= 2),
+        v["crl_published"][0]["number"]
+            .as_i64()
+            .is_some_and(|n| n >= 2),
         "{v}"
     );
     let (_, crl) = tool(

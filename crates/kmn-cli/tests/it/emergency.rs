@@ -266,7 +266,11 @@ async fn art11_holder_emergency_revocation_mails_the_holder() {
     assert_eq!(to_holder.len(), 1, "one mail to the holder: {mail:?}");
     let m = to_holder[0];
     assert_eq!(m.to_addr, "staff@example.jp");
-    assert!(m.subject.contains(&card) && m.subject.contains("失効"), "{}", m.subject);
+    assert!(
+        m.subject.contains(&card) && m.subject.contains("失効"),
+        "{}",
+        m.subject
+    );
     let when = kmn_domain::time_fmt::ja_unix_secs(revoked_at);
     for want in [
         "山田　花子 様",
@@ -282,13 +286,15 @@ async fn art11_holder_emergency_revocation_mails_the_holder() {
     ] {
         assert!(m.body.contains(want), "{want} missing from:\n{}", m.body);
     }
-    assert_eq!(m.created_at, revoked_at, "written in the revocation's transaction");
+    assert_eq!(
+        m.created_at, revoked_at,
+        "written in the revocation's transaction"
+    );
     // The facility's notice came too.
     assert!(
-        notices
-            .iter()
-            .any(|n| n.object.as_deref() == Some(&format!("card:{card}"))
-                && n.body.contains("失効")),
+        notices.iter().any(
+            |n| n.object.as_deref() == Some(&format!("card:{card}")) && n.body.contains("失効")
+        ),
         "{notices:?}"
     );
 

@@ -166,8 +166,17 @@ async fn issue10_ocsp_answers_from_presigned_responses_and_sees_a_revocation_at_
     let (ok, out) = tool(
         "openssl",
         &[
-            "ocsp", "-issuer", &iss, "-cert", &pem, "-url", &url, "-CAfile", &root,
-            "-verify_other", &iss,
+            "ocsp",
+            "-issuer",
+            &iss,
+            "-cert",
+            &pem,
+            "-url",
+            &url,
+            "-CAfile",
+            &root,
+            "-verify_other",
+            &iss,
         ],
     );
     assert!(
@@ -641,7 +650,13 @@ async fn rfc8954_echo_mode_signs_a_response_echoing_the_nonce() {
         );
         let (ok, text) = tool(
             "openssl",
-            &["ocsp", "-respin", live.to_str().unwrap(), "-resp_text", "-noverify"],
+            &[
+                "ocsp",
+                "-respin",
+                live.to_str().unwrap(),
+                "-resp_text",
+                "-noverify",
+            ],
         );
         assert!(ok && text.contains("OCSP Nonce"), "{text}");
         if let Some(bin) = venv_bin("lint_ocsp_response") {
@@ -698,7 +713,11 @@ async fn rfc8954_echo_mode_signs_a_response_echoing_the_nonce() {
         parsed.single.unwrap().status,
         Some(kmn_pki::ocsp::CertStatus::Good)
     );
-    for bad in [nonce_ext(&[0x5a; 33]), nonce_ext(&[]), vec![0x02, 0x01, 0x01]] {
+    for bad in [
+        nonce_ext(&[0x5a; 33]),
+        nonce_ext(&[]),
+        vec![0x02, 0x01, 0x01],
+    ] {
         let (_, _, b) = post(
             &srv.http,
             "/ocsp",
