@@ -233,6 +233,20 @@ impl Default for AuditConfig {
     }
 }
 
+/// `[ca] ocsp_nonce`: what the OCSP responder does with a request's nonce (RFC 8954).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OcspNonce {
+    /// Answer with the pre-signed response, which carries no nonce (RFC 8954 §2.1 lets
+    /// a responder ignore it); nothing is signed on the request path.
+    #[default]
+    Ignore,
+    /// Sign a response for a request with a nonce and echo it (bounded by
+    /// `ocsp_nonce_per_second`); a nonce of other than 1 to 32 octets is
+    /// `malformedRequest`. Requests without a nonce get the pre-signed response.
+    Echo,
+}
+
 /// `[ca]`.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -256,6 +270,14 @@ pub struct CaConfig {
     /// hours: `kmn serve` makes the new signer at notAfter − (`ocsp_validity_hours` + this),
     /// so that no response outlives the signer that signed it (issue 10, 24).
     pub ocsp_resign_hours: i64,
+    /// What the OCSP responder does with a request's nonce (RFC 8954): `ignore` (the
+    /// default: the pre-signed response, without a nonce) or `echo` (a response signed
+    /// for that request, echoing the nonce, within [`CaConfig::ocsp_nonce_per_second`]).
+    pub ocsp_nonce: OcspNonce,
+    /// In `echo` mode, at most this many live-signed responses per second (all clients
+    /// together); beyond it a request with a nonce gets the pre-signed response without
+    /// one, as in `ignore` mode (default 50).
+    pub ocsp_nonce_per_second: u32,
     /// The PKCS#11 module of the HSM on this machine, when it is not where the ceremony
     /// recorded it (the `module-path` of each HSM key's `pkcs11:` reference). The HSM user
     /// PIN comes from `KMN_HSM_PIN` or `KMN_HSM_PIN_FILE` only.
@@ -298,6 +320,8 @@ impl Default for CaConfig {
             arl_warning_days: 7,
             ocsp_validity_hours: 96,
             ocsp_resign_hours: 24,
+            ocsp_nonce: OcspNonce::Ignore,
+            ocsp_nonce_per_second: 50,
             hsm_module: None,
         }
     }
@@ -337,6 +361,8 @@ impl std::fmt::Debug for CaConfig {
             .field("crl_interval_hours", &self.crl_interval_hours)
             .field("ocsp_validity_hours", &self.ocsp_validity_hours)
             .field("ocsp_resign_hours", &self.ocsp_resign_hours)
+            .field("ocsp_nonce", &self.ocsp_nonce)
+            .field("ocsp_nonce_per_second", &self.ocsp_nonce_per_second)
             .field("arl_next_update_days", &self.arl_next_update_days)
             .field("arl_warning_days", &self.arl_warning_days)
             .field("hsm_module", &self.hsm_module)
@@ -428,7 +454,7 @@ impl Config {
         format!(
             "# kmn-pki configuration. Environment variables KMN_DATABASE_URL, KMN_PUBLIC_BASE_URL,\n\
              # KMN_ORGANIZATION, KMN_HTTP_LISTEN, KMN_HTTPS_LISTEN, KMN_EMERGENCY_LISTEN, KMN_REPOSITORY_DIR, KMN_DEMO, KMN_HOLD_UNTIL_RECEIPT,\n\
-             # KMN_SUPPORT_CENTER_PHONE and KMN_AUDIT_CHECKPOINT_DIR override these values; secrets may also come from KMN_…_FILE.\n{body}"
+             # KMN_SUPPORT_CENTER_PHONE, KMN_AUDIT_CHECKPOINT_DIR and KMN_OCSP_NONCE override these values; secrets may also come from KMN_…_FILE.\n{body}"
         )
     }
 
@@ -466,6 +492,17 @@ impl Config {
         }
         if let Some(v) = env("KMN_HOLD_UNTIL_RECEIPT") {
             self.hold_until_receipt = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = env("KMN_OCSP_NONCE") {
+            self.ca.ocsp_nonce = match v.as_str() {
+                "ignore" => OcspNonce::Ignore,
+                "echo" => OcspNonce::Echo,
+                _ => {
+                    return Err(AppError::Config(format!(
+                        "KMN_OCSP_NONCE '{v}' must be ignore or echo"
+                    )));
+                }
+            };
         }
         Ok(())
     }
@@ -548,6 +585,12 @@ impl Config {
         if !(1..=24 * 14).contains(&self.ca.ocsp_resign_hours) {
             return Err(AppError::Config(
                 "ca.ocsp_resign_hours must be 1..=336 (the time to sign every stored OCSP response again with a new signer)"
+                    .into(),
+            ));
+        }
+        if !(1..=10_000).contains(&self.ca.ocsp_nonce_per_second) {
+            return Err(AppError::Config(
+                "ca.ocsp_nonce_per_second must be 1..=10000 (live-signed OCSP responses per second in echo mode)"
                     .into(),
             ));
         }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod ca;
 pub mod clock;
 pub mod config;
+pub mod effects;
 pub mod error;
 #[cfg(feature = "fault-points")]
 pub mod fault;
@@ -45,6 +46,9 @@ pub struct App {
     /// Software CA keys already decrypted by this process (scrypt costs about 25 ms a
     /// key), by CA name and key reference.
     pub(crate) ca_keys: ca::KeyCache,
+    /// Wakes `kmn serve`'s CRL publisher (the after-commit effect in a server,
+    /// [`effects`]).
+    pub(crate) crl_wakes: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for App {
@@ -142,6 +146,7 @@ impl App {
             store,
             clock,
             ca_keys: ca::KeyCache::default(),
+            crl_wakes: Arc::new(tokio::sync::Notify::new()),
         })
     }
 

@@ -846,14 +846,10 @@ async fn emergency_revoke(
         kmn_app::ra::emergency::by_phone(app, &admin.center(), card, &report, call).await,
         out
     );
-    let published = crate::ops::publish_after_revocation(app, admin).await;
     print(out, json!(r), || {
         let mut s = format!(
-            "利用者カード {} の証明書（シリアル {}）をただちに失効させました（{}、利用規約第11条）。{}",
-            r.card.card.id,
-            r.serial_hex,
-            r.grounds_label,
-            published.as_deref().unwrap_or("")
+            "利用者カード {} の証明書（シリアル {}）をただちに失効させました（{}、利用規約第11条）。",
+            r.card.card.id, r.serial_hex, r.grounds_label,
         );
         if let Some(p) = &r.review_proposal {
             s.push_str(&format!(

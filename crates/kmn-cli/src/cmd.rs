@@ -356,7 +356,7 @@ fn fail(e: &AppError) -> ExitCode {
 }
 
 async fn open(data_dir: &Path) -> Result<App, AppError> {
-    App::open(data_dir, Arc::new(SystemClock)).await
+    crate::ops::open(data_dir).await
 }
 
 fn ts(t: i64) -> String {
@@ -368,6 +368,7 @@ fn ts(t: i64) -> String {
 pub async fn run(cli: Cli) -> ExitCode {
     let admin = kmn_app::rights::CaAdmin::local(cli.actor.as_deref());
     let who = admin.name().to_string();
+    let _ = crate::ops::CLI_ACTOR.set(who.clone());
     let r = match &cli.command {
         Command::Up { no_demo } => return up(&cli.data_dir, !*no_demo).await,
         Command::Serve => return serve(&cli.data_dir).await,
@@ -859,26 +860,13 @@ async fn cert_cmd(
             };
             let at = kmn_app::ca::revoke::revoke(&app, &req).await?;
             println!("revoked {} at {} ({})", serial, ts(at), reason.rfc_name());
-            match kmn_app::ca::crl::publish_all(&app, who).await {
-                Ok(ps) => {
-                    for p in ps {
-                        println!(
-                            "CRL #{} of {} published ({} entries)",
-                            p.number, p.ca_name, p.entries
-                        );
-                    }
-                    Ok(())
-                }
-                Err(e) => {
-                    eprintln!(
-                        "warning: the revocation is recorded, but the CRL could not be published: {e}"
-                    );
-                    eprintln!(
-                        "warning: `kmn serve` publishes it as soon as it can; or run `kmn crl publish`."
-                    );
-                    Err(e)
-                }
+            // The CRL was published by the after-commit effect (a failure is a warning
+            // on stderr: the revocation stays).
+            let crl = crate::ops::after_commit_reports();
+            if !crl.text.is_empty() {
+                println!("{}", crl.text.trim_start());
             }
+            Ok(())
         }
     }
 }
@@ -1282,6 +1270,9 @@ async fn serve(data_dir: &Path) -> ExitCode {
 }
 
 async fn serve_app(app: App) -> ExitCode {
+    // A revocation committed in this process wakes the CRL publisher below instead of
+    // publishing beside it (one publisher per process).
+    kmn_app::effects::install_waker(&app);
     // The issuing CAs' keys: CRLs must be signed within a second of a revocation.
     let mut cas = Vec::new();
     let records = kmn_app::views::public::cas(&app).await;

@@ -223,6 +223,10 @@ pub enum DocumentCommand {
 }
 
 pub(crate) fn fail(e: &AppError, out: Out) -> ExitCode {
+    let crl = after_commit_reports();
+    if !crl.text.is_empty() {
+        eprintln!("{}", crl.text.trim_start());
+    }
     if out.json {
         let fields: Vec<_> = match e {
             AppError::Validation(f) => f
@@ -246,16 +250,72 @@ pub(crate) fn fail(e: &AppError, out: Out) -> ExitCode {
 }
 
 pub(crate) fn print(out: Out, v: serde_json::Value, text: impl FnOnce() -> String) -> ExitCode {
+    let crl = after_commit_reports();
     if out.json {
+        let mut v = v;
+        if let Some(o) = v.as_object_mut()
+            && !crl.published.is_empty()
+        {
+            o.insert("crl_published".into(), json!(crl.published));
+        }
         println!("{v}");
     } else {
-        println!("{}", text());
+        println!("{}{}", text(), crl.text);
     }
     ExitCode::SUCCESS
 }
 
+/// Who the CLI acts as (set once by `cmd::run`): the CRLs the after-commit runner
+/// publishes are recorded under this name.
+pub(crate) static CLI_ACTOR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// What the after-commit runner did in this process (every app the CLI opens shares it).
+static AFTER_COMMIT: std::sync::LazyLock<kmn_app::effects::Reports> =
+    std::sync::LazyLock::new(Default::default);
+
+/// The after-commit runner's CRL publications since the last call, for the command's
+/// output. A failure is a warning on stderr at once: the revocation stays committed.
+pub(crate) struct CrlReports {
+    /// `{ca, number, entries}` of each CRL published.
+    pub published: Vec<serde_json::Value>,
+    /// The same for people (each on its own line, Japanese), or empty.
+    pub text: String,
+}
+
+pub(crate) fn after_commit_reports() -> CrlReports {
+    let mut r = CrlReports {
+        published: Vec::new(),
+        text: String::new(),
+    };
+    for rep in AFTER_COMMIT.take() {
+        match rep {
+            kmn_app::effects::Report::CrlPublished(p) => {
+                r.text.push_str(&format!(
+                    "\nCRL #{}（{}）を公開しました（{}件）。",
+                    p.number, p.ca_name, p.entries
+                ));
+                r.published
+                    .push(json!({"ca": p.ca_name, "number": p.number, "entries": p.entries}));
+            }
+            kmn_app::effects::Report::CrlFailed { ca_names, error } => eprintln!(
+                "警告: 失効は記録しましたが、CRL（{}）を公開できませんでした: {error}。`kmn serve` が動いていれば直ちに、そうでなければ起動時に公開します（または `kmn crl publish`）",
+                ca_names.join("、")
+            ),
+        }
+    }
+    r
+}
+
+/// Opens the data dir with the CLI's after-commit runner: a command that revokes
+/// publishes the CRL before it returns (第16条), whichever use case revoked.
 pub(crate) async fn open(data_dir: &Path) -> Result<App, AppError> {
-    App::open(data_dir, Arc::new(SystemClock)).await
+    let app = App::open(data_dir, Arc::new(SystemClock)).await?;
+    kmn_app::effects::install_publisher(
+        &app,
+        CLI_ACTOR.get().map_or("cli", String::as_str),
+        &AFTER_COMMIT,
+    );
+    Ok(app)
 }
 
 pub(crate) fn jst(t: i64) -> String {
@@ -772,11 +832,6 @@ pub async fn account(data_dir: &Path, admin: &CaAdmin, c: &AccountCommand, out: 
                     .await,
                 out
             );
-            let published = if done.replaced.is_some() {
-                publish_after_revocation(&app, admin).await
-            } else {
-                None
-            };
             print(out, json!(done), || {
                 let mut s = format!(
                     "アカウント {}（{}、{}）を登録しました。トークン {} に鍵を生成し、証明書 {} を書き込みました。\nPIN通知書: {}（本人に手渡し、PIN変更後に破棄するよう伝えてください）",
@@ -791,7 +846,6 @@ pub async fn account(data_dir: &Path, admin: &CaAdmin, c: &AccountCommand, out: 
                     s.push_str(&format!(
                         "\n古いアカウント {old} は無効にし、その証明書は失効させました（superseded）。"
                     ));
-                    s.push_str(published.as_deref().unwrap_or(""));
                 }
                 s
             })
@@ -810,15 +864,13 @@ pub async fn account(data_dir: &Path, admin: &CaAdmin, c: &AccountCommand, out: 
                     .await,
                 out
             );
-            let published = publish_after_revocation(&app, admin).await;
             print(
                 out,
                 json!({"id": id, "disabled": true, "revoked_serial": serial, "reason": reason.rfc_name()}),
                 || {
                     format!(
-                        "アカウント {id} を無効にし、証明書 {serial} を失効させました（{}）。{}",
+                        "アカウント {id} を無効にし、証明書 {serial} を失効させました（{}）。",
                         reason.rfc_name(),
-                        published.as_deref().unwrap_or("")
                     )
                 },
             )
@@ -828,33 +880,6 @@ pub async fn account(data_dir: &Path, admin: &CaAdmin, c: &AccountCommand, out: 
             print(out, json!({"id": id, "disabled": true}), || {
                 format!("アカウント {id} を無効にしました。")
             })
-        }
-    }
-}
-
-/// Publishes the CRLs at once after a revocation (第16条); says so when it could not
-/// (the revocation stays recorded and `kmn serve` publishes it as soon as it can).
-pub(crate) async fn publish_after_revocation(
-    app: &kmn_app::App,
-    admin: &CaAdmin,
-) -> Option<String> {
-    match kmn_app::ca::crl::publish_all(app, admin.name()).await {
-        Ok(ps) => Some(
-            ps.iter()
-                .map(|p| {
-                    format!(
-                        "\nCRL #{}（{}）を公開しました（{}件）。",
-                        p.number, p.ca_name, p.entries
-                    )
-                })
-                .collect(),
-        ),
-        Err(e) => {
-            eprintln!(
-                "警告: 失効は記録しましたが、CRL を公開できませんでした: {}。`kmn serve` ができ次第公開します（または `kmn crl publish`）",
-                e.message_ja()
-            );
-            None
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod application;
 pub mod card;
 pub mod cert;
 pub mod doctor;
+pub mod effect;
 pub mod eligibility;
 pub mod enum_codes;
 pub mod facility;
@@ -32,6 +33,7 @@ pub use card::{
     CardBinding, CardEffect, CardEvent, CardState, CardTransition, CardTransitionError,
 };
 pub use cert::{CertStatus, CertStatusError, ProfileKind, RevocationReason, ValidityPeriod};
+pub use effect::Effect;
 pub use eligibility::{
     Affiliation, DEFAULT_RENEWAL_OVERLAP_DAYS, EligibilityError, PersonFacts, check_new_card,
     renewal_overlap_ends,

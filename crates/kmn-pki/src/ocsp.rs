@@ -197,8 +197,11 @@ pub enum RequestError {
 pub struct OcspRequest {
     /// The certificate asked about.
     pub cert_id: CertId,
-    /// A nonce extension was present.
+    /// A nonce extension was present (in requestExtensions or a singleRequestExtensions).
     pub has_nonce: bool,
+    /// The extnValue of requestExtensions' nonce, as sent (for a responder that echoes
+    /// it: [`OcspRequest::nonce`] checks it).
+    pub nonce_ext_value: Option<Vec<u8>>,
     /// The request carried an optionalSignature (not checked: any client may ask).
     pub signed: bool,
 }
@@ -243,8 +246,10 @@ pub fn parse_request(der: &[u8]) -> Result<OcspRequest, RequestError> {
         .filter(|t| t.tag == tag::SEQUENCE)
         .ok_or_else(|| malformed("requestList missing"))?;
     let mut has_nonce = false;
+    let mut nonce_ext_value = None;
     if let Some(exts) = fields.next_if(|t| t.tag == 0xa2) {
-        has_nonce |= has_extension(exts.content, OCSP_NONCE)?;
+        nonce_ext_value = find_extension(exts.content, OCSP_NONCE)?;
+        has_nonce |= nonce_ext_value.is_some();
     }
     if fields.next().is_some() {
         return Err(malformed("unexpected fields in tbsRequest"));
@@ -268,18 +273,53 @@ pub fn parse_request(der: &[u8]) -> Result<OcspRequest, RequestError> {
     Ok(OcspRequest {
         cert_id: parse_cert_id(cert_id)?,
         has_nonce,
+        nonce_ext_value,
         signed,
     })
 }
 
+/// The longest nonce echoed (RFC 8954 §2.1: 1 to 32 octets).
+pub const MAX_NONCE_LEN: usize = 32;
+
+impl OcspRequest {
+    /// The request's nonce (requestExtensions, RFC 8954 §2.1), checked for a responder
+    /// that echoes it: `Ok(None)` without one; `Ok(Some(extnValue))` — the extension value
+    /// to echo, an OCTET STRING of 1 to [`MAX_NONCE_LEN`] octets; otherwise an error
+    /// (`malformedRequest`).
+    pub fn nonce(&self) -> Result<Option<&[u8]>, RequestError> {
+        let Some(v) = &self.nonce_ext_value else {
+            return Ok(None);
+        };
+        let n = derr::read_one(v, tag::OCTET_STRING)
+            .map_err(|_| malformed("the nonce is not an OCTET STRING (RFC 8954)"))?;
+        if n.content.is_empty() || n.content.len() > MAX_NONCE_LEN {
+            return Err(malformed(format!(
+                "the nonce has {} octets; RFC 8954 allows 1 to {MAX_NONCE_LEN}",
+                n.content.len()
+            )));
+        }
+        Ok(Some(v))
+    }
+}
+
 /// Whether `[n] EXPLICIT Extensions` content holds `wanted`; checks the structure.
 fn has_extension(explicit_content: &[u8], wanted: &str) -> Result<bool, RequestError> {
+    Ok(find_extension(explicit_content, wanted)?.is_some())
+}
+
+/// The extnValue of `wanted` in `[n] EXPLICIT Extensions` content; checks the structure.
+fn find_extension(explicit_content: &[u8], wanted: &str) -> Result<Option<Vec<u8>>, RequestError> {
     let exts =
         derr::read_one(explicit_content, tag::SEQUENCE).map_err(|e| malformed(e.to_string()))?;
-    let mut found = false;
+    let mut found = None;
     for e in read_all(exts.content)? {
         let ext = parse::extension(e).map_err(|e| malformed(e.to_string()))?;
-        found |= ext.oid == wanted;
+        if ext.oid == wanted {
+            if found.is_some() {
+                return Err(malformed(format!("extension {wanted} appears twice")));
+            }
+            found = Some(ext.value.to_vec());
+        }
     }
     Ok(found)
 }
@@ -498,6 +538,19 @@ pub struct ResponseParams {
     pub this_update: OffsetDateTime,
     /// nextUpdate.
     pub next_update: OffsetDateTime,
+    /// The request's nonce extnValue to echo in responseExtensions (RFC 8954; a live
+    /// response only: pre-signed ones carry none).
+    pub nonce: Option<Vec<u8>>,
+}
+
+/// An `OCSPRequest` for one CertID with a nonce extension whose extnValue is
+/// `nonce_ext_value` (for tests and fuzzing).
+pub fn request_der_with_nonce(id: &CertId, nonce_ext_value: &[u8]) -> Vec<u8> {
+    let ext = derw::seq(&[&oid_der(OCSP_NONCE), &derw::octets(nonce_ext_value)]);
+    derw::seq(&[&derw::seq(&[
+        &derw::seq(&[&derw::seq(&[&id.to_der()])]),
+        &derw::explicit(2, &derw::seq(&[&ext])),
+    ])])
 }
 
 /// An `OCSPRequest` for one CertID, unsigned, without a nonce (what a relying party sends;
@@ -598,6 +651,16 @@ pub fn lint(p: &ResponseParams, r: &Responder<'_>, issuer: &IssuerHashes) -> Res
             ));
         }
     }
+    if let Some(n) = &p.nonce {
+        let ok = derr::read_one(n, tag::OCTET_STRING)
+            .is_ok_and(|o| (1..=MAX_NONCE_LEN).contains(&o.content.len()));
+        if !ok {
+            return Err(fail(
+                "e_ocsp_nonce_rfc8954",
+                "the nonce must be an OCTET STRING of 1 to 32 octets (RFC 8954)",
+            ));
+        }
+    }
     let name_hash = p.cert_id.hash.digest(&r.issuer_name_der);
     if name_hash != p.cert_id.issuer_name_hash {
         return Err(fail(
@@ -632,11 +695,19 @@ pub fn prepare(
         &derw::generalized_time(p.this_update),
         &derw::explicit(0, &derw::generalized_time(p.next_update)),
     ]);
+    // responseExtensions [1]: the echoed nonce only (RFC 8954 §2.1).
+    let extensions = p.nonce.as_ref().map(|n| {
+        derw::explicit(
+            1,
+            &derw::seq(&[&derw::seq(&[&oid_der(OCSP_NONCE), &derw::octets(n)])]),
+        )
+    });
     let tbs = derw::seq(&[
         // responderID byKey [2] EXPLICIT KeyHash (RFC 6960 §4.2.1, §4.2.2.3).
         &derw::explicit(2, &derw::octets(&r.key_hash)),
         &derw::generalized_time(p.produced_at),
         &derw::seq(&[&single]),
+        extensions.as_deref().unwrap_or_default(),
     ]);
     Ok(LintedResponse { tbs })
 }
@@ -957,6 +1028,7 @@ mod tests {
             produced_at: now,
             this_update: now,
             next_update: now + Duration::days(4),
+            nonce: None,
         }
     }
 
@@ -1030,6 +1102,64 @@ mod tests {
             );
             assert_eq!(req.cert_id, CertId::new(hash, &issuer, &c.leaf_serial));
         }
+    }
+
+    /// RFC 8954 §2.1: a nonce is an OCTET STRING of 1 to 32 octets; openssl's (16 octets)
+    /// is read as sent; other sizes and types are refused for a responder that echoes it;
+    /// the echoed response verifies with openssl's nonce check.
+    #[test]
+    fn rfc8954_nonce_read_checked_and_echoed() {
+        let c = chain();
+        let dir = tempfile::tempdir().unwrap();
+        let raw = openssl_request(&c, dir.path(), &[]);
+        let req = parse_request(&raw).unwrap();
+        let n = req.nonce().unwrap().expect("openssl sends a nonce");
+        assert_eq!(n.len(), 18, "OCTET STRING of 16 octets");
+        assert_eq!(
+            parse_request(&openssl_request(&c, dir.path(), &["-no_nonce"]))
+                .unwrap()
+                .nonce(),
+            Ok(None)
+        );
+        let id = req.cert_id.clone();
+        for (ext, ok) in [
+            (vec![0x04, 0x01, 0x00], true),
+            ([&[0x04, 0x20][..], &[7; 32]].concat(), true),
+            ([&[0x04, 0x21][..], &[7; 33]].concat(), false),
+            (vec![0x04, 0x00], false),
+            (vec![0x02, 0x01, 0x01], false),
+            (vec![0x04, 0x05, 0x00], false),
+        ] {
+            let r = parse_request(&request_der_with_nonce(&id, &ext)).unwrap();
+            assert!(r.has_nonce);
+            assert_eq!(r.nonce().is_ok(), ok, "{ext:02x?}");
+        }
+        // Echoed in the response, which openssl checks against its request.
+        let mut p = params(&c, HashAlg::Sha1, CertStatus::Good);
+        p.nonce = Some(n.to_vec());
+        let der = respond(&c, &p).unwrap();
+        let resp = dir.path().join("resp.der");
+        std::fs::write(&resp, &der).unwrap();
+        let ca = write_pem(dir.path(), "ca.pem", &c.ca);
+        // (-reqin without -cert: openssl checks the nonce of that request.)
+        let reqf = dir.path().join("req-n.der");
+        std::fs::write(&reqf, &raw).unwrap();
+        let (ok, out) = openssl(&[
+            "ocsp",
+            "-reqin",
+            &reqf.display().to_string(),
+            "-respin",
+            &resp.display().to_string(),
+            "-CAfile",
+            &ca,
+        ]);
+        assert!(
+            ok && out.contains("Response verify OK") && !out.contains("WARNING"),
+            "{out}"
+        );
+        // A nonce of 33 octets is never signed.
+        p.nonce = Some([&[0x04, 0x21][..], &[7; 33]].concat());
+        assert_eq!(rule(respond(&c, &p)), "e_ocsp_nonce_rfc8954");
     }
 
     #[test]

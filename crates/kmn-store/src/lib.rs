@@ -116,6 +116,9 @@ pub struct Store {
     /// item 5): installed by `kmn serve` ([`Store::set_ocsp_presigner`]); shared by
     /// every clone of the store.
     presigner: std::sync::Arc<std::sync::RwLock<Option<std::sync::Arc<dyn OcspPresign>>>>,
+    /// Who carries out the effects a transaction deferred ([`Tx::defer`]) once it has
+    /// committed ([`Store::set_after_commit`]); shared by every clone of the store.
+    after_commit: std::sync::Arc<std::sync::RwLock<Option<std::sync::Arc<dyn AfterCommit>>>>,
     /// The PostgreSQL URL (with its password: never shown), for the LISTEN connection.
     pg_url: Option<std::sync::Arc<str>>,
 }
@@ -183,6 +186,7 @@ impl Store {
             backend,
             url_redacted: redacted,
             presigner: std::sync::Arc::default(),
+            after_commit: std::sync::Arc::default(),
             pg_url: (backend == Backend::Postgres).then(|| url.into()),
         };
         migrate::run(&store).await?;
@@ -210,6 +214,8 @@ impl Store {
             tx,
             backend: self.backend,
             presigner: self.presigner(),
+            effects: Vec::new(),
+            after_commit: self.after_commit.read().ok().and_then(|g| g.clone()),
         })
     }
 
@@ -219,6 +225,23 @@ impl Store {
     pub fn set_ocsp_presigner(&self, p: Option<std::sync::Arc<dyn OcspPresign>>) {
         if let Ok(mut g) = self.presigner.write() {
             *g = p;
+        }
+    }
+
+    /// Installs (or, with `None`, removes) the runner of after-commit effects: from now
+    /// on every transaction that deferred an effect hands it over once it has committed.
+    pub fn set_after_commit(&self, r: Option<std::sync::Arc<dyn AfterCommit>>) {
+        if let Ok(mut g) = self.after_commit.write() {
+            *g = r;
+        }
+    }
+
+    /// A clone of this store without the after-commit runner (its own, empty): for the
+    /// runner itself, which must not hold the store that holds it.
+    pub fn without_after_commit(&self) -> Store {
+        Store {
+            after_commit: std::sync::Arc::default(),
+            ..self.clone()
         }
     }
 
@@ -233,6 +256,8 @@ impl Store {
             tx: self.pool.begin().await?,
             backend: self.backend,
             presigner: None,
+            effects: Vec::new(),
+            after_commit: None,
         })
     }
 
@@ -341,13 +366,51 @@ pub struct Tx {
     tx: Transaction<'static, Any>,
     backend: Backend,
     presigner: Option<std::sync::Arc<dyn OcspPresign>>,
+    /// Effects to carry out once this transaction has committed.
+    effects: Vec<kmn_domain::Effect>,
+    after_commit: Option<std::sync::Arc<dyn AfterCommit>>,
+}
+
+/// Carries out the effects a committed transaction deferred ([`Tx::defer`]). Implemented
+/// by kmn-app: the CLI publishes the CRL at once, `kmn serve` wakes its publisher.
+pub trait AfterCommit: Send + Sync {
+    /// Runs `effects` (never empty) after their transaction committed. Failures are the
+    /// runner's to report: the transaction stays committed.
+    fn run(&self, effects: Vec<kmn_domain::Effect>)
+    -> futures_util::future::BoxFuture<'static, ()>;
 }
 
 impl Tx {
-    /// Commits (durably: see the module doc).
+    /// Commits (durably: see the module doc), then hands the deferred effects to the
+    /// installed after-commit runner, if any (without one they are dropped: `kmn serve`
+    /// finds the work by itself).
     pub async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await?;
+        let Tx {
+            tx,
+            effects,
+            after_commit,
+            ..
+        } = self;
+        tx.commit().await?;
+        if let Some(r) = after_commit
+            && !effects.is_empty()
+        {
+            r.run(effects).await;
+        }
         Ok(())
+    }
+
+    /// States an effect to carry out once this transaction has committed (once, however
+    /// often it is deferred); dropped if it rolls back.
+    pub fn defer(&mut self, e: kmn_domain::Effect) {
+        if !self.effects.contains(&e) {
+            self.effects.push(e);
+        }
+    }
+
+    /// The effects deferred so far.
+    pub fn deferred(&self) -> &[kmn_domain::Effect] {
+        &self.effects
     }
 
     /// Rolls back.

@@ -925,6 +925,29 @@ impl Tx {
         .await?)
     }
 
+    /// Queues a mail to a person (no facility inbox notice beside it): the SMTP sender
+    /// drains the outbox.
+    pub async fn queue_mail(
+        &mut self,
+        id: &str,
+        to: &str,
+        subject: &str,
+        body: &str,
+        created_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO mail_outbox (id, notice_id, to_addr, subject, body, created_at, attempts) VALUES ($1,NULL,$2,$3,$4,$5,0)",
+        )
+        .bind(id)
+        .bind(to)
+        .bind(subject)
+        .bind(body)
+        .bind(created_at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
     /// Mail not yet sent.
     pub async fn unsent_mail(&mut self, limit: i64) -> Result<Vec<MailRow>, StoreError> {
         Ok(sqlx::query_as::<_, MailRow>(

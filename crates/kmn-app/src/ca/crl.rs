@@ -184,6 +184,16 @@ pub(crate) async fn finish(tx: Tx, r: Result<Published, AppError>) -> Result<Pub
 /// `kmn crl publish`: a new CRL for every issuing CA that can still sign one.
 /// Retries a compare-and-set conflict (another instance published meanwhile) twice.
 pub async fn publish_all(app: &App, actor: &str) -> Result<Vec<Published>, AppError> {
+    publish_cas(app, actor, None).await
+}
+
+/// A new CRL for each issuing CA named in `only` (all of them: `None`) that can still
+/// sign one; see [`publish_all`].
+pub(crate) async fn publish_cas(
+    app: &App,
+    actor: &str,
+    only: Option<&[String]>,
+) -> Result<Vec<Published>, AppError> {
     let mut tx = app.store.begin().await?;
     let cas = tx.list_cas().await?;
     tx.rollback().await?;
@@ -192,6 +202,7 @@ pub async fn publish_all(app: &App, actor: &str) -> Result<Vec<Published>, AppEr
     let issuing: Vec<_> = cas
         .into_iter()
         .filter(|c| c.kind == CaKind::Issuing && c.not_after > now)
+        .filter(|c| only.is_none_or(|o| o.contains(&c.name)))
         .collect();
     if issuing.is_empty() {
         return Err(AppError::CaState(

@@ -13,7 +13,11 @@
 //!   issuer by its hashes, read the stored response. A serial this CA never issued, or
 //!   another issuer: `unauthorized`; malformed: `malformedRequest`; a certificate issued
 //!   a moment ago whose response is not signed yet: `tryLater`. Nonces are ignored
-//!   (RFC 8954: pre-signed responses carry none).
+//!   (RFC 8954: pre-signed responses carry none) — unless `[ca] ocsp_nonce = "echo"`:
+//!   then a request with a nonce gets a response signed for it on a blocking thread
+//!   (never in the in-memory cache), echoing the nonce, at most
+//!   `ca.ocsp_nonce_per_second` a second for all clients together; beyond that, the
+//!   pre-signed response without a nonce.
 
 use kmn_domain::RevocationReason;
 use kmn_pki::keys::Signer;
@@ -78,6 +82,29 @@ pub struct Responders {
     validity: Duration,
     /// Who holds the OCSP work leases in this process (`host:pid:random`).
     holder: String,
+    /// Live signatures of the nonce mode in the current second.
+    nonce_budget: NonceBudget,
+}
+
+/// The global cap on live signatures per second (`ca.ocsp_nonce_per_second`).
+#[derive(Debug, Default)]
+struct NonceBudget(std::sync::Mutex<(i64, u32)>);
+
+impl NonceBudget {
+    /// Takes one live signature for the second `now`, if any is left.
+    fn take(&self, now: i64, cap: u32) -> bool {
+        let Ok(mut g) = self.0.lock() else {
+            return false;
+        };
+        if g.0 != now {
+            *g = (now, 0);
+        }
+        if g.1 >= cap {
+            return false;
+        }
+        g.1 += 1;
+        true
+    }
 }
 
 impl Responders {
@@ -202,6 +229,7 @@ pub async fn load(app: &App) -> Result<Responders, AppError> {
             std::process::id(),
             crate::ca::new_serial().to_hex()
         ),
+        nonce_budget: NonceBudget::default(),
     })
 }
 
@@ -418,6 +446,7 @@ fn sign_due(
             produced_at: produced,
             this_update: produced,
             next_update,
+            nonce: None,
         };
         out.push(kmn_store::PresignedResponse {
             hash_alg: hash.as_str(),
@@ -729,9 +758,83 @@ pub async fn answer(app: &App, responders: &Responders, request_der: &[u8]) -> A
         Ok(r) => r,
         Err(_) => return refusal(ResponseStatus::MalformedRequest, "malformedRequest"),
     };
+    let nonce = match app.cfg.ca.ocsp_nonce {
+        crate::config::OcspNonce::Ignore => None,
+        crate::config::OcspNonce::Echo => match req.nonce() {
+            Ok(n) => n.map(<[u8]>::to_vec),
+            Err(_) => return refusal(ResponseStatus::MalformedRequest, "malformedRequest"),
+        },
+    };
     let Some(r) = responders.find(|r| r.hashes.matches(&req.cert_id)) else {
         return refusal(ResponseStatus::Unauthorized, "unauthorized");
     };
+    let stored = answer_stored(app, responders, &req, &r).await;
+    match nonce {
+        Some(n)
+            if stored.next_update.is_some()
+                && responders
+                    .nonce_budget
+                    .take(app.now(), app.cfg.ca.ocsp_nonce_per_second) =>
+        {
+            match sign_live(app, &r, &req.cert_id, &stored.der, n).await {
+                Ok(der) => Answer {
+                    der,
+                    // Made for this request: no cache may keep it.
+                    next_update: None,
+                    outcome: stored.outcome,
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "OCSP nonce response not signed; answering the pre-signed one");
+                    stored
+                }
+            }
+        }
+        _ => stored,
+    }
+}
+
+/// The nonce mode's live response: the stored response's status and interval, produced
+/// now for `cert_id` as asked, with the request's nonce echoed (RFC 8954), linted and
+/// signed on a blocking thread (an HSM signs slowly; the cached answers go on meanwhile).
+async fn sign_live(
+    app: &App,
+    r: &std::sync::Arc<Responder>,
+    cert_id: &CertId,
+    stored_der: &[u8],
+    nonce_ext_value: Vec<u8>,
+) -> Result<Vec<u8>, AppError> {
+    let single = ocsp::parse_response(stored_der)?
+        .single
+        .ok_or_else(|| AppError::Internal("a stored OCSP response is not successful".into()))?;
+    let (Some(status), Some(next_update)) = (single.status, single.next_update) else {
+        return Err(AppError::Internal(
+            "a stored OCSP response has no status or nextUpdate".into(),
+        ));
+    };
+    let params = ResponseParams {
+        cert_id: cert_id.clone(),
+        status,
+        produced_at: at(app.now()).max(single.this_update),
+        this_update: single.this_update,
+        next_update,
+        nonce: Some(nonce_ext_value),
+    };
+    let r = r.clone();
+    tokio::task::spawn_blocking(move || -> Result<Vec<u8>, AppError> {
+        let responder = ocsp::Responder::new(r.signer.as_ref(), &r.cert_der)?;
+        Ok(ocsp::prepare(&params, &responder, &r.hashes)?.sign(&responder)?)
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("OCSP signing task failed: {e}")))?
+}
+
+/// The pre-signed answer for `req` (issuer `r`): the cache, else the database.
+async fn answer_stored(
+    app: &App,
+    responders: &Responders,
+    req: &ocsp::OcspRequest,
+    r: &Responder,
+) -> Answer {
     let Some(serial_hex) = req.cert_id.serial_hex() else {
         return refusal(ResponseStatus::Unauthorized, "unauthorized");
     };
@@ -783,5 +886,20 @@ pub async fn answer(app: &App, responders: &Responders, request_der: &[u8]) -> A
             tracing::error!(error = %e, "OCSP lookup failed");
             refusal(ResponseStatus::TryLater, "tryLater")
         }
+    }
+}
+
+#[cfg(test)]
+mod nonce_tests {
+    use super::NonceBudget;
+
+    /// RFC 8954 echo mode: at most `cap` live signatures a second, all clients together;
+    /// the next second starts afresh.
+    #[test]
+    fn rfc8954_live_signatures_are_capped_per_second() {
+        let b = NonceBudget::default();
+        assert_eq!((0..5).filter(|_| b.take(100, 3)).count(), 3);
+        assert!(!b.take(100, 3));
+        assert!(b.take(101, 3));
     }
 }

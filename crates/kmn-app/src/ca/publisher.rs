@@ -60,7 +60,9 @@ pub(crate) async fn run(
     cas: Vec<LoadedCa>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let wakes = Arc::new(tokio::sync::Notify::new());
+    // Woken by PostgreSQL's notifications and by this process's own revocations (the
+    // after-commit effect, crate::effects).
+    let wakes = app.crl_wakes.clone();
     let listening = Arc::new(AtomicBool::new(false));
     let listener = (app.store.backend() == Backend::Postgres).then(|| {
         tokio::spawn(listen_loop(

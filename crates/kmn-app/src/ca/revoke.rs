@@ -5,11 +5,14 @@
 //! came through, who asked and when the request arrived, and free text. [`revoke_in_tx`]
 //! checks the transition with the domain's [`CertStatus::revoke`], writes it by
 //! compare-and-set with the grounds and the channel beside it (第23条3: the evidence), and
-//! appends the audit event, in the caller's transaction. After the commit the CRL follows
-//! at once (第16条): `kmn serve`'s publisher, or the CLI's own publication.
+//! appends the audit event, in the caller's transaction, and defers the after-commit
+//! effect [`Effect::PublishCrl`] of the certificate's CA on it: once the transaction has
+//! committed, the one after-commit runner ([`crate::effects`]) publishes the CRL at once
+//! (第16条) — in the CLI it publishes there and then, in `kmn serve` it wakes the
+//! publisher — whichever use case revoked.
 
 use kmn_domain::{
-    CertSerial, CertStatusError, RevocationChannel, RevocationGrounds, RevocationReason,
+    CertSerial, CertStatusError, Effect, RevocationChannel, RevocationGrounds, RevocationReason,
 };
 use kmn_store::{NewAuditEvent, Revocation};
 
@@ -142,11 +145,14 @@ pub(crate) async fn revoke_in_tx(
         ),
     })
     .await?;
+    tx.defer(Effect::PublishCrl {
+        ca_name: cert.ca_name.clone(),
+    });
     Ok(Outcome::Revoked)
 }
 
 /// `kmn cert revoke`: revokes in one step with administrative grounds; returns the
-/// revocation time. The CLI publishes the CRL right after.
+/// revocation time. The CRL follows from the after-commit effect.
 pub async fn revoke(app: &App, r: &RevokeRequest) -> Result<i64, AppError> {
     let now = app.now();
     if r.reason == RevocationReason::CertificateHold {

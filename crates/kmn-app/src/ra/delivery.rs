@@ -242,6 +242,7 @@ pub(super) async fn transition(
                 if let Some(serial) = &card.cert_serial_hex
                     && tx.hold_certificate(serial, now).await?
                 {
+                    defer_crl(tx, serial).await?;
                     audit(
                         tx,
                         actor,
@@ -262,6 +263,7 @@ pub(super) async fn transition(
                 if let Some(serial) = &card.cert_serial_hex
                     && tx.release_certificate_hold(serial, now).await?
                 {
+                    defer_crl(tx, serial).await?;
                     audit(
                         tx,
                         actor,
@@ -374,6 +376,15 @@ pub(super) async fn transition(
     )
     .await?;
     load_card(tx, &card.id).await
+}
+
+/// A hold placed or released changes the CRL too (第8条): the same after-commit effect
+/// as a revocation ([`kmn_domain::Effect::PublishCrl`]).
+async fn defer_crl(tx: &mut Tx, serial: &str) -> Result<(), AppError> {
+    if let Some(c) = tx.certificate(serial).await? {
+        tx.defer(kmn_domain::Effect::PublishCrl { ca_name: c.ca_name });
+    }
+    Ok(())
 }
 
 fn notice_sentence(template: kmn_domain::NoticeKind) -> &'static str {

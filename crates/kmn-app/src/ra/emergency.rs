@@ -375,6 +375,9 @@ pub async fn by_holder(
             ),
         })
         .await?;
+        // The holder's own notice, in this transaction (the facility's came with the
+        // card's transition).
+        mail_holder(app, &mut tx, &card, &serial, cause, now).await?;
         Ok(HolderAnswer::Revoked {
             card_id: card.id,
             revoked_at: now,
@@ -382,6 +385,83 @@ pub async fn by_holder(
     }
     .await;
     crate::finish(tx, r).await
+}
+
+/// The holder's notice of their own emergency revocation (第11条): a mail to the
+/// registered e-mail address, when there is one, queued in the outbox for the SMTP
+/// sender — what was revoked, when, and what comes next (the desk completes the loss
+/// report; a new card is a reissue). Returns the mail's id.
+async fn mail_holder(
+    app: &App,
+    tx: &mut kmn_store::Tx,
+    card: &kmn_store::CardRow,
+    serial_hex: &str,
+    cause: EmergencyCause,
+    now: i64,
+) -> Result<Option<String>, AppError> {
+    let Some(person) = tx.person(&card.holder_id).await? else {
+        return Ok(None);
+    };
+    let to = person.work_email.trim();
+    if to.is_empty() {
+        return Ok(None);
+    }
+    let facility = tx
+        .facility(&card.facility_code)
+        .await?
+        .map_or_else(|| card.facility_code.clone(), |f| f.name_kanji);
+    let support = if app.cfg.support_center_phone.is_empty() {
+        "サポートセンター".to_string()
+    } else {
+        format!(
+            "サポートセンター（電話 {}、24時間受付）",
+            app.cfg.support_center_phone
+        )
+    };
+    let next = match cause {
+        EmergencyCause::Lost | EmergencyCause::Stolen => format!(
+            "1. ご所属の{facility}の窓口に、カードを紛失（または盗難）したことをお伝えください。窓口が紛失届を記入して提出します。{}\n\
+             2. 新しいカードが必要なときは、窓口で再発行の申請をしてください。新しいカードとPIN通知書は、申請が承認された後にお届けします。\n\
+             3. 失効した証明書は元に戻せません。後でカードが見つかったときは、使わずに窓口へ返却してください（利用規約第15条）。",
+            if cause == EmergencyCause::Stolen {
+                "盗難の場合は、警察への届出もお願いします。"
+            } else {
+                ""
+            }
+        ),
+        EmergencyCause::FearedMisuse => format!(
+            "1. カードはお使いにならず、ご所属の{facility}の窓口へ返却してください（利用規約第15条）。\n\
+             2. 新しいカードが必要なときは、窓口で再発行の申請をしてください。新しいカードとPIN通知書は、申請が承認された後にお届けします。\n\
+             3. 失効した証明書は元に戻せません。"
+        ),
+    };
+    let when = kmn_domain::time_fmt::ja_unix_secs(now);
+    let body = format!(
+        "{name} 様\n\n\
+         くまもとメディカルネットワークの利用者カード {card_id} の電子証明書（シリアル番号 {serial_hex}）を、\
+         {when}（日本時間）に失効させました。ご本人が緊急失効フォームから届け出られた「{cause}」によるものです（利用規約第11条）。\
+         これ以降、このカードではログインも電子署名もできません。\n\n\
+         今後のお手続き\n{next}\n\n\
+         この届出にお心当たりがない場合は、すぐに{support}へご連絡ください。\n\n\
+         --\nくまもとメディカルネットワーク サポートセンター\n\
+         （このメールは送信専用です。お問い合わせはサポートセンターまでお願いします。）",
+        name = person.name_kanji,
+        card_id = card.id,
+        cause = cause.label_ja(),
+    );
+    let id = format!("M{}", hex::encode(crate::ca::new_serial().as_bytes()));
+    tx.queue_mail(
+        &id,
+        to,
+        &format!(
+            "【くまもとメディカルネットワーク】利用者カード {} の証明書を失効させました",
+            card.id
+        ),
+        &body,
+        now,
+    )
+    .await?;
+    Ok(Some(id))
 }
 
 /// A card number as people type it: case and hyphens ignored (C00000002, c-0000-0002).

@@ -340,6 +340,12 @@ async fn art15_lost_card_returned_and_destroyed_wipes_token() {
         "配送業者より紛失の連絡（追跡番号 1234-5678-9012）",
     ]);
     assert!(out.contains("keyCompromise"), "{out}");
+    // 第16条: the command published the CRL itself (the after-commit effect; no server
+    // runs here) and says so.
+    assert!(
+        out.contains("CRL #") && out.contains("を公開しました"),
+        "{out}"
+    );
 
     // The certificate is revoked; the unsent PIN mailer is destroyed, file and all.
     let v = card_json(&env, &c.id);
@@ -351,8 +357,7 @@ async fn art15_lost_card_returned_and_destroyed_wipes_token() {
     assert!(!c.mailer.exists(), "the mailer file is gone");
     assert!(!Path::new(ms[0]["file_name"].as_str().unwrap()).exists());
 
-    // The next CRL lists it as Key Compromise.
-    env.ok(&["crl", "publish"]);
+    // The repository's CRL lists it as Key Compromise as soon as the command returned.
     let crl = std::fs::read_dir(env.data_dir().join("repo"))
         .unwrap()
         .flatten()

@@ -464,6 +464,64 @@ async fn art8_delivery_with_hold_until_receipt_on_a_token() {
     );
 }
 
+/// 第16条 through another CLI path with no server running: a telephone emergency
+/// revocation (`kmn card emergency-revoke`) publishes the CRL before the command returns
+/// — the revocation's after-commit effect, not a step of that command — and says so.
+#[tokio::test]
+async fn art16_cli_emergency_revocation_publishes_the_crl_before_returning() {
+    let Some(module) = softhsm() else { return };
+    let (env, _conf) = hsm_env(&[]);
+    let id = approved_application(&env).await;
+    let v = json(&env.ok(&[
+        "card",
+        "personalize",
+        "--module",
+        module.to_str().unwrap(),
+        "--application",
+        &id,
+        "--json",
+    ]));
+    let card_id = v["card"]["id"].as_str().unwrap().to_string();
+    let serial = v["card"]["cert_serial_hex"].as_str().unwrap().to_string();
+    let out = env.ok(&[
+        "card",
+        "emergency-revoke",
+        &card_id,
+        "--reason",
+        "stolen",
+        "--caller",
+        "本人",
+        "--callback",
+        "090-0000-0000",
+        "--identity-check",
+        "生年月日と勤務先施設名を確認",
+        "--note",
+        "鞄ごと盗まれた",
+    ]);
+    assert!(
+        out.contains("ただちに失効させました")
+            && out.contains("CRL #")
+            && out.contains("を公開しました"),
+        "{out}"
+    );
+    let (_, crl) = tool(
+        "openssl",
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-noout",
+            "-text",
+            "-in",
+            env.repo("kmn-issuing-g1.crl").to_str().unwrap(),
+        ],
+    );
+    assert!(
+        crl.to_uppercase().contains(&serial.to_uppercase()) && crl.contains("Key Compromise"),
+        "{crl}"
+    );
+}
+
 /// A card lost in the post (第8条, 第11条): revoked for keyCompromise at once, its PIN
 /// mailer destroyed unsent (the file too), and the facility told.
 #[tokio::test]
@@ -503,7 +561,14 @@ async fn art8_art11_card_lost_in_post_is_revoked_and_its_mailer_destroyed() {
     assert_eq!(v["certificate_status"], "revoked");
     assert_eq!(v["pin_mailers"][0]["state"], "destroyed");
     assert!(!mailer.exists(), "the unsent mailer file is destroyed");
-    env.ok(&["crl", "publish"]);
+    // 第16条: no server runs; the command published the CRL itself (the after-commit
+    // effect of the revocation) and says so, and the repository's CRL lists the serial.
+    assert!(
+        v["crl_published"][0]["number"]
+            .as_i64()
+            .is_some_and(|n| n >= 2),
+        "{v}"
+    );
     let (_, crl) = tool(
         "openssl",
         &[

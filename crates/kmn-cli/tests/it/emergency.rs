@@ -225,3 +225,120 @@ async fn art11_many_emergency_revocations_by_one_account_raise_an_alert() {
     tx.rollback().await.unwrap();
     assert_eq!(ev.len(), 1, "{ev:?}");
 }
+
+/// Gives `card` the emergency code `code`, as its PIN mailer printed it.
+async fn give_code(w: &World, card: &str, code: &str) {
+    let pepper = emergency::code_pepper(&w.app).unwrap();
+    let sealed = emergency::seal_code(&pepper, code).unwrap();
+    let mut tx = w.app.store_for_tests().begin().await.unwrap();
+    tx.set_card_revocation_code(card, &sealed).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// 第11条 (issue 10 item 2): after a holder's own emergency revocation the holder gets a
+/// notice — a mail in the outbox to the registered e-mail address, in Japanese, saying
+/// what was revoked, when, and what comes next (the desk's loss report, reissue) — beside
+/// the facility's; a holder without an address gets none (and the revocation stands).
+#[tokio::test]
+async fn art11_holder_emergency_revocation_mails_the_holder() {
+    let w = sqlite_world().await;
+    let (_, card, serial) = w.issued_card(&w.nurse_a).await;
+    give_code(&w, &card, "271828182845").await;
+    let a = emergency::by_holder(
+        &w.app,
+        &card,
+        "2718-2818-2845",
+        EmergencyCause::Lost,
+        "192.0.2.7",
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(a, emergency::HolderAnswer::Revoked { .. }),
+        "{a:?}"
+    );
+    let revoked_at = revocation(&w, &serial).await.revoked_at;
+    let mut tx = w.app.store_for_tests().read().await.unwrap();
+    let mail = tx.unsent_mail(100).await.unwrap();
+    let notices = tx.notices(None, 100).await.unwrap();
+    tx.rollback().await.unwrap();
+    let to_holder: Vec<_> = mail.iter().filter(|m| m.notice_id.is_none()).collect();
+    assert_eq!(to_holder.len(), 1, "one mail to the holder: {mail:?}");
+    let m = to_holder[0];
+    assert_eq!(m.to_addr, "staff@example.jp");
+    assert!(
+        m.subject.contains(&card) && m.subject.contains("失効"),
+        "{}",
+        m.subject
+    );
+    let when = kmn_domain::time_fmt::ja_unix_secs(revoked_at);
+    for want in [
+        "山田　花子 様",
+        card.as_str(),
+        serial.as_str(),
+        when.as_str(),
+        "紛失",
+        "利用規約第11条",
+        "紛失届",
+        "再発行",
+        "窓口",
+        "サポートセンター",
+    ] {
+        assert!(m.body.contains(want), "{want} missing from:\n{}", m.body);
+    }
+    assert_eq!(
+        m.created_at, revoked_at,
+        "written in the revocation's transaction"
+    );
+    // The facility's notice came too.
+    assert!(
+        notices.iter().any(
+            |n| n.object.as_deref() == Some(&format!("card:{card}")) && n.body.contains("失効")
+        ),
+        "{notices:?}"
+    );
+
+    // A holder without a registered address: revoked, and no mail.
+    let (nurse, _) = kmn_app::ra::persons::register(
+        &w.app,
+        &admin().registrar(),
+        &crate::api_fixture::person_input(
+            &w.fac_a,
+            "熊本 一郎",
+            "クマモト イチロウ",
+            "Ichiro Kumamoto",
+            "nurse",
+            true,
+        ),
+    )
+    .await
+    .unwrap();
+    let (_, card2, _) = w.issued_card(&nurse.holder_id).await;
+    sqlx::query("UPDATE persons SET work_email = '' WHERE holder_id = $1")
+        .bind(&nurse.holder_id)
+        .execute(w.app.store_for_tests().pool())
+        .await
+        .unwrap();
+    give_code(&w, &card2, "161803398874").await;
+    let a = emergency::by_holder(
+        &w.app,
+        &card2,
+        "161803398874",
+        EmergencyCause::Stolen,
+        "192.0.2.8",
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(a, emergency::HolderAnswer::Revoked { .. }),
+        "{a:?}"
+    );
+    let mut tx = w.app.store_for_tests().read().await.unwrap();
+    let mail = tx.unsent_mail(100).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(
+        mail.iter().filter(|m| m.notice_id.is_none()).count(),
+        1,
+        "no new mail without an address: {mail:?}"
+    );
+}

@@ -161,6 +161,28 @@ async fn issue10_ocsp_answers_from_presigned_responses_and_sees_a_revocation_at_
     );
     let (st, _, body2) = post(&srv.http, "/ocsp", "application/ocsp-request", &req_der);
     assert_eq!((st, &body2), (200, &body));
+    // The default nonce mode ignores a nonce (RFC 8954 §2.1): the pre-signed response,
+    // which carries none.
+    let (ok, out) = tool(
+        "openssl",
+        &[
+            "ocsp",
+            "-issuer",
+            &iss,
+            "-cert",
+            &pem,
+            "-url",
+            &url,
+            "-CAfile",
+            &root,
+            "-verify_other",
+            &iss,
+        ],
+    );
+    assert!(
+        ok && out.contains(": good") && out.contains("WARNING: no nonce in response"),
+        "{out}"
+    );
 
     // Bad input: garbage, truncated, bad base64, another issuer, a serial never issued.
     let (_, head, b) = post(&srv.http, "/ocsp", "application/ocsp-request", b"garbage");
@@ -560,5 +582,148 @@ async fn issue10_ocsp_signer_rotation_resigns_every_stored_response() {
 async fn issue10_ocsp_signer_rotation_resigns_every_stored_response_postgres() {
     if let Some(url) = crate::support::pg_url("ocsp_rotation").await {
         rotation_story(&crate::api_fixture::World::new(&url).await).await;
+    }
+}
+
+/// RFC 8954 with `[ca] ocsp_nonce = "echo"` (here `KMN_OCSP_NONCE=echo`): a request with a
+/// nonce gets a response signed for it that echoes the nonce — `openssl ocsp` checks the
+/// nonce and the signature, pkilint passes it — and no cache may keep it; a nonce of more
+/// than 32 octets is `malformedRequest`; a request without a nonce gets the pre-signed
+/// response as before.
+#[tokio::test]
+async fn rfc8954_echo_mode_signs_a_response_echoing_the_nonce() {
+    let env = Env::new().env("KMN_OCSP_NONCE", "echo");
+    let srv = start(&env);
+    let pass = std::fs::read_to_string(env.data_dir().join("secrets/ca-passphrase")).unwrap();
+    let env = env.env("KMN_CA_PASSPHRASE", pass.trim());
+    let csr = env.csr("u", "p256", "/C=JP/O=Clinic/CN=Taro", &[]);
+    let (pem, serial) = env.issue("u", &csr, "user-card", "3y");
+    let root = env.pem_of(&env.repo("kmn-root-g1.crt"), "cert");
+    let iss = env.pem_of(&env.repo("kmn-issuing-g1.crt"), "cert");
+    let (root, iss, pem) = (
+        root.to_str().unwrap().to_string(),
+        iss.to_str().unwrap().to_string(),
+        pem.to_str().unwrap().to_string(),
+    );
+    let url = format!("{}/ocsp", srv.http);
+    // Without a nonce: the pre-signed response (once the signer loop has signed it).
+    let started = Instant::now();
+    let presigned = env.path("presigned.der");
+    loop {
+        let (ok, out) = openssl_ocsp(
+            &url,
+            &iss,
+            &root,
+            &pem,
+            &["-respout", presigned.to_str().unwrap()],
+        );
+        if ok && out.contains(": good") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{out}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // With openssl's nonce (16 octets): echoed, verified.
+    let live = env.path("live.der");
+    for hash in [&[][..], &["-sha256"][..]] {
+        let mut args = vec!["ocsp", "-issuer", &iss];
+        args.extend_from_slice(hash);
+        args.extend_from_slice(&[
+            "-cert",
+            &pem,
+            "-url",
+            &url,
+            "-CAfile",
+            &root,
+            "-verify_other",
+            &iss,
+            "-respout",
+            live.to_str().unwrap(),
+        ]);
+        let (ok, out) = tool("openssl", &args);
+        assert!(
+            ok && out.contains(": good")
+                && out.contains("Response verify OK")
+                && !out.contains("WARNING")
+                && !out.contains("nonce"),
+            "the nonce is echoed and verified ({hash:?}): {out}"
+        );
+        let (ok, text) = tool(
+            "openssl",
+            &[
+                "ocsp",
+                "-respin",
+                live.to_str().unwrap(),
+                "-resp_text",
+                "-noverify",
+            ],
+        );
+        assert!(ok && text.contains("OCSP Nonce"), "{text}");
+        if let Some(bin) = venv_bin("lint_ocsp_response") {
+            let o = std::process::Command::new(&bin)
+                .args(["lint", "-s", "ERROR", "--document-format", "DER"])
+                .arg(&live)
+                .output()
+                .unwrap();
+            let out = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            assert!(
+                o.status.success() && !out.contains("(ERROR)") && !out.contains("(FATAL)"),
+                "pkilint: {out}"
+            );
+        }
+    }
+    assert_ne!(
+        std::fs::read(&live).unwrap(),
+        std::fs::read(&presigned).unwrap()
+    );
+    // Our own requests: a 32-octet nonce is echoed byte for byte, not cached; 33 octets
+    // and an empty one are malformedRequest.
+    let iss_der = kmn_pki::cert::pem_or_der(
+        &std::fs::read(env.repo("kmn-issuing-g1.crt")).unwrap(),
+        "CERTIFICATE",
+    )
+    .unwrap();
+    let hashes = kmn_pki::ocsp::IssuerHashes::from_cert(&iss_der).unwrap();
+    let serial_bytes = hex::decode(&serial).unwrap();
+    let id = kmn_pki::ocsp::CertId::new(kmn_pki::ocsp::HashAlg::Sha1, &hashes, &serial_bytes);
+    let nonce_ext = |n: &[u8]| {
+        let mut v = vec![0x04, n.len() as u8];
+        v.extend_from_slice(n);
+        v
+    };
+    let ext = nonce_ext(&[0x5a; 32]);
+    let (st, head, body) = post(
+        &srv.http,
+        "/ocsp",
+        "application/ocsp-request",
+        &kmn_pki::ocsp::request_der_with_nonce(&id, &ext),
+    );
+    assert_eq!(st, 200);
+    assert!(head.contains("cache-control: no-store"), "{head}");
+    assert!(
+        body.windows(ext.len()).any(|w| w == ext.as_slice()),
+        "the nonce is echoed"
+    );
+    let parsed = kmn_pki::ocsp::parse_response(&body).unwrap();
+    assert_eq!(
+        parsed.single.unwrap().status,
+        Some(kmn_pki::ocsp::CertStatus::Good)
+    );
+    for bad in [
+        nonce_ext(&[0x5a; 33]),
+        nonce_ext(&[]),
+        vec![0x02, 0x01, 0x01],
+    ] {
+        let (_, _, b) = post(
+            &srv.http,
+            "/ocsp",
+            "application/ocsp-request",
+            &kmn_pki::ocsp::request_der_with_nonce(&id, &bad),
+        );
+        assert_eq!(b, unsigned(1), "malformedRequest for {bad:02x?}");
     }
 }
