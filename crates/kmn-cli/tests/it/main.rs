@@ -16,6 +16,7 @@ mod delivery;
 mod door;
 mod emergency;
 mod evidence;
+mod gateway;
 #[cfg(feature = "fault-points")]
 mod faults;
 mod holder_emergency;
