@@ -141,11 +141,7 @@ pub async fn gateway(cmd: &GatewayCommand) -> ExitCode {
             };
             match kmn_gateway::loginlog::read_verified(&cfg.log.path) {
                 Ok(r) => {
-                    println!(
-                        "{}: intact, {} records",
-                        cfg.log.path.display(),
-                        r.len()
-                    );
+                    println!("{}: intact, {} records", cfg.log.path.display(), r.len());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

@@ -200,7 +200,8 @@ impl GatewayConfig {
         abs(&mut cfg.log.path);
         cfg.trust.anchors.iter_mut().for_each(abs);
         cfg.trust.intermediates.iter_mut().for_each(abs);
-        cfg.check().map_err(|e| format!("{}: {e}", path.display()))?;
+        cfg.check()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(cfg)
     }
 

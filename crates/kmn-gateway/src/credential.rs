@@ -136,7 +136,10 @@ impl CredentialCheck for KmnCredentials {
         } else {
             return Err(Refusal::new(
                 Reason::WrongCredential,
-                format!("'{}' carries none of the accepted policy OIDs", fields.subject),
+                format!(
+                    "'{}' carries none of the accepted policy OIDs",
+                    fields.subject
+                ),
             ));
         };
         let holder_id = match (&fields.serial_number, credential) {
@@ -163,7 +166,9 @@ impl CredentialCheck for KmnCredentials {
             holder_id,
             facility_code,
             profession: fields.hc_role,
-            cert_serial: crate::credential::serial_hex(cert.tbs_certificate().serial_number().as_bytes()),
+            cert_serial: crate::credential::serial_hex(
+                cert.tbs_certificate().serial_number().as_bytes(),
+            ),
             subject: fields.subject,
         })
     }
@@ -245,8 +250,7 @@ impl CertFields {
                 f.common_name = Some(v);
             }
         }
-        if let Ok(Some((_, p))) = tbs.get_extension::<x509_cert::ext::pkix::CertificatePolicies>()
-        {
+        if let Ok(Some((_, p))) = tbs.get_extension::<x509_cert::ext::pkix::CertificatePolicies>() {
             f.policies = p.0.iter().map(|i| i.policy_identifier).collect();
         }
         for ext in tbs.extensions().into_iter().flatten() {
@@ -270,7 +274,10 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
             return None;
         }
         let (lb, rest) = rest.split_at(n);
-        (lb.iter().fold(0usize, |a, b| (a << 8) | usize::from(*b)), rest)
+        (
+            lb.iter().fold(0usize, |a, b| (a << 8) | usize::from(*b)),
+            rest,
+        )
     };
     if rest.len() < len {
         return None;

@@ -49,7 +49,8 @@ fn load_certs(files: &[std::path::PathBuf]) -> Result<Vec<Vec<u8>>, String> {
     for f in files {
         let bytes = std::fs::read(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
         out.extend(
-            kmn_verify::load_pem_or_der_bundle(&bytes).map_err(|e| format!("{}: {e}", f.display()))?,
+            kmn_verify::load_pem_or_der_bundle(&bytes)
+                .map_err(|e| format!("{}: {e}", f.display()))?,
         );
     }
     Ok(out)
@@ -102,7 +103,11 @@ async fn admin(
     let reply = match line.trim() {
         "reload" => {
             let (lines, ok) = refresh(&fetcher, &check).await;
-            format!("{}\n{}\n", lines.join("\n"), if ok { "ok" } else { "failed" })
+            format!(
+                "{}\n{}\n",
+                lines.join("\n"),
+                if ok { "ok" } else { "failed" }
+            )
         }
         "status" => {
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -137,10 +142,12 @@ pub async fn admin_request(socket: &Path, command: &str) -> Result<String, Strin
 pub async fn run(cfg: GatewayConfig, started: impl FnOnce(&Started)) -> Result<(), String> {
     let anchors = load_certs(&cfg.trust.anchors)?;
     let intermediates = load_certs(&cfg.trust.intermediates)?;
-    let store = Arc::new(kmn_verify::RevocationStore::new(kmn_verify::RevocationConfig {
-        next_update_grace: Duration::from_secs(cfg.trust.next_update_grace_seconds),
-        unreachable_grace: Some(Duration::from_secs(cfg.trust.unreachable_grace_seconds)),
-    }));
+    let store = Arc::new(kmn_verify::RevocationStore::new(
+        kmn_verify::RevocationConfig {
+            next_update_grace: Duration::from_secs(cfg.trust.next_update_grace_seconds),
+            unreachable_grace: Some(Duration::from_secs(cfg.trust.unreachable_grace_seconds)),
+        },
+    ));
     let check = Arc::new(KmnCredentials::new(
         anchors.clone(),
         intermediates.clone(),
@@ -158,7 +165,12 @@ pub async fn run(cfg: GatewayConfig, started: impl FnOnce(&Started)) -> Result<(
             ..kmn_crl_fetch::FetcherConfig::default()
         },
     )?);
-    let tls = tls::server_config(&cfg.listen.cert, &cfg.listen.key, &anchors, cfg.listen.tls12)?;
+    let tls = tls::server_config(
+        &cfg.listen.cert,
+        &cfg.listen.key,
+        &anchors,
+        cfg.listen.tls12,
+    )?;
     let upstreams = cfg
         .upstreams
         .iter()
@@ -188,8 +200,7 @@ pub async fn run(cfg: GatewayConfig, started: impl FnOnce(&Started)) -> Result<(
     }
     {
         let (fetcher, check) = (Arc::clone(&fetcher), Arc::clone(&check));
-        if let Ok(mut hup) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         {
             tokio::spawn(async move {
                 while hup.recv().await.is_some() {

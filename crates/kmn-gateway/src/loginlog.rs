@@ -500,7 +500,11 @@ fn csv_field(s: &str) -> String {
 /// Checks the chain, then writes the matching records as CSV (UTF-8, CRLF, a header line;
 /// times RFC 3339 in JST as recorded). A session's records all match a holder or facility
 /// filter because they carry the session's identity. Returns the rows written.
-pub fn export_csv(path: &Path, filter: &ExportFilter, out: &mut dyn Write) -> Result<usize, String> {
+pub fn export_csv(
+    path: &Path,
+    filter: &ExportFilter,
+    out: &mut dyn Write,
+) -> Result<usize, String> {
     let records = read_verified(path)?;
     let io = |e: std::io::Error| format!("cannot write the CSV: {e}");
     out.write_all(format!("{CSV_HEADER}\r\n").as_bytes())
@@ -557,7 +561,9 @@ pub fn parse_bound(s: &str, end_of_day: bool) -> Result<OffsetDateTime, String> 
     }
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
     let d = time::Date::parse(s, &fmt).map_err(|_| {
-        format!("'{s}' is neither a date (2026-12-08) nor an RFC 3339 time (2026-12-08T09:00:00+09:00)")
+        format!(
+            "'{s}' is neither a date (2026-12-08) nor an RFC 3339 time (2026-12-08T09:00:00+09:00)"
+        )
     })?;
     let d = if end_of_day {
         d.next_day().ok_or_else(|| format!("'{s}': no next day"))?
@@ -620,7 +626,8 @@ mod tests {
         assert_eq!(recs[3].at, rfc3339(t0 + Duration::from_secs(10)));
         assert!(recs[0].at.ends_with("+09:00"), "{}", recs[0].at);
         // Appending after a restart continues the chain.
-        let (w, log) = LogWriter::open(&path, FsyncPolicy::Always, Duration::from_secs(60)).unwrap();
+        let (w, log) =
+            LogWriter::open(&path, FsyncPolicy::Always, Duration::from_secs(60)).unwrap();
         log.record(Event::Refused {
             at: OffsetDateTime::now_utc(),
             identity: None,

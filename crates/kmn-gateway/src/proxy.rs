@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
 use http_body_util::BodyExt;
+use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response};
@@ -93,11 +93,14 @@ pub struct Shared {
     pub log: LoginLog,
 }
 
+/// A check's answer: the generation it was made in, when, and the answer.
+type Cached = (u64, Instant, Result<Identity, Refusal>);
+
 /// One TLS connection: the peer and its certificate, and the last check's answer.
 pub struct Conn {
     pub remote: SocketAddr,
     pub leaf: Option<Vec<u8>>,
-    cache: Mutex<Option<(u64, Instant, Result<Identity, Refusal>)>>,
+    cache: Mutex<Option<Cached>>,
 }
 
 impl Conn {
@@ -139,16 +142,12 @@ fn full(r: Response<http_body_util::Full<Bytes>>) -> Response<Body> {
 
 /// The host a request is for, lower case, without the port.
 fn request_host(req: &Request<Incoming>) -> Option<String> {
-    let h = req
-        .uri()
-        .host()
-        .map(str::to_string)
-        .or_else(|| {
-            req.headers()
-                .get(hyper::header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        })?;
+    let h = req.uri().host().map(str::to_string).or_else(|| {
+        req.headers()
+            .get(hyper::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    })?;
     let h = if h.starts_with('[') {
         h.split(']').next().map(|x| format!("{x}]")).unwrap_or(h)
     } else {
@@ -159,7 +158,11 @@ fn request_host(req: &Request<Incoming>) -> Option<String> {
 
 /// Routing: upstreams naming this host first (else those for any host), then the longest
 /// path prefix.
-pub fn route<'a>(upstreams: &'a [Upstream], host: Option<&str>, path: &str) -> Option<&'a Upstream> {
+pub fn route<'a>(
+    upstreams: &'a [Upstream],
+    host: Option<&str>,
+    path: &str,
+) -> Option<&'a Upstream> {
     let best = |for_host: bool| {
         upstreams
             .iter()
@@ -329,16 +332,12 @@ pub async fn handle(
 
     // Forward.
     let (mut parts, body) = req.into_parts();
-    let original_host = parts
-        .headers
-        .get(hyper::header::HOST)
-        .cloned()
-        .or_else(|| {
-            parts
-                .uri
-                .authority()
-                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        });
+    let original_host = parts.headers.get(hyper::header::HOST).cloned().or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
     strip_headers(&mut parts.headers, true);
     let rest = if upstream.cfg.strip_prefix {
         let p = upstream.cfg.path_prefix.trim_end_matches('/');
@@ -359,7 +358,10 @@ pub async fn handle(
         Ok(u) => u,
         Err(e) => {
             return refuse(
-                Refusal::new(Reason::UnknownService, format!("cannot build the upstream URI: {e}")),
+                Refusal::new(
+                    Reason::UnknownService,
+                    format!("cannot build the upstream URI: {e}"),
+                ),
                 Some(identity),
             );
         }
@@ -386,7 +388,11 @@ pub async fn handle(
     set(h, "x-kmn-cert-serial", &identity.cert_serial);
 
     let upstream_name = upstream.cfg.name.clone();
-    match shared.client.request(Request::from_parts(parts, body)).await {
+    match shared
+        .client
+        .request(Request::from_parts(parts, body))
+        .await
+    {
         Ok(resp) => {
             let (mut parts, body) = resp.into_parts();
             strip_headers(&mut parts.headers, false);
@@ -453,11 +459,20 @@ mod tests {
     #[test]
     fn rfc9110_hop_by_hop_and_forged_identity_headers_are_removed() {
         let mut h = HeaderMap::new();
-        h.insert("connection", HeaderValue::from_static("keep-alive, X-Secret, x-kmn-profession"));
+        h.insert(
+            "connection",
+            HeaderValue::from_static("keep-alive, X-Secret, x-kmn-profession"),
+        );
         h.insert("x-secret", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
-        h.insert(HeaderName::from_bytes(b"X-KMN-Holder-Id").unwrap(), HeaderValue::from_static("H1"));
-        h.insert(HeaderName::from_bytes(b"x-Kmn-FACILITY-code").unwrap(), HeaderValue::from_static("1"));
+        h.insert(
+            HeaderName::from_bytes(b"X-KMN-Holder-Id").unwrap(),
+            HeaderValue::from_static("H1"),
+        );
+        h.insert(
+            HeaderName::from_bytes(b"x-Kmn-FACILITY-code").unwrap(),
+            HeaderValue::from_static("1"),
+        );
         h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
         h.insert("accept", HeaderValue::from_static("*/*"));
         strip_headers(&mut h, true);

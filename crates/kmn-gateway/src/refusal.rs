@@ -12,7 +12,9 @@ pub enum Reason {
     /// No client certificate was presented.
     NoCertificate,
     /// The certificate is revoked (date as kmn-verify gives it).
-    Revoked { date: String },
+    Revoked {
+        date: String,
+    },
     Expired,
     NotYetValid,
     /// No current CRL covers the certificate (past nextUpdate, unreachable): fail closed.
@@ -24,9 +26,14 @@ pub enum Reason {
     /// Unparsable or otherwise invalid.
     InvalidCertificate,
     /// The upstream does not accept this kind of credential.
-    CredentialNotAccepted { kind: &'static str },
+    CredentialNotAccepted {
+        kind: &'static str,
+    },
     /// Fixed binding: the certificate's facility is not the upstream's.
-    FacilityMismatch { cert: String, required: String },
+    FacilityMismatch {
+        cert: String,
+        required: String,
+    },
     /// Per-request binding: the request names no facility.
     FacilityMissing,
     /// No upstream serves this host and path.
@@ -149,7 +156,10 @@ pub fn response(reason: &Reason, html: bool) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = reason.status();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(ctype));
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(ctype),
+    );
     h.insert(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),

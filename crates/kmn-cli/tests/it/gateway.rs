@@ -89,18 +89,56 @@ fn server_cert(env: &Env) -> (PathBuf, PathBuf, PathBuf) {
     .unwrap();
     for args in [
         vec![
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", &p("ca.key"), "-out", &p("ca.pem"), "-subj", "/CN=Gateway Test CA",
-            "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &p("ca.key"),
+            "-out",
+            &p("ca.pem"),
+            "-subj",
+            "/CN=Gateway Test CA",
+            "-days",
+            "2",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
             "keyUsage=critical,keyCertSign",
         ],
         vec![
-            "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
-            &p("srv.key"), "-out", &p("srv.csr"), "-subj", "/CN=localhost",
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &p("srv.key"),
+            "-out",
+            &p("srv.csr"),
+            "-subj",
+            "/CN=localhost",
         ],
         vec![
-            "x509", "-req", "-in", &p("srv.csr"), "-CA", &p("ca.pem"), "-CAkey", &p("ca.key"),
-            "-CAcreateserial", "-out", &p("srv.pem"), "-days", "2", "-extfile", &p("ext.cnf"),
+            "x509",
+            "-req",
+            "-in",
+            &p("srv.csr"),
+            "-CA",
+            &p("ca.pem"),
+            "-CAkey",
+            &p("ca.key"),
+            "-CAcreateserial",
+            "-out",
+            &p("srv.pem"),
+            "-days",
+            "2",
+            "-extfile",
+            &p("ext.cnf"),
         ],
     ] {
         let (ok, o) = tool("openssl", &args);
@@ -132,7 +170,10 @@ impl Gateway {
             if self.child.try_wait().unwrap().is_some() {
                 break;
             }
-            assert!(started.elapsed() < Duration::from_secs(10), "gateway did not stop");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "gateway did not stop"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -151,7 +192,10 @@ fn start_gateway(env: &Env, name: &str, config: &str) -> Gateway {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let addr = loop {
-        let l = lines.next().expect("the gateway printed its address").unwrap();
+        let l = lines
+            .next()
+            .expect("the gateway printed its address")
+            .unwrap();
         if let Some(a) = l.strip_prefix("kmn gateway: listening on https://") {
             break a.to_string();
         }
@@ -166,7 +210,11 @@ fn start_gateway(env: &Env, name: &str, config: &str) -> Gateway {
 
 /// A TLS client trusting the gateway's CA, presenting the first certificate of the demo
 /// credential `who` (the card's own certificate alone), or none.
-fn connect(gw: &Gateway, ca: &Path, who: Option<(&Path, &Path)>) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+fn connect(
+    gw: &Gateway,
+    ca: &Path,
+    who: Option<(&Path, &Path)>,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(CertificateDer::from_pem_file(ca).unwrap())
@@ -179,24 +227,32 @@ fn connect(gw: &Gateway, ca: &Path, who: Option<(&Path, &Path)>) -> rustls::Stre
     .with_root_certificates(roots);
     let cfg = match who {
         Some((cert, key)) => {
-            let leaf = CertificateDer::pem_file_iter(cert).unwrap().next().unwrap().unwrap();
+            let leaf = CertificateDer::pem_file_iter(cert)
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap();
             b.with_client_auth_cert(vec![leaf], PrivateKeyDer::from_pem_file(key).unwrap())
                 .unwrap()
         }
         None => b.with_no_client_auth(),
     };
     let sock = TcpStream::connect(&gw.addr).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let conn = rustls::ClientConnection::new(
-        Arc::new(cfg),
-        ServerName::try_from("localhost").unwrap(),
-    )
-    .unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let conn =
+        rustls::ClientConnection::new(Arc::new(cfg), ServerName::try_from("localhost").unwrap())
+            .unwrap();
     rustls::StreamOwned::new(conn, sock)
 }
 
 /// One request on a kept-alive connection: (status, head lower-cased, body).
-fn request<S: Read + Write>(s: &mut S, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+fn request<S: Read + Write>(
+    s: &mut S,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String, String) {
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -218,7 +274,10 @@ fn request<S: Read + Write>(s: &mut S, method: &str, path: &str, headers: &[(&st
     let head = head.to_ascii_lowercase();
     let len: usize = head
         .lines()
-        .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+        .find_map(|l| {
+            l.strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
         .expect("content-length");
     let mut body = vec![0; len];
     r.read_exact(&mut body).unwrap();
@@ -334,25 +393,69 @@ async fn art4_2_gateway_checks_every_login_and_forwards_the_identity() {
     let gw = start_gateway(
         &env,
         "gw",
-        &config(&env, "gw", &srv.http, &tls, &policies, 300, &service.url, &facility),
+        &config(
+            &env,
+            "gw",
+            &srv.http,
+            &tls,
+            &policies,
+            300,
+            &service.url,
+            &facility,
+        ),
     );
     let quick = start_gateway(
         &env,
         "quick",
-        &config(&env, "quick", &srv.http, &tls, &policies, 2, &service.url, &facility),
+        &config(
+            &env,
+            "quick",
+            &srv.http,
+            &tls,
+            &policies,
+            2,
+            &service.url,
+            &facility,
+        ),
     );
 
     // The card logs in at its own clinic's system; the service sees who.
     let mut s = connect(&gw, &tls.0, desk);
-    let (st, _, body) = request(&mut s, "GET", "/clinic-a/chart?id=1", &[("Accept", "application/json")]);
+    let (st, _, body) = request(
+        &mut s,
+        "GET",
+        "/clinic-a/chart?id=1",
+        &[("Accept", "application/json")],
+    );
     assert_eq!(st, 200, "{body}");
     assert_eq!(body, "upstream saw GET /clinic-a/chart?id=1 HTTP/1.1");
-    let head = service.heads.lock().unwrap().last().unwrap().to_ascii_lowercase();
-    assert!(head.contains(&format!("x-kmn-holder-id: {}", holder.to_ascii_lowercase())), "{head}");
-    assert!(head.contains(&format!("x-kmn-facility-code: {facility}")), "{head}");
+    let head = service
+        .heads
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        head.contains(&format!("x-kmn-holder-id: {}", holder.to_ascii_lowercase())),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!("x-kmn-facility-code: {facility}")),
+        "{head}"
+    );
     assert!(head.contains("x-kmn-credential: kmn-card"), "{head}");
-    assert!(head.contains(&format!("x-kmn-cert-serial: {}", serial.to_ascii_lowercase())), "{head}");
-    assert!(!head.contains("x-kmn-profession"), "no hcRole in the demo card: {head}");
+    assert!(
+        head.contains(&format!(
+            "x-kmn-cert-serial: {}",
+            serial.to_ascii_lowercase()
+        )),
+        "{head}"
+    );
+    assert!(
+        !head.contains("x-kmn-profession"),
+        "no hcRole in the demo card: {head}"
+    );
 
     // Forged identity fields in any letter case, and fields named in Connection, never
     // reach the service (same kept-alive connection).
@@ -376,8 +479,17 @@ async fn art4_2_gateway_checks_every_login_and_forwards_the_identity() {
     let heads = service.heads.lock().unwrap().clone();
     assert_eq!(heads.len(), before + 1);
     let head = heads.last().unwrap().to_ascii_lowercase();
-    assert!(!head.contains("forged") && !head.contains("h9999999") && !head.contains("hpki") && !head.contains("doctor"), "{head}");
-    assert!(!head.contains("x-secret-hop") && !head.contains("x-kmn-anything"), "{head}");
+    assert!(
+        !head.contains("forged")
+            && !head.contains("h9999999")
+            && !head.contains("hpki")
+            && !head.contains("doctor"),
+        "{head}"
+    );
+    assert!(
+        !head.contains("x-secret-hop") && !head.contains("x-kmn-anything"),
+        "{head}"
+    );
     assert_eq!(head.matches("x-kmn-holder-id:").count(), 1, "{head}");
     assert_eq!(head.matches("x-kmn-credential:").count(), 1, "{head}");
 
@@ -389,15 +501,35 @@ async fn art4_2_gateway_checks_every_login_and_forwards_the_identity() {
     assert_eq!(v["error"], "facility_mismatch", "{v}");
     assert!(v["message"].as_str().unwrap().contains("第4条2"), "{v}");
     // The same for a browser: a Japanese page.
-    let (st, h, body) = request(&mut s, "GET", "/clinic-b/chart", &[("Accept", "text/html,application/xhtml+xml")]);
+    let (st, h, body) = request(
+        &mut s,
+        "GET",
+        "/clinic-b/chart",
+        &[("Accept", "text/html,application/xhtml+xml")],
+    );
     assert_eq!(st, 403);
     assert!(h.contains("text/html"), "{h}");
-    assert!(body.contains("lang=\"ja\"") && body.contains("ログインできません") && body.contains("4319999999"), "{body}");
+    assert!(
+        body.contains("lang=\"ja\"")
+            && body.contains("ログインできません")
+            && body.contains("4319999999"),
+        "{body}"
+    );
 
     // Per-request binding: the facility the user acts for must be the card's.
-    let (st, _, body) = request(&mut s, "GET", "/viewer/patients", &[("X-KMN-Act-For-Facility", &facility)]);
+    let (st, _, body) = request(
+        &mut s,
+        "GET",
+        "/viewer/patients",
+        &[("X-KMN-Act-For-Facility", &facility)],
+    );
     assert_eq!(st, 200, "{body}");
-    let (st, _, body) = request(&mut s, "GET", "/viewer/patients", &[("X-KMN-Act-For-Facility", "4319999999")]);
+    let (st, _, body) = request(
+        &mut s,
+        "GET",
+        "/viewer/patients",
+        &[("X-KMN-Act-For-Facility", "4319999999")],
+    );
     assert_eq!(st, 403);
     assert_eq!(json(&body)["error"], "facility_mismatch");
     let (st, _, body) = request(&mut s, "GET", "/viewer/patients", &[]);
@@ -413,12 +545,23 @@ async fn art4_2_gateway_checks_every_login_and_forwards_the_identity() {
 
     // Operator certificates only where an upstream allows them.
     let mut o = connect(&gw, &tls.0, operator);
-    let (st, _, body) = request(&mut o, "GET", "/viewer/patients", &[("X-KMN-Act-For-Facility", &facility)]);
+    let (st, _, body) = request(
+        &mut o,
+        "GET",
+        "/viewer/patients",
+        &[("X-KMN-Act-For-Facility", &facility)],
+    );
     assert_eq!(st, 403);
     assert_eq!(json(&body)["error"], "credential_not_accepted", "{body}");
     let (st, _, body) = request(&mut o, "GET", "/center/tools", &[]);
     assert_eq!(st, 200, "{body}");
-    let head = service.heads.lock().unwrap().last().unwrap().to_ascii_lowercase();
+    let head = service
+        .heads
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .to_ascii_lowercase();
     assert!(head.contains("x-kmn-credential: operator"), "{head}");
     assert!(!head.contains("x-kmn-facility-code"), "{head}");
 
@@ -426,7 +569,10 @@ async fn art4_2_gateway_checks_every_login_and_forwards_the_identity() {
     let mut n = connect(&gw, &tls.0, None);
     let (st, _, body) = request(&mut n, "GET", "/clinic-a/chart", &[("Accept", "text/html")]);
     assert_eq!(st, 403);
-    assert!(body.contains("利用者カードの証明書が提示されていません"), "{body}");
+    assert!(
+        body.contains("利用者カードの証明書が提示されていません"),
+        "{body}"
+    );
 
     // The quick gateway accepts the card too, before the revocation.
     let mut q = connect(&quick, &tls.0, desk);
@@ -462,8 +608,16 @@ async fn art4_2_gateway_checks_every_login_and_forwards_the_identity() {
     assert_eq!(st, 403, "{body}");
     let v = json(&body);
     assert_eq!(v["error"], "revoked", "{v}");
-    assert!(v["message"].as_str().unwrap().contains("失効しています"), "{v}");
-    let (st, _, body) = request(&mut connect(&gw, &tls.0, desk), "GET", "/clinic-a/chart", &[("Accept", "text/html")]);
+    assert!(
+        v["message"].as_str().unwrap().contains("失効しています"),
+        "{v}"
+    );
+    let (st, _, body) = request(
+        &mut connect(&gw, &tls.0, desk),
+        "GET",
+        "/clinic-a/chart",
+        &[("Accept", "text/html")],
+    );
     assert_eq!(st, 403);
     assert!(body.contains("失効しています"), "{body}");
     // Without reload: refused within the refetch interval (2 s, plus the CRL's publication).
@@ -473,7 +627,10 @@ async fn art4_2_gateway_checks_every_login_and_forwards_the_identity() {
             assert_eq!(json(&body)["error"], "revoked", "{body}");
             break;
         }
-        assert!(revoked.elapsed() < Duration::from_secs(2 + 5 + 3), "never refused");
+        assert!(
+            revoked.elapsed() < Duration::from_secs(2 + 5 + 3),
+            "never refused"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     quick.stop();
@@ -489,22 +646,64 @@ async fn art4_2_gateway_checks_every_login_and_forwards_the_identity() {
     let c = cfg.to_str().unwrap();
     let out = env.ok(&["gateway", "log", "verify", "--config", c]);
     assert!(out.contains("intact"), "{out}");
-    let csv = env.ok(&["gateway", "log", "export", "--config", c, "--from", &today, "--to", &today, "--holder", &holder]);
+    let csv = env.ok(&[
+        "gateway", "log", "export", "--config", c, "--from", &today, "--to", &today, "--holder",
+        &holder,
+    ]);
     let lines: Vec<&str> = csv.lines().collect();
-    assert!(lines[0].starts_with("seq,at,event,session,holder_id,facility_code"), "{csv}");
-    let events: Vec<&str> = lines[1..].iter().map(|l| l.split(',').nth(2).unwrap()).collect();
-    assert_eq!(events.iter().filter(|e| **e == "session_start").count(), 1, "{csv}");
-    assert_eq!(events.iter().filter(|e| **e == "session_end").count(), 1, "{csv}");
-    assert!(events.iter().filter(|e| **e == "access").count() >= 3, "{csv}");
-    assert!(csv.contains("/clinic-a/chart,200") && csv.contains("facility_mismatch") && csv.contains("revoked"), "{csv}");
-    assert!(!csv.contains("id=1"), "no query strings in the record: {csv}");
-    assert!(lines[1].split(',').nth(1).unwrap().ends_with("+09:00"), "{csv}");
+    assert!(
+        lines[0].starts_with("seq,at,event,session,holder_id,facility_code"),
+        "{csv}"
+    );
+    let events: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split(',').nth(2).unwrap())
+        .collect();
+    assert_eq!(
+        events.iter().filter(|e| **e == "session_start").count(),
+        1,
+        "{csv}"
+    );
+    assert_eq!(
+        events.iter().filter(|e| **e == "session_end").count(),
+        1,
+        "{csv}"
+    );
+    assert!(
+        events.iter().filter(|e| **e == "access").count() >= 3,
+        "{csv}"
+    );
+    assert!(
+        csv.contains("/clinic-a/chart,200")
+            && csv.contains("facility_mismatch")
+            && csv.contains("revoked"),
+        "{csv}"
+    );
+    assert!(
+        !csv.contains("id=1"),
+        "no query strings in the record: {csv}"
+    );
+    assert!(
+        lines[1].split(',').nth(1).unwrap().ends_with("+09:00"),
+        "{csv}"
+    );
     assert!(!csv.contains("operator"), "the holder filter: {csv}");
-    let all = env.ok(&["gateway", "log", "export", "--config", c, "--from", &today, "--to", &today]);
-    assert!(all.contains(",operator,") && all.contains("no_certificate"), "{all}");
+    let all = env.ok(&[
+        "gateway", "log", "export", "--config", c, "--from", &today, "--to", &today,
+    ]);
+    assert!(
+        all.contains(",operator,") && all.contains("no_certificate"),
+        "{all}"
+    );
     let log = env.path("gw-login.jsonl");
     let text = std::fs::read_to_string(&log).unwrap();
-    std::fs::write(&log, text.replacen("/clinic-a/headers", "/clinic-a/other!", 1)).unwrap();
-    let o = env.run(&["gateway", "log", "export", "--config", c, "--from", &today, "--to", &today]);
+    std::fs::write(
+        &log,
+        text.replacen("/clinic-a/headers", "/clinic-a/other!", 1),
+    )
+    .unwrap();
+    let o = env.run(&[
+        "gateway", "log", "export", "--config", c, "--from", &today, "--to", &today,
+    ]);
     crate::support::assert_fails(&o, 1, "altered");
 }

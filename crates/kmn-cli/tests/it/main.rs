@@ -16,9 +16,9 @@ mod delivery;
 mod door;
 mod emergency;
 mod evidence;
-mod gateway;
 #[cfg(feature = "fault-points")]
 mod faults;
+mod gateway;
 mod holder_emergency;
 mod hsm;
 mod instances;
