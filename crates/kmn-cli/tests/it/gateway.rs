@@ -707,3 +707,195 @@ async fn art4_2_gateway_checks_every_login_and_forwards_the_identity() {
     ]);
     crate::support::assert_fails(&o, 1, "altered");
 }
+
+/// A CRL repository over plain HTTP: serves the files of `dir` as they are at each request.
+fn file_server(dir: PathBuf) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut first = String::new();
+            r.read_line(&mut first).unwrap_or(0);
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let name = first
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("/")
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            match std::fs::read(dir.join(&name)) {
+                Ok(body) => {
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/pkix-crl\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = s.write_all(&body);
+                }
+                Err(_) => {
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                }
+            }
+        }
+    });
+    url
+}
+
+/// DESIGN §4: an RSA card whose token offers no RSA-PSS (a legacy card, simulated by a
+/// SoftHSM2 configuration without the PSS mechanisms) logs in through the gateway over
+/// TLS 1.2 with rsa_pkcs1_sha256, presenting only its own certificate; the key never
+/// leaves the card (kmn_token::tls).
+#[tokio::test]
+async fn design4_rsa_card_without_pss_logs_in_over_tls12() {
+    let Some(module) = crate::cards::softhsm() else {
+        return;
+    };
+    let (env, conf) = crate::cards::with_softhsm(Env::new());
+    let text = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(
+        &conf,
+        format!("{text}slots.mechanisms = -CKM_RSA_PKCS_PSS,CKM_RSA_PKCS_PSS,CKM_SHA1_RSA_PKCS_PSS,CKM_SHA224_RSA_PKCS_PSS,CKM_SHA256_RSA_PKCS_PSS,CKM_SHA384_RSA_PKCS_PSS,CKM_SHA512_RSA_PKCS_PSS\n"),
+    )
+    .unwrap();
+    let id = crate::cards::approved_application(&env).await;
+    let v = json(&env.ok(&[
+        "card",
+        "personalize",
+        "--module",
+        module.to_str().unwrap(),
+        "--application",
+        &id,
+        "--key",
+        "rsa2048",
+        "--json",
+    ]));
+    let card = v["card"].clone();
+    let serial = card["cert_serial_hex"].as_str().unwrap().to_string();
+    let facility = card["facility_code"].as_str().unwrap().to_string();
+    let label = format!("KMN {}", card["holder_id"].as_str().unwrap());
+    let (_, pin) = crate::cards::pin_from_mailer(
+        Path::new(v["pin_mailer"].as_str().unwrap()),
+        &[
+            card["holder_id"].as_str().unwrap(),
+            card["id"].as_str().unwrap(),
+        ],
+    );
+    let app = env.app().await;
+    let policies = kmn_app::ca::Policies::current(&app).await.unwrap();
+    let repo = file_server(env.data_dir().join("repo"));
+    let tls = server_cert(&env);
+    let service = upstream();
+    let gw = start_gateway(
+        &env,
+        "rsa",
+        &config(
+            &env,
+            "rsa",
+            &repo,
+            &tls,
+            &policies,
+            300,
+            &service.url,
+            &facility,
+        ),
+    );
+
+    let dir = env.path("card-child");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&tls.0, dir.join("server-ca.pem")).unwrap();
+    let leaf = kmn_pki::cert::pem_or_der(
+        env.ok(&["cert", "show", "--pem", &serial]).as_bytes(),
+        "CERTIFICATE",
+    )
+    .unwrap();
+    std::fs::write(dir.join("leaf.der"), leaf).unwrap();
+    crate::support::write_secret(&dir.join("pin"), &pin);
+    let o = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "gateway::gateway_card_child",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("SOFTHSM2_CONF", &conf)
+        .env("KMN_TEST_GW_ADDR", &gw.addr)
+        .env("KMN_TEST_GW_DIR", &dir)
+        .env("KMN_TEST_GW_LABEL", &label)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(dir.join("pin"));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        out.contains("CHILD TLSv1_2 200"),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let head = service
+        .heads
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        head.contains(&format!(
+            "x-kmn-cert-serial: {}",
+            serial.to_ascii_lowercase()
+        )),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!("x-kmn-facility-code: {facility}")),
+        "{head}"
+    );
+}
+
+/// The client side of [`design4_rsa_card_without_pss_logs_in_over_tls12`], in its own
+/// process (SoftHSM reads `SOFTHSM2_CONF` when it loads).
+#[test]
+#[ignore = "child of design4_rsa_card_without_pss_logs_in_over_tls12"]
+fn gateway_card_child() {
+    let dir = PathBuf::from(std::env::var("KMN_TEST_GW_DIR").unwrap());
+    let addr = std::env::var("KMN_TEST_GW_ADDR").unwrap();
+    let label = std::env::var("KMN_TEST_GW_LABEL").unwrap();
+    let pin = std::fs::read_to_string(dir.join("pin")).unwrap();
+    let module = kmn_token::Module::load(&crate::cards::softhsm().unwrap()).unwrap();
+    let slot = module.find_slot(Some(&label), None).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(dir.join("server-ca.pem")).unwrap())
+        .unwrap();
+    let leaf = CertificateDer::from(std::fs::read(dir.join("leaf.der")).unwrap());
+    let config = kmn_token::tls::client_config(
+        &module,
+        slot,
+        &kmn_token::SecretPin::new(pin.trim()),
+        &[1],
+        vec![leaf],
+        roots,
+        rustls::ALL_VERSIONS,
+    )
+    .unwrap();
+    let sock = TcpStream::connect(&addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let conn =
+        rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap())
+            .unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    let (st, _, body) = request(&mut tls, "GET", "/clinic-a/chart", &[]);
+    let version = tls.conn.protocol_version().unwrap();
+    println!("CHILD {version:?} {st} {body}");
+}
