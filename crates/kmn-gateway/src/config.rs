@@ -284,3 +284,37 @@ impl GatewayConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// The example in docs/GATEWAY.md parses and passes the checks as written.
+    #[test]
+    fn the_documented_example_is_valid() {
+        let doc = include_str!("../../../docs/GATEWAY.md");
+        let start = doc.find("```toml\n").unwrap() + "```toml\n".len();
+        let end = start + doc[start..].find("```").unwrap();
+        let cfg: GatewayConfig = toml::from_str(&doc[start..end]).unwrap();
+        cfg.check().unwrap();
+        assert_eq!(cfg.upstreams.len(), 2);
+        assert_eq!(cfg.upstreams[1].facility, FacilityBinding::PerRequest);
+    }
+
+    #[test]
+    fn hpki_is_refused_until_supported_and_refetch_is_capped() {
+        let doc = include_str!("../../../docs/GATEWAY.md");
+        let start = doc.find("```toml\n").unwrap() + "```toml\n".len();
+        let end = start + doc[start..].find("```").unwrap();
+        let text = &doc[start..end];
+        let hpki = text.replacen("accept = [\"kmn-card\"]", "accept = [\"hpki\"]", 1);
+        let e = toml::from_str::<GatewayConfig>(&hpki).unwrap().check().unwrap_err();
+        assert!(e.contains("not yet supported"), "{e}");
+        let slow = text.replace("refetch_seconds = 300", "refetch_seconds = 301");
+        let e = toml::from_str::<GatewayConfig>(&slow).unwrap().check().unwrap_err();
+        assert!(e.contains("1–300"), "{e}");
+        let typo = text.replace("idle_seconds", "idle_secs");
+        assert!(toml::from_str::<GatewayConfig>(&typo).is_err());
+    }
+}
