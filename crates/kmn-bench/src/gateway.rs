@@ -6,7 +6,7 @@
 //!   seconds, each a new TCP connection and a full TLS handshake (no resumption) with one
 //!   client certificate of a round-robin list (the certificate alone, as cards send it),
 //!   one `GET`, the answer read, the connection closed (`--keepalive`: one connection per
-//!   task, requests on it). A good certificate must get 200; a revoked one a refusal (a
+//!   task, requests on it, good certificates only). A good certificate must get 200; a revoked one a refusal (a
 //!   4xx answer or a TLS alert). Anything else is a failure. Prints a `RESULT` line.
 
 use std::path::Path;
@@ -49,6 +49,9 @@ pub fn make_crl(
             None,
         )?);
     }
+    // Ascending serials (as integers), as the CRL lint requires.
+    list.sort_by(|a, b| (a.serial().len(), a.serial()).cmp(&(b.serial().len(), b.serial())));
+    list.dedup_by(|a, b| a.serial() == b.serial());
     let params = CrlParams {
         number: CrlNumber(i64::try_from(number)?),
         this_update: now,
@@ -182,7 +185,12 @@ pub fn load(
     keepalive: bool,
     path: &str,
 ) -> Result<()> {
-    let clients = Arc::new(clients(spec, ca)?);
+    let mut clients = clients(spec, ca)?;
+    if keepalive {
+        // Kept-alive connections measure forwarding: a server may close a refused one.
+        clients.retain(|c| !c.revoked);
+    }
+    let clients = Arc::new(clients);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

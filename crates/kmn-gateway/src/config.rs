@@ -309,10 +309,16 @@ mod tests {
         let end = start + doc[start..].find("```").unwrap();
         let text = &doc[start..end];
         let hpki = text.replacen("accept = [\"kmn-card\"]", "accept = [\"hpki\"]", 1);
-        let e = toml::from_str::<GatewayConfig>(&hpki).unwrap().check().unwrap_err();
+        let e = toml::from_str::<GatewayConfig>(&hpki)
+            .unwrap()
+            .check()
+            .unwrap_err();
         assert!(e.contains("not yet supported"), "{e}");
         let slow = text.replace("refetch_seconds = 300", "refetch_seconds = 301");
-        let e = toml::from_str::<GatewayConfig>(&slow).unwrap().check().unwrap_err();
+        let e = toml::from_str::<GatewayConfig>(&slow)
+            .unwrap()
+            .check()
+            .unwrap_err();
         assert!(e.contains("1–300"), "{e}");
         let typo = text.replace("idle_seconds", "idle_secs");
         assert!(toml::from_str::<GatewayConfig>(&typo).is_err());
