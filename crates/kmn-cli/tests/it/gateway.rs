@@ -635,6 +635,59 @@ async fn art4_2_gateway_checks_every_login_and_forwards_the_identity() {
     }
     quick.stop();
 
+    // CRLs that cannot be fetched: fail closed, with the reason (503, logged).
+    let dead = start_gateway(
+        &env,
+        "dead",
+        &config(
+            &env,
+            "dead",
+            "http://127.0.0.1:1",
+            &tls,
+            &policies,
+            300,
+            &service.url,
+            &facility,
+        ),
+    );
+    let (st, _, body) = request(
+        &mut connect(&dead, &tls.0, operator),
+        "GET",
+        "/center/x",
+        &[],
+    );
+    assert_eq!(st, 503, "{body}");
+    let v = json(&body);
+    assert_eq!(v["error"], "revocation_unavailable", "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("確認できない"),
+        "{v}"
+    );
+    let o = env.run(&[
+        "gateway",
+        "status",
+        "--config",
+        dead.config.to_str().unwrap(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("no CRL loaded") && out.contains("failing since"),
+        "{out}"
+    );
+    let o = env.run(&[
+        "gateway",
+        "reload",
+        "--config",
+        dead.config.to_str().unwrap(),
+    ]);
+    crate::support::assert_fails(&o, 1, "not every CRL could be fetched");
+    let out = env.ok(&["gateway", "status", "--config", gw.config.to_str().unwrap()]);
+    assert!(
+        out.contains("cRLNumber") && out.contains("kmn-issuing-g1.crl"),
+        "{out}"
+    );
+    dead.stop();
+
     // The login record: the session (start, accesses, end at SIGTERM) and the refusals,
     // exported as CSV; the chain verifies.
     let cfg = gw.config.clone();
