@@ -19,6 +19,7 @@ mod emergency;
 mod evidence;
 #[cfg(feature = "fault-points")]
 mod faults;
+mod gateway;
 mod holder_emergency;
 mod hsm;
 mod instances;
