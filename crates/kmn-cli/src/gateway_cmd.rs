@@ -17,14 +17,17 @@ pub struct ConfigArg {
 #[derive(Subcommand, Debug)]
 pub enum GatewayCommand {
     /// Run the gateway: listen on HTTPS, request a client certificate, check it on every
-    /// request (kmn-verify with CRLs refetched every ≤ 5 minutes, facility binding 第4条2),
-    /// forward to the upstream with X-KMN-* identity headers, and keep the login record.
-    /// Prints `kmn gateway: listening on https://ADDR` when ready; stops on SIGTERM/SIGINT
-    /// (closing open sessions); SIGHUP refetches the CRLs like `reload`.
+    /// request (kmn-verify with CRLs refetched every ≤ 5 minutes and optional OCSP; HPKI
+    /// physician cards under [[hpki]] anchors with the doctor registry; facility binding
+    /// 第4条2), forward to the upstream with X-KMN-* identity headers, and keep the login
+    /// record. Prints `kmn gateway: listening on https://ADDR` when ready; stops on
+    /// SIGTERM/SIGINT (closing open sessions); SIGHUP does what `reload` does.
     Run(ConfigArg),
-    /// Tell a running gateway to refetch every CRL now (through its admin socket); prints
-    /// one line per CRL. Connections stay open; a revoked card is refused at its next
-    /// request. Exit 0 when every CRL was fetched, 1 otherwise.
+    /// Tell a running gateway to refetch every CRL now, empty its doctor registry cache and
+    /// ask OCSP again for every certificate seen (through its admin socket); prints one
+    /// line per CRL and per part. Connections stay open; a revoked card or an ended
+    /// doctor's binding is refused at its next request. Exit 0 when every CRL was
+    /// fetched, 1 otherwise.
     Reload(ConfigArg),
     /// Show a running gateway's CRL sources: CRL number, entries, age, failures.
     Status(ConfigArg),

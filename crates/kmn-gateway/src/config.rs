@@ -13,8 +13,8 @@ pub enum CredentialKind {
     /// An operator certificate of this network (policy OID `….2`): the center's staff.
     #[serde(rename = "operator")]
     Operator,
-    /// A JMA 医師資格証 (HPKI authentication certificate). Not yet supported: kmn-verify's
-    /// HPKI anchor profile and the doctor registry come with issue #11 items 2 and 3.
+    /// A JMA 医師資格証 (HPKI authentication certificate) under an `[[hpki]]` anchor, bound
+    /// to facilities by the doctor registry (`[registry]`).
     #[serde(rename = "hpki")]
     Hpki,
 }
@@ -111,6 +111,100 @@ pub struct TrustConfig {
     /// Policy OIDs of operator certificates (`….2`).
     #[serde(default)]
     pub operator_policy_oids: Vec<String>,
+    /// OCSP for the network's own certificates: `true` or a responder URL. Default off.
+    #[serde(default)]
+    pub ocsp: Option<OcspSetting>,
+}
+
+/// `ocsp = true` (the responder named in each certificate's authorityInfoAccess) or
+/// `ocsp = "http://…"` (every certificate of the anchor asked there).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum OcspSetting {
+    Enabled(bool),
+    Responder(String),
+}
+
+impl OcspSetting {
+    /// `None`: OCSP off; `Some(None)`: from authorityInfoAccess; `Some(Some(url))`.
+    pub fn responder(s: &Option<OcspSetting>) -> Option<Option<String>> {
+        match s {
+            None | Some(OcspSetting::Enabled(false)) => None,
+            Some(OcspSetting::Enabled(true)) => Some(None),
+            Some(OcspSetting::Responder(u)) => Some(Some(u.clone())),
+        }
+    }
+
+    fn check(s: &Option<OcspSetting>, at: &str) -> Result<(), String> {
+        if let Some(OcspSetting::Responder(u)) = s
+            && !u.starts_with("http://")
+        {
+            return Err(format!(
+                "{at}: ocsp = \"{u}\": a responder URL must start with http:// (OCSP responses are signed; use true for the certificates' own responder)"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One `[[hpki]]`: an HPKI trust anchor (the JMA's 医師資格証 CA) with its own policy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HpkiConfig {
+    /// A name for logs and `kmn gateway status`.
+    pub name: String,
+    /// The HPKI root certificate(s), PEM or DER files.
+    pub anchors: Vec<PathBuf>,
+    /// Intermediate HPKI CA certificates, if any (a card sends its own certificate only).
+    #[serde(default)]
+    pub intermediates: Vec<PathBuf>,
+    /// The HPKI CA's CRL URLs (`http://`).
+    pub crl_urls: Vec<String>,
+    /// The authentication certificate's policy OIDs (an OID under one of them is accepted).
+    #[serde(default = "default_hpki_auth")]
+    pub auth_policy_oids: Vec<String>,
+    /// The signature certificate's policy OIDs: refused.
+    #[serde(default = "default_hpki_sign")]
+    pub signature_policy_oids: Vec<String>,
+    /// Time past an HPKI CRL's nextUpdate during which it is still used (the JMA's CRL
+    /// schedule is not the network's). Default 0.
+    #[serde(default)]
+    pub crl_grace_seconds: u64,
+    /// Refetch interval of these CRLs, 1–300. Default 300.
+    #[serde(default = "default_refetch")]
+    pub refetch_seconds: u64,
+    /// A CRL (or OCSP responder) of this anchor not reached for this long fails closed.
+    /// Default 3600.
+    #[serde(default = "default_unreachable_grace")]
+    pub unreachable_grace_seconds: u64,
+    /// OCSP for the cards of this anchor: `true` or a responder URL. Default off.
+    #[serde(default)]
+    pub ocsp: Option<OcspSetting>,
+}
+
+/// `[registry]`: the CA's doctor registry (`GET /api/v1/doctor-lookup`), asked with a
+/// station account's certificate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// The CA's API: `https://host:port`.
+    pub url: String,
+    /// The station account's certificate (PEM, leaf first).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+    /// The root the CA's HTTPS server certificate chains to (PEM).
+    pub ca: PathBuf,
+    /// An answer is used without asking again for this long, 1–300. Default 300.
+    #[serde(default = "default_refetch")]
+    pub cache_seconds: u64,
+    /// When the registry cannot be reached, an answer older than `cache_seconds` is still
+    /// used until it is this much older; then logins fail closed. Default 600.
+    #[serde(default = "default_registry_grace")]
+    pub unreachable_grace_seconds: u64,
+    /// Connect-and-answer timeout of one lookup. Default 5.
+    #[serde(default = "default_registry_timeout")]
+    pub timeout_seconds: u64,
 }
 
 /// `[log]`: the login record.
@@ -158,6 +252,12 @@ pub struct GatewayConfig {
     pub listen: ListenConfig,
     pub trust: TrustConfig,
     pub log: LogConfig,
+    /// HPKI trust anchors (`[[hpki]]`), for upstreams that accept `hpki`.
+    #[serde(default)]
+    pub hpki: Vec<HpkiConfig>,
+    /// The doctor registry, needed with `[[hpki]]`.
+    #[serde(default)]
+    pub registry: Option<RegistryConfig>,
     #[serde(rename = "upstream")]
     pub upstreams: Vec<UpstreamConfig>,
 }
@@ -173,6 +273,18 @@ fn default_refetch() -> u64 {
 }
 fn default_unreachable_grace() -> u64 {
     3600
+}
+fn default_registry_grace() -> u64 {
+    600
+}
+fn default_registry_timeout() -> u64 {
+    5
+}
+fn default_hpki_auth() -> Vec<String> {
+    vec![kmn_verify::DEFAULT_HPKI_AUTH_POLICY.into()]
+}
+fn default_hpki_sign() -> Vec<String> {
+    vec![kmn_verify::DEFAULT_HPKI_SIGNATURE_POLICY.into()]
 }
 fn default_idle() -> u64 {
     1800
@@ -200,6 +312,15 @@ impl GatewayConfig {
         abs(&mut cfg.log.path);
         cfg.trust.anchors.iter_mut().for_each(abs);
         cfg.trust.intermediates.iter_mut().for_each(abs);
+        for h in &mut cfg.hpki {
+            h.anchors.iter_mut().for_each(abs);
+            h.intermediates.iter_mut().for_each(abs);
+        }
+        if let Some(r) = &mut cfg.registry {
+            abs(&mut r.cert);
+            abs(&mut r.key);
+            abs(&mut r.ca);
+        }
         cfg.check()
             .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(cfg)
@@ -227,6 +348,59 @@ impl GatewayConfig {
             const_oid::ObjectIdentifier::new(o)
                 .map_err(|_| format!("[trust] policy OID '{o}' is not an OID"))?;
         }
+        OcspSetting::check(&t.ocsp, "[trust]")?;
+        for h in &self.hpki {
+            let at = format!("[[hpki]] '{}'", h.name);
+            if h.anchors.is_empty() {
+                return Err(format!("{at}: anchors: at least one HPKI root is needed"));
+            }
+            if h.crl_urls.is_empty() {
+                return Err(format!(
+                    "{at}: crl_urls: the HPKI CA's CRL URL is needed (never without revocation checking)"
+                ));
+            }
+            if !(1..=300).contains(&h.refetch_seconds) {
+                return Err(format!(
+                    "{at}: refetch_seconds = {}: must be 1–300",
+                    h.refetch_seconds
+                ));
+            }
+            if h.auth_policy_oids.is_empty() {
+                return Err(format!(
+                    "{at}: auth_policy_oids: the authentication certificate's policy OID is needed"
+                ));
+            }
+            for o in h.auth_policy_oids.iter().chain(&h.signature_policy_oids) {
+                const_oid::ObjectIdentifier::new(o)
+                    .map_err(|_| format!("{at}: policy OID '{o}' is not an OID"))?;
+            }
+            OcspSetting::check(&h.ocsp, &at)?;
+        }
+        for (i, a) in self.hpki.iter().enumerate() {
+            if self.hpki.iter().skip(i + 1).any(|b| b.name == a.name) {
+                return Err(format!("[[hpki]] '{}' is named twice", a.name));
+            }
+        }
+        if let Some(r) = &self.registry {
+            if !r.url.starts_with("https://") {
+                return Err(format!(
+                    "[registry] url '{}' must start with https:// (the CA's API, with a station account's certificate)",
+                    r.url
+                ));
+            }
+            r.url
+                .parse::<hyper::Uri>()
+                .map_err(|e| format!("[registry] url '{}': {e}", r.url))?;
+            if !(1..=300).contains(&r.cache_seconds) {
+                return Err(format!(
+                    "[registry] cache_seconds = {}: must be 1–300 (an answer is asked again at least every 5 minutes)",
+                    r.cache_seconds
+                ));
+            }
+            if r.timeout_seconds == 0 {
+                return Err("[registry] timeout_seconds must be at least 1".into());
+            }
+        }
         if self.log.idle_seconds == 0 {
             return Err("[log] idle_seconds must be at least 1".into());
         }
@@ -251,9 +425,16 @@ impl GatewayConfig {
                 return Err(format!("{at}: accept must name at least one credential"));
             }
             if u.accept.contains(&CredentialKind::Hpki) {
-                return Err(format!(
-                    "{at}: accept = \"hpki\" is not yet supported (HPKI physician cards need kmn-verify's HPKI anchor profile and the doctor registry, issue #11 items 2 and 3)"
-                ));
+                if self.hpki.is_empty() {
+                    return Err(format!(
+                        "{at}: accepts hpki, but no [[hpki]] trust anchor is configured"
+                    ));
+                }
+                if self.registry.is_none() {
+                    return Err(format!(
+                        "{at}: accepts hpki, but [registry] (the doctor registry that binds a doctor's card to facilities) is not configured"
+                    ));
+                }
             }
             if u.accept.contains(&CredentialKind::Operator) && t.operator_policy_oids.is_empty() {
                 return Err(format!(
@@ -303,17 +484,38 @@ mod tests {
     }
 
     #[test]
-    fn hpki_is_refused_until_supported_and_refetch_is_capped() {
+    fn hpki_needs_an_anchor_and_the_registry_and_refetch_is_capped() {
         let doc = include_str!("../../../docs/GATEWAY.md");
         let start = doc.find("```toml\n").unwrap() + "```toml\n".len();
         let end = start + doc[start..].find("```").unwrap();
         let text = &doc[start..end];
-        let hpki = text.replacen("accept = [\"kmn-card\"]", "accept = [\"hpki\"]", 1);
-        let e = toml::from_str::<GatewayConfig>(&hpki)
-            .unwrap()
-            .check()
-            .unwrap_err();
-        assert!(e.contains("not yet supported"), "{e}");
+        let full: GatewayConfig = toml::from_str(text).unwrap();
+        assert!(full.upstreams[1].accept.contains(&CredentialKind::Hpki));
+        assert_eq!(
+            OcspSetting::responder(&full.trust.ocsp),
+            Some(Some("http://kmn.example.jp/ocsp".into()))
+        );
+        let mut no_registry = full.clone();
+        no_registry.registry = None;
+        let e = no_registry.check().unwrap_err();
+        assert!(e.contains("[registry]"), "{e}");
+        let mut no_anchor = full.clone();
+        no_anchor.hpki.clear();
+        let e = no_anchor.check().unwrap_err();
+        assert!(e.contains("no [[hpki]] trust anchor"), "{e}");
+        let mut plain = full.clone();
+        if let Some(r) = plain.registry.as_mut() {
+            r.url = "http://kmn.example.jp:8443".into();
+        }
+        assert!(plain.check().unwrap_err().contains("https://"));
+        let mut cached = full.clone();
+        if let Some(r) = cached.registry.as_mut() {
+            r.cache_seconds = 301;
+        }
+        assert!(cached.check().unwrap_err().contains("1–300"));
+        let mut https_ocsp = full;
+        https_ocsp.hpki[0].ocsp = Some(OcspSetting::Responder("https://x/ocsp".into()));
+        assert!(https_ocsp.check().unwrap_err().contains("http://"));
         let slow = text.replace("refetch_seconds = 300", "refetch_seconds = 301");
         let e = toml::from_str::<GatewayConfig>(&slow)
             .unwrap()

@@ -5,11 +5,13 @@
 //!   client certificate is requested; the handshake completes with any parseable one (or
 //!   none) so that a refused person gets a page in Japanese.
 //! * Every request: the certificate is checked by ONE [`CredentialCheck`] —
-//!   [`KmnCredentials`]: kmn-verify with the revocation indexes kmn-crl-fetch keeps fresh
+//!   [`Credentials`]: kmn-verify with the revocation indexes kmn-crl-fetch keeps fresh
 //!   (refetched every ≤ 5 minutes, at once on `kmn gateway reload` or SIGHUP; an answer is
-//!   reused on a kept-alive connection only while no CRL changed and for at most 5 s) —
-//!   then the upstream's accepted credentials and facility binding (第4条2); refused →
-//!   403 (Japanese HTML for a browser, JSON otherwise), never forwarded, and logged.
+//!   reused on a kept-alive connection only while no CRL changed and for at most 5 s),
+//!   optional OCSP answered from memory, HPKI physician cards under their own anchors and
+//!   the doctor registry ([`registry`]) — then the upstream's accepted credentials and
+//!   facility binding (第4条2); refused → 403 (Japanese HTML for a browser, JSON
+//!   otherwise), never forwarded, and logged.
 //! * Forwarded with `X-KMN-Holder-Id`, `X-KMN-Facility-Code`, `X-KMN-Credential`,
 //!   `X-KMN-Profession`, `X-KMN-Cert-Serial` ([`proxy`]), after removing every `X-KMN-*`
 //!   field the client sent and the hop-by-hop fields (RFC 9110 §7.6.1).
@@ -23,6 +25,7 @@ pub mod credential;
 pub mod loginlog;
 pub mod proxy;
 pub mod refusal;
+pub mod registry;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -35,7 +38,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 pub use config::{CredentialKind, FacilityBinding, GatewayConfig};
-pub use credential::{CredentialCheck, Identity, KmnCredentials};
+pub use credential::{AnchorSet, CredentialCheck, Credentials, Identity};
 
 /// What a running gateway tells its caller once it listens.
 #[derive(Debug, Clone)]
@@ -56,10 +59,14 @@ fn load_certs(files: &[std::path::PathBuf]) -> Result<Vec<Vec<u8>>, String> {
     Ok(out)
 }
 
-/// Fetches every CRL now; returns one line per source and whether all succeeded.
-async fn refresh(
+/// The CRL fetchers, one per anchor set.
+type Fetchers = Arc<Vec<Arc<kmn_crl_fetch::Fetcher>>>;
+
+/// Fetches every CRL of `fetcher` now; returns one line per source and whether all
+/// succeeded.
+async fn refresh_one(
     fetcher: &Arc<kmn_crl_fetch::Fetcher>,
-    check: &Arc<KmnCredentials>,
+    check: &Arc<Credentials>,
 ) -> (Vec<String>, bool) {
     let f = Arc::clone(fetcher);
     let outcomes = tokio::task::spawn_blocking(move || f.refresh_all())
@@ -88,13 +95,35 @@ async fn refresh(
     (lines, ok)
 }
 
-/// The admin socket: `reload` (refetch every CRL now; answers one line per source, then
-/// `ok` or `failed`), `status` (one line per CRL source).
-async fn admin(
-    stream: UnixStream,
-    fetcher: Arc<kmn_crl_fetch::Fetcher>,
-    check: Arc<KmnCredentials>,
-) {
+/// Every CRL of every anchor set now.
+async fn refresh(fetchers: &Fetchers, check: &Arc<Credentials>) -> (Vec<String>, bool) {
+    let (mut lines, mut ok) = (Vec::new(), true);
+    for f in fetchers.iter() {
+        let (l, o) = refresh_one(f, check).await;
+        lines.extend(l);
+        ok &= o;
+    }
+    (lines, ok)
+}
+
+/// `reload` / SIGHUP: every CRL, the registry cache flushed, OCSP answers asked again.
+async fn reload(fetchers: &Fetchers, check: &Arc<Credentials>) -> (Vec<String>, bool) {
+    let (mut lines, ok) = refresh(fetchers, check).await;
+    let c = Arc::clone(check);
+    let more = tokio::task::spawn_blocking(move || c.reload_blocking())
+        .await
+        .unwrap_or_default();
+    for l in &more {
+        tracing::info!("{l}");
+    }
+    lines.extend(more);
+    (lines, ok)
+}
+
+/// The admin socket: `reload` (refetch every CRL now, flush the registry cache, ask OCSP
+/// again; answers one line per source, then `ok` or `failed`), `status` (one line per CRL
+/// source).
+async fn admin(stream: UnixStream, fetchers: Fetchers, check: Arc<Credentials>) {
     let (r, mut w) = stream.into_split();
     let mut line = String::new();
     if BufReader::new(r).read_line(&mut line).await.is_err() {
@@ -102,7 +131,7 @@ async fn admin(
     }
     let reply = match line.trim() {
         "reload" => {
-            let (lines, ok) = refresh(&fetcher, &check).await;
+            let (lines, ok) = reload(&fetchers, &check).await;
             format!(
                 "{}\n{}\n",
                 lines.join("\n"),
@@ -111,8 +140,16 @@ async fn admin(
         }
         "status" => {
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            let snap = check.store().snapshot();
-            let lines: Vec<String> = snap.sources().iter().map(|s| s.describe(now)).collect();
+            let lines: Vec<String> = check
+                .sets()
+                .flat_map(|set| {
+                    let snap = set.store().snapshot();
+                    snap.sources()
+                        .iter()
+                        .map(|s| format!("[{}] {}", set.name, s.describe(now)))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
             format!("{}\nok\n", lines.join("\n"))
         }
         other => format!("unknown command '{}'\nfailed\n", other.escape_debug()),
@@ -142,21 +179,16 @@ pub async fn admin_request(socket: &Path, command: &str) -> Result<String, Strin
 pub async fn run(cfg: GatewayConfig, started: impl FnOnce(&Started)) -> Result<(), String> {
     let anchors = load_certs(&cfg.trust.anchors)?;
     let intermediates = load_certs(&cfg.trust.intermediates)?;
+    let mut hints = anchors.clone();
+    let mut fetchers = Vec::new();
     let store = Arc::new(kmn_verify::RevocationStore::new(
         kmn_verify::RevocationConfig {
             next_update_grace: Duration::from_secs(cfg.trust.next_update_grace_seconds),
             unreachable_grace: Some(Duration::from_secs(cfg.trust.unreachable_grace_seconds)),
         },
     ));
-    let check = Arc::new(KmnCredentials::new(
-        anchors.clone(),
-        intermediates.clone(),
-        Arc::clone(&store),
-        &cfg.trust.card_policy_oids,
-        &cfg.trust.operator_policy_oids,
-    )?);
     let issuers: Vec<Vec<u8>> = anchors.iter().chain(&intermediates).cloned().collect();
-    let fetcher = Arc::new(kmn_crl_fetch::Fetcher::new(
+    fetchers.push(Arc::new(kmn_crl_fetch::Fetcher::new(
         Arc::clone(&store),
         issuers,
         cfg.trust.crl_urls.clone(),
@@ -164,13 +196,85 @@ pub async fn run(cfg: GatewayConfig, started: impl FnOnce(&Started)) -> Result<(
             interval: Duration::from_secs(cfg.trust.refetch_seconds),
             ..kmn_crl_fetch::FetcherConfig::default()
         },
-    )?);
-    let tls = tls::server_config(
-        &cfg.listen.cert,
-        &cfg.listen.key,
-        &anchors,
-        cfg.listen.tls12,
+    )?));
+    let policy_oids = cfg
+        .trust
+        .card_policy_oids
+        .iter()
+        .chain(&cfg.trust.operator_policy_oids)
+        .map(|o| der::asn1::ObjectIdentifier::new(o).map_err(|_| format!("'{o}' is not an OID")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let kmn = AnchorSet::new(
+        "kmn",
+        anchors,
+        intermediates,
+        store,
+        kmn_verify::Profile::Kmn { policy_oids },
+        config::OcspSetting::responder(&cfg.trust.ocsp),
+        Duration::from_secs(cfg.trust.unreachable_grace_seconds),
     )?;
+    let mut hpki = Vec::new();
+    for h in &cfg.hpki {
+        let anchors = load_certs(&h.anchors)?;
+        let intermediates = load_certs(&h.intermediates)?;
+        hints.extend(anchors.iter().cloned());
+        // The HPKI CA's own grace past nextUpdate is given to the profile (kmn-verify adds
+        // it to the store's), the unreachable grace to the store.
+        let store = Arc::new(kmn_verify::RevocationStore::new(
+            kmn_verify::RevocationConfig {
+                next_update_grace: Duration::ZERO,
+                unreachable_grace: Some(Duration::from_secs(h.unreachable_grace_seconds)),
+            },
+        ));
+        let issuers: Vec<Vec<u8>> = anchors.iter().chain(&intermediates).cloned().collect();
+        fetchers.push(Arc::new(
+            kmn_crl_fetch::Fetcher::new(
+                Arc::clone(&store),
+                issuers,
+                h.crl_urls.clone(),
+                kmn_crl_fetch::FetcherConfig {
+                    interval: Duration::from_secs(h.refetch_seconds),
+                    ..kmn_crl_fetch::FetcherConfig::default()
+                },
+            )
+            .map_err(|e| format!("[[hpki]] '{}': {e}", h.name))?,
+        ));
+        let oids = |v: &[String]| {
+            v.iter()
+                .map(|o| {
+                    der::asn1::ObjectIdentifier::new(o)
+                        .map_err(|_| format!("[[hpki]] '{}': '{o}' is not an OID", h.name))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        hpki.push(AnchorSet::new(
+            &h.name,
+            anchors,
+            intermediates,
+            store,
+            kmn_verify::Profile::Hpki {
+                auth_policy_oids: oids(&h.auth_policy_oids)?,
+                signature_policy_oids: oids(&h.signature_policy_oids)?,
+                crl_grace: Duration::from_secs(h.crl_grace_seconds),
+            },
+            config::OcspSetting::responder(&h.ocsp),
+            Duration::from_secs(h.unreachable_grace_seconds),
+        )?);
+    }
+    let registry = cfg
+        .registry
+        .as_ref()
+        .map(registry::Registry::new)
+        .transpose()?;
+    let check = Arc::new(Credentials::new(
+        kmn,
+        &cfg.trust.card_policy_oids,
+        &cfg.trust.operator_policy_oids,
+        hpki,
+        registry,
+    )?);
+    let fetchers: Fetchers = Arc::new(fetchers);
+    let tls = tls::server_config(&cfg.listen.cert, &cfg.listen.key, &hints, cfg.listen.tls12)?;
     let upstreams = cfg
         .upstreams
         .iter()
@@ -184,28 +288,28 @@ pub async fn run(cfg: GatewayConfig, started: impl FnOnce(&Started)) -> Result<(
     )?;
 
     // The first fetch before the first login; a failure fails closed, and is retried.
-    let (lines, _) = refresh(&fetcher, &check).await;
+    let (lines, _) = refresh(&fetchers, &check).await;
     for l in lines {
         tracing::info!("{l}");
     }
-    let interval = fetcher.interval();
-    {
-        let (fetcher, check) = (Arc::clone(&fetcher), Arc::clone(&check));
+    for f in fetchers.iter() {
+        let interval = f.interval();
+        let (f, check) = (Arc::clone(f), Arc::clone(&check));
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(interval).await;
-                refresh(&fetcher, &check).await;
+                refresh_one(&f, &check).await;
             }
         });
     }
     {
-        let (fetcher, check) = (Arc::clone(&fetcher), Arc::clone(&check));
+        let (fetchers, check) = (Arc::clone(&fetchers), Arc::clone(&check));
         if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         {
             tokio::spawn(async move {
                 while hup.recv().await.is_some() {
-                    tracing::info!("SIGHUP: refetching the CRLs");
-                    refresh(&fetcher, &check).await;
+                    tracing::info!("SIGHUP: refetching the CRLs, flushing the registry cache");
+                    reload(&fetchers, &check).await;
                 }
             });
         }
@@ -231,10 +335,10 @@ pub async fn run(cfg: GatewayConfig, started: impl FnOnce(&Started)) -> Result<(
             .map_err(|e| format!("{}: {e}", sock.display()))?;
     }
     {
-        let (fetcher, check) = (Arc::clone(&fetcher), Arc::clone(&check));
+        let (fetchers, check) = (Arc::clone(&fetchers), Arc::clone(&check));
         tokio::spawn(async move {
             while let Ok((s, _)) = admin_listener.accept().await {
-                tokio::spawn(admin(s, Arc::clone(&fetcher), Arc::clone(&check)));
+                tokio::spawn(admin(s, Arc::clone(&fetchers), Arc::clone(&check)));
             }
         });
     }

@@ -587,6 +587,7 @@ mod tests {
             profession: None,
             cert_serial: serial.into(),
             subject: "CN=x".into(),
+            bindings: Vec::new(),
         }
     }
 

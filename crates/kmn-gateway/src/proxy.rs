@@ -115,7 +115,7 @@ impl Conn {
     /// The check for this connection's certificate: asked again when the revocation data
     /// changed ([`CredentialCheck::generation`]) or [`RECHECK_AFTER`] passed, so a kept-alive
     /// connection of a card revoked meanwhile is refused at its next request.
-    fn identity(&self, check: &dyn CredentialCheck) -> Result<Identity, Refusal> {
+    async fn identity(&self, check: &dyn CredentialCheck) -> Result<Identity, Refusal> {
         let Some(leaf) = &self.leaf else {
             return Err(Refusal::new(
                 Reason::NoCertificate,
@@ -123,15 +123,18 @@ impl Conn {
             ));
         };
         let generation = check.generation();
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((g, at, r)) = &*cache
-            && *g == generation
-            && at.elapsed() < RECHECK_AFTER
         {
-            return r.clone();
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((g, at, r)) = &*cache
+                && *g == generation
+                && at.elapsed() < RECHECK_AFTER
+            {
+                return r.clone();
+            }
         }
-        let r = check.check(leaf, time::OffsetDateTime::now_utc());
-        *cache = Some((generation, Instant::now(), r.clone()));
+        let r = check.check(leaf, time::OffsetDateTime::now_utc()).await;
+        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((generation, Instant::now(), r.clone()));
         r
     }
 }
@@ -267,7 +270,7 @@ pub async fn handle(
             None,
         );
     };
-    let identity = match conn.identity(shared.check.as_ref()) {
+    let mut identity = match conn.identity(shared.check.as_ref()).await {
         Ok(i) => i,
         Err(r) => return refuse(r, None),
     };
@@ -284,10 +287,13 @@ pub async fn handle(
             Some(identity),
         );
     }
-    // 第4条2: a card is used only at the facility that applied for it. Operator
-    // certificates (the center's staff) carry no facility and are not bound.
-    if identity.credential == CredentialKind::KmnCard {
-        let cert_facility = identity.facility_code.clone().unwrap_or_default();
+    // 第4条2: a card is used only at the facility that applied for it; a doctor only at
+    // a facility the registry binds the card to. Operator certificates (the center's
+    // staff) carry no facility and are not bound.
+    if matches!(
+        identity.credential,
+        CredentialKind::KmnCard | CredentialKind::Hpki
+    ) {
         let required = match &upstream.cfg.facility {
             FacilityBinding::Fixed { code } => code.clone(),
             FacilityBinding::PerRequest => {
@@ -312,21 +318,50 @@ pub async fn handle(
                 asked.to_string()
             }
         };
-        if cert_facility != required {
-            let detail = format!(
-                "card of facility {cert_facility} at upstream '{}' for facility {required}",
-                upstream.cfg.name
-            );
-            return refuse(
-                Refusal::new(
-                    Reason::FacilityMismatch {
-                        cert: cert_facility,
-                        required,
-                    },
-                    detail,
-                ),
-                Some(identity),
-            );
+        if identity.credential == CredentialKind::Hpki {
+            let Some(b) = identity
+                .bindings
+                .iter()
+                .find(|b| b.facility_code == required)
+                .cloned()
+            else {
+                let detail = format!(
+                    "doctor {} (bound to {}) at upstream '{}' for facility {required}",
+                    identity.cert_serial,
+                    identity
+                        .bindings
+                        .iter()
+                        .map(|b| b.facility_code.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    upstream.cfg.name
+                );
+                return refuse(
+                    Refusal::new(Reason::DoctorFacilityMismatch { required }, detail),
+                    Some(identity),
+                );
+            };
+            identity.holder_id = b.binding_id;
+            identity.facility_code = Some(required);
+            identity.profession = Some(b.profession);
+        } else {
+            let cert_facility = identity.facility_code.clone().unwrap_or_default();
+            if cert_facility != required {
+                let detail = format!(
+                    "card of facility {cert_facility} at upstream '{}' for facility {required}",
+                    upstream.cfg.name
+                );
+                return refuse(
+                    Refusal::new(
+                        Reason::FacilityMismatch {
+                            cert: cert_facility,
+                            required,
+                        },
+                        detail,
+                    ),
+                    Some(identity),
+                );
+            }
         }
     }
 

@@ -36,6 +36,21 @@ pub enum Reason {
     },
     /// Per-request binding: the request names no facility.
     FacilityMissing,
+    /// An HPKI certificate that is not the authentication certificate: the signature
+    /// certificate (nonRepudiation, the signature policy) or one without the auth policy.
+    HpkiSignatureCertificate,
+    /// An HPKI authentication certificate with no active binding in the doctor registry.
+    DoctorNotRegistered,
+    /// A doctor registered, but not for the facility the upstream (or the request) names.
+    DoctorFacilityMismatch {
+        required: String,
+    },
+    /// The doctor registry could not be asked (and no answer within the grace is held).
+    RegistryUnavailable,
+    /// Issued by a CA that is none of the configured anchors (ours or an `[[hpki]]`).
+    UnknownAnchor,
+    /// The OCSP responder does not know the certificate (`unknown`).
+    RevocationUnknown,
     /// No upstream serves this host and path.
     UnknownService,
     /// The upstream did not answer.
@@ -57,6 +72,12 @@ impl Reason {
             Reason::CredentialNotAccepted { .. } => "credential_not_accepted",
             Reason::FacilityMismatch { .. } => "facility_mismatch",
             Reason::FacilityMissing => "facility_missing",
+            Reason::HpkiSignatureCertificate => "hpki_signature_certificate",
+            Reason::DoctorNotRegistered => "doctor_not_registered",
+            Reason::DoctorFacilityMismatch { .. } => "facility_mismatch",
+            Reason::RegistryUnavailable => "registry_unavailable",
+            Reason::UnknownAnchor => "unknown_anchor",
+            Reason::RevocationUnknown => "revocation_unknown",
             Reason::UnknownService => "unknown_service",
             Reason::UpstreamUnavailable => "upstream_unavailable",
         }
@@ -67,7 +88,9 @@ impl Reason {
         match self {
             Reason::UnknownService => StatusCode::NOT_FOUND,
             Reason::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
-            Reason::RevocationUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Reason::RevocationUnavailable | Reason::RegistryUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Reason::FacilityMissing => StatusCode::BAD_REQUEST,
             _ => StatusCode::FORBIDDEN,
         }
@@ -78,7 +101,7 @@ impl Reason {
         match self {
             Reason::UnknownService => "ページが見つかりません",
             Reason::UpstreamUnavailable => "サービスに接続できません",
-            Reason::RevocationUnavailable => "現在ログインできません",
+            Reason::RevocationUnavailable | Reason::RegistryUnavailable => "現在ログインできません",
             _ => "ログインできません",
         }
     }
@@ -97,6 +120,12 @@ impl Reason {
             Reason::CredentialNotAccepted { kind } => format!("このサービスは{kind}でのログインを受け付けていません。"),
             Reason::FacilityMismatch { cert, required } => format!("この利用者カードは施設コード {cert} の施設のものです。このサービスには施設コード {required} の施設の利用者カードでのみログインできます（利用規約第4条2）。"),
             Reason::FacilityMissing => "どの施設の利用者として利用するかが指定されていません（X-KMN-Act-For-Facility）。利用する施設を選んでからもう一度お試しください。".into(),
+            Reason::HpkiSignatureCertificate => "これは医師資格証（HPKI カード）の認証用の証明書ではありません（署名用の証明書など）。ログインには使えません。ブラウザが証明書を選ぶ画面で、医師資格証の「認証用」の証明書を選んでください。".into(),
+            Reason::DoctorNotRegistered => "この医師資格証は、くまもとメディカルネットワークの医師登録にありません（登録が終わっているか、まだ承認されていません。カードを更新したときは改めて登録が必要です）。所属施設の窓口にご相談ください。".into(),
+            Reason::DoctorFacilityMismatch { required } => format!("この医師資格証は、施設コード {required} の施設の医師としては登録されていません。このサービスには、その施設に登録された医師だけがログインできます（利用規約第4条2）。所属施設の窓口にご相談ください。"),
+            Reason::RegistryUnavailable => "医師の登録を確認できないため、安全のためログインを止めています。しばらくしてからもう一度お試しください。続くときはシステム管理者にご連絡ください。".into(),
+            Reason::UnknownAnchor => "この証明書の発行元の認証局は、このサービスでは受け付けていません。くまもとメディカルネットワークの利用者カード、または登録された医師資格証でログインしてください。".into(),
+            Reason::RevocationUnknown => "失効情報の提供元（OCSP）がこの証明書を確認できなかったため、ログインできません。所属施設の窓口にご相談ください。".into(),
             Reason::UnknownService => "お探しのサービスは、このゲートウェイでは提供されていません。アドレスをお確かめください。".into(),
             Reason::UpstreamUnavailable => "サービスが応答しませんでした。しばらくしてからもう一度お試しください。続くときはシステム管理者にご連絡ください。".into(),
         }

@@ -21,12 +21,12 @@ use crate::support::{Env, tool};
 
 /// The service behind the gateway: answers every request with 200 and keeps each
 /// request's head (lower-cased) for the test to look at.
-struct Upstream {
-    url: String,
-    heads: Arc<Mutex<Vec<String>>>,
+pub(crate) struct Upstream {
+    pub(crate) url: String,
+    pub(crate) heads: Arc<Mutex<Vec<String>>>,
 }
 
-fn upstream() -> Upstream {
+pub(crate) fn upstream() -> Upstream {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
     let heads = Arc::new(Mutex::new(Vec::new()));
@@ -78,7 +78,7 @@ fn upstream() -> Upstream {
 
 /// A TLS server certificate for the gateway from a throwaway OpenSSL CA; returns (CA PEM,
 /// chain PEM, key PEM).
-fn server_cert(env: &Env) -> (PathBuf, PathBuf, PathBuf) {
+pub(crate) fn server_cert(env: &Env) -> (PathBuf, PathBuf, PathBuf) {
     let d = env.path("gw-tls");
     std::fs::create_dir_all(&d).unwrap();
     let p = |n: &str| d.join(n).to_str().unwrap().to_string();
@@ -147,10 +147,10 @@ fn server_cert(env: &Env) -> (PathBuf, PathBuf, PathBuf) {
     (d.join("ca.pem"), d.join("srv.pem"), d.join("srv.key"))
 }
 
-struct Gateway {
+pub(crate) struct Gateway {
     child: Child,
-    addr: String,
-    config: PathBuf,
+    pub(crate) addr: String,
+    pub(crate) config: PathBuf,
 }
 
 impl Drop for Gateway {
@@ -162,7 +162,7 @@ impl Drop for Gateway {
 
 impl Gateway {
     /// SIGTERM: the gateway closes its open sessions and exits.
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         let (ok, o) = tool("kill", &["-TERM", &self.child.id().to_string()]);
         assert!(ok, "{o}");
         let started = Instant::now();
@@ -180,7 +180,7 @@ impl Gateway {
 }
 
 /// Starts `kmn gateway run` with `config` (written to `<name>.toml`).
-fn start_gateway(env: &Env, name: &str, config: &str) -> Gateway {
+pub(crate) fn start_gateway(env: &Env, name: &str, config: &str) -> Gateway {
     let path = env.path(&format!("{name}.toml"));
     std::fs::write(&path, config).unwrap();
     let mut child = env
@@ -210,7 +210,7 @@ fn start_gateway(env: &Env, name: &str, config: &str) -> Gateway {
 
 /// A TLS client trusting the gateway's CA, presenting the first certificate of the demo
 /// credential `who` (the card's own certificate alone), or none.
-fn connect(
+pub(crate) fn connect(
     gw: &Gateway,
     ca: &Path,
     who: Option<(&Path, &Path)>,
@@ -247,7 +247,7 @@ fn connect(
 }
 
 /// One request on a kept-alive connection: (status, head lower-cased, body).
-fn request<S: Read + Write>(
+pub(crate) fn request<S: Read + Write>(
     s: &mut S,
     method: &str,
     path: &str,
@@ -285,12 +285,12 @@ fn request<S: Read + Write>(
     (status, head, String::from_utf8(body).unwrap())
 }
 
-fn json(s: &str) -> serde_json::Value {
+pub(crate) fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
 }
 
 #[allow(clippy::too_many_arguments)]
-fn config(
+pub(crate) fn config(
     env: &Env,
     name: &str,
     http: &str,
@@ -762,7 +762,7 @@ async fn art4_2_gateway_checks_every_login_and_forwards_the_identity() {
 }
 
 /// A CRL repository over plain HTTP: serves the files of `dir` as they are at each request.
-fn file_server(dir: PathBuf) -> String {
+pub(crate) fn file_server(dir: PathBuf) -> String {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
     std::thread::spawn(move || {

@@ -20,6 +20,7 @@ mod evidence;
 #[cfg(feature = "fault-points")]
 mod faults;
 mod gateway;
+mod gateway_hpki;
 mod holder_emergency;
 mod hsm;
 mod instances;
