@@ -128,10 +128,17 @@ pub async fn gateway(cmd: &GatewayCommand) -> ExitCode {
         GatewayCommand::Check(c) => match load(c) {
             Ok(cfg) => {
                 println!(
-                    "{}: valid ({} upstream(s), {} CRL URL(s))",
+                    "{}: valid ({} upstream(s), {} CRL URL(s), {} HPKI anchor set(s){})",
                     c.config.display(),
                     cfg.upstreams.len(),
                     cfg.trust.crl_urls.len()
+                        + cfg.hpki.iter().map(|h| h.crl_urls.len()).sum::<usize>(),
+                    cfg.hpki.len(),
+                    if cfg.registry.is_some() {
+                        ", the doctor registry"
+                    } else {
+                        ""
+                    }
                 );
                 ExitCode::SUCCESS
             }

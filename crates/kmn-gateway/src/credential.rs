@@ -148,11 +148,7 @@ impl AnchorSet {
         self.subjects.iter().any(|s| s == issuer_der)
     }
 
-    fn verify(
-        &self,
-        leaf_der: &[u8],
-        at: time::OffsetDateTime,
-    ) -> Result<ValidatedPath, Refusal> {
+    fn verify(&self, leaf_der: &[u8], at: time::OffsetDateTime) -> Result<ValidatedPath, Refusal> {
         let opts = VerifyOptions {
             at,
             purpose: Purpose::ClientAuth,
@@ -182,8 +178,11 @@ pub struct Credentials {
     generation: AtomicU64,
     /// Certificates whose OCSP answer was asked (leaf → (cache, issuer)), refreshed at once
     /// by `kmn gateway reload`.
-    ocsp_seen: Mutex<HashMap<Vec<u8>, (Arc<OcspCache>, Vec<u8>)>>,
+    ocsp_seen: Mutex<HashMap<Vec<u8>, SeenCert>>,
 }
+
+/// A certificate whose OCSP answer was asked: the cache holding it and its issuer (DER).
+type SeenCert = (Arc<OcspCache>, Vec<u8>);
 
 /// At most this many certificates are remembered for the OCSP refresh of a reload.
 const MAX_OCSP_SEEN: usize = 100_000;
@@ -293,7 +292,12 @@ impl Credentials {
         }
     }
 
-    fn check_kmn(&self, leaf_der: &[u8], cert: &Certificate, at: time::OffsetDateTime) -> Result<Identity, Refusal> {
+    fn check_kmn(
+        &self,
+        leaf_der: &[u8],
+        cert: &Certificate,
+        at: time::OffsetDateTime,
+    ) -> Result<Identity, Refusal> {
         let path = self.kmn.verify(leaf_der, at)?;
         self.ocsp(&self.kmn, &path, at.unix_timestamp())?;
         let fields = CertFields::of(cert);
@@ -384,10 +388,7 @@ impl Credentials {
                 ),
             ));
         }
-        let profession = bindings
-            .first()
-            .map(|b| b.profession.clone())
-            .or(role);
+        let profession = bindings.first().map(|b| b.profession.clone()).or(role);
         Ok(Identity {
             credential: CredentialKind::Hpki,
             holder_id: format!("hpki:{serial}"),

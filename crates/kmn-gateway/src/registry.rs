@@ -72,10 +72,7 @@ impl Registry {
             .collect::<Result<_, _>>()
             .map_err(|e| format!("[registry] {}: {e}", cfg.cert.display()))?;
         if chain.is_empty() {
-            return Err(format!(
-                "[registry] {}: no certificate",
-                cfg.cert.display()
-            ));
+            return Err(format!("[registry] {}: no certificate", cfg.cert.display()));
         }
         let key = PrivateKeyDer::from_pem_file(&cfg.key)
             .map_err(|e| format!("[registry] cannot read the key {}: {e}", cfg.key.display()))?;
@@ -138,7 +135,10 @@ impl Registry {
             Ok(Ok(b)) => {
                 let mut c = self.cache.lock().unwrap_or_else(|p| p.into_inner());
                 if c.len() >= MAX_ENTRIES && !c.contains_key(&key) {
-                    let oldest = c.iter().min_by_key(|(_, (t, _))| *t).map(|(k, _)| k.clone());
+                    let oldest = c
+                        .iter()
+                        .min_by_key(|(_, (t, _))| *t)
+                        .map(|(k, _)| k.clone());
                     if let Some(k) = oldest {
                         c.remove(&k);
                     }

@@ -34,7 +34,13 @@ fn hpki_crl(h: &Hpki, dir: &Path) {
     let o = std::process::Command::new("openssl")
         .current_dir(h.path(""))
         .args(["ca", "-gencrl", "-config", &p("ca.cnf"), "-keyfile"])
-        .args([&p("root.key"), "-cert", &p("root.pem"), "-out", &p("crl.pem")])
+        .args([
+            &p("root.key"),
+            "-cert",
+            &p("root.pem"),
+            "-out",
+            &p("crl.pem"),
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -154,8 +160,7 @@ fn last_head(service: &crate::gateway::Upstream) -> String {
 }
 
 fn serial_of(pem: &Path) -> String {
-    let der =
-        kmn_pki::cert::pem_or_der(&std::fs::read(pem).unwrap(), "CERTIFICATE").unwrap();
+    let der = kmn_pki::cert::pem_or_der(&std::fs::read(pem).unwrap(), "CERTIFICATE").unwrap();
     kmn_pki::parse::cert(&der).unwrap().tbs.serial_hex()
 }
 
@@ -239,7 +244,12 @@ async fn art4_2_gateway_accepts_a_registered_hpki_doctor_and_refuses_the_rest() 
 
     // The doctor logs in at the clinic's system; the service sees who, for which facility.
     let mut d = connect(&gw, &tls.0, Some((&auth, &key(&auth))));
-    let (st, _, body) = request(&mut d, "GET", "/clinic/chart", &[("X-KMN-Profession", "nurse")]);
+    let (st, _, body) = request(
+        &mut d,
+        "GET",
+        "/clinic/chart",
+        &[("X-KMN-Profession", "nurse")],
+    );
     assert_eq!(st, 200, "{body}");
     let head = last_head(&service);
     for want in [
@@ -272,7 +282,10 @@ async fn art4_2_gateway_accepts_a_registered_hpki_doctor_and_refuses_the_rest() 
         "/viewer/patients",
         &[("X-KMN-Act-For-Facility", "4319999999")],
     );
-    assert_eq!((st, json(&body)["error"].as_str()), (403, Some("facility_mismatch")));
+    assert_eq!(
+        (st, json(&body)["error"].as_str()),
+        (403, Some("facility_mismatch"))
+    );
     // A service that takes our cards only.
     let (st, _, body) = request(&mut d, "GET", "/cards/x", &[]);
     assert_eq!(st, 403);
@@ -342,7 +355,10 @@ async fn art4_2_gateway_accepts_a_registered_hpki_doctor_and_refuses_the_rest() 
         "/clinic/chart",
         &[],
     );
-    assert_eq!(st, 200, "answered from the cache, no lookup per request: {body}");
+    assert_eq!(
+        st, 200,
+        "answered from the cache, no lookup per request: {body}"
+    );
     let out = env.ok(&["gateway", "reload", "--config", gw.config.to_str().unwrap()]);
     assert!(
         out.contains("flushed the doctor registry cache") && out.contains("hpki.crl"),
@@ -378,7 +394,13 @@ async fn art4_2_gateway_accepts_a_registered_hpki_doctor_and_refuses_the_rest() 
     assert_eq!(st, 503, "{body}");
     let v = json(&body);
     assert_eq!(v["error"], "registry_unavailable", "{v}");
-    assert!(v["message"].as_str().unwrap().contains("医師の登録を確認できない"), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("医師の登録を確認できない"),
+        "{v}"
+    );
     dead.stop();
 
     // The login record names the doctor by the binding and the refusals by reason.
@@ -430,12 +452,21 @@ async fn art11_gateway_ocsp_refuses_a_revoked_card_without_a_new_crl() {
     let repo = file_server(frozen.clone());
     let tls = server_cert(&env);
     let service = upstream();
-    let text = config(&env, "ocsp", &repo, &tls, &policies, 300, &service.url, &facility)
-        .replacen(
-            "card_policy_oids",
-            &format!("ocsp = \"{}/ocsp\"\ncard_policy_oids", srv.http),
-            1,
-        );
+    let text = config(
+        &env,
+        "ocsp",
+        &repo,
+        &tls,
+        &policies,
+        300,
+        &service.url,
+        &facility,
+    )
+    .replacen(
+        "card_policy_oids",
+        &format!("ocsp = \"{}/ocsp\"\ncard_policy_oids", srv.http),
+        1,
+    );
     let gw: Gateway = start_gateway(&env, "ocsp", &text);
     let demo = |f: &str| env.data_dir().join("demo").join(f);
     let (cert, key) = (demo("facility_desk.pem"), demo("facility_desk.key"));
@@ -462,7 +493,10 @@ async fn art11_gateway_ocsp_refuses_a_revoked_card_without_a_new_crl() {
     assert_eq!(st, 403, "{body}");
     let v = json(&body);
     assert_eq!(v["error"], "revoked", "{v}");
-    assert!(v["message"].as_str().unwrap().contains("失効しています"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("失効しています"),
+        "{v}"
+    );
     assert!(
         !crate::serve::crl_lists(
             &std::fs::read(frozen.join("kmn-issuing-g1.crl")).unwrap(),
