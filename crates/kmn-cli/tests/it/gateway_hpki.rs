@@ -164,19 +164,12 @@ fn serial_of(pem: &Path) -> String {
     kmn_pki::parse::cert(&der).unwrap().tbs.serial_hex()
 }
 
-#[tokio::test]
-async fn art4_2_gateway_accepts_a_registered_hpki_doctor_and_refuses_the_rest() {
-    let env = Env::new();
-    let srv = crate::serve::start(&env);
-    let app = env.app().await;
-    let policies = kmn_app::ca::Policies::current(&app).await.unwrap();
-    let facility = kmn_app::quickstart::demo_facility_code();
-    let h = Hpki::new("HPKI Test Root CA");
+/// The test HPKI CA's CRL published over HTTP, and `[hpki]` of kmn.toml set to it (what
+/// the registry accepts at enrolment); returns the repository's URL.
+fn hpki_setup(env: &Env, h: &Hpki) -> String {
     let repo_dir = env.path("hpki-repo");
     std::fs::create_dir_all(&repo_dir).unwrap();
-    hpki_crl(&h, &repo_dir);
-    let hpki_repo = file_server(repo_dir);
-    // `[hpki]` of kmn.toml: what the registry accepts at enrolment.
+    hpki_crl(h, &repo_dir);
     let toml_path = env.data_dir().join("kmn.toml");
     let mut cfg = std::fs::read_to_string(&toml_path).unwrap();
     for (k, v) in [
@@ -187,22 +180,19 @@ async fn art4_2_gateway_accepts_a_registered_hpki_doctor_and_refuses_the_rest() 
         cfg = cfg.replacen(&format!("\n{k} = []\n"), &format!("\n{k} = [\"{v}\"]\n"), 1);
     }
     std::fs::write(&toml_path, cfg).unwrap();
+    file_server(repo_dir)
+}
 
-    let auth = h.issue("auth", "Taro Isha", "auth");
-    let sign = h.issue("sign", "Taro Isha", "sign");
-    let unregistered = h.issue("unregistered", "Jiro Isha", "auth");
-    let other = Hpki::new("Unknown HPKI Root");
-    let stranger = other.issue("stranger", "Saburo Isha", "auth");
-    let key = |p: &Path| p.with_extension("key");
-
-    // The registry: enrolled by the center, confirmed in writing, approved by another.
+/// The registry's way with `kmn doctor`: enrolled by the center, confirmed in writing,
+/// approved by another person; returns the binding id.
+fn enrolled(env: &Env, facility: &str, cert: &Path) -> String {
     let b: serde_json::Value = serde_json::from_str(&env.ok(&[
         "doctor",
         "enrol",
         "--facility",
-        &facility,
+        facility,
         "--cert",
-        auth.to_str().unwrap(),
+        cert.to_str().unwrap(),
         "--json",
     ]))
     .unwrap();
@@ -217,6 +207,27 @@ async fn art4_2_gateway_accepts_a_registered_hpki_doctor_and_refuses_the_rest() 
         "窓口 一子",
     ]);
     env.ok(&["--actor", "op-two", "doctor", "approve", &binding]);
+    binding
+}
+
+#[tokio::test]
+async fn art4_2_gateway_accepts_a_registered_hpki_doctor_and_refuses_the_rest() {
+    let env = Env::new();
+    let srv = crate::serve::start(&env);
+    let app = env.app().await;
+    let policies = kmn_app::ca::Policies::current(&app).await.unwrap();
+    let facility = kmn_app::quickstart::demo_facility_code();
+    let h = Hpki::new("HPKI Test Root CA");
+    let hpki_repo = hpki_setup(&env, &h);
+
+    let auth = h.issue("auth", "Taro Isha", "auth");
+    let sign = h.issue("sign", "Taro Isha", "sign");
+    let unregistered = h.issue("unregistered", "Jiro Isha", "auth");
+    let other = Hpki::new("Unknown HPKI Root");
+    let stranger = other.issue("stranger", "Saburo Isha", "auth");
+    let key = |p: &Path| p.with_extension("key");
+
+    let binding = enrolled(&env, &facility, &auth);
 
     let tls = server_cert(&env);
     let service = upstream();
@@ -428,6 +439,74 @@ async fn art4_2_gateway_accepts_a_registered_hpki_doctor_and_refuses_the_rest() 
             && csv.contains("unknown_anchor"),
         "{csv}"
     );
+}
+
+/// The registry out of reach: a recent answer (within `cache_seconds` +
+/// `unreachable_grace_seconds`) still stands, then logins fail closed (503).
+#[tokio::test]
+async fn art4_2_gateway_uses_a_recent_registry_answer_then_fails_closed() {
+    let env = Env::new();
+    let srv = crate::serve::start(&env);
+    let app = env.app().await;
+    let policies = kmn_app::ca::Policies::current(&app).await.unwrap();
+    let facility = kmn_app::quickstart::demo_facility_code();
+    let h = Hpki::new("HPKI Test Root CA");
+    let hpki_repo = hpki_setup(&env, &h);
+    let auth = h.issue("auth", "Taro Isha", "auth");
+    let key = auth.with_extension("key");
+    enrolled(&env, &facility, &auth);
+    let tls = server_cert(&env);
+    let service = upstream();
+    let text = hpki_config(
+        &env,
+        "grace",
+        &srv.http,
+        &hpki_repo,
+        &h.root(),
+        &srv.https.replace("127.0.0.1", "localhost"),
+        &tls,
+        &policies,
+        &service.url,
+        &facility,
+    )
+    .replace("cache_seconds = 300", "cache_seconds = 1")
+    .replace(
+        "unreachable_grace_seconds = 0\ntimeout_seconds",
+        "unreachable_grace_seconds = 3\ntimeout_seconds",
+    );
+    let gw = start_gateway(&env, "grace", &text);
+    let (st, _, body) = request(
+        &mut connect(&gw, &tls.0, Some((&auth, &key))),
+        "GET",
+        "/clinic/chart",
+        &[],
+    );
+    let asked = std::time::Instant::now();
+    assert_eq!(st, 200, "{body}");
+    drop(srv);
+    // Past cache_seconds, within the grace: the registry is asked, cannot be reached, and
+    // the answer of a moment ago stands (a new connection each time: no per-connection
+    // reuse).
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (st, _, body) = request(
+        &mut connect(&gw, &tls.0, Some((&auth, &key))),
+        "GET",
+        "/clinic/chart",
+        &[],
+    );
+    assert_eq!(st, 200, "{body}");
+    assert!(asked.elapsed() < std::time::Duration::from_secs(4));
+    // Past cache_seconds + grace: fail closed.
+    std::thread::sleep(std::time::Duration::from_secs(4).saturating_sub(asked.elapsed()));
+    let (st, _, body) = request(
+        &mut connect(&gw, &tls.0, Some((&auth, &key))),
+        "GET",
+        "/clinic/chart",
+        &[],
+    );
+    assert_eq!(st, 503, "{body}");
+    assert_eq!(json(&body)["error"], "registry_unavailable", "{body}");
+    gw.stop();
 }
 
 /// OCSP for our own cards: a card revoked with `kmn cert revoke` is refused after `kmn
