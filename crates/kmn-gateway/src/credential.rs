@@ -144,6 +144,22 @@ impl AnchorSet {
         &self.anchors
     }
 
+    /// One line on the OCSP answers held, when OCSP is on for this set.
+    pub fn ocsp_summary(&self) -> Option<String> {
+        let cache = self.ocsp.as_ref()?;
+        let entries = cache.entries();
+        let failing = entries.iter().filter(|e| e.last_error.is_some()).count();
+        let url = cache
+            .config()
+            .responder_url
+            .clone()
+            .unwrap_or_else(|| "each certificate's own responder".into());
+        Some(format!(
+            "OCSP ({url}): {} certificate(s) held, {failing} failing",
+            entries.len()
+        ))
+    }
+
     fn issued(&self, issuer_der: &[u8]) -> bool {
         self.subjects.iter().any(|s| s == issuer_der)
     }

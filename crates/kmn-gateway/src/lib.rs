@@ -144,10 +144,13 @@ async fn admin(stream: UnixStream, fetchers: Fetchers, check: Arc<Credentials>) 
                 .sets()
                 .flat_map(|set| {
                     let snap = set.store().snapshot();
-                    snap.sources()
+                    let mut lines: Vec<String> = snap
+                        .sources()
                         .iter()
                         .map(|s| format!("[{}] {}", set.name, s.describe(now)))
-                        .collect::<Vec<_>>()
+                        .collect();
+                    lines.extend(set.ocsp_summary().map(|o| format!("[{}] {o}", set.name)));
+                    lines
                 })
                 .collect();
             format!("{}\nok\n", lines.join("\n"))

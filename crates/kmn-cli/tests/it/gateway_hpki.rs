@@ -550,6 +550,8 @@ async fn art11_gateway_ocsp_refuses_a_revoked_card_without_a_new_crl() {
     let demo = |f: &str| env.data_dir().join("demo").join(f);
     let (cert, key) = (demo("facility_desk.pem"), demo("facility_desk.key"));
     let mut s = connect(&gw, &tls.0, Some((&cert, &key)));
+    // The first request: no OCSP answer yet (queued for the background refresher), the CRL
+    // index decides.
     let (st, _, body) = request(&mut s, "GET", "/clinic-a/chart", &[]);
     assert_eq!(st, 200, "{body}");
 
@@ -590,5 +592,10 @@ async fn art11_gateway_ocsp_refuses_a_revoked_card_without_a_new_crl() {
         &[],
     );
     assert_eq!((st, json(&body)["error"].as_str()), (403, Some("revoked")));
+    let status = env.ok(&["gateway", "status", "--config", gw.config.to_str().unwrap()]);
+    assert!(
+        status.contains("[kmn] OCSP (") && status.contains("1 certificate(s) held"),
+        "{status}"
+    );
     gw.stop();
 }
