@@ -4,8 +4,9 @@
 //! made with OpenSSL (crate::doctors::Hpki) publishes its own CRL over HTTP. A doctor
 //! enrolled, confirmed and approved with `kmn doctor` logs in with the authentication
 //! certificate and the service sees who; the signature certificate, an unregistered card
-//! and a card of an unknown anchor are refused; an ended binding is refused after `kmn
-//! gateway reload`; the registry unreachable fails closed. With OCSP on, a card revoked
+//! and a card of an unknown anchor are refused; a card on the HPKI CA's own CRL is refused;
+//! an ended binding is refused after `kmn gateway reload`; the registry unreachable fails
+//! closed after its grace. With OCSP on, a card revoked
 //! with `kmn cert revoke` is refused after `reload` while the CRL the gateway holds does not
 //! list it.
 
@@ -17,18 +18,39 @@ use crate::gateway::{
 };
 use crate::support::{Env, tool};
 
-/// Publishes the (empty) CRL of the test HPKI CA as `dir/hpki.crl` (DER, with a cRLNumber
+/// The test HPKI CA revokes `cert` (its OpenSSL database) and publishes a new CRL.
+fn hpki_revoke(h: &Hpki, cert: &Path, dir: &Path) {
+    let p = |f: &str| h.path(f).to_str().unwrap().to_string();
+    let o = std::process::Command::new("openssl")
+        .current_dir(h.path(""))
+        .args([
+            "ca",
+            "-revoke",
+            cert.to_str().unwrap(),
+            "-config",
+            &p("ca.cnf"),
+        ])
+        .args(["-keyfile", &p("root.key"), "-cert", &p("root.pem")])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    hpki_crl(h, dir);
+}
+
+/// Publishes the CRL of the test HPKI CA as `dir/hpki.crl` (DER, with a cRLNumber
 /// and the authorityKeyIdentifier, as the HPKI CRL profile has them).
 fn hpki_crl(h: &Hpki, dir: &Path) {
-    std::fs::write(
-        h.path("ca.cnf"),
-        "[ca]\ndefault_ca = hpki\n[hpki]\ndatabase = index.txt\ncrlnumber = crlnumber\n\
-         default_md = sha256\ndefault_crl_days = 7\ncrl_extensions = crl_ext\n\
-         [crl_ext]\nauthorityKeyIdentifier=keyid\n",
-    )
-    .unwrap();
-    std::fs::write(h.path("index.txt"), "").unwrap();
-    std::fs::write(h.path("crlnumber"), "1000\n").unwrap();
+    if !h.path("ca.cnf").exists() {
+        std::fs::write(
+            h.path("ca.cnf"),
+            "[ca]\ndefault_ca = hpki\n[hpki]\ndatabase = index.txt\ncrlnumber = crlnumber\n\
+             default_md = sha256\ndefault_crl_days = 7\ncrl_extensions = crl_ext\n\
+             [crl_ext]\nauthorityKeyIdentifier=keyid\n",
+        )
+        .unwrap();
+        std::fs::write(h.path("index.txt"), "").unwrap();
+        std::fs::write(h.path("crlnumber"), "1000\n").unwrap();
+    }
     let p = |f: &str| h.path(f).to_str().unwrap().to_string();
     let out = dir.join("hpki.crl");
     let o = std::process::Command::new("openssl")
@@ -345,6 +367,38 @@ async fn art4_2_gateway_accepts_a_registered_hpki_doctor_and_refuses_the_rest() 
     );
     assert_eq!(st, 403, "{body}");
     assert_eq!(json(&body)["error"], "unknown_anchor", "{body}");
+
+    // The HPKI CA's own CRL counts: a card it revoked is refused once the gateway has the
+    // new CRL (at once with `reload`), whatever the registry says.
+    let gone = h.issue("gone", "Shiro Isha", "auth");
+    let (st, _, body) = request(
+        &mut connect(&gw, &tls.0, Some((&gone, &key(&gone)))),
+        "GET",
+        "/clinic/chart",
+        &[],
+    );
+    assert_eq!(
+        (st, json(&body)["error"].as_str()),
+        (403, Some("doctor_not_registered"))
+    );
+    hpki_revoke(&h, &gone, &env.path("hpki-repo"));
+    let out = env.ok(&["gateway", "reload", "--config", gw.config.to_str().unwrap()]);
+    assert!(out.contains("hpki.crl: cRLNumber"), "{out}");
+    let (st, _, body) = request(
+        &mut connect(&gw, &tls.0, Some((&gone, &key(&gone)))),
+        "GET",
+        "/clinic/chart",
+        &[],
+    );
+    assert_eq!(
+        (st, json(&body)["error"].as_str()),
+        (403, Some("revoked")),
+        "{body}"
+    );
+
+    // (The reload emptied the registry cache: the doctor's next login asks again.)
+    let (st, _, body) = request(&mut d, "GET", "/clinic/chart", &[]);
+    assert_eq!(st, 200, "{body}");
 
     // The doctor leaves: the binding ends. The answer cached (≤ 5 min) still stands until
     // the gateway is told; after `kmn gateway reload` the next request is refused.
