@@ -14,6 +14,7 @@ pub mod card_fixture;
 pub mod crl;
 pub mod crypto;
 pub mod csr;
+pub mod gateway;
 pub mod holder_timing;
 pub mod issue;
 pub mod latency;
@@ -233,6 +234,26 @@ pub fn main_with(exe: &Path, args: Vec<String>) -> Result<()> {
             &PathBuf::from(a.get("--data-dir").context("--data-dir")?),
             a.num("--entries", 10_000)?,
             a.num("--runs", 5)?,
+        ),
+        "gateway-crl" => gateway::make_crl(
+            &PathBuf::from(a.get("--data-dir").context("--data-dir")?),
+            a.num("--entries", 0)?,
+            a.num("--number", 1000)? as u64,
+            &a.get("--include")
+                .unwrap_or("")
+                .split(',')
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+            &PathBuf::from(a.get("--out").context("--out")?),
+        ),
+        "tls-load" => gateway::load(
+            a.get("--addr").context("--addr")?,
+            &PathBuf::from(a.get("--ca").context("--ca")?),
+            a.get("--clients").context("--clients")?,
+            a.num("--conns", 16)?,
+            a.num("--secs", 5)? as u64,
+            a.has("--keepalive"),
+            a.get("--path").unwrap_or("/"),
         ),
         "crl-db" => crl::child_db(
             a.num("--entries", 10_000)?,

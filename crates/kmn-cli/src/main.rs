@@ -7,6 +7,7 @@ mod api_client;
 mod card_cmd;
 mod cmd;
 mod doctor_cmd;
+mod gateway_cmd;
 mod ops;
 mod proposal_cmd;
 
@@ -123,6 +124,11 @@ pub enum Command {
         #[command(flatten)]
         out: ops::Out,
     },
+    /// The mTLS reverse proxy in front of the network's services: every login checked
+    /// (live CRLs, facility binding 第4条2), identity forwarded in X-KMN-* headers, the
+    /// login record kept (docs/GATEWAY.md). Runs beside a service; needs no data dir.
+    #[command(subcommand)]
+    Gateway(gateway_cmd::GatewayCommand),
     /// CPS・利用規約の公開
     Document {
         #[command(subcommand)]

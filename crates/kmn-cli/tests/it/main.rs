@@ -19,6 +19,8 @@ mod emergency;
 mod evidence;
 #[cfg(feature = "fault-points")]
 mod faults;
+mod gateway;
+mod gateway_hpki;
 mod holder_emergency;
 mod hsm;
 mod instances;
