@@ -121,6 +121,29 @@ async function queueCounts(page) {
     await shot(opPage, '02-operator-dashboard');
     await axe(opPage, 'the dashboard');
 
+    // --- The center enters a paper application received by post, with its scan attached;
+    // the scan is shown in the application page.
+    resp = await opPage.goto(`${URL_}/portal/applications/new?facility=${env('KMN_FACILITY_B')}`);
+    check(resp.status() === 200, `operator opens the new-application form (${resp.status()})`);
+    await axe(opPage, 'the new-application form with its file input');
+    await opPage.selectOption('#holder_id', env('KMN_PAPER_HOLDER'));
+    await opPage.setInputFiles('#document', {
+      name: '申請書.pdf',
+      mimeType: 'application/pdf',
+      buffer: fs.readFileSync(env('KMN_PAPER_SCAN')),
+    });
+    let [paper] = await Promise.all([opPage.waitForNavigation(), opPage.click('form[enctype] button[type=submit]')]);
+    check(/\/portal\/applications\/A\d+$/.test(opPage.url()), `the paper application is drafted (${opPage.url()})`);
+    if (paper.status() !== 200) console.log(await opPage.locator('main').innerText());
+    check(paper.status() === 200, `the application page opens (${paper.status()})`);
+    const frame = opPage.locator('iframe.pdf');
+    check((await frame.count()) === 1, 'the scan is framed in the application page');
+    const src = await frame.getAttribute('src');
+    const pdf = await opPage.request.get(`${URL_}${src}`);
+    check(pdf.status() === 200 && pdf.headers()['content-type'] === 'application/pdf', `the framed scan is served as application/pdf (${pdf.status()})`);
+    await shot(opPage, '02b-operator-paper-application');
+    await axe(opPage, 'the application page with its scan');
+
     // --- The desk confirms receipt by typing the serial in upper case with hyphens.
     const desk = await context(browser, 'DESK');
     const page = await desk.newPage();

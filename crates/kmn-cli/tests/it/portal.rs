@@ -100,6 +100,51 @@ impl Portal {
         .await
     }
 
+    /// A `multipart/form-data` post (a form with a file input): `file` is
+    /// `(field, file name, content type, bytes)`.
+    async fn post_multipart(
+        &self,
+        who: Option<&str>,
+        uri: &str,
+        form: &[(&str, &str)],
+        file: Option<(&str, &str, &str, &[u8])>,
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let boundary = "----kmnPortalTestBoundary7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        for (k, v) in form {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        if let Some((field, name, ct, bytes)) = file {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\nContent-Type: {ct}\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let mut b = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header("host", "kmn.example.jp")
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            );
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        self.send(who, b.body(Body::from(body)).unwrap()).await
+    }
+
     /// A form token for `who`, from a page with a form.
     async fn token(&self, who: &str, page: &str) -> String {
         let p = self.get(Some(who), page).await;
@@ -1214,6 +1259,26 @@ async fn issue12_portal_in_chromium_with_client_certificates() {
         &creds.join("desk-b.key"),
         &kmn_pki::cert::pem_encode("PRIVATE KEY", &pkcs8_b),
     );
+    // A person of facility B whose paper application the center enters, with a real PDF
+    // as its scan.
+    let paper_holder = kmn_app::ra::persons::register(
+        &app,
+        &admin.registrar(),
+        &crate::api_fixture::person_input(
+            &fac_b,
+            "水前寺 花子",
+            "スイゼンジ ハナコ",
+            "Hanako Suizenji",
+            "pharmacist",
+            true,
+        ),
+    )
+    .await
+    .unwrap()
+    .0
+    .holder_id;
+    let scan = creds.join("paper-form.pdf");
+    std::fs::write(&scan, PAPER_PDF).unwrap();
     let artifacts =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/portal-screenshots");
     let out = std::process::Command::new("node")
@@ -1230,6 +1295,8 @@ async fn issue12_portal_in_chromium_with_client_certificates() {
         .env("KMN_CARD_SERIAL_TYPED", "0A1B-2C3D-4E5F-6789")
         .env("KMN_CARD_B", &card_b)
         .env("KMN_FACILITY_B", &fac_b)
+        .env("KMN_PAPER_HOLDER", &paper_holder)
+        .env("KMN_PAPER_SCAN", &scan)
         .env("KMN_ARTIFACTS", &artifacts)
         .output()
         .expect("node");
@@ -1249,3 +1316,344 @@ async fn issue12_portal_in_chromium_with_client_certificates() {
     assert_eq!(v.delivery.receipt_channel.as_deref(), Some("desk"));
     drop(up);
 }
+
+/// A PDF as a scanner makes one (the use case checks the `%PDF-` signature).
+const SCAN: &[u8] = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n";
+
+/// 第5条・第6条 on the portal: the support center enters a paper application received
+/// by post for a facility with its scan attached (the way a facility's first
+/// application arrives) — draft and document recorded together or not at all; the
+/// scan is shown in the application page (a same-origin frame of `application/pdf`,
+/// the page's policy widened by `frame-src 'self'` only); a non-PDF, an oversized file
+/// and a form without its token are refused in Japanese with nothing recorded. The
+/// desk uploads documents to its own applications; every new route as every role and
+/// another facility, with exact statuses.
+#[tokio::test]
+async fn art6_portal_paper_application_with_its_scan_and_desk_uploads() {
+    let p = world().await;
+    let w = &p.w;
+    let fa = w.fac_a.clone();
+    let form_page = format!("/portal/applications/new?facility={fa}");
+    let page = p.get(Some("operator"), &form_page).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("enctype=\"multipart/form-data\"")
+            && page.body.contains("type=\"file\"")
+            && page.body.contains("郵送で届いた申請書"),
+        "{}",
+        page.body
+    );
+    let token = page.token();
+    let post_new = |t: String,
+                    file: Option<(&'static str, &'static str, Vec<u8>)>,
+                    hdr: Vec<(&'static str, &'static str)>| {
+        let (fa, nurse) = (fa.clone(), w.nurse_a.clone());
+        let p = &p;
+        async move {
+            let f = [
+                ("_token", t.as_str()),
+                ("facility_code", fa.as_str()),
+                ("holder_id", nurse.as_str()),
+                ("kind", "new"),
+                ("validity_years", "5"),
+            ];
+            p.post_multipart(
+                Some("operator"),
+                "/portal/applications/new",
+                &f,
+                file.as_ref()
+                    .map(|(n, ct, b)| ("document", *n, *ct, b.as_slice())),
+                &hdr,
+            )
+            .await
+        }
+    };
+    let before = w.counts().await;
+    // Not a PDF: the field's own Japanese error, nothing recorded.
+    let r = post_new(
+        token.clone(),
+        Some(("form.txt", "text/plain", b"hello".to_vec())),
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("class=\"field-error\"") && r.body.contains("PDF"),
+        "{}",
+        r.body
+    );
+    assert_eq!(w.counts().await, before, "nothing recorded for a non-PDF");
+    // Over 10 MiB: refused in Japanese, nothing recorded.
+    let big = [b"%PDF-1.7\n".to_vec(), vec![b'x'; 10 * 1024 * 1024]].concat();
+    let r = post_new(
+        token.clone(),
+        Some(("big.pdf", "application/pdf", big)),
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("class=\"field-error\""), "{}", r.body);
+    assert!(
+        !r.body.contains("Payload") && !r.body.contains("bytes"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        w.counts().await,
+        before,
+        "nothing recorded for an oversized file"
+    );
+    // Over the form's own limit (a file far beyond 10 MiB): refused in Japanese too.
+    let huge = [b"%PDF-1.7\n".to_vec(), vec![b'x'; 12 * 1024 * 1024]].concat();
+    let r = post_new(
+        token.clone(),
+        Some(("huge.pdf", "application/pdf", huge)),
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("PDF は10MBまでです"), "{}", r.body);
+    assert_eq!(w.counts().await, before, "nothing recorded for a huge file");
+    // Without the form token, or from another site: 403 before anything is read.
+    let r = post_new(
+        String::new(),
+        Some(("form.pdf", "application/pdf", SCAN.to_vec())),
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(
+        r.body.contains("フォームの有効期限が切れたか"),
+        "{}",
+        r.body
+    );
+    let r = post_new(
+        token.clone(),
+        Some(("form.pdf", "application/pdf", SCAN.to_vec())),
+        vec![("origin", "https://evil.example")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(
+        w.counts().await,
+        before,
+        "nothing recorded without the token"
+    );
+    // The paper application with its scan: one draft, one document.
+    let r = post_new(
+        token.clone(),
+        Some(("申請書.pdf", "application/pdf", SCAN.to_vec())),
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let location = r.headers["location"].to_str().unwrap().to_string();
+    let app_id = location.rsplit('/').next().unwrap().to_string();
+    let page = p.get(Some("operator"), &location).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("frame-src 'self'")
+            && csp.contains("frame-ancestors 'none'")
+            && csp.contains("default-src 'none'")
+            && !csp.contains("script-src"),
+        "{csp}"
+    );
+    assert!(page.body.contains("申請書.pdf"), "{}", page.body);
+    let i = page
+        .body
+        .find("<iframe class=\"pdf\" src=\"")
+        .expect("the scan framed in the page");
+    let rest = &page.body[i + "<iframe class=\"pdf\" src=\"".len()..];
+    let doc_url = rest[..rest.find('"').unwrap()].to_string();
+    assert!(doc_url.starts_with("/portal/documents/D"), "{doc_url}");
+    // The PDF itself: application/pdf, nosniff, framed by this site only.
+    let d = p.get(Some("operator"), &doc_url).await;
+    assert_eq!(d.status, StatusCode::OK);
+    assert_eq!(d.headers["content-type"], "application/pdf");
+    assert_eq!(d.headers["x-content-type-options"], "nosniff");
+    assert_eq!(d.headers["x-frame-options"], "SAMEORIGIN");
+    let pdf_csp = d.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        pdf_csp.contains("frame-ancestors 'self'") && pdf_csp.contains("default-src 'none'"),
+        "{pdf_csp}"
+    );
+    assert!(
+        d.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("inline")
+    );
+    assert_eq!(d.body.as_bytes(), SCAN);
+    let (_, v) = w
+        .call(
+            Some("operator"),
+            Method::GET,
+            &format!("/api/v1/applications/{app_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(v["documents"].as_array().map(Vec::len), Some(1), "{v}");
+
+    // The desk uploads to its own application: refusals first, nothing recorded.
+    let upload = format!("/portal/applications/{app_id}/documents");
+    let desk_token = p.token("desk_a", "/portal/settings").await;
+    let before = w.counts().await;
+    let r = p
+        .post_multipart(
+            Some("desk_a"),
+            &upload,
+            &[("_token", &desk_token)],
+            Some(("document", "photo.png", "image/png", b"\x89PNG\r\n\x1a\n")),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("申請書のスキャン（PDF）") && r.body.contains("PDF"),
+        "{}",
+        r.body
+    );
+    let r = p
+        .post_multipart(
+            Some("desk_a"),
+            &upload,
+            &[("_token", &desk_token)],
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(
+        r.body.contains("添付するファイルを選んでください"),
+        "{}",
+        r.body
+    );
+    let r = p
+        .post_multipart(
+            Some("desk_a"),
+            &upload,
+            &[],
+            Some(("document", "a.pdf", "application/pdf", SCAN)),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "without the token: {}",
+        r.body
+    );
+    // A URL-encoded post (what a cross-site form could send without a file) is refused.
+    let r = p
+        .post(Some("desk_a"), &upload, &[("_token", &desk_token)], &[])
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(w.counts().await, before, "nothing recorded by the refusals");
+
+    // Every role and the other facility, with its own fresh token.
+    let who: [Option<&str>; 8] = [
+        None,
+        Some("revoked"),
+        Some("station"),
+        Some("operator"),
+        Some("supervisor"),
+        Some("auditor"),
+        Some("desk_a"),
+        Some("desk_b"),
+    ];
+    let mut tokens = Vec::new();
+    for w in who {
+        tokens.push(match w {
+            Some(n) if !matches!(n, "revoked" | "station") => p.token(n, "/portal/settings").await,
+            _ => String::new(),
+        });
+    }
+    let mut wrong = Vec::new();
+    let expect_get = [401, 401, 403, 200, 200, 200, 200, 404];
+    for (i, who) in who.iter().enumerate() {
+        let page = p.get(*who, &doc_url).await;
+        if page.status.as_u16() != expect_get[i] {
+            wrong.push(format!("{who:?} GET {doc_url}: {}", page.status));
+        }
+    }
+    let expect_post = [401, 401, 403, 200, 200, 403, 200, 404];
+    for (i, who) in who.iter().enumerate() {
+        let before = w.counts().await;
+        let r = p
+            .post_multipart(
+                *who,
+                &upload,
+                &[("_token", &tokens[i])],
+                Some(("document", "scan.pdf", "application/pdf", SCAN)),
+                &[],
+            )
+            .await;
+        if r.status.as_u16() != expect_post[i] {
+            wrong.push(format!("{who:?} POST {upload}: {} {}", r.status, r.body));
+        }
+        if r.status == StatusCode::OK {
+            assert!(
+                r.body.contains("書類「scan.pdf」を添付しました。"),
+                "{}",
+                r.body
+            );
+        } else {
+            assert_eq!(
+                w.counts().await,
+                before,
+                "{who:?}: nothing recorded when refused"
+            );
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    let (_, v) = w
+        .call(
+            Some("desk_a"),
+            Method::GET,
+            &format!("/api/v1/applications/{app_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(v["documents"].as_array().map(Vec::len), Some(4), "{v}");
+
+    // A desk enters its facility's application with the form attached as well; the
+    // facility is its own whatever the form says.
+    let desk_b_token = p.token("desk_b", "/portal/applications/new").await;
+    let r = p
+        .post_multipart(
+            Some("desk_b"),
+            "/portal/applications/new",
+            &[
+                ("_token", &desk_b_token),
+                ("facility_code", &fa),
+                ("holder_id", &w.nurse_b),
+                ("kind", "new"),
+                ("validity_years", "3"),
+            ],
+            Some(("document", "form.pdf", "application/pdf", SCAN)),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let loc = r.headers["location"].to_str().unwrap().to_string();
+    let page = p.get(Some("desk_b"), &loc).await;
+    assert!(
+        page.body.contains(&w.fac_b) && page.body.contains("form.pdf"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        p.get(Some("desk_a"), &loc).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// A minimal well-formed one-page PDF (a browser's viewer opens it).
+const PAPER_PDF: &[u8] = b"%PDF-1.4
+1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj
+2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj
+3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >> endobj
+trailer << /Root 1 0 R >>
+%%EOF
+";

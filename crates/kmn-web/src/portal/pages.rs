@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::{
     Me, PageError, Portal, age, application_kind, application_state, card_state, cert_status, date,
-    datetime, form, form_pairs, html, name, query,
+    datetime, form, form_pairs, html, multipart, name, query,
 };
 
 type PageResult = Result<Response, PageError>;
@@ -638,12 +638,21 @@ struct ApplicationPage {
     card_id: String,
     created: String,
     rounds: Vec<RoundRow>,
-    documents: Vec<(String, String, String)>,
+    documents: Vec<DocumentView>,
     checklist: Vec<(usize, &'static str, &'static str)>,
     can_submit: bool,
+    can_upload: bool,
     can_review: bool,
     message: Option<String>,
     fields: Vec<(String, String)>,
+}
+
+/// An attached document as the application page shows it (and frames it).
+struct DocumentView {
+    url: String,
+    file_name: String,
+    uploaded: String,
+    size: String,
 }
 
 /// `/portal/applications/{id}`: an application with its rounds (deficiencies included)
@@ -713,12 +722,11 @@ async fn application_page(
             .collect(),
         documents: docs
             .iter()
-            .map(|d| {
-                (
-                    format!("/api/v1/applications/{}/documents/{}", a.id, d.id),
-                    d.file_name.clone(),
-                    date(d.uploaded_at),
-                )
+            .map(|d| DocumentView {
+                url: format!("/portal/documents/{}", d.id),
+                file_name: d.file_name.clone(),
+                uploaded: datetime(d.uploaded_at),
+                size: format!("{}KB", (d.size + 1023) / 1024),
             })
             .collect(),
         checklist: CHECKLIST
@@ -729,10 +737,94 @@ async fn application_page(
         can_submit: (desk || p.actor.is_center())
             && matches!(a.state.as_str(), "draft" | "returned"),
         can_review: p.actor.is_center() && matches!(a.state.as_str(), "submitted" | "resubmitted"),
+        can_upload: (desk || p.actor.is_center())
+            && a.state
+                .parse::<kmn_domain::ApplicationState>()
+                .is_ok_and(|s| !s.is_final()),
         message,
         fields,
     };
-    Ok(html(status, &page))
+    let mut resp = html(status, &page);
+    // The attached PDFs are shown in the page: frames of this site only.
+    resp.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static(super::CSP_FRAMING),
+    );
+    Ok(resp)
+}
+
+/// `/portal/documents/{id}`: an attached scan, served as `application/pdf` to be shown
+/// in the application page (framed by this site only; the read is logged).
+pub async fn document(State(app): State<App>, p: Portal, Path(id): Path<String>) -> PageResult {
+    let r: Reader = p.right()?;
+    let (d, bytes) = applications::document(&app, &r, &id)
+        .await
+        .map_err(|e| p.fail(e))?;
+    let h = |v: &'static str| axum::http::HeaderValue::from_static(v);
+    let mut resp = (
+        [
+            (header::CONTENT_TYPE, h("application/pdf")),
+            (header::CONTENT_SECURITY_POLICY, h(super::CSP_PDF)),
+            (header::X_FRAME_OPTIONS, h("SAMEORIGIN")),
+        ],
+        bytes,
+    )
+        .into_response();
+    // The file name as given by the uploader is not put in a header: the id only.
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!("inline; filename=\"{}.pdf\"", d.id))
+    {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
+
+/// `POST /portal/applications/{id}/documents`: attaches a scanned form (PDF, at most
+/// 10 MiB) to an application; an unacceptable file is shown beside the form in
+/// Japanese and nothing is recorded.
+pub async fn document_upload(
+    State(app): State<App>,
+    p: Portal,
+    Path(id): Path<String>,
+    req: axum::extract::Request,
+) -> PageResult {
+    let r: Registrar = p.right()?;
+    let form = multipart(&app, &p, req).await?;
+    let Some((_, file_name, bytes)) = form.file else {
+        return application_page(
+            &app,
+            &p,
+            &id,
+            None,
+            vec![(
+                super::field_label("document").to_string(),
+                "添付するファイルを選んでください".into(),
+            )],
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    };
+    match applications::add_document(&app, &r, &id, &file_name, &bytes).await {
+        Ok(d) => {
+            application_page(
+                &app,
+                &p,
+                &id,
+                Some(format!("書類「{}」を添付しました。", d.file_name)),
+                vec![],
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(AppError::Validation(fs)) => {
+            let status = crate::api::error::status_of(&AppError::Validation(fs.clone()));
+            let fields = fs
+                .iter()
+                .map(|f| (super::field_label(&f.field).to_string(), f.message.clone()))
+                .collect();
+            application_page(&app, &p, &id, None, fields, status).await
+        }
+        Err(e) => Err(p.fail(e)),
+    }
 }
 
 /// `POST /portal/applications/{id}/submit`: files a draft, or refiles a returned
@@ -1021,11 +1113,36 @@ pub async fn application_form(State(app): State<App>, p: Portal, uri: Uri) -> Pa
 pub async fn application_create(
     State(app): State<App>,
     p: Portal,
-    headers: HeaderMap,
-    body: Bytes,
+    req: axum::extract::Request,
 ) -> PageResult {
     let r: Registrar = p.right()?;
-    let data: ApplicationFormData = form(&app, &p, &headers, &body)?;
+    // The form carries the scanned application form when one is attached (the paper
+    // application received by post); without a file it may also come URL-encoded.
+    let (data, scan) = if super::is_multipart(req.headers()) {
+        let m = multipart(&app, &p, req).await?;
+        let data = ApplicationFormData {
+            facility_code: m.get("facility_code"),
+            holder_id: m.get("holder_id"),
+            kind: m.get("kind"),
+            detail: m.get("detail"),
+            validity_years: m.get("validity_years"),
+            target_card_id: m.get("target_card_id"),
+        };
+        (data, m.file.map(|(_, n, b)| (n, b)))
+    } else {
+        let headers = req.headers().clone();
+        let body = <Bytes as axum::extract::FromRequest<()>>::from_request(req, &())
+            .await
+            .map_err(|_| {
+                p.fail(AppError::BadInput(
+                    "フォームの内容を読み取れませんでした".into(),
+                ))
+            })?;
+        (
+            form::<ApplicationFormData>(&app, &p, &headers, &body)?,
+            None,
+        )
+    };
     let facility =
         p.me.facility
             .clone()
@@ -1070,7 +1187,15 @@ pub async fn application_create(
         validity_years: validity,
         target_card_id: Some(data.target_card_id.trim().to_string()).filter(|d| !d.is_empty()),
     };
-    match applications::create(&app, &r, &input).await {
+    let created = match &scan {
+        Some((file_name, bytes)) => {
+            applications::create_with_document(&app, &r, &input, file_name, bytes)
+                .await
+                .map(|(a, _)| a)
+        }
+        None => applications::create(&app, &r, &input).await,
+    };
+    match created {
         Ok(a) => Ok(Redirect::to(&format!("/portal/applications/{}", a.id)).into_response()),
         Err(AppError::Validation(fs)) => {
             let errors = fs
