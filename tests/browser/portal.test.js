@@ -121,6 +121,19 @@ async function queueCounts(page) {
     await shot(opPage, '02-operator-dashboard');
     await axe(opPage, 'the dashboard');
 
+    // The facility registry (consents by version) and the accounts with their certificates.
+    resp = await opPage.goto(`${URL_}/portal/facilities`);
+    check(resp.status() === 200, `operator opens the facility registry (${resp.status()})`);
+    check(await opPage.getByText(env('KMN_FACILITY_B')).count() >= 1, 'the registry lists facility B');
+    await shot(opPage, '02a-operator-facilities');
+    await axe(opPage, 'the facility registry');
+    resp = await opPage.goto(`${URL_}/portal/accounts`);
+    check(resp.status() === 200, `operator opens the accounts and their certificates (${resp.status()})`);
+    await axe(opPage, 'the accounts page');
+    await opPage.locator('table tbody a').first().click();
+    check(/\/portal\/accounts\/[^/]+$/.test(opPage.url()), `an account's page opens (${opPage.url()})`);
+    await axe(opPage, "an account's page with its disable form");
+
     // --- The center enters a paper application received by post, with its scan attached;
     // the scan is shown in the application page.
     resp = await opPage.goto(`${URL_}/portal/applications/new?facility=${env('KMN_FACILITY_B')}`);

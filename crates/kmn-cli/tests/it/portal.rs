@@ -173,6 +173,7 @@ async fn issue12_portal_pages_answer_every_role_and_facility_exactly() {
         .await;
     let app_a = c["application_id"].as_str().unwrap().to_string();
     let (fa, fb) = (w.fac_a.clone(), w.fac_b.clone());
+    let desk_a_account = account_of(w, "desk_a").await;
     // Columns: none, revoked, station, operator, supervisor, auditor, desk_a, desk_b.
     let who: [Option<&str>; 8] = [
         None,
@@ -244,6 +245,22 @@ async fn issue12_portal_pages_answer_every_role_and_facility_exactly() {
         (
             "/portal/pin-mailers".into(),
             [401, 401, 403, 200, 200, 403, 403, 403],
+        ),
+        (
+            "/portal/facilities".into(),
+            [401, 401, 403, 200, 200, 403, 403, 403],
+        ),
+        (
+            "/portal/accounts".into(),
+            [401, 401, 403, 200, 200, 403, 403, 403],
+        ),
+        (
+            format!("/portal/accounts/{desk_a_account}"),
+            [401, 401, 403, 200, 200, 403, 403, 403],
+        ),
+        (
+            "/portal/accounts/no-such-account".into(),
+            [401, 401, 403, 404, 404, 403, 403, 403],
         ),
         (
             "/portal/audit".into(),
@@ -1657,3 +1674,103 @@ const PAPER_PDF: &[u8] = b"%PDF-1.4
 trailer << /Root 1 0 R >>
 %%EOF
 ";
+
+/// The id of the account that logs in with the fixture's certificate `who`.
+async fn account_of(w: &World, who: &str) -> String {
+    use sha2::Digest;
+    let center = kmn_app::rights::CaAdmin::local(Some("test")).center();
+    let fp = hex::encode(sha2::Sha256::digest(&w.certs[who]));
+    kmn_app::ra::accounts::list(&w.app, &center)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.cert_fingerprint.eq_ignore_ascii_case(&fp))
+        .unwrap_or_else(|| panic!("no account for {who}"))
+        .id
+}
+
+/// The supervisor's accounts page: every account with its certificate; an account
+/// disabled there no longer logs in. The post needs the form token; a desk or an
+/// auditor cannot disable anything; nothing changes on a refusal.
+#[tokio::test]
+async fn issue12_supervisor_lists_and_disables_accounts_in_the_portal() {
+    let p = world().await;
+    let w = &p.w;
+    let desk_b = account_of(w, "desk_b").await;
+    let page = p.get(Some("supervisor"), "/portal/accounts").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("アカウントと証明書")
+            && page.body.contains(&format!("/portal/accounts/{desk_b}"))
+            && page.body.contains("利用者カード")
+            && page.body.contains("有効"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("href=\"/portal/accounts\""),
+        "the supervisor's menu"
+    );
+    let uri = format!("/portal/accounts/{desk_b}/disable");
+    // Refusals: no token, a desk's and an auditor's own tokens, another site.
+    let r = p.post(Some("supervisor"), &uri, &[], &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    for who in ["desk_a", "desk_b", "auditor"] {
+        let t = p.token(who, "/portal/settings").await;
+        let r = p.post(Some(who), &uri, &[("_token", &t)], &[]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{who}: {}", r.body);
+    }
+    let t = p
+        .token("supervisor", &format!("/portal/accounts/{desk_b}"))
+        .await;
+    let r = p
+        .post(
+            Some("supervisor"),
+            &uri,
+            &[("_token", &t)],
+            &[("origin", "https://evil.example")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(
+        p.get(Some("desk_b"), "/").await.status,
+        StatusCode::OK,
+        "still enabled"
+    );
+    let r = p
+        .post(
+            Some("supervisor"),
+            "/portal/accounts/no-such-account/disable",
+            &[("_token", &t)],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    // The supervisor disables desk B's account: it can no longer log in.
+    let r = p
+        .post(Some("supervisor"), &uri, &[("_token", &t)], &[])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains("アカウントを停止しました") && r.body.contains("停止中"),
+        "{}",
+        r.body
+    );
+    let r = p.get(Some("desk_b"), "/portal/cards").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(
+        r.body.contains("このアカウントは無効化されています"),
+        "{}",
+        r.body
+    );
+    // The registry: facilities with their consents by document and version.
+    let page = p.get(Some("supervisor"), "/portal/facilities").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains(&w.fac_a)
+            && page.body.contains(&w.fac_b)
+            && page.body.contains("利用規約"),
+        "{}",
+        page.body
+    );
+}

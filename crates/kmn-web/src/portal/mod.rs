@@ -104,7 +104,14 @@ pub fn router(app: App) -> Router {
         )
         .route("/portal/queues", get(pages::queues))
         .route("/portal/persons", get(pages::persons))
+        .route("/portal/facilities", get(pages::facilities_list))
         .route("/portal/facilities/{code}", get(pages::facility))
+        .route("/portal/accounts", get(pages::accounts))
+        .route("/portal/accounts/{id}", get(pages::account))
+        .route(
+            "/portal/accounts/{id}/disable",
+            post(pages::account_disable),
+        )
         .route("/portal/pin-mailers", get(pages::pin_mailers))
         .route(
             "/portal/pin-mailers/{id}/dispatched",
@@ -271,10 +278,14 @@ fn nav_of(role: Role) -> Vec<Link> {
                 l("/portal/applications", "申請"),
                 l("/portal/cards", "利用者カード"),
                 l("/portal/persons", "利用者検索"),
+                l("/portal/facilities", "施設"),
                 l("/portal/pin-mailers", "PIN通知書"),
                 l("/portal/proposals", "承認待ち"),
                 l("/portal/dashboard", "ダッシュボード"),
             ]);
+            if role == Role::Supervisor {
+                v.push(l("/portal/accounts", "アカウント"));
+            }
         }
         Role::Auditor => v.extend([
             l("/portal/audit", "監査ログ"),

@@ -2060,3 +2060,173 @@ pub async fn settings_save(
         .map_err(|e| p.fail(e))?;
     settings_page(&app, &p, Some("表示設定を保存しました。".into())).await
 }
+
+// --- Supervisor: accounts and their certificates; the facility registry ----------------
+
+struct AccountRowView {
+    id: String,
+    name: String,
+    role: String,
+    facility: String,
+    serial: String,
+    profile: String,
+    status: String,
+    not_after: String,
+    key: String,
+    disabled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "portal/accounts.html")]
+struct AccountsPage {
+    me: Me,
+    rows: Vec<AccountRowView>,
+    /// One account's page (`/portal/accounts/{id}`) rather than the list.
+    one: bool,
+    message: Option<String>,
+}
+
+fn account_row(a: kmn_app::ra::accounts::AccountCredentials) -> AccountRowView {
+    let role = Role::parse(&a.account.role)
+        .map(|r| r.label_ja().to_string())
+        .unwrap_or_else(|| a.account.role.clone());
+    AccountRowView {
+        id: a.account.id.clone(),
+        name: a.account.display_name.clone(),
+        role,
+        facility: a.account.facility_code.clone().unwrap_or_default(),
+        serial: a.cert_serial_hex.clone().unwrap_or_else(|| "—".into()),
+        profile: match a.cert_profile.as_deref() {
+            Some("operator") => "担当者証明書".into(),
+            Some("user-card") => "利用者カード".into(),
+            Some("station") => "発行端末".into(),
+            Some(x) => x.to_string(),
+            None => "—".into(),
+        },
+        status: a
+            .cert_status
+            .as_deref()
+            .map(|s| cert_status(s).to_string())
+            .unwrap_or_else(|| "—".into()),
+        not_after: a.cert_not_after.map(date).unwrap_or_else(|| "—".into()),
+        key: a
+            .key_location
+            .as_ref()
+            .map(|k| k.label_ja())
+            .unwrap_or_else(|| "—".into()),
+        disabled: a.account.disabled != 0,
+    }
+}
+
+async fn accounts_page(
+    app: &App,
+    p: &Portal,
+    only: Option<&str>,
+    message: Option<String>,
+) -> PageResult {
+    let c: Center = p.right()?;
+    let all = kmn_app::ra::accounts::list_with_credentials(app, &c)
+        .await
+        .map_err(|e| p.fail(e))?;
+    let rows: Vec<AccountRowView> = all
+        .into_iter()
+        .filter(|a| only.is_none_or(|id| a.account.id == id))
+        .map(account_row)
+        .collect();
+    if let Some(id) = only
+        && rows.is_empty()
+    {
+        return Err(p.fail(AppError::NotFound(format!("アカウント {id} はありません"))));
+    }
+    Ok(html(
+        StatusCode::OK,
+        &AccountsPage {
+            me: p.me.clone(),
+            rows,
+            one: only.is_some(),
+            message,
+        },
+    ))
+}
+
+/// `/portal/accounts`: every account with its certificate (serial, kind, status,
+/// expiry) and where its key lives (support center; the supervisor's menu).
+pub async fn accounts(State(app): State<App>, p: Portal) -> PageResult {
+    accounts_page(&app, &p, None, None).await
+}
+
+/// `/portal/accounts/{id}`: one account and its certificate.
+pub async fn account(State(app): State<App>, p: Portal, Path(id): Path<String>) -> PageResult {
+    accounts_page(&app, &p, Some(&id), None).await
+}
+
+/// `POST /portal/accounts/{id}/disable`: the account can no longer log in.
+pub async fn account_disable(
+    State(app): State<App>,
+    p: Portal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> PageResult {
+    let c: Center = p.right()?;
+    form_pairs(&app, &p, &headers, &body)?;
+    kmn_app::ra::accounts::disable(&app, &c, &id)
+        .await
+        .map_err(|e| p.fail(e))?;
+    accounts_page(
+        &app,
+        &p,
+        Some(&id),
+        Some("アカウントを停止しました。この証明書ではログインできません。".into()),
+    )
+    .await
+}
+
+struct RegistryRow {
+    code: String,
+    name: String,
+    kind: String,
+    consents: Vec<(String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/facilities.html")]
+struct FacilitiesPage {
+    me: Me,
+    rows: Vec<RegistryRow>,
+}
+
+/// `/portal/facilities`: the center's facility registry with each facility's consents
+/// by document and version (利用規約第2条2).
+pub async fn facilities_list(State(app): State<App>, p: Portal) -> PageResult {
+    let c: Center = p.right()?;
+    let r = c.reader();
+    let list = facilities::list(&app, &r, None, 1000)
+        .await
+        .map_err(|e| p.fail(e))?;
+    let mut rows = Vec::new();
+    for f in list {
+        let consents = facilities::consents(&app, &r, &f.code)
+            .await
+            .map_err(|e| p.fail(e))?
+            .into_iter()
+            .map(|c| (consent_kind(&c.kind), c.version, date(c.given_at)))
+            .collect();
+        rows.push(RegistryRow {
+            name: format!("{}（{}）", f.name_kanji, f.name_kana),
+            kind: f.kind,
+            code: f.code,
+            consents,
+        });
+    }
+    Ok(html(StatusCode::OK, &FacilitiesPage { me: p.me, rows }))
+}
+
+fn consent_kind(k: &str) -> String {
+    match k {
+        "cps" => "認証局運用規程（CPS）".to_string(),
+        "terms" => "利用規約".to_string(),
+        "privacy_policy" => "個人情報の取扱い".to_string(),
+        k => k.to_string(),
+    }
+}
