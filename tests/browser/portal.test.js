@@ -165,6 +165,9 @@ async function queueCounts(page) {
     cspOk(resp, 'the home page');
     await shot(page, '03-desk-home');
     await axe(page, 'the desk home page');
+    resp = await page.goto(`${URL_}/portal/doctors`);
+    check(resp.status() === 200, `desk opens the doctor registry (${resp.status()})`);
+    await axe(page, 'the doctor registry with its upload form');
     resp = await page.goto(`${URL_}/portal/cards`);
     check(resp.status() === 200, 'desk opens its cards');
     check(await page.getByText(env('KMN_CARD_A')).count() >= 1, 'the desk sees its shipped card');

@@ -1774,3 +1774,292 @@ async fn issue12_supervisor_lists_and_disables_accounts_in_the_portal() {
         page.body
     );
 }
+
+/// 利用規約第4条 and issue 11 item 3 on the portal: the desk uploads a doctor's HPKI
+/// certificate for its facility and confirms; the center approves (or refuses, with a
+/// reason); the binding is ended with its date. A file that is not a certificate is
+/// refused in Japanese with nothing recorded; another facility's desk sees nothing;
+/// a desk cannot approve; a post without its token is refused. Every new route as
+/// every role and another facility, with exact statuses.
+#[tokio::test]
+async fn art4_portal_doctor_registry_enrol_confirm_approve_end() {
+    let p = world().await;
+    let w = &p.w;
+    let hpki = crate::doctors::Hpki::new("HPKI Test Root CA");
+    // The certificate is dated from now: the clock stands just after it.
+    let now = time::OffsetDateTime::now_utc() + time::Duration::minutes(1);
+    w.clock.set(now);
+    let count = || async {
+        kmn_app::ra::doctors::list(
+            &w.app,
+            &crate::api_fixture::admin().reader(),
+            None,
+            None,
+            None,
+            100,
+        )
+        .await
+        .unwrap()
+        .len()
+    };
+    let token = p.token("desk_a", "/portal/doctors").await;
+    // Not a certificate: refused beside the form, nothing recorded.
+    let r = p
+        .post_multipart(
+            Some("desk_a"),
+            "/portal/doctors",
+            &[("_token", &token)],
+            Some(("certificate", "doc.pem", "application/x-pem-file", b"hello")),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("証明書を読み取れません") && r.body.contains("医師資格証の証明書"),
+        "{}",
+        r.body
+    );
+    let pem = std::fs::read(hpki.issue("m1", "Taro Isha", "auth")).unwrap();
+    let r = p
+        .post_multipart(
+            Some("desk_a"),
+            "/portal/doctors",
+            &[],
+            Some(("certificate", "doc.pem", "application/x-pem-file", &pem)),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "without the token: {}",
+        r.body
+    );
+    assert_eq!(count().await, 0, "nothing recorded by the refusals");
+    let r = p
+        .post_multipart(
+            Some("desk_a"),
+            "/portal/doctors",
+            &[("_token", &token)],
+            Some(("certificate", "doc.pem", "application/x-pem-file", &pem)),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let loc = r.headers["location"].to_str().unwrap().to_string();
+    let id = loc.rsplit('/').next().unwrap().to_string();
+    let page = p.get(Some("desk_a"), &loc).await;
+    assert!(
+        page.body.contains("受付（施設の確認待ち）") && page.body.contains("Taro Isha"),
+        "{}",
+        page.body
+    );
+    let list = p.get(Some("desk_a"), "/portal/doctors").await;
+    assert!(list.body.contains(&id), "{}", list.body);
+    assert!(
+        !p.get(Some("desk_b"), "/portal/doctors")
+            .await
+            .body
+            .contains(&id),
+        "facility B sees nothing of A"
+    );
+
+    // Every role and the other facility.
+    let who: [Option<&str>; 8] = [
+        None,
+        Some("revoked"),
+        Some("station"),
+        Some("operator"),
+        Some("supervisor"),
+        Some("auditor"),
+        Some("desk_a"),
+        Some("desk_b"),
+    ];
+    let rows: [(&str, [u16; 8]); 3] = [
+        ("/portal/doctors", [401, 401, 403, 200, 200, 200, 200, 200]),
+        (&loc, [401, 401, 403, 200, 200, 200, 200, 404]),
+        (
+            "/portal/doctors/B-none",
+            [401, 401, 403, 404, 404, 404, 404, 404],
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (path, expected) in rows {
+        for (i, who) in who.iter().enumerate() {
+            let s = p.get(*who, path).await.status.as_u16();
+            if s != expected[i] {
+                wrong.push(format!(
+                    "{who:?} GET {path}: {s} (expected {})",
+                    expected[i]
+                ));
+            }
+        }
+    }
+    // Posts as every role with its own token, before the desk confirms: only the
+    // desk of the facility (and the center, which must name who confirmed) may.
+    let mut tokens = Vec::new();
+    for w in who {
+        tokens.push(match w {
+            Some(n) if !matches!(n, "revoked" | "station") => p.token(n, "/portal/settings").await,
+            _ => String::new(),
+        });
+    }
+    let act = |a: &str| format!("/portal/doctors/{id}/{a}");
+    let posts: [(String, [u16; 8]); 3] = [
+        (act("approve"), [401, 401, 403, 409, 409, 403, 403, 403]),
+        (act("confirm"), [401, 401, 403, 422, 422, 403, 0, 404]),
+        (act("nonsense"), [401, 401, 403, 404, 404, 404, 404, 404]),
+    ];
+    for (path, expected) in &posts {
+        for (i, who) in who.iter().enumerate() {
+            if expected[i] == 0 {
+                continue;
+            }
+            let s = p
+                .post(*who, path, &[("_token", tokens[i].as_str())], &[])
+                .await
+                .status
+                .as_u16();
+            if s != expected[i] {
+                wrong.push(format!(
+                    "{who:?} POST {path}: {s} (expected {})",
+                    expected[i]
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    // The desk confirms; the center approves.
+    let r = p
+        .post(
+            Some("desk_a"),
+            &act("confirm"),
+            &[("_token", &tokens[6])],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains("施設の確認を記録しました") && r.body.contains("施設確認済み"),
+        "{}",
+        r.body
+    );
+    let r = p
+        .post(
+            Some("desk_a"),
+            &act("approve"),
+            &[("_token", &tokens[6])],
+            &[],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "a desk cannot approve: {}",
+        r.body
+    );
+    let r = p
+        .post(
+            Some("operator"),
+            &act("approve"),
+            &[("_token", &tokens[3])],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains("承認しました") && r.body.contains("id=\"doctor-state\">有効"),
+        "{}",
+        r.body
+    );
+    // Ended with its date: a bad date first, in Japanese beside nothing recorded.
+    let r = p
+        .post(
+            Some("desk_a"),
+            &act("end"),
+            &[
+                ("_token", &tokens[6]),
+                ("ended_on", "2026/12/31"),
+                ("reason", "退職"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body
+            .contains("終了日を YYYY-MM-DD の形式で入力してください"),
+        "{}",
+        r.body
+    );
+    let day = (now + time::Duration::hours(9)).date();
+    let ymd = format!(
+        "{:04}-{:02}-{:02}",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    );
+    let r = p
+        .post(
+            Some("desk_a"),
+            &act("end"),
+            &[
+                ("_token", &tokens[6]),
+                ("ended_on", &ymd),
+                ("reason", "退職"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let shown = format!("{}年{}月{}日", day.year(), u8::from(day.month()), day.day());
+    assert!(
+        r.body.contains("登録を終了しました") && r.body.contains(&shown) && r.body.contains("退職"),
+        "{}",
+        r.body
+    );
+
+    // The center refuses another one, with a reason (and not without).
+    let pem2 = std::fs::read(hpki.issue("m2", "Hanako Isha", "auth")).unwrap();
+    let t = p.token("supervisor", "/portal/doctors").await;
+    let r = p
+        .post_multipart(
+            Some("supervisor"),
+            "/portal/doctors",
+            &[("_token", &t), ("facility_code", &w.fac_b)],
+            Some(("certificate", "doc.der", "application/pkix-cert", &pem2)),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let loc2 = r.headers["location"].to_str().unwrap().to_string();
+    let r = p
+        .post(
+            Some("supervisor"),
+            &format!("{loc2}/refuse"),
+            &[("_token", &t), ("reason", "")],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("理由を200文字以内で入力してください"),
+        "{}",
+        r.body
+    );
+    let r = p
+        .post(
+            Some("supervisor"),
+            &format!("{loc2}/refuse"),
+            &[("_token", &t), ("reason", "証明書の名義が申請と異なります")],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("登録を却下しました"), "{}", r.body);
+    assert_eq!(
+        p.get(Some("desk_a"), &loc2).await.status,
+        StatusCode::NOT_FOUND
+    );
+}

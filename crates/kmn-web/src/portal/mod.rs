@@ -104,6 +104,12 @@ pub fn router(app: App) -> Router {
         )
         .route("/portal/queues", get(pages::queues))
         .route("/portal/persons", get(pages::persons))
+        .route(
+            "/portal/doctors",
+            get(pages::doctors_list).post(pages::doctor_enrol),
+        )
+        .route("/portal/doctors/{id}", get(pages::doctor))
+        .route("/portal/doctors/{id}/{action}", post(pages::doctor_act))
         .route("/portal/facilities", get(pages::facilities_list))
         .route("/portal/facilities/{code}", get(pages::facility))
         .route("/portal/accounts", get(pages::accounts))
@@ -271,6 +277,7 @@ fn nav_of(role: Role) -> Vec<Link> {
             l("/portal/applications", "申請"),
             l("/portal/applications/new", "新規申請"),
             l("/portal/notices", "お知らせ"),
+            l("/portal/doctors", "医師の登録"),
         ]),
         Role::Operator | Role::Supervisor => {
             v.extend([
@@ -279,6 +286,7 @@ fn nav_of(role: Role) -> Vec<Link> {
                 l("/portal/cards", "利用者カード"),
                 l("/portal/persons", "利用者検索"),
                 l("/portal/facilities", "施設"),
+                l("/portal/doctors", "医師の登録"),
                 l("/portal/pin-mailers", "PIN通知書"),
                 l("/portal/proposals", "承認待ち"),
                 l("/portal/dashboard", "ダッシュボード"),

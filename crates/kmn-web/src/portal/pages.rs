@@ -2230,3 +2230,251 @@ fn consent_kind(k: &str) -> String {
         k => k.to_string(),
     }
 }
+
+// --- The doctor registry (issue 11 item 3; 利用規約第4条) --------------------------------
+
+use kmn_app::ra::doctors;
+
+struct DoctorRowView {
+    id: String,
+    facility: String,
+    subject: String,
+    serial: String,
+    state: String,
+    validity: String,
+    enrolled: String,
+    ended: String,
+    closed: String,
+    reason: String,
+}
+
+fn doctor_row(b: &kmn_app::views::DoctorBinding) -> DoctorRowView {
+    DoctorRowView {
+        id: b.id.clone(),
+        facility: b.facility_code.clone(),
+        subject: b.subject.clone(),
+        serial: b.serial_hex.clone(),
+        state: b
+            .state
+            .parse::<kmn_domain::doctor::BindingState>()
+            .map(|s| s.label_ja().to_string())
+            .unwrap_or_else(|_| b.state.clone()),
+        validity: format!("{}〜{}", date(b.not_before), date(b.not_after)),
+        enrolled: date(b.enrolled_at),
+        ended: b
+            .ended_on
+            .as_deref()
+            .and_then(|d| {
+                time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).ok()
+            })
+            .map(|d| format!("{}年{}月{}日", d.year(), u8::from(d.month()), d.day()))
+            .unwrap_or_default(),
+        closed: b.closed_at.map(date).unwrap_or_default(),
+        reason: b.close_reason.clone().unwrap_or_default(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/doctors.html")]
+struct DoctorsPage {
+    me: Me,
+    rows: Vec<DoctorRowView>,
+    facilities: Vec<Choice>,
+    can_enrol: bool,
+    errors: Vec<(String, String)>,
+}
+
+async fn doctors_page(
+    app: &App,
+    p: &Portal,
+    errors: Vec<(String, String)>,
+    status: StatusCode,
+) -> PageResult {
+    let r: Reader = p.right()?;
+    let rows = doctors::list(app, &r, p.me.facility.as_deref(), None, None, 500)
+        .await
+        .map_err(|e| p.fail(e))?
+        .iter()
+        .map(doctor_row)
+        .collect();
+    let facilities = if p.actor.is_center() {
+        facilities::list(app, &r, None, 1000)
+            .await
+            .map_err(|e| p.fail(e))?
+            .into_iter()
+            .map(|f| Choice {
+                selected: false,
+                label: format!("{}（{}）", f.name_kanji, f.code),
+                value: f.code,
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    let can_enrol = p.actor.is_center() || p.actor.role() == Role::FacilityDesk;
+    Ok(html(
+        status,
+        &DoctorsPage {
+            me: p.me.clone(),
+            rows,
+            facilities,
+            can_enrol,
+            errors,
+        },
+    ))
+}
+
+/// `/portal/doctors`: the doctors registered for the facility (a desk: its own), with
+/// their states, and the form to upload a doctor's HPKI certificate.
+pub async fn doctors_list(State(app): State<App>, p: Portal) -> PageResult {
+    doctors_page(&app, &p, vec![], StatusCode::OK).await
+}
+
+fn field_errors(fs: &[kmn_app::error::FieldError]) -> Vec<(String, String)> {
+    fs.iter()
+        .map(|f| (doctor_field(&f.field).to_string(), f.message.clone()))
+        .collect()
+}
+
+fn doctor_field(f: &str) -> &str {
+    match f {
+        "certificate" => "医師資格証の証明書",
+        "given_by" => "確認した施設の方の氏名",
+        "reason" => "理由",
+        "ended_on" => "終了日",
+        f => super::field_label(f),
+    }
+}
+
+/// `POST /portal/doctors`: the desk (or the center, for a facility it chooses) uploads
+/// a doctor's HPKI certificate (PEM or DER); refused in Japanese beside the form.
+pub async fn doctor_enrol(
+    State(app): State<App>,
+    p: Portal,
+    req: axum::extract::Request,
+) -> PageResult {
+    let r: Registrar = p.right()?;
+    let form = multipart(&app, &p, req).await?;
+    let facility =
+        p.me.facility
+            .clone()
+            .unwrap_or_else(|| form.get("facility_code"));
+    let bytes = form.file.map(|(_, _, b)| b).unwrap_or_default();
+    match doctors::enrol(&app, &r, &facility, &bytes).await {
+        Ok(b) => Ok(Redirect::to(&format!("/portal/doctors/{}", b.id)).into_response()),
+        Err(e @ AppError::Validation(_)) => {
+            let status = crate::api::error::status_of(&e);
+            let AppError::Validation(fs) = e else {
+                unreachable!()
+            };
+            doctors_page(&app, &p, field_errors(&fs), status).await
+        }
+        Err(e) => Err(p.fail(e)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/doctor.html")]
+struct DoctorPage {
+    me: Me,
+    b: DoctorRowView,
+    issuer: String,
+    state_code: String,
+    confirmed: String,
+    approved: String,
+    center: bool,
+    message: Option<String>,
+    errors: Vec<(String, String)>,
+}
+
+async fn doctor_page(
+    app: &App,
+    p: &Portal,
+    id: &str,
+    message: Option<String>,
+    errors: Vec<(String, String)>,
+    status: StatusCode,
+) -> PageResult {
+    let r: Reader = p.right()?;
+    let b = doctors::get(app, &r, id).await.map_err(|e| p.fail(e))?;
+    let page = DoctorPage {
+        me: p.me.clone(),
+        b: doctor_row(&b),
+        issuer: b.issuer.clone(),
+        state_code: b.state.clone(),
+        confirmed: b.confirmed_at.map(datetime).unwrap_or_default(),
+        approved: b.approved_at.map(datetime).unwrap_or_default(),
+        center: p.actor.is_center(),
+        message,
+        errors,
+    };
+    Ok(html(status, &page))
+}
+
+/// `/portal/doctors/{id}`: one registration with its steps and the actions its state
+/// allows.
+pub async fn doctor(State(app): State<App>, p: Portal, Path(id): Path<String>) -> PageResult {
+    doctor_page(&app, &p, &id, None, vec![], StatusCode::OK).await
+}
+
+/// `POST /portal/doctors/{id}/{action}`: confirm (desk, or the center recording the
+/// facility's written confirmation), approve or refuse (center), end with its date.
+pub async fn doctor_act(
+    State(app): State<App>,
+    p: Portal,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> PageResult {
+    let pairs = form_pairs(&app, &p, &headers, &body)?;
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let r = match action.as_str() {
+        "confirm" => {
+            let reg: Registrar = p.right()?;
+            let g = get("given_by");
+            doctors::confirm(&app, &reg, &id, Some(g.as_str()).filter(|g| !g.is_empty()))
+                .await
+                .map(|_| "施設の確認を記録しました。")
+        }
+        "approve" => {
+            let c: Center = p.right()?;
+            doctors::approve(&app, &c, &id)
+                .await
+                .map(|_| "承認しました。この医師資格証で施設の医師として利用できます。")
+        }
+        "refuse" => {
+            let c: Center = p.right()?;
+            doctors::refuse(&app, &c, &id, &get("reason"))
+                .await
+                .map(|_| "登録を却下しました。")
+        }
+        "end" => {
+            let reg: Registrar = p.right()?;
+            doctors::end(&app, &reg, &id, &get("ended_on"), &get("reason"))
+                .await
+                .map(|_| "登録を終了しました。")
+        }
+        _ => {
+            return Err(p.fail(AppError::NotFound(
+                "お探しのページは見つかりません。".into(),
+            )));
+        }
+    };
+    match r {
+        Ok(m) => doctor_page(&app, &p, &id, Some(m.into()), vec![], StatusCode::OK).await,
+        Err(e @ AppError::Validation(_)) => {
+            let status = crate::api::error::status_of(&e);
+            let AppError::Validation(fs) = e else {
+                unreachable!()
+            };
+            doctor_page(&app, &p, &id, None, field_errors(&fs), status).await
+        }
+        Err(e) => Err(p.fail(e)),
+    }
+}
