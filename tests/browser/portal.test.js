@@ -121,6 +121,42 @@ async function queueCounts(page) {
     await shot(opPage, '02-operator-dashboard');
     await axe(opPage, 'the dashboard');
 
+    // The facility registry (consents by version) and the accounts with their certificates.
+    resp = await opPage.goto(`${URL_}/portal/facilities`);
+    check(resp.status() === 200, `operator opens the facility registry (${resp.status()})`);
+    check(await opPage.getByText(env('KMN_FACILITY_B')).count() >= 1, 'the registry lists facility B');
+    await shot(opPage, '02a-operator-facilities');
+    await axe(opPage, 'the facility registry');
+    resp = await opPage.goto(`${URL_}/portal/accounts`);
+    check(resp.status() === 200, `operator opens the accounts and their certificates (${resp.status()})`);
+    await axe(opPage, 'the accounts page');
+    await opPage.locator('table tbody a').first().click();
+    check(/\/portal\/accounts\/[^/]+$/.test(opPage.url()), `an account's page opens (${opPage.url()})`);
+    await axe(opPage, "an account's page with its disable form");
+
+    // --- The center enters a paper application received by post, with its scan attached;
+    // the scan is shown in the application page.
+    resp = await opPage.goto(`${URL_}/portal/applications/new?facility=${env('KMN_FACILITY_B')}`);
+    check(resp.status() === 200, `operator opens the new-application form (${resp.status()})`);
+    await axe(opPage, 'the new-application form with its file input');
+    await opPage.selectOption('#holder_id', env('KMN_PAPER_HOLDER'));
+    await opPage.setInputFiles('#document', {
+      name: '申請書.pdf',
+      mimeType: 'application/pdf',
+      buffer: fs.readFileSync(env('KMN_PAPER_SCAN')),
+    });
+    let [paper] = await Promise.all([opPage.waitForNavigation(), opPage.click('form[enctype] button[type=submit]')]);
+    check(/\/portal\/applications\/A\d+$/.test(opPage.url()), `the paper application is drafted (${opPage.url()})`);
+    if (paper.status() !== 200) console.log(await opPage.locator('main').innerText());
+    check(paper.status() === 200, `the application page opens (${paper.status()})`);
+    const frame = opPage.locator('iframe.pdf');
+    check((await frame.count()) === 1, 'the scan is framed in the application page');
+    const src = await frame.getAttribute('src');
+    const pdf = await opPage.request.get(`${URL_}${src}`);
+    check(pdf.status() === 200 && pdf.headers()['content-type'] === 'application/pdf', `the framed scan is served as application/pdf (${pdf.status()})`);
+    await shot(opPage, '02b-operator-paper-application');
+    await axe(opPage, 'the application page with its scan');
+
     // --- The desk confirms receipt by typing the serial in upper case with hyphens.
     const desk = await context(browser, 'DESK');
     const page = await desk.newPage();
@@ -129,6 +165,9 @@ async function queueCounts(page) {
     cspOk(resp, 'the home page');
     await shot(page, '03-desk-home');
     await axe(page, 'the desk home page');
+    resp = await page.goto(`${URL_}/portal/doctors`);
+    check(resp.status() === 200, `desk opens the doctor registry (${resp.status()})`);
+    await axe(page, 'the doctor registry with its upload form');
     resp = await page.goto(`${URL_}/portal/cards`);
     check(resp.status() === 200, 'desk opens its cards');
     check(await page.getByText(env('KMN_CARD_A')).count() >= 1, 'the desk sees its shipped card');

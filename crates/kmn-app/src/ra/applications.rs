@@ -114,11 +114,54 @@ pub async fn create_once(
     i: &ApplicationInput,
     idem: Option<&Idempotency<'_, crate::views::Application>>,
 ) -> Result<crate::views::Application, AppError> {
+    create_inner(app, who, i, None, idem).await
+}
+
+/// [`create`] with the scanned form attached in the same transaction: the paper
+/// application received by post (entered by the center) or a desk's application with
+/// its form. Either both are recorded or nothing is; an unacceptable file is a field
+/// error (`document`) beside the others.
+pub async fn create_with_document(
+    app: &App,
+    who: &Registrar,
+    i: &ApplicationInput,
+    file_name: &str,
+    bytes: &[u8],
+) -> Result<(crate::views::Application, crate::views::Document), AppError> {
+    let a = create_inner(app, who, i, Some((file_name, bytes)), None).await?;
+    let d = app
+        .store
+        .begin()
+        .await?
+        .documents(&a.id)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::Internal("document just attached".into()))?;
+    Ok((a, d.into()))
+}
+
+async fn create_inner(
+    app: &App,
+    who: &Registrar,
+    i: &ApplicationInput,
+    doc: Option<(&str, &[u8])>,
+    idem: Option<&Idempotency<'_, crate::views::Application>>,
+) -> Result<crate::views::Application, AppError> {
     let actor = who.actor();
     let scope = who.scope().clone();
     who.require(&i.facility_code)?;
     let now = app.now();
     let mut errs = Vec::new();
+    if let Some((file_name, bytes)) = doc
+        && let Err(e) = kmn_domain::check_document(
+            file_name,
+            bytes.len() as u64,
+            bytes.get(..bytes.len().min(8)).unwrap_or_default(),
+        )
+    {
+        errs.push(FieldError::new("document", e.to_string()));
+    }
     let kind = match ApplicationKind::from_codes(&i.kind, i.detail.as_deref()) {
         Ok(k) => Some(k),
         Err(e) => {
@@ -225,6 +268,30 @@ pub async fn create_once(
             summary: &format!("{} application {} for {} drafted", kind, row.id, row.holder_id),
         })
         .await?;
+        if let Some((file_name, bytes)) = doc {
+            let n = tx.next_counter("document").await?;
+            let d = DocumentRow {
+                id: format!("D{n:08}"),
+                application_id: row.id.clone(),
+                file_name: file_name.trim().into(),
+                media_type: "application/pdf".into(),
+                sha256: hex::encode(sha2::Sha256::digest(bytes)),
+                size: bytes.len() as i64,
+                uploaded_by: actor.account_id.clone(),
+                uploaded_at: now,
+                retain_until: None,
+            };
+            tx.insert_document(&d, bytes).await?;
+            tx.append_audit(&NewAuditEvent {
+                at: now,
+                actor: &actor.account_id,
+                action: "application.document",
+                object: &format!("application:{}", row.id),
+                facility: Some(&row.facility_code),
+                summary: &format!("document {} ({} bytes, SHA-256 {}) attached", d.id, d.size, d.sha256),
+            })
+            .await?;
+        }
         Ok(row)
     }
     .await;

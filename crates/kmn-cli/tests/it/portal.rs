@@ -100,6 +100,51 @@ impl Portal {
         .await
     }
 
+    /// A `multipart/form-data` post (a form with a file input): `file` is
+    /// `(field, file name, content type, bytes)`.
+    async fn post_multipart(
+        &self,
+        who: Option<&str>,
+        uri: &str,
+        form: &[(&str, &str)],
+        file: Option<(&str, &str, &str, &[u8])>,
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let boundary = "----kmnPortalTestBoundary7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        for (k, v) in form {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        if let Some((field, name, ct, bytes)) = file {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\nContent-Type: {ct}\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let mut b = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header("host", "kmn.example.jp")
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            );
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        self.send(who, b.body(Body::from(body)).unwrap()).await
+    }
+
     /// A form token for `who`, from a page with a form.
     async fn token(&self, who: &str, page: &str) -> String {
         let p = self.get(Some(who), page).await;
@@ -128,6 +173,7 @@ async fn issue12_portal_pages_answer_every_role_and_facility_exactly() {
         .await;
     let app_a = c["application_id"].as_str().unwrap().to_string();
     let (fa, fb) = (w.fac_a.clone(), w.fac_b.clone());
+    let desk_a_account = account_of(w, "desk_a").await;
     // Columns: none, revoked, station, operator, supervisor, auditor, desk_a, desk_b.
     let who: [Option<&str>; 8] = [
         None,
@@ -199,6 +245,22 @@ async fn issue12_portal_pages_answer_every_role_and_facility_exactly() {
         (
             "/portal/pin-mailers".into(),
             [401, 401, 403, 200, 200, 403, 403, 403],
+        ),
+        (
+            "/portal/facilities".into(),
+            [401, 401, 403, 200, 200, 403, 403, 403],
+        ),
+        (
+            "/portal/accounts".into(),
+            [401, 401, 403, 200, 200, 403, 403, 403],
+        ),
+        (
+            format!("/portal/accounts/{desk_a_account}"),
+            [401, 401, 403, 200, 200, 403, 403, 403],
+        ),
+        (
+            "/portal/accounts/no-such-account".into(),
+            [401, 401, 403, 404, 404, 403, 403, 403],
         ),
         (
             "/portal/audit".into(),
@@ -1214,6 +1276,26 @@ async fn issue12_portal_in_chromium_with_client_certificates() {
         &creds.join("desk-b.key"),
         &kmn_pki::cert::pem_encode("PRIVATE KEY", &pkcs8_b),
     );
+    // A person of facility B whose paper application the center enters, with a real PDF
+    // as its scan.
+    let paper_holder = kmn_app::ra::persons::register(
+        &app,
+        &admin.registrar(),
+        &crate::api_fixture::person_input(
+            &fac_b,
+            "水前寺 花子",
+            "スイゼンジ ハナコ",
+            "Hanako Suizenji",
+            "pharmacist",
+            true,
+        ),
+    )
+    .await
+    .unwrap()
+    .0
+    .holder_id;
+    let scan = creds.join("paper-form.pdf");
+    std::fs::write(&scan, PAPER_PDF).unwrap();
     let artifacts =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/portal-screenshots");
     let out = std::process::Command::new("node")
@@ -1230,6 +1312,8 @@ async fn issue12_portal_in_chromium_with_client_certificates() {
         .env("KMN_CARD_SERIAL_TYPED", "0A1B-2C3D-4E5F-6789")
         .env("KMN_CARD_B", &card_b)
         .env("KMN_FACILITY_B", &fac_b)
+        .env("KMN_PAPER_HOLDER", &paper_holder)
+        .env("KMN_PAPER_SCAN", &scan)
         .env("KMN_ARTIFACTS", &artifacts)
         .output()
         .expect("node");
@@ -1248,4 +1332,734 @@ async fn issue12_portal_in_chromium_with_client_certificates() {
     assert_eq!(v.card.state, "received");
     assert_eq!(v.delivery.receipt_channel.as_deref(), Some("desk"));
     drop(up);
+}
+
+/// A PDF as a scanner makes one (the use case checks the `%PDF-` signature).
+const SCAN: &[u8] = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n";
+
+/// 第5条・第6条 on the portal: the support center enters a paper application received
+/// by post for a facility with its scan attached (the way a facility's first
+/// application arrives) — draft and document recorded together or not at all; the
+/// scan is shown in the application page (a same-origin frame of `application/pdf`,
+/// the page's policy widened by `frame-src 'self'` only); a non-PDF, an oversized file
+/// and a form without its token are refused in Japanese with nothing recorded. The
+/// desk uploads documents to its own applications; every new route as every role and
+/// another facility, with exact statuses.
+#[tokio::test]
+async fn art6_portal_paper_application_with_its_scan_and_desk_uploads() {
+    let p = world().await;
+    let w = &p.w;
+    let fa = w.fac_a.clone();
+    let form_page = format!("/portal/applications/new?facility={fa}");
+    let page = p.get(Some("operator"), &form_page).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("enctype=\"multipart/form-data\"")
+            && page.body.contains("type=\"file\"")
+            && page.body.contains("郵送で届いた申請書"),
+        "{}",
+        page.body
+    );
+    let token = page.token();
+    let post_new = |t: String,
+                    file: Option<(&'static str, &'static str, Vec<u8>)>,
+                    hdr: Vec<(&'static str, &'static str)>| {
+        let (fa, nurse) = (fa.clone(), w.nurse_a.clone());
+        let p = &p;
+        async move {
+            let f = [
+                ("_token", t.as_str()),
+                ("facility_code", fa.as_str()),
+                ("holder_id", nurse.as_str()),
+                ("kind", "new"),
+                ("validity_years", "5"),
+            ];
+            p.post_multipart(
+                Some("operator"),
+                "/portal/applications/new",
+                &f,
+                file.as_ref()
+                    .map(|(n, ct, b)| ("document", *n, *ct, b.as_slice())),
+                &hdr,
+            )
+            .await
+        }
+    };
+    let before = w.counts().await;
+    // Not a PDF: the field's own Japanese error, nothing recorded.
+    let r = post_new(
+        token.clone(),
+        Some(("form.txt", "text/plain", b"hello".to_vec())),
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("class=\"field-error\"") && r.body.contains("PDF"),
+        "{}",
+        r.body
+    );
+    assert_eq!(w.counts().await, before, "nothing recorded for a non-PDF");
+    // Over 10 MiB: refused in Japanese, nothing recorded.
+    let big = [b"%PDF-1.7\n".to_vec(), vec![b'x'; 10 * 1024 * 1024]].concat();
+    let r = post_new(
+        token.clone(),
+        Some(("big.pdf", "application/pdf", big)),
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("class=\"field-error\""), "{}", r.body);
+    assert!(
+        !r.body.contains("Payload") && !r.body.contains("bytes"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        w.counts().await,
+        before,
+        "nothing recorded for an oversized file"
+    );
+    // Over the form's own limit (a file far beyond 10 MiB): refused in Japanese too.
+    let huge = [b"%PDF-1.7\n".to_vec(), vec![b'x'; 12 * 1024 * 1024]].concat();
+    let r = post_new(
+        token.clone(),
+        Some(("huge.pdf", "application/pdf", huge)),
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("PDF は10MBまでです"), "{}", r.body);
+    assert_eq!(w.counts().await, before, "nothing recorded for a huge file");
+    // Without the form token, or from another site: 403 before anything is read.
+    let r = post_new(
+        String::new(),
+        Some(("form.pdf", "application/pdf", SCAN.to_vec())),
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(
+        r.body.contains("フォームの有効期限が切れたか"),
+        "{}",
+        r.body
+    );
+    let r = post_new(
+        token.clone(),
+        Some(("form.pdf", "application/pdf", SCAN.to_vec())),
+        vec![("origin", "https://evil.example")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(
+        w.counts().await,
+        before,
+        "nothing recorded without the token"
+    );
+    // The paper application with its scan: one draft, one document.
+    let r = post_new(
+        token.clone(),
+        Some(("申請書.pdf", "application/pdf", SCAN.to_vec())),
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let location = r.headers["location"].to_str().unwrap().to_string();
+    let app_id = location.rsplit('/').next().unwrap().to_string();
+    let page = p.get(Some("operator"), &location).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("frame-src 'self'")
+            && csp.contains("frame-ancestors 'none'")
+            && csp.contains("default-src 'none'")
+            && !csp.contains("script-src"),
+        "{csp}"
+    );
+    assert!(page.body.contains("申請書.pdf"), "{}", page.body);
+    let i = page
+        .body
+        .find("<iframe class=\"pdf\" src=\"")
+        .expect("the scan framed in the page");
+    let rest = &page.body[i + "<iframe class=\"pdf\" src=\"".len()..];
+    let doc_url = rest[..rest.find('"').unwrap()].to_string();
+    assert!(doc_url.starts_with("/portal/documents/D"), "{doc_url}");
+    // The PDF itself: application/pdf, nosniff, framed by this site only.
+    let d = p.get(Some("operator"), &doc_url).await;
+    assert_eq!(d.status, StatusCode::OK);
+    assert_eq!(d.headers["content-type"], "application/pdf");
+    assert_eq!(d.headers["x-content-type-options"], "nosniff");
+    assert_eq!(d.headers["x-frame-options"], "SAMEORIGIN");
+    let pdf_csp = d.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        pdf_csp.contains("frame-ancestors 'self'") && pdf_csp.contains("default-src 'none'"),
+        "{pdf_csp}"
+    );
+    assert!(
+        d.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("inline")
+    );
+    assert_eq!(d.body.as_bytes(), SCAN);
+    let (_, v) = w
+        .call(
+            Some("operator"),
+            Method::GET,
+            &format!("/api/v1/applications/{app_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(v["documents"].as_array().map(Vec::len), Some(1), "{v}");
+
+    // The desk uploads to its own application: refusals first, nothing recorded.
+    let upload = format!("/portal/applications/{app_id}/documents");
+    let desk_token = p.token("desk_a", "/portal/settings").await;
+    let before = w.counts().await;
+    let r = p
+        .post_multipart(
+            Some("desk_a"),
+            &upload,
+            &[("_token", &desk_token)],
+            Some(("document", "photo.png", "image/png", b"\x89PNG\r\n\x1a\n")),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("申請書のスキャン（PDF）") && r.body.contains("PDF"),
+        "{}",
+        r.body
+    );
+    let r = p
+        .post_multipart(
+            Some("desk_a"),
+            &upload,
+            &[("_token", &desk_token)],
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(
+        r.body.contains("添付するファイルを選んでください"),
+        "{}",
+        r.body
+    );
+    let r = p
+        .post_multipart(
+            Some("desk_a"),
+            &upload,
+            &[],
+            Some(("document", "a.pdf", "application/pdf", SCAN)),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "without the token: {}",
+        r.body
+    );
+    // A URL-encoded post (what a cross-site form could send without a file) is refused.
+    let r = p
+        .post(Some("desk_a"), &upload, &[("_token", &desk_token)], &[])
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(w.counts().await, before, "nothing recorded by the refusals");
+
+    // Every role and the other facility, with its own fresh token.
+    let who: [Option<&str>; 8] = [
+        None,
+        Some("revoked"),
+        Some("station"),
+        Some("operator"),
+        Some("supervisor"),
+        Some("auditor"),
+        Some("desk_a"),
+        Some("desk_b"),
+    ];
+    let mut tokens = Vec::new();
+    for w in who {
+        tokens.push(match w {
+            Some(n) if !matches!(n, "revoked" | "station") => p.token(n, "/portal/settings").await,
+            _ => String::new(),
+        });
+    }
+    let mut wrong = Vec::new();
+    let expect_get = [401, 401, 403, 200, 200, 200, 200, 404];
+    for (i, who) in who.iter().enumerate() {
+        let page = p.get(*who, &doc_url).await;
+        if page.status.as_u16() != expect_get[i] {
+            wrong.push(format!("{who:?} GET {doc_url}: {}", page.status));
+        }
+    }
+    let expect_post = [401, 401, 403, 200, 200, 403, 200, 404];
+    for (i, who) in who.iter().enumerate() {
+        let before = w.counts().await;
+        let r = p
+            .post_multipart(
+                *who,
+                &upload,
+                &[("_token", &tokens[i])],
+                Some(("document", "scan.pdf", "application/pdf", SCAN)),
+                &[],
+            )
+            .await;
+        if r.status.as_u16() != expect_post[i] {
+            wrong.push(format!("{who:?} POST {upload}: {} {}", r.status, r.body));
+        }
+        if r.status == StatusCode::OK {
+            assert!(
+                r.body.contains("書類「scan.pdf」を添付しました。"),
+                "{}",
+                r.body
+            );
+        } else {
+            assert_eq!(
+                w.counts().await,
+                before,
+                "{who:?}: nothing recorded when refused"
+            );
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    let (_, v) = w
+        .call(
+            Some("desk_a"),
+            Method::GET,
+            &format!("/api/v1/applications/{app_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(v["documents"].as_array().map(Vec::len), Some(4), "{v}");
+
+    // A desk enters its facility's application with the form attached as well; the
+    // facility is its own whatever the form says.
+    let desk_b_token = p.token("desk_b", "/portal/applications/new").await;
+    let r = p
+        .post_multipart(
+            Some("desk_b"),
+            "/portal/applications/new",
+            &[
+                ("_token", &desk_b_token),
+                ("facility_code", &fa),
+                ("holder_id", &w.nurse_b),
+                ("kind", "new"),
+                ("validity_years", "3"),
+            ],
+            Some(("document", "form.pdf", "application/pdf", SCAN)),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let loc = r.headers["location"].to_str().unwrap().to_string();
+    let page = p.get(Some("desk_b"), &loc).await;
+    assert!(
+        page.body.contains(&w.fac_b) && page.body.contains("form.pdf"),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        p.get(Some("desk_a"), &loc).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// A minimal well-formed one-page PDF (a browser's viewer opens it).
+const PAPER_PDF: &[u8] = b"%PDF-1.4
+1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj
+2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj
+3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >> endobj
+trailer << /Root 1 0 R >>
+%%EOF
+";
+
+/// The id of the account that logs in with the fixture's certificate `who`.
+async fn account_of(w: &World, who: &str) -> String {
+    use sha2::Digest;
+    let center = kmn_app::rights::CaAdmin::local(Some("test")).center();
+    let fp = hex::encode(sha2::Sha256::digest(&w.certs[who]));
+    kmn_app::ra::accounts::list(&w.app, &center)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.cert_fingerprint.eq_ignore_ascii_case(&fp))
+        .unwrap_or_else(|| panic!("no account for {who}"))
+        .id
+}
+
+/// The supervisor's accounts page: every account with its certificate; an account
+/// disabled there no longer logs in. The post needs the form token; a desk or an
+/// auditor cannot disable anything; nothing changes on a refusal.
+#[tokio::test]
+async fn issue12_supervisor_lists_and_disables_accounts_in_the_portal() {
+    let p = world().await;
+    let w = &p.w;
+    let desk_b = account_of(w, "desk_b").await;
+    let page = p.get(Some("supervisor"), "/portal/accounts").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("アカウントと証明書")
+            && page.body.contains(&format!("/portal/accounts/{desk_b}"))
+            && page.body.contains("利用者カード")
+            && page.body.contains("有効"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("href=\"/portal/accounts\""),
+        "the supervisor's menu"
+    );
+    let uri = format!("/portal/accounts/{desk_b}/disable");
+    // Refusals: no token, a desk's and an auditor's own tokens, another site.
+    let r = p.post(Some("supervisor"), &uri, &[], &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    for who in ["desk_a", "desk_b", "auditor"] {
+        let t = p.token(who, "/portal/settings").await;
+        let r = p.post(Some(who), &uri, &[("_token", &t)], &[]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{who}: {}", r.body);
+    }
+    let t = p
+        .token("supervisor", &format!("/portal/accounts/{desk_b}"))
+        .await;
+    let r = p
+        .post(
+            Some("supervisor"),
+            &uri,
+            &[("_token", &t)],
+            &[("origin", "https://evil.example")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(
+        p.get(Some("desk_b"), "/").await.status,
+        StatusCode::OK,
+        "still enabled"
+    );
+    let r = p
+        .post(
+            Some("supervisor"),
+            "/portal/accounts/no-such-account/disable",
+            &[("_token", &t)],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    // The supervisor disables desk B's account: it can no longer log in.
+    let r = p
+        .post(Some("supervisor"), &uri, &[("_token", &t)], &[])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains("アカウントを停止しました") && r.body.contains("停止中"),
+        "{}",
+        r.body
+    );
+    let r = p.get(Some("desk_b"), "/portal/cards").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(
+        r.body.contains("このアカウントは無効化されています"),
+        "{}",
+        r.body
+    );
+    // The registry: facilities with their consents by document and version.
+    let page = p.get(Some("supervisor"), "/portal/facilities").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains(&w.fac_a)
+            && page.body.contains(&w.fac_b)
+            && page.body.contains("利用規約"),
+        "{}",
+        page.body
+    );
+}
+
+/// 利用規約第4条 and issue 11 item 3 on the portal: the desk uploads a doctor's HPKI
+/// certificate for its facility and confirms; the center approves (or refuses, with a
+/// reason); the binding is ended with its date. A file that is not a certificate is
+/// refused in Japanese with nothing recorded; another facility's desk sees nothing;
+/// a desk cannot approve; a post without its token is refused. Every new route as
+/// every role and another facility, with exact statuses.
+#[tokio::test]
+async fn art4_portal_doctor_registry_enrol_confirm_approve_end() {
+    let p = world().await;
+    let w = &p.w;
+    let hpki = crate::doctors::Hpki::new("HPKI Test Root CA");
+    // The certificate is dated from now: the clock stands just after it.
+    let now = time::OffsetDateTime::now_utc() + time::Duration::minutes(1);
+    w.clock.set(now);
+    let count = || async {
+        kmn_app::ra::doctors::list(
+            &w.app,
+            &crate::api_fixture::admin().reader(),
+            None,
+            None,
+            None,
+            100,
+        )
+        .await
+        .unwrap()
+        .len()
+    };
+    let token = p.token("desk_a", "/portal/doctors").await;
+    // Not a certificate: refused beside the form, nothing recorded.
+    let r = p
+        .post_multipart(
+            Some("desk_a"),
+            "/portal/doctors",
+            &[("_token", &token)],
+            Some(("certificate", "doc.pem", "application/x-pem-file", b"hello")),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("証明書を読み取れません") && r.body.contains("医師資格証の証明書"),
+        "{}",
+        r.body
+    );
+    let pem = std::fs::read(hpki.issue("m1", "Taro Isha", "auth")).unwrap();
+    let r = p
+        .post_multipart(
+            Some("desk_a"),
+            "/portal/doctors",
+            &[],
+            Some(("certificate", "doc.pem", "application/x-pem-file", &pem)),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "without the token: {}",
+        r.body
+    );
+    assert_eq!(count().await, 0, "nothing recorded by the refusals");
+    let r = p
+        .post_multipart(
+            Some("desk_a"),
+            "/portal/doctors",
+            &[("_token", &token)],
+            Some(("certificate", "doc.pem", "application/x-pem-file", &pem)),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let loc = r.headers["location"].to_str().unwrap().to_string();
+    let id = loc.rsplit('/').next().unwrap().to_string();
+    let page = p.get(Some("desk_a"), &loc).await;
+    assert!(
+        page.body.contains("受付（施設の確認待ち）") && page.body.contains("Taro Isha"),
+        "{}",
+        page.body
+    );
+    let list = p.get(Some("desk_a"), "/portal/doctors").await;
+    assert!(list.body.contains(&id), "{}", list.body);
+    assert!(
+        !p.get(Some("desk_b"), "/portal/doctors")
+            .await
+            .body
+            .contains(&id),
+        "facility B sees nothing of A"
+    );
+
+    // Every role and the other facility.
+    let who: [Option<&str>; 8] = [
+        None,
+        Some("revoked"),
+        Some("station"),
+        Some("operator"),
+        Some("supervisor"),
+        Some("auditor"),
+        Some("desk_a"),
+        Some("desk_b"),
+    ];
+    let rows: [(&str, [u16; 8]); 3] = [
+        ("/portal/doctors", [401, 401, 403, 200, 200, 200, 200, 200]),
+        (&loc, [401, 401, 403, 200, 200, 200, 200, 404]),
+        (
+            "/portal/doctors/B-none",
+            [401, 401, 403, 404, 404, 404, 404, 404],
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (path, expected) in rows {
+        for (i, who) in who.iter().enumerate() {
+            let s = p.get(*who, path).await.status.as_u16();
+            if s != expected[i] {
+                wrong.push(format!(
+                    "{who:?} GET {path}: {s} (expected {})",
+                    expected[i]
+                ));
+            }
+        }
+    }
+    // Posts as every role with its own token, before the desk confirms: only the
+    // desk of the facility (and the center, which must name who confirmed) may.
+    let mut tokens = Vec::new();
+    for w in who {
+        tokens.push(match w {
+            Some(n) if !matches!(n, "revoked" | "station") => p.token(n, "/portal/settings").await,
+            _ => String::new(),
+        });
+    }
+    let act = |a: &str| format!("/portal/doctors/{id}/{a}");
+    let posts: [(String, [u16; 8]); 3] = [
+        (act("approve"), [401, 401, 403, 409, 409, 403, 403, 403]),
+        (act("confirm"), [401, 401, 403, 422, 422, 403, 0, 404]),
+        (act("nonsense"), [401, 401, 403, 404, 404, 404, 404, 404]),
+    ];
+    for (path, expected) in &posts {
+        for (i, who) in who.iter().enumerate() {
+            if expected[i] == 0 {
+                continue;
+            }
+            let s = p
+                .post(*who, path, &[("_token", tokens[i].as_str())], &[])
+                .await
+                .status
+                .as_u16();
+            if s != expected[i] {
+                wrong.push(format!(
+                    "{who:?} POST {path}: {s} (expected {})",
+                    expected[i]
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    // The desk confirms; the center approves.
+    let r = p
+        .post(
+            Some("desk_a"),
+            &act("confirm"),
+            &[("_token", &tokens[6])],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains("施設の確認を記録しました") && r.body.contains("施設確認済み"),
+        "{}",
+        r.body
+    );
+    let r = p
+        .post(
+            Some("desk_a"),
+            &act("approve"),
+            &[("_token", &tokens[6])],
+            &[],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "a desk cannot approve: {}",
+        r.body
+    );
+    let r = p
+        .post(
+            Some("operator"),
+            &act("approve"),
+            &[("_token", &tokens[3])],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains("承認しました") && r.body.contains("id=\"doctor-state\">有効"),
+        "{}",
+        r.body
+    );
+    // Ended with its date: a bad date first, in Japanese beside nothing recorded.
+    let r = p
+        .post(
+            Some("desk_a"),
+            &act("end"),
+            &[
+                ("_token", &tokens[6]),
+                ("ended_on", "2026/12/31"),
+                ("reason", "退職"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body
+            .contains("終了日を YYYY-MM-DD の形式で入力してください"),
+        "{}",
+        r.body
+    );
+    let day = (now + time::Duration::hours(9)).date();
+    let ymd = format!(
+        "{:04}-{:02}-{:02}",
+        day.year(),
+        u8::from(day.month()),
+        day.day()
+    );
+    let r = p
+        .post(
+            Some("desk_a"),
+            &act("end"),
+            &[
+                ("_token", &tokens[6]),
+                ("ended_on", &ymd),
+                ("reason", "退職"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let shown = format!("{}年{}月{}日", day.year(), u8::from(day.month()), day.day());
+    assert!(
+        r.body.contains("登録を終了しました") && r.body.contains(&shown) && r.body.contains("退職"),
+        "{}",
+        r.body
+    );
+
+    // The center refuses another one, with a reason (and not without).
+    let pem2 = std::fs::read(hpki.issue("m2", "Hanako Isha", "auth")).unwrap();
+    let t = p.token("supervisor", "/portal/doctors").await;
+    let r = p
+        .post_multipart(
+            Some("supervisor"),
+            "/portal/doctors",
+            &[("_token", &t), ("facility_code", &w.fac_b)],
+            Some(("certificate", "doc.der", "application/pkix-cert", &pem2)),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let loc2 = r.headers["location"].to_str().unwrap().to_string();
+    let r = p
+        .post(
+            Some("supervisor"),
+            &format!("{loc2}/refuse"),
+            &[("_token", &t), ("reason", "")],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("理由を200文字以内で入力してください"),
+        "{}",
+        r.body
+    );
+    let r = p
+        .post(
+            Some("supervisor"),
+            &format!("{loc2}/refuse"),
+            &[("_token", &t), ("reason", "証明書の名義が申請と異なります")],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("登録を却下しました"), "{}", r.body);
+    assert_eq!(
+        p.get(Some("desk_a"), &loc2).await.status,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -43,6 +43,20 @@ pub const CSS: &str = include_str!("../../static/portal.css");
 /// this site only, forms post to this site only, never framed.
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// [`CSP`] plus `frame-src 'self'`: the application page, which shows its attached PDF
+/// in the page.
+pub const CSP_FRAMING: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The policy of an attached PDF served to the portal: nothing loaded by it, framed by
+/// this site's pages only.
+pub const CSP_PDF: &str =
+    "default-src 'none'; frame-ancestors 'self'; form-action 'none'; base-uri 'none'";
+
+/// The body limit of the forms that carry a scanned form: the document limit
+/// (`kmn_domain::MAX_DOCUMENT_BYTES`, 10 MiB) plus room for the other fields, so that
+/// a file just over the limit is still refused by the use case in Japanese.
+const UPLOAD_BODY_LIMIT: usize = 11 * 1024 * 1024;
+
 /// The portal's routes (no fallback: [`crate::https_router`] adds [`not_found`] for
 /// every unknown path outside the API).
 pub fn router(app: App) -> Router {
@@ -64,8 +78,16 @@ pub fn router(app: App) -> Router {
         .route("/portal/notices", get(pages::notices))
         .route(
             "/portal/applications/new",
-            get(pages::application_form).post(pages::application_create),
+            get(pages::application_form)
+                .post(pages::application_create)
+                .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_BODY_LIMIT)),
         )
+        .route(
+            "/portal/applications/{id}/documents",
+            post(pages::document_upload)
+                .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_BODY_LIMIT)),
+        )
+        .route("/portal/documents/{id}", get(pages::document))
         .route("/portal/applications", get(pages::applications))
         .route("/portal/applications/{id}", get(pages::application))
         .route(
@@ -82,7 +104,20 @@ pub fn router(app: App) -> Router {
         )
         .route("/portal/queues", get(pages::queues))
         .route("/portal/persons", get(pages::persons))
+        .route(
+            "/portal/doctors",
+            get(pages::doctors_list).post(pages::doctor_enrol),
+        )
+        .route("/portal/doctors/{id}", get(pages::doctor))
+        .route("/portal/doctors/{id}/{action}", post(pages::doctor_act))
+        .route("/portal/facilities", get(pages::facilities_list))
         .route("/portal/facilities/{code}", get(pages::facility))
+        .route("/portal/accounts", get(pages::accounts))
+        .route("/portal/accounts/{id}", get(pages::account))
+        .route(
+            "/portal/accounts/{id}/disable",
+            post(pages::account_disable),
+        )
         .route("/portal/pin-mailers", get(pages::pin_mailers))
         .route(
             "/portal/pin-mailers/{id}/dispatched",
@@ -157,11 +192,17 @@ async fn css() -> Response {
 /// The security headers of every portal response.
 fn secure(resp: &mut Response) {
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // A page that frames its own PDF (and the PDF itself) sets its own, minimally
+    // widened policy ([`CSP_FRAMING`], [`CSP_PDF`]); every other response gets [`CSP`].
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
+    if !h.contains_key(header::X_FRAME_OPTIONS) {
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -236,6 +277,7 @@ fn nav_of(role: Role) -> Vec<Link> {
             l("/portal/applications", "申請"),
             l("/portal/applications/new", "新規申請"),
             l("/portal/notices", "お知らせ"),
+            l("/portal/doctors", "医師の登録"),
         ]),
         Role::Operator | Role::Supervisor => {
             v.extend([
@@ -243,10 +285,15 @@ fn nav_of(role: Role) -> Vec<Link> {
                 l("/portal/applications", "申請"),
                 l("/portal/cards", "利用者カード"),
                 l("/portal/persons", "利用者検索"),
+                l("/portal/facilities", "施設"),
+                l("/portal/doctors", "医師の登録"),
                 l("/portal/pin-mailers", "PIN通知書"),
                 l("/portal/proposals", "承認待ち"),
                 l("/portal/dashboard", "ダッシュボード"),
             ]);
+            if role == Role::Supervisor {
+                v.push(l("/portal/accounts", "アカウント"));
+            }
         }
         Role::Auditor => v.extend([
             l("/portal/audit", "監査ログ"),
@@ -399,6 +446,7 @@ pub fn field_label(field: &str) -> &str {
         "note" => "状況の説明",
         "kana" => "氏名（カナ）",
         "from" => "開始日",
+        "document" => "申請書のスキャン（PDF）",
         "to" => "終了日",
         f if f.starts_with("deficiencies") => "不備の内容",
         f => f,
@@ -461,15 +509,7 @@ pub fn form_pairs(
             "この画面のフォームから送信してください".into(),
         )));
     }
-    if let (Some(origin), Some(host)) = (
-        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
-        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
-    ) && origin != format!("https://{host}")
-    {
-        return Err(p.fail(AppError::Forbidden(
-            "他のサイトから送信されたフォームは受け付けません".into(),
-        )));
-    }
+    check_origin(p, headers)?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
         p.fail(AppError::BadInput(
             "フォームの内容を読み取れませんでした".into(),
@@ -481,11 +521,122 @@ pub fn form_pairs(
         .map(|(_, v)| v.as_str())
         .unwrap_or("");
     if !kmn_app::portal::form_token_ok(app, &p.actor, token) {
-        return Err(p.fail(AppError::Forbidden(
-            "フォームの有効期限が切れたか、正しくない送信です。画面を開き直してからもう一度送信してください".into(),
-        )));
+        return Err(token_refused(p));
     }
     Ok(pairs)
+}
+
+/// A `multipart/form-data` form (one carrying a file): its text fields and its one file
+/// (`(field name, file name, bytes)`, when one was chosen), after the same checks as
+/// [`form_pairs`] — same origin, this account's fresh form token — and before
+/// anything is changed.
+pub struct Multipart {
+    pub fields: Vec<(String, String)>,
+    pub file: Option<(String, String, Vec<u8>)>,
+}
+
+impl Multipart {
+    /// A text field, trimmed (empty when absent).
+    pub fn get(&self, name: &str) -> String {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// Whether the request's body is `multipart/form-data`.
+pub fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("multipart/form-data"))
+}
+
+/// Reads a `multipart/form-data` form (see [`Multipart`]).
+pub async fn multipart(
+    app: &App,
+    p: &Portal,
+    req: axum::extract::Request,
+) -> Result<Multipart, PageError> {
+    let headers = req.headers();
+    use axum::extract::FromRequest;
+    let unreadable = || {
+        p.fail(AppError::BadInput(
+            "フォームの内容を読み取れませんでした".into(),
+        ))
+    };
+    if !is_multipart(headers) {
+        return Err(p.fail(AppError::BadInput(
+            "この画面のフォームから送信してください".into(),
+        )));
+    }
+    check_origin(p, headers)?;
+    // The request itself, so that the route's body limit applies.
+    let mut mp = axum::extract::Multipart::from_request(req, &())
+        .await
+        .map_err(|_| unreadable())?;
+    let mut out = Multipart {
+        fields: vec![],
+        file: None,
+    };
+    let failed = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            p.fail(AppError::BadInput(
+                "送信されたファイルが大きすぎます。PDF は10MBまでです".into(),
+            ))
+        } else {
+            unreadable()
+        }
+    };
+    while let Some(field) = mp.next_field().await.map_err(failed)? {
+        let name = field.name().unwrap_or_default().to_string();
+        match field.file_name().map(str::to_string) {
+            Some(file_name) => {
+                let bytes = field.bytes().await.map_err(failed)?;
+                // A file input left empty sends a part with no name and no bytes.
+                if !(file_name.is_empty() && bytes.is_empty()) && out.file.is_none() {
+                    out.file = Some((name, file_name, bytes.to_vec()));
+                }
+            }
+            None => {
+                let text = field.text().await.map_err(failed)?;
+                out.fields.push((name, text));
+            }
+        }
+    }
+    let token = out
+        .fields
+        .iter()
+        .find(|(k, _)| k == "_token")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    if !kmn_app::portal::form_token_ok(app, &p.actor, token) {
+        return Err(token_refused(p));
+    }
+    Ok(out)
+}
+
+fn token_refused(p: &Portal) -> PageError {
+    p.fail(AppError::Forbidden(
+        "フォームの有効期限が切れたか、正しくない送信です。画面を開き直してからもう一度送信してください".into(),
+    ))
+}
+
+/// A form posted from another site is refused (the browser names its origin).
+fn check_origin(p: &Portal, headers: &HeaderMap) -> Result<(), PageError> {
+    if let (Some(origin), Some(host)) = (
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+    ) && origin != format!("https://{host}")
+    {
+        return Err(p.fail(AppError::Forbidden(
+            "他のサイトから送信されたフォームは受け付けません".into(),
+        )));
+    }
+    Ok(())
 }
 
 /// [`form_pairs`], deserialized into `T` (unknown fields such as `_token` ignored).

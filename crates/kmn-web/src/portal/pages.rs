@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::{
     Me, PageError, Portal, age, application_kind, application_state, card_state, cert_status, date,
-    datetime, form, form_pairs, html, name, query,
+    datetime, form, form_pairs, html, multipart, name, query,
 };
 
 type PageResult = Result<Response, PageError>;
@@ -638,12 +638,21 @@ struct ApplicationPage {
     card_id: String,
     created: String,
     rounds: Vec<RoundRow>,
-    documents: Vec<(String, String, String)>,
+    documents: Vec<DocumentView>,
     checklist: Vec<(usize, &'static str, &'static str)>,
     can_submit: bool,
+    can_upload: bool,
     can_review: bool,
     message: Option<String>,
     fields: Vec<(String, String)>,
+}
+
+/// An attached document as the application page shows it (and frames it).
+struct DocumentView {
+    url: String,
+    file_name: String,
+    uploaded: String,
+    size: String,
 }
 
 /// `/portal/applications/{id}`: an application with its rounds (deficiencies included)
@@ -713,12 +722,11 @@ async fn application_page(
             .collect(),
         documents: docs
             .iter()
-            .map(|d| {
-                (
-                    format!("/api/v1/applications/{}/documents/{}", a.id, d.id),
-                    d.file_name.clone(),
-                    date(d.uploaded_at),
-                )
+            .map(|d| DocumentView {
+                url: format!("/portal/documents/{}", d.id),
+                file_name: d.file_name.clone(),
+                uploaded: datetime(d.uploaded_at),
+                size: format!("{}KB", (d.size + 1023) / 1024),
             })
             .collect(),
         checklist: CHECKLIST
@@ -729,10 +737,94 @@ async fn application_page(
         can_submit: (desk || p.actor.is_center())
             && matches!(a.state.as_str(), "draft" | "returned"),
         can_review: p.actor.is_center() && matches!(a.state.as_str(), "submitted" | "resubmitted"),
+        can_upload: (desk || p.actor.is_center())
+            && a.state
+                .parse::<kmn_domain::ApplicationState>()
+                .is_ok_and(|s| !s.is_final()),
         message,
         fields,
     };
-    Ok(html(status, &page))
+    let mut resp = html(status, &page);
+    // The attached PDFs are shown in the page: frames of this site only.
+    resp.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static(super::CSP_FRAMING),
+    );
+    Ok(resp)
+}
+
+/// `/portal/documents/{id}`: an attached scan, served as `application/pdf` to be shown
+/// in the application page (framed by this site only; the read is logged).
+pub async fn document(State(app): State<App>, p: Portal, Path(id): Path<String>) -> PageResult {
+    let r: Reader = p.right()?;
+    let (d, bytes) = applications::document(&app, &r, &id)
+        .await
+        .map_err(|e| p.fail(e))?;
+    let h = |v: &'static str| axum::http::HeaderValue::from_static(v);
+    let mut resp = (
+        [
+            (header::CONTENT_TYPE, h("application/pdf")),
+            (header::CONTENT_SECURITY_POLICY, h(super::CSP_PDF)),
+            (header::X_FRAME_OPTIONS, h("SAMEORIGIN")),
+        ],
+        bytes,
+    )
+        .into_response();
+    // The file name as given by the uploader is not put in a header: the id only.
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!("inline; filename=\"{}.pdf\"", d.id))
+    {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
+
+/// `POST /portal/applications/{id}/documents`: attaches a scanned form (PDF, at most
+/// 10 MiB) to an application; an unacceptable file is shown beside the form in
+/// Japanese and nothing is recorded.
+pub async fn document_upload(
+    State(app): State<App>,
+    p: Portal,
+    Path(id): Path<String>,
+    req: axum::extract::Request,
+) -> PageResult {
+    let r: Registrar = p.right()?;
+    let form = multipart(&app, &p, req).await?;
+    let Some((_, file_name, bytes)) = form.file else {
+        return application_page(
+            &app,
+            &p,
+            &id,
+            None,
+            vec![(
+                super::field_label("document").to_string(),
+                "添付するファイルを選んでください".into(),
+            )],
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    };
+    match applications::add_document(&app, &r, &id, &file_name, &bytes).await {
+        Ok(d) => {
+            application_page(
+                &app,
+                &p,
+                &id,
+                Some(format!("書類「{}」を添付しました。", d.file_name)),
+                vec![],
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(AppError::Validation(fs)) => {
+            let status = crate::api::error::status_of(&AppError::Validation(fs.clone()));
+            let fields = fs
+                .iter()
+                .map(|f| (super::field_label(&f.field).to_string(), f.message.clone()))
+                .collect();
+            application_page(&app, &p, &id, None, fields, status).await
+        }
+        Err(e) => Err(p.fail(e)),
+    }
 }
 
 /// `POST /portal/applications/{id}/submit`: files a draft, or refiles a returned
@@ -1021,11 +1113,36 @@ pub async fn application_form(State(app): State<App>, p: Portal, uri: Uri) -> Pa
 pub async fn application_create(
     State(app): State<App>,
     p: Portal,
-    headers: HeaderMap,
-    body: Bytes,
+    req: axum::extract::Request,
 ) -> PageResult {
     let r: Registrar = p.right()?;
-    let data: ApplicationFormData = form(&app, &p, &headers, &body)?;
+    // The form carries the scanned application form when one is attached (the paper
+    // application received by post); without a file it may also come URL-encoded.
+    let (data, scan) = if super::is_multipart(req.headers()) {
+        let m = multipart(&app, &p, req).await?;
+        let data = ApplicationFormData {
+            facility_code: m.get("facility_code"),
+            holder_id: m.get("holder_id"),
+            kind: m.get("kind"),
+            detail: m.get("detail"),
+            validity_years: m.get("validity_years"),
+            target_card_id: m.get("target_card_id"),
+        };
+        (data, m.file.map(|(_, n, b)| (n, b)))
+    } else {
+        let headers = req.headers().clone();
+        let body = <Bytes as axum::extract::FromRequest<()>>::from_request(req, &())
+            .await
+            .map_err(|_| {
+                p.fail(AppError::BadInput(
+                    "フォームの内容を読み取れませんでした".into(),
+                ))
+            })?;
+        (
+            form::<ApplicationFormData>(&app, &p, &headers, &body)?,
+            None,
+        )
+    };
     let facility =
         p.me.facility
             .clone()
@@ -1070,7 +1187,15 @@ pub async fn application_create(
         validity_years: validity,
         target_card_id: Some(data.target_card_id.trim().to_string()).filter(|d| !d.is_empty()),
     };
-    match applications::create(&app, &r, &input).await {
+    let created = match &scan {
+        Some((file_name, bytes)) => {
+            applications::create_with_document(&app, &r, &input, file_name, bytes)
+                .await
+                .map(|(a, _)| a)
+        }
+        None => applications::create(&app, &r, &input).await,
+    };
+    match created {
         Ok(a) => Ok(Redirect::to(&format!("/portal/applications/{}", a.id)).into_response()),
         Err(AppError::Validation(fs)) => {
             let errors = fs
@@ -1934,4 +2059,422 @@ pub async fn settings_save(
         .await
         .map_err(|e| p.fail(e))?;
     settings_page(&app, &p, Some("表示設定を保存しました。".into())).await
+}
+
+// --- Supervisor: accounts and their certificates; the facility registry ----------------
+
+struct AccountRowView {
+    id: String,
+    name: String,
+    role: String,
+    facility: String,
+    serial: String,
+    profile: String,
+    status: String,
+    not_after: String,
+    key: String,
+    disabled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "portal/accounts.html")]
+struct AccountsPage {
+    me: Me,
+    rows: Vec<AccountRowView>,
+    /// One account's page (`/portal/accounts/{id}`) rather than the list.
+    one: bool,
+    message: Option<String>,
+}
+
+fn account_row(a: kmn_app::ra::accounts::AccountCredentials) -> AccountRowView {
+    let role = Role::parse(&a.account.role)
+        .map(|r| r.label_ja().to_string())
+        .unwrap_or_else(|| a.account.role.clone());
+    AccountRowView {
+        id: a.account.id.clone(),
+        name: a.account.display_name.clone(),
+        role,
+        facility: a.account.facility_code.clone().unwrap_or_default(),
+        serial: a.cert_serial_hex.clone().unwrap_or_else(|| "—".into()),
+        profile: match a.cert_profile.as_deref() {
+            Some("operator") => "担当者証明書".into(),
+            Some("user-card") => "利用者カード".into(),
+            Some("station") => "発行端末".into(),
+            Some(x) => x.to_string(),
+            None => "—".into(),
+        },
+        status: a
+            .cert_status
+            .as_deref()
+            .map(|s| cert_status(s).to_string())
+            .unwrap_or_else(|| "—".into()),
+        not_after: a.cert_not_after.map(date).unwrap_or_else(|| "—".into()),
+        key: a
+            .key_location
+            .as_ref()
+            .map(|k| k.label_ja())
+            .unwrap_or_else(|| "—".into()),
+        disabled: a.account.disabled != 0,
+    }
+}
+
+async fn accounts_page(
+    app: &App,
+    p: &Portal,
+    only: Option<&str>,
+    message: Option<String>,
+) -> PageResult {
+    let c: Center = p.right()?;
+    let all = kmn_app::ra::accounts::list_with_credentials(app, &c)
+        .await
+        .map_err(|e| p.fail(e))?;
+    let rows: Vec<AccountRowView> = all
+        .into_iter()
+        .filter(|a| only.is_none_or(|id| a.account.id == id))
+        .map(account_row)
+        .collect();
+    if let Some(id) = only
+        && rows.is_empty()
+    {
+        return Err(p.fail(AppError::NotFound(format!("アカウント {id} はありません"))));
+    }
+    Ok(html(
+        StatusCode::OK,
+        &AccountsPage {
+            me: p.me.clone(),
+            rows,
+            one: only.is_some(),
+            message,
+        },
+    ))
+}
+
+/// `/portal/accounts`: every account with its certificate (serial, kind, status,
+/// expiry) and where its key lives (support center; the supervisor's menu).
+pub async fn accounts(State(app): State<App>, p: Portal) -> PageResult {
+    accounts_page(&app, &p, None, None).await
+}
+
+/// `/portal/accounts/{id}`: one account and its certificate.
+pub async fn account(State(app): State<App>, p: Portal, Path(id): Path<String>) -> PageResult {
+    accounts_page(&app, &p, Some(&id), None).await
+}
+
+/// `POST /portal/accounts/{id}/disable`: the account can no longer log in.
+pub async fn account_disable(
+    State(app): State<App>,
+    p: Portal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> PageResult {
+    let c: Center = p.right()?;
+    form_pairs(&app, &p, &headers, &body)?;
+    kmn_app::ra::accounts::disable(&app, &c, &id)
+        .await
+        .map_err(|e| p.fail(e))?;
+    accounts_page(
+        &app,
+        &p,
+        Some(&id),
+        Some("アカウントを停止しました。この証明書ではログインできません。".into()),
+    )
+    .await
+}
+
+struct RegistryRow {
+    code: String,
+    name: String,
+    kind: String,
+    consents: Vec<(String, String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/facilities.html")]
+struct FacilitiesPage {
+    me: Me,
+    rows: Vec<RegistryRow>,
+}
+
+/// `/portal/facilities`: the center's facility registry with each facility's consents
+/// by document and version (利用規約第2条2).
+pub async fn facilities_list(State(app): State<App>, p: Portal) -> PageResult {
+    let c: Center = p.right()?;
+    let r = c.reader();
+    let list = facilities::list(&app, &r, None, 1000)
+        .await
+        .map_err(|e| p.fail(e))?;
+    let mut rows = Vec::new();
+    for f in list {
+        let consents = facilities::consents(&app, &r, &f.code)
+            .await
+            .map_err(|e| p.fail(e))?
+            .into_iter()
+            .map(|c| (consent_kind(&c.kind), c.version, date(c.given_at)))
+            .collect();
+        rows.push(RegistryRow {
+            name: format!("{}（{}）", f.name_kanji, f.name_kana),
+            kind: f.kind,
+            code: f.code,
+            consents,
+        });
+    }
+    Ok(html(StatusCode::OK, &FacilitiesPage { me: p.me, rows }))
+}
+
+fn consent_kind(k: &str) -> String {
+    match k {
+        "cps" => "認証局運用規程（CPS）".to_string(),
+        "terms" => "利用規約".to_string(),
+        "privacy_policy" => "個人情報の取扱い".to_string(),
+        k => k.to_string(),
+    }
+}
+
+// --- The doctor registry (issue 11 item 3; 利用規約第4条) --------------------------------
+
+use kmn_app::ra::doctors;
+
+struct DoctorRowView {
+    id: String,
+    facility: String,
+    subject: String,
+    serial: String,
+    state: String,
+    validity: String,
+    enrolled: String,
+    ended: String,
+    closed: String,
+    reason: String,
+}
+
+fn doctor_row(b: &kmn_app::views::DoctorBinding) -> DoctorRowView {
+    DoctorRowView {
+        id: b.id.clone(),
+        facility: b.facility_code.clone(),
+        subject: b.subject.clone(),
+        serial: b.serial_hex.clone(),
+        state: b
+            .state
+            .parse::<kmn_domain::doctor::BindingState>()
+            .map(|s| s.label_ja().to_string())
+            .unwrap_or_else(|_| b.state.clone()),
+        validity: format!("{}〜{}", date(b.not_before), date(b.not_after)),
+        enrolled: date(b.enrolled_at),
+        ended: b
+            .ended_on
+            .as_deref()
+            .and_then(|d| {
+                time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).ok()
+            })
+            .map(|d| format!("{}年{}月{}日", d.year(), u8::from(d.month()), d.day()))
+            .unwrap_or_default(),
+        closed: b.closed_at.map(date).unwrap_or_default(),
+        reason: b.close_reason.clone().unwrap_or_default(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/doctors.html")]
+struct DoctorsPage {
+    me: Me,
+    rows: Vec<DoctorRowView>,
+    facilities: Vec<Choice>,
+    can_enrol: bool,
+    errors: Vec<(String, String)>,
+}
+
+async fn doctors_page(
+    app: &App,
+    p: &Portal,
+    errors: Vec<(String, String)>,
+    status: StatusCode,
+) -> PageResult {
+    let r: Reader = p.right()?;
+    let rows = doctors::list(app, &r, p.me.facility.as_deref(), None, None, 500)
+        .await
+        .map_err(|e| p.fail(e))?
+        .iter()
+        .map(doctor_row)
+        .collect();
+    let facilities = if p.actor.is_center() {
+        facilities::list(app, &r, None, 1000)
+            .await
+            .map_err(|e| p.fail(e))?
+            .into_iter()
+            .map(|f| Choice {
+                selected: false,
+                label: format!("{}（{}）", f.name_kanji, f.code),
+                value: f.code,
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    let can_enrol = p.actor.is_center() || p.actor.role() == Role::FacilityDesk;
+    Ok(html(
+        status,
+        &DoctorsPage {
+            me: p.me.clone(),
+            rows,
+            facilities,
+            can_enrol,
+            errors,
+        },
+    ))
+}
+
+/// `/portal/doctors`: the doctors registered for the facility (a desk: its own), with
+/// their states, and the form to upload a doctor's HPKI certificate.
+pub async fn doctors_list(State(app): State<App>, p: Portal) -> PageResult {
+    doctors_page(&app, &p, vec![], StatusCode::OK).await
+}
+
+fn field_errors(fs: &[kmn_app::error::FieldError]) -> Vec<(String, String)> {
+    fs.iter()
+        .map(|f| (doctor_field(&f.field).to_string(), f.message.clone()))
+        .collect()
+}
+
+fn doctor_field(f: &str) -> &str {
+    match f {
+        "certificate" => "医師資格証の証明書",
+        "given_by" => "確認した施設の方の氏名",
+        "reason" => "理由",
+        "ended_on" => "終了日",
+        f => super::field_label(f),
+    }
+}
+
+/// `POST /portal/doctors`: the desk (or the center, for a facility it chooses) uploads
+/// a doctor's HPKI certificate (PEM or DER); refused in Japanese beside the form.
+pub async fn doctor_enrol(
+    State(app): State<App>,
+    p: Portal,
+    req: axum::extract::Request,
+) -> PageResult {
+    let r: Registrar = p.right()?;
+    let form = multipart(&app, &p, req).await?;
+    let facility =
+        p.me.facility
+            .clone()
+            .unwrap_or_else(|| form.get("facility_code"));
+    let bytes = form.file.map(|(_, _, b)| b).unwrap_or_default();
+    match doctors::enrol(&app, &r, &facility, &bytes).await {
+        Ok(b) => Ok(Redirect::to(&format!("/portal/doctors/{}", b.id)).into_response()),
+        Err(e @ AppError::Validation(_)) => {
+            let status = crate::api::error::status_of(&e);
+            let AppError::Validation(fs) = e else {
+                unreachable!()
+            };
+            doctors_page(&app, &p, field_errors(&fs), status).await
+        }
+        Err(e) => Err(p.fail(e)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/doctor.html")]
+struct DoctorPage {
+    me: Me,
+    b: DoctorRowView,
+    issuer: String,
+    state_code: String,
+    confirmed: String,
+    approved: String,
+    center: bool,
+    message: Option<String>,
+    errors: Vec<(String, String)>,
+}
+
+async fn doctor_page(
+    app: &App,
+    p: &Portal,
+    id: &str,
+    message: Option<String>,
+    errors: Vec<(String, String)>,
+    status: StatusCode,
+) -> PageResult {
+    let r: Reader = p.right()?;
+    let b = doctors::get(app, &r, id).await.map_err(|e| p.fail(e))?;
+    let page = DoctorPage {
+        me: p.me.clone(),
+        b: doctor_row(&b),
+        issuer: b.issuer.clone(),
+        state_code: b.state.clone(),
+        confirmed: b.confirmed_at.map(datetime).unwrap_or_default(),
+        approved: b.approved_at.map(datetime).unwrap_or_default(),
+        center: p.actor.is_center(),
+        message,
+        errors,
+    };
+    Ok(html(status, &page))
+}
+
+/// `/portal/doctors/{id}`: one registration with its steps and the actions its state
+/// allows.
+pub async fn doctor(State(app): State<App>, p: Portal, Path(id): Path<String>) -> PageResult {
+    doctor_page(&app, &p, &id, None, vec![], StatusCode::OK).await
+}
+
+/// `POST /portal/doctors/{id}/{action}`: confirm (desk, or the center recording the
+/// facility's written confirmation), approve or refuse (center), end with its date.
+pub async fn doctor_act(
+    State(app): State<App>,
+    p: Portal,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> PageResult {
+    let pairs = form_pairs(&app, &p, &headers, &body)?;
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let r = match action.as_str() {
+        "confirm" => {
+            let reg: Registrar = p.right()?;
+            let g = get("given_by");
+            doctors::confirm(&app, &reg, &id, Some(g.as_str()).filter(|g| !g.is_empty()))
+                .await
+                .map(|_| "施設の確認を記録しました。")
+        }
+        "approve" => {
+            let c: Center = p.right()?;
+            doctors::approve(&app, &c, &id)
+                .await
+                .map(|_| "承認しました。この医師資格証で施設の医師として利用できます。")
+        }
+        "refuse" => {
+            let c: Center = p.right()?;
+            doctors::refuse(&app, &c, &id, &get("reason"))
+                .await
+                .map(|_| "登録を却下しました。")
+        }
+        "end" => {
+            let reg: Registrar = p.right()?;
+            doctors::end(&app, &reg, &id, &get("ended_on"), &get("reason"))
+                .await
+                .map(|_| "登録を終了しました。")
+        }
+        _ => {
+            return Err(p.fail(AppError::NotFound(
+                "お探しのページは見つかりません。".into(),
+            )));
+        }
+    };
+    match r {
+        Ok(m) => doctor_page(&app, &p, &id, Some(m.into()), vec![], StatusCode::OK).await,
+        Err(e @ AppError::Validation(_)) => {
+            let status = crate::api::error::status_of(&e);
+            let AppError::Validation(fs) = e else {
+                unreachable!()
+            };
+            doctor_page(&app, &p, &id, None, field_errors(&fs), status).await
+        }
+        Err(e) => Err(p.fail(e)),
+    }
 }
