@@ -79,71 +79,7 @@ pub(crate) fn upstream() -> Upstream {
 /// A TLS server certificate for the gateway from a throwaway OpenSSL CA; returns (CA PEM,
 /// chain PEM, key PEM).
 pub(crate) fn server_cert(env: &Env) -> (PathBuf, PathBuf, PathBuf) {
-    let d = env.path("gw-tls");
-    std::fs::create_dir_all(&d).unwrap();
-    let p = |n: &str| d.join(n).to_str().unwrap().to_string();
-    std::fs::write(
-        d.join("ext.cnf"),
-        "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    for args in [
-        vec![
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &p("ca.key"),
-            "-out",
-            &p("ca.pem"),
-            "-subj",
-            "/CN=Gateway Test CA",
-            "-days",
-            "2",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-        ],
-        vec![
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &p("srv.key"),
-            "-out",
-            &p("srv.csr"),
-            "-subj",
-            "/CN=localhost",
-        ],
-        vec![
-            "x509",
-            "-req",
-            "-in",
-            &p("srv.csr"),
-            "-CA",
-            &p("ca.pem"),
-            "-CAkey",
-            &p("ca.key"),
-            "-CAcreateserial",
-            "-out",
-            &p("srv.pem"),
-            "-days",
-            "2",
-            "-extfile",
-            &p("ext.cnf"),
-        ],
-    ] {
-        let (ok, o) = tool("openssl", &args);
-        assert!(ok, "openssl {args:?}: {o}");
-    }
+    let d = crate::support::openssl_server_cert(env, "gw-tls", "Gateway Test CA");
     (d.join("ca.pem"), d.join("srv.pem"), d.join("srv.key"))
 }
 

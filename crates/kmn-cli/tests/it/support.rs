@@ -415,3 +415,80 @@ pub fn assert_fails(o: &Output, code: i32, fragment: &str) {
     );
     assert!(err.contains(fragment), "expected '{fragment}' in: {err}");
 }
+
+/// A TLS server certificate for `localhost` (serverAuth) from a throwaway OpenSSL CA with
+/// P-256 keys, in `env.path(dir)`: `ca.pem`, `srv.pem`, `srv.key` (PEM) and `srv.p8`
+/// (PKCS#8 DER). Returns the directory.
+pub fn openssl_server_cert(env: &Env, dir: &str, ca_cn: &str) -> std::path::PathBuf {
+    let d = env.path(dir);
+    std::fs::create_dir_all(&d).unwrap();
+    let p = |n: &str| d.join(n).to_str().unwrap().to_string();
+    let (ca_key, ca_pem, srv_key, srv_csr, srv_pem, srv_p8, ext) = (
+        p("ca.key"),
+        p("ca.pem"),
+        p("srv.key"),
+        p("srv.csr"),
+        p("srv.pem"),
+        p("srv.p8"),
+        p("ext.cnf"),
+    );
+    std::fs::write(
+        &ext,
+        "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let subj = format!("/CN={ca_cn}");
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let ca: Vec<&str> = ["req", "-x509"]
+        .into_iter()
+        .chain(ec)
+        .chain([
+            "-keyout", &ca_key, "-out", &ca_pem, "-subj", &subj, "-days", "2",
+        ])
+        .chain(["-addext", "basicConstraints=critical,CA:TRUE"])
+        .chain(["-addext", "keyUsage=critical,keyCertSign"])
+        .collect();
+    let csr: Vec<&str> = ["req"]
+        .into_iter()
+        .chain(ec)
+        .chain([
+            "-keyout",
+            &srv_key,
+            "-out",
+            &srv_csr,
+            "-subj",
+            "/CN=localhost",
+        ])
+        .collect();
+    let sign = vec![
+        "x509",
+        "-req",
+        "-in",
+        &srv_csr,
+        "-CA",
+        &ca_pem,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-out",
+        &srv_pem,
+        "-days",
+        "2",
+        "-extfile",
+        &ext,
+    ];
+    let p8 = vec![
+        "pkcs8", "-topk8", "-nocrypt", "-in", &srv_key, "-outform", "DER", "-out", &srv_p8,
+    ];
+    for args in [ca, csr, sign, p8] {
+        let (ok, o) = tool("openssl", &args);
+        assert!(ok, "openssl {args:?}: {o}");
+    }
+    d
+}
