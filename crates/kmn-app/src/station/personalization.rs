@@ -198,6 +198,9 @@ pub async fn personalize_with<B: StationBackend>(
             &pin,
             &code,
             center.now(),
+            kmn_pki::parse::cert(&issued.der)
+                .ok()
+                .map(|c| c.tbs.not_after.at),
             &format!("{}-pin-mailer.pdf", issued.card_id),
         )?;
         written = Some(path.clone());
@@ -334,6 +337,7 @@ fn write_mailer(
     pin: &SecretPin,
     code: &SecretPin,
     now: time::OffsetDateTime,
+    valid_until: Option<time::OffsetDateTime>,
     file_name: &str,
 ) -> Result<(PathBuf, String), AppError> {
     let letter = kmn_letters::PinMailer {
@@ -346,6 +350,7 @@ fn write_mailer(
         initial_pin: pin.expose().to_string(),
         emergency_revocation_code: code.expose().to_string(),
         issued_on: now.to_offset(kmn_domain::time_fmt::JST).date(),
+        valid_until: valid_until.map(|t| t.to_offset(kmn_domain::time_fmt::JST).date()),
         support_phone: target.support_center_phone.clone(),
     };
     let pdf = kmn_letters::pin_mailer_pdf(mailer.font, &letter)
@@ -456,7 +461,7 @@ pub async fn unlock(
         facility_code: card.facility_code.clone(),
         facility_name_kanji: facility,
         support_center_phone: app.cfg.support_center_phone.clone(),
-        kind: kmn_letters::MailerKind::UserCard,
+        kind: kmn_letters::MailerKind::CardUnlock,
     };
     let (path, sha256) = write_mailer(
         mailer,
@@ -465,6 +470,8 @@ pub async fn unlock(
         &pin,
         &code,
         app.clock.now(),
+        card.not_after
+            .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()),
         &format!("{}-pin-mailer-{mailer_id}.pdf", card.id),
     )?;
     if let Err(e) = kmn_token::unlock_with_so(&module, slot, &so_pin, &pin) {
