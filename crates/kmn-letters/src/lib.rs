@@ -2,7 +2,10 @@
 //!
 //! The PIN mailer (「利用者カード 初期PIN（パスワード）のお知らせ」) and the custodian's
 //! sheet of the root-key backup (「分散鍵」, [`share_sheet_pdf`]), rendered on A4 with the
-//! IPAex Gothic font (Debian `fonts-ipaexfont-gothic`).
+//! IPAex Gothic font (Debian `fonts-ipaexfont-gothic`); the share sheet's hex is set in
+//! DejaVu Sans Mono (`fonts-dejavu-core`) when it is installed, otherwise in fixed-width
+//! cells. The PIN mailer comes from the support center and is laid out for a 長形3号
+//! window envelope; an unlock has its own wording ([`MailerKind::CardUnlock`]).
 //! printpdf subsets the font, so a letter is a few tens of kilobytes.
 //!
 //! The initial PIN, the emergency revocation code and a backup share are secrets: they
