@@ -197,10 +197,12 @@ pub async fn personalize_with<B: StationBackend>(
             &issued.card_id,
             &pin,
             &code,
-            center.now(),
-            kmn_pki::parse::cert(&issued.der)
-                .ok()
-                .map(|c| c.tbs.not_after.at),
+            (
+                center.now(),
+                kmn_pki::parse::cert(&issued.der)
+                    .ok()
+                    .map(|c| c.tbs.not_after.at),
+            ),
             &format!("{}-pin-mailer.pdf", issued.card_id),
         )?;
         written = Some(path.clone());
@@ -328,7 +330,8 @@ pub async fn inspect(
     })
 }
 
-/// Writes a PIN mailer (mode 0600) for the card `card_id` of `target`'s holder and
+/// Writes a PIN mailer (mode 0600) for the card `card_id` of `target`'s holder, dated
+/// `now` and showing the card's validity (`valid_until`, the certificate's notAfter), and
 /// returns (path, SHA-256 of the PDF).
 fn write_mailer(
     mailer: &MailerOut<'_>,
@@ -336,8 +339,7 @@ fn write_mailer(
     card_id: &str,
     pin: &SecretPin,
     code: &SecretPin,
-    now: time::OffsetDateTime,
-    valid_until: Option<time::OffsetDateTime>,
+    (now, valid_until): (time::OffsetDateTime, Option<time::OffsetDateTime>),
     file_name: &str,
 ) -> Result<(PathBuf, String), AppError> {
     let letter = kmn_letters::PinMailer {
@@ -469,9 +471,11 @@ pub async fn unlock(
         &card.id,
         &pin,
         &code,
-        app.clock.now(),
-        card.not_after
-            .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()),
+        (
+            app.clock.now(),
+            card.not_after
+                .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()),
+        ),
         &format!("{}-pin-mailer-{mailer_id}.pdf", card.id),
     )?;
     if let Err(e) = kmn_token::unlock_with_so(&module, slot, &so_pin, &pin) {
