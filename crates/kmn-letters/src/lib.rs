@@ -1290,6 +1290,14 @@ mod tests {
         let Some(font) = font_or_skip() else { return };
         let pdf = share_sheet_pdf(&font, &sample_sheet()).unwrap();
         assert!(pdf.starts_with(b"%PDF"));
+        // Without a monospaced font the hex goes into fixed-width cells.
+        let plain = Font::load(font.path()).unwrap();
+        assert!(!plain.has_mono());
+        assert!(
+            share_sheet_pdf(&plain, &sample_sheet())
+                .unwrap()
+                .starts_with(b"%PDF")
+        );
         let mut empty = sample_sheet();
         empty.record_lines.clear();
         assert!(share_sheet_pdf(&font, &empty).is_err());
