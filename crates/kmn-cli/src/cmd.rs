@@ -635,7 +635,9 @@ async fn ca_cmd(
             let app = open(data_dir).await?;
             let font = kmn_letters::Font::load_default()
                 .map_err(|e| AppError::Config(format!("分散鍵の用紙（PDF）を作れません: {e}")))?;
-            let org = app.cfg.organization.clone();
+            // The sheet is read by people: the association's Japanese name, not the
+            // certificates' organization (`organization`, often in English).
+            let org = kmn_letters::ASSOCIATION_JA.to_string();
             let render = |s: &kmn_app::ca::backup::Share| {
                 let sheet = kmn_letters::ShareSheet {
                     custodian: s.custodian,

@@ -2,7 +2,10 @@
 //!
 //! The PIN mailer (「利用者カード 初期PIN（パスワード）のお知らせ」) and the custodian's
 //! sheet of the root-key backup (「分散鍵」, [`share_sheet_pdf`]), rendered on A4 with the
-//! IPAex Gothic font (Debian `fonts-ipaexfont-gothic`).
+//! IPAex Gothic font (Debian `fonts-ipaexfont-gothic`); the share sheet's hex is set in
+//! DejaVu Sans Mono (`fonts-dejavu-core`) when it is installed, otherwise in fixed-width
+//! cells. The PIN mailer comes from the support center and is laid out for a 長形3号
+//! window envelope; an unlock has its own wording ([`MailerKind::CardUnlock`]).
 //! printpdf subsets the font, so a letter is a few tens of kilobytes.
 //!
 //! The initial PIN, the emergency revocation code and a backup share are secrets: they
@@ -53,6 +56,9 @@ pub enum MailerKind {
     UserCard,
     /// 運用担当者用ICカード (support-center staff: operator, supervisor, auditor).
     OperatorToken,
+    /// A holder's card unlocked by the support center after an identity check (第9条):
+    /// the letter carries the new PIN and the new emergency revocation code.
+    CardUnlock,
 }
 
 /// Data printed on a PIN mailer.
@@ -70,6 +76,8 @@ pub struct PinMailer {
     /// Secret, one-time: printed only in the PDF.
     pub emergency_revocation_code: String,
     pub issued_on: time::Date,
+    /// The last day the card's certificate is valid (notAfter, as a JST date), if known.
+    pub valid_until: Option<time::Date>,
     pub support_phone: String,
 }
 
@@ -85,16 +93,27 @@ impl fmt::Debug for PinMailer {
             .field("initial_pin", &"<redacted>")
             .field("emergency_revocation_code", &"<redacted>")
             .field("issued_on", &self.issued_on)
+            .field("valid_until", &self.valid_until)
             .field("support_phone", &self.support_phone)
             .finish()
     }
 }
+
+/// Where the monospaced font for hex (backup share sheets) is looked for, in order
+/// (Debian `fonts-dejavu-core`, `fonts-liberation`). Without one, hex is set in
+/// fixed-width cells of the Japanese font instead.
+pub const DEFAULT_MONO_FONT_PATHS: &[&str] = &[
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationMono-Regular.ttf",
+];
 
 /// A parsed font, loaded once and reused for a whole batch of letters.
 #[derive(Clone)]
 pub struct Font {
     parsed: ParsedFont,
     path: PathBuf,
+    /// A monospaced Latin font for hex, when one is installed.
+    mono: Option<Box<ParsedFont>>,
 }
 
 impl fmt::Debug for Font {
@@ -111,7 +130,7 @@ impl Font {
             .map(Path::new)
             .find(|p| p.is_file())
         {
-            Some(p) => Font::load(p),
+            Some(p) => Font::load(p).map(Font::with_default_mono),
             None => Err(LetterError::FontMissing(format!(
                 "IPAexゴシック（{}）が見つかりません。Debian パッケージ {FONT_PACKAGE} をインストールしてください（apt-get install {FONT_PACKAGE}）",
                 DEFAULT_FONT_PATHS[0]
@@ -134,10 +153,30 @@ impl Font {
         let font = Font {
             parsed,
             path: path.to_path_buf(),
+            mono: None,
         };
         // A font without Japanese glyphs would silently print blanks.
         font.check_glyphs("フォント", "日本語初期ＰＩＮ0123456789", false)?;
         Ok(font)
+    }
+
+    /// Adds the first monospaced font of [`DEFAULT_MONO_FONT_PATHS`] that parses and has
+    /// the characters of the share lines; without one the font is returned as it was.
+    pub fn with_default_mono(mut self) -> Font {
+        self.mono = DEFAULT_MONO_FONT_PATHS.iter().find_map(|p| {
+            let bytes = std::fs::read(p).ok()?;
+            let parsed = ParsedFont::from_bytes(&bytes, 0, &mut Vec::new())?;
+            // Every printable ASCII character (the share lines are ASCII).
+            ('!'..='~')
+                .all(|c| parsed.lookup_glyph_index(u32::from(c)).is_some())
+                .then(|| Box::new(parsed))
+        });
+        self
+    }
+
+    /// Whether hex is set in a monospaced font (otherwise in fixed-width cells).
+    pub fn has_mono(&self) -> bool {
+        self.mono.is_some()
     }
 
     /// Font file this font was loaded from.
@@ -208,6 +247,8 @@ const NO_LINE_START: &str = "、。，．）」』】〕・ー：；？！ぁぃ
 struct Page<'f> {
     font: &'f Font,
     font_id: printpdf::FontId,
+    /// The monospaced font, when the document has one.
+    mono_id: Option<printpdf::FontId>,
     ops: Vec<Op>,
     /// Baseline of the next line, from the bottom of the page.
     y: f32,
@@ -215,10 +256,15 @@ struct Page<'f> {
 
 impl<'f> Page<'f> {
     fn text_at(&mut self, x: f32, y: f32, size: f32, text: &str) {
+        let id = self.font_id.clone();
+        self.text_in(id, x, y, size, text);
+    }
+
+    fn text_in(&mut self, font_id: printpdf::FontId, x: f32, y: f32, size: f32, text: &str) {
         self.ops.extend([
             Op::StartTextSection,
             Op::SetFont {
-                font: PdfFontHandle::External(self.font_id.clone()),
+                font: PdfFontHandle::External(font_id),
                 size: Pt(size),
             },
             Op::SetTextCursor {
@@ -268,10 +314,56 @@ impl<'f> Page<'f> {
         self.ops.push(Op::DrawRectangle { rectangle: r });
     }
 
+    /// `text` (ASCII: hex and the share lines) in the monospaced font, or, when none is
+    /// installed, in fixed-width cells of the Japanese font, one character per cell,
+    /// centred, so that hex still lines up column by column (IPAex Gothic's Latin letters
+    /// and digits are proportional; `pdftotext` then reads spaces between narrow ones).
+    fn mono_at(&mut self, x: f32, y: f32, size: f32, text: &str) {
+        if let Some(id) = self.mono_id.clone() {
+            self.text_in(id, x, y, size, text);
+            return;
+        }
+        let cell = mono_cell(self.font, size);
+        for (i, c) in text.chars().enumerate() {
+            if c == ' ' {
+                continue;
+            }
+            let s = c.to_string();
+            let w = self.font.text_width(&s, size);
+            self.text_at(x + i as f32 * cell + (cell - w) / 2.0, y, size, &s);
+        }
+    }
+
+    /// A smaller heading, for a letter that has to fit much on its page.
+    fn subheading(&mut self, text: &str) {
+        self.y -= 3.0;
+        self.line(MARGIN, 11.0, 16.0, text);
+    }
+
     fn heading(&mut self, text: &str) {
         self.y -= 6.0;
         self.line(MARGIN, 12.0, 19.0, text);
     }
+}
+
+/// Width of one character of [`Page::mono_at`] at `size`: the monospaced font's advance,
+/// or the cell (the widest advance of a hex digit in the Japanese font).
+fn mono_cell(font: &Font, size: f32) -> f32 {
+    if let Some(m) = &font.mono {
+        let upem = match m.pdf_font_metrics.units_per_em {
+            0 => 1000.0,
+            u => f32::from(u),
+        };
+        return m
+            .lookup_glyph_index(u32::from('0'))
+            .map_or(upem * 0.6, |g| f32::from(m.get_horizontal_advance(g)))
+            * size
+            / upem;
+    }
+    "0123456789abcdef"
+        .chars()
+        .map(|c| font.text_width(c.encode_utf8(&mut [0; 4]), size))
+        .fold(0.0, f32::max)
 }
 
 /// Greedy line breaking by glyph advance, with simple kinsoku handling.
@@ -318,12 +410,49 @@ fn wrap(font: &Font, text: &str, size: f32, width: f32, indent: f32) -> Vec<Stri
     lines
 }
 
+/// The sender of every PIN mailer: the support center of the network, run by the
+/// association (not the holder's facility, which is the addressee).
+pub const SENDER_CENTER: &str = "くまもとメディカルネットワーク　サポートセンター";
+/// The association that runs the network and its CA, as it signs letters and sheets.
+pub const ASSOCIATION_JA: &str = "熊本県医師会";
+
+/// Groups a code in fours for reading aloud and typing: `706194446066` → `7061-9444-6066`.
+/// Hyphens and spaces already in it are dropped first (the revocation form ignores them).
+pub fn group_code(code: &str) -> String {
+    let chars: Vec<char> = code
+        .chars()
+        .filter(|c| !matches!(c, '-' | ' ' | '\u{3000}'))
+        .collect();
+    chars
+        .chunks(4)
+        .map(|g| g.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+// The addressee block sits where the window of a 長形3号 window envelope (120 × 235 mm,
+// window about 90 × 45 mm) shows it when the A4 sheet is folded in three: the window's
+// top-left corner is 20 mm from the left edge and 12–15 mm from the top. The block starts
+// 23 mm from the left and its first baseline is 20 mm from the top (15 mm to the window's
+// top edge plus the text's height), and it stays within 90 × 40 mm.
+const WINDOW_X: f32 = 23.0 * MM;
+const WINDOW_FIRST_BASELINE: f32 = PAGE_H - 20.0 * MM;
+const WINDOW_W: f32 = 85.0 * MM;
+const MM: f32 = 72.0 / 25.4;
+
 /// Renders the PIN mailer as a one-page A4 PDF (Japanese).
+///
+/// The support center is the sender (top right); the facility and the holder are the
+/// addressee, placed for a window envelope. The (new) PIN is in a box; for a holder's
+/// card the emergency revocation code, grouped in fours, is on a slip at the bottom
+/// below a 切り取り線, to be cut off and kept apart from the card.
 pub fn pin_mailer_pdf(font: &Font, m: &PinMailer) -> Result<Vec<u8>, LetterError> {
-    if m.initial_pin.trim().is_empty() {
-        return Err(LetterError::Pdf("初期PINが空です".into()));
-    }
     let operator = m.kind == MailerKind::OperatorToken;
+    let unlock = m.kind == MailerKind::CardUnlock;
+    let pin_label = if unlock { "新しいPIN" } else { "初期PIN" };
+    if m.initial_pin.trim().is_empty() {
+        return Err(LetterError::Pdf(format!("{pin_label}が空です")));
+    }
     if !operator && m.emergency_revocation_code.trim().is_empty() {
         return Err(LetterError::Pdf("緊急失効コードが空です".into()));
     }
@@ -334,7 +463,7 @@ pub fn pin_mailer_pdf(font: &Font, m: &PinMailer) -> Result<Vec<u8>, LetterError
         ("施設コード", &m.facility_code, false),
         ("カード番号", &m.card_id, false),
         ("サポートセンター電話番号", &m.support_phone, false),
-        ("初期PIN", &m.initial_pin, true),
+        (pin_label, &m.initial_pin, true),
         ("緊急失効コード", &m.emergency_revocation_code, true),
     ] {
         if operator && field == "緊急失効コード" {
@@ -343,62 +472,108 @@ pub fn pin_mailer_pdf(font: &Font, m: &PinMailer) -> Result<Vec<u8>, LetterError
         font.check_glyphs(field, value, secret)?;
     }
 
-    let title = if operator {
-        "運用担当者用ICカード 初期PIN（パスワード）のお知らせ"
+    let card = if operator {
+        "運用担当者用ICカード"
     } else {
-        "利用者カード 初期PIN（パスワード）のお知らせ"
+        "利用者カード"
     };
-    let mut doc = PdfDocument::new(title);
+    let title = if unlock {
+        "利用者カード　PINロック解除と新しいPINのお知らせ".to_string()
+    } else {
+        format!("{card}　初期PIN（パスワード）のお知らせ")
+    };
+    let mut doc = PdfDocument::new(&title);
     let font_id = doc.add_font(&font.parsed);
     let mut p = Page {
         font,
         font_id,
+        mono_id: None,
         ops: Vec::new(),
-        y: PAGE_H - MARGIN,
+        y: WINDOW_FIRST_BASELINE,
+    };
+    let right = |p: &mut Page<'_>, size: f32, leading: f32, text: &str| {
+        let w = font.text_width(text, size);
+        p.line(PAGE_W - MARGIN - w, size, leading, text);
     };
 
-    // Date (right-aligned) and sender.
-    let date = format!("発行日　{}", japanese_date(m.issued_on));
-    let dw = font.text_width(&date, BODY);
-    p.line(PAGE_W - MARGIN - dw, BODY, 16.0, &date);
-    let sender = if operator {
-        m.facility_name_kanji.clone()
+    // The addressee, in the envelope's window.
+    let mut addressee: Vec<(f32, String)> = Vec::new();
+    if operator {
+        addressee.push((BODY, m.facility_name_kanji.clone()));
     } else {
-        format!(
-            "{}（施設コード：{}）",
-            m.facility_name_kanji, m.facility_code
-        )
+        addressee.push((BODY, m.facility_name_kanji.clone()));
+        addressee.push((BODY, format!("（施設コード　{}）", m.facility_code)));
+    }
+    addressee.push((13.0, format!("{}　様", m.holder_name_kanji)));
+    let mut ay = WINDOW_FIRST_BASELINE;
+    for (size, text) in &addressee {
+        for l in wrap(font, text, *size, WINDOW_W, 0.0) {
+            p.text_at(WINDOW_X, ay, *size, &l);
+            ay -= size * 1.7;
+        }
+    }
+    if ay < PAGE_H - 57.0 * MM {
+        return Err(LetterError::Pdf(
+            "宛名が封筒の窓に収まりません（施設名や氏名が長すぎます）".into(),
+        ));
+    }
+
+    // The date and the sender, top right, right of the window (which ends 110 mm from
+    // the left edge), so the sender never shows through it.
+    p.y = PAGE_H - 15.0 * MM - BODY;
+    let (network, center) = SENDER_CENTER
+        .split_once('　')
+        .unwrap_or((SENDER_CENTER, ""));
+    let sender_lines = [
+        (
+            BODY,
+            16.0,
+            format!("発行日　{}", japanese_date(m.issued_on)),
+        ),
+        (BODY, 14.0, network.to_string()),
+        (BODY, 14.0, format!("{center}（{ASSOCIATION_JA}）")),
+        (
+            9.0,
+            14.0,
+            format!("電話　{}（24時間受付）", m.support_phone),
+        ),
+    ];
+    for (size, leading, text) in &sender_lines {
+        if PAGE_W - MARGIN - font.text_width(text, *size) < 112.0 * MM {
+            return Err(LetterError::Pdf(
+                "差出人の欄が封筒の窓にかかります（電話番号が長すぎます）".into(),
+            ));
+        }
+        right(&mut p, *size, *leading, text);
+    }
+
+    // Title, centred, below the window.
+    p.y = PAGE_H - 62.0 * MM;
+    let tw = font.text_width(&title, 15.0);
+    p.line((PAGE_W - tw) / 2.0, 15.0, 26.0, &title);
+
+    let intro = if operator {
+        "　認証局の運用に使うICカード（操作者証明書）を発行しましたので、初期PIN（パスワード）をお知らせします。以下の注意事項をよくお読みのうえ、大切にお取り扱いください。"
+    } else if unlock {
+        "　ご本人であることを確認のうえ、利用者カードのロックを解除し、新しいPIN（パスワード）を設定いたしましたので、お知らせします。これまでのPINと緊急失効コードは使えません。"
+    } else {
+        "　利用者カードの受領を確認いたしましたので、カードの初期PIN（パスワード）をお知らせします。以下の注意事項をよくお読みのうえ、大切にお取り扱いください。"
     };
-    let sw = font.text_width(&sender, BODY);
-    p.line(PAGE_W - MARGIN - sw, BODY, 30.0, &sender);
-
-    // Addressee.
-    p.line(MARGIN, 13.0, 34.0, &format!("{}　様", m.holder_name_kanji));
-
-    // Title, centred.
-    let tw = font.text_width(title, 16.0);
-    p.line((PAGE_W - tw) / 2.0, 16.0, 32.0, title);
-
-    p.paragraph(
-        MARGIN,
-        CONTENT_W,
-        0.0,
-        BODY,
-        if operator {
-            "　認証局の運用に使うICカード（操作者証明書）を発行しましたので、初期PIN（パスワード）をお知らせします。以下の注意事項をよくお読みのうえ、大切にお取り扱いください。"
-        } else {
-            "　利用者カードの受領を確認いたしましたので、カードの初期PIN（パスワード）をお知らせします。以下の注意事項をよくお読みのうえ、大切にお取り扱いください。"
-        },
-    );
-    p.y -= 8.0;
+    p.paragraph(MARGIN, CONTENT_W, 0.0, BODY, intro);
+    p.y -= 4.0;
 
     // Holder / card details.
+    let valid = m
+        .valid_until
+        .map(|d| format!("{}まで", japanese_date(d)))
+        .unwrap_or_else(|| "カードに記録された電子証明書の有効期限まで".into());
     let rows: Vec<(&str, &str)> = if operator {
         vec![
             ("氏名", m.holder_name_kanji.as_str()),
             ("本人識別子", &m.holder_id),
             ("アカウント", &m.card_id),
             ("所属", &m.facility_name_kanji),
+            ("有効期限", &valid),
         ]
     } else {
         vec![
@@ -406,70 +581,95 @@ pub fn pin_mailer_pdf(font: &Font, m: &PinMailer) -> Result<Vec<u8>, LetterError
             ("利用者ID", &m.holder_id),
             ("カード番号", &m.card_id),
             ("施設名", &m.facility_name_kanji),
-            ("施設コード", &m.facility_code),
+            ("有効期限", &valid),
         ]
     };
     for (label, value) in rows {
         let y = p.y;
         p.text_at(MARGIN + 10.0, y, BODY, label);
         p.text_at(MARGIN + 100.0, y, BODY, value);
-        p.y -= 18.0;
+        p.y -= 15.0;
     }
 
     // The PIN box.
-    p.y -= 6.0;
-    let box_h = 74.0;
+    p.y -= 2.0;
+    let box_h = 52.0;
     let box_top = p.y + 8.0;
     p.rect(MARGIN, box_top - box_h, CONTENT_W, box_h, Some(0.93), 1.5);
-    let label_y = box_top - 24.0;
-    p.text_at(MARGIN + 16.0, label_y, 13.0, "初期PIN");
-    let pin_size = 30.0;
+    p.text_at(MARGIN + 16.0, box_top - 20.0, 13.0, pin_label);
+    let pin_size = 28.0;
     let pin_w = font.text_width(&m.initial_pin, pin_size);
     p.text_at(
         (PAGE_W - pin_w) / 2.0,
-        box_top - box_h + 20.0,
+        box_top - box_h + 13.0,
         pin_size,
         &m.initial_pin,
     );
-    p.y = box_top - box_h - 24.0;
+    p.y = box_top - box_h - 14.0;
 
-    // 1. PIN change.
-    p.heading("1. 初回利用時にPINを変更してください");
+    let ind = MARGIN + 8.0;
+    let w = CONTENT_W - 8.0;
+    p.subheading(if unlock {
+        "1. 新しいPINは、次に使うときに変更してください"
+    } else {
+        "1. 初回利用時にPINを変更してください"
+    });
     for t in [
-        "・初めてカードを使用するときに、必ず初期PINをご自身で決めた新しいPINに変更してください。",
-        "・PINは他人に知られないよう秘密にしてください。家族や職場の同僚にも教えないでください。PINをカードに書いたり、カードと一緒に保管したりしないでください（利用規約第9条）。",
+        format!(
+            "・{card}を所属施設の窓口の端末（またはお使いの端末）のカードリーダーに差し込み、PIN変更の操作で、上の{pin_label}と、ご自身で決めたPINを入力します。PINの桁数は画面の案内に従ってください。"
+        ),
+        "・PINは他人に知られないよう秘密にしてください。家族や職場の同僚にも教えないでください。PINをカードに書いたり、カードと一緒に保管したりしないでください（利用規約第9条）。".to_string(),
     ] {
-        p.paragraph(MARGIN + 8.0, CONTENT_W - 8.0, BODY, BODY, t);
+        p.paragraph(ind, w, BODY, BODY, &t);
     }
+    p.subheading("2. PINがロックされたとき");
+    p.paragraph(
+        ind,
+        w,
+        BODY,
+        BODY,
+        &if operator {
+            "・PINを続けて間違えるとカードがロックされ、使えなくなります。認証局の運用責任者に連絡してください。ロックを解除し、新しいPINをお知らせします。".to_string()
+        } else {
+            format!(
+                "・PINを続けて間違えるとカードがロックされ、使えなくなります。所属施設の窓口を通じて、またはサポートセンター（{}）へご連絡ください。ご本人確認のうえロックを解除し、新しいPINを書面でお送りします。",
+                m.support_phone
+            )
+        },
+    );
+    p.subheading("3. 封筒が開封されていたとき");
+    p.paragraph(
+        ind,
+        w,
+        BODY,
+        BODY,
+        &if operator {
+            "・このお知らせが開封された状態で届いた場合や、封に破れ・はがした跡がある場合は、ICカードを使わずに、すぐに認証局の運用責任者へ連絡してください。".to_string()
+        } else {
+            format!(
+                "・このお知らせが開封された状態で届いた場合や、封に破れ・はがした跡がある場合は、カードを使わずに、すぐにサポートセンター（{}）へご連絡ください。",
+                m.support_phone
+            )
+        },
+    );
 
     if operator {
-        // 2. A lost operator token: the supervisor revokes it.
-        p.heading("2. 紛失・盗難のとき");
+        p.subheading("4. 紛失・盗難のとき");
         p.paragraph(
-            MARGIN + 8.0,
-            CONTENT_W - 8.0,
+            ind,
+            w,
             0.0,
             BODY,
             "ICカードを紛失したり盗まれたりした場合は、時間帯にかかわらず、すぐに認証局の運用責任者へ連絡してください。運用責任者がアカウントを停止し、証明書を失効させます。",
         );
-        p.heading("3. 連絡先（24時間受付）");
-        p.line(
-            MARGIN + 8.0,
-            14.0,
-            26.0,
-            &format!("電話番号　{}", m.support_phone),
-        );
-        p.heading("4. このお知らせの取扱い");
+        p.subheading("5. このお知らせの取扱い");
         p.paragraph(
-            MARGIN + 8.0,
-            CONTENT_W - 8.0,
+            ind,
+            w,
             BODY,
             BODY,
             "・このお知らせは、ICカードとは別の場所に保管し、PINを変更した後はシュレッダーにかけるなどして確実に破棄してください。",
         );
-        let footer = format!("{}　認証局運用責任者", m.facility_name_kanji);
-        let fw = font.text_width(&footer, 9.0);
-        p.text_at(PAGE_W - MARGIN - fw, MARGIN - 20.0, 9.0, &footer);
         if p.y < MARGIN {
             return Err(LetterError::Pdf(
                 "内容が1ページに収まりません（氏名や所属名が長すぎます）".into(),
@@ -478,60 +678,73 @@ pub fn pin_mailer_pdf(font: &Font, m: &PinMailer) -> Result<Vec<u8>, LetterError
         return save_one_page(doc, p.ops);
     }
 
-    // 2. Emergency revocation code.
-    p.heading("2. 緊急失効コード（1回限り有効）");
+    p.subheading("4. このお知らせの取扱い");
     p.paragraph(
-        MARGIN + 8.0,
-        CONTENT_W - 8.0,
-        0.0,
+        ind,
+        w,
         BODY,
-        "カードを紛失したり盗まれたりした場合は、時間帯にかかわらず、すぐにサポートセンターへ電話し、この緊急失効コードをお伝えください。カードの電子証明書をただちに失効させ、不正利用を防ぎます（利用規約第11条）。",
-    );
-    p.y -= 4.0;
-    let code_box_h = 34.0;
-    let code_top = p.y + 12.0;
-    p.rect(
-        MARGIN + 8.0,
-        code_top - code_box_h,
-        CONTENT_W - 8.0,
-        code_box_h,
-        None,
-        1.0,
-    );
-    let cy = code_top - code_box_h + 11.0;
-    p.text_at(MARGIN + 20.0, cy, BODY, "緊急失効コード");
-    p.text_at(MARGIN + 120.0, cy, 16.0, &m.emergency_revocation_code);
-    p.y = code_top - code_box_h - 22.0;
-
-    // 3. Support center.
-    p.heading("3. サポートセンター（24時間受付）");
-    p.line(
-        MARGIN + 8.0,
-        14.0,
-        26.0,
-        &format!("電話番号　{}", m.support_phone),
+        BODY,
+        "・PINを変更した後は、下の緊急失効コードの部分を切り取ってから、このお知らせをシュレッダーにかけるなどして確実に破棄してください。",
     );
 
-    // 4. Handling of this letter.
-    p.heading("4. このお知らせの取扱い");
-    for t in [
-        "・このお知らせは、カードとは別の場所に保管してください。",
-        "・PINを変更した後は、このお知らせをシュレッダーにかけるなどして、確実に破棄してください。ただし、緊急失効コードはカードを紛失したときに必要ですので、コードだけは控えてカードとは別の場所に保管してください。",
-    ] {
-        p.paragraph(MARGIN + 8.0, CONTENT_W - 8.0, BODY, BODY, t);
-    }
-
-    // Footer.
-    let footer = format!("{}　利用者カード発行担当", m.facility_name_kanji);
-    let fw = font.text_width(&footer, 9.0);
-    p.text_at(PAGE_W - MARGIN - fw, MARGIN - 20.0, 9.0, &footer);
-
-    if p.y < MARGIN {
+    // The slip with the emergency revocation code, below the 切り取り線.
+    let cut_y = MARGIN + 112.0;
+    if p.y < cut_y + 8.0 {
         return Err(LetterError::Pdf(
             "内容が1ページに収まりません（氏名や施設名が長すぎます）".into(),
         ));
     }
-
+    let dash = "- - - - - - - - - - - - - - -";
+    let cut = format!("{dash}　切り取り線　{dash}");
+    let cw = font.text_width(&cut, 9.0);
+    p.text_at((PAGE_W - cw) / 2.0, cut_y, 9.0, &cut);
+    p.y = cut_y - 14.0;
+    p.subheading(if unlock {
+        "緊急失効コード（新しいコード・1回限り有効）"
+    } else {
+        "緊急失効コード（1回限り有効）"
+    });
+    let code_box_h = 30.0;
+    let code_top = p.y + 12.0;
+    p.rect(ind, code_top - code_box_h, w, code_box_h, None, 1.0);
+    let cy = code_top - code_box_h + 10.0;
+    p.text_at(
+        MARGIN + 20.0,
+        cy,
+        BODY,
+        &format!("カード番号　{}", m.card_id),
+    );
+    p.text_at(
+        MARGIN + 220.0,
+        cy,
+        16.0,
+        &group_code(&m.emergency_revocation_code),
+    );
+    p.y = code_top - code_box_h - 16.0;
+    p.paragraph(
+        ind,
+        w,
+        0.0,
+        9.0,
+        &format!(
+            "利用規約第11条：カードを紛失したり盗まれたりした場合は、時間帯にかかわらず、すぐにサポートセンター（{}、24時間受付）へ電話し、この緊急失効コードをお伝えください。カードの電子証明書をただちに失効させます。この部分はカードとは別の場所に保管してください。",
+            m.support_phone
+        ),
+    );
+    if unlock {
+        p.paragraph(
+            ind,
+            w,
+            0.0,
+            9.0,
+            "以前にお送りした緊急失効コードは使えなくなりました。",
+        );
+    }
+    if p.y < MARGIN - 28.0 {
+        return Err(LetterError::Pdf(
+            "内容が1ページに収まりません（氏名や施設名が長すぎます）".into(),
+        ));
+    }
     save_one_page(doc, p.ops)
 }
 
@@ -617,6 +830,7 @@ pub fn revocation_letter_pdf(font: &Font, l: &RevocationLetter) -> Result<Vec<u8
     let mut p = Page {
         font,
         font_id,
+        mono_id: None,
         ops: Vec::new(),
         y: PAGE_H - MARGIN,
     };
@@ -696,7 +910,7 @@ pub struct ShareSheet {
     pub shares: u8,
     /// Shares needed to restore (3).
     pub threshold: u8,
-    /// The association, as it signs the sheet.
+    /// The association, as it signs the sheet, in Japanese ([`ASSOCIATION_JA`]).
     pub organization: String,
     /// The root CA's name (`kmn-root-g1`).
     pub root_name: String,
@@ -749,21 +963,23 @@ pub fn share_sheet_pdf(font: &Font, s: &ShareSheet) -> Result<Vec<u8>, LetterErr
     );
     let mut doc = PdfDocument::new(&title);
     let font_id = doc.add_font(&font.parsed);
+    let mono_id = font.mono.as_ref().map(|m| doc.add_font(m));
     let mut p = Page {
         font,
         font_id,
+        mono_id,
         ops: Vec::new(),
         y: PAGE_H - MARGIN,
     };
 
-    let date = format!("作成日　{}", japanese_date(s.created_on));
+    let date = format!("作成日　{}（日本時間）", japanese_date(s.created_on));
     let dw = font.text_width(&date, BODY);
     p.line(PAGE_W - MARGIN - dw, BODY, 20.0, &date);
     let red = "厳秘";
     p.text_at(MARGIN, p.y + 20.0, 14.0, red);
 
     let tw = font.text_width(&title, 15.0);
-    p.line((PAGE_W - tw) / 2.0, 15.0, 40.0, &title);
+    p.line((PAGE_W - tw) / 2.0, 15.0, 32.0, &title);
 
     // The custodian number, large.
     let who = format!("保管者 {}（{}人中）", s.custodian, s.shares);
@@ -776,13 +992,13 @@ pub fn share_sheet_pdf(font: &Font, s: &ShareSheet) -> Result<Vec<u8>, LetterErr
         Some(0.93),
         1.2,
     );
-    p.line((PAGE_W - ww) / 2.0, 22.0, 40.0, &who);
+    p.line((PAGE_W - ww) / 2.0, 22.0, 34.0, &who);
 
     p.paragraph(
         MARGIN,
         CONTENT_W,
         0.0,
-        BODY,
+        9.5,
         &format!(
             "　この用紙は、{}の認証局のルート鍵（最上位の秘密鍵）を復元するための分散鍵です。ルート鍵は鍵暗号化鍵で暗号化（ラップ）してあり、その鍵暗号化鍵を{}つの分散鍵に分けて、{}人の保管者がそれぞれ1つずつ保管します。{}人中{}人の分散鍵がそろうとルート鍵を復元できます。{}人分以下では、ルート鍵について何もわかりません。",
             s.organization,
@@ -808,30 +1024,44 @@ pub fn share_sheet_pdf(font: &Font, s: &ShareSheet) -> Result<Vec<u8>, LetterErr
         ("", fp2.to_string()),
         ("バックアップID", s.backup_id.clone()),
     ];
-    for (label, value) in &rows {
+    for (i, (label, value)) in rows.iter().enumerate() {
         let y = p.y;
         p.text_at(MARGIN + 10.0, y, BODY, label);
-        p.text_at(MARGIN + 110.0, y, BODY, value);
-        p.y -= 16.0;
+        // The fingerprint and the backup id are hex: fixed-width cells.
+        if i >= 3 {
+            p.mono_at(MARGIN + 110.0, y, BODY, value);
+        } else {
+            p.text_at(MARGIN + 110.0, y, BODY, value);
+        }
+        p.y -= 14.0;
     }
 
     // The share, as typed back.
     p.heading("分散鍵（この枠の内容を1行ずつそのまま入力します）");
-    let size = 10.0;
-    let leading = 15.5;
+    // 10 pt, smaller when the longest line (root-sha256: and 64 hex digits) needs it.
+    let longest = s
+        .record_lines
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(1) as f32;
+    let size = (10.0_f32).min((CONTENT_W - 20.0) / (longest * mono_cell(font, 1.0)));
+    if size < 6.0 {
+        return Err(LetterError::Pdf(
+            "分散鍵の行が長すぎて枠に収まりません".into(),
+        ));
+    }
+    let leading = size * 1.4;
     let box_h = leading * s.record_lines.len() as f32 + 14.0;
     let box_top = p.y + 8.0;
     p.rect(MARGIN, box_top - box_h, CONTENT_W, box_h, Some(0.96), 1.2);
     p.y = box_top - 16.0;
     for l in &s.record_lines {
-        if font.text_width(l, size) > CONTENT_W - 20.0 {
-            return Err(LetterError::Pdf(
-                "分散鍵の行が長すぎて枠に収まりません".into(),
-            ));
-        }
-        p.line(MARGIN + 10.0, size, leading, l);
+        let y = p.y;
+        p.mono_at(MARGIN + 10.0, y, size, l);
+        p.y -= leading;
     }
-    p.y = box_top - box_h - 22.0;
+    p.y = box_top - box_h - 16.0;
 
     p.heading("保管と復元の手順");
     for t in [
@@ -839,15 +1069,33 @@ pub fn share_sheet_pdf(font: &Font, s: &ShareSheet) -> Result<Vec<u8>, LetterErr
         "2. ルート鍵の復元は、認証局管理者が保管者の立会いのもとで行います（kmn ca restore）。保管者は自分の分散鍵を持参してください。",
         "3. 紙から入力するときは、上の枠の内容をテキストファイルに1行ずつそのまま入力します。share の行末の「/」の後の2文字は行ごとのチェック文字で、どの行に入力の誤りがあるかを示します。最後の checksum は全体の確認用です。",
         "4. 紛失・盗難・破損に気づいたとき、または保管者を交代するときは、すぐに認証局管理者に連絡してください。残りの分散鍵で復元し、新しいバックアップを作り直します。",
+        "5. この用紙の日付は日本時間（JST）です。枠内の created の行は入力用の記録で、同じ作成時刻を機械向けの形式で表したものです。",
     ] {
-        p.paragraph(MARGIN + 8.0, CONTENT_W - 8.0, BODY * 1.5, BODY, t);
+        p.paragraph(MARGIN + 8.0, CONTENT_W - 8.0, 9.5 * 1.5, 9.5, t);
+    }
+
+    // Receipt by the custodian, before a witness.
+    p.heading("受領の記録（保管者と立会人が記入します）");
+    p.y -= 4.0;
+    let col = MARGIN + 8.0;
+    let half = (CONTENT_W - 8.0) / 2.0;
+    for (left, right) in [
+        ("保管者氏名", "署名"),
+        ("受領日（日本時間）", "立会人氏名・署名"),
+    ] {
+        let y = p.y;
+        for (x, label) in [(col, left), (col + half, right)] {
+            p.text_at(x, y, 9.0, label);
+            p.rect(x, y - 4.0, half - 14.0, 0.0, None, 0.6);
+        }
+        p.y -= 24.0;
     }
 
     let footer = format!("{}　認証局管理者", s.organization);
     let fw = font.text_width(&footer, 9.0);
     p.text_at(PAGE_W - MARGIN - fw, MARGIN - 20.0, 9.0, &footer);
 
-    if p.y < MARGIN {
+    if p.y < MARGIN - 10.0 {
         return Err(LetterError::Pdf("内容が1ページに収まりません".into()));
     }
     save_one_page(doc, p.ops)
@@ -891,6 +1139,7 @@ mod tests {
             initial_pin: "482916".into(),
             emergency_revocation_code: "7QF4-K2MX-9TRB".into(),
             issued_on: time::macros::date!(2026 - 11 - 26),
+            valid_until: Some(time::macros::date!(2031 - 11 - 25)),
             support_phone: "0120-123-456".into(),
         }
     }
@@ -974,7 +1223,7 @@ mod tests {
             custodian: 3,
             shares: 5,
             threshold: 3,
-            organization: "Kumamoto Medical Association".into(),
+            organization: ASSOCIATION_JA.into(),
             root_name: "kmn-root-g1".into(),
             root_sha256: "0f".repeat(32),
             backup_id: "00112233445566778899aabbccddeeff".into(),
@@ -984,6 +1233,10 @@ mod tests {
                 "backup-id: 00112233445566778899aabbccddeeff".into(),
                 format!("root-sha256: {}", "0f".repeat(32)),
                 "custodian: 3".into(),
+                "root-name: kmn-root-g1".into(),
+                "created: 2026-11-26T01:00:00Z".into(),
+                "threshold: 3".into(),
+                "shares: 5".into(),
                 "share: 03a1 b2c3 d4e5 f607 1829 3a4b / 7f".into(),
                 "share: 5c6d 7e8f 9a0b 1c2d 3e4f 5061 / 0a".into(),
                 "share: 7283 9405 a6b7 c8d9 e0 / c4".into(),
@@ -1037,6 +1290,14 @@ mod tests {
         let Some(font) = font_or_skip() else { return };
         let pdf = share_sheet_pdf(&font, &sample_sheet()).unwrap();
         assert!(pdf.starts_with(b"%PDF"));
+        // Without a monospaced font the hex goes into fixed-width cells.
+        let plain = Font::load(font.path()).unwrap();
+        assert!(!plain.has_mono());
+        assert!(
+            share_sheet_pdf(&plain, &sample_sheet())
+                .unwrap()
+                .starts_with(b"%PDF")
+        );
         let mut empty = sample_sheet();
         empty.record_lines.clear();
         assert!(share_sheet_pdf(&font, &empty).is_err());

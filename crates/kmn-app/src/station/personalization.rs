@@ -197,7 +197,12 @@ pub async fn personalize_with<B: StationBackend>(
             &issued.card_id,
             &pin,
             &code,
-            center.now(),
+            (
+                center.now(),
+                kmn_pki::parse::cert(&issued.der)
+                    .ok()
+                    .map(|c| c.tbs.not_after.at),
+            ),
             &format!("{}-pin-mailer.pdf", issued.card_id),
         )?;
         written = Some(path.clone());
@@ -325,7 +330,8 @@ pub async fn inspect(
     })
 }
 
-/// Writes a PIN mailer (mode 0600) for the card `card_id` of `target`'s holder and
+/// Writes a PIN mailer (mode 0600) for the card `card_id` of `target`'s holder, dated
+/// `now` and showing the card's validity (`valid_until`, the certificate's notAfter), and
 /// returns (path, SHA-256 of the PDF).
 fn write_mailer(
     mailer: &MailerOut<'_>,
@@ -333,7 +339,7 @@ fn write_mailer(
     card_id: &str,
     pin: &SecretPin,
     code: &SecretPin,
-    now: time::OffsetDateTime,
+    (now, valid_until): (time::OffsetDateTime, Option<time::OffsetDateTime>),
     file_name: &str,
 ) -> Result<(PathBuf, String), AppError> {
     let letter = kmn_letters::PinMailer {
@@ -346,6 +352,7 @@ fn write_mailer(
         initial_pin: pin.expose().to_string(),
         emergency_revocation_code: code.expose().to_string(),
         issued_on: now.to_offset(kmn_domain::time_fmt::JST).date(),
+        valid_until: valid_until.map(|t| t.to_offset(kmn_domain::time_fmt::JST).date()),
         support_phone: target.support_center_phone.clone(),
     };
     let pdf = kmn_letters::pin_mailer_pdf(mailer.font, &letter)
@@ -456,7 +463,7 @@ pub async fn unlock(
         facility_code: card.facility_code.clone(),
         facility_name_kanji: facility,
         support_center_phone: app.cfg.support_center_phone.clone(),
-        kind: kmn_letters::MailerKind::UserCard,
+        kind: kmn_letters::MailerKind::CardUnlock,
     };
     let (path, sha256) = write_mailer(
         mailer,
@@ -464,7 +471,11 @@ pub async fn unlock(
         &card.id,
         &pin,
         &code,
-        app.clock.now(),
+        (
+            app.clock.now(),
+            card.not_after
+                .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()),
+        ),
         &format!("{}-pin-mailer-{mailer_id}.pdf", card.id),
     )?;
     if let Err(e) = kmn_token::unlock_with_so(&module, slot, &so_pin, &pin) {

@@ -104,7 +104,16 @@ async fn design6_root_key_restored_from_three_of_five_shares_signs_again() {
     if which("pdftotext") {
         let (ok, text) = tool("pdftotext", &[b.sheets[2].to_str().unwrap(), "-"]);
         assert!(ok, "{text}");
-        for want in ["保管者 3", "分散鍵", "5人中3人", &fp[..32], "custodian: 3"] {
+        for want in [
+            "保管者 3",
+            "分散鍵",
+            "5人中3人",
+            &fp[..32],
+            "custodian: 3",
+            "熊本県医師会",
+            "日本時間",
+            "立会人",
+        ] {
             assert!(text.contains(want), "'{want}' in the sheet:\n{text}");
         }
     } else {

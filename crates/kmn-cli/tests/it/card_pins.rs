@@ -264,7 +264,12 @@ async fn art9_unlock_after_identity_check_sets_new_pin_and_mailer() {
     let holder = c.v["card"]["holder_id"].as_str().unwrap();
     let (text, pin) = pin_from_mailer(&mailer, &[holder, &c.id]);
     assert!(
-        text.contains("初期PIN") && text.contains("山田") && text.contains(&c.id),
+        text.contains("新しいPIN")
+            && text.contains("ロック解除")
+            && !text.contains("初期PIN")
+            && !text.contains("受領を確認")
+            && text.contains("山田")
+            && text.contains(&c.id),
         "{text}"
     );
     assert_ne!(pin, c.pin);
