@@ -84,6 +84,11 @@ pub async fn gateway(cmd: &GatewayCommand) -> ExitCode {
             let r = kmn_gateway::run(cfg, |s| {
                 println!("kmn gateway: listening on https://{}", s.address);
                 println!("kmn gateway: admin socket at {}", s.admin_socket.display());
+                if let Some(m) = s.metrics_address {
+                    println!(
+                        "kmn gateway: health at http://{m}/health, metrics at http://{m}/metrics"
+                    );
+                }
             })
             .await;
             match r {

@@ -83,6 +83,10 @@ pub struct ListenConfig {
     /// Time a client has to send a request's head. Default 30.
     #[serde(default = "default_header_timeout")]
     pub header_timeout_seconds: u64,
+    /// `host:port` of a plain-HTTP listener for the local monitoring agent: `GET /health`
+    /// and `GET /metrics` (Prometheus). No personal data is shown there. Default: none.
+    #[serde(default)]
+    pub metrics_address: Option<String>,
 }
 
 /// `[trust]`.

@@ -23,6 +23,7 @@
 pub mod config;
 pub mod credential;
 pub mod loginlog;
+pub mod metrics;
 pub mod proxy;
 pub mod refusal;
 pub mod registry;
@@ -45,6 +46,8 @@ pub use credential::{AnchorSet, CredentialCheck, Credentials, Identity};
 pub struct Started {
     pub address: SocketAddr,
     pub admin_socket: std::path::PathBuf,
+    /// The monitoring listener (`/health`, `/metrics`), when configured.
+    pub metrics_address: Option<SocketAddr>,
 }
 
 fn load_certs(files: &[std::path::PathBuf]) -> Result<Vec<Vec<u8>>, String> {
@@ -158,6 +161,77 @@ async fn admin(stream: UnixStream, fetchers: Fetchers, check: Arc<Credentials>) 
         other => format!("unknown command '{}'\nfailed\n", other.escape_debug()),
     };
     let _ = w.write_all(reply.as_bytes()).await;
+}
+
+/// Every CRL source of every anchor set, for `/health` and `/metrics`.
+fn source_health(check: &Credentials, now: i64) -> Vec<metrics::SourceHealth> {
+    check
+        .sets()
+        .flat_map(|set| {
+            let snap = set.store().snapshot();
+            snap.sources()
+                .iter()
+                .map(|s| metrics::SourceHealth {
+                    set: set.name.clone(),
+                    source: s.source.clone(),
+                    fetched_ago: s.last_success.map(|t| now.saturating_sub(t)),
+                    crl_age: s
+                        .index
+                        .as_ref()
+                        .map(|ix| now.saturating_sub(ix.this_update())),
+                    next_update_in: s
+                        .index
+                        .as_ref()
+                        .map(|ix| ix.next_update().saturating_sub(now)),
+                    entries: s.index.as_ref().map(|ix| ix.len()),
+                    failing: snap.source_problem(s, now),
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The monitoring listener: `GET /health`, `GET /metrics`; anything else 404.
+async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    check: Arc<Credentials>,
+    m: Arc<metrics::Metrics>,
+) {
+    while let Ok((tcp, _)) = listener.accept().await {
+        let (check, m) = (Arc::clone(&check), Arc::clone(&m));
+        tokio::spawn(async move {
+            let svc =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                    let (status, ctype, body) = match (req.method(), req.uri().path()) {
+                        (&hyper::Method::GET, "/metrics") => (
+                            200,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                            m.render(&source_health(&check, now)),
+                        ),
+                        (&hyper::Method::GET, "/health") => {
+                            let (code, text) = metrics::health(&source_health(&check, now));
+                            (code, "text/plain; charset=utf-8", text)
+                        }
+                        _ => (
+                            404,
+                            "text/plain; charset=utf-8",
+                            "not found: /health, /metrics\n".to_string(),
+                        ),
+                    };
+                    let resp = hyper::Response::builder()
+                        .status(status)
+                        .header(hyper::header::CONTENT_TYPE, ctype)
+                        .header(hyper::header::CACHE_CONTROL, "no-store")
+                        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+                        .map_err(|e| e.to_string());
+                    async move { resp }
+                });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), svc)
+                .await;
+        });
+    }
 }
 
 /// Sends `command` to the admin socket of a running gateway; returns its answer.
@@ -353,15 +427,29 @@ pub async fn run(cfg: GatewayConfig, started: impl FnOnce(&Started)) -> Result<(
     let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(60))
         .build_http();
+    let metrics = Arc::new(metrics::Metrics::default());
+    let metrics_address = match &cfg.listen.metrics_address {
+        Some(a) => {
+            let l = tokio::net::TcpListener::bind(a)
+                .await
+                .map_err(|e| format!("cannot listen on {a} (metrics_address): {e}"))?;
+            let addr = l.local_addr().map_err(|e| e.to_string())?;
+            tokio::spawn(serve_metrics(l, Arc::clone(&check), Arc::clone(&metrics)));
+            Some(addr)
+        }
+        None => None,
+    };
     let shared = Arc::new(proxy::Shared {
         check: check.clone(),
         upstreams,
         client,
         log,
+        metrics: Arc::clone(&metrics),
     });
     started(&Started {
         address,
         admin_socket: sock.clone(),
+        metrics_address,
     });
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let header_timeout = Duration::from_secs(cfg.listen.header_timeout_seconds);
@@ -385,12 +473,19 @@ pub async fn run(cfg: GatewayConfig, started: impl FnOnce(&Started)) -> Result<(
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(header_timeout, acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
+                Ok(Ok(s)) => {
+                    shared.metrics.handshake();
+                    s
+                }
                 Ok(Err(e)) => {
                     tracing::debug!(%remote, "TLS handshake failed: {e}");
+                    shared.metrics.handshake_failed();
                     return;
                 }
-                Err(_) => return,
+                Err(_) => {
+                    shared.metrics.handshake_failed();
+                    return;
+                }
             };
             let leaf = tls
                 .get_ref()

@@ -91,6 +91,7 @@ pub struct Shared {
     pub upstreams: Vec<Upstream>,
     pub client: Client<HttpConnector, Incoming>,
     pub log: LoginLog,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// A check's answer: the generation it was made in, when, and the answer.
@@ -239,6 +240,7 @@ pub async fn handle(
     let path = path_only(&req);
     let remote = conn.remote.to_string();
     let refuse = |refusal: Refusal, identity: Option<Identity>| {
+        shared.metrics.refused(refusal.reason.code());
         tracing::warn!(
             remote = %remote,
             method = %method,
@@ -429,6 +431,7 @@ pub async fn handle(
         .await
     {
         Ok(resp) => {
+            shared.metrics.forwarded();
             let (mut parts, body) = resp.into_parts();
             strip_headers(&mut parts.headers, false);
             shared.log.record(Event::Access {
@@ -444,6 +447,7 @@ pub async fn handle(
         }
         Err(e) => {
             tracing::warn!(upstream = %upstream_name, "upstream error: {e}");
+            shared.metrics.upstream_error();
             shared.log.record(Event::Access {
                 at: time::OffsetDateTime::now_utc(),
                 identity,

@@ -470,6 +470,19 @@ impl RevocationSnapshot {
         &self.sources
     }
 
+    /// Why `s` (one of [`Self::sources`]) cannot answer for logins at `at` (Unix seconds),
+    /// or `None` when it can: the same freshness test a verification applies (no extra
+    /// per-profile grace). For health pages and metrics.
+    pub fn source_problem(&self, s: &SourceState, at: i64) -> Option<String> {
+        match &s.index {
+            Some(ix) => self.freshness(s, ix, at, 0).err(),
+            None => Some(match &s.last_error {
+                Some(e) => format!("no CRL loaded: {e}"),
+                None => "no CRL loaded yet".to_string(),
+            }),
+        }
+    }
+
     /// Whether a source may answer at `at`: its CRL current (within the nextUpdate grace) and,
     /// with an unreachable grace, fetched recently enough.
     fn freshness(

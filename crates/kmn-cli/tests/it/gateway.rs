@@ -87,6 +87,23 @@ pub(crate) struct Gateway {
     child: Child,
     pub(crate) addr: String,
     pub(crate) config: PathBuf,
+    /// `host:port` of the monitoring listener (`/health`, `/metrics`), when configured.
+    pub(crate) metrics: Option<String>,
+}
+
+/// `GET path` over plain HTTP/1.0 on the gateway's monitoring listener: (status, body).
+pub(crate) fn monitor(gw: &Gateway, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(gw.metrics.as_deref().expect("metrics_address")).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string());
+    (status, body.unwrap_or_default())
 }
 
 impl Drop for Gateway {
@@ -127,20 +144,26 @@ pub(crate) fn start_gateway(env: &Env, name: &str, config: &str) -> Gateway {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
+    let (mut addr, mut metrics) = (None, None);
+    let wants_metrics = config.contains("metrics_address");
+    while addr.is_none() || (wants_metrics && metrics.is_none()) {
         let l = lines
             .next()
-            .expect("the gateway printed its address")
+            .expect("the gateway printed its addresses")
             .unwrap();
         if let Some(a) = l.strip_prefix("kmn gateway: listening on https://") {
-            break a.to_string();
+            addr = Some(a.to_string());
         }
-    };
+        if let Some(rest) = l.strip_prefix("kmn gateway: health at http://") {
+            metrics = rest.split('/').next().map(str::to_string);
+        }
+    }
     std::thread::spawn(move || for _ in lines {});
     Gateway {
         child,
-        addr,
+        addr: addr.unwrap(),
         config: path,
+        metrics,
     }
 }
 
@@ -243,6 +266,7 @@ address = "127.0.0.1:0"
 cert = "{cert}"
 key = "{key}"
 admin_socket = "{sock}"
+metrics_address = "127.0.0.1:0"
 
 [trust]
 anchors = ["{root}"]
@@ -569,6 +593,27 @@ async fn art4_2_gateway_checks_every_login_and_forwards_the_identity() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // Issue 11: the monitoring listener counts the refusal by its reason and shows the CRLs.
+    let (st, m) = monitor(&quick, "/metrics");
+    assert_eq!(st, 200, "{m}");
+    assert!(
+        m.lines()
+            .any(|l| l.starts_with("kmn_gateway_refusals_total{reason=\"revoked\"} ")),
+        "{m}"
+    );
+    assert!(m.contains("kmn_gateway_handshakes_total "), "{m}");
+    assert!(m.contains("kmn_gateway_forwarded_requests_total "), "{m}");
+    assert!(
+        m.lines().any(
+            |l| l.starts_with("kmn_gateway_crl_usable{set=\"kmn\",source=\"")
+                && l.contains("kmn-issuing-g1.crl")
+                && l.ends_with(" 1")
+        ),
+        "{m}"
+    );
+    assert!(m.contains("kmn_gateway_crl_age_seconds{set=\"kmn\""), "{m}");
+    assert_eq!(monitor(&quick, "/health"), (200, "ok\n".to_string()));
+    assert_eq!(monitor(&quick, "/other").0, 404);
     quick.stop();
 
     // CRLs that cannot be fetched: fail closed, with the reason (503, logged).
@@ -598,6 +643,14 @@ async fn art4_2_gateway_checks_every_login_and_forwards_the_identity() {
     assert!(
         v["message"].as_str().unwrap().contains("確認できない"),
         "{v}"
+    );
+    let (st, h) = monitor(&dead, "/health");
+    assert_eq!(st, 503, "{h}");
+    assert!(h.contains("[kmn]") && h.contains("no CRL loaded"), "{h}");
+    let (_, m) = monitor(&dead, "/metrics");
+    assert!(
+        m.contains("kmn_gateway_refusals_total{reason=\"revocation_unavailable\"} 1\n"),
+        "{m}"
     );
     let o = env.run(&[
         "gateway",
