@@ -1149,6 +1149,9 @@ async fn inspect(app: &App, module: &Path, token: &TokenRef, out: Out) -> ExitCo
                 s.push_str(&format!("オブジェクト {} {}\n", o.class, o.label));
             }
             for (serial, subject, not_after, status) in &i.certificates {
+                let status = kmn_domain::CertStatus::from_db(status)
+                    .map(|x| x.label_ja())
+                    .unwrap_or(status.as_str());
                 s.push_str(&format!(
                     "証明書      {serial}  {subject}  有効期限 {}  状態 {status}\n",
                     jst(*not_after)

@@ -592,13 +592,22 @@ pub async fn application(
                 || {
                     let mut s = show_row(&a) + "\n経過:\n";
                     for r in &rounds {
+                        let state = |code: &str| {
+                            code.parse::<kmn_domain::ApplicationState>()
+                                .map(|s| s.label_ja().to_string())
+                                .unwrap_or_else(|_| code.to_string())
+                        };
+                        let action = r
+                            .action
+                            .parse::<kmn_domain::ApplicationActionKind>()
+                            .map(|a| a.label_ja().to_string())
+                            .unwrap_or_else(|_| r.action.clone());
                         s.push_str(&format!(
-                            "  {}. {} {} → {}  {}  {}\n",
+                            "  {}. {} {} → {}（{action}）  {}\n",
                             r.seq,
                             jst(r.at),
-                            r.from_state,
-                            r.to_state,
-                            r.action,
+                            state(&r.from_state),
+                            state(&r.to_state),
                             r.actor
                         ));
                         if let Some(d) = r.deficiencies.as_deref().and_then(|j| {

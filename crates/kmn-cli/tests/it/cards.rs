@@ -254,7 +254,10 @@ async fn r1_art7_art9_personalize_a_card_on_a_token() {
     assert!(objs.contains("Certificate Object"), "{objs}");
     let out = env.ok(&["card", "inspect", "--module", m, "--token-label", &label]);
     assert!(
-        out.contains(&serial) && out.contains("valid") && out.contains("発行済み"),
+        out.contains(&serial)
+            && out.contains("状態 有効")
+            && !out.contains("valid")
+            && out.contains("発行済み"),
         "{out}"
     );
 

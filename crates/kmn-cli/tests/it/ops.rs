@@ -169,6 +169,8 @@ async fn operator_cli_registers_reviews_and_answers_in_japanese() {
     assert_fails(&o, 1, "(E_CONFLICT)");
     let out = env.ok(&["application", "show", &a.id]);
     assert!(out.contains("フリガナが違います"), "{out}");
+    // Issue 12 item 2: the history in Japanese, no state or action codes leaking through.
+    assert!(out.contains("→") && !out.contains("submitted"), "{out}");
     let o = env.run(&["application", "approve", &a.id, "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["code"], "E_CONFLICT");
