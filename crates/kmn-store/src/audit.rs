@@ -197,20 +197,7 @@ impl Tx {
                     .await?
             }
         };
-        Ok(rows
-            .iter()
-            .map(|r| AuditEvent {
-                seq: r.get("seq"),
-                at: r.get("at"),
-                actor: r.get("actor"),
-                action: r.get("action"),
-                object: r.get("object"),
-                facility: r.get("facility"),
-                summary: r.get("summary"),
-                prev_hash: r.get("prev_hash"),
-                hash: r.get("hash"),
-            })
-            .collect())
+        Ok(rows.iter().map(event_row).collect())
     }
 }
 
@@ -405,7 +392,8 @@ impl AuditEvent {
     }
 }
 
-fn event_row(r: &sqlx::any::AnyRow) -> AuditEvent {
+/// One `audit_events` row (`SELECT *`).
+pub(crate) fn event_row(r: &sqlx::any::AnyRow) -> AuditEvent {
     AuditEvent {
         seq: r.get("seq"),
         at: r.get("at"),

@@ -142,20 +142,7 @@ impl Tx {
             q = q.bind(*i);
         }
         let rows = q.fetch_all(self.conn()).await?;
-        Ok(rows
-            .iter()
-            .map(|r| AuditEvent {
-                seq: r.get("seq"),
-                at: r.get("at"),
-                actor: r.get("actor"),
-                action: r.get("action"),
-                object: r.get("object"),
-                facility: r.get("facility"),
-                summary: r.get("summary"),
-                prev_hash: r.get("prev_hash"),
-                hash: r.get("hash"),
-            })
-            .collect())
+        Ok(rows.iter().map(crate::audit::event_row).collect())
     }
 
     /// The events of a card and of its certificate, oldest first.
@@ -175,20 +162,7 @@ impl Tx {
         .bind(cert)
         .fetch_all(self.conn())
         .await?;
-        Ok(rows
-            .iter()
-            .map(|r| AuditEvent {
-                seq: r.get("seq"),
-                at: r.get("at"),
-                actor: r.get("actor"),
-                action: r.get("action"),
-                object: r.get("object"),
-                facility: r.get("facility"),
-                summary: r.get("summary"),
-                prev_hash: r.get("prev_hash"),
-                hash: r.get("hash"),
-            })
-            .collect())
+        Ok(rows.iter().map(crate::audit::event_row).collect())
     }
 
     /// The personal-data access log matching the filters, newest first.
