@@ -18,6 +18,7 @@ mod migrate;
 mod ocsp;
 mod portal;
 mod proposal;
+mod public_notices;
 mod ra;
 mod records;
 
@@ -41,6 +42,7 @@ pub use jobs::JobRow;
 pub use ocsp::{OcspDue, OcspPresign, OcspResponseRow, PresignedResponse, StoredOcspResponse};
 pub use portal::{AuditFilter, RevokedRow, StateCount};
 pub use proposal::{ProposalDecision, ProposalRow};
+pub use public_notices::PublicNoticeRow;
 pub use ra::*;
 pub use records::*;
 

@@ -97,6 +97,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0017_display_preferences.sql"),
         postgres: include_str!("../migrations/postgres/0017_display_preferences.sql"),
     },
+    Migration {
+        version: 18,
+        sqlite: include_str!("../migrations/sqlite/0018_public_notices.sql"),
+        postgres: include_str!("../migrations/postgres/0018_public_notices.sql"),
+    },
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {

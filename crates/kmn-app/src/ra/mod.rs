@@ -11,5 +11,6 @@ pub mod emergency;
 pub mod facilities;
 pub mod notify;
 pub mod persons;
+pub mod public_notices;
 
 pub(crate) use crate::finish;
