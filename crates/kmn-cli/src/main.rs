@@ -129,7 +129,7 @@ pub enum Command {
     /// login record kept (docs/GATEWAY.md). Runs beside a service; needs no data dir.
     #[command(subcommand)]
     Gateway(gateway_cmd::GatewayCommand),
-    /// CPS・利用規約の公開
+    /// CPS・利用規約・個人情報の取扱いの公開と、公開した版の一覧
     Document {
         #[command(subcommand)]
         command: ops::DocumentCommand,

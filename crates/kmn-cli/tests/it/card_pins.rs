@@ -473,7 +473,7 @@ async fn art15_lost_card_returned_and_destroyed_wipes_token() {
 /// Initialises `n` tokens with softhsm2-util and gives each the SO PIN personalization
 /// derives from its serial (a blank card as the vendor delivers it to the center); SoftHSM
 /// itself shows only one uninitialised slot at a time.
-fn blank_tokens(conf: &Path, module: &str, master: &str, n: usize) {
+pub(crate) fn blank_tokens(conf: &Path, module: &str, master: &str, n: usize) {
     let deriver = kmn_token::SoPinDeriver::new(master.as_bytes().to_vec()).unwrap();
     let softhsm = |args: &[&str]| {
         let o = std::process::Command::new("softhsm2-util")
