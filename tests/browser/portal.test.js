@@ -11,6 +11,7 @@
 //   KMN_FACILITY_A            the demo facility's code
 //   KMN_PROPOSAL              a pending revocation proposal (第12条)
 //   KMN_DOCTOR_PEM            a physician's HPKI authentication certificate (第4条)
+//   KMN_PUBLIC_NOTICE         a notice on the home page (第24条)
 //   KMN_CARD_A                a shipped card of the demo facility
 //   KMN_CARD_SERIAL_TYPED     its serial as a person types it (upper case, hyphens)
 //   KMN_CARD_B, KMN_FACILITY_B  a card and the code of the other facility
@@ -266,6 +267,12 @@ async function queueCounts(page) {
     check(await pub.getByText('緊急失効の受付ページを開く').count() === 1, 'the repository page links the holders\' emergency form');
     await shot(pub, '09-public-repository');
     await axe(pub, 'the repository page');
+    check(await pub.getByText('年末年始の受付について').count() === 1, 'the repository lists the home-page notice (第24条)');
+    await pub.getByText('年末年始の受付について').click();
+    check(pub.url().endsWith(`/public/notices/${env('KMN_PUBLIC_NOTICE')}`), `the notice opens on its own page (${pub.url()})`);
+    check(await pub.getByText('緊急失効は24時間受け付けます。').count() === 1, 'the notice page shows its text');
+    await shot(pub, '09a-public-notice');
+    await axe(pub, 'a home-page notice');
     resp = await pub.goto(`${URL_}/portal/cards`);
     check(resp.status() === 401, `without a certificate the portal answers 401 (${resp.status()})`);
     resp = await pub.goto(`${URL_}/`);

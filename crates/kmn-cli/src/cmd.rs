@@ -404,6 +404,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Document { command, out } => {
             return crate::ops::document(&cli.data_dir, &admin, command, *out).await;
         }
+        Command::PublicNotice { command, out } => {
+            return crate::ops::public_notice(&cli.data_dir, &admin, command, *out).await;
+        }
         Command::Gateway(g) => return crate::gateway_cmd::gateway(g).await,
         Command::Proposal { command, out } => {
             return crate::proposal_cmd::proposal(command, *out).await;

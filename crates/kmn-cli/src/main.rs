@@ -136,6 +136,13 @@ pub enum Command {
         #[command(flatten)]
         out: ops::Out,
     },
+    /// 本会ホームページ（リポジトリ）のお知らせの掲載・一覧・取下げ（第24条）
+    PublicNotice {
+        #[command(subcommand)]
+        command: ops::PublicNoticeCommand,
+        #[command(flatten)]
+        out: ops::Out,
+    },
 }
 
 fn main() -> ExitCode {

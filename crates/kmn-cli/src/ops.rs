@@ -224,6 +224,37 @@ pub enum DocumentCommand {
     List,
 }
 
+/// `kmn public-notice`: notices on the association's home page (第24条).
+#[derive(clap::Subcommand, Debug)]
+pub enum PublicNoticeCommand {
+    /// お知らせをリポジトリ（本会ホームページ）にただちに掲載する（第24条）
+    Publish {
+        /// 件名（1行、100文字以内）
+        #[arg(long)]
+        title: String,
+        /// 本文（5000文字以内。空行で段落を分けます）
+        #[arg(
+            long,
+            conflicts_with = "body_file",
+            required_unless_present = "body_file"
+        )]
+        body: Option<String>,
+        /// 本文を UTF-8 のテキストファイルから読む
+        #[arg(long, value_name = "FILE")]
+        body_file: Option<PathBuf>,
+    },
+    /// 掲載中と取下げ済みのお知らせの一覧（新しい順）
+    List,
+    /// お知らせを取り下げる（記録は残ります）
+    Withdraw {
+        /// お知らせの番号（例 K00000001）
+        id: String,
+        /// 取下げの理由
+        #[arg(long)]
+        reason: String,
+    },
+}
+
 pub(crate) fn fail(e: &AppError, out: Out) -> ExitCode {
     let crl = after_commit_reports();
     if !crl.text.is_empty() {
@@ -933,7 +964,8 @@ pub async fn document(data_dir: &Path, admin: &CaAdmin, c: &DocumentCommand, out
         }
         DocumentCommand::List => {
             let list = tri!(documents::list(&app).await, out);
-            let current = |i: usize| list.get(i + 1).is_none_or(|n| n.kind != list[i].kind);
+            let flags = documents::current_flags(&list);
+            let current = |i: usize| flags[i];
             let rows: Vec<_> = list
                 .iter()
                 .enumerate()
@@ -956,6 +988,85 @@ pub async fn document(data_dir: &Path, admin: &CaAdmin, c: &DocumentCommand, out
                 }
                 s.push_str(&format!("{}件", list.len()));
                 s
+            })
+        }
+    }
+}
+
+pub async fn public_notice(
+    data_dir: &Path,
+    admin: &CaAdmin,
+    c: &PublicNoticeCommand,
+    out: Out,
+) -> ExitCode {
+    use kmn_app::ra::public_notices;
+    let app = tri!(open(data_dir).await, out);
+    match c {
+        PublicNoticeCommand::Publish {
+            title,
+            body,
+            body_file,
+        } => {
+            let body = match (body, body_file) {
+                (Some(b), _) => b.clone(),
+                (None, Some(f)) => tri!(
+                    std::fs::read_to_string(f).map_err(|e| AppError::BadInput(format!(
+                        "{} を UTF-8 のテキストとして読めません: {e}",
+                        f.display()
+                    ))),
+                    out
+                ),
+                (None, None) => String::new(),
+            };
+            let n = tri!(
+                public_notices::publish(&app, &admin.center(), title, &body).await,
+                out
+            );
+            print(out, json!(n), || {
+                format!(
+                    "お知らせ {} 「{}」をリポジトリ（ポータルの /public/repository、本文は /public/notices/{}）に掲載しました。",
+                    n.id, n.title, n.id
+                )
+            })
+        }
+        PublicNoticeCommand::List => {
+            let list = tri!(public_notices::all(&app, &admin.center(), 1000).await, out);
+            print(out, json!(list), || {
+                if list.is_empty() {
+                    return "お知らせはありません（kmn public-notice publish で掲載します）".into();
+                }
+                let mut s = String::new();
+                for n in &list {
+                    let state = match (n.withdrawn_at, &n.withdrawn_reason) {
+                        (Some(at), r) => format!(
+                            "取下げ済み（{}、理由: {}）",
+                            jst(at),
+                            r.as_deref().unwrap_or("")
+                        ),
+                        (None, _) => "掲載中".into(),
+                    };
+                    s.push_str(&format!(
+                        "{}  {}掲載  {}  {}\n",
+                        n.id,
+                        jst(n.published_at),
+                        state,
+                        n.title
+                    ));
+                }
+                s.push_str(&format!("{}件", list.len()));
+                s
+            })
+        }
+        PublicNoticeCommand::Withdraw { id, reason } => {
+            let n = tri!(
+                public_notices::withdraw(&app, &admin.center(), id, reason).await,
+                out
+            );
+            print(out, json!(n), || {
+                format!(
+                    "お知らせ {} 「{}」を取り下げました。リポジトリには表示されなくなります（記録は残ります）。",
+                    n.id, n.title
+                )
             })
         }
     }

@@ -113,6 +113,13 @@ pub async fn list(app: &App) -> Result<Vec<kmn_store::PublishedDocumentInfo>, Ap
     Ok(v)
 }
 
+/// Which rows of [`list`] are the current version of their kind (the last of each kind).
+pub fn current_flags(list: &[kmn_store::PublishedDocumentInfo]) -> Vec<bool> {
+    (0..list.len())
+        .map(|i| list.get(i + 1).is_none_or(|n| n.kind != list[i].kind))
+        .collect()
+}
+
 /// The media type of a document by its file name.
 pub fn media_type(file_name: &str) -> &'static str {
     let f = file_name.to_ascii_lowercase();

@@ -312,3 +312,112 @@ async fn art2_2_document_list_marks_the_current_version() {
         .collect();
     assert_eq!(current, [("2.00", false), ("2.01", true)]);
 }
+
+/// 第24条: the association gives notice on its home page — `kmn public-notice` publishes
+/// at once, lists what is in force and what was withdrawn, and withdraws with a reason
+/// (kept, never deleted); bad input is refused with one code and nothing recorded.
+#[tokio::test]
+async fn art24_public_notices_are_published_listed_and_withdrawn() {
+    let env = Env::new();
+    env.init(&[]);
+    let out = env.ok(&["public-notice", "list"]);
+    assert!(out.contains("お知らせはありません"), "{out}");
+    let body = env.path("body.txt");
+    std::fs::write(
+        &body,
+        "12月29日から1月3日まで、窓口での受付を休止します。\r\n\r\n緊急失効は24時間受け付けます。\r\n",
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "public-notice",
+        "publish",
+        "--title",
+        "年末年始の受付について",
+        "--body-file",
+        body.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(v["id"], "K00000001");
+    assert_eq!(
+        v["body"],
+        "12月29日から1月3日まで、窓口での受付を休止します。\n\n緊急失効は24時間受け付けます。"
+    );
+    let out = env.ok(&[
+        "public-notice",
+        "publish",
+        "--title",
+        "CPS 改定の予定",
+        "--body",
+        "来月、認証局運用規程を改定します。",
+    ]);
+    assert!(
+        out.contains("お知らせ K00000002 「CPS 改定の予定」をリポジトリ"),
+        "{out}"
+    );
+    // Refused: an empty title, a title over two lines, no body; nothing recorded.
+    for args in [
+        &["--title", " ", "--body", "本文"][..],
+        &["--title", "一行目\n二行目", "--body", "本文"][..],
+        &["--title", "件名", "--body", "  "][..],
+    ] {
+        let mut a = vec!["public-notice", "publish"];
+        a.extend_from_slice(args);
+        let o = env.run(&a);
+        crate::support::assert_fails(&o, 1, "E_VALIDATION");
+    }
+    let o = env.run(&["public-notice", "publish", "--title", "件名"]);
+    assert!(!o.status.success(), "a notice needs a body");
+    let out = env.ok(&[
+        "public-notice",
+        "withdraw",
+        "k00000002",
+        "--reason",
+        "掲載の誤り",
+    ]);
+    assert!(
+        out.contains("K00000002") && out.contains("取り下げました"),
+        "{out}"
+    );
+    let o = env.run(&[
+        "public-notice",
+        "withdraw",
+        "K00000002",
+        "--reason",
+        "もう一度",
+    ]);
+    crate::support::assert_fails(&o, 1, "E_CONFLICT");
+    let o = env.run(&["public-notice", "withdraw", "K00000009", "--reason", "なし"]);
+    crate::support::assert_fails(&o, 1, "E_NOT_FOUND");
+    let out = env.ok(&["public-notice", "list"]);
+    assert!(
+        out.contains("K00000001")
+            && out.contains("掲載中")
+            && out.contains("年末年始の受付について"),
+        "{out}"
+    );
+    assert!(
+        out.contains("K00000002") && out.contains("取下げ済み") && out.contains("掲載の誤り"),
+        "{out}"
+    );
+    assert!(out.contains("2件"), "{out}");
+    // Only what is in force is public; both changes are audit events.
+    let app = env.app().await;
+    let public = kmn_app::ra::public_notices::in_force(&app, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        public.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(),
+        ["K00000001"]
+    );
+    let mut tx = app.store_for_tests().read().await.unwrap();
+    for action in ["public_notice.publish", "public_notice.withdraw"] {
+        let n = tx.audit_events(Some(action)).await.unwrap().len();
+        assert_eq!(
+            n,
+            if action.ends_with("publish") { 2 } else { 1 },
+            "{action}"
+        );
+    }
+    tx.rollback().await.unwrap();
+}

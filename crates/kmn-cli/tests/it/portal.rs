@@ -174,6 +174,14 @@ async fn issue12_portal_pages_answer_every_role_and_facility_exactly() {
     let app_a = c["application_id"].as_str().unwrap().to_string();
     let (fa, fb) = (w.fac_a.clone(), w.fac_b.clone());
     let desk_a_account = account_of(w, "desk_a").await;
+    let notice = kmn_app::ra::public_notices::publish(
+        &w.app,
+        &crate::api_fixture::admin(),
+        "お知らせ",
+        "本文",
+    )
+    .await
+    .unwrap();
     // Columns: none, revoked, station, operator, supervisor, auditor, desk_a, desk_b.
     let who: [Option<&str>; 8] = [
         None,
@@ -189,6 +197,8 @@ async fn issue12_portal_pages_answer_every_role_and_facility_exactly() {
         ("/".into(), [200, 401, 403, 200, 200, 200, 200, 200]),
         ("/portal/".into(), [200, 401, 403, 200, 200, 200, 200, 200]),
         ("/public/repository".into(), [200; 8]),
+        (format!("/public/notices/{}", notice.id), [200; 8]),
+        ("/public/notices/K99999999".into(), [404; 8]),
         ("/static/portal.css".into(), [200; 8]),
         (
             "/portal/queues".into(),
@@ -780,6 +790,95 @@ async fn issue12_dashboard_is_server_rendered_svg() {
     assert!(page.body.contains("利用中"), "{}", page.body);
 }
 
+/// 第24条 and 第1条5–6 on the public repository page (no certificate): the home-page
+/// notices in force, newest first, each on its own page with its paragraphs (markup in a
+/// notice is shown as text); a withdrawn notice disappears and its page answers 404; every
+/// published version of a document is listed, the newest marked 現行; the delegated
+/// signers are named for what they sign, not as issuing CAs.
+#[tokio::test]
+async fn art24_repository_shows_notices_and_every_document_version() {
+    let p = world().await;
+    let w = &p.w;
+    let center = crate::api_fixture::admin();
+    let first = kmn_app::ra::public_notices::publish(
+        &w.app,
+        &center,
+        "年末年始の受付について",
+        "12月29日から1月3日まで受付を休止します。\n\n緊急失効は24時間受け付けます。",
+    )
+    .await
+    .unwrap();
+    w.clock.advance(time::Duration::minutes(1));
+    let second = kmn_app::ra::public_notices::publish(
+        &w.app,
+        &center,
+        "<script>alert(1)</script> の表示",
+        "本文",
+    )
+    .await
+    .unwrap();
+    let file = b"%PDF-1.4 terms v2".to_vec();
+    kmn_app::ra::documents::publish(&w.app, &center, "terms", "2.00", "terms.pdf", file)
+        .await
+        .unwrap();
+    let page = p.get(None, "/public/repository").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let b = &page.body;
+    let (i1, i2) = (
+        b.find("年末年始の受付について").expect("the first notice"),
+        b.find("&lt;script&gt;alert(1)&lt;/script&gt; の表示")
+            .expect("the second notice, escaped"),
+    );
+    assert!(i2 < i1, "newest first");
+    assert!(!b.contains("<script>"), "{b}");
+    assert!(
+        b.contains(&format!("href=\"/public/notices/{}\"", first.id)),
+        "{b}"
+    );
+    assert!(b.contains("2.00（現行）"), "{b}");
+    assert!(
+        b.contains("/repo/terms/2.00") && b.contains("/repo/terms/"),
+        "each version links its own file: {b}"
+    );
+    assert!(
+        b.contains("監査記録の署名用") || b.contains("OCSP応答の署名用"),
+        "delegated signers by what they sign: {b}"
+    );
+    let n = p.get(None, &format!("/public/notices/{}", first.id)).await;
+    assert_eq!(n.status, StatusCode::OK, "{}", n.body);
+    assert!(
+        n.body
+            .contains("<p class=\"pre\">12月29日から1月3日まで受付を休止します。</p>")
+            && n.body
+                .contains("<p class=\"pre\">緊急失効は24時間受け付けます。</p>"),
+        "paragraphs: {}",
+        n.body
+    );
+    kmn_app::ra::public_notices::withdraw(&w.app, &center, &second.id, "表記の誤り")
+        .await
+        .unwrap();
+    let gone = p.get(None, &format!("/public/notices/{}", second.id)).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
+    assert!(
+        gone.body.contains("このお知らせは見つかりません"),
+        "{}",
+        gone.body
+    );
+    let page = p.get(None, "/public/repository").await;
+    assert!(!page.body.contains("alert(1)"), "{}", page.body);
+    for bad in [
+        "/public/notices/K0",
+        "/public/notices/..%2F..",
+        "/public/notices/K99999999",
+    ] {
+        assert_eq!(
+            p.get(None, bad).await.status,
+            StatusCode::NOT_FOUND,
+            "{bad}"
+        );
+    }
+}
+
 /// 第12条 dual control in the portal: an operator's revocation proposal is shown to the
 /// center with its content and hash; an operator cannot decide (403); the supervisor
 /// approves the content they saw and the card's certificate is revoked; a changed hash
@@ -1310,6 +1409,14 @@ async fn issue12_portal_in_chromium_with_client_certificates() {
     .unwrap();
     let hpki = crate::doctors::Hpki::new("HPKI Test Root CA");
     let doctor_pem = hpki.issue("browser-doctor", "Taro Isha", "auth");
+    let public_notice = kmn_app::ra::public_notices::publish(
+        &app,
+        &center,
+        "年末年始の受付について",
+        "12月29日から1月3日まで、窓口での受付を休止します。\n\n緊急失効は24時間受け付けます。",
+    )
+    .await
+    .unwrap();
     let artifacts =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/portal-screenshots");
     let out = std::process::Command::new("node")
@@ -1327,6 +1434,7 @@ async fn issue12_portal_in_chromium_with_client_certificates() {
         .env("KMN_FACILITY_A", &fac_a)
         .env("KMN_PROPOSAL", &proposal.id)
         .env("KMN_DOCTOR_PEM", &doctor_pem)
+        .env("KMN_PUBLIC_NOTICE", &public_notice.id)
         .env("KMN_DESK_B_CERT", creds.join("desk-b.pem"))
         .env("KMN_DESK_B_KEY", creds.join("desk-b.key"))
         .env("KMN_CARD_A", &issued.card_id)

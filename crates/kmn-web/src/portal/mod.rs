@@ -66,6 +66,7 @@ pub fn router(app: App) -> Router {
         .route("/portal/", get(pages::home))
         .route("/static/portal.css", get(css))
         .route("/public/repository", get(public::repository))
+        .route("/public/notices/{id}", get(public::notice))
         .route("/portal/cards", get(pages::cards))
         .route("/portal/cards/{id}", get(pages::card))
         .route("/portal/cards/{id}/handover", post(pages::handover))

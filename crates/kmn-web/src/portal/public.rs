@@ -1,6 +1,7 @@
 //! Public pages of the HTTPS listener (no certificate): the repository's index — the
 //! CA certificates, the CRLs, the published CPS, terms and privacy policy — and the
-//! way to the holders' emergency revocation form.
+//! way to the holders' emergency revocation form; the association's home-page notices
+//! (第24条).
 
 use askama::Template;
 use axum::extract::State;
@@ -8,6 +9,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use kmn_app::App;
 
 use super::{PageError, date, datetime, html};
+
+struct DocumentRow {
+    kind: String,
+    label: String,
+    version: String,
+    published: String,
+    href: String,
+    current: bool,
+}
 
 struct CaRow {
     name: String,
@@ -23,7 +33,8 @@ struct CaRow {
 #[template(path = "portal/repository.html")]
 struct RepositoryPage {
     cas: Vec<CaRow>,
-    documents: Vec<(String, String, String, String)>,
+    documents: Vec<DocumentRow>,
+    notices: Vec<(String, String, String)>,
     emergency: String,
     phone: String,
 }
@@ -46,7 +57,9 @@ pub async fn repository(
             CaRow {
                 kind: match c.kind {
                     kmn_app::views::CaKind::Root => "ルート認証局".into(),
-                    _ => "発行認証局".into(),
+                    kmn_app::views::CaKind::Issuing => "発行認証局".into(),
+                    kmn_app::views::CaKind::OcspSigner => "OCSP応答の署名用".into(),
+                    kmn_app::views::CaKind::AuditSigner => "監査記録の署名用".into(),
                 },
                 not_after: date(c.not_after),
                 crt: format!("/repo/{}.crt", c.name),
@@ -57,24 +70,43 @@ pub async fn repository(
             }
         })
         .collect();
-    let mut documents = Vec::new();
-    for (kind, label) in [
-        ("cps", "認証局運用規程（CPS）"),
-        ("terms", "利用規約"),
-        ("privacy_policy", "個人情報の取扱い"),
-    ] {
-        if let Some(d) = kmn_app::views::public::published_document(&app, kind, None)
-            .await
-            .map_err(fail)?
-        {
-            documents.push((
-                label.to_string(),
-                d.version.clone(),
-                date(d.published_at),
-                format!("/repo/{kind}"),
-            ));
-        }
+    // Every published version, the current one first within its kind (第1条5–6, 第2条2).
+    let mut documents: Vec<DocumentRow> = Vec::new();
+    let list = kmn_app::ra::documents::list(&app).await.map_err(fail)?;
+    let flags = kmn_app::ra::documents::current_flags(&list);
+    for (d, current) in list.into_iter().zip(flags) {
+        let label = match d.kind.as_str() {
+            "cps" => "認証局運用規程（CPS）",
+            "terms" => "利用規約",
+            _ => "個人情報の取扱い",
+        };
+        documents.push(DocumentRow {
+            label: label.to_string(),
+            version: d.version.clone(),
+            published: date(d.published_at),
+            href: format!("/repo/{}/{}", d.kind, d.version),
+            kind: d.kind,
+            current,
+        });
     }
+    documents.reverse();
+    documents.sort_by_key(|d| {
+        kmn_app::ra::documents::KINDS
+            .iter()
+            .position(|k| *k == d.kind)
+    });
+    let notices = kmn_app::ra::public_notices::in_force(&app, 50)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .map(|n| {
+            (
+                date(n.published_at),
+                n.title,
+                format!("/public/notices/{}", n.id),
+            )
+        })
+        .collect();
     // The holders' form listens on its own port (no certificate asked there).
     let host = headers
         .get(header::HOST)
@@ -95,8 +127,44 @@ pub async fn repository(
         &RepositoryPage {
             cas,
             documents,
+            notices,
             emergency: format!("https://{host}:{port}/emergency"),
             phone: app.cfg.support_center_phone.clone(),
+        },
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "portal/public_notice.html")]
+struct NoticePage {
+    title: String,
+    published: String,
+    paragraphs: Vec<String>,
+}
+
+/// `/public/notices/{id}`: one notice of the association's home page (第24条); a
+/// withdrawn or absent notice is "not found".
+pub async fn notice(
+    State(app): State<App>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<axum::response::Response, PageError> {
+    let n = kmn_app::ra::public_notices::public_get(&app, &id)
+        .await
+        .map_err(|e| PageError::new(e, None))?
+        .ok_or_else(|| {
+            PageError::new(
+                kmn_app::AppError::NotFound(
+                    "このお知らせは見つかりません（取り下げられたか、番号が違います）。".into(),
+                ),
+                None,
+            )
+        })?;
+    Ok(html(
+        StatusCode::OK,
+        &NoticePage {
+            title: n.title,
+            published: date(n.published_at),
+            paragraphs: n.body.split("\n\n").map(str::to_string).collect(),
         },
     ))
 }
