@@ -40,11 +40,18 @@ async function step(page, name) {
 async function submit(page, selector) {
   const pdf = (await page.locator('iframe.pdf').count()) > 0;
   if (pdf) await page.waitForLoadState('networkidle');
-  const [resp] = await Promise.all([
-    page.waitForNavigation({ waitUntil: 'domcontentloaded' }),
-    pdf ? page.locator(selector).press('Enter') : page.click(selector),
-  ]);
-  return resp;
+  try {
+    const [resp] = await Promise.all([
+      page.waitForNavigation({ waitUntil: 'domcontentloaded' }),
+      pdf ? page.locator(selector).press('Enter') : page.click(selector),
+    ]);
+    return resp;
+  } catch (e) {
+    // Where it stopped, for the log (and a screenshot of the page as it was).
+    console.log(`FAIL ${selector} on ${page.url()} led nowhere: ${e.message.split('\n')[0]}`);
+    await shot(page, 'failed-step');
+    throw e;
+  }
 }
 
 // Ticks a checkbox with the keyboard (see `submit`).
