@@ -176,7 +176,9 @@ fn action_label(action: &str) -> String {
         "cert.issue" => "証明書の発行",
         "cert.revoke" => "証明書の失効",
         "cert.hold" => "証明書の一時保留",
-        "cert.release" | "cert.unhold" => "証明書の保留解除",
+        "cert.release" | "cert.unhold" | "cert.release_hold" => "証明書の保留解除",
+        "cert.revocation_receipt" => "失効の証明の作成（署名）",
+        "card.unlock" => "カードのロック解除（PINの再設定）",
         "card.personalize" | "card.record" | "station.complete" => "発行（カードへの書込み）",
         "card.emergency_revocation" | "emergency.revoke" => "緊急失効",
         "card.receipt" => "受領確認",
@@ -664,4 +666,36 @@ pub async fn chain_status(app: &App, who: &Auditor) -> Result<ChainStatus, AppEr
         warnings: r.warnings.len(),
         problems: r.problems.len(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::action_label;
+
+    /// Every step a card's timeline can hold reads in Japanese (the audit log's codes
+    /// stay in the auditor's pages).
+    #[test]
+    fn issue12_card_timeline_steps_read_in_japanese() {
+        for action in [
+            "cert.issue",
+            "cert.revoke",
+            "cert.hold",
+            "cert.release_hold",
+            "cert.revocation_receipt",
+            "card.personalize",
+            "card.unlock",
+            "card.emergency_revocation",
+            "card.ship",
+            "card.receipt",
+            "card.handover",
+            "card.report_lost",
+            "card.request_return",
+        ] {
+            let label = action_label(action);
+            assert!(
+                !label.is_empty() && !label.is_ascii(),
+                "{action} reads {label}"
+            );
+        }
+    }
 }

@@ -93,7 +93,7 @@ async fn form(State(app): State<App>) -> Response {
 <input type=\"hidden\" name=\"token\" value=\"{token}\">\
 <label for=\"card_number\">カード番号（PIN通知書に記載、例 C00000002）</label>\
 <input id=\"card_number\" name=\"card_number\" required autocomplete=\"off\" inputmode=\"latin\">\
-<label for=\"code\">緊急失効コード（PIN通知書に記載の12桁）</label>\
+<label for=\"code\">緊急失効コード（PIN通知書に記載の12桁。ハイフンはあってもなくても構いません）</label>\
 <input id=\"code\" name=\"code\" required autocomplete=\"off\" inputmode=\"numeric\">\
 <label for=\"reason\">理由</label>\
 <select id=\"reason\" name=\"reason\"><option value=\"lost\">紛失</option><option value=\"stolen\">盗難</option><option value=\"feared_misuse\">不正使用のおそれ（PINを知られたなど）</option></select>\

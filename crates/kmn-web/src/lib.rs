@@ -332,7 +332,12 @@ pub async fn start(app: App, ocsp: Option<ocsp::Ocsp>) -> Result<Running, AppErr
     let limits = listen::Limits::from(&app.cfg.listen);
     let rate_layer = axum::middleware::from_fn_with_state(rates, limit::rate_limit);
     let http_app = http_router(app.clone(), ocsp).layer(rate_layer.clone());
+    // The public repository page links the holders' form on the port it is bound to
+    // (`emergency_listen` may name port 0).
     let https_app = https_routes(app.clone())
+        .layer(axum::Extension(portal::EmergencyPort(
+            emergency_bound.port(),
+        )))
         .layer(rate_layer.clone())
         .layer(axum::middleware::from_fn(hsts));
     let emergency_app = emergency::router(app.clone())

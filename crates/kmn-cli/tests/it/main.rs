@@ -30,6 +30,7 @@ mod ocsp;
 mod operator_tokens;
 mod ops;
 mod portal;
+mod portal_story;
 mod proposal;
 mod serve;
 mod station;

@@ -21,6 +21,8 @@ struct Page {
     status: StatusCode,
     headers: HeaderMap,
     body: String,
+    /// The body as sent (a PDF, a CMS receipt).
+    bytes: Vec<u8>,
 }
 
 impl Page {
@@ -61,6 +63,7 @@ impl Portal {
             status,
             headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes: bytes.to_vec(),
         }
     }
 
@@ -162,7 +165,7 @@ impl Portal {
 async fn issue12_portal_pages_answer_every_role_and_facility_exactly() {
     let p = world().await;
     let w = &p.w;
-    let (card_a, _) = w.personalized_card(&w.nurse_a, "0a1b2c3d4e5f6789").await;
+    let (card_a, serial_a) = w.personalized_card(&w.nurse_a, "0a1b2c3d4e5f6789").await;
     let (_, c) = w
         .call(
             Some("operator"),
@@ -307,6 +310,20 @@ async fn issue12_portal_pages_answer_every_role_and_facility_exactly() {
         (
             "/portal/settings".into(),
             [401, 401, 403, 200, 200, 200, 200, 200],
+        ),
+        // The letter and the signed receipt of a revocation: a certificate in use has
+        // none (409); another facility's is answered like an unknown serial.
+        (
+            format!("/portal/certificates/{serial_a}/revocation-letter"),
+            [401, 401, 403, 409, 409, 409, 409, 404],
+        ),
+        (
+            format!("/portal/certificates/{serial_a}/revocation-receipt"),
+            [401, 401, 403, 409, 409, 409, 409, 404],
+        ),
+        (
+            "/portal/certificates/not-a-serial/revocation-letter".into(),
+            [401, 401, 403, 400, 400, 400, 400, 400],
         ),
         ("/no/such/page".into(), [404; 8]),
     ];
@@ -564,6 +581,240 @@ async fn art11_portal_emergency_button_revokes_at_once() {
     assert!(r.body.contains("証明書の失効"), "timeline: {}", r.body);
 }
 
+/// 第23条3 in the portal: once a card's certificate is revoked, its page shows the
+/// evidence — the grounds with the article, the channel, every timestamp, the first CRL
+/// listing it (number, time, SHA-256) and the first OCSP response — and, once that CRL
+/// was read back, links the letter to the facility (PDF) and the signed revocation
+/// receipt (CMS), which the card's desk, the center and the auditor download; before
+/// the CRL both are refused in Japanese (409); another facility's desk gets 404. The
+/// facility's notice of the revocation links the card.
+#[tokio::test]
+async fn art23_portal_card_page_shows_the_revocation_and_its_evidence() {
+    let p = world().await;
+    let w = &p.w;
+    let (_, card, serial) = w.issued_card(&w.nurse_a).await;
+    let page = p
+        .get(Some("desk_a"), &format!("/portal/cards/{card}"))
+        .await;
+    assert!(!page.body.contains("id=\"evidence\""), "{}", page.body);
+    let r = p
+        .post(
+            Some("desk_a"),
+            &format!("/portal/cards/{card}/emergency"),
+            &[
+                ("_token", &page.token()),
+                ("cause", "lost"),
+                ("note", "院内で紛失"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Before the CRL: the evidence so far, and the files refused in Japanese.
+    for body in [
+        r.body.clone(),
+        p.get(Some("operator"), &format!("/portal/cards/{card}"))
+            .await
+            .body,
+    ] {
+        assert!(
+            body.contains("id=\"evidence\"")
+                && body.contains("緊急失効（紛失）（利用規約第11条）")
+                && body.contains("利用施設窓口")
+                && body.contains("掲載を確認しています")
+                && !body.contains("id=\"evidence-crl\"")
+                && !body.contains("class=\"letter\""),
+            "{body}"
+        );
+    }
+    let letter = format!("/portal/certificates/{serial}/revocation-letter");
+    let receipt = format!("/portal/certificates/{serial}/revocation-receipt");
+    for path in [&letter, &receipt] {
+        let r = p.get(Some("desk_a"), path).await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+        assert!(r.body.contains("まだCRLに掲載されていません"), "{}", r.body);
+    }
+    // The CRL (read back) and the OCSP response follow.
+    w.clock.advance(time::Duration::seconds(1));
+    kmn_app::ca::crl::publish_all(&w.app, "test").await.unwrap();
+    w.clock.advance(time::Duration::seconds(1));
+    let responders = kmn_app::ca::ocsp::load(&w.app).await.unwrap();
+    kmn_app::ca::ocsp::refresh(&w.app, &responders)
+        .await
+        .unwrap();
+    let e = kmn_app::ca::evidence::load(&w.app, &crate::api_fixture::admin().reader(), &serial)
+        .await
+        .unwrap();
+    let crl_no = e.first_crl_number.unwrap();
+    for who in ["desk_a", "operator", "supervisor", "auditor"] {
+        let page = p.get(Some(who), &format!("/portal/cards/{card}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{who}: {}", page.body);
+        let b = &page.body;
+        assert!(
+            b.contains(&format!("id=\"evidence-crl\">第{crl_no}号"))
+                && b.contains(e.first_crl_sha256.as_deref().unwrap())
+                && b.contains("id=\"evidence-ocsp\">")
+                && b.contains("秒")
+                && b.contains(&format!("href=\"{letter}\""))
+                && b.contains(&format!("href=\"{receipt}\"")),
+            "{who}: {b}"
+        );
+        // Who asked is the center's to see, as the timeline's actors (the auditor
+        // reads it in the audit log).
+        assert_eq!(
+            b.contains("申出者"),
+            matches!(who, "operator" | "supervisor"),
+            "{who}: {b}"
+        );
+        let ct = |r: &Page| {
+            r.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let pdf = p.get(Some(who), &letter).await;
+        assert_eq!(pdf.status, StatusCode::OK, "{who}: {}", pdf.body);
+        assert_eq!(ct(&pdf), "application/pdf", "{who}");
+        assert!(pdf.bytes.starts_with(b"%PDF"), "{who}");
+        let der = p.get(Some(who), &receipt).await;
+        assert_eq!(der.status, StatusCode::OK, "{who}: {}", der.body);
+        assert!(
+            ct(&der).starts_with("application/pkcs7-mime"),
+            "{}",
+            ct(&der)
+        );
+        let roots = kmn_app::ca::evidence::repository_roots(&w.app);
+        let v = kmn_app::ca::evidence::verify_receipt(&der.bytes, &roots, None).unwrap();
+        assert_eq!(v.record.serial_hex(), serial);
+    }
+    // Another facility's desk: like an unknown serial.
+    for path in [&letter, &receipt] {
+        let r = p.get(Some("desk_b"), path).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    }
+    // The desk's notice of the revocation leads to the card.
+    let notices = p.get(Some("desk_a"), "/portal/notices").await;
+    assert!(
+        notices.body.contains(&format!(
+            "<a href=\"/portal/cards/{card}\">利用者カード {card} を開く</a>"
+        )),
+        "{}",
+        notices.body
+    );
+}
+
+/// 第8条1 in the portal: a handover the use case refuses (a name that is not the
+/// holder's, an empty one) is answered on the card page beside the name field, with
+/// what was typed kept and nothing recorded; the holder's own name records it.
+#[tokio::test]
+async fn art8_portal_handover_refusal_is_shown_beside_the_field() {
+    let p = world().await;
+    let w = &p.w;
+    let (card, _) = w.personalized_card(&w.nurse_a, "0a1b2c3d4e5f6789").await;
+    let (st, v) = w
+        .call(
+            Some("operator"),
+            Method::POST,
+            &format!("/api/v1/cards/{card}/ship"),
+            Some(json!({"method": "簡易書留"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let token = p.token("desk_a", "/portal/receipt").await;
+    let r = p
+        .post(
+            Some("desk_a"),
+            "/portal/receipt",
+            &[("_token", &token), ("token_serial", "0A1B-2C3D-4E5F-6789")],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let path = format!("/portal/cards/{card}/handover");
+    let before = w.counts().await;
+    for (typed, status, says) in [
+        (
+            "別人 太郎",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "と一致しません",
+        ),
+        ("  ", StatusCode::BAD_REQUEST, "氏名を入力してください"),
+    ] {
+        let r = p
+            .post(
+                Some("desk_a"),
+                &path,
+                &[("_token", &token), ("handed_to", typed)],
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, status, "{}", r.body);
+        assert!(
+            r.body.contains("id=\"handed_to-error\"")
+                && r.body.contains(says)
+                && r.body.contains(&format!("value=\"{typed}\""))
+                && r.body.contains("aria-invalid=\"true\"")
+                && r.body.contains("id=\"card-state\">受領済み"),
+            "{}",
+            r.body
+        );
+    }
+    assert_eq!(w.counts().await, before, "nothing recorded");
+    let (person, _) =
+        kmn_app::ra::persons::get(&w.app, &crate::api_fixture::admin().reader(), &w.nurse_a)
+            .await
+            .unwrap();
+    let r = p
+        .post(
+            Some("desk_a"),
+            &path,
+            &[("_token", &token), ("handed_to", &person.name_kanji)],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains("id=\"card-state\">交付済み") && !r.body.contains("handed_to-error"),
+        "{}",
+        r.body
+    );
+}
+
+/// The public repository page links the holders' emergency form on the port its
+/// listener is bound to (`kmn up` with `emergency_listen = 127.0.0.1:0` binds another;
+/// the story in Chromium follows the link), and names each certificate for what it is:
+/// the OCSP and audit signers are not issuing CAs.
+#[tokio::test]
+async fn art11_repository_page_links_the_bound_emergency_port() {
+    let p = world().await;
+    let router = kmn_web::https_router(p.w.app.clone())
+        .layer(axum::Extension(kmn_web::portal::EmergencyPort(48443)));
+    let resp = router
+        .oneshot(
+            Request::builder()
+                .uri("/public/repository")
+                .header("host", "kmn.example.jp:8443")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains("href=\"https://kmn.example.jp:48443/emergency\""),
+        "{body}"
+    );
+    assert!(
+        body.contains("ルート認証局") && body.contains("発行認証局"),
+        "{body}"
+    );
+}
+
 /// 第6条2 in the portal: the center returns an application with deficiencies from the
 /// checklist and free text; the desk sees them, resubmits, and the center approves.
 /// The desk's new-application form shows field-level Japanese errors and records
@@ -659,6 +910,32 @@ async fn art6_2_portal_review_returns_with_deficiencies_and_desk_resubmits() {
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    // A free-text deficiency half written: refused in the form, with what was ticked
+    // and typed kept, nothing returned.
+    let r = p
+        .post(
+            Some("operator"),
+            &format!("/portal/applications/{id}/return"),
+            &[
+                ("_token", &ot),
+                ("check", "2"),
+                ("field", "勤務先"),
+                ("problem", ""),
+                ("action", ""),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(
+        r.body.contains("id=\"return-error\"")
+            && r.body.contains("value=\"2\" checked")
+            && !r.body.contains("value=\"0\" checked")
+            && r.body.contains("name=\"field\" value=\"勤務先\"")
+            && r.body.contains("id=\"application-state\">申請中"),
+        "{}",
+        r.body
+    );
     let r = p
         .post(
             Some("operator"),
@@ -841,16 +1118,16 @@ async fn art24_repository_shows_notices_and_every_document_version() {
         "each version links its own file: {b}"
     );
     assert!(
-        b.contains("監査記録の署名用") || b.contains("OCSP応答の署名用"),
+        b.contains("監査ログ・失効の証明の署名者") || b.contains("OCSP応答の署名者"),
         "delegated signers by what they sign: {b}"
     );
     let n = p.get(None, &format!("/public/notices/{}", first.id)).await;
     assert_eq!(n.status, StatusCode::OK, "{}", n.body);
     assert!(
         n.body
-            .contains("<p class=\"pre\">12月29日から1月3日まで受付を休止します。</p>")
+            .contains("<p class=\"notice-body\">12月29日から1月3日まで受付を休止します。</p>")
             && n.body
-                .contains("<p class=\"pre\">緊急失効は24時間受け付けます。</p>"),
+                .contains("<p class=\"notice-body\">緊急失効は24時間受け付けます。</p>"),
         "paragraphs: {}",
         n.body
     );
@@ -1102,9 +1379,9 @@ async fn issue12_portal_reads_on_postgresql() {
 // --- The browser tests ---------------------------------------------------------------------
 
 /// A running `kmn up` (killed on drop) and its HTTPS address.
-struct Up {
+pub(crate) struct Up {
     child: std::process::Child,
-    https: String,
+    pub(crate) https: String,
 }
 
 impl Drop for Up {
@@ -1114,7 +1391,7 @@ impl Drop for Up {
     }
 }
 
-fn kmn_up(env: &crate::support::Env) -> Up {
+pub(crate) fn kmn_up(env: &crate::support::Env) -> Up {
     use std::io::BufRead;
     let mut c = env.cmd(&["up"]);
     c.env_remove("KMN_CA_PASSPHRASE")
@@ -1144,7 +1421,7 @@ fn kmn_up(env: &crate::support::Env) -> Up {
     Up { child, https }
 }
 
-fn der_of_pem(pem: &str) -> Vec<u8> {
+pub(crate) fn der_of_pem(pem: &str) -> Vec<u8> {
     use base64::Engine;
     let b64: String = pem
         .lines()
@@ -1159,7 +1436,7 @@ fn der_of_pem(pem: &str) -> Vec<u8> {
 
 /// What the browser tests need on this machine: Node.js, Debian's Chromium and the
 /// project's node modules (`scripts/test` installs them). None (a skip) outside CI.
-fn browser_tools() -> Option<std::path::PathBuf> {
+pub(crate) fn browser_tools() -> Option<std::path::PathBuf> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser");
     let chromium = std::env::var("KMN_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let node = std::process::Command::new("node")

@@ -52,6 +52,13 @@ pub const CSP_FRAMING: &str = "default-src 'none'; style-src 'self'; img-src 'se
 pub const CSP_PDF: &str =
     "default-src 'none'; frame-ancestors 'self'; form-action 'none'; base-uri 'none'";
 
+/// The port the holders' emergency form is bound to ([`crate::start`] adds it to the
+/// HTTPS routes): the public repository page links the form there, also when
+/// `emergency_listen` names port 0. Without it (a router built in-process) the port of
+/// `emergency_listen` is linked.
+#[derive(Clone, Copy, Debug)]
+pub struct EmergencyPort(pub u16);
+
 /// The body limit of the forms that carry a scanned form: the document limit
 /// (`kmn_domain::MAX_DOCUMENT_BYTES`, 10 MiB) plus room for the other fields, so that
 /// a file just over the limit is still refused by the use case in Japanese.
@@ -72,6 +79,14 @@ pub fn router(app: App) -> Router {
         .route("/portal/cards/{id}/handover", post(pages::handover))
         .route("/portal/cards/{id}/emergency", post(pages::emergency))
         .route("/portal/cards/{id}/ship", post(pages::ship))
+        .route(
+            "/portal/certificates/{serial}/revocation-letter",
+            get(pages::revocation_letter),
+        )
+        .route(
+            "/portal/certificates/{serial}/revocation-receipt",
+            get(pages::revocation_receipt),
+        )
         .route(
             "/portal/receipt",
             get(pages::receipt_form).post(pages::receipt),
@@ -690,6 +705,21 @@ pub fn calendar_date(iso: &str) -> String {
         Some(d) => kmn_domain::time_fmt::ja_calendar_date(d),
         None => iso.to_string(),
     }
+}
+
+/// `2026年12月2日 20時43分05秒` (JST) of Unix seconds, with the date as [`date`] shows
+/// it: the evidence of a revocation, where the seconds matter (第23条3).
+pub fn datetime_secs(t: i64) -> String {
+    let j = time::OffsetDateTime::from_unix_timestamp(t)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(kmn_domain::time_fmt::JST);
+    format!(
+        "{} {:02}時{:02}分{:02}秒",
+        date(t),
+        j.hour(),
+        j.minute(),
+        j.second()
+    )
 }
 
 /// How long ago, in words (`3日`, `5時間`, `12分`).

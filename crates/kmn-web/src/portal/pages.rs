@@ -225,6 +225,78 @@ struct CardPage {
     can_revoke: bool,
     can_ship: bool,
     message: Option<String>,
+    /// The handover refused: what was typed and why (shown beside the field).
+    handover_error: Option<(String, String)>,
+    /// The evidence of the certificate's revocation, once revoked (第23条3).
+    evidence: Option<EvidenceView>,
+}
+
+/// The evidence of a revocation as the card page shows it (第23条3): every timestamp,
+/// the grounds, the channel, and the letter and signed receipt once the first CRL
+/// listing it was read back.
+struct EvidenceView {
+    grounds: String,
+    channel: String,
+    requested_by: String,
+    comment: String,
+    received: String,
+    revoked: String,
+    invalidity: String,
+    /// The first CRL: its number, when it was published, its SHA-256.
+    crl: Option<(i64, String, String)>,
+    /// When the first OCSP response showing it revoked was stored and checked.
+    ocsp: Option<String>,
+    letter: String,
+    receipt: String,
+}
+
+impl EvidenceView {
+    fn of(e: kmn_app::views::Evidence) -> Self {
+        let grounds = match (e.grounds_label_ja(), &e.article) {
+            (Some(g), Some(a)) if !g.contains(a.as_str()) => format!("{g}（利用規約{a}）"),
+            (Some(g), _) => g,
+            (None, _) => e
+                .reason
+                .map(|r| r.label_ja().to_string())
+                .unwrap_or_else(|| "（記録なし）".into()),
+        };
+        let crl = match (e.first_crl_number, e.first_crl_published_at) {
+            (Some(n), Some(t)) => Some((
+                n,
+                super::datetime_secs(t),
+                e.first_crl_sha256.clone().unwrap_or_default(),
+            )),
+            _ => None,
+        };
+        EvidenceView {
+            grounds,
+            channel: e.channel_label_ja().unwrap_or("（記録なし）").to_string(),
+            requested_by: match e.requested_by.as_deref() {
+                Some(r) => match r.strip_prefix("holder:") {
+                    Some(h) => format!("利用者本人（{h}）"),
+                    None => r.to_string(),
+                },
+                None => String::new(),
+            },
+            comment: e.comment.clone().unwrap_or_default(),
+            received: e
+                .request_received_at
+                .map(super::datetime_secs)
+                .unwrap_or_else(|| "—".into()),
+            revoked: e
+                .revoked_at
+                .map(super::datetime_secs)
+                .unwrap_or_else(|| "—".into()),
+            invalidity: e
+                .invalidity_date
+                .map(super::datetime_secs)
+                .unwrap_or_default(),
+            crl,
+            ocsp: e.first_ocsp_at.map(super::datetime_secs),
+            letter: format!("/portal/certificates/{}/revocation-letter", e.serial_hex),
+            receipt: format!("/portal/certificates/{}/revocation-receipt", e.serial_hex),
+        }
+    }
 }
 
 /// `/portal/cards/{id}`: one card, its delivery, its certificate's status and its whole
@@ -240,10 +312,29 @@ async fn card_page(
     message: Option<String>,
     status: StatusCode,
 ) -> PageResult {
+    card_page_with(app, p, id, message, None, status).await
+}
+
+async fn card_page_with(
+    app: &App,
+    p: &Portal,
+    id: &str,
+    message: Option<String>,
+    handover_error: Option<(String, String)>,
+    status: StatusCode,
+) -> PageResult {
     let r: Reader = p.right()?;
     let (v, events) = kmn_app::portal::card_timeline(app, &r, id)
         .await
         .map_err(|e| p.fail(e))?;
+    let evidence = match (v.certificate_status.as_deref(), &v.card.cert_serial_hex) {
+        (Some("revoked"), Some(serial)) => Some(EvidenceView::of(
+            kmn_app::ca::evidence::load(app, &r, serial)
+                .await
+                .map_err(|e| p.fail(e))?,
+        )),
+        _ => None,
+    };
     let holder = match persons::get(app, &r, &v.card.holder_id).await {
         Ok((person, _)) => name(&person),
         Err(_) => v.card.holder_id.clone(),
@@ -301,8 +392,70 @@ async fn card_page(
         can_revoke: registrar && cert_live,
         can_ship: p.actor.is_center() && v.card.state == "personalized",
         message,
+        handover_error,
+        evidence,
     };
     Ok(html(status, &page))
+}
+
+/// A file the portal hands over for saving (the letter, the signed receipt).
+fn download(media_type: &'static str, file_name: String, bytes: Vec<u8>) -> Response {
+    let mut resp = (
+        [(
+            header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static(media_type),
+        )],
+        bytes,
+    )
+        .into_response();
+    if let Ok(v) =
+        axum::http::HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\""))
+    {
+        resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    resp
+}
+
+/// `/portal/certificates/{serial}/revocation-letter`: the letter to the facility
+/// (「電子証明書失効のお知らせ」, PDF) once the first CRL listing the revocation was
+/// read back (第23条3); a desk gets its own facility's only.
+pub async fn revocation_letter(
+    State(app): State<App>,
+    p: Portal,
+    Path(serial): Path<String>,
+) -> PageResult {
+    let r: Reader = p.right()?;
+    let pdf = kmn_app::ca::evidence::letter(&app, &r, &serial)
+        .await
+        .map_err(|e| p.fail(e))?;
+    let name: String = serial
+        .to_ascii_lowercase()
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .collect();
+    Ok(download(
+        "application/pdf",
+        format!("revocation-letter-{name}.pdf"),
+        pdf,
+    ))
+}
+
+/// `/portal/certificates/{serial}/revocation-receipt`: the signed revocation receipt
+/// (CMS SignedData, `kmn receipt verify` checks it), as the API gives it (第23条3).
+pub async fn revocation_receipt(
+    State(app): State<App>,
+    p: Portal,
+    Path(serial): Path<String>,
+) -> PageResult {
+    let r: Reader = p.right()?;
+    let receipt = kmn_app::ca::evidence::receipt(&app, &r, &serial)
+        .await
+        .map_err(|e| p.fail(e))?;
+    Ok(download(
+        crate::api::evidence::RECEIPT_MEDIA_TYPE,
+        format!("revocation-receipt-{}.p7m", receipt.record.serial_hex()),
+        receipt.der,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -321,9 +474,23 @@ pub async fn handover(
 ) -> PageResult {
     let r: Registrar = p.right()?;
     let f: HandoverForm = form(&app, &p, &headers, &body)?;
-    delivery::hand_over(&app, &r, &id, &f.handed_to, None)
-        .await
-        .map_err(|e| p.fail(e))?;
+    match delivery::hand_over(&app, &r, &id, &f.handed_to, None).await {
+        Ok(_) => {}
+        // A name refused: shown beside the field, with what was typed.
+        Err(e @ (AppError::BadInput(_) | AppError::Rule(_) | AppError::Validation(_))) => {
+            let status = crate::api::error::status_of(&e);
+            return card_page_with(
+                &app,
+                &p,
+                &id,
+                None,
+                Some((f.handed_to, e.message_ja())),
+                status,
+            )
+            .await;
+        }
+        Err(e) => return Err(p.fail(e)),
+    }
     card_page(
         &app,
         &p,
@@ -498,15 +665,29 @@ struct NoticeRow {
     subject: String,
     body: String,
     facility: String,
+    /// The page of what the notice is about (its address and its words).
+    link: Option<(String, String)>,
 }
 
 impl From<kmn_app::views::Notice> for NoticeRow {
     fn from(n: kmn_app::views::Notice) -> Self {
+        let link = match n.object.as_deref().and_then(|o| o.split_once(':')) {
+            Some(("application", id)) => Some((
+                format!("/portal/applications/{id}"),
+                format!("申請 {id} を開く"),
+            )),
+            Some(("card", id)) => Some((
+                format!("/portal/cards/{id}"),
+                format!("利用者カード {id} を開く"),
+            )),
+            _ => None,
+        };
         NoticeRow {
             at: datetime(n.created_at),
             subject: n.subject,
             body: n.body,
             facility: n.facility_code.unwrap_or_default(),
+            link,
         }
     }
 }
@@ -639,12 +820,25 @@ struct ApplicationPage {
     created: String,
     rounds: Vec<RoundRow>,
     documents: Vec<DocumentView>,
-    checklist: Vec<(usize, &'static str, &'static str)>,
+    checklist: Vec<(usize, &'static str, &'static str, bool)>,
     can_submit: bool,
     can_upload: bool,
     can_review: bool,
     message: Option<String>,
     fields: Vec<(String, String)>,
+    /// The return form as it was sent, when it was refused (shown again, nothing lost).
+    returning: ReturnDraft,
+}
+
+/// What the reviewer put in the return form: the ticked items of the checklist, the
+/// free-text deficiency, and why it was refused.
+#[derive(Clone, Debug, Default)]
+struct ReturnDraft {
+    checked: Vec<usize>,
+    field: String,
+    problem: String,
+    action: String,
+    error: Option<String>,
 }
 
 /// An attached document as the application page shows it (and frames it).
@@ -667,6 +861,18 @@ async fn application_page(
     id: &str,
     message: Option<String>,
     fields: Vec<(String, String)>,
+    status: StatusCode,
+) -> PageResult {
+    application_page_with(app, p, id, message, fields, ReturnDraft::default(), status).await
+}
+
+async fn application_page_with(
+    app: &App,
+    p: &Portal,
+    id: &str,
+    message: Option<String>,
+    fields: Vec<(String, String)>,
+    returning: ReturnDraft,
     status: StatusCode,
 ) -> PageResult {
     let r: Reader = p.right()?;
@@ -732,7 +938,7 @@ async fn application_page(
         checklist: CHECKLIST
             .iter()
             .enumerate()
-            .map(|(i, (f, pr, _))| (i, *f, *pr))
+            .map(|(i, (f, pr, _))| (i, *f, *pr, returning.checked.contains(&i)))
             .collect(),
         can_submit: (desk || p.actor.is_center())
             && matches!(a.state.as_str(), "draft" | "returned"),
@@ -743,6 +949,7 @@ async fn application_page(
                 .is_ok_and(|s| !s.is_final()),
         message,
         fields,
+        returning,
     };
     let mut resp = html(status, &page);
     // The attached PDFs are shown in the page: frames of this site only.
@@ -846,14 +1053,25 @@ pub async fn application_submit(
         Some("resubmit") => kmn_domain::ApplicationAction::Resubmit,
         _ => kmn_domain::ApplicationAction::Submit,
     };
+    let again = matches!(action, kmn_domain::ApplicationAction::Resubmit);
     applications::act(&app, &r, &id, action, None)
         .await
         .map_err(|e| p.fail(e))?;
+    let done = if again {
+        "訂正した申請を再提出しました。"
+    } else {
+        "申請を提出しました。"
+    };
+    let next = if p.actor.is_center() {
+        "審査待ちの一覧に入りました。"
+    } else {
+        "サポートセンターの審査をお待ちください。"
+    };
     application_page(
         &app,
         &p,
         &id,
-        Some("申請を提出しました。サポートセンターの審査をお待ちください。".into()),
+        Some(format!("{done}{next}")),
         vec![],
         StatusCode::OK,
     )
@@ -902,27 +1120,38 @@ pub async fn application_return(
             .map(|(_, v)| v.trim().to_string())
             .unwrap_or_default()
     };
-    let mut items: Vec<(String, String, String)> = pairs
+    let checked: Vec<usize> = pairs
         .iter()
         .filter(|(k, _)| k == "check")
         .filter_map(|(_, v)| v.parse::<usize>().ok())
-        .filter_map(|i| CHECKLIST.get(i))
+        .filter(|i| *i < CHECKLIST.len())
+        .collect();
+    let mut items: Vec<(String, String, String)> = checked
+        .iter()
+        .filter_map(|i| CHECKLIST.get(*i))
         .map(|(f, pr, a)| (f.to_string(), pr.to_string(), a.to_string()))
         .collect();
     let (f, pr, a) = (get("field"), get("problem"), get("action"));
+    // What was sent, to show again beside its error.
+    let draft = |error: &str| ReturnDraft {
+        checked: checked.clone(),
+        field: f.clone(),
+        problem: pr.clone(),
+        action: a.clone(),
+        error: Some(error.to_string()),
+    };
     if !(f.is_empty() && pr.is_empty() && a.is_empty()) {
-        items.push((f, pr, a));
+        items.push((f.clone(), pr.clone(), a.clone()));
     }
     if items.is_empty() {
-        return application_page(
+        let why = "差戻しの理由を一覧から選ぶか、自由記入欄に入力してください";
+        return application_page_with(
             &app,
             &p,
             &id,
             None,
-            vec![(
-                "不備の内容".into(),
-                "差戻しの理由を一覧から選ぶか、自由記入欄に入力してください".into(),
-            )],
+            vec![("不備の内容".into(), why.into())],
+            draft(why),
             StatusCode::BAD_REQUEST,
         )
         .await;
@@ -940,7 +1169,7 @@ pub async fn application_return(
             .await
         }
         Err(AppError::Validation(fs)) => {
-            let fields = fs
+            let fields: Vec<(String, String)> = fs
                 .iter()
                 .map(|f| {
                     (
@@ -952,7 +1181,21 @@ pub async fn application_return(
                     )
                 })
                 .collect();
-            application_page(&app, &p, &id, None, fields, StatusCode::BAD_REQUEST).await
+            let why = fields
+                .iter()
+                .map(|(_, m)| m.as_str())
+                .collect::<Vec<_>>()
+                .join("　");
+            application_page_with(
+                &app,
+                &p,
+                &id,
+                None,
+                fields,
+                draft(&why),
+                StatusCode::BAD_REQUEST,
+            )
+            .await
         }
         Err(e) => Err(p.fail(e)),
     }

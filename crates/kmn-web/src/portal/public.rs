@@ -4,11 +4,12 @@
 //! (第24条).
 
 use askama::Template;
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use kmn_app::App;
 
-use super::{PageError, date, datetime, html};
+use super::{EmergencyPort, PageError, date, datetime, html};
 
 struct DocumentRow {
     kind: String,
@@ -42,6 +43,7 @@ struct RepositoryPage {
 /// `/public/repository`: the repository's index, linking the files `/repo/…` serves.
 pub async fn repository(
     State(app): State<App>,
+    bound: Option<Extension<EmergencyPort>>,
     headers: HeaderMap,
 ) -> Result<axum::response::Response, PageError> {
     let fail = |e| PageError::new(e, None);
@@ -58,8 +60,8 @@ pub async fn repository(
                 kind: match c.kind {
                     kmn_app::views::CaKind::Root => "ルート認証局".into(),
                     kmn_app::views::CaKind::Issuing => "発行認証局".into(),
-                    kmn_app::views::CaKind::OcspSigner => "OCSP応答の署名用".into(),
-                    kmn_app::views::CaKind::AuditSigner => "監査記録の署名用".into(),
+                    kmn_app::views::CaKind::OcspSigner => "OCSP応答の署名者".into(),
+                    kmn_app::views::CaKind::AuditSigner => "監査ログ・失効の証明の署名者".into(),
                 },
                 not_after: date(c.not_after),
                 crt: format!("/repo/{}.crt", c.name),
@@ -116,12 +118,16 @@ pub async fn repository(
         Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => host,
     };
-    let port = app
-        .cfg
-        .emergency_listen
-        .rsplit_once(':')
-        .map(|(_, p)| p.to_string())
-        .unwrap_or_else(|| "8444".into());
+    // The port it is bound to; the configured one for a router without a listener.
+    let port = match bound {
+        Some(Extension(EmergencyPort(p))) => p.to_string(),
+        None => app
+            .cfg
+            .emergency_listen
+            .rsplit_once(':')
+            .map(|(_, p)| p.to_string())
+            .unwrap_or_else(|| "8444".into()),
+    };
     Ok(html(
         StatusCode::OK,
         &RepositoryPage {
