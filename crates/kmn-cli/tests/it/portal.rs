@@ -1095,7 +1095,7 @@ async fn art24_repository_shows_notices_and_every_document_version() {
     .await
     .unwrap();
     let file = b"%PDF-1.4 terms v2".to_vec();
-    kmn_app::ra::documents::publish(&w.app, &center, "terms", "2.00", "terms.pdf", file)
+    kmn_app::ra::documents::publish(&w.app, &center, "terms", "9.00", "terms.pdf", file)
         .await
         .unwrap();
     let page = p.get(None, "/public/repository").await;
@@ -1103,8 +1103,7 @@ async fn art24_repository_shows_notices_and_every_document_version() {
     let b = &page.body;
     let (i1, i2) = (
         b.find("年末年始の受付について").expect("the first notice"),
-        b.find("&lt;script&gt;alert(1)&lt;/script&gt; の表示")
-            .expect("the second notice, escaped"),
+        b.find("alert(1)").expect("the second notice"),
     );
     assert!(i2 < i1, "newest first");
     assert!(!b.contains("<script>"), "{b}");
@@ -1112,9 +1111,9 @@ async fn art24_repository_shows_notices_and_every_document_version() {
         b.contains(&format!("href=\"/public/notices/{}\"", first.id)),
         "{b}"
     );
-    assert!(b.contains("2.00（現行）"), "{b}");
+    assert!(b.contains("9.00（現行）"), "{b}");
     assert!(
-        b.contains("/repo/terms/2.00") && b.contains("/repo/terms/"),
+        b.contains("/repo/terms/9.00") && b.matches("/repo/terms/").count() >= 2,
         "each version links its own file: {b}"
     );
     assert!(
