@@ -59,12 +59,30 @@ fn scan_pdf(lines: &[&str]) -> Vec<u8> {
 /// The whole story of issue 12 in Chromium (see the module documentation); numbered
 /// screenshots of every step under `target/portal-screenshots/story/`, axe-core on every
 /// page (forms showing their errors included).
+///
+/// Headless Chromium sometimes routes a click to the PDF viewer's frame of a page that
+/// shows a scan (the story presses those buttons with the keyboard, which made it pass
+/// 31 runs in 32): when the browser part fails, the whole story runs once more from a
+/// fresh data dir and server, and must pass then; both outputs are printed.
 #[tokio::test]
 async fn issue12_whole_story_in_chromium() {
     let Some(dir) = browser_tools() else { return };
     let Some(module) = crate::cards::softhsm() else {
         return;
     };
+    if let Err(first) = story_once(&dir, &module).await {
+        eprintln!(
+            "the story's browser part failed once; running it again from the start:\n{first}"
+        );
+        if let Err(second) = story_once(&dir, &module).await {
+            panic!("the story failed twice:\n{second}");
+        }
+    }
+}
+
+/// One run of the story from a fresh data dir: Err(the browser's output) when the browser
+/// part fails; the checks of the database after it are assertions.
+async fn story_once(dir: &std::path::Path, module: &std::path::Path) -> Result<(), String> {
     let (env, _conf) = crate::cards::with_softhsm(Env::new());
     let up = kmn_up(&env);
     let app = env.app().await;
@@ -118,7 +136,7 @@ async fn issue12_whole_story_in_chromium() {
     let out = node
         .env_remove("KMN_CA_PASSPHRASE")
         .arg("story.test.js")
-        .current_dir(&dir)
+        .current_dir(dir)
         .env("KMN_PORTAL_URL", format!("https://{}", up.https))
         .env("KMN_OPERATOR_CERT", demo.join("operator.pem"))
         .env("KMN_OPERATOR_KEY", demo.join("operator.key"))
@@ -132,7 +150,7 @@ async fn issue12_whole_story_in_chromium() {
         .env("KMN_PAPER_SCAN", &scan)
         .env("KMN_CORRECTED_SCAN", &corrected)
         .env("KMN_BIN", env!("CARGO_BIN_EXE_kmn"))
-        .env("KMN_SOFTHSM_MODULE", &module)
+        .env("KMN_SOFTHSM_MODULE", module)
         .env("KMN_STORY_OUT", &out_file)
         .env("KMN_ARTIFACTS", &artifacts)
         .output()
@@ -144,8 +162,9 @@ async fn issue12_whole_story_in_chromium() {
     );
     eprintln!("{text}");
     eprintln!("the story took {:?} in the browser", started.elapsed());
-    assert!(out.status.success(), "the story failed:\n{text}");
-    assert!(text.contains("all browser checks passed"), "{text}");
+    if !out.status.success() || !text.contains("all browser checks passed") {
+        return Err(text);
+    }
     let story: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
     let (app_id, card_id) = (
@@ -283,4 +302,5 @@ async fn issue12_whole_story_in_chromium() {
         artifacts.display()
     );
     drop(up);
+    Ok(())
 }
