@@ -62,25 +62,77 @@ fn pem_blocks(path: &Path, what: &str) -> Result<Vec<(String, Vec<u8>)>, AppErro
     Ok(out)
 }
 
+/// `https://host:port` → (host, port); the port defaults to 443.
+fn host_port(server: &str) -> Result<(String, u16), AppError> {
+    let rest = server.strip_prefix("https://").ok_or_else(|| {
+        AppError::BadInput(format!(
+            "--server は https:// で始まる URL です（指定: {server}）"
+        ))
+    })?;
+    let authority = rest.trim_end_matches('/');
+    Ok(match authority.rsplit_once(':') {
+        Some((h, p)) => (
+            h.trim_start_matches('[').trim_end_matches(']').to_string(),
+            p.parse::<u16>().map_err(|_| {
+                AppError::BadInput(format!("--server のポート番号が正しくありません: {server}"))
+            })?,
+        ),
+        None => (authority.to_string(), 443),
+    })
+}
+
+/// The roots (PEM) the server's TLS certificate must chain to.
+fn roots(ca: &Path) -> Result<rustls::RootCertStore, AppError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for (l, d) in pem_blocks(ca, "ルート証明書")? {
+        if l == "CERTIFICATE" {
+            roots
+                .add(CertificateDer::from(d))
+                .map_err(|e| AppError::BadInput(format!("ルート証明書を使えません: {e}")))?;
+        }
+    }
+    Ok(roots)
+}
+
 impl ApiClient {
+    /// `server` as [`ApiClient::new`]; the account's key on its operator card (token) in
+    /// the reader of the PKCS#11 `module` (the card given by label or slot, or the only
+    /// initialised one), logged in with `pin`; the certificate is the card's own.
+    pub fn with_card(
+        server: &str,
+        module: &Path,
+        label: Option<&str>,
+        slot: Option<u64>,
+        pin: &SecretPin,
+        ca: &Path,
+    ) -> Result<Self, AppError> {
+        let (host, port) = host_port(server)?;
+        let roots = roots(ca)?;
+        let token = |e: kmn_token::TokenError| AppError::Token(e);
+        let m = kmn_token::Module::load(module).map_err(token)?;
+        let slot = m.find_card(label, slot).map_err(token)?;
+        let config = kmn_token::tls::client_config(
+            &m,
+            slot,
+            pin,
+            &[1],
+            Vec::new(),
+            roots,
+            rustls::ALL_VERSIONS,
+        )
+        .map_err(token)?;
+        Ok(Self {
+            host,
+            port,
+            config: Arc::new(config),
+        })
+    }
+
+
     /// `server` is `https://host:port`; `cert` the account's certificate chain (PEM),
     /// `key` its PKCS#8 key (PEM), `ca` the root that issued the server's TLS certificate.
     pub fn new(server: &str, cert: &Path, key: &Path, ca: &Path) -> Result<Self, AppError> {
-        let rest = server.strip_prefix("https://").ok_or_else(|| {
-            AppError::BadInput(format!(
-                "--server は https:// で始まる URL です（指定: {server}）"
-            ))
-        })?;
-        let authority = rest.trim_end_matches('/');
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) => (
-                h.trim_start_matches('[').trim_end_matches(']').to_string(),
-                p.parse::<u16>().map_err(|_| {
-                    AppError::BadInput(format!("--server のポート番号が正しくありません: {server}"))
-                })?,
-            ),
-            None => (authority.to_string(), 443),
-        };
+        let (host, port) = host_port(server)?;
         let chain: Vec<CertificateDer<'static>> = pem_blocks(cert, "証明書")?
             .into_iter()
             .filter(|(l, _)| l == "CERTIFICATE")
@@ -96,14 +148,7 @@ impl ApiClient {
                     key.display()
                 ))
             })?;
-        let mut roots = rustls::RootCertStore::empty();
-        for (l, d) in pem_blocks(ca, "ルート証明書")? {
-            if l == "CERTIFICATE" {
-                roots
-                    .add(CertificateDer::from(d))
-                    .map_err(|e| AppError::BadInput(format!("ルート証明書を使えません: {e}")))?;
-            }
-        }
+        let roots = roots(ca)?;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

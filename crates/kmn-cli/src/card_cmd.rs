@@ -250,7 +250,7 @@ pub(crate) fn mailer_setup(
 }
 
 /// Reads a PIN from a file (first line, trailing newline removed).
-fn pin_from_file(path: &Path, what: &str) -> Result<SecretPin, AppError> {
+pub(crate) fn pin_from_file(path: &Path, what: &str) -> Result<SecretPin, AppError> {
     refuse_shared_secret_file(path, what)?;
     let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
         AppError::BadInput(format!(
@@ -291,6 +291,43 @@ fn refuse_shared_secret_file(path: &Path, what: &str) -> Result<(), AppError> {
         )));
     }
     Ok(())
+}
+
+/// One PIN from standard input: the first line of a pipe, or typed at a terminal without
+/// echo (`stty -echo` while it is read).
+pub(crate) fn pin_from_stdin_line() -> Result<SecretPin, AppError> {
+    let stdin = std::io::stdin();
+    let tty = stdin.is_terminal();
+    let stty = |arg: &str| {
+        std::process::Command::new("stty")
+            .arg(arg)
+            .stdin(std::process::Stdio::inherit())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if tty {
+        eprint!("担当者ICカードの PIN: ");
+        let _ = std::io::Write::flush(&mut std::io::stderr());
+        if !stty("-echo") {
+            return Err(AppError::BadInput(
+                "PIN を表示せずに入力できません。--pin-file で PIN のファイルを指定してください".into(),
+            ));
+        }
+    }
+    let mut line = zeroize::Zeroizing::new(String::new());
+    let r = stdin.lock().read_line(&mut line);
+    if tty {
+        stty("echo");
+        eprintln!();
+    }
+    r.map_err(|e| AppError::BadInput(format!("標準入力を読めません: {e}")))?;
+    let pin = line.trim_end_matches(['\r', '\n']);
+    if pin.is_empty() {
+        return Err(AppError::BadInput(
+            "PIN がありません（--pin-file か標準入力の1行目で渡してください）".into(),
+        ));
+    }
+    Ok(SecretPin::new(pin))
 }
 
 /// PINs for `change-pin`: from the files given, otherwise from standard input when it

@@ -19,18 +19,31 @@ use crate::api_client::{ApiClient, streamed_error};
 use crate::ops::{Out, fail, print};
 use crate::tri;
 
-/// The connection to the center's API, as the person's own account.
+/// The connection to the center's API, as the person's own account: the operator card
+/// (token) in a reader, or — in the demo — a certificate and key file.
 #[derive(Args, Debug, Clone)]
 pub struct Conn {
     /// センターの API（例 https://ca.example.jp:8443）
     #[arg(long)]
     pub server: String,
-    /// あなたのアカウントの証明書（PEM、チェーン可）
-    #[arg(long)]
-    pub cert: PathBuf,
+    /// 担当者ICカード（トークン）のリーダーの PKCS#11 モジュール。カードの鍵でログインします（PIN は --pin-file か標準入力の1行目）
+    #[arg(long, value_name = "LIB", conflicts_with_all = ["cert", "key_file"])]
+    pub module: Option<PathBuf>,
+    /// 担当者ICカードのラベル（リーダーに複数のカードがあるとき）
+    #[arg(long, requires = "module")]
+    pub token_label: Option<String>,
+    /// 担当者ICカードのスロット番号（ラベルの代わりに）
+    #[arg(long, requires = "module")]
+    pub slot: Option<u64>,
+    /// 担当者ICカードの PIN を1行目に書いたファイル（本人だけが読める権限 0600）。省略すると標準入力の1行目
+    #[arg(long, value_name = "FILE", requires = "module")]
+    pub pin_file: Option<PathBuf>,
+    /// あなたのアカウントの証明書（PEM、チェーン可。ファイルの鍵はデモ環境のみ）
+    #[arg(long, requires = "key_file", required_unless_present = "module")]
+    pub cert: Option<PathBuf>,
     /// あなたのアカウントの秘密鍵（PEM PKCS#8）
-    #[arg(long)]
-    pub key_file: PathBuf,
+    #[arg(long, requires = "cert")]
+    pub key_file: Option<PathBuf>,
     /// サーバーの TLS 証明書を発行したルート証明書（PEM）
     #[arg(long)]
     pub server_ca: PathBuf,
@@ -104,7 +117,26 @@ pub enum ProposalCommand {
 }
 
 fn client(c: &Conn) -> Result<ApiClient, AppError> {
-    ApiClient::new(&c.server, &c.cert, &c.key_file, &c.server_ca)
+    match (&c.module, &c.cert, &c.key_file) {
+        (Some(module), _, _) => {
+            let pin = match &c.pin_file {
+                Some(f) => crate::card_cmd::pin_from_file(f, "PIN")?,
+                None => crate::card_cmd::pin_from_stdin_line()?,
+            };
+            ApiClient::with_card(
+                &c.server,
+                module,
+                c.token_label.as_deref(),
+                c.slot,
+                &pin,
+                &c.server_ca,
+            )
+        }
+        (None, Some(cert), Some(key)) => ApiClient::new(&c.server, cert, key, &c.server_ca),
+        _ => Err(AppError::BadInput(
+            "担当者ICカード（--module）か、証明書と秘密鍵のファイル（--cert と --key-file）を指定してください".into(),
+        )),
+    }
 }
 
 /// The state of a proposal, in Japanese.
