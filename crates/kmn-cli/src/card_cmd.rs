@@ -27,7 +27,7 @@ pub enum CardCommand {
         /// カードリーダー（PKCS#11 モジュール）のパス
         #[arg(long)]
         module: PathBuf,
-        /// トークンのラベル（省略時はスロット番号、どちらも省略時は唯一のカード）
+        /// トークンのラベル（省略時はスロット番号、どちらも省略時はリーダーの唯一の未発行のカード）
         #[arg(long)]
         token_label: Option<String>,
         /// スロット番号
@@ -76,10 +76,13 @@ pub enum CardCommand {
     },
     /// カードの内容（シリアル、オブジェクト、証明書と認証局での状態）を表示する
     Inspect {
+        /// カードリーダー（PKCS#11 モジュール）のパス
         #[arg(long)]
         module: PathBuf,
+        /// トークンのラベル（省略時はスロット番号、どちらも省略時はリーダーの唯一の初期化済みのカード）
         #[arg(long)]
         token_label: Option<String>,
+        /// スロット番号
         #[arg(long)]
         slot: Option<u64>,
     },
@@ -90,6 +93,7 @@ pub enum CardCommand {
     },
     /// 発送を記録する（利用規約第7条）
     Ship {
+        /// カード番号（C…）
         card: String,
         /// 発送方法（例: 簡易書留）
         #[arg(long)]
@@ -100,6 +104,7 @@ pub enum CardCommand {
     },
     /// 施設からの受領の連絡（書面・電話）を記録する（第8条）。PIN通知書が発送可能になります
     Receipt {
+        /// カード番号（C…）
         card: String,
         /// paper（受領書）または phone（電話）
         #[arg(long)]
@@ -110,6 +115,7 @@ pub enum CardCommand {
     },
     /// 利用者本人への交付を記録する（第8条）
     Handover {
+        /// カード番号（C…）
         card: String,
         /// 受け取った利用者本人の氏名
         #[arg(long)]
@@ -147,6 +153,7 @@ pub enum CardCommand {
     },
     /// 配送中の紛失を記録する: 証明書を失効（keyCompromise）し、PIN通知書を廃棄します
     LostInPost {
+        /// カード番号（C…）
         card: String,
         /// 紛失の状況（配送業者の回答など）
         #[arg(long)]
@@ -154,6 +161,7 @@ pub enum CardCommand {
     },
     /// 利用を一時停止する: 証明書を保留（certificateHold）にし、直ちにCRLに掲載します
     Suspend {
+        /// カード番号（C…）
         card: String,
         /// 理由
         #[arg(long)]
@@ -161,6 +169,7 @@ pub enum CardCommand {
     },
     /// 一時停止を解除する: 証明書の保留を解除します
     Resume {
+        /// カード番号（C…）
         card: String,
         /// 理由
         #[arg(long)]
@@ -168,6 +177,7 @@ pub enum CardCommand {
     },
     /// カードの返却を記録する（第15条）。返却後に廃棄できます
     Returned {
+        /// カード番号（C…）
         card: String,
         /// 記録（返送の方法など）
         #[arg(long, default_value = "")]
@@ -175,16 +185,21 @@ pub enum CardCommand {
     },
     /// 返却されたカードを廃棄する（第15条）: リーダーにあればカードを消去してから記録します
     Destroy {
+        /// カード番号（C…）
         card: String,
+        /// カードリーダー（PKCS#11 モジュール）のパス（カードを差して消去するとき）
         #[arg(long)]
         module: Option<PathBuf>,
+        /// トークンのラベル（省略時はスロット番号、どちらも省略時はリーダーの唯一の初期化済みのカード）
         #[arg(long)]
         token_label: Option<String>,
+        /// スロット番号
         #[arg(long)]
         slot: Option<u64>,
     },
     /// PIN通知書の一覧（held: 受領待ち、released: 発送可能、dispatched: 発送済み、destroyed: 廃棄）
     Mailers {
+        /// 状態で絞り込む: held、released、dispatched、destroyed
         #[arg(long)]
         state: Option<String>,
     },
@@ -197,10 +212,13 @@ pub enum CardCommand {
     /// 標準入力の1行目（現在のPIN）と2行目（新しいPIN）、またはPINパッド付きリーダーでは
     /// パッドから入力します
     ChangePin {
+        /// カードリーダー（PKCS#11 モジュール）のパス
         #[arg(long)]
         module: PathBuf,
+        /// トークンのラベル（省略時はスロット番号、どちらも省略時はリーダーの唯一の初期化済みのカード）
         #[arg(long)]
         token_label: Option<String>,
+        /// スロット番号
         #[arg(long)]
         slot: Option<u64>,
         /// 現在のPINを記したファイル
@@ -213,10 +231,13 @@ pub enum CardCommand {
     /// ロックされたカードのPINを再設定する（サポートセンター、本人確認の後。第9条）。
     /// 新しいPIN通知書を作成します
     Unlock {
+        /// カードリーダー（PKCS#11 モジュール）のパス
         #[arg(long)]
         module: PathBuf,
+        /// トークンのラベル（省略時はスロット番号、どちらも省略時はリーダーの唯一の初期化済みのカード）
         #[arg(long)]
         token_label: Option<String>,
+        /// スロット番号
         #[arg(long)]
         slot: Option<u64>,
         /// 本人確認の内容（確認した書類、担当者）。監査ログに記録されます

@@ -204,13 +204,13 @@ pub enum ReceiptCommand {
     /// （id-ct-kmnRevocationReceipt）を確かめ、記録の内容を表示します。終了コード 0 は
     /// 検証成功、1 は失敗です。
     Verify {
-        /// The receipt (DER).
+        /// 失効の証明のファイル（DER、例 receipt.p7m）
         file: PathBuf,
-        /// The root CA certificate (PEM or DER); default: the root in the data dir's repository.
+        /// ルート認証局の証明書（PEM または DER）。省略時はデータディレクトリのリポジトリのルート
         #[arg(long)]
         root: Option<PathBuf>,
-        /// A CRL file (DER or PEM): its SHA-256 must be the one the receipt records for the
-        /// first CRL listing the revocation.
+        /// CRL のファイル（DER または PEM）: その SHA-256 が、失効を最初に載せた CRL として
+        /// 失効の証明に記録されたものと一致することも確かめます
         #[arg(long)]
         crl: Option<PathBuf>,
     },

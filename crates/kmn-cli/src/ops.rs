@@ -19,8 +19,8 @@ pub use crate::card_cmd::{CardCommand, card};
 /// Output options shared by the operator commands.
 #[derive(Args, Debug, Clone, Copy)]
 pub struct Out {
-    /// Machine-readable JSON on stdout.
-    #[arg(long, global = true)]
+    /// 機械処理用の JSON を標準出力に出す（値は英字のコードのまま）
+    #[arg(long, global = true, display_order = 899)]
     pub json: bool,
 }
 
@@ -28,36 +28,50 @@ pub struct Out {
 pub enum FacilityCommand {
     /// 利用施設を登録する
     Add {
+        /// 施設コード（10桁の医療機関コードまたは介護保険事業所番号。医療機関コードは検証番号まで確認します）
         #[arg(long)]
         code: String,
-        /// hospital, clinic, dental_clinic, pharmacy, care_facility, visiting_nursing, other
+        /// 施設の種類: hospital（病院）、clinic（診療所）、dental_clinic（歯科診療所）、
+        /// pharmacy（薬局）、care_facility（介護施設）、visiting_nursing（訪問看護ステーション）、other（その他）
         #[arg(long)]
         kind: String,
+        /// 名称（漢字）
         #[arg(long)]
         name_kanji: String,
+        /// 名称（全角カタカナ）
         #[arg(long)]
         name_kana: String,
+        /// 英字名称（証明書の発行先の組織名になります）
         #[arg(long)]
         name_romaji: String,
+        /// 郵便番号（例 860-0806）
         #[arg(long)]
         postal_code: String,
+        /// 所在地
         #[arg(long)]
         address: String,
+        /// 電話番号（例 096-000-0000。入力したとおりに表示します）
         #[arg(long)]
         phone: String,
+        /// 施設の連絡先メールアドレス（お知らせの送り先）
         #[arg(long)]
         email: String,
     },
     /// 利用施設の一覧
     List,
-    /// 利用施設の詳細
-    Show { code: String },
+    /// 利用施設の詳細（同意の記録を含む）
+    Show {
+        /// 施設コード
+        code: String,
+    },
     /// 施設の同意（CPS・利用規約・個人情報の取扱い）を記録する（書面で受け付けた場合など）
     Consent {
+        /// 施設コード
         code: String,
-        /// cps, terms, privacy_policy
+        /// 文書の種類: cps（認証局運用規程）、terms（利用規約）、privacy_policy（個人情報の取扱い）
         #[arg(long)]
         kind: String,
+        /// 同意した版（公開されている版、例 2.01）
         #[arg(long)]
         version: String,
         /// 同意した方の氏名
@@ -70,20 +84,26 @@ pub enum FacilityCommand {
 pub enum PersonCommand {
     /// 利用者を登録する（施設への所属を含む）
     Add {
+        /// 所属する施設の施設コード
         #[arg(long)]
         facility: String,
+        /// 氏名（漢字、姓と名の間に空白）
         #[arg(long)]
         name_kanji: String,
+        /// 氏名（全角カタカナ）
         #[arg(long)]
         name_kana: String,
+        /// 氏名（ローマ字、例 Hanako Yamada）
         #[arg(long)]
         name_romaji: String,
-        /// YYYY-MM-DD
+        /// 生年月日（例 1985-04-01）
         #[arg(long)]
         date_of_birth: String,
-        /// nurse, pharmacist, … (doctor cannot apply)
+        /// 職種: nurse（看護師）、pharmacist（薬剤師）、clinical_laboratory_technician（臨床検査技師）など。
+        /// 医師（doctor）は申請できません（第4条1）
         #[arg(long)]
         profession: String,
+        /// 勤務先のメールアドレス
         #[arg(long)]
         email: String,
         /// ネットワークの利用を許可されている（第4条1）
@@ -97,9 +117,13 @@ pub enum PersonCommand {
         licence_checked: bool,
     },
     /// 利用者の詳細（閲覧はアクセスログに記録されます）
-    Show { holder_id: String },
+    Show {
+        /// 利用者ID（H…）
+        holder_id: String,
+    },
     /// 施設の利用者の一覧
     List {
+        /// 施設コード
         #[arg(long)]
         facility: String,
     },
@@ -109,41 +133,60 @@ pub enum PersonCommand {
 pub enum ApplicationCommand {
     /// 申請の一覧
     List {
-        /// draft, submitted, returned, resubmitted, approved, fulfilled, rejected, withdrawn
+        /// 状態で絞り込む: draft（下書き）、submitted（申請中）、returned（差戻し）、
+        /// resubmitted（再申請）、approved（承認済み）、fulfilled（完了）、rejected（却下）、withdrawn（取下げ）
         #[arg(long)]
         status: Option<String>,
+        /// 施設コードで絞り込む
         #[arg(long)]
         facility: Option<String>,
+        /// 種類で絞り込む: new（新規発行）、renewal（更新）、reissue（再発行）、
+        /// discontinuation（利用中止）、loss_report（紛失届）、info_change（変更届）
         #[arg(long)]
         kind: Option<String>,
+        /// 表示する最大件数
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
     /// 申請の詳細（審査の経過を含む）
-    Show { id: String },
+    Show {
+        /// 申請番号（A…）
+        id: String,
+    },
     /// 承認する（第6条1）
-    Approve { id: String },
+    Approve {
+        /// 申請番号（A…）
+        id: String,
+    },
     /// 不備を通知して差し戻す（第6条2）。--deficiency "項目|問題点|対応" を1つ以上
     Return {
+        /// 申請番号（A…）
         id: String,
+        /// 不備の内容「項目|問題点|対応」（不備ごとに繰り返し指定）
         #[arg(long, required = true)]
         deficiency: Vec<String>,
     },
     /// 却下する
     Reject {
+        /// 申請番号（A…）
         id: String,
+        /// 却下の理由（施設に通知されます）
         #[arg(long)]
         reason: String,
     },
     /// カードを発行しない申請（利用中止・紛失届・変更届）を完了する
-    Complete { id: String },
+    Complete {
+        /// 申請番号（A…）
+        id: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum AccountCommand {
     /// アカウントを登録する（担当者証明書、または窓口担当者の利用者カード）
     Add {
-        /// operator, supervisor, facility_desk, auditor, station
+        /// 権限: operator（サポートセンター担当者）、supervisor（サポートセンター責任者）、
+        /// facility_desk（利用施設窓口）、auditor（監査担当者）、station（発行端末）
         #[arg(long)]
         role: String,
         /// 表示名
@@ -165,7 +208,7 @@ pub enum AccountCommand {
     /// サポートセンター職員（運用担当者・運用責任者・監査担当者）のICカード（トークン）を
     /// 発行し、アカウントを登録する。鍵はトークン内で生成され、PIN通知書（PDF）を作成します
     Enrol {
-        /// operator, supervisor, auditor
+        /// 権限: operator（サポートセンター担当者）、supervisor（サポートセンター責任者）、auditor（監査担当者）
         #[arg(long)]
         role: String,
         /// 表示名（証明書の CN にも使います）
@@ -196,9 +239,13 @@ pub enum AccountCommand {
     /// アカウントの一覧（証明書、有効期限、鍵の保管場所）
     List,
     /// アカウントを無効にする
-    Disable { id: String },
+    Disable {
+        /// アカウントID（U…）
+        id: String,
+    },
     /// アカウントを無効にし、その証明書を失効させる（トークンの紛失・退職など）。CRL をすぐに公開します
     Revoke {
+        /// アカウントID（U…）
         id: String,
         /// key-compromise（紛失・盗難・漏えいのおそれ）、cessation（退職・担当終了）、affiliation-changed（異動）
         #[arg(long)]
@@ -213,11 +260,13 @@ pub enum AccountCommand {
 pub enum DocumentCommand {
     /// CPS・利用規約・個人情報の取扱いの新しい版を公開し、全施設に通知する（第2条2）
     Publish {
-        /// cps, terms, privacy_policy
+        /// 文書の種類: cps（認証局運用規程）、terms（利用規約）、privacy_policy（個人情報の取扱い）
         #[arg(long)]
         kind: String,
+        /// 版（例 2.01）
         #[arg(long)]
         version: String,
+        /// 公開する文書のファイル（PDF など）
         file: PathBuf,
     },
 }
