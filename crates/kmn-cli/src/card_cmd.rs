@@ -86,6 +86,18 @@ pub enum CardCommand {
         #[arg(long)]
         slot: Option<u64>,
     },
+    /// 利用者カードの一覧（閲覧はアクセスログに記録されます）
+    List {
+        /// 施設コードで絞り込む
+        #[arg(long)]
+        facility: Option<String>,
+        /// 利用者IDで絞り込む
+        #[arg(long)]
+        holder: Option<String>,
+        /// 表示する最大件数
+        #[arg(long, default_value_t = 200)]
+        limit: i64,
+    },
     /// 利用者カードの記録（状態、発送・受領・交付、PIN通知書）を表示する
     Show {
         /// カード番号（C…）
@@ -546,6 +558,21 @@ pub async fn card(data_dir: &Path, admin: &CaAdmin, c: &CardCommand, out: Out) -
             slot,
         } => inspect(&app, module, &token_ref(token_label, slot), out).await,
         C::Show { card } => show(&app, admin, card, out).await,
+        C::List {
+            facility,
+            holder,
+            limit,
+        } => {
+            list(
+                &app,
+                admin,
+                facility.as_deref(),
+                holder.as_deref(),
+                *limit,
+                out,
+            )
+            .await
+        }
         C::Ship {
             card,
             method,
@@ -751,6 +778,58 @@ async fn show(app: &App, admin: &CaAdmin, card: &str, out: Out) -> ExitCode {
     print(out, json!(v), || card_text(&v))
 }
 
+/// `kmn card list`.
+async fn list(
+    app: &App,
+    admin: &CaAdmin,
+    facility: Option<&str>,
+    holder: Option<&str>,
+    limit: i64,
+    out: Out,
+) -> ExitCode {
+    let v = tri!(
+        kmn_app::ra::delivery::list(
+            app,
+            &admin.reader(),
+            facility,
+            holder,
+            None,
+            limit.clamp(1, 10_000)
+        )
+        .await,
+        out
+    );
+    print(out, json!(v), || {
+        let mut s = String::from("カード番号  状態            利用者      施設        有効期限\n");
+        for c in &v {
+            let st = c
+                .state
+                .parse::<kmn_domain::CardState>()
+                .map(|x| x.label_ja())
+                .unwrap_or("");
+            s.push_str(&format!(
+                "{}  {}  {}  {}  {}\n",
+                c.id,
+                pad(st, 14),
+                c.holder_id,
+                c.facility_code,
+                c.not_after
+                    .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+                    .map(kmn_domain::time_fmt::ja_date)
+                    .unwrap_or_else(|| "-".into())
+            ));
+        }
+        s.push_str(&format!("{}件", v.len()));
+        s
+    })
+}
+
+/// `s` padded with spaces to `width` columns (a full-width character is two).
+pub(crate) fn pad(s: &str, width: usize) -> String {
+    let w: usize = s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum();
+    format!("{s}{}", " ".repeat(width.saturating_sub(w)))
+}
+
 /// `kmn card ship`.
 async fn ship(
     app: &App,
@@ -901,7 +980,8 @@ async fn lost_in_post(app: &App, admin: &CaAdmin, card: &str, note: &str, out: O
     );
     print(out, json!(v), || {
         format!(
-            "利用者カード {card} を配送中の紛失として記録し、証明書を失効させました（keyCompromise）。PIN通知書は廃棄しました。\n次回のCRLに掲載されます。\n{}",
+            "利用者カード {card} を配送中の紛失として記録し、証明書を失効させました（{}）。PIN通知書は廃棄しました。\n{}",
+            kmn_domain::RevocationReason::KeyCompromise.label_ja(),
             card_text(&v)
         )
     })
@@ -1167,12 +1247,24 @@ async fn inspect(app: &App, module: &Path, token: &TokenRef, out: Out) -> ExitCo
                 ));
             }
             for o in &i.token.objects {
-                s.push_str(&format!("オブジェクト {} {}\n", o.class, o.label));
+                let class = match o.class.as_str() {
+                    "private_key" => "秘密鍵",
+                    "public_key" => "公開鍵",
+                    "certificate" => "証明書",
+                    "secret_key" => "共通鍵",
+                    "data" => "データ",
+                    other => other,
+                };
+                s.push_str(&format!("オブジェクト {class}  {}\n", o.label));
             }
             for (serial, subject, not_after, status) in &i.certificates {
-                let status = kmn_domain::CertStatus::from_db(status)
-                    .map(|x| x.label_ja())
-                    .unwrap_or(status.as_str());
+                let status = match status.as_str() {
+                    "expired" => "期限切れ",
+                    "unknown" => "この認証局の発行ではありません",
+                    other => kmn_domain::CertStatus::from_db(other)
+                        .map(|x| x.label_ja())
+                        .unwrap_or(other),
+                };
                 s.push_str(&format!(
                     "証明書      {serial}  {subject}  有効期限 {}  状態 {status}\n",
                     jst(*not_after)
@@ -1260,9 +1352,9 @@ async fn batch(
                     "token_ms": p.timings.token.as_secs_f64() * 1e3, "pdf_ms": p.timings.pdf.as_secs_f64() * 1e3, "total_ms": p.timings.total.as_secs_f64() * 1e3}));
             }
             Err(e) => {
-                bar.println(format!("申請 {id}: {}", e.message_ja()));
+                bar.println(format!("申請 {id}: {} ({})", e.message_ja(), e.code()));
                 failed.push(
-                    json!({"application": id, "slot": slot.slot_id, "error": e.message_ja()}),
+                    json!({"application": id, "slot": slot.slot_id, "error": e.message_ja(), "code": e.code()}),
                 );
             }
         }
@@ -1293,9 +1385,10 @@ async fn batch(
             }
             for f in &failed {
                 s.push_str(&format!(
-                    "  失敗 申請 {}: {}\n",
+                    "  失敗 申請 {}: {} ({})\n",
                     f["application"].as_str().unwrap_or(""),
-                    f["error"].as_str().unwrap_or("")
+                    f["error"].as_str().unwrap_or(""),
+                    f["code"].as_str().unwrap_or("")
                 ));
             }
             if ids.len() > n {

@@ -349,9 +349,10 @@ pub struct VerifyArgs {
     cert: PathBuf,
 }
 
+/// A CA-administration command's error: `error: <message> (<CODE>)`, one line, one code
+/// (the operator commands print `エラー: <メッセージ> (<CODE>)`, `ops::fail`).
 fn fail(e: &AppError) -> ExitCode {
-    eprintln!("error: {e}");
-    eprintln!("({})", e.code());
+    eprintln!("error: {e} ({})", e.code());
     ExitCode::from(1)
 }
 
@@ -400,6 +401,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Command::Doctor { command, out } => {
             return crate::doctor_cmd::doctor(&cli.data_dir, &admin, command, *out).await;
+        }
+        Command::Notice { command, out } => {
+            return crate::ops::notice(&cli.data_dir, &admin, command, *out).await;
         }
         Command::Document { command, out } => {
             return crate::ops::document(&cli.data_dir, &admin, command, *out).await;
@@ -968,8 +972,7 @@ async fn receipt_verify(
     let v = match r {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("検証できません: {e}");
-            eprintln!("({})", e.code());
+            eprintln!("検証できません: {e} ({})", e.code());
             return ExitCode::from(1);
         }
     };
@@ -1195,8 +1198,7 @@ async fn config_check(data_dir: &Path) -> Result<(), AppError> {
             Ok(()) => println!("CA key {name}: {key_ref}: usable"),
             Err(e) => {
                 println!("CA key {name}: {key_ref}: {e}");
-                let m = e.to_string();
-                if m.contains("[E_TOKEN_WRONG_PIN]") || m.contains("[E_TOKEN_PIN_LOCKED]") {
+                if kmn_app::ca::hsm::pin_refused(&e) {
                     refused_tokens.extend(token);
                 }
                 problems.push(e);
@@ -1368,8 +1370,8 @@ async fn serve_app(app: App) -> ExitCode {
     let result = tokio::select! {
         r = running.done => match r {
             Ok(Ok(())) => ExitCode::SUCCESS,
-            Ok(Err(e)) => { eprintln!("error: {e}"); ExitCode::from(1) }
-            Err(e) => { eprintln!("error: {e}"); ExitCode::from(1) }
+            Ok(Err(e)) => { eprintln!("error: a listener stopped: {e} (E_INTERNAL)"); ExitCode::from(1) }
+            Err(e) => { eprintln!("error: a listener stopped: {e} (E_INTERNAL)"); ExitCode::from(1) }
         },
         _ = shutdown_signal() => ExitCode::SUCCESS,
     };
@@ -1399,7 +1401,7 @@ async fn shutdown_signal() {
 
 async fn verify(data_dir: &Path, v: &VerifyArgs) -> ExitCode {
     let usage = |m: String| {
-        eprintln!("error: {m}");
+        eprintln!("error: {m} (E_BAD_INPUT)");
         ExitCode::from(2)
     };
     let read =
@@ -1684,7 +1686,7 @@ async fn verify_by_index(
     opts: &kmn_verify::VerifyOptions,
 ) -> Result<kmn_verify::ValidatedPath, Option<kmn_verify::VerifyError>> {
     let usage = |m: String| {
-        eprintln!("error: {m}");
+        eprintln!("error: {m} (E_BAD_INPUT)");
         None
     };
     if anchors.is_empty() {

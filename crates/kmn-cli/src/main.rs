@@ -131,6 +131,13 @@ pub enum Command {
     /// login record kept (docs/GATEWAY.md). Runs beside a service; needs no data dir.
     #[command(subcommand)]
     Gateway(gateway_cmd::GatewayCommand),
+    /// 施設へのお知らせ（決定の通知）の確認
+    Notice {
+        #[command(subcommand)]
+        command: ops::NoticeCommand,
+        #[command(flatten)]
+        out: ops::Out,
+    },
     /// CPS・利用規約の公開
     Document {
         #[command(subcommand)]
@@ -162,7 +169,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            eprintln!("error: cannot start the runtime: {e} (E_INTERNAL)");
             return ExitCode::from(1);
         }
     };

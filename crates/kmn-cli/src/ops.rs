@@ -257,6 +257,19 @@ pub enum AccountCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum NoticeCommand {
+    /// 施設へのお知らせの一覧（新しい順、本文を含む。閲覧はアクセスログに記録されます）
+    List {
+        /// 施設コードで絞り込む
+        #[arg(long)]
+        facility: Option<String>,
+        /// 表示する最大件数
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum DocumentCommand {
     /// CPS・利用規約・個人情報の取扱いの新しい版を公開し、全施設に通知する（第2条2）
     Publish {
@@ -290,10 +303,20 @@ pub(crate) fn fail(e: &AppError, out: Out) -> ExitCode {
         );
     }
     eprintln!("エラー: {} ({})", e.message_ja(), e.code());
-    if let AppError::Validation(f) = e {
-        for f in f {
-            eprintln!("  - {}: {}", f.field, f.message);
+    match e {
+        AppError::Validation(f) => {
+            for f in f {
+                eprintln!("  - {}: {}", f.label_ja(), f.message);
+            }
         }
+        // The portal hides these details from desks; the CLI runs on the server, where
+        // the operator (or the administrator they call) needs them.
+        AppError::Config(_)
+        | AppError::Passphrase(_)
+        | AppError::Unavailable(_)
+        | AppError::Io(_)
+        | AppError::Internal(_) => eprintln!("  詳細: {e}"),
+        _ => {}
     }
     ExitCode::from(1)
 }
@@ -371,6 +394,23 @@ pub(crate) fn jst(t: i64) -> String {
     kmn_domain::time_fmt::ja_datetime(
         time::OffsetDateTime::from_unix_timestamp(t).unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
     )
+}
+
+/// A time the API gives in RFC 3339, as people read it (`2026年12月8日 14:05`, JST); the
+/// text itself when it is not one.
+pub(crate) fn jst_rfc3339(s: &str) -> String {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(kmn_domain::time_fmt::ja_datetime)
+        .unwrap_or_else(|_| s.to_string())
+}
+
+/// A calendar date stored as `YYYY-MM-DD` (a date of birth, an end date), as people read
+/// it (`1985年4月1日`); the text itself when it is not one.
+pub(crate) fn ja_ymd(s: &str) -> String {
+    let f = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s.trim(), &f)
+        .map(|d| format!("{}年{}月{}日", d.year(), u8::from(d.month()), d.day()))
+        .unwrap_or_else(|_| s.to_string())
 }
 
 #[macro_export]
@@ -529,7 +569,7 @@ pub async fn person(data_dir: &Path, admin: &CaAdmin, c: &PersonCommand, out: Ou
                     p.name_kanji,
                     p.name_kana,
                     p.name_romaji,
-                    p.date_of_birth,
+                    ja_ymd(&p.date_of_birth),
                     prof,
                     p.work_email
                 );
@@ -619,6 +659,30 @@ pub async fn application(
             kind,
             limit,
         } => {
+            if let Some(st) = status {
+                tri!(
+                    st.parse::<kmn_domain::ApplicationState>()
+                        .map_err(|e| AppError::BadInput(e.to_string())),
+                    out
+                );
+            }
+            const KINDS: [&str; 6] = [
+                "new",
+                "renewal",
+                "reissue",
+                "discontinuation",
+                "loss_report",
+                "info_change",
+            ];
+            if let Some(k) = kind.as_deref().filter(|k| !KINDS.contains(k)) {
+                return fail(
+                    &AppError::BadInput(format!(
+                        "申請の種類 '{k}' はありません（{}）",
+                        KINDS.join(", ")
+                    )),
+                    out,
+                );
+            }
             let f = applications::ApplicationQuery {
                 facility_code: facility.clone(),
                 state: status.clone(),
@@ -746,7 +810,7 @@ pub async fn account(data_dir: &Path, admin: &CaAdmin, c: &AccountCommand, out: 
             let Some(role) = Role::parse(role) else {
                 return fail(
                     &AppError::BadInput(format!(
-                        "権限 '{role}' はありません（operator, supervisor, facility_desk, auditor）"
+                        "権限 '{role}' はありません（operator, supervisor, facility_desk, auditor, station）"
                     )),
                     out,
                 );
@@ -902,7 +966,8 @@ pub async fn account(data_dir: &Path, admin: &CaAdmin, c: &AccountCommand, out: 
                 );
                 if let Some(old) = &done.replaced {
                     s.push_str(&format!(
-                        "\n古いアカウント {old} は無効にし、その証明書は失効させました（superseded）。"
+                        "\n古いアカウント {old} は無効にし、その証明書は失効させました（{}）。",
+                        kmn_domain::RevocationReason::Superseded.label_ja()
                     ));
                 }
                 s
@@ -928,7 +993,7 @@ pub async fn account(data_dir: &Path, admin: &CaAdmin, c: &AccountCommand, out: 
                 || {
                     format!(
                         "アカウント {id} を無効にし、証明書 {serial} を失効させました（{}）。",
-                        reason.rfc_name(),
+                        reason.label_ja(),
                     )
                 },
             )
@@ -937,6 +1002,44 @@ pub async fn account(data_dir: &Path, admin: &CaAdmin, c: &AccountCommand, out: 
             tri!(accounts::disable(&app, &admin.center(), id).await, out);
             print(out, json!({"id": id, "disabled": true}), || {
                 format!("アカウント {id} を無効にしました。")
+            })
+        }
+    }
+}
+
+pub async fn notice(data_dir: &Path, admin: &CaAdmin, c: &NoticeCommand, out: Out) -> ExitCode {
+    let app = tri!(open(data_dir).await, out);
+    match c {
+        NoticeCommand::List { facility, limit } => {
+            let v = tri!(
+                kmn_app::ra::notify::list(
+                    &app,
+                    &admin.reader(),
+                    facility.as_deref(),
+                    (*limit).clamp(1, 10_000)
+                )
+                .await,
+                out
+            );
+            print(out, serde_json::to_value(&v).unwrap_or_default(), || {
+                let mut s = String::new();
+                for n in &v {
+                    s.push_str(&format!(
+                        "── {}  {}  {}{}\n件名: {}\n\n{}\n\n",
+                        n.id,
+                        jst(n.created_at),
+                        n.facility_code.as_deref().unwrap_or("-"),
+                        if n.read_at.is_some() {
+                            "（既読）"
+                        } else {
+                            "（未読）"
+                        },
+                        n.subject,
+                        n.body.trim_end()
+                    ));
+                }
+                s.push_str(&format!("{}件", v.len()));
+                s
             })
         }
     }

@@ -397,13 +397,10 @@ async fn act_in_tx(
             "カードを発行する申請は、カードの発行（発行端末での書込み）によって完了します".into(),
         ));
     }
-    if matches!(
+    let checks_eligibility = matches!(
         action,
         ApplicationAction::Submit | ApplicationAction::Resubmit | ApplicationAction::Approve
-    ) {
-        super::facilities::check_may_apply(tx, &a.facility_code).await?;
-        check_eligibility(tx, &a, kind).await?;
-    }
+    );
     let action_code = action.kind();
     let (deficiencies_json, comment) = match &action {
         ApplicationAction::Return { deficiencies } => (
@@ -429,6 +426,12 @@ async fn act_in_tx(
         }
         other => AppError::Validation(vec![FieldError::new("deficiencies", other.to_string())]),
     })?;
+    // Whether the holder may have the card, once the action is one the state allows (an
+    // approved or fulfilled application says so, not the rules of a new application).
+    if checks_eligibility {
+        super::facilities::check_may_apply(tx, &a.facility_code).await?;
+        check_eligibility(tx, &a, kind).await?;
+    }
     let decided_by = matches!(
         t.state,
         ApplicationState::Approved | ApplicationState::Rejected

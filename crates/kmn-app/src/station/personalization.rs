@@ -18,9 +18,13 @@ use crate::rights::{CaAdmin, Center};
 use crate::station::StationBackend;
 use crate::{App, AppError, secrets};
 
-/// A token error as the operator sees it: the Japanese message and its code.
+/// A token error as the operator sees it: the Japanese message, with the token's code as
+/// the error's one code.
 pub fn token_err(e: kmn_token::TokenError) -> AppError {
-    AppError::Rule(format!("{e} ({})", e.code()))
+    AppError::Token {
+        code: e.code(),
+        message: e.to_string(),
+    }
 }
 
 /// The center's SO-PIN master secret: `KMN_SO_PIN_MASTER(_FILE)`, or
@@ -162,7 +166,10 @@ pub async fn personalize_with<B: StationBackend>(
         let key = kmn_token::generate_card_key(&session, alg, &[1], "KMN card key")
             .map_err(token_err)?;
         let facts = kmn_token::check_card_key(&session, &key)
-            .map_err(|e| AppError::Rule(format!("{e} ({})", e.code())))?;
+            .map_err(|e| AppError::Token {
+                code: e.code(),
+                message: e.to_string(),
+            })?;
         // Proof of possession: the CSR is signed on the card.
         let csr = kmn_token::build_csr_on_card(
             &session,
@@ -283,7 +290,9 @@ pub struct Inspection {
     pub token: kmn_token::CardInspection,
     /// The card record with that token serial, if any.
     pub card: Option<crate::views::Card>,
-    /// The certificate's status at the CA, per certificate on the card: (serial, subject, not after, status).
+    /// The certificate's status at the CA, per certificate on the card: (serial, subject,
+    /// not after, status: `valid`, `on_hold`, `revoked`, `expired`, or `unknown` when
+    /// this CA did not issue it).
     pub certificates: Vec<(String, String, i64, String)>,
 }
 
@@ -312,7 +321,7 @@ pub async fn inspect(
                 Some(r) if r.status == kmn_domain::CertStatus::Revoked => "revoked".to_string(),
                 Some(r) if r.not_after < app.now() => "expired".to_string(),
                 Some(r) => r.status.as_str().to_string(),
-                None => "unknown to this CA".to_string(),
+                None => "unknown".to_string(),
             };
             certificates.push((
                 serial,

@@ -449,7 +449,7 @@ pub fn field_label(field: &str) -> &str {
         "document" => "申請書のスキャン（PDF）",
         "to" => "終了日",
         f if f.starts_with("deficiencies") => "不備の内容",
-        f => f,
+        f => kmn_app::error::field_label_ja(f),
     }
 }
 
