@@ -1161,7 +1161,7 @@ fn change_pin(
 ) -> ExitCode {
     let m = tri!(kmn_token::Module::load(module).map_err(token_err), out);
     let slot = tri!(
-        m.find_slot(token.label.as_deref(), token.slot)
+        m.find_token(token.label.as_deref(), token.slot, kmn_token::Wanted::Card)
             .map_err(token_err),
         out
     );
@@ -1290,11 +1290,25 @@ async fn batch(
     out: Out,
 ) -> ExitCode {
     let m = tri!(kmn_token::Module::load(module).map_err(token_err), out);
-    let slots = tri!(m.slots_with_tokens().map_err(token_err), out);
+    // Blank cards only (uninitialised, or wiped back to blank): a card in use left on
+    // the reader is never initialised again, nor offered a guessed SO PIN.
+    let all = tri!(m.slots_with_tokens().map_err(token_err), out);
     drop(m);
+    let slots: Vec<_> = all.iter().filter(|s| s.is_blank()).collect();
     if slots.is_empty() {
         return fail(
-            &AppError::BadInput("リーダーにカードがありません".into()),
+            &AppError::BadInput(if all.is_empty() {
+                "リーダーにカードがありません".into()
+            } else {
+                format!(
+                    "リーダーに未発行のカード（未初期化、またはラベル「{}」）がありません。リーダーにあるのは {}",
+                    kmn_token::BLANK_LABEL,
+                    all.iter()
+                        .map(kmn_token::SlotInfo::describe_ja)
+                        .collect::<Vec<_>>()
+                        .join("、")
+                )
+            }),
             out,
         );
     }

@@ -878,7 +878,7 @@ async fn cert_cmd(
     }
 }
 
-/// A time for people and machines: `2026-12-07T12:00:01Z (2026年12月7日 21時00分01秒)`.
+/// A time for people and machines: `2026-12-07T12:00:01Z (2026年12月7日 21:00:01)`.
 fn both(t: i64) -> String {
     format!("{} ({})", ts(t), kmn_domain::time_fmt::ja_unix_secs(t))
 }

@@ -477,12 +477,12 @@ pub async fn facility(data_dir: &Path, admin: &CaAdmin, c: &FacilityCommand, out
             let consents = tri!(facilities::consents(&app, &admin.reader(), code).await, out);
             print(out, json!({"facility": f, "consents": consents}), || {
                 let mut s = format!(
-                    "施設コード  {}\n名称        {}（{}）\n英字名称    {}\n所在地      〒{} {}\n電話        {}\n連絡先      {}\n状態        {}\n同意:\n",
+                    "施設コード  {}\n名称        {}（{}）\n英字名称    {}\n所在地      {} {}\n電話        {}\n連絡先      {}\n状態        {}\n同意:\n",
                     f.code,
                     f.name_kanji,
                     f.name_kana,
                     f.name_romaji,
-                    f.postal_code,
+                    f.postal_code_ja(),
                     f.address,
                     f.phone,
                     f.email,

@@ -132,8 +132,10 @@ pub async fn personalize_with<B: StationBackend>(
     let mut timings = Timings::default();
     let target = center.target(application_id).await?;
     let module = Module::load(module_path).map_err(token_err)?;
+    // Without a label or a slot, only a blank card is taken: never a card in use, whose
+    // SO PIN a wrong guess would spend.
     let slot = module
-        .find_slot(token.label.as_deref(), token.slot)
+        .find_token(token.label.as_deref(), token.slot, kmn_token::Wanted::Blank)
         .map_err(token_err)?;
     let label = format!("KMN {}", target.holder_id);
     // The token's serial decides its SO PIN, which the center derives. A blank SoftHSM
@@ -251,7 +253,7 @@ pub async fn personalize_with<B: StationBackend>(
             if let Some(p) = &written {
                 crate::ra::delivery::shred(p);
             }
-            let wiped = kmn_token::wipe(&module, slot, &so_pin, "KMN blank").is_ok();
+            let wiped = kmn_token::wipe(&module, slot, &so_pin, kmn_token::BLANK_LABEL).is_ok();
             let cert = match &issued_serial {
                 None => String::new(),
                 Some(s) => match center
@@ -304,7 +306,7 @@ pub async fn inspect(
 ) -> Result<Inspection, AppError> {
     let module = Module::load(module_path).map_err(token_err)?;
     let slot = module
-        .find_slot(token.label.as_deref(), token.slot)
+        .find_token(token.label.as_deref(), token.slot, kmn_token::Wanted::Card)
         .map_err(token_err)?;
     let ins = kmn_token::inspect(&module, slot).map_err(token_err)?;
     let mut tx = app.store.read().await?;
@@ -427,7 +429,7 @@ pub async fn unlock(
     }
     let module = Module::load(module_path).map_err(token_err)?;
     let slot = module
-        .find_slot(token.label.as_deref(), token.slot)
+        .find_token(token.label.as_deref(), token.slot, kmn_token::Wanted::Card)
         .map_err(token_err)?;
     let (serial, card) = card_on_reader(app, &module, slot).await?;
     let state: kmn_domain::CardState = card
@@ -566,7 +568,7 @@ pub async fn destroy(
         Some((module_path, token)) => {
             let module = Module::load(module_path).map_err(token_err)?;
             let slot = module
-                .find_slot(token.label.as_deref(), token.slot)
+                .find_token(token.label.as_deref(), token.slot, kmn_token::Wanted::Card)
                 .map_err(token_err)?;
             let serial = kmn_token::token_serial(&module, slot).map_err(token_err)?;
             if view.card.token_serial.as_deref() != Some(serial.as_str()) {

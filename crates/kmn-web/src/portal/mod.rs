@@ -669,7 +669,7 @@ pub fn date(t: i64) -> String {
         .unwrap_or_default()
 }
 
-/// `2026年12月2日 20時43分` (JST) of Unix seconds (or with the era, as [`date`]).
+/// `2026年12月2日 20:43` (JST) of Unix seconds (or with the era, as [`date`]).
 pub fn datetime(t: i64) -> String {
     let f = if era() {
         kmn_domain::time_fmt::ja_era_datetime
