@@ -774,8 +774,10 @@ pub async fn application(
                         out,
                     );
                 }
+                // An item named as the API names the field (`name_kana`) reads as the
+                // facility knows it (氏名・名称（カナ）).
                 items.push((
-                    parts[0].to_string(),
+                    kmn_app::error::field_label_ja(parts[0].trim()).to_string(),
                     parts[1].to_string(),
                     parts[2].to_string(),
                 ));
