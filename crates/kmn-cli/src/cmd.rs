@@ -352,7 +352,12 @@ pub struct VerifyArgs {
 /// A CA-administration command's error: `error: <message> (<CODE>)`, one line, one code
 /// (the operator commands print `エラー: <メッセージ> (<CODE>)`, `ops::fail`).
 fn fail(e: &AppError) -> ExitCode {
-    eprintln!("error: {e} ({})", e.code());
+    let message = e.to_string();
+    let (first, rest) = message.split_once('\n').unwrap_or((&message, ""));
+    eprintln!("error: {first} ({})", e.code());
+    if !rest.is_empty() {
+        eprintln!("{rest}");
+    }
     ExitCode::from(1)
 }
 

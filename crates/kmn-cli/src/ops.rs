@@ -302,7 +302,14 @@ pub(crate) fn fail(e: &AppError, out: Out) -> ExitCode {
             json!({"code": e.code(), "message": e.message_ja(), "fields": fields})
         );
     }
-    eprintln!("エラー: {} ({})", e.message_ja(), e.code());
+    // The code ends the first line; a message of several lines (the cards to choose
+    // from) continues below it.
+    let message = e.message_ja();
+    let (first, rest) = message.split_once('\n').unwrap_or((&message, ""));
+    eprintln!("エラー: {first} ({})", e.code());
+    if !rest.is_empty() {
+        eprintln!("{rest}");
+    }
     match e {
         AppError::Validation(f) => {
             for f in f {
@@ -644,7 +651,7 @@ pub async fn application(
                     .unwrap_or("");
                 print(out, serde_json::to_value(&a).unwrap_or_default(), || {
                     format!(
-                        "申請 {} を{what}しました（状態: {state}）。施設に通知しました。",
+                        "申請 {} を{what}（状態: {state}）。施設に通知しました。",
                         a.id
                     )
                 })
@@ -692,7 +699,10 @@ pub async fn application(
             };
             let v = tri!(applications::list(&app, &admin.reader(), f).await, out);
             print(out, serde_json::to_value(&v).unwrap_or_default(), || {
-                let mut s: String = v.iter().map(|a| show_row(a) + "\n").collect();
+                let mut s = String::from(
+                    "申請番号   施設コード  種類          利用者     状態      更新日時\n",
+                );
+                s.extend(v.iter().map(|a| show_row(a) + "\n"));
                 s.push_str(&format!("{}件", v.len()));
                 s
             })
@@ -743,11 +753,11 @@ pub async fn application(
         }
         ApplicationCommand::Approve { id } => acted(
             applications::review(&app, &admin.center(), id, ApplicationAction::Approve, None).await,
-            "承認",
+            "承認しました",
         ),
         ApplicationCommand::Complete { id } => acted(
             applications::review(&app, &admin.center(), id, ApplicationAction::Fulfil, None).await,
-            "完了",
+            "完了しました",
         ),
         ApplicationCommand::Reject { id, reason } => acted(
             applications::review(
@@ -760,7 +770,7 @@ pub async fn application(
                 None,
             )
             .await,
-            "却下",
+            "却下しました",
         ),
         ApplicationCommand::Return { id, deficiency } => {
             let mut items = Vec::new();
@@ -792,7 +802,7 @@ pub async fn application(
                     None,
                 )
                 .await,
-                "差戻し",
+                "差し戻しました",
             )
         }
     }

@@ -447,6 +447,10 @@ async fn issue12_art7_cards_without_a_label_blank_slot_is_not_a_candidate_and_se
     assert_fails(&o, 1, "(E_TOKEN_AMBIGUOUS)");
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(err.matches("(E_").count(), 1, "one code: {err}");
+    assert!(
+        err.lines().next().unwrap().ends_with("(E_TOKEN_AMBIGUOUS)"),
+        "the code ends the first line, the cards follow: {err}"
+    );
     for want in [
         format!("ラベル「{first_label}」  シリアル {first_serial}"),
         format!("スロット {other_slot}  ラベル「other card」  シリアル {other_serial}"),
