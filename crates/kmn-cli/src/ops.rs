@@ -220,7 +220,7 @@ pub enum AccountCommand {
         /// PKCS#11 モジュール（カードリーダーのドライバ、テストでは SoftHSM2）
         #[arg(long)]
         module: PathBuf,
-        /// トークンのラベル（省略時はリーダーの唯一のトークン）
+        /// トークンのラベル（省略時はスロット番号、どちらも省略時はリーダーの唯一の未使用のトークン）
         #[arg(long)]
         token_label: Option<String>,
         /// スロット番号
