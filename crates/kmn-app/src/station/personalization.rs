@@ -278,10 +278,16 @@ pub async fn personalize_with<B: StationBackend>(
             } else {
                 "カードを未発行の状態に戻せませんでした。カードを廃棄してください"
             };
-            Err(AppError::Rule(format!(
+            let message = format!(
                 "カードの発行に失敗しました: {}。{what}。{cert}",
                 e.message_ja()
-            )))
+            );
+            // The card's own code stays the error's one code (E_TOKEN_REMOVED,
+            // E_KEYCHECK_…); anything else is the rule that the card was not issued.
+            Err(match e {
+                AppError::Token { code, .. } => AppError::Token { code, message },
+                _ => AppError::Rule(message),
+            })
         }
     }
 }
