@@ -7,6 +7,10 @@
 //   KMN_DESK_CERT/KEY         the demo facility's desk (PEM)
 //   KMN_DESK_B_CERT/KEY       a desk of another facility (PEM)
 //   KMN_OPERATOR_CERT/KEY     a support-center operator (PEM)
+//   KMN_SUPERVISOR_CERT/KEY, KMN_AUDITOR_CERT/KEY  the demo supervisor and auditor
+//   KMN_FACILITY_A            the demo facility's code
+//   KMN_PROPOSAL              a pending revocation proposal (第12条)
+//   KMN_DOCTOR_PEM            a physician's HPKI authentication certificate (第4条)
 //   KMN_CARD_A                a shipped card of the demo facility
 //   KMN_CARD_SERIAL_TYPED     its serial as a person types it (upper case, hyphens)
 //   KMN_CARD_B, KMN_FACILITY_B  a card and the code of the other facility
@@ -165,6 +169,95 @@ async function queueCounts(page) {
     resp = await pb.goto(`${URL_}/portal/cards/${env('KMN_CARD_A')}`);
     check(resp.status() === 404, `desk of facility B opening facility A's card gets 404 (${resp.status()})`);
 
+    // --- axe-core on every remaining page, with data on it, as each role sees it.
+    // The desk: its notices, applications, a new application with its errors shown, its
+    // facility, its display settings, and a physician's certificate uploaded (第4条).
+    for (const [url, name] of [
+      ['/portal/notices', "the desk's notices"],
+      ['/portal/applications', "the desk's applications"],
+      [`/portal/facilities/${env('KMN_FACILITY_A')}`, 'its own facility'],
+      ['/portal/settings', 'the display settings'],
+    ]) {
+      resp = await page.goto(`${URL_}${url}`);
+      check(resp.status() === 200, `desk opens ${name} (${resp.status()})`);
+      await axe(page, name);
+    }
+    await page.goto(`${URL_}/portal/applications/new`);
+    const [bad] = await Promise.all([
+      page.waitForNavigation(),
+      page.click('form[method=post][action="/portal/applications/new"] button[type=submit]'),
+    ]);
+    check([400, 422].includes(bad.status()), `an application without its holder is refused (${bad.status()})`);
+    check((await page.locator('#holder_id-error').count()) === 1, 'the error stands beside the holder field');
+    await shot(page, '10-desk-application-errors');
+    await axe(page, 'the new-application form showing its errors');
+    await page.goto(`${URL_}/portal/doctors`);
+    await page.setInputFiles('#certificate', env('KMN_DOCTOR_PEM'));
+    const [enrolled] = await Promise.all([
+      page.waitForNavigation(),
+      page.click('form[enctype] button[type=submit]'),
+    ]);
+    check(enrolled.status() === 200 && /\/portal\/doctors\/[^/]+$/.test(page.url()), `the desk enrols a physician's card (${enrolled.status()} ${page.url()})`);
+    await shot(page, '11-desk-doctor');
+    await axe(page, "a physician's registration page");
+
+    // The operator: applications, person search by kana, PIN mailers, cards, a card's
+    // timeline, the proposals.
+    for (const [url, name] of [
+      ['/portal/applications', 'the applications to review'],
+      ['/portal/pin-mailers', 'the PIN mailers'],
+      ['/portal/cards', "the operator's card list"],
+      [`/portal/cards/${env('KMN_CARD_A')}`, "a card's timeline as the center sees it"],
+      ['/portal/notices', "the center's notices"],
+      ['/portal/proposals', 'the proposals'],
+      [`/portal/proposals/${env('KMN_PROPOSAL')}`, "a proposal as its proposer's colleague sees it"],
+    ]) {
+      resp = await opPage.goto(`${URL_}${url}`);
+      check(resp.status() === 200, `operator opens ${name} (${resp.status()})`);
+      await axe(opPage, name);
+    }
+    resp = await opPage.goto(`${URL_}/portal/persons?kana=${encodeURIComponent('すいぜんじ')}`);
+    check(resp.status() === 200, `operator searches persons by kana (${resp.status()})`);
+    const found = await opPage.locator('main').innerText();
+    check(found.includes('スイゼンジ'), `the kana search (in hiragana) finds the person: ${found.slice(0, 300)}`);
+    check(found.includes('1985年4月1日') && !found.includes('1985-04-01'), 'the date of birth is shown in Japanese style');
+    await shot(opPage, '10a-operator-person-search');
+    await axe(opPage, 'the person search with its results');
+    await opPage.goto(`${URL_}/portal/persons?kana=abc`);
+    check((await opPage.locator('#kana-error').count()) === 1, 'a kana search in latin letters is answered beside the field');
+    await axe(opPage, 'the person search showing its error');
+
+    // The supervisor decides proposals (the decision form).
+    const sup = await context(browser, 'SUPERVISOR');
+    const supPage = await sup.newPage();
+    resp = await supPage.goto(`${URL_}/portal/proposals/${env('KMN_PROPOSAL')}`);
+    check(resp.status() === 200, `the supervisor opens the proposal (${resp.status()})`);
+    check(await supPage.getByText('この内容で承認する').count() >= 1, 'the supervisor sees the decision form');
+    await shot(supPage, '12-supervisor-proposal');
+    await axe(supPage, 'the proposal with its decision form');
+    resp = await supPage.goto(`${URL_}/portal/queues`);
+    await axe(supPage, "the supervisor's queues");
+
+    // The auditor reads the logs, filters them and exports CSV.
+    const aud = await context(browser, 'AUDITOR');
+    const audPage = await aud.newPage();
+    for (const [url, name] of [
+      ['/portal/audit', 'the audit log'],
+      ['/portal/audit?action=card.', 'the audit log filtered'],
+      ['/portal/access-log', 'the personal-data access log'],
+      [`/portal/access-log?facility=${env('KMN_FACILITY_A')}`, 'the access log filtered by facility'],
+    ]) {
+      resp = await audPage.goto(`${URL_}${url}`);
+      check(resp.status() === 200, `the auditor opens ${name} (${resp.status()})`);
+      await axe(audPage, name);
+    }
+    await shot(audPage, '13-auditor-access-log');
+    const csv = await audPage.request.get(`${URL_}/portal/audit.csv`);
+    check(csv.status() === 200 && /text\/csv/.test(csv.headers()['content-type'] || ''), `the audit log exports as CSV (${csv.status()})`);
+    resp = await audPage.goto(`${URL_}/portal/audit?from=2026-13-45`);
+    check((await audPage.locator('.field-error').count()) >= 1, 'a wrong date in the filter is answered in words');
+    await axe(audPage, 'the audit filter showing its error');
+
     // --- Public pages without a certificate.
     const anon = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'ja-JP' });
     const pub = await anon.newPage();
@@ -175,6 +268,9 @@ async function queueCounts(page) {
     await axe(pub, 'the repository page');
     resp = await pub.goto(`${URL_}/portal/cards`);
     check(resp.status() === 401, `without a certificate the portal answers 401 (${resp.status()})`);
+    resp = await pub.goto(`${URL_}/`);
+    check(resp.status() === 200, `the home page without a certificate welcomes (${resp.status()})`);
+    await axe(pub, 'the welcome page');
   } finally {
     await browser.close();
   }

@@ -388,6 +388,8 @@ fn card_text(v: &CardView) -> String {
         c.cert_serial_hex.as_deref().unwrap_or("-"),
         match v.certificate_status.as_deref() {
             Some("valid") => "有効",
+            // certificateHold: a suspension, or a card not yet received (hold_until_receipt).
+            Some("on_hold") if c.state == "suspended" => "保留中（利用停止中）",
             Some("on_hold") => "保留中（受領確認待ち）",
             Some("revoked") => "失効",
             _ => "-",

@@ -138,7 +138,7 @@ pub enum Command {
         #[command(flatten)]
         out: ops::Out,
     },
-    /// CPS・利用規約の公開
+    /// CPS・利用規約・個人情報の取扱いの公開と、公開した版の一覧
     Document {
         #[command(subcommand)]
         command: ops::DocumentCommand,

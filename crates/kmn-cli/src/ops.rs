@@ -282,6 +282,8 @@ pub enum DocumentCommand {
         /// 公開する文書のファイル（PDF など）
         file: PathBuf,
     },
+    /// 公開した文書の一覧（種類・版・公開日時・ファイル名。各種類の最新の版が現行版です）
+    List,
 }
 
 pub(crate) fn fail(e: &AppError, out: Out) -> ExitCode {
@@ -1092,6 +1094,33 @@ pub async fn document(data_dir: &Path, admin: &CaAdmin, c: &DocumentCommand, out
                     )
                 },
             )
+        }
+        DocumentCommand::List => {
+            let list = tri!(documents::list(&app).await, out);
+            let current = |i: usize| list.get(i + 1).is_none_or(|n| n.kind != list[i].kind);
+            let rows: Vec<_> = list
+                .iter()
+                .enumerate()
+                .map(|(i, d)| json!({"kind": d.kind, "version": d.version, "file_name": d.file_name, "sha256": d.sha256, "published_at": d.published_at, "published_by": d.published_by, "current": current(i)}))
+                .collect();
+            print(out, json!(rows), || {
+                if list.is_empty() {
+                    return "公開した文書はありません（kmn document publish で公開します）".into();
+                }
+                let mut s = String::new();
+                for (i, d) in list.iter().enumerate() {
+                    s.push_str(&format!(
+                        "{}  第{}版{}  {}公開  {}\n",
+                        documents::kind_label(&d.kind),
+                        d.version,
+                        if current(i) { "（現行）" } else { "" },
+                        jst(d.published_at),
+                        d.file_name
+                    ));
+                }
+                s.push_str(&format!("{}件", list.len()));
+                s
+            })
         }
     }
 }

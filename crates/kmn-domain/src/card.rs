@@ -5,9 +5,9 @@
 //!
 //! ```text
 //! Blank ─Personalize→ Personalized ─Ship→ Shipped ─ConfirmReceipt→ Received ─HandOver→
-//!   HandedOver ─Activate→ Active ⇄ Suspended
-//! Active|Suspended ─Expire→ Expired;  ─ReportDamaged→ Damaged
-//! Active|Suspended|Damaged|Expired ─RequestReturn→ ReturnRequested ─ConfirmReturn→
+//!   HandedOver ─Activate→ Active ⇄ Suspended;  HandedOver ─Suspend→ Suspended
+//! HandedOver|Active|Suspended ─Expire→ Expired;  ─ReportDamaged→ Damaged
+//! HandedOver|Active|Suspended|Damaged|Expired ─RequestReturn→ ReturnRequested ─ConfirmReturn→
 //!   Returned ─Destroy→ Destroyed
 //! Shipped|Received|HandedOver|Active|Suspended|ReturnRequested ─ReportLost→ Lost
 //! Shipped ─LostInPost→ Lost;  Lost|Damaged ─ConfirmReturn→ Returned
@@ -21,6 +21,9 @@
 //!   is already back at the center still has to be destroyed and recorded (第15条), so
 //!   `Terminate` is allowed from every non-final state except `Returned`.
 //! * A `Personalized` card spoiled at the station is destroyed there (`Destroy`).
+//! * **A handed-over card is in use**: nothing but the demo's `DemoActivate` and a
+//!   resumed suspension reach `Active` (the holder's first use is not observed), so
+//!   `HandedOver` takes the same steps as `Active` (suspension, damage, return, expiry).
 
 use serde::{Deserialize, Serialize};
 
@@ -116,8 +119,10 @@ pub const TRANSITIONS: &[(CardState, CardEvent, CardState)] = &[
     (St::Shipped, Ev::ConfirmReceipt, St::Received),
     (St::Received, Ev::HandOver, St::HandedOver),
     (St::HandedOver, Ev::Activate, St::Active),
-    // Suspension.
+    // Suspension. A handed-over card is in use (nothing activates it separately outside
+    // the demo): it can be suspended, damaged, asked back and expire like an active one.
     (St::Active, Ev::Suspend, St::Suspended),
+    (St::HandedOver, Ev::Suspend, St::Suspended),
     (St::Suspended, Ev::Resume, St::Active),
     // Loss (第8条, 第11条, 第15条2).
     (St::Shipped, Ev::LostInPost, St::Lost),
@@ -129,9 +134,11 @@ pub const TRANSITIONS: &[(CardState, CardEvent, CardState)] = &[
     (St::ReturnRequested, Ev::ReportLost, St::Lost),
     // Damage (第3条5, 第14条2).
     (St::Active, Ev::ReportDamaged, St::Damaged),
+    (St::HandedOver, Ev::ReportDamaged, St::Damaged),
     (St::Suspended, Ev::ReportDamaged, St::Damaged),
     // Return and destruction (第13条, 第15条).
     (St::Active, Ev::RequestReturn, St::ReturnRequested),
+    (St::HandedOver, Ev::RequestReturn, St::ReturnRequested),
     (St::Suspended, Ev::RequestReturn, St::ReturnRequested),
     (St::Damaged, Ev::RequestReturn, St::ReturnRequested),
     (St::Expired, Ev::RequestReturn, St::ReturnRequested),
@@ -141,6 +148,7 @@ pub const TRANSITIONS: &[(CardState, CardEvent, CardState)] = &[
     (St::Returned, Ev::Destroy, St::Destroyed),
     // Expiry (第10条3).
     (St::Active, Ev::Expire, St::Expired),
+    (St::HandedOver, Ev::Expire, St::Expired),
     (St::Suspended, Ev::Expire, St::Expired),
     // End of the service (第27条).
     (St::Blank, Ev::Terminate, St::Terminated),
@@ -395,6 +403,7 @@ mod tests {
         art8_1_received_card_handed_over: Received, HandOver => HandedOver;
         art8_1_handed_over_card_activated: HandedOver, Activate => Active;
         active_card_suspended: Active, Suspend => Suspended;
+        issue12_handed_over_card_suspended: HandedOver, Suspend => Suspended;
         suspended_card_resumed: Suspended, Resume => Active;
         art8_card_lost_in_post: Shipped, LostInPost => Lost;
         art11_shipped_card_reported_lost: Shipped, ReportLost => Lost;
@@ -404,8 +413,10 @@ mod tests {
         art11_suspended_card_reported_lost: Suspended, ReportLost => Lost;
         art15_2_unreturnable_card_goes_through_loss: ReturnRequested, ReportLost => Lost;
         art3_5_active_card_reported_damaged: Active, ReportDamaged => Damaged;
+        art3_5_handed_over_card_reported_damaged: HandedOver, ReportDamaged => Damaged;
         art3_5_suspended_card_reported_damaged: Suspended, ReportDamaged => Damaged;
         art15_active_card_return_requested: Active, RequestReturn => ReturnRequested;
+        art15_handed_over_card_return_requested: HandedOver, RequestReturn => ReturnRequested;
         art15_suspended_card_return_requested: Suspended, RequestReturn => ReturnRequested;
         art15_damaged_card_return_requested: Damaged, RequestReturn => ReturnRequested;
         art15_expired_card_return_requested: Expired, RequestReturn => ReturnRequested;
@@ -414,6 +425,7 @@ mod tests {
         art15_found_lost_card_returned: Lost, ConfirmReturn => Returned;
         art15_returned_card_destroyed: Returned, Destroy => Destroyed;
         art10_3_active_card_expires: Active, Expire => Expired;
+        art10_3_handed_over_card_expires: HandedOver, Expire => Expired;
         art10_3_suspended_card_expires: Suspended, Expire => Expired;
         art27_blank_card_terminated: Blank, Terminate => Terminated;
         art27_personalized_card_terminated: Personalized, Terminate => Terminated;

@@ -318,7 +318,8 @@ impl CertStatus {
     pub fn label_ja(self) -> &'static str {
         match self {
             Self::Valid => "有効",
-            Self::OnHold => "保留中（受領確認待ち）",
+            // certificateHold serves a suspended card as well as a card awaiting receipt.
+            Self::OnHold => "保留中",
             Self::Revoked => "失効",
         }
     }

@@ -81,6 +81,25 @@ pub fn ja_era_year(d: time::Date) -> String {
     }
 }
 
+/// `1985年4月1日` for a calendar date (a date of birth: no time, no zone).
+pub fn ja_calendar_date(d: time::Date) -> String {
+    format!("{}年{}月{}日", d.year(), u8::from(d.month()), d.day())
+}
+
+/// `昭和60年4月1日` for a calendar date (the 和暦 display option).
+pub fn ja_era_calendar_date(d: time::Date) -> String {
+    format!("{}{}月{}日", ja_era_year(d), u8::from(d.month()), d.day())
+}
+
+/// A stored `YYYY-MM-DD` date, or None when it is not one.
+pub fn parse_iso_date(s: &str) -> Option<time::Date> {
+    time::Date::parse(
+        s.trim(),
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()
+}
+
 /// `令和8年11月26日` for a UTC instant, in JST (the 和暦 display option).
 pub fn ja_era_date(t: OffsetDateTime) -> String {
     let j = t.to_offset(JST);
@@ -119,6 +138,17 @@ mod tests {
             ja_datetime(datetime!(2026-12-08 05:05 UTC)),
             "2026年12月8日 14:05"
         );
+    }
+
+    #[test]
+    fn calendar_dates_of_birth_in_both_styles() {
+        let d = parse_iso_date("1985-04-01").unwrap();
+        assert_eq!(ja_calendar_date(d), "1985年4月1日");
+        assert_eq!(ja_era_calendar_date(d), "昭和60年4月1日");
+        let d = parse_iso_date("1989-01-08").unwrap();
+        assert_eq!(ja_era_calendar_date(d), "平成元年1月8日");
+        assert_eq!(parse_iso_date("1985/04/01"), None);
+        assert_eq!(parse_iso_date("1985-02-30"), None);
     }
 
     #[test]

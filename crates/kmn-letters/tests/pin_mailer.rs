@@ -1,4 +1,5 @@
-//! Renders a PIN mailer and reads it back with `pdftotext` (poppler-utils).
+//! Renders the letters (PIN mailers, the share sheet) and reads them back with `pdftotext`
+//! (poppler-utils); each is kept with its pages as PNG (`pdftoppm`) under `target/letters/`.
 //! Skips loudly when the font or pdftotext is missing, but fails when `CI=true`.
 
 use std::process::Command;
@@ -46,32 +47,9 @@ fn pin_mailer_renders_and_reads_back() {
     );
     eprintln!("PIN mailer PDF size: {} bytes", pdf.len());
 
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("mailer.pdf");
-    std::fs::write(&path, &pdf).unwrap();
-    if let Ok(out) = std::env::var("KMN_LETTERS_KEEP_PDF") {
-        std::fs::write(out, &pdf).unwrap();
-    }
-
-    let out = match Command::new("pdftotext")
-        .arg("-layout")
-        .arg(&path)
-        .arg("-")
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) => {
-            return skip(&format!(
-                "pdftotext not runnable ({e}); apt-get install poppler-utils"
-            ));
-        }
+    let Some(text) = pdf_text(&pdf, "user-card.pdf") else {
+        return;
     };
-    assert!(
-        out.status.success(),
-        "pdftotext failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).expect("utf-8 from pdftotext");
     for needle in [
         m.holder_name_kanji.as_str(),
         "初期PIN",
@@ -113,19 +91,9 @@ fn issue9_operator_token_mailer_has_the_pin_and_no_emergency_code() {
         support_phone: "096-000-0000".into(),
     };
     let pdf = pin_mailer_pdf(&font, &m).expect("render");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("operator.pdf");
-    std::fs::write(&path, &pdf).unwrap();
-    let out = match Command::new("pdftotext")
-        .arg("-layout")
-        .arg(&path)
-        .arg("-")
-        .output()
-    {
-        Ok(o) if o.status.success() => o,
-        _ => return skip("pdftotext not runnable; apt-get install poppler-utils"),
+    let Some(text) = pdf_text(&pdf, "operator-token.pdf") else {
+        return;
     };
-    let text = String::from_utf8(out.stdout).expect("utf-8");
     for needle in [
         "運用担当者用ICカード",
         "熊本 一郎",
@@ -146,26 +114,78 @@ fn issue9_operator_token_mailer_has_the_pin_and_no_emergency_code() {
     );
 }
 
-/// `pdftotext -layout` of a PDF, or None (skipped) when poppler-utils is missing.
+/// Where the letters go as test artifacts: `target/letters/` (the PDF and its pages as
+/// PNG, to look at), or `KMN_LETTERS_KEEP_DIR`.
+fn artifacts_dir() -> std::path::PathBuf {
+    let dir = std::env::var_os("KMN_LETTERS_KEEP_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/letters")
+        });
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `pdftotext -layout` of a PDF, or None (skipped) when poppler-utils is missing. The PDF
+/// is kept under [`artifacts_dir`] and rendered there to PNG by `pdftoppm` (one file per
+/// page, `<name>-1.png`…): each page must come out as a non-trivial picture.
 fn pdf_text(pdf: &[u8], name: &str) -> Option<String> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(name);
+    let dir = artifacts_dir();
+    let path = dir.join(name);
     std::fs::write(&path, pdf).unwrap();
-    if let Ok(keep) = std::env::var("KMN_LETTERS_KEEP_DIR") {
-        std::fs::write(std::path::Path::new(&keep).join(name), pdf).unwrap();
-    }
-    match Command::new("pdftotext")
+    let text = match Command::new("pdftotext")
         .arg("-layout")
         .arg(&path)
         .arg("-")
         .output()
     {
-        Ok(o) if o.status.success() => Some(String::from_utf8(o.stdout).expect("utf-8")),
+        Ok(o) if o.status.success() => String::from_utf8(o.stdout).expect("utf-8"),
         _ => {
             skip("pdftotext not runnable; apt-get install poppler-utils");
-            None
+            return None;
         }
+    };
+    let stem = name.trim_end_matches(".pdf");
+    let png = Command::new("pdftoppm")
+        .args(["-png", "-r", "110"])
+        .arg(&path)
+        .arg(dir.join(stem))
+        .output()
+        .expect("pdftoppm (poppler-utils)");
+    assert!(
+        png.status.success(),
+        "pdftoppm failed: {}",
+        String::from_utf8_lossy(&png.stderr)
+    );
+    let pages: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "png")
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("{stem}-")))
+        })
+        .collect();
+    assert!(!pages.is_empty(), "pdftoppm wrote no page of {name}");
+    for p in &pages {
+        let png = std::fs::read(p).unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "{} is not a PNG", p.display());
+        // A blank A4 page at 110 dpi compresses to a few kB; text makes it far larger.
+        assert!(
+            png.len() > 20_000,
+            "{} looks blank ({} bytes)",
+            p.display(),
+            png.len()
+        );
     }
+    eprintln!(
+        "letter {name}: {} page(s) as PNG in {}",
+        pages.len(),
+        dir.display()
+    );
+    Some(text)
 }
 
 /// 第9条, 第11条 (issue 12 item 2): the support center sends the mailer; the facility and

@@ -49,6 +49,17 @@ pub struct PublishedDocumentRow {
     pub published_by: String,
 }
 
+/// A published document version without its bytes (the list of versions).
+#[derive(Clone, Debug, FromRow, serde::Serialize)]
+pub struct PublishedDocumentInfo {
+    pub kind: String,
+    pub version: String,
+    pub file_name: String,
+    pub sha256: String,
+    pub published_at: i64,
+    pub published_by: String,
+}
+
 /// A person (holder).
 #[derive(Clone, Debug, FromRow, serde::Serialize)]
 pub struct PersonRow {
@@ -278,6 +289,16 @@ impl Tx {
         )
         .bind(kind)
         .fetch_optional(self.conn())
+        .await?)
+    }
+
+    /// Every published version of every kind (without the bytes), by kind, oldest first.
+    pub async fn published_documents(&mut self) -> Result<Vec<PublishedDocumentInfo>, StoreError> {
+        Ok(sqlx::query_as::<_, PublishedDocumentInfo>(
+            "SELECT kind, version, file_name, sha256, published_at, published_by \
+             FROM published_documents ORDER BY kind, published_at, version",
+        )
+        .fetch_all(self.conn())
         .await?)
     }
 

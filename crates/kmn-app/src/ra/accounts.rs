@@ -368,7 +368,8 @@ pub async fn list(app: &App, _right: &Center) -> Result<Vec<crate::views::Accoun
 }
 
 /// The certificate (DER) of the card `holder` uses at `facility`, for a desk account
-/// that logs in with it (support-center staff only).
+/// that logs in with it (support-center staff only): a card handed over to the holder
+/// (in use from then on) or active.
 pub async fn card_certificate(
     app: &App,
     _right: &Center,
@@ -380,7 +381,7 @@ pub async fn card_certificate(
         let cards = tx.live_cards(holder, facility).await?;
         let serial = cards
             .iter()
-            .find(|c| c.state == "active")
+            .find(|c| c.state == "active" || c.state == "handed_over")
             .and_then(|c| c.cert_serial_hex.clone());
         Ok::<_, AppError>(match serial {
             Some(s) => tx.certificate(&s).await?,

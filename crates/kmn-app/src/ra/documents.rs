@@ -100,6 +100,22 @@ pub async fn publish(
     crate::finish(tx, r).await
 }
 
+/// Every published version (public, as the repository is), by kind in the order of
+/// [`KINDS`] and oldest first within a kind; the last of a kind is the current version.
+pub async fn list(app: &App) -> Result<Vec<kmn_store::PublishedDocumentInfo>, AppError> {
+    let mut tx = app.store.read().await?;
+    let r = tx.published_documents().await;
+    tx.rollback().await?;
+    let mut v = r?;
+    v.sort_by_key(|d| {
+        KINDS
+            .iter()
+            .position(|k| *k == d.kind)
+            .unwrap_or(KINDS.len())
+    });
+    Ok(v)
+}
+
 /// The media type of a document by its file name.
 pub fn media_type(file_name: &str) -> &'static str {
     let f = file_name.to_ascii_lowercase();

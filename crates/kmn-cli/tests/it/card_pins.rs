@@ -473,9 +473,9 @@ async fn art15_lost_card_returned_and_destroyed_wipes_token() {
     assert_fails(&o, 1, "廃棄できません");
 }
 
-/// `n` blank cards on the reader (wiped back to blank, [`kmn_token::BLANK_LABEL`]), besides
-/// SoftHSM's free slot.
-fn blank_tokens(conf: &Path, module: &str, master: &str, n: usize) {
+/// `n` blank cards on the reader (wiped back to blank, [`kmn_token::BLANK_LABEL`], their
+/// SO PIN the one personalization derives from the serial), besides SoftHSM's free slot.
+pub(crate) fn blank_tokens(conf: &Path, module: &str, master: &str, n: usize) {
     for _ in 0..n {
         crate::cards::blank_card(conf, module, master);
     }

@@ -522,3 +522,75 @@ async fn art8_art11_card_lost_in_post_is_revoked_and_its_mailer_destroyed() {
         "{notices:?}"
     );
 }
+
+/// 第8条 then issue 12: a card handed over to its holder is in use — outside the demo
+/// nothing else activates it — so its holder's desk account can be registered with it,
+/// and the center can suspend it (certificateHold, in the CRL at once) and resume it.
+#[tokio::test]
+async fn issue12_handed_over_card_is_in_use_for_a_desk_account_and_a_suspension() {
+    let Some(module) = softhsm() else { return };
+    let (env, _conf) = hsm_env(&[]);
+    let id = crate::cards::approved_desk_application(&env).await;
+    let m = module.to_str().unwrap();
+    let v = json(&env.ok(&[
+        "card",
+        "personalize",
+        "--module",
+        m,
+        "--application",
+        &id,
+        "--json",
+    ]));
+    let card = v["card"]["id"].as_str().unwrap().to_string();
+    let holder = v["card"]["holder_id"].as_str().unwrap().to_string();
+    let facility = v["card"]["facility_code"].as_str().unwrap().to_string();
+    let desk_account = [
+        "account",
+        "add",
+        "--role",
+        "facility_desk",
+        "--name",
+        "阿蘇 花子",
+        "--facility",
+        &facility,
+        "--holder",
+        &holder,
+    ];
+    env.ok(&["card", "ship", &card, "--method", "簡易書留"]);
+    env.ok(&[
+        "card",
+        "receipt",
+        &card,
+        "--channel",
+        "phone",
+        "--note",
+        "窓口より電話",
+    ]);
+    // Not yet handed over: no card in use for a desk account, nothing to suspend.
+    crate::support::assert_fails(&env.run(&desk_account), 1, "利用中のカードがありません");
+    crate::support::assert_fails(
+        &env.run(&["card", "suspend", &card, "--reason", "確認中"]),
+        1,
+        "(E_RULE)",
+    );
+    env.ok(&["card", "handover", &card, "--to", "阿蘇 花子"]);
+    let out = env.ok(&desk_account);
+    assert!(out.contains("利用施設窓口"), "{out}");
+
+    let out = env.ok(&["card", "suspend", &card, "--reason", "施設からの依頼"]);
+    assert!(
+        out.contains("利用停止中")
+            && out.contains("保留中（利用停止中）")
+            && !out.contains("受領確認待ち）")
+            && out.contains("CRL #"),
+        "{out}"
+    );
+    let v = json(&env.ok(&["card", "show", &card, "--json"]));
+    assert_eq!(v["card"]["state"], "suspended", "{v}");
+    assert_eq!(v["certificate_status"], "on_hold", "{v}");
+    let out = env.ok(&["card", "resume", &card, "--reason", "確認の結果、問題なし"]);
+    assert!(out.contains("利用中") && out.contains("（有効）"), "{out}");
+    let v = json(&env.ok(&["card", "show", &card, "--json"]));
+    assert_eq!(v["card"]["state"], "active", "{v}");
+    assert_eq!(v["certificate_status"], "valid", "{v}");
+}

@@ -21,6 +21,7 @@ mod evidence;
 mod faults;
 mod gateway;
 mod gateway_hpki;
+mod guide;
 mod holder_emergency;
 mod hsm;
 mod instances;

@@ -402,3 +402,52 @@ async fn issue12_an_error_carries_one_code_at_the_end_of_its_line() {
     );
     assert_eq!(codes(&err), 1, "{err}");
 }
+
+/// 第1条6・第2条2: `kmn document list` shows every published version, the newest of each
+/// kind marked as the current one (the version facilities must consent to).
+#[tokio::test]
+async fn art2_2_document_list_marks_the_current_version() {
+    let env = Env::new();
+    env.init(&[]);
+    let out = env.ok(&["document", "list"]);
+    assert!(out.contains("公開した文書はありません"), "{out}");
+    let file = env.path("terms.pdf");
+    std::fs::write(&file, b"%PDF-1.4 terms").unwrap();
+    for v in ["2.00", "2.01"] {
+        env.ok(&[
+            "document",
+            "publish",
+            "--kind",
+            "terms",
+            "--version",
+            v,
+            file.to_str().unwrap(),
+        ]);
+    }
+    let out = env.ok(&["document", "list"]);
+    assert!(
+        out.contains("利用者カード利用規約  第2.00版  ")
+            && out.contains("利用者カード利用規約  第2.01版（現行）")
+            && out.contains("terms.pdf")
+            && out.contains("2件"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("terms  "),
+        "kinds by their Japanese names: {out}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&env.ok(&["document", "list", "--json"])).unwrap();
+    let current: Vec<(&str, bool)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["version"].as_str().unwrap(),
+                d["current"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(current, [("2.00", false), ("2.01", true)]);
+}

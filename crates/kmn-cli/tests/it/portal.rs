@@ -1296,6 +1296,20 @@ async fn issue12_portal_in_chromium_with_client_certificates() {
     .holder_id;
     let scan = creds.join("paper-form.pdf");
     std::fs::write(&scan, PAPER_PDF).unwrap();
+    // Data on the remaining pages: a pending proposal (第12条) for the supervisor's
+    // decision page, and a physician's HPKI certificate the desk uploads (第4条).
+    let proposal = kmn_app::ra::association::propose(
+        &app,
+        &center,
+        kmn_domain::AssociationGround::Breach,
+        &kmn_app::ra::association::Target::Cards(vec![card_b.clone()]),
+        true,
+        "規約違反の確認（ブラウザ試験）",
+    )
+    .await
+    .unwrap();
+    let hpki = crate::doctors::Hpki::new("HPKI Test Root CA");
+    let doctor_pem = hpki.issue("browser-doctor", "Taro Isha", "auth");
     let artifacts =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/portal-screenshots");
     let out = std::process::Command::new("node")
@@ -1306,6 +1320,13 @@ async fn issue12_portal_in_chromium_with_client_certificates() {
         .env("KMN_DESK_KEY", demo.join("facility_desk.key"))
         .env("KMN_OPERATOR_CERT", demo.join("operator.pem"))
         .env("KMN_OPERATOR_KEY", demo.join("operator.key"))
+        .env("KMN_SUPERVISOR_CERT", demo.join("supervisor.pem"))
+        .env("KMN_SUPERVISOR_KEY", demo.join("supervisor.key"))
+        .env("KMN_AUDITOR_CERT", demo.join("auditor.pem"))
+        .env("KMN_AUDITOR_KEY", demo.join("auditor.key"))
+        .env("KMN_FACILITY_A", &fac_a)
+        .env("KMN_PROPOSAL", &proposal.id)
+        .env("KMN_DOCTOR_PEM", &doctor_pem)
         .env("KMN_DESK_B_CERT", creds.join("desk-b.pem"))
         .env("KMN_DESK_B_KEY", creds.join("desk-b.key"))
         .env("KMN_CARD_A", &issued.card_id)

@@ -681,6 +681,16 @@ pub fn datetime(t: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A stored calendar date (`YYYY-MM-DD`, a date of birth) as `1985年4月1日`, or
+/// `昭和60年4月1日` for an account that chose 和暦; what is not a date is shown as stored.
+pub fn calendar_date(iso: &str) -> String {
+    match kmn_domain::time_fmt::parse_iso_date(iso) {
+        Some(d) if era() => kmn_domain::time_fmt::ja_era_calendar_date(d),
+        Some(d) => kmn_domain::time_fmt::ja_calendar_date(d),
+        None => iso.to_string(),
+    }
+}
+
 /// How long ago, in words (`3日`, `5時間`, `12分`).
 pub fn age(now: i64, t: i64) -> String {
     let s = (now - t).max(0);

@@ -1304,7 +1304,7 @@ pub async fn persons(State(app): State<App>, p: Portal, uri: Uri) -> PageResult 
                     profession: kmn_domain::Profession::from_code(&x.profession)
                         .map(|p| p.label_ja().to_string())
                         .unwrap_or_else(|_| x.profession.clone()),
-                    born: x.date_of_birth.clone(),
+                    born: super::calendar_date(&x.date_of_birth),
                 })
                 .collect();
             Ok(html(
