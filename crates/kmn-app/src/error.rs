@@ -145,6 +145,8 @@ pub fn field_label_ja(field: &str) -> &str {
         "serial" => "シリアル番号",
         "spki_sha256" => "公開鍵の SHA-256",
         "date_style" => "日付の表示",
+        "title" => "件名",
+        "body" => "本文",
         _ => field,
     }
 }
