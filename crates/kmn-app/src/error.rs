@@ -64,6 +64,15 @@ pub enum AppError {
     /// Dual control: the proposal's content is not what the decider saw (HTTP 409).
     #[error("{0}")]
     ProposalAltered(String),
+    /// A card or token on the station's reader refused or failed (kmn-token's Japanese
+    /// message and its own code, `E_TOKEN_…`, which is the one code shown).
+    #[error("{message}")]
+    Token {
+        /// The token error's code (`E_TOKEN_WRONG_PIN` …).
+        code: &'static str,
+        /// What went wrong and what to do, in Japanese.
+        message: String,
+    },
     /// Anything else.
     #[error("internal error: {0}")]
     Internal(String),
@@ -85,6 +94,60 @@ impl FieldError {
             field: field.into(),
             message: message.into(),
         }
+    }
+
+    /// The field's name as people read it ([`field_label_ja`]).
+    pub fn label_ja(&self) -> &str {
+        field_label_ja(&self.field)
+    }
+}
+
+/// The Japanese name of a field named in a validation error (`code` → 施設コード,
+/// `holder.name_kana` → 氏名・名称（カナ）, `deficiencies[2]` → 不備の内容), for the CLI and
+/// the portal: the API keeps the field's own name. An unknown field is returned as it is.
+pub fn field_label_ja(field: &str) -> &str {
+    let leaf = field.rsplit('.').next().unwrap_or(field);
+    let leaf = leaf.split('[').next().unwrap_or(leaf);
+    match leaf {
+        "code" => "施設コード",
+        "facility_code" | "facility" => "施設",
+        "kind" => "種類",
+        "name_kanji" => "氏名・名称（漢字）",
+        "name_kana" | "kana" => "氏名・名称（カナ）",
+        "name_romaji" => "氏名・名称（ローマ字）",
+        "postal_code" => "郵便番号",
+        "address" => "所在地",
+        "phone" => "電話番号",
+        "email" | "work_email" => "メールアドレス",
+        "date_of_birth" => "生年月日",
+        "profession" => "職種",
+        "permitted" => "利用許可",
+        "is_desk" => "窓口担当者",
+        "licence_checked" => "資格の確認",
+        "holder_id" | "holder" => "利用者",
+        "detail" => "理由",
+        "reason" => "理由",
+        "validity_years" => "有効期間",
+        "target_card_id" => "対象の利用者カード",
+        "token_serial" => "カードのシリアル番号",
+        "handed_to" => "受け取った方の氏名",
+        "note" => "状況の説明",
+        "from" => "開始日",
+        "to" => "終了日",
+        "ended_on" => "終了日",
+        "document" => "書類",
+        "deficiencies" => "不備の内容",
+        "given_by" => "同意・確認した方の氏名",
+        "version" => "版",
+        "certificate" => "証明書",
+        "state" => "状態",
+        "issuer" => "発行者",
+        "serial" => "シリアル番号",
+        "spki_sha256" => "公開鍵の SHA-256",
+        "date_style" => "日付の表示",
+        "title" => "件名",
+        "body" => "本文",
+        _ => field,
     }
 }
 
@@ -109,6 +172,7 @@ impl AppError {
             Self::SelfApproval(_) => "E_SELF_APPROVAL",
             Self::ProposalExpired(_) => "E_PROPOSAL_EXPIRED",
             Self::ProposalAltered(_) => "E_PROPOSAL_ALTERED",
+            Self::Token { code, .. } => code,
             Self::Internal(_) => "E_INTERNAL",
         }
     }
@@ -132,6 +196,10 @@ impl AppError {
             Self::SelfApproval(m) => Self::SelfApproval(add(m)),
             Self::ProposalExpired(m) => Self::ProposalExpired(add(m)),
             Self::ProposalAltered(m) => Self::ProposalAltered(add(m)),
+            Self::Token { code, message } => Self::Token {
+                code,
+                message: add(message),
+            },
             Self::Internal(m) => Self::Internal(add(m)),
             e @ (Self::Lint(_) | Self::Validation(_)) => Self::Rule(add(e.message_ja())),
         }
@@ -164,7 +232,7 @@ impl AppError {
             | Self::SelfApproval(m)
             | Self::ProposalExpired(m)
             | Self::ProposalAltered(m) => m.clone(),
-            Self::KeyUnavailable(m) => m.clone(),
+            Self::KeyUnavailable(m) | Self::Token { message: m, .. } => m.clone(),
             Self::Internal(_) => {
                 "システムエラーが発生しました。サポートセンターに連絡してください。".into()
             }

@@ -22,6 +22,13 @@ pub struct Facility {
     pub version: i64,
 }
 
+impl Facility {
+    /// The postal code as people read it: `〒860-0806`.
+    pub fn postal_code_ja(&self) -> String {
+        kmn_domain::postal_code_ja(&self.postal_code)
+    }
+}
+
 impl From<kmn_store::FacilityRow> for Facility {
     fn from(r: kmn_store::FacilityRow) -> Self {
         Self {

@@ -27,7 +27,7 @@ pub enum CardCommand {
         /// カードリーダー（PKCS#11 モジュール）のパス
         #[arg(long)]
         module: PathBuf,
-        /// トークンのラベル（省略時はスロット番号、どちらも省略時は唯一のカード）
+        /// トークンのラベル（省略時はスロット番号、どちらも省略時はリーダーの唯一の未発行のカード）
         #[arg(long)]
         token_label: Option<String>,
         /// スロット番号
@@ -76,12 +76,27 @@ pub enum CardCommand {
     },
     /// カードの内容（シリアル、オブジェクト、証明書と認証局での状態）を表示する
     Inspect {
+        /// カードリーダー（PKCS#11 モジュール）のパス
         #[arg(long)]
         module: PathBuf,
+        /// トークンのラベル（省略時はスロット番号、どちらも省略時はリーダーの唯一の初期化済みのカード）
         #[arg(long)]
         token_label: Option<String>,
+        /// スロット番号
         #[arg(long)]
         slot: Option<u64>,
+    },
+    /// 利用者カードの一覧（閲覧はアクセスログに記録されます）
+    List {
+        /// 施設コードで絞り込む
+        #[arg(long)]
+        facility: Option<String>,
+        /// 利用者IDで絞り込む
+        #[arg(long)]
+        holder: Option<String>,
+        /// 表示する最大件数
+        #[arg(long, default_value_t = 200)]
+        limit: i64,
     },
     /// 利用者カードの記録（状態、発送・受領・交付、PIN通知書）を表示する
     Show {
@@ -90,6 +105,7 @@ pub enum CardCommand {
     },
     /// 発送を記録する（利用規約第7条）
     Ship {
+        /// カード番号（C…）
         card: String,
         /// 発送方法（例: 簡易書留）
         #[arg(long)]
@@ -100,6 +116,7 @@ pub enum CardCommand {
     },
     /// 施設からの受領の連絡（書面・電話）を記録する（第8条）。PIN通知書が発送可能になります
     Receipt {
+        /// カード番号（C…）
         card: String,
         /// paper（受領書）または phone（電話）
         #[arg(long)]
@@ -110,6 +127,7 @@ pub enum CardCommand {
     },
     /// 利用者本人への交付を記録する（第8条）
     Handover {
+        /// カード番号（C…）
         card: String,
         /// 受け取った利用者本人の氏名
         #[arg(long)]
@@ -147,6 +165,7 @@ pub enum CardCommand {
     },
     /// 配送中の紛失を記録する: 証明書を失効（keyCompromise）し、PIN通知書を廃棄します
     LostInPost {
+        /// カード番号（C…）
         card: String,
         /// 紛失の状況（配送業者の回答など）
         #[arg(long)]
@@ -154,6 +173,7 @@ pub enum CardCommand {
     },
     /// 利用を一時停止する: 証明書を保留（certificateHold）にし、直ちにCRLに掲載します
     Suspend {
+        /// カード番号（C…）
         card: String,
         /// 理由
         #[arg(long)]
@@ -161,6 +181,7 @@ pub enum CardCommand {
     },
     /// 一時停止を解除する: 証明書の保留を解除します
     Resume {
+        /// カード番号（C…）
         card: String,
         /// 理由
         #[arg(long)]
@@ -168,6 +189,7 @@ pub enum CardCommand {
     },
     /// カードの返却を記録する（第15条）。返却後に廃棄できます
     Returned {
+        /// カード番号（C…）
         card: String,
         /// 記録（返送の方法など）
         #[arg(long, default_value = "")]
@@ -175,16 +197,21 @@ pub enum CardCommand {
     },
     /// 返却されたカードを廃棄する（第15条）: リーダーにあればカードを消去してから記録します
     Destroy {
+        /// カード番号（C…）
         card: String,
+        /// カードリーダー（PKCS#11 モジュール）のパス（カードを差して消去するとき）
         #[arg(long)]
         module: Option<PathBuf>,
+        /// トークンのラベル（省略時はスロット番号、どちらも省略時はリーダーの唯一の初期化済みのカード）
         #[arg(long)]
         token_label: Option<String>,
+        /// スロット番号
         #[arg(long)]
         slot: Option<u64>,
     },
     /// PIN通知書の一覧（held: 受領待ち、released: 発送可能、dispatched: 発送済み、destroyed: 廃棄）
     Mailers {
+        /// 状態で絞り込む: held、released、dispatched、destroyed
         #[arg(long)]
         state: Option<String>,
     },
@@ -197,10 +224,13 @@ pub enum CardCommand {
     /// 標準入力の1行目（現在のPIN）と2行目（新しいPIN）、またはPINパッド付きリーダーでは
     /// パッドから入力します
     ChangePin {
+        /// カードリーダー（PKCS#11 モジュール）のパス
         #[arg(long)]
         module: PathBuf,
+        /// トークンのラベル（省略時はスロット番号、どちらも省略時はリーダーの唯一の初期化済みのカード）
         #[arg(long)]
         token_label: Option<String>,
+        /// スロット番号
         #[arg(long)]
         slot: Option<u64>,
         /// 現在のPINを記したファイル
@@ -213,10 +243,13 @@ pub enum CardCommand {
     /// ロックされたカードのPINを再設定する（サポートセンター、本人確認の後。第9条）。
     /// 新しいPIN通知書を作成します
     Unlock {
+        /// カードリーダー（PKCS#11 モジュール）のパス
         #[arg(long)]
         module: PathBuf,
+        /// トークンのラベル（省略時はスロット番号、どちらも省略時はリーダーの唯一の初期化済みのカード）
         #[arg(long)]
         token_label: Option<String>,
+        /// スロット番号
         #[arg(long)]
         slot: Option<u64>,
         /// 本人確認の内容（確認した書類、担当者）。監査ログに記録されます
@@ -564,6 +597,21 @@ pub async fn card(data_dir: &Path, admin: &CaAdmin, c: &CardCommand, out: Out) -
             slot,
         } => inspect(&app, module, &token_ref(token_label, slot), out).await,
         C::Show { card } => show(&app, admin, card, out).await,
+        C::List {
+            facility,
+            holder,
+            limit,
+        } => {
+            list(
+                &app,
+                admin,
+                facility.as_deref(),
+                holder.as_deref(),
+                *limit,
+                out,
+            )
+            .await
+        }
         C::Ship {
             card,
             method,
@@ -769,6 +817,58 @@ async fn show(app: &App, admin: &CaAdmin, card: &str, out: Out) -> ExitCode {
     print(out, json!(v), || card_text(&v))
 }
 
+/// `kmn card list`.
+async fn list(
+    app: &App,
+    admin: &CaAdmin,
+    facility: Option<&str>,
+    holder: Option<&str>,
+    limit: i64,
+    out: Out,
+) -> ExitCode {
+    let v = tri!(
+        kmn_app::ra::delivery::list(
+            app,
+            &admin.reader(),
+            facility,
+            holder,
+            None,
+            limit.clamp(1, 10_000)
+        )
+        .await,
+        out
+    );
+    print(out, json!(v), || {
+        let mut s = String::from("カード番号  状態            利用者      施設        有効期限\n");
+        for c in &v {
+            let st = c
+                .state
+                .parse::<kmn_domain::CardState>()
+                .map(|x| x.label_ja())
+                .unwrap_or("");
+            s.push_str(&format!(
+                "{}  {}  {}  {}  {}\n",
+                c.id,
+                pad(st, 14),
+                c.holder_id,
+                c.facility_code,
+                c.not_after
+                    .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+                    .map(kmn_domain::time_fmt::ja_date)
+                    .unwrap_or_else(|| "-".into())
+            ));
+        }
+        s.push_str(&format!("{}件", v.len()));
+        s
+    })
+}
+
+/// `s` padded with spaces to `width` columns (a full-width character is two).
+pub(crate) fn pad(s: &str, width: usize) -> String {
+    let w: usize = s.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum();
+    format!("{s}{}", " ".repeat(width.saturating_sub(w)))
+}
+
 /// `kmn card ship`.
 async fn ship(
     app: &App,
@@ -919,7 +1019,8 @@ async fn lost_in_post(app: &App, admin: &CaAdmin, card: &str, note: &str, out: O
     );
     print(out, json!(v), || {
         format!(
-            "利用者カード {card} を配送中の紛失として記録し、証明書を失効させました（keyCompromise）。PIN通知書は廃棄しました。\n次回のCRLに掲載されます。\n{}",
+            "利用者カード {card} を配送中の紛失として記録し、証明書を失効させました（{}）。PIN通知書は廃棄しました。\n{}",
+            kmn_domain::RevocationReason::KeyCompromise.label_ja(),
             card_text(&v)
         )
     })
@@ -1099,7 +1200,7 @@ fn change_pin(
 ) -> ExitCode {
     let m = tri!(kmn_token::Module::load(module).map_err(token_err), out);
     let slot = tri!(
-        m.find_slot(token.label.as_deref(), token.slot)
+        m.find_token(token.label.as_deref(), token.slot, kmn_token::Wanted::Card)
             .map_err(token_err),
         out
     );
@@ -1185,12 +1286,24 @@ async fn inspect(app: &App, module: &Path, token: &TokenRef, out: Out) -> ExitCo
                 ));
             }
             for o in &i.token.objects {
-                s.push_str(&format!("オブジェクト {} {}\n", o.class, o.label));
+                let class = match o.class.as_str() {
+                    "private_key" => "秘密鍵",
+                    "public_key" => "公開鍵",
+                    "certificate" => "証明書",
+                    "secret_key" => "共通鍵",
+                    "data" => "データ",
+                    other => other,
+                };
+                s.push_str(&format!("オブジェクト {class}  {}\n", o.label));
             }
             for (serial, subject, not_after, status) in &i.certificates {
-                let status = kmn_domain::CertStatus::from_db(status)
-                    .map(|x| x.label_ja())
-                    .unwrap_or(status.as_str());
+                let status = match status.as_str() {
+                    "expired" => "期限切れ",
+                    "unknown" => "この認証局の発行ではありません",
+                    other => kmn_domain::CertStatus::from_db(other)
+                        .map(|x| x.label_ja())
+                        .unwrap_or(other),
+                };
                 s.push_str(&format!(
                     "証明書      {serial}  {subject}  有効期限 {}  状態 {status}\n",
                     jst(*not_after)
@@ -1216,11 +1329,25 @@ async fn batch(
     out: Out,
 ) -> ExitCode {
     let m = tri!(kmn_token::Module::load(module).map_err(token_err), out);
-    let slots = tri!(m.slots_with_tokens().map_err(token_err), out);
+    // Blank cards only (uninitialised, or wiped back to blank): a card in use left on
+    // the reader is never initialised again, nor offered a guessed SO PIN.
+    let all = tri!(m.slots_with_tokens().map_err(token_err), out);
     drop(m);
+    let slots: Vec<_> = all.iter().filter(|s| s.is_blank()).collect();
     if slots.is_empty() {
         return fail(
-            &AppError::BadInput("リーダーにカードがありません".into()),
+            &AppError::BadInput(if all.is_empty() {
+                "リーダーにカードがありません".into()
+            } else {
+                format!(
+                    "リーダーに未発行のカード（未初期化、またはラベル「{}」）がありません。リーダーにあるのは {}",
+                    kmn_token::BLANK_LABEL,
+                    all.iter()
+                        .map(kmn_token::SlotInfo::describe_ja)
+                        .collect::<Vec<_>>()
+                        .join("、")
+                )
+            }),
             out,
         );
     }
@@ -1278,9 +1405,9 @@ async fn batch(
                     "token_ms": p.timings.token.as_secs_f64() * 1e3, "pdf_ms": p.timings.pdf.as_secs_f64() * 1e3, "total_ms": p.timings.total.as_secs_f64() * 1e3}));
             }
             Err(e) => {
-                bar.println(format!("申請 {id}: {}", e.message_ja()));
+                bar.println(format!("申請 {id}: {} ({})", e.message_ja(), e.code()));
                 failed.push(
-                    json!({"application": id, "slot": slot.slot_id, "error": e.message_ja()}),
+                    json!({"application": id, "slot": slot.slot_id, "error": e.message_ja(), "code": e.code()}),
                 );
             }
         }
@@ -1311,9 +1438,10 @@ async fn batch(
             }
             for f in &failed {
                 s.push_str(&format!(
-                    "  失敗 申請 {}: {}\n",
+                    "  失敗 申請 {}: {} ({})\n",
                     f["application"].as_str().unwrap_or(""),
-                    f["error"].as_str().unwrap_or("")
+                    f["error"].as_str().unwrap_or(""),
+                    f["code"].as_str().unwrap_or("")
                 ));
             }
             if ids.len() > n {

@@ -204,13 +204,13 @@ pub enum ReceiptCommand {
     /// （id-ct-kmnRevocationReceipt）を確かめ、記録の内容を表示します。終了コード 0 は
     /// 検証成功、1 は失敗です。
     Verify {
-        /// The receipt (DER).
+        /// 失効の証明のファイル（DER、例 receipt.p7m）
         file: PathBuf,
-        /// The root CA certificate (PEM or DER); default: the root in the data dir's repository.
+        /// ルート認証局の証明書（PEM または DER）。省略時はデータディレクトリのリポジトリのルート
         #[arg(long)]
         root: Option<PathBuf>,
-        /// A CRL file (DER or PEM): its SHA-256 must be the one the receipt records for the
-        /// first CRL listing the revocation.
+        /// CRL のファイル（DER または PEM）: その SHA-256 が、失効を最初に載せた CRL として
+        /// 失効の証明に記録されたものと一致することも確かめます
         #[arg(long)]
         crl: Option<PathBuf>,
     },
@@ -349,9 +349,15 @@ pub struct VerifyArgs {
     cert: PathBuf,
 }
 
+/// A CA-administration command's error: `error: <message> (<CODE>)`, one line, one code
+/// (the operator commands print `エラー: <メッセージ> (<CODE>)`, `ops::fail`).
 fn fail(e: &AppError) -> ExitCode {
-    eprintln!("error: {e}");
-    eprintln!("({})", e.code());
+    let message = e.to_string();
+    let (first, rest) = message.split_once('\n').unwrap_or((&message, ""));
+    eprintln!("error: {first} ({})", e.code());
+    if !rest.is_empty() {
+        eprintln!("{rest}");
+    }
     ExitCode::from(1)
 }
 
@@ -400,6 +406,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Command::Doctor { command, out } => {
             return crate::doctor_cmd::doctor(&cli.data_dir, &admin, command, *out).await;
+        }
+        Command::Notice { command, out } => {
+            return crate::ops::notice(&cli.data_dir, &admin, command, *out).await;
         }
         Command::Document { command, out } => {
             return crate::ops::document(&cli.data_dir, &admin, command, *out).await;
@@ -877,7 +886,7 @@ async fn cert_cmd(
     }
 }
 
-/// A time for people and machines: `2026-12-07T12:00:01Z (2026年12月7日 21時00分01秒)`.
+/// A time for people and machines: `2026-12-07T12:00:01Z (2026年12月7日 21:00:01)`.
 fn both(t: i64) -> String {
     format!("{} ({})", ts(t), kmn_domain::time_fmt::ja_unix_secs(t))
 }
@@ -971,8 +980,7 @@ async fn receipt_verify(
     let v = match r {
         Ok(v) => v,
         Err(e) => {
-            eprintln!("検証できません: {e}");
-            eprintln!("({})", e.code());
+            eprintln!("検証できません: {e} ({})", e.code());
             return ExitCode::from(1);
         }
     };
@@ -1198,8 +1206,7 @@ async fn config_check(data_dir: &Path) -> Result<(), AppError> {
             Ok(()) => println!("CA key {name}: {key_ref}: usable"),
             Err(e) => {
                 println!("CA key {name}: {key_ref}: {e}");
-                let m = e.to_string();
-                if m.contains("[E_TOKEN_WRONG_PIN]") || m.contains("[E_TOKEN_PIN_LOCKED]") {
+                if kmn_app::ca::hsm::pin_refused(&e) {
                     refused_tokens.extend(token);
                 }
                 problems.push(e);
@@ -1371,8 +1378,8 @@ async fn serve_app(app: App) -> ExitCode {
     let result = tokio::select! {
         r = running.done => match r {
             Ok(Ok(())) => ExitCode::SUCCESS,
-            Ok(Err(e)) => { eprintln!("error: {e}"); ExitCode::from(1) }
-            Err(e) => { eprintln!("error: {e}"); ExitCode::from(1) }
+            Ok(Err(e)) => { eprintln!("error: a listener stopped: {e} (E_INTERNAL)"); ExitCode::from(1) }
+            Err(e) => { eprintln!("error: a listener stopped: {e} (E_INTERNAL)"); ExitCode::from(1) }
         },
         _ = shutdown_signal() => ExitCode::SUCCESS,
     };
@@ -1402,7 +1409,7 @@ async fn shutdown_signal() {
 
 async fn verify(data_dir: &Path, v: &VerifyArgs) -> ExitCode {
     let usage = |m: String| {
-        eprintln!("error: {m}");
+        eprintln!("error: {m} (E_BAD_INPUT)");
         ExitCode::from(2)
     };
     let read =
@@ -1687,7 +1694,7 @@ async fn verify_by_index(
     opts: &kmn_verify::VerifyOptions,
 ) -> Result<kmn_verify::ValidatedPath, Option<kmn_verify::VerifyError>> {
     let usage = |m: String| {
-        eprintln!("error: {m}");
+        eprintln!("error: {m} (E_BAD_INPUT)");
         None
     };
     if anchors.is_empty() {

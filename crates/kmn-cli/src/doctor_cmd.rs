@@ -132,7 +132,7 @@ fn text(b: &DoctorBinding) -> String {
             jst(at),
             b.ended_on
                 .as_deref()
-                .map(|d| format!("終了日 {d}  "))
+                .map(|d| format!("終了日 {}  ", crate::ops::ja_ymd(d)))
                 .unwrap_or_default(),
             b.close_reason.as_deref().unwrap_or("")
         ));
@@ -204,7 +204,10 @@ pub async fn doctor(data_dir: &Path, admin: &CaAdmin, c: &DoctorCommand, out: Ou
             done(
                 out,
                 b,
-                &format!("登録 {id} を終了しました（終了日 {on}）。"),
+                &format!(
+                    "登録 {id} を終了しました（終了日 {}）。",
+                    crate::ops::ja_ymd(on)
+                ),
             )
         }
         DoctorCommand::List {
@@ -269,9 +272,14 @@ pub async fn doctor(data_dir: &Path, admin: &CaAdmin, c: &DoctorCommand, out: Ou
                 } else {
                     let mut s = String::from("有効な登録:\n");
                     for b in &a.bindings {
+                        let profession = b
+                            .profession
+                            .parse::<kmn_domain::Profession>()
+                            .map(|p| p.label_ja())
+                            .unwrap_or(b.profession.as_str());
                         s.push_str(&format!(
-                            "  {}  施設 {}  職種 {}\n",
-                            b.binding_id, b.facility_code, b.profession
+                            "  {}  施設 {}  職種 {profession}\n",
+                            b.binding_id, b.facility_code
                         ));
                     }
                     s

@@ -67,11 +67,15 @@ pub enum LogCommand {
     Verify(ConfigArg),
 }
 
+/// An error of `kmn gateway`, as every `kmn` command prints one: `error: <message>
+/// (<CODE>)`.
+fn fail(message: impl std::fmt::Display, code: &str, exit: u8) -> ExitCode {
+    eprintln!("error: {message} ({code})");
+    ExitCode::from(exit)
+}
+
 fn load(c: &ConfigArg) -> Result<kmn_gateway::GatewayConfig, ExitCode> {
-    kmn_gateway::GatewayConfig::load(&c.config).map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(2)
-    })
+    kmn_gateway::GatewayConfig::load(&c.config).map_err(|e| fail(e, "E_CONFIG", 2))
 }
 
 pub async fn gateway(cmd: &GatewayCommand) -> ExitCode {
@@ -93,10 +97,7 @@ pub async fn gateway(cmd: &GatewayCommand) -> ExitCode {
             .await;
             match r {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
+                Err(e) => fail(e, "E_GATEWAY", 1),
             }
         }
         GatewayCommand::Reload(c) | GatewayCommand::Status(c) => {
@@ -120,14 +121,14 @@ pub async fn gateway(cmd: &GatewayCommand) -> ExitCode {
                     if ok {
                         ExitCode::SUCCESS
                     } else {
-                        eprintln!("error: not every CRL could be fetched (see above)");
-                        ExitCode::from(1)
+                        fail(
+                            "not every CRL could be fetched (see above)",
+                            "E_CRL_FETCH",
+                            1,
+                        )
                     }
                 }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
+                Err(e) => fail(e, "E_GATEWAY_UNREACHABLE", 1),
             }
         }
         GatewayCommand::Check(c) => match load(c) {
@@ -159,10 +160,7 @@ pub async fn gateway(cmd: &GatewayCommand) -> ExitCode {
                     println!("{}: intact, {} records", cfg.log.path.display(), r.len());
                     ExitCode::SUCCESS
                 }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
+                Err(e) => fail(e, "E_LOGIN_LOG", 1),
             }
         }
         GatewayCommand::Log(LogCommand::Export {
@@ -186,10 +184,7 @@ pub async fn gateway(cmd: &GatewayCommand) -> ExitCode {
                 });
             let (f, t) = match bounds {
                 Ok(b) => b,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
+                Err(e) => return fail(e, "E_BAD_INPUT", 2),
             };
             let filter = kmn_gateway::loginlog::ExportFilter {
                 from: Some(f),
@@ -201,8 +196,7 @@ pub async fn gateway(cmd: &GatewayCommand) -> ExitCode {
                 Some(p) => match std::fs::File::create(p) {
                     Ok(f) => Box::new(f),
                     Err(e) => {
-                        eprintln!("error: cannot write {}: {e}", p.display());
-                        return ExitCode::from(1);
+                        return fail(format!("cannot write {}: {e}", p.display()), "E_IO", 1);
                     }
                 },
                 None => Box::new(std::io::stdout().lock()),
@@ -213,10 +207,7 @@ pub async fn gateway(cmd: &GatewayCommand) -> ExitCode {
                     eprintln!("{n} records");
                     ExitCode::SUCCESS
                 }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(1)
-                }
+                Err(e) => fail(e, "E_LOGIN_LOG", 1),
             }
         }
     }

@@ -21,17 +21,19 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "kmn", version, about, long_about = None)]
 pub struct Cli {
+    // Global options come after each command's own in its help (display_order).
     /// The data dir: kmn.toml, the SQLite database, secrets/, repo/.
     #[arg(
         long,
         global = true,
         env = "KMN_DATA_DIR",
-        default_value = "./kmn-data"
+        default_value = "./kmn-data",
+        display_order = 900
     )]
     pub data_dir: PathBuf,
 
     /// Who is acting, recorded in the audit log beside the OS user (default: cli:$USER).
-    #[arg(long, global = true, env = "KMN_ACTOR")]
+    #[arg(long, global = true, env = "KMN_ACTOR", display_order = 901)]
     pub actor: Option<String>,
 
     #[command(subcommand)]
@@ -129,6 +131,13 @@ pub enum Command {
     /// login record kept (docs/GATEWAY.md). Runs beside a service; needs no data dir.
     #[command(subcommand)]
     Gateway(gateway_cmd::GatewayCommand),
+    /// 施設へのお知らせ（決定の通知）の確認
+    Notice {
+        #[command(subcommand)]
+        command: ops::NoticeCommand,
+        #[command(flatten)]
+        out: ops::Out,
+    },
     /// CPS・利用規約・個人情報の取扱いの公開と、公開した版の一覧
     Document {
         #[command(subcommand)]
@@ -167,9 +176,85 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            eprintln!("error: cannot start the runtime: {e} (E_INTERNAL)");
             return ExitCode::from(1);
         }
     };
     rt.block_on(cmd::run(cli))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    fn japanese_chars(s: &str) -> usize {
+        s.chars()
+            .filter(|c| {
+                ('\u{3040}'..='\u{30ff}').contains(c) || ('\u{4e00}'..='\u{9fff}').contains(c)
+            })
+            .count()
+    }
+
+    /// Whether a command's description is written in Japanese: kana and kanji at least
+    /// half as many as Latin letters (an English text may quote 第23条3 or
+    /// 「電子証明書失効のお知らせ」; a Japanese one names PKCS#11 or RFC 3339).
+    fn is_japanese(s: &str) -> bool {
+        let latin = s.chars().filter(char::is_ascii_alphabetic).count();
+        japanese_chars(s) > 0 && japanese_chars(s) * 2 >= latin
+    }
+
+    /// Every command, subcommand and option of `kmn` has a description in `--help`, and a
+    /// command described in Japanese describes its own options and subcommands in
+    /// Japanese too (issue 12: one language per help page).
+    #[test]
+    fn issue12_every_command_and_option_has_a_description_in_one_language() {
+        fn walk(c: &clap::Command, path: &str, inherited: &[String], problems: &mut Vec<String>) {
+            let about = c.get_about().or(c.get_long_about()).map(|s| s.to_string());
+            let japanese = about.as_deref().is_some_and(is_japanese);
+            for a in c.get_arguments() {
+                let id = a.get_id().as_str();
+                // clap's own flags, and global options checked where they are declared.
+                if matches!(id, "help" | "version") || inherited.iter().any(|g| g == id) {
+                    continue;
+                }
+                let name = a
+                    .get_long()
+                    .map(|l| format!("--{l}"))
+                    .unwrap_or_else(|| format!("<{id}>"));
+                match a.get_help().or(a.get_long_help()).map(|s| s.to_string()) {
+                    None => problems.push(format!("{path} {name}: no description")),
+                    Some(h) if japanese && japanese_chars(&h) == 0 => {
+                        problems.push(format!("{path} {name}: English on a Japanese page: {h}"))
+                    }
+                    Some(_) => {}
+                }
+            }
+            let globals: Vec<String> = c
+                .get_arguments()
+                .filter(|a| a.is_global_set())
+                .map(|a| a.get_id().to_string())
+                .collect();
+            for s in c.get_subcommands() {
+                let p = format!("{path} {}", s.get_name());
+                if s.get_name() == "help" {
+                    continue;
+                }
+                match s.get_about().or(s.get_long_about()).map(|a| a.to_string()) {
+                    None => problems.push(format!("{p}: no description")),
+                    Some(h) if japanese && japanese_chars(&h) == 0 => {
+                        problems.push(format!("{p}: English on a Japanese page: {h}"))
+                    }
+                    Some(_) => {}
+                }
+                walk(s, &p, &globals, problems);
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut problems = Vec::new();
+        walk(&cmd, "kmn", &[], &mut problems);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
 }

@@ -19,8 +19,8 @@ pub use crate::card_cmd::{CardCommand, card};
 /// Output options shared by the operator commands.
 #[derive(Args, Debug, Clone, Copy)]
 pub struct Out {
-    /// Machine-readable JSON on stdout.
-    #[arg(long, global = true)]
+    /// 機械処理用の JSON を標準出力に出す（値は英字のコードのまま）
+    #[arg(long, global = true, display_order = 899)]
     pub json: bool,
 }
 
@@ -28,36 +28,50 @@ pub struct Out {
 pub enum FacilityCommand {
     /// 利用施設を登録する
     Add {
+        /// 施設コード（10桁の医療機関コードまたは介護保険事業所番号。医療機関コードは検証番号まで確認します）
         #[arg(long)]
         code: String,
-        /// hospital, clinic, dental_clinic, pharmacy, care_facility, visiting_nursing, other
+        /// 施設の種類: hospital（病院）、clinic（診療所）、dental_clinic（歯科診療所）、
+        /// pharmacy（薬局）、care_facility（介護施設）、visiting_nursing（訪問看護ステーション）、other（その他）
         #[arg(long)]
         kind: String,
+        /// 名称（漢字）
         #[arg(long)]
         name_kanji: String,
+        /// 名称（全角カタカナ）
         #[arg(long)]
         name_kana: String,
+        /// 英字名称（証明書の発行先の組織名になります）
         #[arg(long)]
         name_romaji: String,
+        /// 郵便番号（例 860-0806）
         #[arg(long)]
         postal_code: String,
+        /// 所在地
         #[arg(long)]
         address: String,
+        /// 電話番号（例 096-000-0000。入力したとおりに表示します）
         #[arg(long)]
         phone: String,
+        /// 施設の連絡先メールアドレス（お知らせの送り先）
         #[arg(long)]
         email: String,
     },
     /// 利用施設の一覧
     List,
-    /// 利用施設の詳細
-    Show { code: String },
+    /// 利用施設の詳細（同意の記録を含む）
+    Show {
+        /// 施設コード
+        code: String,
+    },
     /// 施設の同意（CPS・利用規約・個人情報の取扱い）を記録する（書面で受け付けた場合など）
     Consent {
+        /// 施設コード
         code: String,
-        /// cps, terms, privacy_policy
+        /// 文書の種類: cps（認証局運用規程）、terms（利用規約）、privacy_policy（個人情報の取扱い）
         #[arg(long)]
         kind: String,
+        /// 同意した版（公開されている版、例 2.01）
         #[arg(long)]
         version: String,
         /// 同意した方の氏名
@@ -70,20 +84,26 @@ pub enum FacilityCommand {
 pub enum PersonCommand {
     /// 利用者を登録する（施設への所属を含む）
     Add {
+        /// 所属する施設の施設コード
         #[arg(long)]
         facility: String,
+        /// 氏名（漢字、姓と名の間に空白）
         #[arg(long)]
         name_kanji: String,
+        /// 氏名（全角カタカナ）
         #[arg(long)]
         name_kana: String,
+        /// 氏名（ローマ字、例 Hanako Yamada）
         #[arg(long)]
         name_romaji: String,
-        /// YYYY-MM-DD
+        /// 生年月日（例 1985-04-01）
         #[arg(long)]
         date_of_birth: String,
-        /// nurse, pharmacist, … (doctor cannot apply)
+        /// 職種: nurse（看護師）、pharmacist（薬剤師）、clinical_laboratory_technician（臨床検査技師）など。
+        /// 医師（doctor）は申請できません（第4条1）
         #[arg(long)]
         profession: String,
+        /// 勤務先のメールアドレス
         #[arg(long)]
         email: String,
         /// ネットワークの利用を許可されている（第4条1）
@@ -97,9 +117,13 @@ pub enum PersonCommand {
         licence_checked: bool,
     },
     /// 利用者の詳細（閲覧はアクセスログに記録されます）
-    Show { holder_id: String },
+    Show {
+        /// 利用者ID（H…）
+        holder_id: String,
+    },
     /// 施設の利用者の一覧
     List {
+        /// 施設コード
         #[arg(long)]
         facility: String,
     },
@@ -109,41 +133,60 @@ pub enum PersonCommand {
 pub enum ApplicationCommand {
     /// 申請の一覧
     List {
-        /// draft, submitted, returned, resubmitted, approved, fulfilled, rejected, withdrawn
+        /// 状態で絞り込む: draft（下書き）、submitted（申請中）、returned（差戻し）、
+        /// resubmitted（再申請）、approved（承認済み）、fulfilled（完了）、rejected（却下）、withdrawn（取下げ）
         #[arg(long)]
         status: Option<String>,
+        /// 施設コードで絞り込む
         #[arg(long)]
         facility: Option<String>,
+        /// 種類で絞り込む: new（新規発行）、renewal（更新）、reissue（再発行）、
+        /// discontinuation（利用中止）、loss_report（紛失届）、info_change（変更届）
         #[arg(long)]
         kind: Option<String>,
+        /// 表示する最大件数
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
     /// 申請の詳細（審査の経過を含む）
-    Show { id: String },
+    Show {
+        /// 申請番号（A…）
+        id: String,
+    },
     /// 承認する（第6条1）
-    Approve { id: String },
+    Approve {
+        /// 申請番号（A…）
+        id: String,
+    },
     /// 不備を通知して差し戻す（第6条2）。--deficiency "項目|問題点|対応" を1つ以上
     Return {
+        /// 申請番号（A…）
         id: String,
+        /// 不備の内容「項目|問題点|対応」（不備ごとに繰り返し指定）
         #[arg(long, required = true)]
         deficiency: Vec<String>,
     },
     /// 却下する
     Reject {
+        /// 申請番号（A…）
         id: String,
+        /// 却下の理由（施設に通知されます）
         #[arg(long)]
         reason: String,
     },
     /// カードを発行しない申請（利用中止・紛失届・変更届）を完了する
-    Complete { id: String },
+    Complete {
+        /// 申請番号（A…）
+        id: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum AccountCommand {
     /// アカウントを登録する（担当者証明書、または窓口担当者の利用者カード）
     Add {
-        /// operator, supervisor, facility_desk, auditor, station
+        /// 権限: operator（サポートセンター担当者）、supervisor（サポートセンター責任者）、
+        /// facility_desk（利用施設窓口）、auditor（監査担当者）、station（発行端末）
         #[arg(long)]
         role: String,
         /// 表示名
@@ -165,7 +208,7 @@ pub enum AccountCommand {
     /// サポートセンター職員（運用担当者・運用責任者・監査担当者）のICカード（トークン）を
     /// 発行し、アカウントを登録する。鍵はトークン内で生成され、PIN通知書（PDF）を作成します
     Enrol {
-        /// operator, supervisor, auditor
+        /// 権限: operator（サポートセンター担当者）、supervisor（サポートセンター責任者）、auditor（監査担当者）
         #[arg(long)]
         role: String,
         /// 表示名（証明書の CN にも使います）
@@ -177,7 +220,7 @@ pub enum AccountCommand {
         /// PKCS#11 モジュール（カードリーダーのドライバ、テストでは SoftHSM2）
         #[arg(long)]
         module: PathBuf,
-        /// トークンのラベル（省略時はリーダーの唯一のトークン）
+        /// トークンのラベル（省略時はスロット番号、どちらも省略時はリーダーの唯一の未使用のトークン）
         #[arg(long)]
         token_label: Option<String>,
         /// スロット番号
@@ -196,9 +239,13 @@ pub enum AccountCommand {
     /// アカウントの一覧（証明書、有効期限、鍵の保管場所）
     List,
     /// アカウントを無効にする
-    Disable { id: String },
+    Disable {
+        /// アカウントID（U…）
+        id: String,
+    },
     /// アカウントを無効にし、その証明書を失効させる（トークンの紛失・退職など）。CRL をすぐに公開します
     Revoke {
+        /// アカウントID（U…）
         id: String,
         /// key-compromise（紛失・盗難・漏えいのおそれ）、cessation（退職・担当終了）、affiliation-changed（異動）
         #[arg(long)]
@@ -210,14 +257,29 @@ pub enum AccountCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum NoticeCommand {
+    /// 施設へのお知らせの一覧（新しい順、本文を含む。閲覧はアクセスログに記録されます）
+    List {
+        /// 施設コードで絞り込む
+        #[arg(long)]
+        facility: Option<String>,
+        /// 表示する最大件数
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum DocumentCommand {
     /// CPS・利用規約・個人情報の取扱いの新しい版を公開し、全施設に通知する（第2条2）
     Publish {
-        /// cps, terms, privacy_policy
+        /// 文書の種類: cps（認証局運用規程）、terms（利用規約）、privacy_policy（個人情報の取扱い）
         #[arg(long)]
         kind: String,
+        /// 版（例 2.01）
         #[arg(long)]
         version: String,
+        /// 公開する文書のファイル（PDF など）
         file: PathBuf,
     },
     /// 公開した文書の一覧（種類・版・公開日時・ファイル名。各種類の最新の版が現行版です）
@@ -273,11 +335,28 @@ pub(crate) fn fail(e: &AppError, out: Out) -> ExitCode {
             json!({"code": e.code(), "message": e.message_ja(), "fields": fields})
         );
     }
-    eprintln!("エラー: {} ({})", e.message_ja(), e.code());
-    if let AppError::Validation(f) = e {
-        for f in f {
-            eprintln!("  - {}: {}", f.field, f.message);
+    // The code ends the first line; a message of several lines (the cards to choose
+    // from) continues below it.
+    let message = e.message_ja();
+    let (first, rest) = message.split_once('\n').unwrap_or((&message, ""));
+    eprintln!("エラー: {first} ({})", e.code());
+    if !rest.is_empty() {
+        eprintln!("{rest}");
+    }
+    match e {
+        AppError::Validation(f) => {
+            for f in f {
+                eprintln!("  - {}: {}", f.label_ja(), f.message);
+            }
         }
+        // The portal hides these details from desks; the CLI runs on the server, where
+        // the operator (or the administrator they call) needs them.
+        AppError::Config(_)
+        | AppError::Passphrase(_)
+        | AppError::Unavailable(_)
+        | AppError::Io(_)
+        | AppError::Internal(_) => eprintln!("  詳細: {e}"),
+        _ => {}
     }
     ExitCode::from(1)
 }
@@ -357,6 +436,23 @@ pub(crate) fn jst(t: i64) -> String {
     )
 }
 
+/// A time the API gives in RFC 3339, as people read it (`2026年12月8日 14:05`, JST); the
+/// text itself when it is not one.
+pub(crate) fn jst_rfc3339(s: &str) -> String {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(kmn_domain::time_fmt::ja_datetime)
+        .unwrap_or_else(|_| s.to_string())
+}
+
+/// A calendar date stored as `YYYY-MM-DD` (a date of birth, an end date), as people read
+/// it (`1985年4月1日`); the text itself when it is not one.
+pub(crate) fn ja_ymd(s: &str) -> String {
+    let f = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s.trim(), &f)
+        .map(|d| format!("{}年{}月{}日", d.year(), u8::from(d.month()), d.day()))
+        .unwrap_or_else(|_| s.to_string())
+}
+
 #[macro_export]
 macro_rules! tri {
     ($e:expr, $out:expr) => {
@@ -421,12 +517,12 @@ pub async fn facility(data_dir: &Path, admin: &CaAdmin, c: &FacilityCommand, out
             let consents = tri!(facilities::consents(&app, &admin.reader(), code).await, out);
             print(out, json!({"facility": f, "consents": consents}), || {
                 let mut s = format!(
-                    "施設コード  {}\n名称        {}（{}）\n英字名称    {}\n所在地      〒{} {}\n電話        {}\n連絡先      {}\n状態        {}\n同意:\n",
+                    "施設コード  {}\n名称        {}（{}）\n英字名称    {}\n所在地      {} {}\n電話        {}\n連絡先      {}\n状態        {}\n同意:\n",
                     f.code,
                     f.name_kanji,
                     f.name_kana,
                     f.name_romaji,
-                    f.postal_code,
+                    f.postal_code_ja(),
                     f.address,
                     f.phone,
                     f.email,
@@ -513,7 +609,7 @@ pub async fn person(data_dir: &Path, admin: &CaAdmin, c: &PersonCommand, out: Ou
                     p.name_kanji,
                     p.name_kana,
                     p.name_romaji,
-                    p.date_of_birth,
+                    ja_ymd(&p.date_of_birth),
                     prof,
                     p.work_email
                 );
@@ -588,7 +684,7 @@ pub async fn application(
                     .unwrap_or("");
                 print(out, serde_json::to_value(&a).unwrap_or_default(), || {
                     format!(
-                        "申請 {} を{what}しました（状態: {state}）。施設に通知しました。",
+                        "申請 {} を{what}（状態: {state}）。施設に通知しました。",
                         a.id
                     )
                 })
@@ -603,6 +699,30 @@ pub async fn application(
             kind,
             limit,
         } => {
+            if let Some(st) = status {
+                tri!(
+                    st.parse::<kmn_domain::ApplicationState>()
+                        .map_err(|e| AppError::BadInput(e.to_string())),
+                    out
+                );
+            }
+            const KINDS: [&str; 6] = [
+                "new",
+                "renewal",
+                "reissue",
+                "discontinuation",
+                "loss_report",
+                "info_change",
+            ];
+            if let Some(k) = kind.as_deref().filter(|k| !KINDS.contains(k)) {
+                return fail(
+                    &AppError::BadInput(format!(
+                        "申請の種類 '{k}' はありません（{}）",
+                        KINDS.join(", ")
+                    )),
+                    out,
+                );
+            }
             let f = applications::ApplicationQuery {
                 facility_code: facility.clone(),
                 state: status.clone(),
@@ -612,7 +732,10 @@ pub async fn application(
             };
             let v = tri!(applications::list(&app, &admin.reader(), f).await, out);
             print(out, serde_json::to_value(&v).unwrap_or_default(), || {
-                let mut s: String = v.iter().map(|a| show_row(a) + "\n").collect();
+                let mut s = String::from(
+                    "申請番号   施設コード  種類          利用者     状態      更新日時\n",
+                );
+                s.extend(v.iter().map(|a| show_row(a) + "\n"));
                 s.push_str(&format!("{}件", v.len()));
                 s
             })
@@ -663,11 +786,11 @@ pub async fn application(
         }
         ApplicationCommand::Approve { id } => acted(
             applications::review(&app, &admin.center(), id, ApplicationAction::Approve, None).await,
-            "承認",
+            "承認しました",
         ),
         ApplicationCommand::Complete { id } => acted(
             applications::review(&app, &admin.center(), id, ApplicationAction::Fulfil, None).await,
-            "完了",
+            "完了しました",
         ),
         ApplicationCommand::Reject { id, reason } => acted(
             applications::review(
@@ -680,7 +803,7 @@ pub async fn application(
                 None,
             )
             .await,
-            "却下",
+            "却下しました",
         ),
         ApplicationCommand::Return { id, deficiency } => {
             let mut items = Vec::new();
@@ -694,8 +817,10 @@ pub async fn application(
                         out,
                     );
                 }
+                // An item named as the API names the field (`name_kana`) reads as the
+                // facility knows it (氏名・名称（カナ）).
                 items.push((
-                    parts[0].to_string(),
+                    kmn_app::error::field_label_ja(parts[0].trim()).to_string(),
                     parts[1].to_string(),
                     parts[2].to_string(),
                 ));
@@ -710,7 +835,7 @@ pub async fn application(
                     None,
                 )
                 .await,
-                "差戻し",
+                "差し戻しました",
             )
         }
     }
@@ -730,7 +855,7 @@ pub async fn account(data_dir: &Path, admin: &CaAdmin, c: &AccountCommand, out: 
             let Some(role) = Role::parse(role) else {
                 return fail(
                     &AppError::BadInput(format!(
-                        "権限 '{role}' はありません（operator, supervisor, facility_desk, auditor）"
+                        "権限 '{role}' はありません（operator, supervisor, facility_desk, auditor, station）"
                     )),
                     out,
                 );
@@ -886,7 +1011,8 @@ pub async fn account(data_dir: &Path, admin: &CaAdmin, c: &AccountCommand, out: 
                 );
                 if let Some(old) = &done.replaced {
                     s.push_str(&format!(
-                        "\n古いアカウント {old} は無効にし、その証明書は失効させました（superseded）。"
+                        "\n古いアカウント {old} は無効にし、その証明書は失効させました（{}）。",
+                        kmn_domain::RevocationReason::Superseded.label_ja()
                     ));
                 }
                 s
@@ -912,7 +1038,7 @@ pub async fn account(data_dir: &Path, admin: &CaAdmin, c: &AccountCommand, out: 
                 || {
                     format!(
                         "アカウント {id} を無効にし、証明書 {serial} を失効させました（{}）。",
-                        reason.rfc_name(),
+                        reason.label_ja(),
                     )
                 },
             )
@@ -921,6 +1047,44 @@ pub async fn account(data_dir: &Path, admin: &CaAdmin, c: &AccountCommand, out: 
             tri!(accounts::disable(&app, &admin.center(), id).await, out);
             print(out, json!({"id": id, "disabled": true}), || {
                 format!("アカウント {id} を無効にしました。")
+            })
+        }
+    }
+}
+
+pub async fn notice(data_dir: &Path, admin: &CaAdmin, c: &NoticeCommand, out: Out) -> ExitCode {
+    let app = tri!(open(data_dir).await, out);
+    match c {
+        NoticeCommand::List { facility, limit } => {
+            let v = tri!(
+                kmn_app::ra::notify::list(
+                    &app,
+                    &admin.reader(),
+                    facility.as_deref(),
+                    (*limit).clamp(1, 10_000)
+                )
+                .await,
+                out
+            );
+            print(out, serde_json::to_value(&v).unwrap_or_default(), || {
+                let mut s = String::new();
+                for n in &v {
+                    s.push_str(&format!(
+                        "── {}  {}  {}{}\n件名: {}\n\n{}\n\n",
+                        n.id,
+                        jst(n.created_at),
+                        n.facility_code.as_deref().unwrap_or("-"),
+                        if n.read_at.is_some() {
+                            "（既読）"
+                        } else {
+                            "（未読）"
+                        },
+                        n.subject,
+                        n.body.trim_end()
+                    ));
+                }
+                s.push_str(&format!("{}件", v.len()));
+                s
             })
         }
     }

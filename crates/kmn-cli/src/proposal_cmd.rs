@@ -16,7 +16,7 @@ use kmn_app::AppError;
 use serde_json::{Value, json};
 
 use crate::api_client::{ApiClient, streamed_error};
-use crate::ops::{Out, fail, print};
+use crate::ops::{Out, fail, jst_rfc3339, print};
 use crate::tri;
 
 /// The connection to the center's API, as the person's own account: the operator card
@@ -164,7 +164,13 @@ fn describe(p: &Value) -> String {
             other => other,
         },
         payload["article"].as_str().unwrap_or(""),
-        payload["ground"].as_str().unwrap_or(""),
+        payload["ground"]
+            .as_str()
+            .map(|g| g
+                .parse::<kmn_domain::AssociationGround>()
+                .map(|g| g.label_ja())
+                .unwrap_or(g))
+            .unwrap_or(""),
         payload["facility"]
             .as_str()
             .map(|f| format!("施設 {f} の全カード "))
@@ -177,8 +183,8 @@ fn describe(p: &Value) -> String {
         },
         payload["note"].as_str().unwrap_or(""),
         p["proposed_by"].as_str().unwrap_or(""),
-        p["proposed_at"].as_str().unwrap_or(""),
-        p["expires_at"].as_str().unwrap_or(""),
+        jst_rfc3339(p["proposed_at"].as_str().unwrap_or("")),
+        jst_rfc3339(p["expires_at"].as_str().unwrap_or("")),
         p["content_sha256"].as_str().unwrap_or(""),
     );
     if let Some(list) = payload["cards"].as_array() {
@@ -197,7 +203,7 @@ fn describe(p: &Value) -> String {
     if let Some(by) = p["decided_by"].as_str() {
         s.push_str(&format!(
             "\n  決定者     {by}（{}）",
-            p["decided_at"].as_str().unwrap_or("")
+            jst_rfc3339(p["decided_at"].as_str().unwrap_or(""))
         ));
     }
     if let Some(n) = p["note"].as_str() {

@@ -455,6 +455,48 @@ pub enum ConsentError {
     },
 }
 
+/// A postal code as people read it, everywhere it is shown (CLI, portal, letters):
+/// `〒860-0806`. Stored as the seven digits (`8600806`); anything else is shown as it
+/// is after the mark.
+pub fn postal_code_ja(stored: &str) -> String {
+    let s = stored.trim();
+    if s.len() == 7 && s.bytes().all(|b| b.is_ascii_digit()) {
+        format!("〒{}-{}", &s[..3], &s[3..])
+    } else {
+        format!("〒{s}")
+    }
+}
+
+/// A telephone number as typed, kept with its hyphens (`096-000-0000`: where the area
+/// code ends cannot be told from the digits alone), in half-width characters: full-width
+/// digits and hyphen-like marks (－ ー ‐ −) are made ASCII, brackets (`096(000)0000`)
+/// become hyphens, spaces go. 10 or 11 digits, starting with 0.
+pub fn normalize_phone(input: &str) -> Result<String, &'static str> {
+    let mut out = String::new();
+    for c in input.trim().chars() {
+        let c = match c {
+            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
+            '－' | 'ー' | '‐' | '−' | '–' | '—' | '―' | '(' | ')' | '（' | '）' => {
+                '-'
+            }
+            ' ' | '\u{3000}' => continue,
+            c => c,
+        };
+        match c {
+            '0'..='9' => out.push(c),
+            '-' if !out.is_empty() && !out.ends_with('-') => out.push('-'),
+            '-' => {}
+            _ => return Err("電話番号は数字とハイフンで入力してください（例: 096-000-0000）"),
+        }
+    }
+    let out = out.trim_end_matches('-').to_string();
+    let digits = out.bytes().filter(u8::is_ascii_digit).count();
+    if !(10..=11).contains(&digits) || !out.starts_with('0') {
+        return Err("電話番号は0から始まる10桁または11桁で入力してください（例: 096-000-0000）");
+    }
+    Ok(out)
+}
+
 /// Every consent problem of a facility, in the order CPS, terms, personal data: the CPS
 /// and the terms must be consented to in their current versions (第2条2; a new version
 /// needs fresh consent, 第1条6), and consent to the use of personal data must exist in
@@ -512,6 +554,23 @@ pub fn consent_is_current(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn issue12_postal_codes_and_phones_one_format() {
+        assert_eq!(postal_code_ja("8600806"), "〒860-0806");
+        assert_eq!(postal_code_ja("860-0806"), "〒860-0806");
+        assert_eq!(normalize_phone("096-000-0000").unwrap(), "096-000-0000");
+        assert_eq!(
+            normalize_phone("０９６－０００－００００").unwrap(),
+            "096-000-0000"
+        );
+        assert_eq!(normalize_phone("096(000)0000").unwrap(), "096-000-0000");
+        assert_eq!(normalize_phone(" 0960000000 ").unwrap(), "0960000000");
+        assert_eq!(normalize_phone("090 1234 5678").unwrap(), "09012345678");
+        assert!(normalize_phone("096-000-000").is_err());
+        assert!(normalize_phone("96-000-00000").is_err());
+        assert!(normalize_phone("096-000-0000 内線12").is_err());
+    }
+
     use super::*;
     use time::macros::datetime;
 

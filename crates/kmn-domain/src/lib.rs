@@ -42,6 +42,7 @@ pub use enum_codes::UnknownCode;
 pub use facility::{
     Consent, ConsentError, DocumentKind, FacilityCode, FacilityCodeClass, FacilityCodeError,
     FacilityCodeScheme, FacilityKind, FacilityStatus, consent_is_current, consent_problems,
+    normalize_phone, postal_code_ja,
 };
 pub use notice::NoticeKind;
 pub use person::{

@@ -1,5 +1,7 @@
 //! Dates as people in Japan read them. Stored times are UTC; shown times are JST
-//! (a fixed +09:00: Japan has no daylight saving time).
+//! (a fixed +09:00: Japan has no daylight saving time). One format everywhere people read
+//! a time — CLI, portal, notices, letters: `2026年12月8日`, `2026年12月8日 14:05`, and
+//! `2026年12月8日 14:05:07` where the seconds matter (evidence).
 
 use time::{OffsetDateTime, UtcOffset};
 
@@ -15,11 +17,11 @@ pub fn ja_date(t: OffsetDateTime) -> String {
     format!("{}年{}月{}日", j.year(), u8::from(j.month()), j.day())
 }
 
-/// `2026年11月26日 20時43分` for a UTC instant, in JST.
+/// `2026年11月26日 20:43` for a UTC instant, in JST.
 pub fn ja_datetime(t: OffsetDateTime) -> String {
     let j = t.to_offset(JST);
     format!(
-        "{}年{}月{}日 {:02}時{:02}分",
+        "{}年{}月{}日 {}:{:02}",
         j.year(),
         u8::from(j.month()),
         j.day(),
@@ -28,12 +30,12 @@ pub fn ja_datetime(t: OffsetDateTime) -> String {
     )
 }
 
-/// `2026年11月26日 20時43分05秒` for a UTC instant, in JST: evidence (第23条3), where
-/// the seconds matter.
+/// `2026年11月26日 20:43:05` for a UTC instant, in JST: evidence (第23条3), where the
+/// seconds matter.
 pub fn ja_datetime_secs(t: OffsetDateTime) -> String {
     let j = t.to_offset(JST);
     format!(
-        "{}年{}月{}日 {:02}時{:02}分{:02}秒",
+        "{}年{}月{}日 {}:{:02}:{:02}",
         j.year(),
         u8::from(j.month()),
         j.day(),
@@ -109,10 +111,10 @@ pub fn ja_era_date(t: OffsetDateTime) -> String {
     )
 }
 
-/// `令和8年11月26日 20時43分` for a UTC instant, in JST.
+/// `令和8年11月26日 20:43` for a UTC instant, in JST.
 pub fn ja_era_datetime(t: OffsetDateTime) -> String {
     let j = t.to_offset(JST);
-    format!("{} {:02}時{:02}分", ja_era_date(t), j.hour(), j.minute())
+    format!("{} {}:{:02}", ja_era_date(t), j.hour(), j.minute())
 }
 
 #[cfg(test)]
@@ -121,16 +123,20 @@ mod tests {
     use time::macros::datetime;
 
     #[test]
-    fn dates_shown_in_jst_japanese_style() {
+    fn issue12_dates_shown_in_jst_japanese_style() {
         // 2026-11-26 15:30 UTC is already the 27th in Japan.
         let t = datetime!(2026-11-26 15:30 UTC);
         assert_eq!(ja_date(t), "2026年11月27日");
-        assert_eq!(ja_datetime(t), "2026年11月27日 00時30分");
+        assert_eq!(ja_datetime(t), "2026年11月27日 0:30");
         assert_eq!(rfc3339(t), "2026-11-26T15:30:00Z");
-        assert_eq!(ja_datetime_secs(t), "2026年11月27日 00時30分00秒");
+        assert_eq!(ja_datetime_secs(t), "2026年11月27日 0:30:00");
         assert_eq!(
             ja_unix_secs(t.unix_timestamp() + 5),
-            "2026年11月27日 00時30分05秒"
+            "2026年11月27日 0:30:05"
+        );
+        assert_eq!(
+            ja_datetime(datetime!(2026-12-08 05:05 UTC)),
+            "2026年12月8日 14:05"
         );
     }
 
@@ -170,7 +176,7 @@ mod tests {
         );
         assert_eq!(
             ja_era_datetime(datetime!(2026-11-26 15:30 UTC)),
-            "令和8年11月27日 00時30分"
+            "令和8年11月27日 0:30"
         );
     }
 }

@@ -769,7 +769,7 @@ pub struct RevocationLetter {
     pub reason_ja: String,
     /// Through whom the request came, e.g. 利用施設窓口.
     pub channel: String,
-    /// When the request arrived (`2026年12月7日 21時00分05秒`).
+    /// When the request arrived (`2026年12月7日 21:00:05`).
     pub request_received_at: Option<String>,
     /// When it was revoked.
     pub revoked_at: String,
@@ -1264,11 +1264,11 @@ mod tests {
             article: Some("第11条".into()),
             reason_ja: "鍵の危殆化".into(),
             channel: "利用施設窓口".into(),
-            request_received_at: Some("2026年12月7日 21時00分01秒".into()),
-            revoked_at: "2026年12月7日 21時00分02秒".into(),
+            request_received_at: Some("2026年12月7日 21:00:01".into()),
+            revoked_at: "2026年12月7日 21:00:02".into(),
             crl_number: 7,
-            crl_published_at: "2026年12月7日 21時00分03秒".into(),
-            ocsp_at: Some("2026年12月7日 21時00分02秒".into()),
+            crl_published_at: "2026年12月7日 21:00:03".into(),
+            ocsp_at: Some("2026年12月7日 21:00:02".into()),
             issued_on: time::macros::date!(2026 - 12 - 07),
             support_phone: "096-000-0000".into(),
         }

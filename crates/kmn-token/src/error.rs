@@ -28,13 +28,14 @@ pub enum TokenError {
         /// What was looked for ("ラベル 'x'", "スロット 3").
         what: String,
     },
-    /// Several tokens match.
-    #[error(
-        "条件に合うカードが複数あります（{what}）。対象のカード以外をリーダーから外してください"
-    )]
+    /// Several tokens match: each is listed (slot, label, serial) so that the operator
+    /// can name one with a label or a slot.
+    #[error("{}", ambiguous_message(.what, .candidates))]
     AmbiguousToken {
         /// What was looked for.
         what: String,
+        /// The matching tokens, one line each (`スロット 3  ラベル「KMN blank」  シリアル 9f…`).
+        candidates: Vec<String>,
     },
     /// The SO PIN was refused.
     #[error(
@@ -125,6 +126,17 @@ pub enum TokenError {
     },
 }
 
+fn ambiguous_message(what: &str, candidates: &[String]) -> String {
+    let mut s = format!(
+        "条件に合うカードが複数あります（{what}）。次のどれかをラベル（--token-label）またはスロット番号（--slot）で指定するか、対象のカード以外をリーダーから外してください"
+    );
+    for c in candidates {
+        s.push_str("\n  ");
+        s.push_str(c);
+    }
+    s
+}
+
 fn wrong_pin_message(tries_left: Option<u32>, count_low: bool) -> String {
     let mut s = String::from("PINが違います。");
     match tries_left {
@@ -173,7 +185,10 @@ impl TokenError {
             Self::NoSuchToken { what } => {
                 format!("no token found ({what}); is it present and initialised?")
             }
-            Self::AmbiguousToken { what } => format!("more than one token matches ({what})"),
+            Self::AmbiguousToken { what, candidates } => format!(
+                "more than one token matches ({what}): {}",
+                candidates.join("; ")
+            ),
             Self::WrongSoPin => "the SO PIN is incorrect".into(),
             Self::SoPinLocked => "the SO PIN is locked".into(),
             Self::WrongPin {

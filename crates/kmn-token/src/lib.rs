@@ -54,7 +54,7 @@ pub use card::{
 pub use error::{KeyCheckError, TokenError};
 pub use fault::{FAULT_ENV, fault_point};
 pub use hsm::HsmSigner;
-pub use module::{CardSession, MechanismSupport, Module, Slot, SlotInfo};
+pub use module::{BLANK_LABEL, CardSession, MechanismSupport, Module, Slot, SlotInfo, Wanted};
 pub use pin::{SecretPin, SoPinDeriver};
 pub use signer::CardSigner;
 

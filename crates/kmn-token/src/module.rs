@@ -43,6 +43,24 @@ pub struct MechanismSupport {
     pub ecdsa: bool,
 }
 
+/// The label of a card the station wiped back to blank after a failed personalization
+/// (C_InitToken with its own SO PIN): like an uninitialised token, a blank card.
+pub const BLANK_LABEL: &str = "KMN blank";
+
+/// What a search without a label or a slot may take ([`Module::find_token`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wanted {
+    /// Any token (the HSM's token, named by its label).
+    Any,
+    /// A card to read or use (inspect, PIN change, unlock, destroy): an initialised
+    /// token. An empty slot or an uninitialised token is never one.
+    Card,
+    /// A blank card to personalize: an uninitialised token, or a card wiped back to
+    /// blank ([`BLANK_LABEL`]). Never a card in use, whose SO PIN a wrong guess would
+    /// spend.
+    Blank,
+}
+
 /// A slot with a token in it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SlotInfo {
@@ -58,6 +76,33 @@ pub struct SlotInfo {
     pub model: String,
     /// Signature mechanisms.
     pub mechanisms: MechanismSupport,
+}
+
+impl SlotInfo {
+    /// A blank card: uninitialised, or wiped back to blank ([`BLANK_LABEL`]).
+    pub fn is_blank(&self) -> bool {
+        !self.initialized || self.label == BLANK_LABEL
+    }
+
+    /// One line for people: `スロット 3  ラベル「KMN H00000001」  シリアル 9f3a…`.
+    pub fn describe_ja(&self) -> String {
+        let serial = if self.serial.is_empty() {
+            "なし"
+        } else {
+            &self.serial
+        };
+        if self.initialized {
+            format!(
+                "スロット {}  ラベル「{}」  シリアル {serial}",
+                self.slot_id, self.label
+            )
+        } else {
+            format!(
+                "スロット {}  未初期化のカード  シリアル {serial}",
+                self.slot_id
+            )
+        }
+    }
 }
 
 /// A slot, as found by [`Module::find_slot`].
@@ -151,24 +196,63 @@ impl Module {
     /// Finds a slot by token label (initialised tokens only; labels follow the card when
     /// slots are renumbered) and/or slot id. With neither, the only token present.
     pub fn find_slot(&self, label: Option<&str>, slot: Option<u64>) -> Result<Slot, TokenError> {
+        self.find_token(label, slot, Wanted::Any)
+    }
+
+    /// Finds a slot by token label and/or slot id, as [`Module::find_slot`]; with
+    /// neither, the only token of the kind `wanted` (a card in use, or a blank card). An
+    /// empty slot is never found. Several candidates are an error that lists them (slot,
+    /// label, serial); nothing is opened or logged in to while searching.
+    pub fn find_token(
+        &self,
+        label: Option<&str>,
+        slot: Option<u64>,
+        wanted: Wanted,
+    ) -> Result<Slot, TokenError> {
         let all = self.slots_with_tokens()?;
-        let what = match (label, slot) {
-            (Some(l), Some(s)) => format!("ラベル '{l}'、スロット {s}"),
-            (Some(l), None) => format!("ラベル '{l}'"),
-            (None, Some(s)) => format!("スロット {s}"),
-            (None, None) => "挿入されているカード".to_string(),
+        let what = match (label, slot, wanted) {
+            (Some(l), Some(s), _) => format!("ラベル '{l}'、スロット {s}"),
+            (Some(l), None, _) => format!("ラベル '{l}'"),
+            (None, Some(s), _) => format!("スロット {s}"),
+            (None, None, Wanted::Any) => "挿入されているカード".to_string(),
+            (None, None, Wanted::Card) => "初期化済みのカード".to_string(),
+            (None, None, Wanted::Blank) => {
+                format!("未発行のカード: 未初期化、またはラベル「{BLANK_LABEL}」")
+            }
         };
+        let named = label.is_some() || slot.is_some();
         let matching: Vec<&SlotInfo> = all
             .iter()
             .filter(|s| slot.is_none_or(|id| s.slot_id == id))
             .filter(|s| label.is_none_or(|l| s.initialized && s.label == l.trim()))
+            .filter(|s| {
+                named
+                    || match wanted {
+                        Wanted::Any => true,
+                        Wanted::Card => s.initialized,
+                        Wanted::Blank => s.is_blank(),
+                    }
+            })
             .collect();
         match matching.as_slice() {
-            [] => Err(TokenError::NoSuchToken { what }),
+            [] if named || all.is_empty() => Err(TokenError::NoSuchToken { what }),
+            // Tokens are present, none of the kind wanted: say which are.
+            [] => Err(TokenError::NoSuchToken {
+                what: format!(
+                    "{what}。リーダーにあるのは {}",
+                    all.iter()
+                        .map(SlotInfo::describe_ja)
+                        .collect::<Vec<_>>()
+                        .join("、")
+                ),
+            }),
             [one] => Ok(Slot(
                 cryptoki::slot::Slot::try_from(one.slot_id).map_err(map_ck)?,
             )),
-            _ => Err(TokenError::AmbiguousToken { what }),
+            many => Err(TokenError::AmbiguousToken {
+                what,
+                candidates: many.iter().map(|s| s.describe_ja()).collect(),
+            }),
         }
     }
 

@@ -144,15 +144,27 @@ pub fn is_hsm_ref(key_ref: &str) -> bool {
 pub fn load_module(path: &Path) -> Result<Module, AppError> {
     Module::load(path).map_err(|e| {
         AppError::KeyUnavailable(format!(
-            "HSMのPKCS#11モジュール {} を読み込めません。パスと権限を確認してください（{} [{}]）",
+            "HSMのPKCS#11モジュール {} を読み込めません。パスと権限を確認してください（{}）",
             path.display(),
             e.message_en(),
-            e.code()
         ))
     })
 }
 
-/// What went wrong with an HSM key, in Japanese, for the CA administrator who must act.
+/// How [`error_ja`] begins when the token refused the user PIN.
+const WRONG_PIN_JA: &str = "HSMの利用者PINが違います";
+/// How [`error_ja`] begins when the user PIN is locked.
+const PIN_LOCKED_JA: &str = "HSMの利用者PINがロックされています";
+
+/// Whether `e` says that an HSM token refused the PIN (wrong or locked): another login
+/// with the same PIN would use up another try.
+pub fn pin_refused(e: &AppError) -> bool {
+    matches!(e, AppError::KeyUnavailable(m) if m.starts_with(WRONG_PIN_JA) || m.starts_with(PIN_LOCKED_JA))
+}
+
+/// What went wrong with an HSM key, in Japanese, for the CA administrator who must act,
+/// with the token's own words in English in brackets. The error that carries it has one
+/// code, `E_CA_KEY_UNAVAILABLE`.
 pub fn error_ja(e: &TokenError, token: &str, key: &str) -> String {
     let what = match e {
         TokenError::NoSuchToken { .. } => format!(
@@ -165,12 +177,10 @@ pub fn error_ja(e: &TokenError, token: &str, key: &str) -> String {
             "HSMのトークン「{token}」に認証局の鍵「{key}」がありません。トークンが入れ替わっていないか確認してください"
         ),
         TokenError::WrongPin { .. } => {
-            "HSMの利用者PINが違います。KMN_HSM_PIN または KMN_HSM_PIN_FILE の内容を確認してください"
-                .into()
+            format!("{WRONG_PIN_JA}。KMN_HSM_PIN または KMN_HSM_PIN_FILE の内容を確認してください")
         }
         TokenError::PinLocked => {
-            "HSMの利用者PINがロックされています。HSMの管理者（SO）にロック解除を依頼してください"
-                .into()
+            format!("{PIN_LOCKED_JA}。HSMの管理者（SO）にロック解除を依頼してください")
         }
         TokenError::UserPinNotInitialized => format!(
             "HSMのトークン「{token}」に利用者PINが設定されていません。トークンの初期化を確認してください"
@@ -189,7 +199,7 @@ pub fn error_ja(e: &TokenError, token: &str, key: &str) -> String {
         }
         _ => format!("HSMの鍵「{key}」（トークン「{token}」）で署名できませんでした"),
     };
-    format!("{what}（{} [{}]）", e.message_en(), e.code())
+    format!("{what}（{}）", e.message_en())
 }
 
 /// A CA key in an HSM: [`HsmSigner`] (session pool, one retry) with errors in Japanese.
@@ -330,12 +340,23 @@ mod tests {
     }
 
     #[test]
-    fn missing_token_reads_in_japanese_with_the_code() {
+    fn issue12_missing_token_reads_in_japanese_without_a_second_code() {
         let e = TokenError::NoSuchToken {
             what: "ラベル 'kmn-ca'".into(),
         };
         let m = error_ja(&e, "kmn-ca", "kmn-issuing-g1");
         assert!(m.contains("HSMのトークン「kmn-ca」が見つかりません"), "{m}");
-        assert!(m.contains("E_TOKEN_NOT_FOUND"), "{m}");
+        assert!(m.contains("no token found"), "the token's own words: {m}");
+        assert!(!m.contains("E_"), "the error's code is its only code: {m}");
+        let wrong = AppError::KeyUnavailable(error_ja(
+            &TokenError::WrongPin {
+                tries_left: None,
+                count_low: false,
+            },
+            "kmn-ca",
+            "kmn-issuing-g1",
+        ));
+        assert!(pin_refused(&wrong), "{wrong}");
+        assert!(!pin_refused(&AppError::KeyUnavailable(m)));
     }
 }

@@ -397,13 +397,10 @@ async fn act_in_tx(
             "カードを発行する申請は、カードの発行（発行端末での書込み）によって完了します".into(),
         ));
     }
-    if matches!(
+    let checks_eligibility = matches!(
         action,
         ApplicationAction::Submit | ApplicationAction::Resubmit | ApplicationAction::Approve
-    ) {
-        super::facilities::check_may_apply(tx, &a.facility_code).await?;
-        check_eligibility(tx, &a, kind).await?;
-    }
+    );
     let action_code = action.kind();
     let (deficiencies_json, comment) = match &action {
         ApplicationAction::Return { deficiencies } => (
@@ -429,6 +426,12 @@ async fn act_in_tx(
         }
         other => AppError::Validation(vec![FieldError::new("deficiencies", other.to_string())]),
     })?;
+    // Whether the holder may have the card, once the action is one the state allows (an
+    // approved or fulfilled application says so, not the rules of a new application).
+    if checks_eligibility {
+        super::facilities::check_may_apply(tx, &a.facility_code).await?;
+        check_eligibility(tx, &a, kind).await?;
+    }
     let decided_by = matches!(
         t.state,
         ApplicationState::Approved | ApplicationState::Rejected
@@ -483,6 +486,53 @@ async fn act_in_tx(
         .ok_or_else(|| AppError::Internal("application vanished".into()))
 }
 
+/// 「利用者 山田 花子 様（H00000012）」, as a notice names the holder.
+pub(super) async fn holder_name(tx: &mut Tx, holder_id: &str) -> Result<String, AppError> {
+    Ok(match tx.person(holder_id).await? {
+        Some(p) => format!("利用者 {} 様（{holder_id}）", p.name_kanji),
+        None => format!("利用者（{holder_id}）"),
+    })
+}
+
+/// The sentences of a notice about an application (第5条, 第6条), as the center writes
+/// them to a facility.
+fn application_notice_ja(
+    template: kmn_domain::NoticeKind,
+    id: &str,
+    kind: ApplicationKind,
+    holder: &str,
+) -> String {
+    use kmn_domain::NoticeKind as N;
+    let what = format!("{holder}の{}の申請（申請番号 {id}）", kind.label_ja());
+    match template {
+        N::ApplicationReceived => format!(
+            "{what}を受け付けましたので、お知らせいたします。審査の結果は、あらためてお知らせいたします。"
+        ),
+        N::ApplicationResubmitted => format!(
+            "{what}について、修正後の再申請を受け付けましたので、お知らせいたします。審査の結果は、あらためてお知らせいたします。"
+        ),
+        N::ApplicationReturned => format!(
+            "{what}について、内容に不備がありましたので、お知らせいたします（利用規約第6条2）。"
+        ),
+        N::ApplicationApproved if kind.issues_card() => format!(
+            "{what}を承認いたしましたので、お知らせいたします（利用規約第6条1）。利用者カードを発行し、準備ができしだい発送いたします。"
+        ),
+        N::ApplicationApproved => {
+            format!("{what}を承認いたしましたので、お知らせいたします（利用規約第6条1）。")
+        }
+        N::ApplicationRejected => format!(
+            "{what}について、審査の結果、承認いたしかねることとなりましたので、お知らせいたします。"
+        ),
+        N::ApplicationWithdrawn => {
+            format!("{what}の取下げを受け付けましたので、お知らせいたします。")
+        }
+        N::ApplicationFulfilled => {
+            format!("{what}の手続きが完了いたしましたので、お知らせいたします。")
+        }
+        other => format!("{what}について、{}をお送りいたします。", other.label_ja()),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn apply_effect(
     app: &App,
@@ -500,23 +550,17 @@ async fn apply_effect(
             deficiencies,
             reason,
         } => {
-            let mut body = format!(
-                "{facility} 御中\n\n申請番号 {id}（{kind}、利用者 {holder}）について、{what}。\n",
-                facility = a.facility_code,
-                id = a.id,
-                kind = kind.label_ja(),
-                holder = a.holder_id,
-                what = template.label_ja(),
-            );
+            let holder = holder_name(tx, &a.holder_id).await?;
+            let mut body = application_notice_ja(*template, &a.id, kind, &holder);
             if !deficiencies.is_empty() {
-                body.push_str("\n不備の内容（利用規約第6条2）:\n");
+                body.push_str("\n\n不備の内容（利用規約第6条2）:\n");
                 for (n, d) in deficiencies.iter().enumerate() {
                     body.push_str(&format!("{}. {}\n", n + 1, d.to_line_ja()));
                 }
-                body.push_str("\n内容を修正のうえ、再申請してください。\n");
+                body.push_str("\nお手数ですが、内容を修正のうえ、再申請をお願いいたします。");
             }
             if let Some(r) = reason {
-                body.push_str(&format!("\n理由: {r}\n"));
+                body.push_str(&format!("\n\n理由: {r}"));
             }
             super::notify::notify(
                 tx,
@@ -547,10 +591,9 @@ async fn apply_effect(
                     tx.transition_card(card_id, st.as_str(), card.version, t.state.as_str(), now)
                         .await?;
                 }
+                let holder = holder_name(tx, &a.holder_id).await?;
                 let body = format!(
-                    "{} 御中\n\n利用者カード {card_id}（利用者 {}）のご返却をお願いします（理由: {}、利用規約第15条）。\nサポートセンターの指示に従って返送してください。返却できない場合は紛失の手続きが必要です。\n",
-                    a.facility_code,
-                    a.holder_id,
+                    "{holder}の利用者カード {card_id} について、{}のため、ご返却をお願いいたします（利用規約第15条）。\nサポートセンターの案内に従って返送してください。返却できない場合は、紛失届の提出をお願いいたします。",
                     reason.label_ja()
                 );
                 super::notify::notify(
@@ -1556,4 +1599,43 @@ pub async fn approved_for_issue(
     .await;
     tx.rollback().await?;
     r.map(|()| out)
+}
+
+#[cfg(test)]
+mod notice_tests {
+    use super::*;
+
+    /// Issue 12: a notice about an application says what happened in a whole polite
+    /// sentence (「…を承認いたしましたので、お知らせいたします。」), never 「…について、
+    /// 申請承認のお知らせ。」.
+    #[test]
+    fn issue12_application_notices_are_whole_polite_sentences() {
+        use kmn_domain::NoticeKind as N;
+        let holder = "利用者 山田　花子 様（H00000012）";
+        let approved = application_notice_ja(
+            N::ApplicationApproved,
+            "A00000012",
+            ApplicationKind::New,
+            holder,
+        );
+        assert_eq!(
+            approved,
+            "利用者 山田　花子 様（H00000012）の新規発行の申請（申請番号 A00000012）を承認いたしましたので、お知らせいたします（利用規約第6条1）。利用者カードを発行し、準備ができしだい発送いたします。"
+        );
+        for t in [
+            N::ApplicationReceived,
+            N::ApplicationReturned,
+            N::ApplicationResubmitted,
+            N::ApplicationApproved,
+            N::ApplicationRejected,
+            N::ApplicationWithdrawn,
+            N::ApplicationFulfilled,
+        ] {
+            let s = application_notice_ja(t, "A00000012", ApplicationKind::LossReport, holder);
+            assert!(s.starts_with(holder), "{t:?}: {s}");
+            assert!(s.contains("お知らせいたします"), "{t:?}: {s}");
+            assert!(s.ends_with('。'), "{t:?}: {s}");
+            assert!(!s.contains(t.label_ja()), "no title in the sentence: {s}");
+        }
+    }
 }

@@ -282,13 +282,13 @@ pub async fn approve(
                 .map(|c| c.card_id.as_str())
                 .collect();
             let body = format!(
-                "{f} 御中\n\n本会は、利用規約{}（{}）により、次の利用者カードの電子証明書を失効させました。\n{}\n\n理由: {}\n{}",
+                "本会は、利用規約{}（{}）に基づき、次の利用者カードの電子証明書を失効いたしましたので、お知らせいたします。\n\n{}\n\n理由: {}{}",
                 payload.article,
                 ground.label_ja(),
                 list.join("、"),
                 payload.note,
                 if payload.card_must_return {
-                    "該当するカードは本会へ返却してください（利用規約第15条）。"
+                    "\n\n該当するカードは、本会へご返却をお願いいたします（利用規約第15条）。"
                 } else {
                     ""
                 }

@@ -328,18 +328,15 @@ pub(super) async fn transition(
                 }
             }
             CardEffect::NotifyFacility { template } => {
-                let holder = tx
-                    .person(&card.holder_id)
-                    .await?
-                    .map(|p| p.name_kanji)
-                    .unwrap_or_else(|| card.holder_id.clone());
-                let body = format!(
-                    "{facility} 御中\n\n利用者 {holder} 様（{holder_id}）の利用者カード {card}について、{what}。\n{detail}",
-                    facility = card.facility_code,
-                    holder_id = card.holder_id,
-                    card = card.id,
-                    what = notice_sentence(*template),
-                );
+                let holder = super::applications::holder_name(tx, &card.holder_id).await?;
+                let mut body = card_notice_ja(*template, &holder, &card.id);
+                if !detail.trim().is_empty() {
+                    body.push_str(&format!(
+                        "\n\n{}: {}",
+                        detail_label_ja(*template),
+                        detail.trim()
+                    ));
+                }
                 super::notify::notify(
                     tx,
                     &card.facility_code,
@@ -387,27 +384,59 @@ async fn defer_crl(tx: &mut Tx, serial: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-fn notice_sentence(template: kmn_domain::NoticeKind) -> &'static str {
+/// The sentences of a notice about a card (第7条, 第8条, 第10条, 第11条, 第15条), as the
+/// center writes them to a facility; `holder` as [`super::applications::holder_name`].
+fn card_notice_ja(template: kmn_domain::NoticeKind, holder: &str, card: &str) -> String {
+    use kmn_domain::NoticeKind as N;
+    let c = format!("{holder}の利用者カード {card}");
+    match template {
+        N::CardShipped => format!(
+            "{c}を本日発送いたしましたので、お知らせいたします。お手元に届きましたら、カード裏面のシリアル番号で受領確認をお願いいたします（利用規約第8条）。PIN通知書は、受領確認の後に別便でお送りいたします。"
+        ),
+        N::CardReceiptConfirmed => format!(
+            "{c}の受領を確認いたしましたので、お知らせいたします。PIN通知書を別便でお送りいたします。カードは利用者ご本人に交付し、交付の記録をお願いいたします（利用規約第8条）。"
+        ),
+        N::CardLostInPost => format!(
+            "{c}が配送中に紛失したため、電子証明書を失効いたしましたので、お知らせいたします（利用規約第8条・第11条）。PIN通知書は廃棄いたしました。お手数ですが、再発行の申請をお願いいたします。"
+        ),
+        N::CardRevokedForLoss => format!(
+            "{c}について、紛失・盗難の届出により電子証明書を失効いたしましたので、お知らせいたします（利用規約第11条）。"
+        ),
+        N::CardSuspended => format!(
+            "{c}の利用を停止いたしましたので、お知らせいたします。停止中はこのカードでログインできません。"
+        ),
+        N::CardResumed => {
+            format!("{c}の利用を再開いたしましたので、お知らせいたします。")
+        }
+        N::CardDestroyed => format!(
+            "ご返却いただいた{c}の廃棄を完了いたしましたので、お知らせいたします（利用規約第15条）。"
+        ),
+        N::CardReturnConfirmed => {
+            format!("{c}のご返却を確認いたしましたので、お知らせいたします（利用規約第15条）。")
+        }
+        N::CardDamageReported => {
+            format!("{c}の破損の届出を受け付けましたので、お知らせいたします。")
+        }
+        N::CardReturnRequested => format!(
+            "{c}について、ご返却をお願いいたします（利用規約第15条）。サポートセンターの案内に従って返送してください。"
+        ),
+        N::CardExpired => format!(
+            "{c}の有効期限が過ぎましたので、お知らせいたします（利用規約第10条）。引き続きご利用になる場合は、更新の申請をお願いいたします。"
+        ),
+        other => format!("{c}について、{}をお送りいたします。", other.label_ja()),
+    }
+}
+
+/// What the free text recorded with a card step is, in a notice.
+fn detail_label_ja(template: kmn_domain::NoticeKind) -> &'static str {
     use kmn_domain::NoticeKind as N;
     match template {
-        N::CardShipped => {
-            "本日発送しました。届きましたら、カード裏面のシリアル番号で受領確認をしてください（利用規約第8条）。PIN通知書は受領確認の後に別送します"
-        }
-        N::CardReceiptConfirmed => {
-            "受領を確認しました。PIN通知書を別送します。利用者本人に交付し、交付の記録をしてください（利用規約第8条）"
-        }
-        N::CardLostInPost => {
-            "配送中に紛失したため、証明書を失効させました（利用規約第8条、第11条）。PIN通知書は廃棄しました。再発行の申請をお願いします"
-        }
-        N::CardRevokedForLoss => "紛失・盗難の届出により証明書を失効させました（利用規約第11条）",
-        N::CardSuspended => "利用を停止しました",
-        N::CardResumed => "利用を再開しました",
-        N::CardDestroyed => "廃棄を完了し、記録しました（利用規約第15条）",
-        N::CardReturnConfirmed => "返却を確認しました（利用規約第15条）",
-        N::CardDamageReported => "破損の届出を受け付けました",
-        N::CardReturnRequested => "返却をお願いします（利用規約第15条）",
-        N::CardExpired => "有効期限が切れました（利用規約第10条）",
-        _ => "お知らせがあります",
+        N::CardShipped => "発送方法",
+        N::CardReceiptConfirmed => "受領の連絡",
+        N::CardLostInPost => "状況",
+        N::CardRevokedForLoss => "届出",
+        N::CardSuspended | N::CardResumed | N::CardReturnRequested => "理由",
+        _ => "備考",
     }
 }
 
@@ -891,4 +920,39 @@ pub async fn list_mailers(
     let v = r?;
     crate::audit::log_read(app, right.actor(), "list", "pin_mailers", None).await?;
     Ok(v.into_iter().map(Into::into).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 12: every notice about a card is whole polite sentences naming the holder
+    /// and the card, not a title glued into a sentence.
+    #[test]
+    fn issue12_card_notices_are_whole_polite_sentences() {
+        for &t in kmn_domain::NoticeKind::ALL {
+            let s = card_notice_ja(t, "利用者 山田　花子 様（H00000012）", "C00000002");
+            assert!(
+                s.starts_with("利用者 山田　花子 様（H00000012）の利用者カード C00000002")
+                    || s.starts_with("ご返却いただいた利用者 山田"),
+                "{t:?}: {s}"
+            );
+            assert!(s.ends_with('。'), "{t:?}: {s}");
+            assert!(
+                s.contains("お知らせいたします")
+                    || s.contains("お願いいたします")
+                    || s.contains("をお送りいたします。"),
+                "{t:?}: {s}"
+            );
+            assert!(!s.contains("について、お知らせがあります"), "{t:?}: {s}");
+        }
+        assert!(
+            card_notice_ja(
+                kmn_domain::NoticeKind::CardShipped,
+                "利用者 X 様（H1）",
+                "C1"
+            )
+            .contains("を本日発送いたしましたので、お知らせいたします。")
+        );
+    }
 }

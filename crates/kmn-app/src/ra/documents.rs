@@ -71,14 +71,17 @@ pub async fn publish(
         let facilities = tx.all_facility_codes().await?;
         let consent_needed = kind != "privacy_policy";
         for (code, _) in &facilities {
+            let published = format!(
+                "「{label}」第{v}版を公開いたしましたので、お知らせいたします。次のリポジトリでご覧いただけます。\n{base}/repo/{kind}",
+                label = kind_label(kind),
+                base = app.cfg.public_base_url,
+            );
             let body = if consent_needed {
                 format!(
-                    "{label} 第{v}版を公開しました。\nリポジトリ: {base}/repo/{kind}\n\n新しい版への同意をいただくまで、貴施設からの利用申請は受け付けられません（利用規約第2条2）。内容をご確認のうえ、同意の手続きをお願いします。",
-                    label = kind_label(kind),
-                    base = app.cfg.public_base_url,
+                    "{published}\n\n新しい版にご同意いただくまで、貴施設からの利用申請はお受けできません（利用規約第2条2）。内容をご確認のうえ、同意の手続きをお願いいたします。"
                 )
             } else {
-                format!("{} 第{v}版を公開しました。\nリポジトリ: {}/repo/{kind}", kind_label(kind), app.cfg.public_base_url)
+                published
             };
             super::notify::notify(&mut tx, code, "document_published", &format!("【くまもとメディカルネットワーク】{}改定のお知らせ", kind_label(kind)), &body, Some(&format!("document:{kind}/{v}")), now).await?;
         }

@@ -52,9 +52,14 @@ pub(crate) fn validate(i: &FacilityInput, now: i64) -> Result<FacilityRow, AppEr
     let kana = check(&mut errs, "name_kana", KanaName::parse(&i.name_kana));
     let romaji = check(&mut errs, "name_romaji", RomajiName::parse(&i.name_romaji));
     let email = check(&mut errs, "email", WorkEmail::parse(&i.email));
+    // Stored as seven digits, shown as 〒860-0806 (`kmn_domain::postal_code_ja`).
     let postal: String = i
         .postal_code
         .chars()
+        .map(|c| match c {
+            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
+            c => c,
+        })
         .filter(|c| c.is_ascii_digit())
         .collect();
     if postal.len() != 7 {
@@ -69,13 +74,9 @@ pub(crate) fn validate(i: &FacilityInput, now: i64) -> Result<FacilityRow, AppEr
             "住所を200文字以内で入力してください",
         ));
     }
-    let phone: String = i.phone.chars().filter(|c| c.is_ascii_digit()).collect();
-    if !(10..=11).contains(&phone.len()) {
-        errs.push(FieldError::new(
-            "phone",
-            "電話番号は10桁または11桁の数字で入力してください",
-        ));
-    }
+    let phone = kmn_domain::normalize_phone(&i.phone)
+        .map_err(|m| errs.push(FieldError::new("phone", m)))
+        .unwrap_or_default();
     if !errs.is_empty() {
         return Err(AppError::Validation(errs));
     }

@@ -1,12 +1,18 @@
 //! Notices to facilities (第6条2, 第24条): every decision writes a notice to the
 //! facility's inbox and a mail to the outbox in the same transaction; the SMTP sender
 //! (later work) drains the outbox.
+//!
+//! A notice reads as a Japanese office writes one: the facility's name (not its code)
+//! before 御中, whole polite sentences (「…を承認いたしましたので、お知らせいたします。」),
+//! and the center's name at the end. Callers write the sentences; [`notify`] adds the
+//! address and the signature.
 
 use kmn_store::{NoticeRow, Tx};
 
 use crate::AppError;
 
-/// Writes a notice (and its mail when the facility has an address).
+/// Writes a notice (and its mail when the facility has an address): `body` (whole
+/// sentences) under「<施設名> 御中」, above the center's signature.
 pub(crate) async fn notify(
     tx: &mut Tx,
     facility_code: &str,
@@ -17,13 +23,15 @@ pub(crate) async fn notify(
     now: i64,
 ) -> Result<String, AppError> {
     let id = format!("N{}", hex::encode(crate::ca::new_serial().as_bytes()));
-    let mail_to = tx
-        .facility(facility_code)
-        .await?
-        .map(|f| f.email)
-        .filter(|e| !e.is_empty());
+    let facility = tx.facility(facility_code).await?;
+    let name = facility
+        .as_ref()
+        .map_or(facility_code, |f| f.name_kanji.as_str())
+        .to_string();
+    let mail_to = facility.map(|f| f.email).filter(|e| !e.is_empty());
     let full_body = format!(
-        "{body}\n\n--\nくまもとメディカルネットワーク サポートセンター\n（このメールは送信専用です。お問い合わせはサポートセンターまでお願いします。）"
+        "{name} 御中\n\n{}\n\n--\nくまもとメディカルネットワーク サポートセンター（熊本県医師会）\n（このメールは送信専用です。お問い合わせはサポートセンターまでお願いいたします。）",
+        body.trim_end()
     );
     tx.insert_notice(
         &NoticeRow {

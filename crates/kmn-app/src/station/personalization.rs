@@ -18,9 +18,13 @@ use crate::rights::{CaAdmin, Center};
 use crate::station::StationBackend;
 use crate::{App, AppError, secrets};
 
-/// A token error as the operator sees it: the Japanese message and its code.
+/// A token error as the operator sees it: the Japanese message, with the token's code as
+/// the error's one code.
 pub fn token_err(e: kmn_token::TokenError) -> AppError {
-    AppError::Rule(format!("{e} ({})", e.code()))
+    AppError::Token {
+        code: e.code(),
+        message: e.to_string(),
+    }
 }
 
 /// The center's SO-PIN master secret: `KMN_SO_PIN_MASTER(_FILE)`, or
@@ -128,8 +132,10 @@ pub async fn personalize_with<B: StationBackend>(
     let mut timings = Timings::default();
     let target = center.target(application_id).await?;
     let module = Module::load(module_path).map_err(token_err)?;
+    // Without a label or a slot, only a blank card is taken: never a card in use, whose
+    // SO PIN a wrong guess would spend.
     let slot = module
-        .find_slot(token.label.as_deref(), token.slot)
+        .find_token(token.label.as_deref(), token.slot, kmn_token::Wanted::Blank)
         .map_err(token_err)?;
     let label = format!("KMN {}", target.holder_id);
     // The token's serial decides its SO PIN, which the center derives. A blank SoftHSM
@@ -162,7 +168,10 @@ pub async fn personalize_with<B: StationBackend>(
         let key = kmn_token::generate_card_key(&session, alg, &[1], "KMN card key")
             .map_err(token_err)?;
         let facts = kmn_token::check_card_key(&session, &key)
-            .map_err(|e| AppError::Rule(format!("{e} ({})", e.code())))?;
+            .map_err(|e| AppError::Token {
+                code: e.code(),
+                message: e.to_string(),
+            })?;
         // Proof of possession: the CSR is signed on the card.
         let csr = kmn_token::build_csr_on_card(
             &session,
@@ -244,7 +253,7 @@ pub async fn personalize_with<B: StationBackend>(
             if let Some(p) = &written {
                 crate::ra::delivery::shred(p);
             }
-            let wiped = kmn_token::wipe(&module, slot, &so_pin, "KMN blank").is_ok();
+            let wiped = kmn_token::wipe(&module, slot, &so_pin, kmn_token::BLANK_LABEL).is_ok();
             let cert = match &issued_serial {
                 None => String::new(),
                 Some(s) => match center
@@ -269,10 +278,16 @@ pub async fn personalize_with<B: StationBackend>(
             } else {
                 "カードを未発行の状態に戻せませんでした。カードを廃棄してください"
             };
-            Err(AppError::Rule(format!(
+            let message = format!(
                 "カードの発行に失敗しました: {}。{what}。{cert}",
                 e.message_ja()
-            )))
+            );
+            // The card's own code stays the error's one code (E_TOKEN_REMOVED,
+            // E_KEYCHECK_…); anything else is the rule that the card was not issued.
+            Err(match e {
+                AppError::Token { code, .. } => AppError::Token { code, message },
+                _ => AppError::Rule(message),
+            })
         }
     }
 }
@@ -283,7 +298,9 @@ pub struct Inspection {
     pub token: kmn_token::CardInspection,
     /// The card record with that token serial, if any.
     pub card: Option<crate::views::Card>,
-    /// The certificate's status at the CA, per certificate on the card: (serial, subject, not after, status).
+    /// The certificate's status at the CA, per certificate on the card: (serial, subject,
+    /// not after, status: `valid`, `on_hold`, `revoked`, `expired`, or `unknown` when
+    /// this CA did not issue it).
     pub certificates: Vec<(String, String, i64, String)>,
 }
 
@@ -295,7 +312,7 @@ pub async fn inspect(
 ) -> Result<Inspection, AppError> {
     let module = Module::load(module_path).map_err(token_err)?;
     let slot = module
-        .find_slot(token.label.as_deref(), token.slot)
+        .find_token(token.label.as_deref(), token.slot, kmn_token::Wanted::Card)
         .map_err(token_err)?;
     let ins = kmn_token::inspect(&module, slot).map_err(token_err)?;
     let mut tx = app.store.read().await?;
@@ -312,7 +329,7 @@ pub async fn inspect(
                 Some(r) if r.status == kmn_domain::CertStatus::Revoked => "revoked".to_string(),
                 Some(r) if r.not_after < app.now() => "expired".to_string(),
                 Some(r) => r.status.as_str().to_string(),
-                None => "unknown to this CA".to_string(),
+                None => "unknown".to_string(),
             };
             certificates.push((
                 serial,
@@ -418,7 +435,7 @@ pub async fn unlock(
     }
     let module = Module::load(module_path).map_err(token_err)?;
     let slot = module
-        .find_slot(token.label.as_deref(), token.slot)
+        .find_token(token.label.as_deref(), token.slot, kmn_token::Wanted::Card)
         .map_err(token_err)?;
     let (serial, card) = card_on_reader(app, &module, slot).await?;
     let state: kmn_domain::CardState = card
@@ -557,7 +574,7 @@ pub async fn destroy(
         Some((module_path, token)) => {
             let module = Module::load(module_path).map_err(token_err)?;
             let slot = module
-                .find_slot(token.label.as_deref(), token.slot)
+                .find_token(token.label.as_deref(), token.slot, kmn_token::Wanted::Card)
                 .map_err(token_err)?;
             let serial = kmn_token::token_serial(&module, slot).map_err(token_err)?;
             if view.card.token_serial.as_deref() != Some(serial.as_str()) {

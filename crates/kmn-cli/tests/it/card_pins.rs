@@ -344,7 +344,10 @@ async fn art15_lost_card_returned_and_destroyed_wipes_token() {
         "--note",
         "配送業者より紛失の連絡（追跡番号 1234-5678-9012）",
     ]);
-    assert!(out.contains("keyCompromise"), "{out}");
+    assert!(
+        out.contains("鍵の危殆化（紛失・盗難を含む）") && !out.contains("keyCompromise"),
+        "the reason in Japanese (issue 12): {out}"
+    );
     // 第16条: the command published the CRL itself (the after-commit effect; no server
     // runs here) and says so.
     assert!(
@@ -470,62 +473,11 @@ async fn art15_lost_card_returned_and_destroyed_wipes_token() {
     assert_fails(&o, 1, "廃棄できません");
 }
 
-/// Initialises `n` tokens with softhsm2-util and gives each the SO PIN personalization
-/// derives from its serial (a blank card as the vendor delivers it to the center); SoftHSM
-/// itself shows only one uninitialised slot at a time.
+/// `n` blank cards on the reader (wiped back to blank, [`kmn_token::BLANK_LABEL`], their
+/// SO PIN the one personalization derives from the serial), besides SoftHSM's free slot.
 pub(crate) fn blank_tokens(conf: &Path, module: &str, master: &str, n: usize) {
-    let deriver = kmn_token::SoPinDeriver::new(master.as_bytes().to_vec()).unwrap();
-    let softhsm = |args: &[&str]| {
-        let o = std::process::Command::new("softhsm2-util")
-            .env("SOFTHSM2_CONF", conf)
-            .args(args)
-            .output()
-            .expect("softhsm2-util (Debian softhsm2)");
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
-    for i in 1..=n {
-        // Zero-padded: pkcs11-tool --token-label matches a prefix (blank-1 ~ blank-10).
-        let label = format!("blank-{i:03}");
-        softhsm(&[
-            "--init-token",
-            "--free",
-            "--label",
-            &label,
-            "--so-pin",
-            "1111111111111111",
-            "--pin",
-            "12345678",
-        ]);
-        let slots = softhsm(&["--show-slots"]);
-        let mut serial = None;
-        for line in slots.lines() {
-            let line = line.trim();
-            if let Some(s) = line.strip_prefix("Serial number:") {
-                serial = Some(s.trim().to_string());
-            }
-            if line.strip_prefix("Label:").map(str::trim) == Some(label.as_str()) {
-                break;
-            }
-        }
-        let so_pin = deriver.so_pin(&serial.expect("serial")).unwrap();
-        let (ok, o) = pkcs11_tool(
-            conf,
-            module,
-            &[
-                "--token-label",
-                &label,
-                "--login",
-                "--login-type",
-                "so",
-                "--so-pin",
-                "1111111111111111",
-                "--change-pin",
-                "--new-pin",
-                so_pin.expose(),
-            ],
-        );
-        assert!(ok, "{o}");
+    for _ in 0..n {
+        crate::cards::blank_card(conf, module, master);
     }
 }
 

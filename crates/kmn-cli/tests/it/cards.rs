@@ -2,7 +2,7 @@
 //! key made and kept on the card, the certificate and chain written, the PIN mailer in
 //! Japanese, and the PIN nowhere else (R1, 第7–9条).
 
-use crate::support::{Env, in_ci, tool};
+use crate::support::{Env, assert_fails, in_ci, tool};
 
 pub(crate) fn softhsm() -> Option<std::path::PathBuf> {
     match kmn_token::find_softhsm2_module() {
@@ -50,6 +50,89 @@ pub(crate) fn pkcs11_tool(conf: &std::path::Path, module: &str, args: &[&str]) -
             String::from_utf8_lossy(&o.stderr)
         ),
     )
+}
+
+/// Runs `softhsm2-util` against the SoftHSM2 configuration; returns its stdout.
+pub(crate) fn softhsm_util(conf: &std::path::Path, args: &[&str]) -> String {
+    let o = std::process::Command::new("softhsm2-util")
+        .env("SOFTHSM2_CONF", conf)
+        .args(args)
+        .output()
+        .expect("softhsm2-util (Debian softhsm2)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Initialises SoftHSM's free token with `label` and the SO PIN `so_pin` (a user PIN is
+/// set too); returns its slot id (as softhsm2-util reports the reassignment).
+pub(crate) fn init_token(conf: &std::path::Path, label: &str, so_pin: &str) -> String {
+    let out = softhsm_util(
+        conf,
+        &[
+            "--init-token",
+            "--free",
+            "--label",
+            label,
+            "--so-pin",
+            so_pin,
+            "--pin",
+            "12345678",
+        ],
+    );
+    out.rsplit("reassigned to slot ")
+        .next()
+        .map(|s| s.trim().to_string())
+        .filter(|s| s.parse::<u64>().is_ok())
+        .unwrap_or_else(|| panic!("no slot in: {out}"))
+}
+
+/// The serial of the token in slot `slot` (softhsm2-util --show-slots).
+pub(crate) fn token_serial_of(conf: &std::path::Path, slot: &str) -> String {
+    let out = softhsm_util(conf, &["--show-slots"]);
+    let mut in_slot = false;
+    for line in out.lines() {
+        let line = line.trim();
+        if let Some(id) = line
+            .strip_prefix("Slot ")
+            .filter(|id| id.trim().parse::<u64>().is_ok())
+        {
+            in_slot = id.trim() == slot;
+        } else if in_slot && let Some(s) = line.strip_prefix("Serial number:") {
+            return s.trim().to_string();
+        }
+    }
+    panic!("no serial for slot {slot} in: {out}")
+}
+
+/// A card wiped back to blank as the station leaves it after a failed personalization:
+/// labelled [`kmn_token::BLANK_LABEL`], its SO PIN derived from its serial with the
+/// center's `master` secret. Returns (slot id, token serial).
+pub(crate) fn blank_card(conf: &std::path::Path, module: &str, master: &str) -> (String, String) {
+    let transient = "1111111111111111";
+    let slot = init_token(conf, kmn_token::BLANK_LABEL, transient);
+    let serial = token_serial_of(conf, &slot);
+    let so_pin = kmn_token::SoPinDeriver::new(master.as_bytes().to_vec())
+        .unwrap()
+        .so_pin(&serial)
+        .unwrap();
+    let (ok, o) = pkcs11_tool(
+        conf,
+        module,
+        &[
+            "--slot",
+            &slot,
+            "--login",
+            "--login-type",
+            "so",
+            "--so-pin",
+            transient,
+            "--change-pin",
+            "--new-pin",
+            so_pin.expose(),
+        ],
+    );
+    assert!(ok, "{o}");
+    (slot, serial)
 }
 
 /// The text of a PIN mailer (pdftotext) and the 8-digit PIN in it: the only 8-digit
@@ -307,4 +390,154 @@ async fn r1_art7_art9_personalize_a_card_on_a_token() {
         out.contains(&serial),
         "the card still holds its certificate: {out}"
     );
+}
+
+/// Without `--token-label` or `--slot` (issue 12, docs/OPERATOR.ja.md §8): `card inspect`
+/// takes only an initialised card (never SoftHSM's free, uninitialised slot), `card
+/// personalize` only a blank card (uninitialised, or wiped back to「KMN blank」), never a
+/// card in use; when several remain the error lists each one (slot, label, serial) and
+/// nothing on the reader is touched, so no SO PIN is ever tried on a guess.
+#[tokio::test]
+async fn issue12_art7_cards_without_a_label_blank_slot_is_not_a_candidate_and_several_are_listed() {
+    let Some(module) = softhsm() else { return };
+    let m = module.to_str().unwrap();
+    let master = "issue12 master secret 0123456789";
+    let (env, conf) = with_softhsm(Env::new());
+    let env = env.env("KMN_SO_PIN_MASTER", master);
+    let ids = approved_applications(
+        &env,
+        &[
+            ("阿蘇 花子", "アソ ハナコ", "Hanako Aso"),
+            ("菊池 次郎", "キクチ ジロウ", "Jiro Kikuchi"),
+        ],
+    )
+    .await;
+
+    // Only SoftHSM's free slot: nothing to inspect, and the error says what is there.
+    let o = env.run(&["card", "inspect", "--module", m]);
+    assert_fails(&o, 1, "(E_TOKEN_NOT_FOUND)");
+    assert_fails(&o, 1, "初期化済みのカード");
+
+    // The free slot is the one blank card: personalized without naming it.
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "card",
+        "personalize",
+        "--module",
+        m,
+        "--application",
+        &ids[0],
+        "--json",
+    ]))
+    .unwrap();
+    let first_serial = v["token_serial"].as_str().unwrap().to_string();
+    let first_label = format!("KMN {}", v["card"]["holder_id"].as_str().unwrap());
+
+    // One initialised card and the free slot: inspect takes the card, not the free slot.
+    let out = env.ok(&["card", "inspect", "--module", m]);
+    assert!(
+        out.contains(&first_serial) && out.contains(&first_label),
+        "{out}"
+    );
+
+    // A second initialised token (another center's card, its SO PIN not ours): two cards
+    // for inspect, listed with slot, label and serial; the free slot is not among them.
+    let other_slot = init_token(&conf, "other card", "2222222222222222");
+    let other_serial = token_serial_of(&conf, &other_slot);
+    let o = env.run(&["card", "inspect", "--module", m]);
+    assert_fails(&o, 1, "(E_TOKEN_AMBIGUOUS)");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(err.matches("(E_").count(), 1, "one code: {err}");
+    assert!(
+        err.lines().next().unwrap().ends_with("(E_TOKEN_AMBIGUOUS)"),
+        "the code ends the first line, the cards follow: {err}"
+    );
+    for want in [
+        format!("ラベル「{first_label}」  シリアル {first_serial}"),
+        format!("スロット {other_slot}  ラベル「other card」  シリアル {other_serial}"),
+        "--token-label".to_string(),
+        "--slot".to_string(),
+    ] {
+        assert!(err.contains(&want), "expected '{want}' in: {err}");
+    }
+    assert!(
+        !err.contains("未初期化"),
+        "the free slot is no candidate: {err}"
+    );
+    let out = env.ok(&["card", "inspect", "--module", m, "--slot", &other_slot]);
+    assert!(out.contains(&other_serial), "{out}");
+
+    // Personalize: the two cards in use are never candidates, the free slot is the only
+    // blank card and is taken.
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "card",
+        "personalize",
+        "--module",
+        m,
+        "--application",
+        &ids[1],
+        "--json",
+    ]))
+    .unwrap();
+    let second_serial = v["token_serial"].as_str().unwrap().to_string();
+    assert!(
+        second_serial != first_serial && second_serial != other_serial,
+        "{v}"
+    );
+
+    // Two cards wiped back to blank and the free slot: three blank cards. Personalize
+    // lists them and touches none (labels and SO PINs as they were).
+    let more =
+        more_approved_applications(&env, &[("山鹿 三郎", "ヤマガ サブロウ", "Saburo Yamaga")])
+            .await;
+    let (blank1, blank1_serial) = blank_card(&conf, m, master);
+    let (blank2, blank2_serial) = blank_card(&conf, m, master);
+    let o = env.run(&[
+        "card",
+        "personalize",
+        "--module",
+        m,
+        "--application",
+        &more[0],
+    ]);
+    assert_fails(&o, 1, "(E_TOKEN_AMBIGUOUS)");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    for want in [
+        format!("スロット {blank1}  ラベル「KMN blank」  シリアル {blank1_serial}"),
+        format!("スロット {blank2}  ラベル「KMN blank」  シリアル {blank2_serial}"),
+        "未初期化のカード".to_string(),
+    ] {
+        assert!(err.contains(&want), "expected '{want}' in: {err}");
+    }
+    for in_use in [&first_label, "other card"] {
+        assert!(
+            !err.contains(in_use),
+            "a card in use is no candidate: {err}"
+        );
+    }
+    let (ok, slots) = pkcs11_tool(&conf, m, &["--list-token-slots"]);
+    assert!(ok, "{slots}");
+    assert_eq!(slots.matches("KMN blank").count(), 2, "{slots}");
+    let a = serde_json::from_str::<serde_json::Value>(&env.ok(&[
+        "application",
+        "show",
+        &more[0],
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(a["application"]["state"], "approved", "nothing issued: {a}");
+
+    // The operator picks one from the list: it is personalized with its own SO PIN.
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "card",
+        "personalize",
+        "--module",
+        m,
+        "--slot",
+        &blank2,
+        "--application",
+        &more[0],
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(v["token_serial"], blank2_serial.as_str(), "{v}");
 }

@@ -681,7 +681,11 @@ async fn art4_doctor_cli_enrol_confirm_approve_end() {
         "{out}"
     );
     let out = env.ok(&["doctor", "lookup", "--cert", auth.to_str().unwrap()]);
-    assert!(out.contains(&code) && out.contains("doctor"), "{out}");
+    // Issue 12: the profession in Japanese in text (the API's answer keeps `doctor`).
+    assert!(
+        out.contains(&code) && out.contains("職種 医師") && !out.contains("doctor"),
+        "{out}"
+    );
     let out = env.ok(&["doctor", "lookup", "--cert", sign.to_str().unwrap()]);
     assert!(out.contains("有効な登録はありません"), "{out}");
     let out = env.ok(&["doctor", "show", &id]);

@@ -56,13 +56,30 @@ fn check_letter(text: &str, facility: &str, holder: &str, card: &str, serial: &s
         "その電子証明書を下記のとおり失効いたしましたので、お知らせいたします。",
         "敬具",
         "以上",
-        "秒",
     ] {
         assert!(
             text.contains(&flat(want)),
             "'{want}' in the letter:\n{text}"
         );
     }
+    // One format for times (issue 12): 2026年11月26日 10:00:00, the seconds as evidence.
+    let hms = |s: &str| {
+        let p: Vec<&str> = s.splitn(4, ':').collect();
+        p.len() >= 3
+            && (1..=2).contains(&p[0].len())
+            && p[0].bytes().all(|b| b.is_ascii_digit())
+            && p[1].len() == 2
+            && p[1].bytes().all(|b| b.is_ascii_digit())
+            && p[2]
+                .get(..2)
+                .is_some_and(|x| x.bytes().all(|b| b.is_ascii_digit()))
+    };
+    assert!(
+        text.match_indices('日')
+            .any(|(i, d)| hms(&text[i + d.len()..])),
+        "a time as 2026年11月26日 10:00:00 in the letter:\n{text}"
+    );
+    assert!(!text.contains("秒"), "{text}");
 }
 
 #[tokio::test]
@@ -126,7 +143,8 @@ async fn art23_lost_card_evidence_has_every_timestamp_and_the_receipt_verifies()
         "first CRL SHA-256 ",
         "stored and read back",
         "年",
-        "秒)",
+        "日 ",
+        ":",
         "(利用施設窓口)",
     ] {
         assert!(show.contains(want), "'{want}' in:\n{show}");

@@ -51,8 +51,13 @@ async fn operator_cli_registers_reviews_and_answers_in_japanese() {
     let o = add(&bad, "てすと");
     assert_fails(&o, 1, "(E_VALIDATION)");
     let err = String::from_utf8_lossy(&o.stderr);
+    // Issue 12: the fields by their Japanese names, not the API's (`code`, `name_kana`).
     assert!(
-        err.contains("code:") && err.contains("name_kana:") && err.contains("カタカナ"),
+        err.contains("  - 施設コード: ")
+            && err.contains("  - 氏名・名称（カナ）: ")
+            && err.contains("カタカナ")
+            && !err.contains("code:")
+            && !err.contains("name_kana"),
         "{err}"
     );
     let o = env.run(&["facility", "list", "--json"]);
@@ -64,6 +69,19 @@ async fn operator_cli_registers_reviews_and_answers_in_japanese() {
     let o = add(&code, "テストシンリョウジョ");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("を登録しました"));
+    // Issue 12: one format for postal codes and telephone numbers (as typed).
+    let out = env.ok(&["facility", "show", &code]);
+    assert!(
+        out.contains("〒860-0806 熊本市中央区") && out.contains("096-000-0000"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("8600806") && !out.contains("0960000000"),
+        "{out}"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&env.ok(&["facility", "show", &code, "--json"])).unwrap();
+    assert_eq!(v["facility"]["postal_code"], "8600806", "{v}");
     for kind in ["cps", "terms", "privacy_policy"] {
         env.ok(&[
             "facility",
@@ -114,6 +132,11 @@ async fn operator_cli_registers_reviews_and_answers_in_japanese() {
     let out = env.ok(&["person", "show", &holder]);
     assert!(
         out.contains("看護師") && out.contains("利用許可: あり"),
+        "{out}"
+    );
+    // Issue 12: a date of birth as people write it, the profession in Japanese.
+    assert!(
+        out.contains("生年月日    1985年4月1日") && !out.contains("nurse"),
         "{out}"
     );
 
@@ -175,6 +198,40 @@ async fn operator_cli_registers_reviews_and_answers_in_japanese() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["code"], "E_CONFLICT");
     assert!(v["message"].as_str().unwrap().contains("差戻し"), "{v}");
+
+    // Issue 12: the notices read as an office writes them — the facility's name before
+    // 御中, whole polite sentences, the holder by name — and `kmn notice list` shows them.
+    env.ok(&[
+        "document",
+        "publish",
+        "--kind",
+        "privacy_policy",
+        "--version",
+        "2.01",
+        docs.to_str().unwrap(),
+    ]);
+    let out = env.ok(&["notice", "list", "--facility", &code]);
+    for want in [
+        "テスト診療所 御中".to_string(),
+        format!(
+            "利用者 山田　花子 様（{holder}）の新規発行の申請（申請番号 {}）を受け付けましたので、お知らせいたします。",
+            a.id
+        ),
+        "内容に不備がありましたので、お知らせいたします（利用規約第6条2）。".to_string(),
+        "フリガナが違います".to_string(),
+        "お手数ですが、内容を修正のうえ、再申請をお願いいたします。".to_string(),
+        "第2.01版を公開いたしましたので、お知らせいたします。".to_string(),
+        "1. 【氏名・名称（カナ）】フリガナが違います".to_string(),
+        "件名: 【くまもとメディカルネットワーク】申請内容の不備のお知らせ（差戻し）".to_string(),
+        "くまもとメディカルネットワーク サポートセンター（熊本県医師会）".to_string(),
+    ] {
+        assert!(out.contains(&want), "expected '{want}' in:\n{out}");
+    }
+    assert!(!out.contains(&format!("{code} 御中")), "{out}");
+    assert!(
+        !out.contains("について、申請"),
+        "no title as a sentence: {out}"
+    );
 
     // Accounts: outside the demo, staff certificates come on tokens only (`kmn account
     // enrol`, issue 9 item 3; operator_tokens.rs); a station's certificate from a CSR is
@@ -262,6 +319,88 @@ async fn operator_cli_registers_reviews_and_answers_in_japanese() {
         pem.to_str().unwrap(),
     ]);
     assert_fails(&o, 1, "--person");
+}
+
+/// Issue 12: every error the CLI prints carries exactly one code, at the end of its one
+/// line — `エラー: <メッセージ> (<CODE>)` for the operator commands (the fields of a
+/// validation error below it, by their Japanese names), `error: <message> (<CODE>)` for
+/// CA administration and the gateway — never two codes, none, or one inside the text.
+#[tokio::test]
+async fn issue12_an_error_carries_one_code_at_the_end_of_its_line() {
+    let env = Env::new();
+    env.init(&[]);
+    let codes = |err: &str| {
+        err.match_indices("E_")
+            .filter(|(i, _)| err[..*i].ends_with('('))
+            .count()
+    };
+    let shape = |args: &[&str], exit: i32, first_line: &str| -> String {
+        let o = env.run(args);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(exit), "{args:?}: {err}");
+        assert_eq!(err.lines().next(), Some(first_line), "{args:?}: {err}");
+        assert_eq!(codes(&err), 1, "one code: {err}");
+        assert_eq!(err.matches("E_").count(), 1, "no code in the text: {err}");
+        err
+    };
+    shape(
+        &["application", "show", "A99999999"],
+        1,
+        "エラー: 申請 A99999999 はありません (E_NOT_FOUND)",
+    );
+    shape(
+        &["card", "mailers", "--state", "lost"],
+        1,
+        "エラー: 入力内容に誤りがあります: PIN通知書の状態 'lost' はありません（held, released, dispatched, destroyed） (E_BAD_INPUT)",
+    );
+    let err = shape(
+        &[
+            "person",
+            "add",
+            "--facility",
+            "4310000015",
+            "--name-kanji",
+            "山田 花子",
+            "--name-kana",
+            "やまだ",
+            "--name-romaji",
+            "Hanako Yamada",
+            "--date-of-birth",
+            "1985-13-01",
+            "--profession",
+            "wizard",
+            "--email",
+            "h@example.jp",
+        ],
+        1,
+        "エラー: 入力内容に誤りがあります（3件）。 (E_VALIDATION)",
+    );
+    for field in ["  - 氏名・名称（カナ）: ", "  - 生年月日: ", "  - 職種: "] {
+        assert!(err.contains(field), "{field}: {err}");
+    }
+    // CA administration: the same one line, in English where the command is.
+    let o = env.run(&["cert", "show", "0abc"]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: ") && err.trim_end().ends_with("(E_NOT_FOUND)"),
+        "{err}"
+    );
+    assert_eq!((err.lines().count(), codes(&err)), (1, 1), "{err}");
+    // The gateway, which needs no data dir.
+    let o = env.run(&[
+        "gateway",
+        "check",
+        "--config",
+        "/nonexistent/kmn-gateway.toml",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with("error: ") && err.trim_end().ends_with("(E_CONFIG)"),
+        "{err}"
+    );
+    assert_eq!(codes(&err), 1, "{err}");
 }
 
 /// 第1条6・第2条2: `kmn document list` shows every published version, the newest of each

@@ -46,9 +46,10 @@ impl From<AppError> for ApiError {
 pub fn status_of(e: &AppError) -> StatusCode {
     match e {
         AppError::BadInput(_) => StatusCode::BAD_REQUEST,
-        AppError::Validation(_) | AppError::Rule(_) | AppError::Lint(_) => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+        AppError::Validation(_)
+        | AppError::Rule(_)
+        | AppError::Lint(_)
+        | AppError::Token { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         AppError::Forbidden(_) | AppError::SelfApproval(_) => StatusCode::FORBIDDEN,
         AppError::NotFound(_) => StatusCode::NOT_FOUND,

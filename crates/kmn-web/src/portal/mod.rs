@@ -465,7 +465,7 @@ pub fn field_label(field: &str) -> &str {
         "document" => "申請書のスキャン（PDF）",
         "to" => "終了日",
         f if f.starts_with("deficiencies") => "不備の内容",
-        f => f,
+        f => kmn_app::error::field_label_ja(f),
     }
 }
 
@@ -685,7 +685,7 @@ pub fn date(t: i64) -> String {
         .unwrap_or_default()
 }
 
-/// `2026年12月2日 20時43分` (JST) of Unix seconds (or with the era, as [`date`]).
+/// `2026年12月2日 20:43` (JST) of Unix seconds (or with the era, as [`date`]).
 pub fn datetime(t: i64) -> String {
     let f = if era() {
         kmn_domain::time_fmt::ja_era_datetime
