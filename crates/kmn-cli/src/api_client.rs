@@ -108,9 +108,11 @@ impl ApiClient {
     ) -> Result<Self, AppError> {
         let (host, port) = host_port(server)?;
         let roots = roots(ca)?;
-        let token = |e: kmn_token::TokenError| AppError::Token(e);
+        let token = kmn_app::station::personalization::token_err;
         let m = kmn_token::Module::load(module).map_err(token)?;
-        let slot = m.find_card(label, slot).map_err(token)?;
+        let slot = m
+            .find_token(label, slot, kmn_token::Wanted::Card)
+            .map_err(token)?;
         let config = kmn_token::tls::client_config(
             &m,
             slot,
@@ -127,7 +129,6 @@ impl ApiClient {
             config: Arc::new(config),
         })
     }
-
 
     /// `server` is `https://host:port`; `cert` the account's certificate chain (PEM),
     /// `key` its PKCS#8 key (PEM), `ca` the root that issued the server's TLS certificate.

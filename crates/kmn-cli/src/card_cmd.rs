@@ -343,7 +343,8 @@ pub(crate) fn pin_from_stdin_line() -> Result<SecretPin, AppError> {
         let _ = std::io::Write::flush(&mut std::io::stderr());
         if !stty("-echo") {
             return Err(AppError::BadInput(
-                "PIN を表示せずに入力できません。--pin-file で PIN のファイルを指定してください".into(),
+                "PIN を表示せずに入力できません。--pin-file で PIN のファイルを指定してください"
+                    .into(),
             ));
         }
     }

@@ -388,3 +388,145 @@ async fn art12_kmn_proposal_bulk_revocation_through_the_api_with_progress() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
     assert!(!o.status.success() && v["code"] != "", "{v}");
 }
+
+/// 第12条 in production: support-center staff log in with the key on their own operator
+/// card (it never leaves the card), not a key file — `kmn proposal --module … --pin-file`
+/// (or the PIN on standard input) proposes as that account; a wrong PIN is the card's own
+/// error with nothing proposed; a PIN file others may read, and a card together with a key
+/// file, are refused before anything is sent.
+#[tokio::test]
+async fn art12_kmn_proposal_with_the_operator_card() {
+    use std::io::Write;
+    let Some(module) = crate::cards::softhsm() else {
+        return;
+    };
+    let m = module.to_str().unwrap().to_string();
+    let (env, _conf) = crate::cards::with_softhsm(crate::support::Env::new());
+    let srv = crate::serve::start(&env);
+    let pass = std::fs::read_to_string(env.data_dir().join("secrets/ca-passphrase")).unwrap();
+    let env = env.env("KMN_CA_PASSPHRASE", pass.trim());
+    let app = env.app().await;
+    let card = crate::serve::demo_desk_card(&app).await;
+    let v: Value = serde_json::from_str(&env.ok(&[
+        "account",
+        "enrol",
+        "--role",
+        "operator",
+        "--name",
+        "熊本 一郎",
+        "--person",
+        "staff-01",
+        "--module",
+        &m,
+        "--json",
+    ]))
+    .unwrap();
+    let account = v["account"]["id"].as_str().unwrap().to_string();
+    let mailer = std::path::PathBuf::from(v["mailer_path"].as_str().unwrap());
+    let (_, pin) = crate::cards::pin_from_mailer(&mailer, &[&account]);
+    let label = "KMN staff-01";
+    let root = env.data_dir().join("demo/root-ca.pem");
+    let https = srv.https.replace("127.0.0.1", "localhost");
+    let propose = |extra: &[&str], stdin: Option<&str>| {
+        let mut args = vec![
+            "proposal",
+            "revoke-cards",
+            "--cards",
+            &card.id,
+            "--ground",
+            "breach",
+            "--note",
+            "規約違反の確認（担当者ICカード）",
+            "--json",
+            "--server",
+            &https,
+            "--server-ca",
+            root.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let mut c = env.cmd(&args);
+        c.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).unwrap();
+        }
+        drop(input);
+        child.wait_with_output().unwrap()
+    };
+    let proposals = || async {
+        let mut tx = app.store_for_tests().read().await.unwrap();
+        let n = tx
+            .audit_events(Some("proposal.propose"))
+            .await
+            .unwrap()
+            .len();
+        tx.rollback().await.unwrap();
+        n
+    };
+    let before = proposals().await;
+    // A wrong PIN: the card's answer, one code, nothing proposed.
+    let o = propose(&["--module", &m, "--token-label", label], Some("000000\n"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("E_TOKEN_") && err.contains("PIN"), "{err}");
+    assert_eq!(proposals().await, before);
+    // A PIN file others may read is refused.
+    let loose = env.path("pin-loose");
+    std::fs::write(&loose, format!("{pin}\n")).unwrap();
+    std::fs::set_permissions(&loose, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let o = propose(
+        &[
+            "--module",
+            &m,
+            "--token-label",
+            label,
+            "--pin-file",
+            loose.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(!o.status.success(), "{o:?}");
+    // A card and a key file together: refused by the options themselves.
+    let o = propose(
+        &["--module", &m, "--cert", "x.pem", "--key-file", "x.key"],
+        Some(&format!("{pin}\n")),
+    );
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert_eq!(proposals().await, before);
+    // The PIN on standard input: proposed as the card's account.
+    let o = propose(
+        &["--module", &m, "--token-label", label],
+        Some(&format!("{pin}\n")),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(p["proposed_by"], account.as_str(), "{p}");
+    assert_eq!(p["state"], "proposed", "{p}");
+    // The PIN from a file of the person's own (0600): `show` works the same way.
+    let own = env.path("pin-own");
+    crate::support::write_secret(&own, &format!("{pin}\n"));
+    let o = env.run(&[
+        "proposal",
+        "show",
+        p["id"].as_str().unwrap(),
+        "--server",
+        &https,
+        "--server-ca",
+        root.to_str().unwrap(),
+        "--module",
+        &m,
+        "--token-label",
+        label,
+        "--pin-file",
+        own.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success() && text.contains("承認待ち"),
+        "{text}{o:?}"
+    );
+    drop(srv);
+}
