@@ -274,7 +274,9 @@ fn effects(from: CardState, event: CardEvent) -> Vec<CardEffect> {
         ],
         Ev::Suspend => vec![E::HoldCertificate, notify(NoticeKind::CardSuspended)],
         Ev::Resume => vec![E::ReleaseCertificateHold, notify(NoticeKind::CardResumed)],
-        // 第11条: emergency revocation; before receipt the PIN was never sent (第8条).
+        // 第11条: emergency revocation. A PIN mailer not yet sent — held until receipt
+        // (第8条), or released but not dispatched — is destroyed: its PIN and code are for
+        // a card that is gone (one already dispatched is the holder's).
         Ev::ReportLost | Ev::LostInPost => {
             let mut v = vec![E::Revoke {
                 grounds: if event == Ev::LostInPost {
@@ -283,9 +285,7 @@ fn effects(from: CardState, event: CardEvent) -> Vec<CardEffect> {
                     RevocationGrounds::Emergency(EmergencyCause::Lost)
                 },
             }];
-            if from == St::Shipped {
-                v.push(E::DestroyPinMailer);
-            }
+            v.push(E::DestroyPinMailer);
             v.push(notify(if event == Ev::LostInPost {
                 NoticeKind::CardLostInPost
             } else {
@@ -535,9 +535,10 @@ mod tests {
                 }
             ]
         );
-        // After receipt the PIN has gone out: nothing to destroy.
+        // After receipt the mailer may still wait for dispatch: a loss destroys it too
+        // (the effect touches only a mailer not yet sent).
         let t = St::Received.apply(Ev::ReportLost).unwrap();
-        assert!(!t.effects.contains(&E::DestroyPinMailer));
+        assert!(t.effects.contains(&E::DestroyPinMailer));
     }
 
     #[test]

@@ -342,3 +342,46 @@ async fn art11_holder_emergency_revocation_mails_the_holder() {
         "no new mail without an address: {mail:?}"
     );
 }
+
+/// 第11条 with 第8条: a card lost after its receipt was confirmed, while its PIN mailer is
+/// released but not yet dispatched — the mailer is destroyed unsent with the revocation
+/// (its PIN and emergency code are for a card that is gone), and its file with it.
+#[tokio::test]
+async fn art11_loss_after_receipt_destroys_the_mailer_not_yet_dispatched() {
+    let w = sqlite_world().await;
+    let (card, _) = w.personalized_card(&w.nurse_a, "00112233445566BB").await;
+    let (st, v) = w
+        .call(
+            Some("operator"),
+            Method::POST,
+            &format!("/api/v1/cards/{card}/ship"),
+            Some(json!({"method": "簡易書留"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let (st, v) = w
+        .call(
+            Some("desk_a"),
+            Method::POST,
+            "/api/v1/cards/receipt",
+            Some(json!({"token_serial": "0011-2233-4455-66bb"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["pin_mailers"][0]["state"], "released", "{v}");
+    let (st, v) = w
+        .call(
+            Some("desk_a"),
+            Method::POST,
+            &format!("/api/v1/cards/{card}/emergency-revocation"),
+            Some(json!({"reason": "lost"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let v = kmn_app::ra::delivery::view(&w.app, &crate::api_fixture::admin().reader(), &card)
+        .await
+        .unwrap();
+    assert_eq!(v.card.state, "lost");
+    assert_eq!(v.pin_mailers.len(), 1);
+    assert_eq!(v.pin_mailers[0].state, "destroyed", "{:?}", v.pin_mailers);
+}
