@@ -573,6 +573,24 @@ impl Tx {
         .await
     }
 
+    /// Claims an approved application for this transaction before a card's certificate
+    /// is recorded or bound to it: a write that changes nothing (SQLite's writers already
+    /// take turns) but, on PostgreSQL, takes the row's lock and checks the state again
+    /// after any transaction that held it committed — so a late `complete` and a new
+    /// issuance for the same application are decided one after the other, never both on
+    /// what each read before the other committed. Zero rows (no longer approved) is a
+    /// [`StoreError::Conflict`].
+    pub async fn claim_approved_application(&mut self, id: &str) -> Result<(), StoreError> {
+        let update = sqlx::query(
+            "UPDATE applications SET updated_at = updated_at WHERE id = $1 AND state = 'approved'",
+        )
+        .bind(id);
+        self.compare_and_set_or_conflict(update, || {
+            format!("application {id} is no longer approved")
+        })
+        .await
+    }
+
     /// Links the card that fulfilled an application.
     pub async fn set_application_card(
         &mut self,

@@ -919,6 +919,19 @@ pub(crate) async fn allocate_card_id(app: &App) -> Result<String, AppError> {
     Ok(format!("C{n:08}"))
 }
 
+/// Takes the approved application's row for this transaction
+/// ([`kmn_store::Tx::claim_approved_application`]); no longer approved is a conflict.
+async fn claim_approved(tx: &mut Tx, id: &str) -> Result<(), AppError> {
+    tx.claim_approved_application(id)
+        .await
+        .map_err(|e| match e {
+            kmn_store::StoreError::Conflict(_) => AppError::Conflict(format!(
+                "申請 {id} は他の処理で先に完了しました（承認済みではありません）"
+            )),
+            other => other.into(),
+        })
+}
+
 /// Records the card and completes the application; if that fails (someone else
 /// fulfilled it meanwhile), the certificate just issued is revoked so that no usable
 /// certificate is left without its card.
@@ -935,6 +948,8 @@ pub(crate) async fn record_fulfilment(
     let now = app.now();
     let mut tx = app.store.begin().await?;
     let r = async {
+        // The application first, as record_issuance does: the two are decided in turn.
+        claim_approved(&mut tx, id).await?;
         let card_id = bind_issuance(&mut tx, actor, a, issued, personalization, now).await?;
         if let Some(p) = personalization
             && let Some(c) = tx.card_by_token_serial(p.token_serial).await?
@@ -1149,6 +1164,13 @@ pub(crate) async fn record_issuance(
     let now = app.now();
     let mut tx = app.store.begin().await?;
     let r = async {
+        let a = tx
+            .application(application_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("申請 {application_id} はありません")))?;
+        if state_of(&a)? == ApplicationState::Approved {
+            claim_approved(&mut tx, application_id).await?;
+        }
         let a = tx
             .application(application_id)
             .await?
