@@ -366,9 +366,7 @@ async fn open(data_dir: &Path) -> Result<App, AppError> {
 }
 
 fn ts(t: i64) -> String {
-    kmn_domain::time_fmt::rfc3339(
-        time::OffsetDateTime::from_unix_timestamp(t).unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
-    )
+    kmn_domain::time_fmt::rfc3339_unix(t)
 }
 
 pub async fn run(cli: Cli) -> ExitCode {

@@ -51,6 +51,11 @@ pub fn ja_unix_secs(t: i64) -> String {
 }
 
 /// RFC 3339 in UTC with a `Z`, second precision, for logs and machine output.
+/// [`rfc3339`] of Unix seconds (the epoch for a time out of range).
+pub fn rfc3339_unix(t: i64) -> String {
+    rfc3339(OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH))
+}
+
 pub fn rfc3339(t: OffsetDateTime) -> String {
     let t = t.to_offset(UtcOffset::UTC);
     format!(

@@ -113,8 +113,8 @@ async fn health(State(app): State<App>) -> Response {
                 crls.push(serde_json::json!({
                     "ca": c.ca_name,
                     "number": c.number,
-                    "this_update": kmn_domain::time_fmt::rfc3339(time::OffsetDateTime::from_unix_timestamp(c.this_update).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)),
-                    "next_update": kmn_domain::time_fmt::rfc3339(time::OffsetDateTime::from_unix_timestamp(c.next_update).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)),
+                    "this_update": kmn_domain::time_fmt::rfc3339_unix(c.this_update),
+                    "next_update": kmn_domain::time_fmt::rfc3339_unix(c.next_update),
                     "entries": c.entries,
                 }));
             }

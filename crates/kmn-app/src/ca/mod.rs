@@ -502,10 +502,7 @@ pub async fn init(
             return Err(AppError::CaState(format!(
                 "a CA already exists in this data dir (root {}, made {}); a second ceremony is refused",
                 root.name,
-                kmn_domain::time_fmt::rfc3339(
-                    OffsetDateTime::from_unix_timestamp(root.created_at)
-                        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-                )
+                kmn_domain::time_fmt::rfc3339_unix(root.created_at)
             )));
         }
     }

@@ -1168,19 +1168,14 @@ pub(crate) async fn record_issuance(
             .application(application_id)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("申請 {application_id} はありません")))?;
-        if state_of(&a)? == ApplicationState::Approved {
-            claim_approved(&mut tx, application_id).await?;
-        }
-        let a = tx
-            .application(application_id)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("申請 {application_id} はありません")))?;
         if state_of(&a)? != ApplicationState::Approved {
             return Err(AppError::Conflict(format!(
                 "申請 {application_id} は他の処理で先に完了しました（状態: {}）",
                 state_of(&a)?.label_ja()
             )));
         }
+        // Approved when read: now under the row's lock, checked again (PostgreSQL).
+        claim_approved(&mut tx, application_id).await?;
         if let Some(prev) = tx.unbound_issuance(application_id).await? {
             withdraw_in_tx(
                 &mut tx,

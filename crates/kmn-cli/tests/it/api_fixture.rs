@@ -543,6 +543,21 @@ impl World {
         (issued.card_id, issued.serial_hex)
     }
 
+    /// [`World::personalized_card`], shipped by the operator (簡易書留) through the API.
+    pub async fn shipped_card(&self, holder: &str, token_serial: &str) -> (String, String) {
+        let (card, serial) = self.personalized_card(holder, token_serial).await;
+        let (st, v) = self
+            .call(
+                Some("operator"),
+                Method::POST,
+                &format!("/api/v1/cards/{card}/ship"),
+                Some(json!({"method": "簡易書留"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        (card, serial)
+    }
+
     /// The station account as an actor.
     pub async fn station(&self) -> Station {
         let a = kmn_app::actor::authenticate(&self.app, &self.certs["station"])

@@ -349,16 +349,7 @@ async fn art11_holder_emergency_revocation_mails_the_holder() {
 #[tokio::test]
 async fn art11_loss_after_receipt_destroys_the_mailer_not_yet_dispatched() {
     let w = sqlite_world().await;
-    let (card, _) = w.personalized_card(&w.nurse_a, "00112233445566BB").await;
-    let (st, v) = w
-        .call(
-            Some("operator"),
-            Method::POST,
-            &format!("/api/v1/cards/{card}/ship"),
-            Some(json!({"method": "簡易書留"})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{v}");
+    let (card, _) = w.shipped_card(&w.nurse_a, "00112233445566BB").await;
     let (st, v) = w
         .call(
             Some("desk_a"),

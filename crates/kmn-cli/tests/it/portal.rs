@@ -408,16 +408,7 @@ async fn issue12_portal_pages_answer_every_role_and_facility_exactly() {
 async fn art8_portal_receipt_ignores_case_and_hyphens_and_needs_the_form_token() {
     let p = world().await;
     let w = &p.w;
-    let (card, _) = w.personalized_card(&w.nurse_a, "0a1b2c3d4e5f6789").await;
-    let (st, v) = w
-        .call(
-            Some("operator"),
-            Method::POST,
-            &format!("/api/v1/cards/{card}/ship"),
-            Some(json!({"method": "簡易書留"})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{v}");
+    let (card, _) = w.shipped_card(&w.nurse_a, "0a1b2c3d4e5f6789").await;
     let typed = "0A1B-2C3D-4E5F-6789";
     let before = w.counts().await;
     // No token.
@@ -711,16 +702,7 @@ async fn art23_portal_card_page_shows_the_revocation_and_its_evidence() {
 async fn art8_portal_handover_refusal_is_shown_beside_the_field() {
     let p = world().await;
     let w = &p.w;
-    let (card, _) = w.personalized_card(&w.nurse_a, "0a1b2c3d4e5f6789").await;
-    let (st, v) = w
-        .call(
-            Some("operator"),
-            Method::POST,
-            &format!("/api/v1/cards/{card}/ship"),
-            Some(json!({"method": "簡易書留"})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{v}");
+    let (card, _) = w.shipped_card(&w.nurse_a, "0a1b2c3d4e5f6789").await;
     let token = p.token("desk_a", "/portal/receipt").await;
     let r = p
         .post(
@@ -1307,16 +1289,7 @@ async fn issue12_portal_reads_on_postgresql() {
     let router = kmn_web::https_router(w.app.clone());
     let p = Portal { w, router };
     let w = &p.w;
-    let (card, _) = w.personalized_card(&w.nurse_a, "0a1b2c3d4e5f6789").await;
-    let (st, v) = w
-        .call(
-            Some("operator"),
-            Method::POST,
-            &format!("/api/v1/cards/{card}/ship"),
-            Some(json!({"method": "簡易書留"})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{v}");
+    let (card, _) = w.shipped_card(&w.nurse_a, "0a1b2c3d4e5f6789").await;
     let q = p.get(Some("operator"), "/portal/queues").await;
     assert_eq!(q.status, StatusCode::OK, "{}", q.body);
     assert!(
@@ -1431,6 +1404,22 @@ pub(crate) fn der_of_pem(pem: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(b64)
         .unwrap()
+}
+
+/// The browser tests' logins: `KMN_<WHO>_CERT`/`_KEY` of the demo's desk, operator,
+/// supervisor and auditor (PEM files `kmn up` writes under `<data-dir>/demo/`).
+pub(crate) fn demo_logins(demo: &std::path::Path) -> Vec<(String, std::path::PathBuf)> {
+    let mut v = Vec::new();
+    for (who, file) in [
+        ("DESK", "facility_desk"),
+        ("OPERATOR", "operator"),
+        ("SUPERVISOR", "supervisor"),
+        ("AUDITOR", "auditor"),
+    ] {
+        v.push((format!("KMN_{who}_CERT"), demo.join(format!("{file}.pem"))));
+        v.push((format!("KMN_{who}_KEY"), demo.join(format!("{file}.key"))));
+    }
+    v
 }
 
 /// What the browser tests need on this machine: Node.js, Debian's Chromium and the
@@ -1699,14 +1688,7 @@ async fn issue12_portal_in_chromium_with_client_certificates() {
         .arg("portal.test.js")
         .current_dir(&dir)
         .env("KMN_PORTAL_URL", format!("https://{}", up.https))
-        .env("KMN_DESK_CERT", demo.join("facility_desk.pem"))
-        .env("KMN_DESK_KEY", demo.join("facility_desk.key"))
-        .env("KMN_OPERATOR_CERT", demo.join("operator.pem"))
-        .env("KMN_OPERATOR_KEY", demo.join("operator.key"))
-        .env("KMN_SUPERVISOR_CERT", demo.join("supervisor.pem"))
-        .env("KMN_SUPERVISOR_KEY", demo.join("supervisor.key"))
-        .env("KMN_AUDITOR_CERT", demo.join("auditor.pem"))
-        .env("KMN_AUDITOR_KEY", demo.join("auditor.key"))
+        .envs(demo_logins(&demo))
         .env("KMN_FACILITY_A", &fac_a)
         .env("KMN_PROPOSAL", &proposal.id)
         .env("KMN_DOCTOR_PEM", &doctor_pem)

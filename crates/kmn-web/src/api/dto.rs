@@ -16,9 +16,7 @@ pub use kmn_api_types::{
 };
 
 pub(crate) fn ts(t: i64) -> String {
-    kmn_domain::time_fmt::rfc3339(
-        time::OffsetDateTime::from_unix_timestamp(t).unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
-    )
+    kmn_domain::time_fmt::rfc3339_unix(t)
 }
 
 fn label<T: std::str::FromStr>(code: &str, f: impl Fn(T) -> &'static str) -> String {

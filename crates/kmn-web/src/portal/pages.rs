@@ -1870,10 +1870,7 @@ pub async fn audit_csv(State(app): State<App>, p: Portal, uri: Uri) -> PageResul
         .map(|e| {
             vec![
                 e.seq.to_string(),
-                kmn_domain::time_fmt::rfc3339(
-                    time::OffsetDateTime::from_unix_timestamp(e.at)
-                        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
-                ),
+                kmn_domain::time_fmt::rfc3339_unix(e.at),
                 datetime(e.at),
                 e.actor,
                 e.action,
@@ -1975,10 +1972,7 @@ pub async fn access_csv(State(app): State<App>, p: Portal, uri: Uri) -> PageResu
         .map(|r| {
             vec![
                 r.id.to_string(),
-                kmn_domain::time_fmt::rfc3339(
-                    time::OffsetDateTime::from_unix_timestamp(r.at)
-                        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
-                ),
+                kmn_domain::time_fmt::rfc3339_unix(r.at),
                 datetime(r.at),
                 r.account_id,
                 role_label(&r.role),
